@@ -1,0 +1,213 @@
+/*
+ * config.h - job files: parsing, validation and the key table.
+ *
+ * A job file is INI (read with inih): one [job], one [target] and any number
+ * of [source NAME] sections.  Every key is described once in a table
+ * (section, name, type, default, doc line) that drives the parser,
+ * `consolidate help keys` and the check of consolidate.conf(5), so the three
+ * cannot drift apart.
+ *
+ * Values: durations ("30s", "20m", "1h", "1h30m", "250ms"), sizes ("64kB",
+ * "10MB"), booleans (yes/no/true/false/on/off/1/0), lists (comma-separated),
+ * ${ENV} interpolation (an unset variable is an error; $$ is a literal $),
+ * and paths resolved against the job file's folder.
+ *
+ * All strings of a loaded job live in job->arena and are freed by
+ * cns_config_free().
+ */
+#ifndef CONSOLIDATE_CONFIG_H
+#define CONSOLIDATE_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "consolidate/error.h"
+#include "consolidate/util.h"
+
+enum cns_load_mode {
+	CNS_MODE_APPEND,
+	CNS_MODE_UPSERT,
+	CNS_MODE_REPLACE
+};
+
+enum cns_lock_mode {
+	CNS_LOCK_BOTH,
+	CNS_LOCK_LOCAL,
+	CNS_LOCK_TARGET
+};
+
+enum cns_overlap {
+	CNS_OVERLAP_SKIP,
+	CNS_OVERLAP_QUEUE
+};
+
+enum cns_catchup {
+	CNS_CATCHUP_NONE,
+	CNS_CATCHUP_ONCE
+};
+
+enum cns_null_incremental {
+	CNS_NULLINC_SKIP,
+	CNS_NULLINC_INCLUDE_ONCE,
+	CNS_NULLINC_ERROR
+};
+
+enum cns_log_format {
+	CNS_LOGFMT_TEXT,
+	CNS_LOGFMT_JSON
+};
+
+enum cns_on_anomaly {
+	CNS_ANOMALY_WARN,
+	CNS_ANOMALY_FAIL
+};
+
+/* A list value: "a, b, c". */
+struct cns_list {
+	int n;
+	char **items;
+};
+
+struct cns_source_conf {
+	char *name;   /* from [source NAME] */
+	int line;     /* line of the section header */
+	char *driver; /* postgres | odbc | csv */
+
+	/* postgres */
+	char *conninfo;
+	/* odbc */
+	char *dsn;
+	char *connection;
+	char *user;
+	char *password;      /* never logged */
+	char *password_file; /* resolved path */
+	/* postgres and odbc */
+	char *table;
+	struct cns_list columns; /* also: names for a headerless csv */
+	char *where;
+	char *query;
+	struct cns_list incremental;
+	struct cns_list key;  /* tie-breaker for incremental, default none */
+	int64_t lookback_ms;
+	enum cns_null_incremental null_incremental;
+	char *timezone; /* zone of values without an offset */
+
+	/* csv */
+	char *path; /* resolved path or glob */
+	bool header;
+	char delimiter;
+	char quote;
+	char *encoding; /* only utf-8 for now */
+
+	/* volume guard */
+	int64_t min_rows;       /* -1 when unset */
+	double max_change;      /* fraction, -1 when unset */
+};
+
+struct cns_target_conf {
+	char *driver; /* postgres */
+	char *conninfo;
+	char *table; /* schema.table or table */
+	struct cns_list key;
+	enum cns_load_mode mode;
+	bool create;
+	char *dedupe_order; /* optional: ORDER BY for dedupe, last wins */
+	bool dedupe;
+	int line;
+};
+
+struct cns_job_conf {
+	char *file; /* path of the job file as given */
+	char *dir;  /* folder of the job file, for relative paths */
+	char *name;
+
+	char *schedule; /* cron expression or macro, NULL when unset */
+	char *timezone; /* NULL: the host's zone */
+	enum cns_overlap overlap;
+	enum cns_catchup catchup;
+	int64_t jitter_ms;
+
+	int64_t max_runtime_ms;    /* 0: unlimited */
+	int64_t stall_timeout_ms;  /* 0: unlimited */
+	int64_t kill_grace_ms;
+	int64_t statement_timeout_ms; /* 0: unset */
+	int batch_size;
+	int parallel;
+	double max_rejects;     /* count, or fraction when max_rejects_pct */
+	bool max_rejects_pct;
+	int retries;
+	int64_t retry_delay_ms;
+
+	char *transforms; /* resolved path of the transform file */
+
+	enum cns_lock_mode lock;
+	char *lock_dir; /* NULL: the default */
+	char *log_dir;  /* resolved */
+	char *rejects_dir;
+	enum cns_log_format log_format;
+	char *log_keep;  /* count or duration, as written */
+	char *metrics_file;
+	bool syslog;
+	int64_t max_age_ms; /* for `status`; 0: two schedule intervals */
+	enum cns_on_anomaly on_volume_anomaly;
+
+	struct cns_target_conf target;
+
+	int nsources;
+	struct cns_source_conf *sources;
+
+	struct cns_arena arena;
+};
+
+/* Value types of the key table. */
+enum cns_key_type {
+	CNS_KEY_STRING,
+	CNS_KEY_PATH,     /* resolved against the job file's folder */
+	CNS_KEY_SECRET,   /* a string never printed */
+	CNS_KEY_INT,
+	CNS_KEY_BOOL,
+	CNS_KEY_DURATION,
+	CNS_KEY_LIST,
+	CNS_KEY_ENUM,
+	CNS_KEY_CHAR,
+	CNS_KEY_REJECTS,  /* count or percentage */
+	CNS_KEY_PERCENT
+};
+
+/* One row of the key table; the table is what help and the man page
+ * check read. */
+struct cns_config_key {
+	const char *section; /* "job", "target" or "source" */
+	const char *name;
+	enum cns_key_type type;
+	const char *def;     /* default as written in a job file, or NULL */
+	bool required;
+	const char *values;  /* for enums: "append|upsert|replace" */
+	const char *doc;     /* one line */
+};
+
+/* The key table and its length. */
+const struct cns_config_key *cns_config_keys(int *n);
+
+/* Reads and validates a job file.  On success *out owns everything and
+ * must be freed with cns_config_free().  On error, err names file:line and
+ * the key; every problem found is listed in err->detail, one per line. */
+int cns_config_load(const char *path, struct cns_job_conf **out,
+		    struct cns_error *err);
+void cns_config_free(struct cns_job_conf *job);
+
+/* Finds a source by name, or NULL. */
+const struct cns_source_conf *cns_config_source(const struct cns_job_conf *job,
+						const char *name);
+
+/* Parses "30s", "20m", "1h30m", "250ms", "2d" (a bare number is seconds)
+ * into milliseconds. */
+int cns_parse_duration(const char *s, int64_t *ms, struct cns_error *err);
+/* Formats milliseconds as the shortest duration text ("1h30m"). */
+char *cns_format_duration(int64_t ms, char *buf, size_t size);
+/* Parses "64kB", "10MB", "1GB" or a bare number of bytes. */
+int cns_parse_size(const char *s, int64_t *bytes, struct cns_error *err);
+/* Parses yes/no/true/false/on/off/1/0. */
+int cns_parse_bool(const char *s, bool *v, struct cns_error *err);
+
+#endif

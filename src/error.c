@@ -1,0 +1,143 @@
+/*
+ * error.c - the one error type: set once, add context on the way up,
+ * format for a person, map to an exit code.
+ */
+#include "consolidate/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+void cns_error_clear(struct cns_error *err)
+{
+	if (err)
+		memset(err, 0, sizeof(*err));
+}
+
+int cns_error_set(struct cns_error *err, enum cns_error_code code,
+		  const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || err->code != CNS_OK)
+		return -1;
+	err->code = code;
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+void cns_error_detail(struct cns_error *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || err->detail[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err->detail, sizeof(err->detail), fmt, ap);
+	va_end(ap);
+}
+
+void cns_error_hint(struct cns_error *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || err->hint[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err->hint, sizeof(err->hint), fmt, ap);
+	va_end(ap);
+}
+
+void cns_error_at(struct cns_error *err, const char *file, int line,
+		  int column)
+{
+	if (!err)
+		return;
+	if (!err->file[0] && file)
+		snprintf(err->file, sizeof(err->file), "%s", file);
+	if (!err->line) {
+		err->line = line;
+		err->column = column;
+	}
+}
+
+void cns_error_in_source(struct cns_error *err, const char *source)
+{
+	if (err && !err->source[0] && source)
+		snprintf(err->source, sizeof(err->source), "%s", source);
+}
+
+const char *cns_error_code_name(enum cns_error_code code)
+{
+	switch (code) {
+	case CNS_OK: return "ok";
+	case CNS_E_USAGE: return "usage";
+	case CNS_E_CONFIG: return "config";
+	case CNS_E_SOURCE: return "source";
+	case CNS_E_TARGET: return "target";
+	case CNS_E_TRANSFORM: return "transform";
+	case CNS_E_REJECTS: return "rejects";
+	case CNS_E_IO: return "io";
+	case CNS_E_NOMEM: return "nomem";
+	case CNS_E_LOCKED: return "locked";
+	case CNS_E_TIMEOUT: return "timeout";
+	case CNS_E_CANCELLED: return "cancelled";
+	case CNS_E_INTERNAL: return "internal";
+	case CNS_E_TRANSIENT: return "transient";
+	case CNS_E__COUNT: break;
+	}
+	return "unknown";
+}
+
+int cns_error_exit_code(enum cns_error_code code)
+{
+	switch (code) {
+	case CNS_OK: return CNS_EXIT_OK;
+	case CNS_E_USAGE: return CNS_EXIT_USAGE;
+	case CNS_E_CONFIG: return CNS_EXIT_CONFIG;
+	case CNS_E_LOCKED: return CNS_EXIT_LOCKED;
+	case CNS_E_TIMEOUT: return CNS_EXIT_TIMEOUT;
+	case CNS_E_CANCELLED: return CNS_EXIT_CANCELLED;
+	case CNS_E_SOURCE:
+	case CNS_E_TARGET:
+	case CNS_E_TRANSFORM:
+	case CNS_E_REJECTS:
+	case CNS_E_IO:
+	case CNS_E_NOMEM:
+	case CNS_E_INTERNAL:
+	case CNS_E_TRANSIENT:
+	case CNS_E__COUNT:
+		break;
+	}
+	return CNS_EXIT_FAILED;
+}
+
+char *cns_error_format(const struct cns_error *err, char *buf, size_t size)
+{
+	size_t n = 0;
+
+#define ADD(...)                                                          \
+	do {                                                              \
+		if (n < size)                                             \
+			n += (size_t)snprintf(buf + n, size - n, __VA_ARGS__); \
+	} while (0)
+	if (size)
+		buf[0] = '\0';
+	if (err->file[0] && err->line && err->column)
+		ADD("%s:%d:%d: ", err->file, err->line, err->column);
+	else if (err->file[0] && err->line)
+		ADD("%s:%d: ", err->file, err->line);
+	else if (err->file[0])
+		ADD("%s: ", err->file);
+	if (err->source[0] && !strstr(err->message, err->source))
+		ADD("source \"%s\": ", err->source);
+	ADD("%s", err->message);
+	if (err->detail[0])
+		ADD("\nDETAIL: %s", err->detail);
+	if (err->hint[0])
+		ADD("\nHINT: %s", err->hint);
+#undef ADD
+	return buf;
+}
