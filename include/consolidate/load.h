@@ -1,0 +1,83 @@
+/*
+ * load.h - the PostgreSQL target: preparing the table once per run, and
+ * loading chunks in committed batches.
+ *
+ * Each chunk is one transaction: COPY into the target (append) or into a
+ * session-local staging table merged with INSERT ... ON CONFLICT (upsert),
+ * then an optional checkpoint statement (the watermark of the chunk's last
+ * row), then COMMIT.  So a chunk and its checkpoint are durable together or
+ * not at all.
+ *
+ * Replace mode loads a shadow table that cns_target_swap() moves into the
+ * target in a single transaction after every source succeeded.
+ */
+#ifndef CONSOLIDATE_LOAD_H
+#define CONSOLIDATE_LOAD_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "consolidate/chunk.h"
+#include "consolidate/config.h"
+#include "consolidate/error.h"
+#include "consolidate/transform.h"
+
+struct cns_loader;
+
+struct cns_load_stats {
+	int64_t sent;    /* rows sent to the server */
+	int64_t written; /* rows inserted or changed */
+	int64_t chunks;  /* committed chunks */
+};
+
+/* Creates the target table from the schema when it is absent and
+ * job->target.create is set; checks that it has every schema column; for
+ * replace mode creates a fresh shadow table (dropping a leftover one).
+ * Uses its own short-lived connection. */
+int cns_target_prepare(const struct cns_job_conf *job,
+		       const struct cns_schema *schema, struct cns_error *err);
+
+/* What `check` does: connects, and checks that the table exists (or will
+ * be created) with every schema column.  Changes nothing. */
+int cns_target_check(const struct cns_job_conf *job,
+		     const struct cns_schema *schema, struct cns_error *err);
+
+/* Replace mode: moves the shadow's rows into the target in one transaction
+ * and drops the shadow. */
+int cns_target_swap(const struct cns_job_conf *job,
+		    const struct cns_schema *schema, struct cns_error *err);
+
+/* Writes the target DDL (CREATE TABLE) for `plan`. */
+void cns_target_write_ddl(const struct cns_job_conf *job,
+			  const struct cns_schema *schema, FILE *out);
+
+/* Opens a loader on its own connection.  `label` names it in messages
+ * ("source \"erp\""). */
+struct cns_loader *cns_loader_open(const struct cns_job_conf *job,
+				   const struct cns_schema *schema,
+				   const char *label, struct cns_error *err);
+
+/* Loads `rows` (schema columns) and runs `checkpoint_sql` (may be NULL) in
+ * the same transaction, then commits.  On error the transaction is rolled
+ * back and nothing of the chunk remains. */
+int cns_loader_load(struct cns_loader *l, const struct cns_chunk *rows,
+		    const char *checkpoint_sql, struct cns_load_stats *stats,
+		    struct cns_error *err);
+
+/* Runs one statement on the loader's connection (outside a chunk). */
+int cns_loader_exec(struct cns_loader *l, const char *sql,
+		    struct cns_error *err);
+
+/* The loader's connection, for the run's state statements. */
+void *cns_loader_conn(struct cns_loader *l);
+
+/* Asks an in-flight statement to stop; callable from another thread. */
+void cns_loader_cancel(struct cns_loader *l);
+void cns_loader_close(struct cns_loader *l);
+
+/* Quoted name of the table the loaders write to (shadow in replace
+ * mode), appended to b. */
+struct cns_buf;
+void cns_target_load_table(const struct cns_job_conf *job, struct cns_buf *b);
+
+#endif

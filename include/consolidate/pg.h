@@ -1,0 +1,53 @@
+/*
+ * pg.h - what the postgres source and the PostgreSQL target share: connecting
+ * with errors that keep secrets out, classifying failures as transient or
+ * permanent, and the COPY text format in both directions.
+ */
+#ifndef CONSOLIDATE_PG_H
+#define CONSOLIDATE_PG_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#include "consolidate/chunk.h"
+#include "consolidate/error.h"
+#include "consolidate/util.h"
+
+/* Connects with conninfo (application_name defaults to "consolidate",
+ * client_encoding is UTF8).  `what` names the peer in messages, e.g.
+ * "source \"erp\"" or "the target".  Returns NULL with err set; the
+ * message carries libpq's reason, never the conninfo (it may hold a
+ * password). */
+PGconn *cns_pg_connect(const char *conninfo, const char *what,
+		       struct cns_error *err);
+
+/* Runs sql, expecting `expect` (PGRES_COMMAND_OK or PGRES_TUPLES_OK).
+ * Returns the result (caller PQclear()s it) or NULL with err set.  */
+PGresult *cns_pg_exec(PGconn *conn, const char *sql, ExecStatusType expect,
+		      const char *what, struct cns_error *err);
+/* Same, when the result is not needed. */
+int cns_pg_command(PGconn *conn, const char *sql, const char *what,
+		   struct cns_error *err);
+
+/* Sets err from a failed result or connection: message from the server,
+ * DETAIL/HINT when the server sent them, and CNS_E_TRANSIENT for failures
+ * worth a retry (connection lost, admin shutdown, serialization failure,
+ * deadlock, too many connections).  Returns -1. */
+int cns_pg_error(PGconn *conn, const PGresult *res, enum cns_error_code code,
+		 const char *what, const char *doing, struct cns_error *err);
+
+/* True when the SQLSTATE names a failure worth a retry. */
+bool cns_pg_sqlstate_transient(const char *sqlstate);
+
+/* Parses one COPY text-format row (without its newline) into row `row` of
+ * chunk, de-escaping into the chunk's arena; \N is NULL.  Returns the number
+ * of fields found (the caller compares with ncols). */
+int cns_pg_copy_parse_row(struct cns_chunk *chunk, int row, const char *line,
+			  size_t len);
+
+/* Appends one row in COPY text format (tab-separated, escaped, \N for NULL,
+ * newline-terminated). */
+void cns_pg_copy_format_row(struct cns_buf *out, const struct cns_cell *cells,
+			    int ncols);
+
+#endif

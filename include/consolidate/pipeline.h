@@ -1,0 +1,135 @@
+/*
+ * pipeline.h - one run of a job: sources in parallel, extraction and loading
+ * overlapped within each source, chunk by chunk.
+ *
+ * The caller (the CLI) starts the pipeline, then waits in short steps; in
+ * between it draws progress, runs the watchdog and reacts to signals, and
+ * may cancel the pipeline.  The pipeline's threads never exit the process
+ * and never print: they fill the statistics (under `lock`) and the first
+ * error.
+ *
+ * Per source:  worker thread                 extractor thread
+ *              open source, describe, bind   next_chunk -> transform -> queue
+ *              loop: queue -> COPY+commit
+ * With at least two chunks in flight per source, reading the next chunk
+ * overlaps loading the last one.
+ */
+#ifndef CONSOLIDATE_PIPELINE_H
+#define CONSOLIDATE_PIPELINE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "consolidate/config.h"
+#include "consolidate/error.h"
+#include "consolidate/source.h"
+#include "consolidate/transform.h"
+
+enum cns_source_state {
+	CNS_SRC_PENDING,
+	CNS_SRC_RUNNING,
+	CNS_SRC_DONE,
+	CNS_SRC_FAILED,
+	CNS_SRC_SKIPPED
+};
+
+struct cns_source_stats {
+	const char *name;
+	enum cns_source_state state;
+	int64_t read;      /* rows delivered by the source (incl. rejected) */
+	int64_t filtered;  /* removed by `where` */
+	int64_t rejected;  /* bad rows */
+	int64_t loaded;    /* rows sent to the target */
+	int64_t written;   /* rows the target inserted or changed */
+	int64_t chunks;    /* committed chunks */
+	int64_t bytes;     /* bytes read from the source */
+	int64_t started_ms, finished_ms; /* monotonic */
+	int64_t last_progress_ms;        /* monotonic, for stall detection */
+};
+
+struct cns_run;
+
+/* Hooks that later stages plug into a run; all optional.  They are called
+ * from pipeline threads and must be thread-safe. */
+struct cns_run_hooks {
+	void *ctx;
+	/* A rejected row (from a driver or the transform). */
+	void (*reject)(void *ctx, const struct cns_reject *r);
+	/* Before extraction: may set the source's watermark. */
+	int (*before_source)(void *ctx, struct cns_run *run, int index,
+			     struct cns_source *src, struct cns_error *err);
+	/* For each chunk: SQL to run in the chunk's transaction (the
+	 * checkpoint), built from the last source row of the chunk; returns
+	 * a malloc'ed string or NULL. */
+	char *(*checkpoint)(void *ctx, struct cns_run *run, int index,
+			    struct cns_source *src,
+			    const struct cns_chunk *in, int last_row);
+	/* After a source finished successfully. */
+	int (*after_source)(void *ctx, struct cns_run *run, int index,
+			    struct cns_error *err);
+	/* After a loader connection is opened (per source). */
+	int (*loader_opened)(void *ctx, struct cns_run *run, int index,
+			     void *pgconn, struct cns_error *err);
+};
+
+struct cns_run_options {
+	const char *only_source; /* run just this source, or NULL */
+	bool check_only;         /* connect and describe, move no data */
+	int64_t run_start_us;
+};
+
+struct cns_run {
+	const struct cns_job_conf *job;
+	const struct cns_transform *xf;
+	struct cns_run_options opt;
+	struct cns_run_hooks hooks;
+
+	int nsources;
+	struct cns_source_stats *stats; /* guarded by lock */
+	pthread_mutex_t lock;          /* guards stats, err, next, active */
+	struct cns_error err;          /* first error of the run */
+	int next;                      /* next source index to start */
+	int nthreads;
+	pthread_t *threads;
+	int finished_threads;          /* guarded by lock */
+	pthread_cond_t done_cv;        /* signalled as threads finish */
+	volatile int stop;             /* set by cancel: stop soon */
+	enum cns_error_code stop_code;
+
+	/* Live sources and loaders, for cancel(); guarded by lock. */
+	struct cns_source **live_src;
+	struct cns_loader **live_loader;
+};
+
+/* Prepares the run (the target table, the shadow for replace mode) and
+ * starts the worker threads.  run must be zeroed; on error nothing is left
+ * running. */
+int cns_pipeline_start(struct cns_run *run, const struct cns_job_conf *job,
+		       const struct cns_transform *xf,
+		       const struct cns_run_options *opt,
+		       const struct cns_run_hooks *hooks,
+		       struct cns_error *err);
+
+/* Waits up to timeout_ms for the run to finish; returns true when it has
+ * (all threads joined). */
+bool cns_pipeline_wait(struct cns_run *run, int timeout_ms);
+
+/* Asks every source and loader to stop (from the main thread, e.g. the
+ * watchdog or a signal); the run ends with `code`. */
+void cns_pipeline_cancel(struct cns_run *run, enum cns_error_code code,
+			 const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* After wait() returned true: swaps the shadow in replace mode when the run
+ * succeeded, checks max_rejects, and returns 0 or -1 with the run's
+ * error. */
+int cns_pipeline_finish(struct cns_run *run, struct cns_error *err);
+
+/* Copies the statistics under the lock. */
+void cns_pipeline_snapshot(struct cns_run *run,
+			   struct cns_source_stats *out);
+
+void cns_pipeline_release(struct cns_run *run);
+
+#endif

@@ -1,0 +1,112 @@
+/*
+ * cmd_help.c - `consolidate help [COMMAND|keys]` and `consolidate version`.
+ *
+ * The text here is the short form of consolidate(1); keep the two in step.
+ */
+#include <csv.h>
+#include <ini.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "consolidate/config.h"
+#include "commands.h"
+
+struct help {
+	const char *name;
+	const char *synopsis;
+	const char *text;
+};
+
+static const struct help helps[] = {
+	{"run", "consolidate run JOB.conf [options]",
+	 "Runs the job once: extracts every source, transforms the rows into\n"
+	 "the target schema and loads them in committed chunks.\n"
+	 "  -s, --source NAME   run only this source\n"
+	 "      --full-refresh  ignore the watermarks of incremental sources\n"
+	 "      --progress      show the progress line also when stderr is\n"
+	 "                      not a terminal (--no-progress: never)\n"
+	 "      --summary       print the summary table also when stderr is\n"
+	 "                      not a terminal\n"
+	 "  -q, --quiet         print nothing but errors\n"
+	 "On a terminal it shows progress and a summary; under cron it prints\n"
+	 "nothing when the run succeeds.\n"},
+	{"check", "consolidate check JOB.conf [--offline]",
+	 "Parses the job and its transform file, connects to every source and\n"
+	 "the target, and checks each mapping against the live columns,\n"
+	 "moving no data.  Reports every problem it finds.  --offline skips\n"
+	 "the connections.\n"},
+	{"plan", "consolidate plan JOB.conf [--offline]",
+	 "Prints per source the extraction (SQL or files) and the compiled\n"
+	 "mapping, then the target table's DDL.\n"},
+	{"next", "consolidate next JOB.conf|'EXPR' [--from TIME] [--count N] "
+		 "[--tz ZONE]",
+	 "Prints the next fire times of a schedule, one ISO 8601 time a line.\n"},
+	{"schedule", "consolidate schedule [DIR|FILE...]",
+	 "Runs in the foreground and fires each job at its schedule.\n"},
+	{"crontab", "consolidate crontab [DIR|FILE...]",
+	 "Prints crontab lines that run each job at its schedule.\n"},
+	{"systemd", "consolidate systemd JOB.conf",
+	 "Prints a systemd .service and .timer pair for the job.\n"},
+	{"history", "consolidate history JOB.conf [-n N] [--json]",
+	 "Shows the job's recent runs.\n"},
+	{"log", "consolidate log JOB.conf [RUN|last|last-failed] [--follow]",
+	 "Prints the log of one run.\n"},
+	{"status", "consolidate status [DIR|FILE...] [--json]",
+	 "Shows per job the last run, the last success and a verdict.\n"},
+	{"unlock", "consolidate unlock JOB.conf",
+	 "Shows who holds the job's lock.\n"},
+	{"help", "consolidate help [COMMAND|keys]",
+	 "Shows help for a command, or every job-file key with \"keys\".\n"},
+	{"version", "consolidate version",
+	 "Prints the version and the versions of the libraries in use.\n"},
+};
+
+static void usage_all(FILE *out)
+{
+	fprintf(out, "consolidate - scheduled data consolidation into "
+		     "PostgreSQL\n\nUsage:\n");
+	for (size_t i = 0; i < sizeof(helps) / sizeof(helps[0]); i++)
+		fprintf(out, "  %s\n", helps[i].synopsis);
+	fprintf(out,
+		"\nExit codes: 0 success, 1 run failed, 2 bad usage, 3 bad "
+		"configuration,\n4 stopped by the watchdog, 5 cancelled by "
+		"a signal, 75 an earlier run holds the lock.\n"
+		"\"consolidate help COMMAND\" for more; man consolidate, "
+		"consolidate.conf(5),\nconsolidate-transforms(7).\n");
+}
+
+int cns_cmd_help(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage_all(stdout);
+		return CNS_EXIT_OK;
+	}
+	if (strcmp(argv[1], "keys") == 0) {
+		cns_config_print_keys(stdout);
+		return CNS_EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(helps) / sizeof(helps[0]); i++) {
+		if (strcmp(argv[1], helps[i].name) == 0) {
+			printf("Usage: %s\n\n%s", helps[i].synopsis,
+			       helps[i].text);
+			return CNS_EXIT_OK;
+		}
+	}
+	fprintf(stderr, "consolidate: no help for \"%s\"\n", argv[1]);
+	usage_all(stderr);
+	return CNS_EXIT_USAGE;
+}
+
+int cns_cmd_version(int argc, char **argv)
+{
+	int pq = PQlibVersion();
+
+	(void)argc;
+	(void)argv;
+	printf("consolidate %s\n", CNS_VERSION);
+	printf("libpq %d.%d, zlib %s, libcsv %d.%d.%d\n", pq / 10000,
+	       pq % 10000, zlibVersion(), CSV_MAJOR, CSV_MINOR, CSV_RELEASE);
+	return CNS_EXIT_OK;
+}

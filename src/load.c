@@ -1,0 +1,544 @@
+/*
+ * load.c - the PostgreSQL target: table preparation, chunked COPY with
+ * append/upsert/replace semantics, and the replace-mode swap.
+ */
+#include "consolidate/load.h"
+
+#include <libpq-fe.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "consolidate/pg.h"
+
+#define SHADOW_SUFFIX "__consolidate_new"
+#define STAGE_TABLE "consolidate_stage"
+#define COPY_FLUSH_BYTES (1024 * 1024)
+
+struct cns_loader {
+	const struct cns_job_conf *job;
+	const struct cns_schema *schema;
+	PGconn *conn;
+	PGcancel *cancel;
+	char what[160];
+	bool merge;            /* COPY into staging + INSERT ON CONFLICT */
+	struct cns_buf copy_sql;
+	struct cns_buf copybuf;
+};
+
+/* ---- names ---- */
+
+void cns_target_load_table(const struct cns_job_conf *job, struct cns_buf *b)
+{
+	if (job->target.mode == CNS_MODE_REPLACE) {
+		char *name = cns_xmalloc(strlen(job->target.table) +
+					 sizeof(SHADOW_SUFFIX));
+
+		strcpy(name, job->target.table);
+		strcat(name, SHADOW_SUFFIX);
+		cns_pg_quote_ident(b, name);
+		free(name);
+	} else {
+		cns_pg_quote_ident(b, job->target.table);
+	}
+}
+
+static void add_column_list(struct cns_buf *b, const struct cns_schema *s,
+			    const char *prefix)
+{
+	for (int i = 0; i < s->ncols; i++) {
+		if (i)
+			cns_buf_adds(b, ", ");
+		if (prefix)
+			cns_buf_adds(b, prefix);
+		cns_pg_quote_ident(b, s->cols[i].name);
+	}
+}
+
+static void add_key_list(struct cns_buf *b, const struct cns_list *key)
+{
+	for (int i = 0; i < key->n; i++) {
+		if (i)
+			cns_buf_adds(b, ", ");
+		cns_pg_quote_ident(b, key->items[i]);
+	}
+}
+
+static bool is_key(const struct cns_list *key, const char *col)
+{
+	for (int i = 0; i < key->n; i++)
+		if (strcmp(key->items[i], col) == 0)
+			return true;
+	return false;
+}
+
+/* ---- DDL ---- */
+
+static void write_create(struct cns_buf *b, const struct cns_job_conf *job,
+			 const struct cns_schema *s, bool if_not_exists)
+{
+	cns_buf_adds(b, "CREATE TABLE ");
+	if (if_not_exists)
+		cns_buf_adds(b, "IF NOT EXISTS ");
+	cns_pg_quote_ident(b, job->target.table);
+	cns_buf_adds(b, " (\n");
+	for (int i = 0; i < s->ncols; i++) {
+		cns_buf_adds(b, "    ");
+		cns_pg_quote_ident(b, s->cols[i].name);
+		cns_buf_printf(b, " %s", s->cols[i].type_sql);
+		if (s->cols[i].not_null ||
+		    is_key(&job->target.key, s->cols[i].name))
+			cns_buf_adds(b, " NOT NULL");
+		if (i + 1 < s->ncols || job->target.key.n)
+			cns_buf_adds(b, ",");
+		cns_buf_adds(b, "\n");
+	}
+	if (job->target.key.n) {
+		cns_buf_adds(b, "    PRIMARY KEY (");
+		add_key_list(b, &job->target.key);
+		cns_buf_adds(b, ")\n");
+	}
+	cns_buf_adds(b, ")");
+}
+
+void cns_target_write_ddl(const struct cns_job_conf *job,
+			  const struct cns_schema *schema, FILE *out)
+{
+	struct cns_buf b;
+
+	cns_buf_init(&b);
+	write_create(&b, job, schema, true);
+	fprintf(out, "%s;\n", b.data);
+	cns_buf_release(&b);
+}
+
+/* Checks that the target has every schema column; a missing one would make
+ * every COPY fail, so say which before any data moves. */
+static int check_columns(PGconn *conn, const struct cns_job_conf *job,
+			 const struct cns_schema *s, struct cns_error *err)
+{
+	struct cns_buf q;
+	PGresult *res;
+	int rc = 0;
+
+	cns_buf_init(&q);
+	cns_buf_adds(&q, "SELECT attname FROM pg_attribute WHERE attrelid = ");
+	cns_pg_quote_literal(&q, job->target.table);
+	cns_buf_adds(&q, "::regclass AND attnum > 0 AND NOT attisdropped");
+	res = cns_pg_exec(conn, q.data, PGRES_TUPLES_OK, "the target", err);
+	cns_buf_release(&q);
+	if (!res)
+		return -1;
+	for (int i = 0; i < s->ncols && rc == 0; i++) {
+		bool found = false;
+
+		for (int r = 0; r < PQntuples(res) && !found; r++)
+			found = strcmp(PQgetvalue(res, r, 0),
+				       s->cols[i].name) == 0;
+		if (!found) {
+			cns_error_set(err, CNS_E_TARGET,
+				      "target table \"%s\" has no column \"%s\"",
+				      job->target.table, s->cols[i].name);
+			cns_error_hint(err,
+				       "add the column, or drop the table and "
+				       "let \"create = yes\" make it from the "
+				       "schema");
+			rc = -1;
+		}
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int table_exists(PGconn *conn, const char *table, bool *exists,
+			struct cns_error *err)
+{
+	struct cns_buf q;
+	PGresult *res;
+
+	cns_buf_init(&q);
+	cns_buf_adds(&q, "SELECT to_regclass(");
+	cns_pg_quote_literal(&q, table);
+	cns_buf_adds(&q, ") IS NOT NULL");
+	res = cns_pg_exec(conn, q.data, PGRES_TUPLES_OK, "the target", err);
+	cns_buf_release(&q);
+	if (!res)
+		return -1;
+	*exists = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return 0;
+}
+
+int cns_target_check(const struct cns_job_conf *job,
+		     const struct cns_schema *schema, struct cns_error *err)
+{
+	PGconn *conn = cns_pg_connect(job->target.conninfo, "the target", err);
+	bool exists;
+	int rc = -1;
+
+	if (!conn)
+		return -1;
+	if (table_exists(conn, job->target.table, &exists, err) < 0)
+		goto out;
+	if (!exists && !job->target.create) {
+		cns_error_set(err, CNS_E_TARGET,
+			      "target table \"%s\" does not exist",
+			      job->target.table);
+		cns_error_hint(err, "create it, or set \"create = yes\" in "
+				    "[target]");
+		goto out;
+	}
+	rc = exists ? check_columns(conn, job, schema, err) : 0;
+out:
+	PQfinish(conn);
+	return rc;
+}
+
+int cns_target_prepare(const struct cns_job_conf *job,
+		       const struct cns_schema *schema, struct cns_error *err)
+{
+	PGconn *conn = cns_pg_connect(job->target.conninfo, "the target", err);
+	struct cns_buf q;
+	bool exists;
+	int rc = -1;
+
+	if (!conn)
+		return -1;
+	cns_buf_init(&q);
+	if (table_exists(conn, job->target.table, &exists, err) < 0)
+		goto out;
+	if (!exists && !job->target.create) {
+		cns_error_set(err, CNS_E_TARGET,
+			      "target table \"%s\" does not exist",
+			      job->target.table);
+		cns_error_hint(err, "create it, or set \"create = yes\" in "
+				    "[target]");
+		goto out;
+	}
+	if (!exists) {
+		write_create(&q, job, schema, true);
+		if (cns_pg_command(conn, q.data, "the target", err) < 0)
+			goto out;
+	}
+	if (check_columns(conn, job, schema, err) < 0)
+		goto out;
+	if (job->target.mode == CNS_MODE_REPLACE) {
+		/* A leftover shadow is what a failed or killed run left:
+		 * it is never reused, so a new run starts from nothing. */
+		cns_buf_reset(&q);
+		cns_buf_adds(&q, "DROP TABLE IF EXISTS ");
+		cns_target_load_table(job, &q);
+		cns_buf_adds(&q, "; CREATE UNLOGGED TABLE ");
+		cns_target_load_table(job, &q);
+		cns_buf_adds(&q, " (LIKE ");
+		cns_pg_quote_ident(&q, job->target.table);
+		cns_buf_adds(&q, " INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
+				 "INCLUDING INDEXES)");
+		if (cns_pg_command(conn, q.data, "the target", err) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	cns_buf_release(&q);
+	PQfinish(conn);
+	return rc;
+}
+
+int cns_target_swap(const struct cns_job_conf *job,
+		    const struct cns_schema *schema, struct cns_error *err)
+{
+	PGconn *conn = cns_pg_connect(job->target.conninfo, "the target", err);
+	struct cns_buf q;
+	int rc;
+
+	if (!conn)
+		return -1;
+	/* TRUNCATE and INSERT in one transaction: readers see the old rows
+	 * until the commit and the new ones after it, and the target keeps
+	 * its grants, indexes, triggers and dependent views, which a swap by
+	 * renaming would lose. */
+	cns_buf_init(&q);
+	cns_buf_adds(&q, "BEGIN; TRUNCATE ");
+	cns_pg_quote_ident(&q, job->target.table);
+	cns_buf_adds(&q, "; INSERT INTO ");
+	cns_pg_quote_ident(&q, job->target.table);
+	cns_buf_adds(&q, " (");
+	add_column_list(&q, schema, NULL);
+	cns_buf_adds(&q, ") SELECT ");
+	add_column_list(&q, schema, NULL);
+	cns_buf_adds(&q, " FROM ");
+	cns_target_load_table(job, &q);
+	cns_buf_adds(&q, "; DROP TABLE ");
+	cns_target_load_table(job, &q);
+	cns_buf_adds(&q, "; COMMIT");
+	rc = cns_pg_command(conn, q.data, "the target", err);
+	cns_buf_release(&q);
+	PQfinish(conn);
+	return rc;
+}
+
+/* ---- loader ---- */
+
+static int setup_stage(struct cns_loader *l, struct cns_error *err)
+{
+	struct cns_buf q;
+	const struct cns_list *key = &l->job->target.key;
+	bool any_update = false;
+	PGresult *res;
+
+	cns_buf_init(&q);
+	/* The staging table lives in this session only and empties itself at
+	 * each commit; cns_seq keeps arrival order so that the last row of a
+	 * key within a chunk wins. */
+	cns_buf_adds(&q, "CREATE TEMP TABLE " STAGE_TABLE
+			 " ON COMMIT DELETE ROWS AS SELECT ");
+	add_column_list(&q, l->schema, NULL);
+	cns_buf_adds(&q, " FROM ");
+	cns_target_load_table(l->job, &q);
+	cns_buf_adds(&q, " WITH NO DATA; ALTER TABLE " STAGE_TABLE
+			 " ADD COLUMN cns_seq bigserial");
+	if (cns_pg_command(l->conn, q.data, l->what, err) < 0) {
+		cns_buf_release(&q);
+		return -1;
+	}
+	cns_buf_reset(&q);
+	cns_buf_adds(&q, "INSERT INTO ");
+	cns_target_load_table(l->job, &q);
+	cns_buf_adds(&q, " AS t (");
+	add_column_list(&q, l->schema, NULL);
+	cns_buf_adds(&q, ") SELECT DISTINCT ON (");
+	add_key_list(&q, key);
+	cns_buf_adds(&q, ") ");
+	add_column_list(&q, l->schema, NULL);
+	cns_buf_adds(&q, " FROM " STAGE_TABLE " ORDER BY ");
+	add_key_list(&q, key);
+	cns_buf_adds(&q, ", cns_seq DESC ON CONFLICT (");
+	add_key_list(&q, key);
+	cns_buf_adds(&q, ") DO ");
+	for (int i = 0; i < l->schema->ncols; i++)
+		any_update |= !is_key(key, l->schema->cols[i].name);
+	if (!any_update) {
+		cns_buf_adds(&q, "NOTHING");
+	} else {
+		bool first = true;
+
+		cns_buf_adds(&q, "UPDATE SET ");
+		for (int i = 0; i < l->schema->ncols; i++) {
+			const char *c = l->schema->cols[i].name;
+
+			if (is_key(key, c))
+				continue;
+			if (!first)
+				cns_buf_adds(&q, ", ");
+			first = false;
+			cns_pg_quote_ident(&q, c);
+			cns_buf_adds(&q, " = EXCLUDED.");
+			cns_pg_quote_ident(&q, c);
+		}
+		/* Only rows that changed are written: a rerun that brings
+		 * nothing new writes nothing (no dead tuples, no WAL). */
+		cns_buf_adds(&q, " WHERE (");
+		first = true;
+		for (int i = 0; i < l->schema->ncols; i++) {
+			const char *c = l->schema->cols[i].name;
+
+			if (is_key(key, c))
+				continue;
+			if (!first)
+				cns_buf_adds(&q, ", ");
+			first = false;
+			cns_buf_adds(&q, "t.");
+			cns_pg_quote_ident(&q, c);
+		}
+		cns_buf_adds(&q, ") IS DISTINCT FROM (");
+		first = true;
+		for (int i = 0; i < l->schema->ncols; i++) {
+			const char *c = l->schema->cols[i].name;
+
+			if (is_key(key, c))
+				continue;
+			if (!first)
+				cns_buf_adds(&q, ", ");
+			first = false;
+			cns_buf_adds(&q, "EXCLUDED.");
+			cns_pg_quote_ident(&q, c);
+		}
+		cns_buf_adds(&q, ")");
+	}
+	res = PQprepare(l->conn, "cns_merge", q.data, 0, NULL);
+	cns_buf_release(&q);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		cns_pg_error(l->conn, res, CNS_E_TARGET, l->what,
+			     "preparing the merge statement", err);
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	return 0;
+}
+
+struct cns_loader *cns_loader_open(const struct cns_job_conf *job,
+				   const struct cns_schema *schema,
+				   const char *label, struct cns_error *err)
+{
+	struct cns_loader *l = cns_xcalloc(1, sizeof(*l));
+
+	l->job = job;
+	l->schema = schema;
+	snprintf(l->what, sizeof(l->what), "the target (loading %s)", label);
+	cns_buf_init(&l->copy_sql);
+	cns_buf_init(&l->copybuf);
+	l->conn = cns_pg_connect(job->target.conninfo, "the target", err);
+	if (!l->conn)
+		goto fail;
+	l->cancel = PQgetCancel(l->conn);
+	if (job->statement_timeout_ms > 0) {
+		char set[80];
+
+		snprintf(set, sizeof(set), "SET statement_timeout = %lld",
+			 (long long)job->statement_timeout_ms);
+		if (cns_pg_command(l->conn, set, l->what, err) < 0)
+			goto fail;
+	}
+	l->merge = job->target.key.n > 0 &&
+		   (job->target.mode == CNS_MODE_UPSERT ||
+		    job->target.mode == CNS_MODE_REPLACE);
+	if (l->merge && setup_stage(l, err) < 0)
+		goto fail;
+	cns_buf_adds(&l->copy_sql, "COPY ");
+	if (l->merge)
+		cns_buf_adds(&l->copy_sql, STAGE_TABLE);
+	else
+		cns_target_load_table(job, &l->copy_sql);
+	cns_buf_adds(&l->copy_sql, " (");
+	add_column_list(&l->copy_sql, schema, NULL);
+	cns_buf_adds(&l->copy_sql, ") FROM STDIN");
+	return l;
+fail:
+	cns_loader_close(l);
+	return NULL;
+}
+
+static int rollback(struct cns_loader *l)
+{
+	PGresult *res;
+
+	if (PQstatus(l->conn) != CONNECTION_OK)
+		return -1;
+	res = PQexec(l->conn, "ROLLBACK");
+	PQclear(res);
+	return -1;
+}
+
+static int flush_copy(struct cns_loader *l, struct cns_error *err)
+{
+	if (l->copybuf.len == 0)
+		return 0;
+	if (PQputCopyData(l->conn, l->copybuf.data, (int)l->copybuf.len) != 1)
+		return cns_pg_error(l->conn, NULL, CNS_E_TARGET, l->what,
+				    "sending rows", err);
+	cns_buf_reset(&l->copybuf);
+	return 0;
+}
+
+/* Streams the chunk's rows through COPY. */
+static int copy_rows(struct cns_loader *l, const struct cns_chunk *rows,
+		     struct cns_error *err)
+{
+	PGresult *res = PQexec(l->conn, l->copy_sql.data);
+	int rc = 0;
+
+	if (PQresultStatus(res) != PGRES_COPY_IN) {
+		cns_pg_error(l->conn, res, CNS_E_TARGET, l->what,
+			     "starting COPY", err);
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	cns_buf_reset(&l->copybuf);
+	for (int r = 0; r < rows->nrows && rc == 0; r++) {
+		cns_pg_copy_format_row(&l->copybuf, cns_chunk_row(rows, r),
+				       rows->ncols);
+		if (l->copybuf.len >= COPY_FLUSH_BYTES)
+			rc = flush_copy(l, err);
+	}
+	if (rc == 0)
+		rc = flush_copy(l, err);
+	if (PQputCopyEnd(l->conn, rc ? "aborted" : NULL) != 1 && rc == 0)
+		rc = cns_pg_error(l->conn, NULL, CNS_E_TARGET, l->what,
+				  "ending COPY", err);
+	while ((res = PQgetResult(l->conn)) != NULL) {
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0)
+			rc = cns_pg_error(l->conn, res, CNS_E_TARGET, l->what,
+					  "copying rows", err);
+		PQclear(res);
+	}
+	return rc;
+}
+
+int cns_loader_load(struct cns_loader *l, const struct cns_chunk *rows,
+		    const char *checkpoint_sql, struct cns_load_stats *stats,
+		    struct cns_error *err)
+{
+	PGresult *res;
+	int64_t written = rows->nrows;
+
+	if (cns_pg_command(l->conn, "BEGIN", l->what, err) < 0)
+		return -1;
+	if (rows->nrows > 0 && copy_rows(l, rows, err) < 0)
+		return rollback(l);
+	if (rows->nrows > 0 && l->merge) {
+		res = PQexecPrepared(l->conn, "cns_merge", 0, NULL, NULL, NULL,
+				     0);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			cns_pg_error(l->conn, res, CNS_E_TARGET, l->what,
+				     "merging rows", err);
+			PQclear(res);
+			return rollback(l);
+		}
+		written = strtoll(PQcmdTuples(res), NULL, 10);
+		PQclear(res);
+	}
+	if (checkpoint_sql &&
+	    cns_pg_command(l->conn, checkpoint_sql, l->what, err) < 0)
+		return rollback(l);
+	if (cns_pg_command(l->conn, "COMMIT", l->what, err) < 0)
+		return -1;
+	if (stats) {
+		stats->sent += rows->nrows;
+		stats->written += written;
+		stats->chunks++;
+	}
+	return 0;
+}
+
+int cns_loader_exec(struct cns_loader *l, const char *sql,
+		    struct cns_error *err)
+{
+	return cns_pg_command(l->conn, sql, l->what, err);
+}
+
+void *cns_loader_conn(struct cns_loader *l)
+{
+	return l->conn;
+}
+
+void cns_loader_cancel(struct cns_loader *l)
+{
+	char errbuf[256];
+
+	if (l && l->cancel)
+		PQcancel(l->cancel, errbuf, sizeof(errbuf));
+}
+
+void cns_loader_close(struct cns_loader *l)
+{
+	if (!l)
+		return;
+	if (l->cancel)
+		PQfreeCancel(l->cancel);
+	if (l->conn)
+		PQfinish(l->conn);
+	cns_buf_release(&l->copy_sql);
+	cns_buf_release(&l->copybuf);
+	free(l);
+}

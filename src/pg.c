@@ -1,0 +1,252 @@
+/*
+ * pg.c - libpq helpers shared by the postgres source and the target loader.
+ */
+#include "consolidate/pg.h"
+
+#include <stdio.h>
+#include <string.h>
+
+PGconn *cns_pg_connect(const char *conninfo, const char *what,
+		       struct cns_error *err)
+{
+	const char *keys[] = {"dbname", "application_name",
+			      "client_encoding", NULL};
+	const char *vals[] = {conninfo, "consolidate", "UTF8", NULL};
+	PGconn *conn;
+	char *msg, *nl;
+
+	/* dbname carries the whole conninfo string (expand_dbname), and
+	 * the later keys only apply where the string does not set them. */
+	conn = PQconnectdbParams(keys, vals, 1);
+	if (conn && PQstatus(conn) == CONNECTION_OK)
+		return conn;
+	msg = conn ? PQerrorMessage(conn) : "out of memory";
+	cns_error_set(err, CNS_E_TRANSIENT, "could not connect to %s: %s", what,
+		      msg);
+	/* libpq messages end with a newline; keep the first line only in
+	 * the message and the rest as detail. */
+	if (err && (nl = strchr(err->message, '\n')) != NULL) {
+		*nl = '\0';
+		if (nl[1])
+			cns_error_detail(err, "%s", nl + 1);
+		nl = strrchr(err->detail, '\n');
+		if (nl && nl[1] == '\0')
+			*nl = '\0';
+	}
+	/* A refused password or a missing database will not heal by
+	 * itself; a server that is down or starting up may. */
+	if (err && (strstr(msg, "password authentication failed") ||
+		    strstr(msg, "does not exist") ||
+		    strstr(msg, "invalid connection option") ||
+		    strstr(msg, "missing \"=\"") ||
+		    strstr(msg, "no pg_hba.conf entry")))
+		err->code = CNS_E_SOURCE;
+	PQfinish(conn);
+	return NULL;
+}
+
+bool cns_pg_sqlstate_transient(const char *s)
+{
+	static const char *const transient[] = {
+		"40001", /* serialization_failure */
+		"40P01", /* deadlock_detected */
+		"53300", /* too_many_connections */
+		"57P01", /* admin_shutdown */
+		"57P02", /* crash_shutdown */
+		"57P03", /* cannot_connect_now */
+		"55P03", /* lock_not_available */
+	};
+
+	if (!s)
+		return true; /* no SQLSTATE: the connection itself failed */
+	if (strncmp(s, "08", 2) == 0) /* connection exceptions */
+		return true;
+	for (size_t i = 0; i < sizeof(transient) / sizeof(transient[0]); i++)
+		if (strcmp(s, transient[i]) == 0)
+			return true;
+	return false;
+}
+
+static void chomp(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n && (s[n - 1] == '\n' || s[n - 1] == ' '))
+		s[--n] = '\0';
+}
+
+int cns_pg_error(PGconn *conn, const PGresult *res, enum cns_error_code code,
+		 const char *what, const char *doing, struct cns_error *err)
+{
+	const char *primary = NULL, *detail = NULL, *hint = NULL;
+	const char *state = NULL;
+	char buf[1024];
+
+	if (res) {
+		primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+		detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+		hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
+		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	}
+	if (!primary) {
+		snprintf(buf, sizeof(buf), "%s",
+			 conn ? PQerrorMessage(conn) : "unknown error");
+		chomp(buf);
+		primary = buf;
+	}
+	if (conn && PQstatus(conn) == CONNECTION_BAD)
+		code = CNS_E_TRANSIENT;
+	else if (cns_pg_sqlstate_transient(state) && state)
+		code = CNS_E_TRANSIENT;
+	cns_error_set(err, code, "%s failed while %s: %s%s%s%s", what, doing,
+		      primary, state ? " (SQLSTATE " : "", state ? state : "",
+		      state ? ")" : "");
+	if (detail)
+		cns_error_detail(err, "%s", detail);
+	if (hint)
+		cns_error_hint(err, "%s", hint);
+	return -1;
+}
+
+PGresult *cns_pg_exec(PGconn *conn, const char *sql, ExecStatusType expect,
+		      const char *what, struct cns_error *err)
+{
+	PGresult *res = PQexec(conn, sql);
+
+	if (res && PQresultStatus(res) == expect)
+		return res;
+	cns_pg_error(conn, res, CNS_E_TARGET, what, "running a statement",
+		     err);
+	if (err && !err->detail[0])
+		cns_error_detail(err, "statement: %.400s", sql);
+	PQclear(res);
+	return NULL;
+}
+
+int cns_pg_command(PGconn *conn, const char *sql, const char *what,
+		   struct cns_error *err)
+{
+	PGresult *res = cns_pg_exec(conn, sql, PGRES_COMMAND_OK, what, err);
+
+	if (!res)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+/* Decodes the backslash escapes of the COPY text format into dst, which
+ * must hold len bytes; returns the decoded length. */
+static size_t copy_unescape(char *dst, const char *s, size_t len)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (c != '\\' || i + 1 == len) {
+			dst[o++] = c;
+			continue;
+		}
+		c = s[++i];
+		switch (c) {
+		case 'n': dst[o++] = '\n'; break;
+		case 't': dst[o++] = '\t'; break;
+		case 'r': dst[o++] = '\r'; break;
+		case 'b': dst[o++] = '\b'; break;
+		case 'f': dst[o++] = '\f'; break;
+		case 'v': dst[o++] = '\v'; break;
+		case '0': case '1': case '2': case '3':
+		case '4': case '5': case '6': case '7': {
+			int v = c - '0';
+
+			for (int k = 0; k < 2 && i + 1 < len && s[i + 1] >= '0' &&
+					s[i + 1] <= '7'; k++)
+				v = v * 8 + (s[++i] - '0');
+			dst[o++] = (char)v;
+			break;
+		}
+		case 'x': {
+			int v = 0, k = 0;
+
+			while (k < 2 && i + 1 < len &&
+			       strchr("0123456789abcdefABCDEF", s[i + 1]) &&
+			       s[i + 1]) {
+				char h = s[++i];
+
+				v = v * 16 + (h <= '9' ? h - '0' :
+					      (h | 0x20) - 'a' + 10);
+				k++;
+			}
+			dst[o++] = (char)v;
+			break;
+		}
+		default: dst[o++] = c; break;
+		}
+	}
+	return o;
+}
+
+int cns_pg_copy_parse_row(struct cns_chunk *chunk, int row, const char *line,
+			  size_t len)
+{
+	const char *p = line, *end = line + len;
+	int col = 0;
+
+	for (;;) {
+		const char *tab = memchr(p, '\t', (size_t)(end - p));
+		const char *fend = tab ? tab : end;
+		size_t flen = (size_t)(fend - p);
+
+		if (col < chunk->ncols) {
+			if (flen == 2 && p[0] == '\\' && p[1] == 'N') {
+				cns_chunk_set_null(chunk, row, col);
+			} else if (!memchr(p, '\\', flen)) {
+				cns_chunk_set(chunk, row, col, p, flen);
+			} else {
+				char *dst = cns_arena_alloc(&chunk->arena,
+							    flen + 1);
+				size_t n = copy_unescape(dst, p, flen);
+
+				dst[n] = '\0';
+				cns_chunk_set_ref(chunk, row, col, dst, n);
+			}
+		}
+		col++;
+		if (!tab)
+			break;
+		p = tab + 1;
+	}
+	return col;
+}
+
+void cns_pg_copy_format_row(struct cns_buf *out, const struct cns_cell *cells,
+			    int ncols)
+{
+	for (int i = 0; i < ncols; i++) {
+		const struct cns_cell *c = &cells[i];
+
+		if (i)
+			cns_buf_addc(out, '\t');
+		if (c->null) {
+			cns_buf_add(out, "\\N", 2);
+			continue;
+		}
+		/* Worst case every byte doubles. */
+		cns_buf_reserve(out, (size_t)c->len * 2);
+		char *d = out->data + out->len;
+
+		for (uint32_t k = 0; k < c->len; k++) {
+			char ch = c->data[k];
+
+			switch (ch) {
+			case '\\': *d++ = '\\'; *d++ = '\\'; break;
+			case '\t': *d++ = '\\'; *d++ = 't'; break;
+			case '\n': *d++ = '\\'; *d++ = 'n'; break;
+			case '\r': *d++ = '\\'; *d++ = 'r'; break;
+			default: *d++ = ch; break;
+			}
+		}
+		out->len = (size_t)(d - out->data);
+	}
+	cns_buf_addc(out, '\n');
+}

@@ -1,0 +1,607 @@
+/*
+ * pipeline.c - the run of a job: worker threads per source, a bounded queue
+ * of chunks between extraction and loading, statistics, cancellation.
+ *
+ * This is the heart of the engine and is written by hand on purpose.
+ */
+#include "consolidate/pipeline.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "consolidate/load.h"
+
+/* Chunks in flight per source: one being filled, one queued, one being
+ * loaded.  More would only add memory. */
+#define NSLOTS 3
+
+struct slot {
+	struct cns_chunk out;
+	char *checkpoint; /* malloc'ed SQL for this chunk's transaction */
+	bool end;         /* no more chunks after this one */
+};
+
+/* The queue between a source's extractor and its loader.  `mu` guards
+ * everything below it. */
+struct queue {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct slot *free[NSLOTS];
+	int nfree;
+	struct slot *full[NSLOTS + 1];
+	int head, count;
+	bool closed; /* the consumer gave up: producers stop */
+};
+
+struct source_task {
+	struct cns_run *run;
+	int index;
+	struct cns_source *src;
+	struct cns_program *prog;
+	struct queue q;
+	struct slot slots[NSLOTS];
+	struct cns_error xerr; /* the extractor's error */
+};
+
+/* ---- errors and statistics ---- */
+
+static void run_fail(struct cns_run *run, const struct cns_error *e)
+{
+	pthread_mutex_lock(&run->lock);
+	if (!cns_error_isset(&run->err))
+		run->err = *e;
+	pthread_mutex_unlock(&run->lock);
+	run->stop = 1;
+}
+
+static struct cns_source_stats *stats_of(struct cns_run *run, int i)
+{
+	return &run->stats[i];
+}
+
+static void reject_row(void *ctx, const struct cns_reject *r)
+{
+	struct source_task *t = ctx;
+	struct cns_run *run = t->run;
+
+	pthread_mutex_lock(&run->lock);
+	stats_of(run, t->index)->rejected++;
+	pthread_mutex_unlock(&run->lock);
+	if (run->hooks.reject)
+		run->hooks.reject(run->hooks.ctx, r);
+}
+
+static void reject_from_driver(void *ctx, struct cns_source *src,
+			       int64_t rownum, const char *origin,
+			       const char *reason)
+{
+	struct cns_reject r = {
+		.source = src->conf->name,
+		.rownum = rownum,
+		.origin = origin,
+		.reason = reason,
+	};
+
+	/* Driver-level rejects count as read rows too. */
+	struct source_task *t = ctx;
+
+	pthread_mutex_lock(&t->run->lock);
+	stats_of(t->run, t->index)->read++;
+	pthread_mutex_unlock(&t->run->lock);
+	reject_row(ctx, &r);
+}
+
+/* The run fails as soon as a count limit is passed; a percentage is judged
+ * at the end, over all rows read. */
+static bool too_many_rejects(struct cns_run *run)
+{
+	const struct cns_job_conf *job = run->job;
+	int64_t total = 0;
+
+	if (job->max_rejects_pct)
+		return false;
+	pthread_mutex_lock(&run->lock);
+	for (int i = 0; i < run->nsources; i++)
+		total += run->stats[i].rejected;
+	pthread_mutex_unlock(&run->lock);
+	return (double)total > job->max_rejects;
+}
+
+static int rejects_error(struct cns_run *run, struct cns_error *err)
+{
+	int64_t rejected = 0, read = 0;
+
+	for (int i = 0; i < run->nsources; i++) {
+		rejected += run->stats[i].rejected;
+		read += run->stats[i].read;
+	}
+	if (run->job->max_rejects_pct)
+		cns_error_set(err, CNS_E_REJECTS,
+			      "%lld of %lld rows were rejected (%.2f%%), more "
+			      "than max_rejects = %g%%",
+			      (long long)rejected, (long long)read,
+			      read ? 100.0 * (double)rejected / (double)read : 0,
+			      run->job->max_rejects * 100);
+	else
+		cns_error_set(err, CNS_E_REJECTS,
+			      "%lld rows were rejected, more than max_rejects "
+			      "= %g",
+			      (long long)rejected, run->job->max_rejects);
+	cns_error_hint(err, "the rejects file says why each row was refused");
+	return -1;
+}
+
+/* ---- the queue ---- */
+
+static void queue_init(struct source_task *t, int ncols, int cap)
+{
+	struct queue *q = &t->q;
+
+	pthread_mutex_init(&q->mu, NULL);
+	pthread_cond_init(&q->cv, NULL);
+	for (int i = 0; i < NSLOTS; i++) {
+		cns_chunk_init(&t->slots[i].out, ncols, cap);
+		q->free[q->nfree++] = &t->slots[i];
+	}
+}
+
+static void queue_release(struct source_task *t)
+{
+	for (int i = 0; i < NSLOTS; i++) {
+		cns_chunk_release(&t->slots[i].out);
+		free(t->slots[i].checkpoint);
+	}
+	pthread_mutex_destroy(&t->q.mu);
+	pthread_cond_destroy(&t->q.cv);
+}
+
+/* Takes a free slot; NULL when the consumer closed the queue. */
+static struct slot *take_free(struct queue *q)
+{
+	struct slot *s = NULL;
+
+	pthread_mutex_lock(&q->mu);
+	while (!q->closed && q->nfree == 0)
+		pthread_cond_wait(&q->cv, &q->mu);
+	if (!q->closed)
+		s = q->free[--q->nfree];
+	pthread_mutex_unlock(&q->mu);
+	return s;
+}
+
+static void put_full(struct queue *q, struct slot *s)
+{
+	pthread_mutex_lock(&q->mu);
+	q->full[(q->head + q->count) % (NSLOTS + 1)] = s;
+	q->count++;
+	pthread_cond_broadcast(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+}
+
+static struct slot *take_full(struct queue *q)
+{
+	struct slot *s;
+
+	pthread_mutex_lock(&q->mu);
+	while (q->count == 0)
+		pthread_cond_wait(&q->cv, &q->mu);
+	s = q->full[q->head];
+	q->head = (q->head + 1) % (NSLOTS + 1);
+	q->count--;
+	pthread_mutex_unlock(&q->mu);
+	return s;
+}
+
+static void put_free(struct queue *q, struct slot *s)
+{
+	pthread_mutex_lock(&q->mu);
+	q->free[q->nfree++] = s;
+	pthread_cond_broadcast(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+}
+
+static void queue_close(struct queue *q)
+{
+	pthread_mutex_lock(&q->mu);
+	q->closed = true;
+	pthread_cond_broadcast(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+}
+
+/* ---- extraction ---- */
+
+/* The extractor: reads chunks, transforms them, queues them.  It always
+ * ends by queueing an end marker, unless the consumer closed the queue. */
+static void *extract_main(void *arg)
+{
+	struct source_task *t = arg;
+	struct cns_run *run = t->run;
+	struct cns_source *src = t->src;
+	struct cns_chunk in;
+	struct slot *s = NULL;
+
+	cns_chunk_init(&in, src->ncols, src->batch_size);
+	for (;;) {
+		struct cns_eval_stats es = {0, 0};
+		int rc;
+
+		cns_chunk_reset(&in);
+		if (run->stop)
+			break;
+		rc = src->ops->next_chunk(src, &in, &t->xerr);
+		if (rc < 0)
+			break;
+		if (rc == 0)
+			break;
+		s = take_free(&t->q);
+		if (!s)
+			break;
+		cns_chunk_reset(&s->out);
+		free(s->checkpoint);
+		s->checkpoint = NULL;
+		s->end = false;
+		if (cns_program_run(t->prog, &in, &s->out, reject_row, t, &es,
+				    &t->xerr) < 0) {
+			put_free(&t->q, s);
+			s = NULL;
+			break;
+		}
+		if (run->hooks.checkpoint)
+			s->checkpoint = run->hooks.checkpoint(
+				run->hooks.ctx, run, t->index, src, &in,
+				in.nrows - 1);
+		pthread_mutex_lock(&run->lock);
+		stats_of(run, t->index)->read += in.nrows;
+		stats_of(run, t->index)->filtered += es.filtered;
+		stats_of(run, t->index)->bytes = src->bytes_read;
+		stats_of(run, t->index)->last_progress_ms = cns_now_ms();
+		pthread_mutex_unlock(&run->lock);
+		put_full(&t->q, s);
+		s = NULL;
+		if (too_many_rejects(run)) {
+			rejects_error(run, &t->xerr);
+			break;
+		}
+	}
+	cns_chunk_release(&in);
+	/* An error caused by a stop that someone else asked for (a failed
+	 * loader, the watchdog) is a consequence, not the cause. */
+	if (cns_error_isset(&t->xerr) && !run->stop) {
+		cns_error_in_source(&t->xerr, src->conf->name);
+		run_fail(run, &t->xerr);
+	}
+	/* The end marker needs a slot; if the consumer is gone there is
+	 * nobody to tell. */
+	s = take_free(&t->q);
+	if (s) {
+		s->end = true;
+		put_full(&t->q, s);
+	}
+	return NULL;
+}
+
+/* ---- one source ---- */
+
+static void set_state(struct cns_run *run, int i, enum cns_source_state st)
+{
+	pthread_mutex_lock(&run->lock);
+	run->stats[i].state = st;
+	if (st == CNS_SRC_RUNNING) {
+		run->stats[i].started_ms = cns_now_ms();
+		run->stats[i].last_progress_ms = run->stats[i].started_ms;
+	} else if (st != CNS_SRC_PENDING) {
+		run->stats[i].finished_ms = cns_now_ms();
+	}
+	pthread_mutex_unlock(&run->lock);
+}
+
+static void register_live(struct cns_run *run, int i, struct cns_source *src,
+			  struct cns_loader *l)
+{
+	pthread_mutex_lock(&run->lock);
+	run->live_src[i] = src;
+	run->live_loader[i] = l;
+	pthread_mutex_unlock(&run->lock);
+}
+
+/* Opens the source, binds the mapping and describes; shared by runs and
+ * `check`. */
+static int open_source(struct source_task *t, struct cns_error *err)
+{
+	struct cns_run *run = t->run;
+	const struct cns_source_conf *conf = &run->job->sources[t->index];
+
+	t->src = cns_source_new(run->job, conf);
+	t->src->reject = reject_from_driver;
+	t->src->reject_ctx = t;
+	register_live(run, t->index, t->src, NULL);
+	if (t->src->ops->open(t->src, err) < 0)
+		return -1;
+	if (run->hooks.before_source &&
+	    run->hooks.before_source(run->hooks.ctx, run, t->index, t->src,
+				     err) < 0)
+		return -1;
+	if (t->src->ops->describe(t->src, err) < 0)
+		return -1;
+	if (cns_transform_bind(run->xf, conf->name, t->src->ncols,
+			       (const char *const *)t->src->colnames, &t->prog,
+			       err) < 0)
+		return -1;
+	return 0;
+}
+
+/* Loads every chunk the extractor queues; returns 0 or -1 with err. */
+static int load_source(struct source_task *t, struct cns_loader *l,
+		       struct cns_error *err)
+{
+	struct cns_run *run = t->run;
+	struct slot *s;
+	int rc = 0;
+
+	while ((s = take_full(&t->q)) != NULL && !s->end) {
+		struct cns_load_stats ls = {0, 0, 0};
+
+		if (rc == 0 && !run->stop &&
+		    cns_loader_load(l, &s->out, s->checkpoint, &ls, err) < 0)
+			rc = -1;
+		if (rc == 0 && run->stop)
+			rc = -1;
+		if (rc == 0) {
+			pthread_mutex_lock(&run->lock);
+			stats_of(run, t->index)->loaded += ls.sent;
+			stats_of(run, t->index)->written += ls.written;
+			stats_of(run, t->index)->chunks += ls.chunks;
+			stats_of(run, t->index)->last_progress_ms = cns_now_ms();
+			pthread_mutex_unlock(&run->lock);
+		}
+		if (rc < 0) {
+			/* Stop the extractor: it may be blocked in the source
+			 * or waiting for a slot. */
+			run->stop = 1;
+			t->src->ops->cancel(t->src);
+		}
+		put_free(&t->q, s);
+	}
+	if (s)
+		put_free(&t->q, s);
+	return rc;
+}
+
+static int run_source(struct source_task *t, struct cns_error *err)
+{
+	struct cns_run *run = t->run;
+	const struct cns_schema *schema = cns_transform_schema(run->xf);
+	struct cns_loader *l = NULL;
+	pthread_t tid;
+	char label[160];
+	int rc;
+
+	if (open_source(t, err) < 0)
+		return -1;
+	if (run->opt.check_only)
+		return 0;
+	snprintf(label, sizeof(label), "source \"%s\"",
+		 run->job->sources[t->index].name);
+	l = cns_loader_open(run->job, schema, label, err);
+	if (!l)
+		return -1;
+	register_live(run, t->index, t->src, l);
+	if (run->hooks.loader_opened &&
+	    run->hooks.loader_opened(run->hooks.ctx, run, t->index,
+				     cns_loader_conn(l), err) < 0) {
+		register_live(run, t->index, t->src, NULL);
+		cns_loader_close(l);
+		return -1;
+	}
+	queue_init(t, schema->ncols, run->job->batch_size);
+	pthread_create(&tid, NULL, extract_main, t);
+	rc = load_source(t, l, err);
+	if (rc < 0)
+		queue_close(&t->q);
+	pthread_join(tid, NULL);
+	queue_release(t);
+	register_live(run, t->index, t->src, NULL);
+	cns_loader_close(l);
+	if (rc == 0 && cns_error_isset(&t->xerr))
+		rc = -1;
+	if (rc == 0 && run->hooks.after_source)
+		rc = run->hooks.after_source(run->hooks.ctx, run, t->index,
+					     err);
+	return rc;
+}
+
+static void *worker_main(void *arg)
+{
+	struct cns_run *run = arg;
+
+	for (;;) {
+		struct source_task t;
+		struct cns_error err;
+		int i;
+
+		pthread_mutex_lock(&run->lock);
+		i = run->next < run->nsources && !run->stop ? run->next++ : -1;
+		pthread_mutex_unlock(&run->lock);
+		if (i < 0)
+			break;
+		if (run->stats[i].state == CNS_SRC_SKIPPED)
+			continue;
+		memset(&t, 0, sizeof(t));
+		t.run = run;
+		t.index = i;
+		cns_error_clear(&err);
+		set_state(run, i, CNS_SRC_RUNNING);
+		if (run_source(&t, &err) < 0) {
+			cns_error_in_source(&err, run->job->sources[i].name);
+			if (cns_error_isset(&err))
+				run_fail(run, &err);
+			set_state(run, i, CNS_SRC_FAILED);
+		} else {
+			set_state(run, i, CNS_SRC_DONE);
+		}
+		register_live(run, i, NULL, NULL);
+		cns_program_free(t.prog);
+		cns_source_free(t.src);
+	}
+	pthread_mutex_lock(&run->lock);
+	run->finished_threads++;
+	pthread_cond_broadcast(&run->done_cv);
+	pthread_mutex_unlock(&run->lock);
+	return NULL;
+}
+
+/* ---- the run ---- */
+
+int cns_pipeline_start(struct cns_run *run, const struct cns_job_conf *job,
+		       const struct cns_transform *xf,
+		       const struct cns_run_options *opt,
+		       const struct cns_run_hooks *hooks,
+		       struct cns_error *err)
+{
+	int nthreads;
+
+	run->job = job;
+	run->xf = xf;
+	if (opt)
+		run->opt = *opt;
+	if (hooks)
+		run->hooks = *hooks;
+	run->nsources = job->nsources;
+	run->stats = cns_xcalloc((size_t)job->nsources, sizeof(*run->stats));
+	run->live_src = cns_xcalloc((size_t)job->nsources,
+				    sizeof(*run->live_src));
+	run->live_loader = cns_xcalloc((size_t)job->nsources,
+				       sizeof(*run->live_loader));
+	pthread_mutex_init(&run->lock, NULL);
+	pthread_cond_init(&run->done_cv, NULL);
+	for (int i = 0; i < job->nsources; i++) {
+		run->stats[i].name = job->sources[i].name;
+		if (run->opt.only_source &&
+		    strcmp(run->opt.only_source, job->sources[i].name) != 0)
+			run->stats[i].state = CNS_SRC_SKIPPED;
+	}
+	if (!run->opt.check_only &&
+	    cns_target_prepare(job, cns_transform_schema(xf), err) < 0)
+		return -1;
+	nthreads = job->parallel < job->nsources ? job->parallel
+						 : job->nsources;
+	if (nthreads < 1)
+		nthreads = 1;
+	run->threads = cns_xcalloc((size_t)nthreads, sizeof(pthread_t));
+	for (int i = 0; i < nthreads; i++) {
+		if (pthread_create(&run->threads[i], NULL, worker_main, run)) {
+			cns_error_set(err, CNS_E_INTERNAL,
+				      "could not start a worker thread");
+			run->stop = 1;
+			break;
+		}
+		run->nthreads++;
+	}
+	return 0;
+}
+
+bool cns_pipeline_wait(struct cns_run *run, int timeout_ms)
+{
+	struct timespec ts;
+	bool done;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&run->lock);
+	if (run->finished_threads < run->nthreads)
+		pthread_cond_timedwait(&run->done_cv, &run->lock, &ts);
+	done = run->finished_threads >= run->nthreads;
+	pthread_mutex_unlock(&run->lock);
+	if (done && run->threads) {
+		for (int i = 0; i < run->nthreads; i++)
+			pthread_join(run->threads[i], NULL);
+		free(run->threads);
+		run->threads = NULL;
+	}
+	return done;
+}
+
+void cns_pipeline_cancel(struct cns_run *run, enum cns_error_code code,
+			 const char *fmt, ...)
+{
+	struct cns_error e;
+	va_list ap;
+
+	cns_error_clear(&e);
+	e.code = code;
+	va_start(ap, fmt);
+	vsnprintf(e.message, sizeof(e.message), fmt, ap);
+	va_end(ap);
+	/* The cancel reason must win over the errors that the cancel itself
+	 * causes in the threads ("canceling statement due to user
+	 * request"). */
+	pthread_mutex_lock(&run->lock);
+	if (!cns_error_isset(&run->err) || run->err.code != code)
+		run->err = e;
+	run->stop = 1;
+	run->stop_code = code;
+	for (int i = 0; i < run->nsources; i++) {
+		if (run->live_src[i] && run->live_src[i]->ops->cancel)
+			run->live_src[i]->ops->cancel(run->live_src[i]);
+		if (run->live_loader[i])
+			cns_loader_cancel(run->live_loader[i]);
+	}
+	pthread_mutex_unlock(&run->lock);
+}
+
+int cns_pipeline_finish(struct cns_run *run, struct cns_error *err)
+{
+	int64_t rejected = 0, read = 0;
+
+	if (cns_error_isset(&run->err)) {
+		*err = run->err;
+		return -1;
+	}
+	if (run->opt.check_only)
+		return 0;
+	for (int i = 0; i < run->nsources; i++) {
+		rejected += run->stats[i].rejected;
+		read += run->stats[i].read;
+	}
+	if (run->job->max_rejects_pct && read > 0 &&
+	    (double)rejected / (double)read > run->job->max_rejects)
+		return rejects_error(run, err);
+	if (!run->job->max_rejects_pct &&
+	    (double)rejected > run->job->max_rejects)
+		return rejects_error(run, err);
+	if (run->job->target.mode == CNS_MODE_REPLACE && !run->opt.only_source)
+		return cns_target_swap(run->job,
+				       cns_transform_schema(run->xf), err);
+	return 0;
+}
+
+void cns_pipeline_snapshot(struct cns_run *run, struct cns_source_stats *out)
+{
+	pthread_mutex_lock(&run->lock);
+	memcpy(out, run->stats, sizeof(*out) * (size_t)run->nsources);
+	pthread_mutex_unlock(&run->lock);
+}
+
+void cns_pipeline_release(struct cns_run *run)
+{
+	if (run->threads) {
+		run->stop = 1;
+		for (int i = 0; i < run->nthreads; i++)
+			pthread_join(run->threads[i], NULL);
+		free(run->threads);
+	}
+	free(run->stats);
+	free(run->live_src);
+	free(run->live_loader);
+	pthread_mutex_destroy(&run->lock);
+	pthread_cond_destroy(&run->done_cv);
+	memset(run, 0, sizeof(*run));
+}

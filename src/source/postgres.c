@@ -1,0 +1,313 @@
+/*
+ * postgres.c - the postgres source driver.
+ *
+ * Extraction is one `COPY (SELECT ...) TO STDOUT` per run: the server
+ * streams rows in its text format and we parse them straight into the
+ * chunk, so no result set is ever held in memory.  Watermarks (incremental
+ * runs) become a row comparison `(cols) > (values)` with an ORDER BY, as
+ * literals, since COPY takes no parameters.
+ */
+#include "consolidate/pg.h"
+#include "consolidate/source.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct pg_source {
+	PGconn *conn;
+	PGcancel *cancel; /* created once, usable from another thread */
+	char what[160];   /* "source \"erp\"" for messages */
+	struct cns_buf sql;
+	struct cns_buf plan;
+	bool copying;
+	bool done;
+};
+
+static struct pg_source *impl(struct cns_source *src)
+{
+	return src->impl;
+}
+
+/* The driver state exists from the first call on, so that `plan` can
+ * show the SQL without connecting. */
+static struct pg_source *pg_state(struct cns_source *src)
+{
+	struct pg_source *pg = src->impl;
+
+	if (pg)
+		return pg;
+	pg = cns_xcalloc(1, sizeof(*pg));
+	src->impl = pg;
+	snprintf(pg->what, sizeof(pg->what), "source \"%s\"", src->conf->name);
+	cns_buf_init(&pg->sql);
+	cns_buf_init(&pg->plan);
+	return pg;
+}
+
+static int pg_open(struct cns_source *src, struct cns_error *err)
+{
+	struct pg_source *pg = pg_state(src);
+
+	pg->conn = cns_pg_connect(src->conf->conninfo, pg->what, err);
+	if (!pg->conn) {
+		cns_error_in_source(err, src->conf->name);
+		return -1;
+	}
+	pg->cancel = PQgetCancel(pg->conn);
+	if (src->job->statement_timeout_ms > 0) {
+		char set[80];
+
+		snprintf(set, sizeof(set), "SET statement_timeout = %lld",
+			 (long long)src->job->statement_timeout_ms);
+		if (cns_pg_command(pg->conn, set, pg->what, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Builds the SELECT for this source into pg->sql. */
+static void build_select(struct cns_source *src, struct pg_source *pg)
+{
+	const struct cns_source_conf *c = src->conf;
+	struct cns_buf *b = &pg->sql;
+	bool has_where = false;
+
+	cns_buf_reset(b);
+	if (c->query) {
+		/* A full query is wrapped so that the watermark can still be
+		 * applied to its output columns. */
+		cns_buf_printf(b, "SELECT * FROM (%s) AS q", c->query);
+	} else {
+		cns_buf_adds(b, "SELECT ");
+		if (c->columns.n == 0)
+			cns_buf_adds(b, "*");
+		for (int i = 0; i < c->columns.n; i++) {
+			if (i)
+				cns_buf_adds(b, ", ");
+			cns_pg_quote_ident(b, c->columns.items[i]);
+		}
+		cns_buf_adds(b, " FROM ");
+		cns_pg_quote_ident(b, c->table);
+		if (c->where) {
+			cns_buf_printf(b, " WHERE (%s)", c->where);
+			has_where = true;
+		}
+	}
+	if (src->nwatermark > 0 && c->incremental.n > 0) {
+		cns_buf_adds(b, has_where ? " AND (" : " WHERE (");
+		for (int i = 0; i < c->incremental.n; i++) {
+			if (i)
+				cns_buf_adds(b, ", ");
+			cns_pg_quote_ident(b, c->incremental.items[i]);
+		}
+		cns_buf_adds(b, ") > (");
+		for (int i = 0; i < src->nwatermark; i++) {
+			if (i)
+				cns_buf_adds(b, ", ");
+			cns_pg_quote_literal(b, src->watermark[i]);
+		}
+		cns_buf_adds(b, ")");
+	}
+	if (c->incremental.n > 0) {
+		cns_buf_adds(b, " ORDER BY ");
+		for (int i = 0; i < c->incremental.n; i++) {
+			if (i)
+				cns_buf_adds(b, ", ");
+			cns_pg_quote_ident(b, c->incremental.items[i]);
+		}
+	}
+}
+
+static int pg_describe(struct cns_source *src, struct cns_error *err)
+{
+	struct pg_source *pg = impl(src);
+	PGresult *res;
+	int n;
+
+	build_select(src, pg);
+	/* Describing a prepared statement gives the columns without running
+	 * the query: `check` touches no data. */
+	res = PQprepare(pg->conn, "", pg->sql.data, 0, NULL);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		cns_pg_error(pg->conn, res, CNS_E_SOURCE, pg->what,
+			     "preparing the extraction query", err);
+		cns_error_in_source(err, src->conf->name);
+		cns_error_hint(err, "the query was: %.400s", pg->sql.data);
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	res = PQdescribePrepared(pg->conn, "");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		cns_pg_error(pg->conn, res, CNS_E_SOURCE, pg->what,
+			     "describing the extraction query", err);
+		PQclear(res);
+		return -1;
+	}
+	n = PQnfields(res);
+	src->ncols = n;
+	src->colnames = cns_arena_zalloc(&src->arena, sizeof(char *) *
+							      (size_t)(n + 1));
+	src->coltypes = cns_arena_zalloc(&src->arena, sizeof(char *) *
+							      (size_t)(n + 1));
+	for (int i = 0; i < n; i++) {
+		src->colnames[i] = cns_arena_strdup(&src->arena, PQfname(res, i));
+		src->coltypes[i] = cns_arena_printf(&src->arena, "%u:%d",
+						    PQftype(res, i),
+						    PQfmod(res, i));
+	}
+	PQclear(res);
+	/* Turn type oids into names in one round trip. */
+	for (int i = 0; i < n; i++) {
+		char q[128];
+		unsigned oid;
+		int mod;
+
+		if (sscanf(src->coltypes[i], "%u:%d", &oid, &mod) != 2)
+			continue;
+		snprintf(q, sizeof(q), "SELECT format_type(%u, %d)", oid, mod);
+		res = PQexec(pg->conn, q);
+		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res))
+			src->coltypes[i] = cns_arena_strdup(
+				&src->arena, PQgetvalue(res, 0, 0));
+		PQclear(res);
+	}
+	return 0;
+}
+
+static int start_copy(struct cns_source *src, struct pg_source *pg,
+		      struct cns_error *err)
+{
+	struct cns_buf copy;
+	PGresult *res;
+
+	build_select(src, pg);
+	cns_buf_init(&copy);
+	cns_buf_printf(&copy, "COPY (%s) TO STDOUT", pg->sql.data);
+	res = PQexec(pg->conn, copy.data);
+	cns_buf_release(&copy);
+	if (PQresultStatus(res) != PGRES_COPY_OUT) {
+		cns_pg_error(pg->conn, res, CNS_E_SOURCE, pg->what,
+			     "starting the extraction", err);
+		cns_error_in_source(err, src->conf->name);
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	pg->copying = true;
+	return 0;
+}
+
+/* Collects the final result of the COPY; returns 0 when it succeeded. */
+static int finish_copy(struct cns_source *src, struct pg_source *pg,
+		       struct cns_error *err)
+{
+	PGresult *res;
+	int rc = 0;
+
+	pg->copying = false;
+	pg->done = true;
+	while ((res = PQgetResult(pg->conn)) != NULL) {
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0) {
+			if (src->cancelled)
+				cns_error_set(err, CNS_E_CANCELLED,
+					      "%s: extraction was cancelled",
+					      pg->what);
+			else
+				cns_pg_error(pg->conn, res, CNS_E_SOURCE,
+					     pg->what, "extracting rows", err);
+			cns_error_in_source(err, src->conf->name);
+			rc = -1;
+		}
+		PQclear(res);
+	}
+	return rc;
+}
+
+static int pg_next_chunk(struct cns_source *src, struct cns_chunk *chunk,
+			 struct cns_error *err)
+{
+	struct pg_source *pg = impl(src);
+
+	if (pg->done)
+		return 0;
+	if (!pg->copying && start_copy(src, pg, err) < 0)
+		return -1;
+	while (!cns_chunk_full(chunk)) {
+		char *line = NULL;
+		int len = PQgetCopyData(pg->conn, &line, 0);
+		int row, nf;
+
+		if (len == -1)
+			return finish_copy(src, pg, err) < 0 ? -1 :
+							       chunk->nrows > 0;
+		if (len < 0) {
+			cns_pg_error(pg->conn, NULL, CNS_E_SOURCE, pg->what,
+				     "extracting rows", err);
+			cns_error_in_source(err, src->conf->name);
+			return -1;
+		}
+		src->rows_read++;
+		src->bytes_read += len;
+		if (len > 0 && line[len - 1] == '\n')
+			len--;
+		row = cns_chunk_add_row(chunk, src->rows_read, NULL);
+		nf = cns_pg_copy_parse_row(chunk, row, line, (size_t)len);
+		PQfreemem(line);
+		if (nf != chunk->ncols) {
+			cns_error_set(err, CNS_E_INTERNAL,
+				      "%s: row %lld has %d fields, expected %d",
+				      pg->what, (long long)src->rows_read, nf,
+				      chunk->ncols);
+			return -1;
+		}
+	}
+	return 1;
+}
+
+static void pg_cancel(struct cns_source *src)
+{
+	struct pg_source *pg = impl(src);
+	char errbuf[256];
+
+	src->cancelled = 1;
+	if (pg && pg->cancel)
+		PQcancel(pg->cancel, errbuf, sizeof(errbuf));
+}
+
+static void pg_close(struct cns_source *src)
+{
+	struct pg_source *pg = impl(src);
+
+	if (!pg)
+		return;
+	if (pg->cancel)
+		PQfreeCancel(pg->cancel);
+	if (pg->conn)
+		PQfinish(pg->conn);
+	cns_buf_release(&pg->sql);
+	cns_buf_release(&pg->plan);
+	free(pg);
+	src->impl = NULL;
+}
+
+static const char *pg_describe_plan(struct cns_source *src)
+{
+	struct pg_source *pg = pg_state(src);
+
+	build_select(src, pg);
+	cns_buf_reset(&pg->plan);
+	cns_buf_printf(&pg->plan, "COPY (%s) TO STDOUT", pg->sql.data);
+	return pg->plan.data;
+}
+
+const struct cns_source_ops cns_source_postgres_ops = {
+	.name = "postgres",
+	.open = pg_open,
+	.describe = pg_describe,
+	.next_chunk = pg_next_chunk,
+	.cancel = pg_cancel,
+	.close = pg_close,
+	.describe_plan = pg_describe_plan,
+};
