@@ -1,0 +1,273 @@
+/*
+ * state.c - run history and watermarks in the target's `consolidate`
+ * schema.
+ */
+#include "consolidate/state.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "consolidate/pg.h"
+
+#define WHAT "the target (run state)"
+
+/* Version 1 of the state schema.  Each later version appends a step to
+ * `migrations`; cns_state_ensure() runs the steps a database lacks. */
+static const char *const migrations[] = {
+	/* 1 */
+	"CREATE TABLE IF NOT EXISTS consolidate.runs ("
+	" run_id      text PRIMARY KEY,"
+	" job         text NOT NULL,"
+	" host        text,"
+	" pid         integer,"
+	" started_at  timestamptz NOT NULL,"
+	" ended_at    timestamptz,"
+	" status      text NOT NULL,"
+	" exit_code   integer,"
+	" sources     jsonb,"
+	" rejected    bigint,"
+	" error       text);"
+	"CREATE INDEX IF NOT EXISTS runs_job_started"
+	" ON consolidate.runs (job, started_at DESC);"
+	"CREATE TABLE IF NOT EXISTS consolidate.watermarks ("
+	" job         text NOT NULL,"
+	" source      text NOT NULL,"
+	" columns     text[] NOT NULL,"
+	" value       text[] NOT NULL,"
+	" run_id      text,"
+	" updated_at  timestamptz NOT NULL DEFAULT now(),"
+	" PRIMARY KEY (job, source));",
+};
+
+int cns_state_ensure(PGconn *conn, struct cns_error *err)
+{
+	const int latest = (int)(sizeof(migrations) / sizeof(migrations[0]));
+	struct cns_buf q;
+	PGresult *res;
+	int version, rc = -1;
+
+	/* One transaction, serialized by a transaction-level advisory lock,
+	 * so that runs of several jobs starting together do not race on
+	 * CREATE. */
+	if (cns_pg_command(conn,
+			   "BEGIN; SELECT pg_advisory_xact_lock(4242424242);"
+			   "CREATE SCHEMA IF NOT EXISTS consolidate;"
+			   "CREATE TABLE IF NOT EXISTS consolidate.meta "
+			   "(version integer NOT NULL)",
+			   WHAT, err) < 0)
+		goto rollback;
+	res = cns_pg_exec(conn, "SELECT coalesce(max(version), 0) FROM "
+				"consolidate.meta",
+			  PGRES_TUPLES_OK, WHAT, err);
+	if (!res)
+		goto rollback;
+	version = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (version > latest) {
+		cns_error_set(err, CNS_E_TARGET,
+			      "the target's consolidate schema is version %d, "
+			      "newer than this release understands (%d)",
+			      version, latest);
+		cns_error_hint(err, "upgrade consolidate");
+		goto rollback;
+	}
+	cns_buf_init(&q);
+	for (int v = version; v < latest; v++)
+		cns_buf_adds(&q, migrations[v]);
+	if (version < latest) {
+		cns_buf_printf(&q, "DELETE FROM consolidate.meta;"
+				   "INSERT INTO consolidate.meta VALUES (%d);",
+			       latest);
+		rc = cns_pg_command(conn, q.data, WHAT, err);
+	} else {
+		rc = 0;
+	}
+	cns_buf_release(&q);
+	if (rc < 0)
+		goto rollback;
+	return cns_pg_command(conn, "COMMIT", WHAT, err);
+rollback:
+	PQclear(PQexec(conn, "ROLLBACK"));
+	return -1;
+}
+
+static void add_literal_or_null(struct cns_buf *b, const char *s)
+{
+	if (s)
+		cns_pg_quote_literal(b, s);
+	else
+		cns_buf_adds(b, "NULL");
+}
+
+int cns_state_run_begin(PGconn *conn, const struct cns_run_row *r,
+			struct cns_error *err)
+{
+	struct cns_buf q;
+	int rc;
+
+	cns_buf_init(&q);
+	cns_buf_adds(&q, "INSERT INTO consolidate.runs (run_id, job, host, "
+			 "pid, started_at, status) VALUES (");
+	cns_pg_quote_literal(&q, r->run_id);
+	cns_buf_adds(&q, ", ");
+	cns_pg_quote_literal(&q, r->job);
+	cns_buf_adds(&q, ", ");
+	cns_pg_quote_literal(&q, r->host);
+	cns_buf_printf(&q, ", %ld, to_timestamp(%lld / 1e6), 'running')",
+		       r->pid, (long long)r->started_us);
+	rc = cns_pg_command(conn, q.data, WHAT, err);
+	cns_buf_release(&q);
+	return rc;
+}
+
+int cns_state_run_end(PGconn *conn, const char *run_id, const char *status,
+		      int exit_code, const char *sources_json,
+		      int64_t rejected, const char *error,
+		      struct cns_error *err)
+{
+	struct cns_buf q;
+	int rc;
+
+	cns_buf_init(&q);
+	cns_buf_adds(&q, "UPDATE consolidate.runs SET ended_at = now(), "
+			 "status = ");
+	cns_pg_quote_literal(&q, status);
+	cns_buf_printf(&q, ", exit_code = %d, rejected = %lld, sources = ",
+		       exit_code, (long long)rejected);
+	add_literal_or_null(&q, sources_json);
+	cns_buf_adds(&q, "::jsonb, error = ");
+	add_literal_or_null(&q, error);
+	cns_buf_adds(&q, " WHERE run_id = ");
+	cns_pg_quote_literal(&q, run_id);
+	rc = cns_pg_command(conn, q.data, WHAT, err);
+	cns_buf_release(&q);
+	return rc;
+}
+
+int cns_state_mark_crashed(PGconn *conn, const char *job,
+			   struct cns_error *err)
+{
+	struct cns_buf q;
+	PGresult *res;
+	int n;
+
+	cns_buf_init(&q);
+	cns_buf_adds(&q, "UPDATE consolidate.runs SET status = 'crashed', "
+			 "error = 'the run ended without recording its end "
+			 "(killed or crashed)' WHERE status = 'running' AND "
+			 "job = ");
+	cns_pg_quote_literal(&q, job);
+	res = cns_pg_exec(conn, q.data, PGRES_COMMAND_OK, WHAT, err);
+	cns_buf_release(&q);
+	if (!res)
+		return -1;
+	n = atoi(PQcmdTuples(res));
+	PQclear(res);
+	return n;
+}
+
+int cns_state_watermark_get(PGconn *conn, const char *job, const char *source,
+			    struct cns_arena *arena, int *n, char ***values,
+			    struct cns_error *err)
+{
+	struct cns_buf q;
+	PGresult *res;
+	int rows;
+
+	*n = 0;
+	*values = NULL;
+	cns_buf_init(&q);
+	/* unnest keeps the order of the array and its NULLs. */
+	cns_buf_adds(&q, "SELECT v FROM consolidate.watermarks, "
+			 "unnest(value) WITH ORDINALITY AS u(v, i) "
+			 "WHERE job = ");
+	cns_pg_quote_literal(&q, job);
+	cns_buf_adds(&q, " AND source = ");
+	cns_pg_quote_literal(&q, source);
+	cns_buf_adds(&q, " ORDER BY i");
+	res = cns_pg_exec(conn, q.data, PGRES_TUPLES_OK, WHAT, err);
+	cns_buf_release(&q);
+	if (!res)
+		return -1;
+	rows = PQntuples(res);
+	if (rows > 0) {
+		*values = cns_arena_zalloc(arena, sizeof(char *) *
+							  (size_t)rows);
+		for (int i = 0; i < rows; i++)
+			(*values)[i] = PQgetisnull(res, i, 0)
+					       ? NULL
+					       : cns_arena_strdup(
+							 arena,
+							 PQgetvalue(res, i, 0));
+		*n = rows;
+	}
+	PQclear(res);
+	return 0;
+}
+
+static void add_text_array(struct cns_buf *b, const char *const *items,
+			   const struct cns_cell *const *cells, int n)
+{
+	cns_buf_adds(b, "ARRAY[");
+	for (int i = 0; i < n; i++) {
+		if (i)
+			cns_buf_adds(b, ", ");
+		if (items) {
+			cns_pg_quote_literal(b, items[i]);
+		} else if (cells[i]->null) {
+			cns_buf_adds(b, "NULL");
+		} else {
+			char *s = cns_xmalloc(cells[i]->len + 1);
+
+			memcpy(s, cells[i]->data, cells[i]->len);
+			s[cells[i]->len] = '\0';
+			cns_pg_quote_literal(b, s);
+			free(s);
+		}
+	}
+	cns_buf_adds(b, "]::text[]");
+}
+
+char *cns_state_watermark_sql(const char *job, const char *source,
+			      const char *const *columns, int n,
+			      const struct cns_cell *const *cells,
+			      const char *run_id)
+{
+	struct cns_buf q;
+
+	cns_buf_init(&q);
+	cns_buf_adds(&q, "INSERT INTO consolidate.watermarks (job, source, "
+			 "columns, value, run_id, updated_at) VALUES (");
+	cns_pg_quote_literal(&q, job);
+	cns_buf_adds(&q, ", ");
+	cns_pg_quote_literal(&q, source);
+	cns_buf_adds(&q, ", ");
+	add_text_array(&q, columns, NULL, n);
+	cns_buf_adds(&q, ", ");
+	add_text_array(&q, NULL, cells, n);
+	cns_buf_adds(&q, ", ");
+	cns_pg_quote_literal(&q, run_id);
+	cns_buf_adds(&q, ", now()) ON CONFLICT (job, source) DO UPDATE SET "
+			 "columns = EXCLUDED.columns, value = EXCLUDED.value, "
+			 "run_id = EXCLUDED.run_id, updated_at = now()");
+	return q.data;
+}
+
+int cns_state_watermark_reset(PGconn *conn, const char *job,
+			      const char *source, struct cns_error *err)
+{
+	struct cns_buf q;
+	int rc;
+
+	cns_buf_init(&q);
+	cns_buf_adds(&q, "DELETE FROM consolidate.watermarks WHERE job = ");
+	cns_pg_quote_literal(&q, job);
+	if (source) {
+		cns_buf_adds(&q, " AND source = ");
+		cns_pg_quote_literal(&q, source);
+	}
+	rc = cns_pg_command(conn, q.data, WHAT, err);
+	cns_buf_release(&q);
+	return rc;
+}
