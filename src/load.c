@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "consolidate/pg.h"
+#include "consolidate/testhook.h"
 
 #define SHADOW_SUFFIX "__consolidate_new"
 #define STAGE_TABLE "consolidate_stage"
@@ -269,8 +270,13 @@ int cns_target_swap(const struct cns_job_conf *job,
 	cns_target_load_table(job, &q);
 	cns_buf_adds(&q, "; DROP TABLE ");
 	cns_target_load_table(job, &q);
-	cns_buf_adds(&q, "; COMMIT");
+	CNS_HOOK("swap.begin");
 	rc = cns_pg_command(conn, q.data, "the target", err);
+	if (rc == 0) {
+		CNS_HOOK("swap.before_commit");
+		rc = cns_pg_command(conn, "COMMIT", "the target", err);
+	}
+	CNS_HOOK("swap.done");
 	cns_buf_release(&q);
 	PQfinish(conn);
 	return rc;
@@ -460,6 +466,11 @@ static int copy_rows(struct cns_loader *l, const struct cns_chunk *rows,
 				       rows->ncols);
 		if (l->copybuf.len >= COPY_FLUSH_BYTES)
 			rc = flush_copy(l, err);
+		if (r == rows->nrows / 2) {
+			/* Half the rows are on their way to the server. */
+			rc = rc ? rc : flush_copy(l, err);
+			CNS_HOOK("load.mid_copy");
+		}
 	}
 	if (rc == 0)
 		rc = flush_copy(l, err);
@@ -484,8 +495,10 @@ int cns_loader_load(struct cns_loader *l, const struct cns_chunk *rows,
 
 	if (cns_pg_command(l->conn, "BEGIN", l->what, err) < 0)
 		return -1;
+	CNS_HOOK("load.begin");
 	if (rows->nrows > 0 && copy_rows(l, rows, err) < 0)
 		return rollback(l);
+	CNS_HOOK("load.copied");
 	if (rows->nrows > 0 && l->merge) {
 		res = PQexecPrepared(l->conn, "cns_merge", 0, NULL, NULL, NULL,
 				     0);
@@ -498,11 +511,14 @@ int cns_loader_load(struct cns_loader *l, const struct cns_chunk *rows,
 		written = strtoll(PQcmdTuples(res), NULL, 10);
 		PQclear(res);
 	}
+	CNS_HOOK("load.merged");
 	if (checkpoint_sql &&
 	    cns_pg_command(l->conn, checkpoint_sql, l->what, err) < 0)
 		return rollback(l);
+	CNS_HOOK("load.checkpointed");
 	if (cns_pg_command(l->conn, "COMMIT", l->what, err) < 0)
 		return -1;
+	CNS_HOOK("load.committed");
 	if (stats) {
 		stats->sent += rows->nrows;
 		stats->written += written;

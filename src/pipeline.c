@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "consolidate/load.h"
+#include "consolidate/testhook.h"
 
 /* Chunks in flight per source: one being filled, one queued, one being
  * loaded.  More would only add memory. */
@@ -44,6 +45,8 @@ struct source_task {
 	struct queue q;
 	struct slot slots[NSLOTS];
 	struct cns_error xerr; /* the extractor's error */
+	volatile int stop;     /* this source's loader gave up */
+	int64_t committed;     /* chunks committed by this source, all tries */
 };
 
 /* ---- errors and statistics ---- */
@@ -229,9 +232,10 @@ static void *extract_main(void *arg)
 		int rc;
 
 		cns_chunk_reset(&in);
-		if (run->stop)
+		if (run->stop || t->stop)
 			break;
 		rc = src->ops->next_chunk(src, &in, &t->xerr);
+		CNS_HOOK("extract.chunk");
 		if (rc < 0)
 			break;
 		if (rc == 0)
@@ -269,10 +273,8 @@ static void *extract_main(void *arg)
 	cns_chunk_release(&in);
 	/* An error caused by a stop that someone else asked for (a failed
 	 * loader, the watchdog) is a consequence, not the cause. */
-	if (cns_error_isset(&t->xerr) && !run->stop) {
-		cns_error_in_source(&t->xerr, src->conf->name);
-		run_fail(run, &t->xerr);
-	}
+	if (run->stop || t->stop)
+		cns_error_clear(&t->xerr);
 	/* The end marker needs a slot; if the consumer is gone there is
 	 * nobody to tell. */
 	s = take_free(&t->q);
@@ -320,11 +322,11 @@ static int open_source(struct source_task *t, struct cns_error *err)
 	register_live(run, t->index, t->src, NULL);
 	if (t->src->ops->open(t->src, err) < 0)
 		return -1;
+	if (t->src->ops->describe(t->src, err) < 0)
+		return -1;
 	if (run->hooks.before_source &&
 	    run->hooks.before_source(run->hooks.ctx, run, t->index, t->src,
 				     err) < 0)
-		return -1;
-	if (t->src->ops->describe(t->src, err) < 0)
 		return -1;
 	if (cns_transform_bind(run->xf, conf->name, t->src->ncols,
 			       (const char *const *)t->src->colnames, &t->prog,
@@ -350,6 +352,7 @@ static int load_source(struct source_task *t, struct cns_loader *l,
 		if (rc == 0 && run->stop)
 			rc = -1;
 		if (rc == 0) {
+			t->committed += ls.chunks;
 			pthread_mutex_lock(&run->lock);
 			stats_of(run, t->index)->loaded += ls.sent;
 			stats_of(run, t->index)->written += ls.written;
@@ -357,10 +360,10 @@ static int load_source(struct source_task *t, struct cns_loader *l,
 			stats_of(run, t->index)->last_progress_ms = cns_now_ms();
 			pthread_mutex_unlock(&run->lock);
 		}
-		if (rc < 0) {
+		if (rc < 0 && !t->stop) {
 			/* Stop the extractor: it may be blocked in the source
 			 * or waiting for a slot. */
-			run->stop = 1;
+			t->stop = 1;
 			t->src->ops->cancel(t->src);
 		}
 		put_free(&t->q, s);
@@ -405,12 +408,85 @@ static int run_source(struct source_task *t, struct cns_error *err)
 	queue_release(t);
 	register_live(run, t->index, t->src, NULL);
 	cns_loader_close(l);
-	if (rc == 0 && cns_error_isset(&t->xerr))
+	if (rc == 0 && cns_error_isset(&t->xerr)) {
+		*err = t->xerr;
 		rc = -1;
+	}
 	if (rc == 0 && run->hooks.after_source)
 		rc = run->hooks.after_source(run->hooks.ctx, run, t->index,
 					     err);
 	return rc;
+}
+
+/* A failed try may be repeated only where a repeat cannot double rows:
+ * an incremental source resumes after its last committed chunk, a merge
+ * on the key overwrites, and a source that committed nothing starts from
+ * nothing. */
+static bool retry_is_safe(const struct source_task *t)
+{
+	const struct cns_job_conf *job = t->run->job;
+	const struct cns_source_conf *sc = &job->sources[t->index];
+
+	if (sc->incremental.n > 0 && job->target.mode != CNS_MODE_REPLACE)
+		return true;
+	if (job->target.key.n > 0 && job->target.mode != CNS_MODE_APPEND)
+		return true;
+	return t->committed == 0;
+}
+
+/* Sleeps ms in short steps, waking early when the run is stopped. */
+static void sleep_unless_stopped(struct cns_run *run, int64_t ms)
+{
+	int64_t until = cns_now_ms() + ms;
+
+	while (!run->stop && cns_now_ms() < until) {
+		struct timespec ts = {0, 50 * 1000000L};
+
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* Exponential backoff with jitter: retry_delay * 2^(try-1), +-25%. */
+static int64_t backoff_ms(const struct cns_job_conf *job, int attempt)
+{
+	int64_t base = job->retry_delay_ms > 0 ? job->retry_delay_ms : 1000;
+	int shift = attempt - 1 < 10 ? attempt - 1 : 10;
+	int64_t d = base << shift;
+	unsigned r = (unsigned)(cns_now_ms() * 2654435761u);
+
+	return d - d / 4 + (int64_t)(r % (unsigned)(d / 2 + 1));
+}
+
+static int run_source_tries(struct source_task *t, struct cns_error *err)
+{
+	struct cns_run *run = t->run;
+
+	for (int attempt = 1;; attempt++) {
+		int64_t delay;
+		int rc = run_source(t, err);
+
+		if (rc == 0 || err->code != CNS_E_TRANSIENT || run->stop ||
+		    attempt > run->job->retries || !retry_is_safe(t))
+			return rc;
+		delay = backoff_ms(run->job, attempt);
+		if (run->hooks.retry)
+			run->hooks.retry(run->hooks.ctx, run, t->index,
+					 attempt, delay, err);
+		register_live(run, t->index, NULL, NULL);
+		cns_program_free(t->prog);
+		cns_source_free(t->src);
+		t->prog = NULL;
+		t->src = NULL;
+		t->stop = 0;
+		cns_error_clear(&t->xerr);
+		cns_error_clear(err);
+		sleep_unless_stopped(run, delay);
+		if (run->stop)
+			return cns_error_set(err, run->stop_code ? run->stop_code
+								 : CNS_E_CANCELLED,
+					     "run stopped while waiting to "
+					     "retry");
+	}
 }
 
 static void *worker_main(void *arg)
@@ -434,7 +510,7 @@ static void *worker_main(void *arg)
 		t.index = i;
 		cns_error_clear(&err);
 		set_state(run, i, CNS_SRC_RUNNING);
-		if (run_source(&t, &err) < 0) {
+		if (run_source_tries(&t, &err) < 0) {
 			cns_error_in_source(&err, run->job->sources[i].name);
 			if (cns_error_isset(&err))
 				run_fail(run, &err);

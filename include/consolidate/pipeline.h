@@ -68,6 +68,9 @@ struct cns_run_hooks {
 	/* After a source finished successfully. */
 	int (*after_source)(void *ctx, struct cns_run *run, int index,
 			    struct cns_error *err);
+	/* Before a source is tried again after a transient failure. */
+	void (*retry)(void *ctx, struct cns_run *run, int index, int attempt,
+		      int64_t delay_ms, const struct cns_error *cause);
 	/* After a loader connection is opened (per source). */
 	int (*loader_opened)(void *ctx, struct cns_run *run, int index,
 			     void *pgconn, struct cns_error *err);

@@ -60,11 +60,28 @@ struct cns_source {
 	char **colnames;
 	char **coltypes; /* the source's own type names, may hold NULLs */
 
-	/* Incremental extraction: when nwatermark > 0 the driver only
-	 * returns rows whose incremental columns compare greater than
-	 * these values (text, the source's own format), ordered by them. */
+	/* Incremental extraction.  inc_cols are the incremental columns
+	 * followed by the tie-breaker key (set by the run before the first
+	 * next_chunk; drivers fall back to conf->incremental when ninc is
+	 * 0).  The driver orders rows by inc_cols; when nwatermark > 0
+	 * (== ninc) it only returns rows whose inc_cols compare greater, as
+	 * a tuple, than these values (text, the source's own format).
+	 * lookback_ms > 0 (one incremental column of a date/time type)
+	 * instead re-reads rows whose column is greater than the first
+	 * watermark value minus the lookback.  Rows whose incremental
+	 * column is NULL follow conf->null_incremental: skip adds
+	 * "IS NOT NULL", include-once lets them through only while there is
+	 * no watermark (the first run). */
+	int ninc;
+	const char *const *inc_cols;
 	int nwatermark;
 	const char *const *watermark;
+	int64_t lookback_ms;
+
+	/* The source table's primary key as found by describe(), when the
+	 * driver can tell; a default tie-breaker.  Owned by `arena`. */
+	int npkey;
+	char **pkey;
 
 	cns_source_reject_fn reject;
 	void *reject_ctx;

@@ -11,28 +11,43 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "consolidate/config.h"
-#include "consolidate/pipeline.h"
-#include "consolidate/transform.h"
+#include "consolidate/runner.h"
 #include "commands.h"
 #include "report.h"
 
 struct run_cli {
 	const char *job_path;
-	const char *only_source;
-	bool full_refresh;
+	struct cns_runner_options ropt;
 	int progress; /* -1: auto (on a terminal) */
 	int summary;  /* -1: auto (on a terminal) */
 	bool quiet;
 };
 
 static volatile sig_atomic_t got_signal;
+static volatile sig_atomic_t interrupts;
 
+/* Handlers only set flags; the runner's loop acts on them.  A second
+ * SIGINT means "stop now", which must not wait for that loop. */
 static void on_signal(int sig)
 {
+	if (sig == SIGINT && ++interrupts > 1)
+		_exit(CNS_EXIT_CANCELLED);
 	got_signal = sig;
+}
+
+static int duration_arg(const char *opt, const char *val, int64_t *ms)
+{
+	struct cns_error err;
+
+	cns_error_clear(&err);
+	if (cns_parse_duration(val, ms, &err) < 0)
+		return cns_cli_usage("run", "invalid duration \"%s\" for %s",
+				     val, opt);
+	return 0;
 }
 
 static int parse_args(int argc, char **argv, struct run_cli *o)
@@ -40,6 +55,9 @@ static int parse_args(int argc, char **argv, struct run_cli *o)
 	static const struct option longopts[] = {
 		{"source", required_argument, NULL, 's'},
 		{"full-refresh", no_argument, NULL, 'F'},
+		{"wait", required_argument, NULL, 'w'},
+		{"max-runtime", required_argument, NULL, 'R'},
+		{"stall-timeout", required_argument, NULL, 'T'},
 		{"progress", no_argument, NULL, 'p'},
 		{"no-progress", no_argument, NULL, 'P'},
 		{"summary", no_argument, NULL, 'S'},
@@ -56,10 +74,25 @@ static int parse_args(int argc, char **argv, struct run_cli *o)
 	while ((c = getopt_long(argc, argv, "s:qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's': /* run one source only */
-			o->only_source = optarg;
+			o->ropt.only_source = optarg;
 			break;
 		case 'F': /* ignore and reset watermarks */
-			o->full_refresh = true;
+			o->ropt.full_refresh = true;
+			break;
+		case 'w': /* wait for the lock instead of skipping */
+			if (duration_arg("--wait", optarg,
+					 &o->ropt.wait_lock_ms))
+				return CNS_EXIT_USAGE;
+			break;
+		case 'R': /* override max_runtime */
+			if (duration_arg("--max-runtime", optarg,
+					 &o->ropt.max_runtime_ms))
+				return CNS_EXIT_USAGE;
+			break;
+		case 'T': /* override stall_timeout */
+			if (duration_arg("--stall-timeout", optarg,
+					 &o->ropt.stall_timeout_ms))
+				return CNS_EXIT_USAGE;
 			break;
 		case 'p': /* progress line even when not on a terminal */
 			o->progress = 1;
@@ -74,8 +107,8 @@ static int parse_args(int argc, char **argv, struct run_cli *o)
 			o->quiet = true;
 			break;
 		case 'h':
-			return cns_cmd_help(2, (char *[]){"help", "run", NULL}),
-			       -2;
+			cns_cmd_help(2, (char *[]){"help", "run", NULL});
+			return -2;
 		default:
 			return cns_cli_usage("run", "invalid option");
 		}
@@ -86,50 +119,41 @@ static int parse_args(int argc, char **argv, struct run_cli *o)
 	return 0;
 }
 
-/* Waits for the pipeline, drawing progress and turning signals into a
- * clean cancel. */
-static void supervise(struct cns_run *run, const struct run_cli *o,
-		      bool progress)
+static void tick(void *ctx, const struct cns_source_stats *st, int n)
 {
-	struct cns_source_stats *snap =
-		cns_xcalloc((size_t)run->nsources, sizeof(*snap));
-	int interrupts = 0;
+	(void)ctx;
+	cns_report_progress(stderr, st, n, cns_now_ms());
+}
 
-	while (!cns_pipeline_wait(run, 200)) {
-		if (got_signal) {
-			int sig = got_signal;
+static void install_signals(void)
+{
+	struct sigaction sa;
 
-			got_signal = 0;
-			if (sig == SIGINT && ++interrupts > 1) {
-				/* A second ^C means: stop now. */
-				fprintf(stderr, "\nconsolidate: interrupted\n");
-				_exit(CNS_EXIT_CANCELLED);
-			}
-			cns_pipeline_cancel(run, CNS_E_CANCELLED,
-					    "run cancelled by %s",
-					    sig == SIGINT ? "SIGINT" : "SIGTERM");
-		}
-		if (progress) {
-			cns_pipeline_snapshot(run, snap);
-			cns_report_progress(stderr, snap, run->nsources,
-					    cns_now_ms());
-		}
-	}
-	if (progress)
-		cns_report_progress_clear(stderr);
-	(void)o;
-	free(snap);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	/* A run outlives the terminal it was started from. */
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void print_peak_memory(FILE *out)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		fprintf(out, "peak memory %.1f MiB\n",
+			(double)ru.ru_maxrss / 1024.0);
 }
 
 int cns_cmd_run(int argc, char **argv)
 {
 	struct run_cli o;
 	struct cns_job_conf *job = NULL;
-	struct cns_transform *xf = NULL;
-	struct cns_run run;
-	struct cns_run_options ropt;
+	struct cns_runner_result res;
 	struct cns_error err;
-	struct sigaction sa;
 	bool tty = isatty(STDERR_FILENO);
 	bool progress, summary;
 	int rc;
@@ -140,54 +164,46 @@ int cns_cmd_run(int argc, char **argv)
 	progress = !o.quiet && (o.progress == -1 ? tty : o.progress);
 	summary = !o.quiet && (o.summary == -1 ? tty : o.summary);
 	cns_error_clear(&err);
-	memset(&run, 0, sizeof(run));
-	memset(&ropt, 0, sizeof(ropt));
-	ropt.only_source = o.only_source;
-	ropt.run_start_us = cns_wall_us();
+	memset(&res, 0, sizeof(res));
 
-	if (cns_config_load(o.job_path, &job, &err) < 0)
-		goto fail;
-	if (o.only_source && !cns_config_source(job, o.only_source)) {
-		cns_error_set(&err, CNS_E_USAGE,
-			      "job \"%s\" has no source \"%s\"", job->name,
-			      o.only_source);
-		goto fail;
+	if (cns_config_load(o.job_path, &job, &err) < 0) {
+		cns_cli_report(&err);
+		return cns_error_exit_code(err.code);
 	}
-	if (cns_transform_load(job->transforms, ropt.run_start_us, &xf,
-			       &err) < 0)
-		goto fail;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGPIPE, SIG_IGN);
-
-	if (cns_pipeline_start(&run, job, xf, &ropt, NULL, &err) < 0)
-		goto fail;
-	supervise(&run, &o, progress);
-	rc = cns_pipeline_finish(&run, &err);
-	if (summary || (rc < 0 && !o.quiet && tty)) {
-		struct cns_source_stats *snap =
-			cns_xcalloc((size_t)run.nsources, sizeof(*snap));
-
-		cns_pipeline_snapshot(&run, snap);
-		cns_report_summary(stderr, snap, run.nsources, cns_now_ms());
-		free(snap);
+	if (o.ropt.only_source && !cns_config_source(job, o.ropt.only_source)) {
+		rc = cns_cli_usage("run", "job \"%s\" has no source \"%s\"",
+				   job->name, o.ropt.only_source);
+		cns_config_free(job);
+		return rc;
 	}
-	if (rc < 0)
-		goto fail;
-	cns_pipeline_release(&run);
-	cns_transform_free(xf);
+	install_signals();
+	o.ropt.signal_flag = &got_signal;
+	if (progress)
+		o.ropt.tick = tick;
+	rc = cns_runner_run(job, &o.ropt, &res, &err);
+	if (progress)
+		cns_report_progress_clear(stderr);
+	if (res.stuck) {
+		cns_cli_report(&err);
+		fprintf(stderr, "consolidate: the run did not stop within "
+				"kill_grace; ending it now\n");
+		_exit(cns_error_exit_code(err.code));
+	}
+	if (res.stats && (summary || (rc < 0 && tty && !o.quiet))) {
+		cns_report_summary(stderr, res.stats, res.nsources,
+				   cns_now_ms());
+		if (summary)
+			print_peak_memory(stderr);
+	}
+	if (rc < 0) {
+		cns_cli_report(&err);
+		if (res.log_path[0] && err.code != CNS_E_LOCKED)
+			fprintf(stderr, "consolidate: run %s, log %s\n",
+				res.run_id, res.log_path);
+	}
+	if (res.rejects_path[0] && !o.quiet && (tty || rc < 0 || summary))
+		fprintf(stderr, "rejected rows are in %s\n", res.rejects_path);
+	free(res.stats);
 	cns_config_free(job);
-	return CNS_EXIT_OK;
-fail:
-	cns_cli_report(&err);
-	if (run.stats)
-		cns_pipeline_release(&run);
-	cns_transform_free(xf);
-	cns_config_free(job);
-	return cns_error_exit_code(err.code);
+	return rc < 0 ? cns_error_exit_code(err.code) : CNS_EXIT_OK;
 }

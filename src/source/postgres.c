@@ -66,11 +66,72 @@ static int pg_open(struct cns_source *src, struct cns_error *err)
 	return 0;
 }
 
+/* The columns that order an incremental extraction: those the run set,
+ * else the configured incremental columns. */
+static int inc_columns(const struct cns_source *src, const char *const **cols)
+{
+	if (src->ninc > 0) {
+		*cols = src->inc_cols;
+		return src->ninc;
+	}
+	*cols = (const char *const *)src->conf->incremental.items;
+	return src->conf->incremental.n;
+}
+
+static void add_ident_list(struct cns_buf *b, const char *const *names,
+			   int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (i)
+			cns_buf_adds(b, ", ");
+		cns_pg_quote_ident(b, names[i]);
+	}
+}
+
+/* The watermark predicate: rows after the last one loaded, compared as a
+ * tuple, or with lookback the rows of a window before it. */
+static void add_watermark(struct cns_buf *b, const struct cns_source *src,
+			  const char *const *cols, int n)
+{
+	const struct cns_source_conf *c = src->conf;
+
+	if (src->lookback_ms > 0 && src->watermark[0]) {
+		const char *type = NULL;
+
+		for (int i = 0; i < src->ncols && src->coltypes; i++)
+			if (strcmp(src->colnames[i], cols[0]) == 0)
+				type = src->coltypes[i];
+		cns_pg_quote_ident(b, cols[0]);
+		cns_buf_adds(b, " > ");
+		cns_pg_quote_literal(b, src->watermark[0]);
+		cns_buf_printf(b, "::%s - interval '%lld milliseconds'",
+			       type ? type : "timestamptz",
+			       (long long)src->lookback_ms);
+		return;
+	}
+	cns_buf_adds(b, "(");
+	add_ident_list(b, cols, n);
+	cns_buf_adds(b, ") > (");
+	for (int i = 0; i < src->nwatermark; i++) {
+		if (i)
+			cns_buf_adds(b, ", ");
+		if (src->watermark[i])
+			cns_pg_quote_literal(b, src->watermark[i]);
+		else
+			cns_buf_adds(b, "NULL");
+	}
+	cns_buf_adds(b, ")");
+	(void)c;
+}
+
 /* Builds the SELECT for this source into pg->sql. */
 static void build_select(struct cns_source *src, struct pg_source *pg)
 {
 	const struct cns_source_conf *c = src->conf;
 	struct cns_buf *b = &pg->sql;
+	const char *const *inc;
+	int ninc = inc_columns(src, &inc);
+	int nincremental = c->incremental.n;
 	bool has_where = false;
 
 	cns_buf_reset(b);
@@ -82,11 +143,8 @@ static void build_select(struct cns_source *src, struct pg_source *pg)
 		cns_buf_adds(b, "SELECT ");
 		if (c->columns.n == 0)
 			cns_buf_adds(b, "*");
-		for (int i = 0; i < c->columns.n; i++) {
-			if (i)
-				cns_buf_adds(b, ", ");
-			cns_pg_quote_ident(b, c->columns.items[i]);
-		}
+		add_ident_list(b, (const char *const *)c->columns.items,
+			       c->columns.n);
 		cns_buf_adds(b, " FROM ");
 		cns_pg_quote_ident(b, c->table);
 		if (c->where) {
@@ -94,29 +152,55 @@ static void build_select(struct cns_source *src, struct pg_source *pg)
 			has_where = true;
 		}
 	}
-	if (src->nwatermark > 0 && c->incremental.n > 0) {
-		cns_buf_adds(b, has_where ? " AND (" : " WHERE (");
-		for (int i = 0; i < c->incremental.n; i++) {
-			if (i)
-				cns_buf_adds(b, ", ");
-			cns_pg_quote_ident(b, c->incremental.items[i]);
+	if (ninc > 0 && (c->null_incremental == CNS_NULLINC_SKIP ||
+			 src->nwatermark > 0)) {
+		/* NULL never compares greater, so after the first run rows
+		 * with a NULL incremental column are never read again;
+		 * `skip` leaves them out from the start. */
+		for (int i = 0; i < nincremental; i++) {
+			cns_buf_adds(b, has_where ? " AND " : " WHERE ");
+			has_where = true;
+			cns_pg_quote_ident(b, inc[i]);
+			cns_buf_adds(b, " IS NOT NULL");
 		}
-		cns_buf_adds(b, ") > (");
-		for (int i = 0; i < src->nwatermark; i++) {
-			if (i)
-				cns_buf_adds(b, ", ");
-			cns_pg_quote_literal(b, src->watermark[i]);
-		}
-		cns_buf_adds(b, ")");
 	}
-	if (c->incremental.n > 0) {
+	if (ninc > 0 && src->nwatermark == ninc) {
+		cns_buf_adds(b, has_where ? " AND " : " WHERE ");
+		add_watermark(b, src, inc, ninc);
+	}
+	if (ninc > 0) {
 		cns_buf_adds(b, " ORDER BY ");
-		for (int i = 0; i < c->incremental.n; i++) {
-			if (i)
-				cns_buf_adds(b, ", ");
-			cns_pg_quote_ident(b, c->incremental.items[i]);
-		}
+		add_ident_list(b, inc, ninc);
 	}
+}
+
+/* Finds the primary key of the source table, a default tie-breaker for
+ * incremental extraction. */
+static void find_pkey(struct cns_source *src, struct pg_source *pg)
+{
+	struct cns_buf q;
+	PGresult *res;
+
+	if (!src->conf->table)
+		return;
+	cns_buf_init(&q);
+	cns_buf_adds(&q, "SELECT a.attname FROM pg_index i JOIN pg_attribute a"
+			 " ON a.attrelid = i.indrelid AND a.attnum = ANY "
+			 "(i.indkey) WHERE i.indisprimary AND i.indrelid = ");
+	cns_pg_quote_literal(&q, src->conf->table);
+	cns_buf_adds(&q, "::regclass ORDER BY array_position(i.indkey, "
+			 "a.attnum)");
+	res = PQexec(pg->conn, q.data);
+	cns_buf_release(&q);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0) {
+		src->npkey = PQntuples(res);
+		src->pkey = cns_arena_zalloc(&src->arena, sizeof(char *) *
+							       (size_t)src->npkey);
+		for (int i = 0; i < src->npkey; i++)
+			src->pkey[i] = cns_arena_strdup(&src->arena,
+							PQgetvalue(res, i, 0));
+	}
+	PQclear(res);
 }
 
 static int pg_describe(struct cns_source *src, struct cns_error *err)
@@ -173,6 +257,7 @@ static int pg_describe(struct cns_source *src, struct cns_error *err)
 				&src->arena, PQgetvalue(res, 0, 0));
 		PQclear(res);
 	}
+	find_pkey(src, pg);
 	return 0;
 }
 

@@ -1,0 +1,24 @@
+/*
+ * testhook.h - named points where the fault-injection tests stop the
+ * process.  Exists only in builds made with -DCNS_TEST_HOOKS (make
+ * TEST_HOOKS=1, and the sanitizer build); in a release build CNS_HOOK()
+ * is nothing at all.
+ *
+ * Environment, read once:
+ *   CNS_KILL_AT=point:N[,point:N...]   raise SIGKILL at the Nth time the
+ *                                      process reaches `point`
+ *   CNS_PAUSE_AT=point:N               stop there for CNS_PAUSE_SECONDS
+ *                                      (default 30), for tests that send
+ *                                      a signal from outside
+ */
+#ifndef CONSOLIDATE_TESTHOOK_H
+#define CONSOLIDATE_TESTHOOK_H
+
+#ifdef CNS_TEST_HOOKS
+void cns_testhook(const char *point);
+#define CNS_HOOK(point) cns_testhook(point)
+#else
+#define CNS_HOOK(point) ((void)0)
+#endif
+
+#endif

@@ -1,0 +1,673 @@
+/*
+ * runner.c - one whole run of a job: guard, log, state, pipeline,
+ * watchdog, record.
+ *
+ * Order matters: the lock comes first (a second run must change nothing,
+ * not even the log of the first); the run is recorded as running in the
+ * target before any data moves, so a killed run is found and marked
+ * crashed by the next one; every path out of a started run writes its end
+ * to the log, runs.jsonl and the history table.
+ */
+#include "consolidate/runner.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "consolidate/guard.h"
+#include "consolidate/pg.h"
+#include "consolidate/rejects.h"
+#include "consolidate/runlog.h"
+#include "consolidate/state.h"
+#include "consolidate/transform.h"
+
+#include "consolidate/testhook.h"
+
+#define TICK_MS 200
+#define LOGGED_REJECTS 10
+
+/* Per-source incremental state, set by before_source. */
+struct inc_state {
+	int n;          /* incremental + tie-breaker columns */
+	const char **cols;
+	int *index;     /* their positions in the source's columns */
+	int nnullable;  /* the first nnullable are the incremental ones */
+	char *before;   /* JSON array, malloc'ed */
+	char *after;    /* JSON array, malloc'ed; guarded by mu */
+};
+
+struct runner {
+	const struct cns_job_conf *job;
+	const struct cns_runner_options *opt;
+	char run_id[64];
+	char host[256];
+	int64_t started_us;
+	struct cns_runlog *log;
+	struct cns_rejects *rejects;
+	PGconn *state;        /* guarded by mu once the pipeline runs */
+	pthread_mutex_t mu;   /* guards state, inc[].after, logged */
+	struct inc_state *inc;
+	int logged;           /* reject lines written to the log */
+	struct cns_arena arena;
+};
+
+/* ---- JSON helpers ---- */
+
+static void json_string(struct cns_buf *b, const char *s, size_t n)
+{
+	cns_buf_addc(b, '"');
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\')
+			cns_buf_printf(b, "\\%c", c);
+		else if (c < 0x20)
+			cns_buf_printf(b, "\\u%04x", c);
+		else
+			cns_buf_addc(b, (char)c);
+	}
+	cns_buf_addc(b, '"');
+}
+
+static char *json_values(const char *const *vals, int n)
+{
+	struct cns_buf b;
+
+	cns_buf_init(&b);
+	cns_buf_addc(&b, '[');
+	for (int i = 0; i < n; i++) {
+		if (i)
+			cns_buf_addc(&b, ',');
+		if (vals[i])
+			json_string(&b, vals[i], strlen(vals[i]));
+		else
+			cns_buf_adds(&b, "null");
+	}
+	cns_buf_addc(&b, ']');
+	return b.data;
+}
+
+static char *sources_json(const struct cns_source_stats *st, int n)
+{
+	struct cns_buf b;
+
+	cns_buf_init(&b);
+	cns_buf_addc(&b, '{');
+	for (int i = 0; i < n; i++) {
+		if (i)
+			cns_buf_addc(&b, ',');
+		json_string(&b, st[i].name, strlen(st[i].name));
+		cns_buf_printf(&b,
+			       ":{\"read\":%lld,\"filtered\":%lld,"
+			       "\"rejected\":%lld,\"loaded\":%lld,"
+			       "\"written\":%lld,\"chunks\":%lld}",
+			       (long long)st[i].read, (long long)st[i].filtered,
+			       (long long)st[i].rejected,
+			       (long long)st[i].loaded, (long long)st[i].written,
+			       (long long)st[i].chunks);
+	}
+	cns_buf_addc(&b, '}');
+	return b.data;
+}
+
+/* ---- hooks, called from pipeline threads ---- */
+
+static void hook_reject(void *ctx, const struct cns_reject *r)
+{
+	struct runner *rn = ctx;
+	bool log_it;
+
+	cns_rejects_add(rn->rejects, r);
+	pthread_mutex_lock(&rn->mu);
+	log_it = rn->logged++ < LOGGED_REJECTS;
+	pthread_mutex_unlock(&rn->mu);
+	if (log_it)
+		cns_runlog_event(rn->log, CNS_LOG_WARN, "transform", r->source,
+				 "row rejected: %s row=%lld%s%s%s%s", r->reason,
+				 (long long)r->rownum,
+				 r->column ? " column=" : "",
+				 r->column ? r->column : "",
+				 r->origin ? " file=" : "",
+				 r->origin ? r->origin : "");
+}
+
+static bool has_column(const struct cns_source *src, const char *name,
+		       int *index)
+{
+	for (int i = 0; i < src->ncols; i++)
+		if (strcmp(src->colnames[i], name) == 0) {
+			*index = i;
+			return true;
+		}
+	return false;
+}
+
+/* Sets up incremental extraction: the ordering columns (incremental, then
+ * the tie-breaker key) and the watermark to resume from. */
+static int hook_before_source(void *ctx, struct cns_run *run, int i,
+			      struct cns_source *src, struct cns_error *err)
+{
+	struct runner *rn = ctx;
+	const struct cns_source_conf *sc = src->conf;
+	struct inc_state *inc = &rn->inc[i];
+	const struct cns_list *key = &sc->key;
+	char **wm = NULL;
+	int nwm = 0, nkey, rc;
+
+	(void)run;
+	if (sc->incremental.n == 0 ||
+	    rn->job->target.mode == CNS_MODE_REPLACE)
+		return 0;
+	nkey = key->n ? key->n : src->npkey;
+	if (nkey == 0)
+		return cns_error_set(
+			err, CNS_E_CONFIG,
+			"incremental source \"%s\" needs a tie-breaker key",
+			sc->name),
+		       cns_error_hint(err,
+				      "set \"key = ...\" in [source %s] to "
+				      "columns that are unique with \"%s\"; "
+				      "without one, rows sharing the last "
+				      "incremental value could be skipped",
+				      sc->name, sc->incremental.items[0]),
+		       -1;
+	inc->n = sc->incremental.n;
+	inc->cols = cns_arena_zalloc(&rn->arena, sizeof(char *) *
+							 (size_t)(inc->n + nkey));
+	inc->index = cns_arena_zalloc(&rn->arena, sizeof(int) *
+							  (size_t)(inc->n + nkey));
+	for (int k = 0; k < sc->incremental.n; k++)
+		inc->cols[k] = sc->incremental.items[k];
+	inc->nnullable = inc->n;
+	for (int k = 0; k < nkey; k++) {
+		const char *c = key->n ? key->items[k] : src->pkey[k];
+		bool dup = false;
+
+		for (int j = 0; j < inc->n; j++)
+			dup |= strcmp(inc->cols[j], c) == 0;
+		if (!dup)
+			inc->cols[inc->n++] = c;
+	}
+	for (int k = 0; k < inc->n; k++)
+		if (!has_column(src, inc->cols[k], &inc->index[k]))
+			return cns_error_set(
+				err, CNS_E_CONFIG,
+				"source \"%s\" does not deliver column \"%s\", "
+				"which orders its incremental extraction",
+				sc->name, inc->cols[k]),
+			       cns_error_hint(err, "add it to \"columns\""),
+			       -1;
+	pthread_mutex_lock(&rn->mu);
+	rc = cns_state_watermark_get(rn->state, rn->job->name, sc->name,
+				     &src->arena, &nwm, &wm, err);
+	pthread_mutex_unlock(&rn->mu);
+	if (rc < 0)
+		return -1;
+	src->ninc = inc->n;
+	src->inc_cols = inc->cols;
+	src->lookback_ms = sc->lookback_ms;
+	if (nwm == inc->n) {
+		src->nwatermark = nwm;
+		src->watermark = (const char *const *)wm;
+	} else if (nwm > 0) {
+		/* The ordering columns changed since the watermark was
+		 * written: comparing would be wrong, so start over (upsert
+		 * makes that safe; append would say so in check). */
+		cns_runlog_event(rn->log, CNS_LOG_WARN, "extract", sc->name,
+				 "the stored watermark has %d values but the "
+				 "source orders by %d columns: reading from "
+				 "the start",
+				 nwm, inc->n);
+	}
+	inc->before = json_values((const char *const *)wm,
+				  src->nwatermark ? nwm : 0);
+	cns_runlog_event(rn->log, CNS_LOG_INFO, "extract", sc->name,
+			 "incremental extraction watermark=%s", inc->before);
+	return 0;
+}
+
+/* The checkpoint of a chunk: the ordering values of its last row whose
+ * incremental columns are not NULL. */
+static char *hook_checkpoint(void *ctx, struct cns_run *run, int i,
+			     struct cns_source *src,
+			     const struct cns_chunk *in, int last_row)
+{
+	struct runner *rn = ctx;
+	struct inc_state *inc = &rn->inc[i];
+	const struct cns_cell *cells[64];
+	const char *vals[64];
+	char *sql, *after;
+	int r;
+
+	if (inc->n == 0 || inc->n > 64)
+		return NULL;
+	if (src->conf->null_incremental == CNS_NULLINC_ERROR) {
+		for (r = 0; r <= last_row; r++)
+			for (int k = 0; k < inc->nnullable; k++)
+				if (cns_chunk_row(in, r)[inc->index[k]].null) {
+					cns_pipeline_cancel(
+						run, CNS_E_SOURCE,
+						"source \"%s\": row %lld has a "
+						"NULL in incremental column "
+						"\"%s\" (null_incremental = "
+						"error)",
+						src->conf->name,
+						(long long)in->rownum[r],
+						inc->cols[k]);
+					return NULL;
+				}
+	}
+	for (r = last_row; r >= 0; r--) {
+		bool any_null = false;
+
+		for (int k = 0; k < inc->nnullable; k++)
+			any_null |= cns_chunk_row(in, r)[inc->index[k]].null;
+		if (!any_null)
+			break;
+	}
+	if (r < 0)
+		return NULL;
+	for (int k = 0; k < inc->n; k++) {
+		cells[k] = &cns_chunk_row(in, r)[inc->index[k]];
+		vals[k] = cells[k]->null ? NULL : cells[k]->data;
+	}
+	sql = cns_state_watermark_sql(rn->job->name, src->conf->name,
+				      inc->cols, inc->n, cells, rn->run_id);
+	after = json_values(vals, inc->n);
+	pthread_mutex_lock(&rn->mu);
+	free(inc->after);
+	inc->after = after;
+	pthread_mutex_unlock(&rn->mu);
+	return sql;
+}
+
+static int hook_after_source(void *ctx, struct cns_run *run, int i,
+			     struct cns_error *err)
+{
+	struct runner *rn = ctx;
+	struct cns_source_stats st;
+
+	(void)err;
+	pthread_mutex_lock(&run->lock);
+	st = run->stats[i];
+	pthread_mutex_unlock(&run->lock);
+	cns_runlog_event(rn->log, CNS_LOG_INFO, "load", st.name,
+			 "source done read=%lld filtered=%lld rejected=%lld "
+			 "loaded=%lld changed=%lld chunks=%lld",
+			 (long long)st.read, (long long)st.filtered,
+			 (long long)st.rejected, (long long)st.loaded,
+			 (long long)st.written, (long long)st.chunks);
+	return 0;
+}
+
+static void hook_retry(void *ctx, struct cns_run *run, int i, int attempt,
+		       int64_t delay_ms, const struct cns_error *cause)
+{
+	struct runner *rn = ctx;
+
+	cns_runlog_event(rn->log, CNS_LOG_WARN, "retry",
+			 run->job->sources[i].name,
+			 "transient failure, retrying from the last "
+			 "checkpoint attempt=%d of=%d delay_ms=%lld "
+			 "cause=\"%s\"",
+			 attempt, run->job->retries, (long long)delay_ms,
+			 cause->message);
+}
+
+/* ---- the run ---- */
+
+static const char *status_of(enum cns_error_code code)
+{
+	switch (code) {
+	case CNS_OK: return "ok";
+	case CNS_E_TIMEOUT: return "timed_out";
+	case CNS_E_CANCELLED: return "cancelled";
+	case CNS_E_LOCKED: return "skipped";
+	case CNS_E_USAGE:
+	case CNS_E_CONFIG:
+	case CNS_E_SOURCE:
+	case CNS_E_TARGET:
+	case CNS_E_TRANSFORM:
+	case CNS_E_REJECTS:
+	case CNS_E_IO:
+	case CNS_E_NOMEM:
+	case CNS_E_INTERNAL:
+	case CNS_E_TRANSIENT:
+	case CNS_E__COUNT:
+		break;
+	}
+	return "failed";
+}
+
+/* Waits for the pipeline; runs the watchdog and turns signals into a
+ * clean cancel.  Returns false when the pipeline did not stop within
+ * kill_grace after a cancel. */
+static bool supervise(struct runner *rn, struct cns_run *run,
+		      struct cns_job_conf *job)
+{
+	struct cns_source_stats *snap =
+		cns_xcalloc((size_t)run->nsources, sizeof(*snap));
+	int64_t start = cns_now_ms(), cancel_deadline = 0;
+	bool finished = true;
+
+	while (!cns_pipeline_wait(run, TICK_MS)) {
+		int64_t now = cns_now_ms(), progress = start;
+
+		cns_pipeline_snapshot(run, snap);
+		for (int i = 0; i < run->nsources; i++)
+			if (snap[i].state == CNS_SRC_RUNNING &&
+			    snap[i].last_progress_ms > progress)
+				progress = snap[i].last_progress_ms;
+		if (rn->opt->tick)
+			rn->opt->tick(rn->opt->tick_ctx, snap, run->nsources);
+		if (cancel_deadline) {
+			if (now > cancel_deadline) {
+				finished = false;
+				break;
+			}
+			continue;
+		}
+		if (rn->opt->signal_flag && *rn->opt->signal_flag) {
+			int sig = *rn->opt->signal_flag;
+
+			cns_pipeline_cancel(run, CNS_E_CANCELLED,
+					    "run cancelled by %s",
+					    sig == SIGINT ? "SIGINT"
+							  : "SIGTERM");
+			cns_runlog_event(rn->log, CNS_LOG_WARN, "guard", NULL,
+					 "cancelled by signal %d, rolling "
+					 "back the open chunks",
+					 sig);
+			cancel_deadline = now + job->kill_grace_ms;
+			continue;
+		}
+		switch (cns_watchdog_check(job, start, progress, now)) {
+		case CNS_WD_OK:
+			break;
+		case CNS_WD_RUNTIME: {
+			char d[32];
+
+			cns_format_duration(job->max_runtime_ms, d, sizeof(d));
+			cns_pipeline_cancel(run, CNS_E_TIMEOUT,
+					    "the run exceeded max_runtime = %s",
+					    d);
+			cns_runlog_event(rn->log, CNS_LOG_ERROR, "watchdog",
+					 NULL, "max_runtime exceeded limit=%s",
+					 d);
+			cancel_deadline = now + job->kill_grace_ms;
+			break;
+		}
+		case CNS_WD_STALL: {
+			char d[32];
+
+			cns_format_duration(job->stall_timeout_ms, d,
+					    sizeof(d));
+			cns_pipeline_cancel(run, CNS_E_TIMEOUT,
+					    "no progress for %s "
+					    "(stall_timeout)",
+					    d);
+			cns_runlog_event(rn->log, CNS_LOG_ERROR, "watchdog",
+					 NULL, "stalled limit=%s", d);
+			cancel_deadline = now + job->kill_grace_ms;
+			break;
+		}
+		}
+		for (int i = 0; cancel_deadline && i < run->nsources; i++)
+			cns_runlog_event(rn->log, CNS_LOG_INFO, "watchdog",
+					 snap[i].name,
+					 "source stood at read=%lld "
+					 "loaded=%lld chunks=%lld",
+					 (long long)snap[i].read,
+					 (long long)snap[i].loaded,
+					 (long long)snap[i].chunks);
+	}
+	free(snap);
+	return finished;
+}
+
+static int open_state(struct runner *rn, struct cns_error *err)
+{
+	struct cns_run_row row = {
+		.run_id = rn->run_id,
+		.job = rn->job->name,
+		.host = rn->host,
+		.pid = (long)getpid(),
+		.started_us = rn->started_us,
+	};
+	int crashed;
+
+	rn->state = cns_pg_connect(rn->job->target.conninfo, "the target",
+				   err);
+	if (!rn->state || cns_state_ensure(rn->state, err) < 0)
+		return -1;
+	crashed = cns_state_mark_crashed(rn->state, rn->job->name, err);
+	if (crashed < 0)
+		return -1;
+	if (crashed > 0)
+		cns_runlog_event(rn->log, CNS_LOG_WARN, "start", NULL,
+				 "%d earlier run%s never recorded an end: "
+				 "marked crashed",
+				 crashed, crashed == 1 ? "" : "s");
+	if (rn->opt->full_refresh &&
+	    cns_state_watermark_reset(rn->state, rn->job->name,
+				      rn->opt->only_source, err) < 0)
+		return -1;
+	return cns_state_run_begin(rn->state, &row, err);
+}
+
+/* Writes the end of a started run everywhere it is recorded. */
+static void record_end(struct runner *rn, struct cns_run *run,
+		       struct cns_runner_result *res,
+		       const struct cns_error *err)
+{
+	struct cns_error e2;
+	struct cns_run_record rec;
+	char msg[2048] = "";
+	const char **before = NULL, **after = NULL;
+	int n = run->stats ? run->nsources : 0;
+	char *sj = NULL;
+
+	cns_error_clear(&e2);
+	if (cns_error_isset(err))
+		cns_error_format(err, msg, sizeof(msg));
+	if (n) {
+		res->stats = cns_xcalloc((size_t)n, sizeof(*res->stats));
+		cns_pipeline_snapshot(run, res->stats);
+		res->nsources = n;
+		sj = sources_json(res->stats, n);
+		before = cns_xcalloc((size_t)n, sizeof(char *));
+		after = cns_xcalloc((size_t)n, sizeof(char *));
+		pthread_mutex_lock(&rn->mu);
+		for (int i = 0; i < n; i++) {
+			before[i] = rn->inc[i].before;
+			after[i] = rn->inc[i].after ? rn->inc[i].after
+						    : rn->inc[i].before;
+		}
+		pthread_mutex_unlock(&rn->mu);
+	}
+	res->status = status_of(err ? err->code : CNS_OK);
+	if (rn->rejects) {
+		const char *p = cns_rejects_path(rn->rejects);
+
+		if (p)
+			snprintf(res->rejects_path, sizeof(res->rejects_path),
+				 "%s", p);
+	}
+	if (rn->state && PQstatus(rn->state) == CONNECTION_OK) {
+		int64_t rejected = 0;
+
+		for (int i = 0; i < n; i++)
+			rejected += res->stats[i].rejected;
+		if (cns_state_run_end(rn->state, rn->run_id, res->status,
+				      cns_error_exit_code(err ? err->code
+							      : CNS_OK),
+				      sj, rejected, msg[0] ? msg : NULL,
+				      &e2) < 0)
+			cns_runlog_event(rn->log, CNS_LOG_WARN, "end", NULL,
+					 "could not record the run in the "
+					 "target: %s",
+					 e2.message);
+	}
+	rec = (struct cns_run_record){
+		.run_id = rn->run_id,
+		.job = rn->job->name,
+		.host = rn->host,
+		.pid = (long)getpid(),
+		.started_us = rn->started_us,
+		.ended_us = cns_wall_us(),
+		.status = res->status,
+		.exit_code = cns_error_exit_code(err ? err->code : CNS_OK),
+		.nsources = n,
+		.sources = res->stats,
+		.watermark_before = before,
+		.watermark_after = after,
+		.error = msg[0] ? msg : NULL,
+	};
+	if (rn->rejects && cns_rejects_count(rn->rejects) > 0)
+		cns_runlog_event(rn->log, CNS_LOG_WARN, "rejects", NULL,
+				 "%lld rows rejected file=%s",
+				 (long long)cns_rejects_count(rn->rejects),
+				 res->rejects_path);
+	if (msg[0])
+		cns_runlog_event(rn->log, CNS_LOG_ERROR, "end", NULL,
+				 "run %s: %s", res->status, msg);
+	cns_error_clear(&e2);
+	cns_runlog_finish(rn->log, &rec, &e2);
+	free(before);
+	free(after);
+	free(sj);
+}
+
+static void release(struct runner *rn)
+{
+	if (rn->state)
+		PQfinish(rn->state);
+	if (rn->inc) {
+		for (int i = 0; i < rn->job->nsources; i++) {
+			free(rn->inc[i].before);
+			free(rn->inc[i].after);
+		}
+		free(rn->inc);
+	}
+	cns_runlog_close(rn->log);
+	pthread_mutex_destroy(&rn->mu);
+	cns_arena_release(&rn->arena);
+}
+
+int cns_runner_run(const struct cns_job_conf *cjob,
+		   const struct cns_runner_options *opt,
+		   struct cns_runner_result *res, struct cns_error *err)
+{
+	struct cns_job_conf job = *cjob; /* limits may be overridden */
+	struct runner rn;
+	struct cns_lock lock = {.fd = -1};
+	struct cns_transform *xf = NULL;
+	struct cns_run run;
+	struct cns_run_options ropt;
+	struct cns_run_hooks hooks = {
+		.ctx = &rn,
+		.reject = hook_reject,
+		.before_source = hook_before_source,
+		.checkpoint = hook_checkpoint,
+		.after_source = hook_after_source,
+		.retry = hook_retry,
+	};
+	int rc = -1;
+
+	memset(res, 0, sizeof(*res));
+	memset(&rn, 0, sizeof(rn));
+	memset(&run, 0, sizeof(run));
+	if (opt->max_runtime_ms > 0)
+		job.max_runtime_ms = opt->max_runtime_ms;
+	if (opt->stall_timeout_ms > 0)
+		job.stall_timeout_ms = opt->stall_timeout_ms;
+	rn.job = &job;
+	rn.opt = opt;
+	rn.started_us = cns_wall_us();
+	pthread_mutex_init(&rn.mu, NULL);
+	cns_arena_init(&rn.arena, 4096);
+	rn.inc = cns_xcalloc((size_t)job.nsources, sizeof(*rn.inc));
+	gethostname(rn.host, sizeof(rn.host) - 1);
+	cns_run_id_new(rn.started_us, rn.run_id, sizeof(rn.run_id));
+	snprintf(res->run_id, sizeof(res->run_id), "%s", rn.run_id);
+
+	if (cns_lock_acquire(&lock, &job, rn.run_id, opt->wait_lock_ms,
+			     err) < 0) {
+		if (err->code == CNS_E_LOCKED) {
+			struct cns_run_record rec = {
+				.run_id = rn.run_id,
+				.job = job.name,
+				.host = rn.host,
+				.pid = (long)getpid(),
+				.started_us = rn.started_us,
+				.ended_us = cns_wall_us(),
+				.status = "skipped",
+				.exit_code = CNS_EXIT_LOCKED,
+				.error = err->message,
+			};
+			struct cns_error e2;
+
+			cns_error_clear(&e2);
+			cns_runlog_record_skip(&job, &rec, &e2);
+		}
+		res->status = status_of(err->code);
+		release(&rn);
+		return -1;
+	}
+	rn.log = cns_runlog_open(&job, rn.run_id, rn.started_us, err);
+	if (!rn.log)
+		goto out;
+	snprintf(res->log_path, sizeof(res->log_path), "%s",
+		 cns_runlog_path(rn.log));
+	cns_runlog_event(rn.log, CNS_LOG_INFO, "start", NULL,
+			 "run started job_file=%s pid=%ld host=%s sources=%d "
+			 "mode=%s",
+			 job.file, (long)getpid(), rn.host, job.nsources,
+			 job.target.mode == CNS_MODE_APPEND   ? "append"
+			 : job.target.mode == CNS_MODE_UPSERT ? "upsert"
+							      : "replace");
+	if (cns_transform_load(job.transforms, rn.started_us, &xf, err) < 0)
+		goto end;
+	if (open_state(&rn, err) < 0)
+		goto end;
+	rn.rejects = cns_rejects_open(&job, rn.run_id);
+	memset(&ropt, 0, sizeof(ropt));
+	ropt.only_source = opt->only_source;
+	ropt.run_start_us = rn.started_us;
+	if (cns_pipeline_start(&run, &job, xf, &ropt, &hooks, err) < 0)
+		goto end;
+	if (!supervise(&rn, &run, &job)) {
+		/* Threads are stuck in a call that ignored the cancel:
+		 * record what is known and let the caller end the process;
+		 * the open transactions die with the connections. */
+		*err = run.err;
+		res->stuck = true;
+		record_end(&rn, &run, res, err);
+		cns_lock_release(&lock);
+		return -1;
+	}
+	rc = cns_pipeline_finish(&run, err);
+	CNS_HOOK("run.finished");
+end:
+	if (rn.rejects) {
+		struct cns_error e2;
+
+		cns_error_clear(&e2);
+		record_end(&rn, &run, res, rc < 0 ? err : NULL);
+		if (cns_rejects_close(rn.rejects, &e2) < 0 && rc == 0) {
+			*err = e2;
+			rc = -1;
+		}
+	} else {
+		record_end(&rn, &run, res, rc < 0 ? err : NULL);
+	}
+	if (run.stats)
+		cns_pipeline_release(&run);
+out:
+	cns_transform_free(xf);
+	cns_lock_release(&lock);
+	release(&rn);
+	return rc;
+}

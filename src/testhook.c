@@ -1,0 +1,107 @@
+/*
+ * testhook.c - the fault-injection points of test builds (see testhook.h).
+ * A release build compiles this file to nothing.
+ */
+#include "consolidate/testhook.h"
+
+#ifdef CNS_TEST_HOOKS
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_POINTS 32
+
+struct point {
+	char name[64];
+	long hits;
+	long kill_at;  /* 0: never */
+	long pause_at; /* 0: never */
+};
+
+static struct point points[MAX_POINTS];
+static int npoints;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static int pause_seconds = 30;
+
+static struct point *find(const char *name, int create)
+{
+	for (int i = 0; i < npoints; i++)
+		if (strcmp(points[i].name, name) == 0)
+			return &points[i];
+	if (!create || npoints == MAX_POINTS)
+		return NULL;
+	snprintf(points[npoints].name, sizeof(points[0].name), "%s", name);
+	return &points[npoints++];
+}
+
+static void parse(const char *spec, int kill)
+{
+	char buf[1024], *save = NULL;
+
+	if (!spec)
+		return;
+	snprintf(buf, sizeof(buf), "%s", spec);
+	for (char *tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *colon = strrchr(tok, ':');
+		long n = 1;
+		struct point *p;
+
+		if (colon) {
+			*colon = '\0';
+			n = atol(colon + 1);
+		}
+		p = find(tok, 1);
+		if (!p)
+			continue;
+		if (kill)
+			p->kill_at = n;
+		else
+			p->pause_at = n;
+	}
+}
+
+static void init(void)
+{
+	const char *s = getenv("CNS_PAUSE_SECONDS");
+
+	parse(getenv("CNS_KILL_AT"), 1);
+	parse(getenv("CNS_PAUSE_AT"), 0);
+	if (s)
+		pause_seconds = atoi(s);
+}
+
+void cns_testhook(const char *name)
+{
+	struct point *p;
+	long hits;
+	int kill = 0, pause = 0;
+
+	pthread_once(&once, init);
+	if (npoints == 0)
+		return;
+	pthread_mutex_lock(&mu);
+	p = find(name, 0);
+	if (p) {
+		hits = ++p->hits;
+		kill = p->kill_at && hits == p->kill_at;
+		pause = p->pause_at && hits == p->pause_at;
+	}
+	pthread_mutex_unlock(&mu);
+	if (kill) {
+		fprintf(stderr, "testhook: SIGKILL at %s\n", name);
+		raise(SIGKILL);
+	}
+	if (pause) {
+		fprintf(stderr, "testhook: paused at %s\n", name);
+		sleep((unsigned)pause_seconds);
+	}
+}
+#else
+/* ISO C wants a translation unit to declare something. */
+typedef int cns_testhook_unused;
+#endif
