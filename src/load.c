@@ -24,6 +24,12 @@ struct cns_loader {
 	bool merge;            /* COPY into staging + INSERT ON CONFLICT */
 	struct cns_buf copy_sql;
 	struct cns_buf copybuf;
+	char sqlstate[6];      /* of the last failed statement */
+	char **colnames;       /* schema column names, for rejects */
+	const char *source_name;
+	cns_reject_fn on_reject; /* NULL: a refused row fails the chunk */
+	void *reject_ctx;
+	int64_t rejected;      /* rows rejected in the current chunk */
 };
 
 /* ---- names ---- */
@@ -390,6 +396,9 @@ struct cns_loader *cns_loader_open(const struct cns_job_conf *job,
 
 	l->job = job;
 	l->schema = schema;
+	l->colnames = cns_xcalloc((size_t)schema->ncols + 1, sizeof(char *));
+	for (int i = 0; i < schema->ncols; i++)
+		l->colnames[i] = schema->cols[i].name;
 	snprintf(l->what, sizeof(l->what), "the target (loading %s)", label);
 	cns_buf_init(&l->copy_sql);
 	cns_buf_init(&l->copybuf);
@@ -435,6 +444,26 @@ static int rollback(struct cns_loader *l)
 	return -1;
 }
 
+/* Remembers the SQLSTATE of a failed result, to tell a bad row from a
+ * failure of the whole load. */
+static void keep_state(struct cns_loader *l, const PGresult *res)
+{
+	const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE)
+			     : NULL;
+
+	snprintf(l->sqlstate, sizeof(l->sqlstate), "%s", st ? st : "");
+}
+
+/* Data exceptions (22), integrity violations (23) and errors raised by
+ * triggers (P0001) are about rows: the rest of the chunk may be fine. */
+static bool row_level_failure(const struct cns_loader *l)
+{
+	return PQstatus(l->conn) == CONNECTION_OK &&
+	       (strncmp(l->sqlstate, "22", 2) == 0 ||
+		strncmp(l->sqlstate, "23", 2) == 0 ||
+		strcmp(l->sqlstate, "P0001") == 0);
+}
+
 static int flush_copy(struct cns_loader *l, struct cns_error *err)
 {
 	if (l->copybuf.len == 0)
@@ -446,14 +475,16 @@ static int flush_copy(struct cns_loader *l, struct cns_error *err)
 	return 0;
 }
 
-/* Streams the chunk's rows through COPY. */
+/* Streams rows [lo, hi) of the chunk through COPY. */
 static int copy_rows(struct cns_loader *l, const struct cns_chunk *rows,
-		     struct cns_error *err)
+		     int lo, int hi, struct cns_error *err)
 {
 	PGresult *res = PQexec(l->conn, l->copy_sql.data);
-	int rc = 0;
+	int rc = 0, mid = lo + (hi - lo) / 2;
 
+	l->sqlstate[0] = '\0';
 	if (PQresultStatus(res) != PGRES_COPY_IN) {
+		keep_state(l, res);
 		cns_pg_error(l->conn, res, CNS_E_TARGET, l->what,
 			     "starting COPY", err);
 		PQclear(res);
@@ -461,12 +492,12 @@ static int copy_rows(struct cns_loader *l, const struct cns_chunk *rows,
 	}
 	PQclear(res);
 	cns_buf_reset(&l->copybuf);
-	for (int r = 0; r < rows->nrows && rc == 0; r++) {
+	for (int r = lo; r < hi && rc == 0; r++) {
 		cns_pg_copy_format_row(&l->copybuf, cns_chunk_row(rows, r),
 				       rows->ncols);
 		if (l->copybuf.len >= COPY_FLUSH_BYTES)
 			rc = flush_copy(l, err);
-		if (r == rows->nrows / 2) {
+		if (r == mid) {
 			/* Half the rows are on their way to the server. */
 			rc = rc ? rc : flush_copy(l, err);
 			CNS_HOOK("load.mid_copy");
@@ -478,38 +509,144 @@ static int copy_rows(struct cns_loader *l, const struct cns_chunk *rows,
 		rc = cns_pg_error(l->conn, NULL, CNS_E_TARGET, l->what,
 				  "ending COPY", err);
 	while ((res = PQgetResult(l->conn)) != NULL) {
-		if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0)
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0) {
+			keep_state(l, res);
 			rc = cns_pg_error(l->conn, res, CNS_E_TARGET, l->what,
 					  "copying rows", err);
+		}
 		PQclear(res);
 	}
 	return rc;
+}
+
+/* COPY rows [lo, hi) and merge them; adds the rows written to *written. */
+static int load_rows(struct cns_loader *l, const struct cns_chunk *rows,
+		     int lo, int hi, int64_t *written, struct cns_error *err)
+{
+	PGresult *res;
+
+	if (copy_rows(l, rows, lo, hi, err) < 0)
+		return -1;
+	CNS_HOOK("load.copied");
+	if (!l->merge) {
+		*written += hi - lo;
+		return 0;
+	}
+	res = PQexecPrepared(l->conn, "cns_merge", 0, NULL, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		keep_state(l, res);
+		cns_pg_error(l->conn, res, CNS_E_TARGET, l->what,
+			     "merging rows", err);
+		PQclear(res);
+		return -1;
+	}
+	*written += strtoll(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	return 0;
+}
+
+static int savepoint(struct cns_loader *l, const char *verb,
+		     struct cns_error *err)
+{
+	char sql[64];
+
+	snprintf(sql, sizeof(sql), "%s cns_rows", verb);
+	return cns_pg_command(l->conn, sql, l->what, err);
+}
+
+static void reject_loaded_row(struct cns_loader *l,
+			      const struct cns_chunk *rows, int r,
+			      const struct cns_error *why)
+{
+	char reason[2200];
+	struct cns_reject rej = {
+		.source = l->source_name,
+		.rownum = rows->rownum[r],
+		.origin = rows->origin[r],
+		.reason = reason,
+		.values = cns_chunk_row(rows, r),
+		.nvalues = rows->ncols,
+		.colnames = (const char *const *)l->colnames,
+	};
+	/* The server's own words, without our "the target failed while"
+	 * preamble. */
+	const char *msg = strstr(why->message, "copying rows: ");
+	const char *msg2 = strstr(why->message, "merging rows: ");
+
+	msg = msg ? msg + 14 : msg2 ? msg2 + 14 : why->message;
+	snprintf(reason, sizeof(reason), "the target refused the row: %s%s%s",
+		 msg, why->detail[0] ? "; " : "", why->detail);
+	l->rejected++;
+	l->on_reject(l->reject_ctx, &rej);
+}
+
+/* Loads rows [lo, hi) inside a savepoint; when the server refuses them for
+ * a row-level reason, splits the range in two and tries each half, down
+ * to single rows, which go to the rejects file with the server's message.
+ * Good rows load; the cost is about 2 log2(n) statements per bad row. */
+static int bisect(struct cns_loader *l, const struct cns_chunk *rows, int lo,
+		  int hi, int64_t *written, struct cns_error *err)
+{
+	struct cns_error why;
+	int mid;
+
+	if (lo >= hi)
+		return 0;
+	cns_error_clear(&why);
+	if (savepoint(l, "SAVEPOINT", err) < 0)
+		return -1;
+	if (l->merge &&
+	    cns_pg_command(l->conn, "TRUNCATE " STAGE_TABLE, l->what, err) < 0)
+		return -1;
+	if (load_rows(l, rows, lo, hi, written, &why) == 0)
+		return savepoint(l, "RELEASE SAVEPOINT", err);
+	if (!row_level_failure(l)) {
+		*err = why;
+		return -1;
+	}
+	if (savepoint(l, "ROLLBACK TO SAVEPOINT", err) < 0 ||
+	    savepoint(l, "RELEASE SAVEPOINT", err) < 0)
+		return -1;
+	if (hi - lo == 1) {
+		reject_loaded_row(l, rows, lo, &why);
+		return 0;
+	}
+	mid = lo + (hi - lo) / 2;
+	if (bisect(l, rows, lo, mid, written, err) < 0)
+		return -1;
+	return bisect(l, rows, mid, hi, written, err);
 }
 
 int cns_loader_load(struct cns_loader *l, const struct cns_chunk *rows,
 		    const char *checkpoint_sql, struct cns_load_stats *stats,
 		    struct cns_error *err)
 {
-	PGresult *res;
-	int64_t written = rows->nrows;
+	struct cns_error first;
+	int64_t written = 0;
 
+	l->rejected = 0;
 	if (cns_pg_command(l->conn, "BEGIN", l->what, err) < 0)
 		return -1;
 	CNS_HOOK("load.begin");
-	if (rows->nrows > 0 && copy_rows(l, rows, err) < 0)
-		return rollback(l);
-	CNS_HOOK("load.copied");
-	if (rows->nrows > 0 && l->merge) {
-		res = PQexecPrepared(l->conn, "cns_merge", 0, NULL, NULL, NULL,
-				     0);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			cns_pg_error(l->conn, res, CNS_E_TARGET, l->what,
-				     "merging rows", err);
-			PQclear(res);
+	if (rows->nrows > 0) {
+		/* The whole chunk in one go first: bad rows are rare. */
+		cns_error_clear(&first);
+		if (l->on_reject && savepoint(l, "SAVEPOINT", err) < 0)
+			return rollback(l);
+		if (load_rows(l, rows, 0, rows->nrows, &written, &first) < 0) {
+			if (!l->on_reject || !row_level_failure(l)) {
+				*err = first;
+				return rollback(l);
+			}
+			written = 0;
+			if (savepoint(l, "ROLLBACK TO SAVEPOINT", err) < 0 ||
+			    savepoint(l, "RELEASE SAVEPOINT", err) < 0 ||
+			    bisect(l, rows, 0, rows->nrows, &written, err) < 0)
+				return rollback(l);
+		} else if (l->on_reject &&
+			   savepoint(l, "RELEASE SAVEPOINT", err) < 0) {
 			return rollback(l);
 		}
-		written = strtoll(PQcmdTuples(res), NULL, 10);
-		PQclear(res);
 	}
 	CNS_HOOK("load.merged");
 	if (checkpoint_sql &&
@@ -520,11 +657,19 @@ int cns_loader_load(struct cns_loader *l, const struct cns_chunk *rows,
 		return -1;
 	CNS_HOOK("load.committed");
 	if (stats) {
-		stats->sent += rows->nrows;
+		stats->sent += rows->nrows - l->rejected;
 		stats->written += written;
 		stats->chunks++;
 	}
 	return 0;
+}
+
+void cns_loader_on_reject(struct cns_loader *l, const char *source_name,
+			  cns_reject_fn fn, void *ctx)
+{
+	l->source_name = source_name;
+	l->on_reject = fn;
+	l->reject_ctx = ctx;
 }
 
 int cns_loader_exec(struct cns_loader *l, const char *sql,
@@ -556,5 +701,6 @@ void cns_loader_close(struct cns_loader *l)
 		PQfinish(l->conn);
 	cns_buf_release(&l->copy_sql);
 	cns_buf_release(&l->copybuf);
+	free(l->colnames);
 	free(l);
 }

@@ -392,6 +392,8 @@ static int run_source(struct source_task *t, struct cns_error *err)
 	if (!l)
 		return -1;
 	register_live(run, t->index, t->src, l);
+	cns_loader_on_reject(l, run->job->sources[t->index].name, reject_row,
+			     t);
 	if (run->hooks.loader_opened &&
 	    run->hooks.loader_opened(run->hooks.ctx, run, t->index,
 				     cns_loader_conn(l), err) < 0) {

@@ -64,6 +64,13 @@ int cns_loader_load(struct cns_loader *l, const struct cns_chunk *rows,
 		    const char *checkpoint_sql, struct cns_load_stats *stats,
 		    struct cns_error *err);
 
+/* Lets the loader isolate rows the server refuses (a constraint, a bad
+ * value): the chunk is split in halves within savepoints until the bad
+ * rows stand alone; they go to fn with the server's message and the good
+ * rows load.  Without this, a refused row fails the chunk. */
+void cns_loader_on_reject(struct cns_loader *l, const char *source_name,
+			  cns_reject_fn fn, void *ctx);
+
 /* Runs one statement on the loader's connection (outside a chunk). */
 int cns_loader_exec(struct cns_loader *l, const char *sql,
 		    struct cns_error *err);
