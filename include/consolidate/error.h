@@ -15,6 +15,7 @@
 #define CONSOLIDATE_ERROR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Append-only: a new code goes at the end, before CNS_E__COUNT. */

@@ -1,0 +1,66 @@
+# lib.sh - helpers for the integration tests (sourced by each t_*.sh).
+# Every assertion prints "ok N - what" or "not ok N - what" and keeps going,
+# so one run shows every failure.
+
+TEST_N=0
+TEST_FAILED=0
+
+ok() {	# ok CONDITION-EXIT-CODE WHAT
+	TEST_N=$((TEST_N + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $TEST_N - $2"
+	else
+		echo "not ok $TEST_N - $2"
+		TEST_FAILED=$((TEST_FAILED + 1))
+	fi
+}
+
+is() {	# is GOT EXPECTED WHAT
+	TEST_N=$((TEST_N + 1))
+	if [ "$1" = "$2" ]; then
+		echo "ok $TEST_N - $3"
+	else
+		echo "not ok $TEST_N - $3"
+		echo "#   got:      $(printf '%s' "$1" | head -c 2000)"
+		echo "#   expected: $(printf '%s' "$2" | head -c 2000)"
+		TEST_FAILED=$((TEST_FAILED + 1))
+	fi
+}
+
+like() {	# like GOT REGEX WHAT
+	TEST_N=$((TEST_N + 1))
+	if printf '%s' "$1" | grep -qE -- "$2"; then
+		echo "ok $TEST_N - $3"
+	else
+		echo "not ok $TEST_N - $3"
+		echo "#   got:      $(printf '%s' "$1" | head -c 2000)"
+		echo "#   expected to match: $2"
+		TEST_FAILED=$((TEST_FAILED + 1))
+	fi
+}
+
+done_testing() {
+	[ "$TEST_FAILED" -eq 0 ]
+	exit $?
+}
+
+# q DB SQL: one value or rows, unaligned, tab-separated.
+q() {
+	psql -X -q -At -F $'\t' -v ON_ERROR_STOP=1 -d "$1" -c "$2"
+}
+
+# createdb_fresh NAME: a new empty database.
+createdb_fresh() {
+	psql -X -q -d postgres -c "DROP DATABASE IF EXISTS \"$1\"" >/dev/null
+	psql -X -q -d postgres -c "CREATE DATABASE \"$1\"" >/dev/null
+}
+
+# table_digest DB SQL: an order-independent digest of a query's rows.
+table_digest() {
+	q "$1" "SELECT count(*) || ':' || coalesce(md5(string_agg(r, E'\n' ORDER BY r)), '-') FROM ($2) AS s(r)"
+}
+
+# conninfo DB: a libpq connection string for the sandbox.
+conninfo() {
+	echo "host=$PGHOST port=$PGPORT user=$PGUSER dbname=$1"
+}

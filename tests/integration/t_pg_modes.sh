@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# PostgreSQL -> PostgreSQL in append, upsert and replace mode; an upsert
+# rerun changes nothing; NULL and empty string stay distinct; a replace run
+# that fails midway leaves the old table as it was.
+. "$ROOT/tests/integration/lib.sh"
+cd "$TMPDIR_T"
+
+createdb_fresh src_pg
+createdb_fresh dst_pg
+q src_pg "CREATE TABLE items (id int PRIMARY KEY, name text, note text,
+            amount numeric(10,2), ts timestamptz)"
+q src_pg "INSERT INTO items SELECT i, 'item ' || i || E' \\\\ tab\\there',
+            CASE WHEN i % 3 = 0 THEN NULL WHEN i % 3 = 1 THEN '' ELSE 'n' || i END,
+            i * 1.25, timestamptz '2026-01-01 00:00:00.123456+00' + i * interval '1 minute'
+          FROM generate_series(1, 5000) i"
+
+cat > items.xf <<'XF'
+[schema]
+id      bigint not null
+name    text
+note    text
+amount  numeric(10,2)
+ts      timestamptz
+
+[from src]
+id     = id
+name   = name
+note   = note
+amount = amount
+ts     = ts
+XF
+
+write_job() {	# write_job MODE [WHERE]
+	cat > job.conf <<JOB
+[job]
+name       = items_$1
+batch_size = 700
+transforms = items.xf
+log_dir    = $TMPDIR_T/log
+lock_dir   = $TMPDIR_T/lock
+rejects_dir = $TMPDIR_T/rejects
+
+[target]
+conninfo = $(conninfo dst_pg)
+table    = public.items_$1
+key      = id
+mode     = $1
+
+[source src]
+driver   = postgres
+conninfo = $(conninfo src_pg)
+table    = items
+JOB
+	if [ -n "${2:-}" ]; then
+		echo "where = $2" >> job.conf
+	fi
+}
+
+src_digest() { table_digest src_pg "SELECT concat_ws('|', id, name, coalesce(note, '<null>'), amount, ts) FROM items"; }
+dst_digest() { table_digest dst_pg "SELECT concat_ws('|', id, name, coalesce(note, '<null>'), amount, ts) FROM items_$1"; }
+
+# append
+write_job append
+"$CNS" run job.conf; ok $? "append run succeeds"
+is "$(dst_digest append)" "$(src_digest)" "append: target equals source"
+is "$(q dst_pg "SELECT count(*) FILTER (WHERE note IS NULL) || ',' || count(*) FILTER (WHERE note = '') FROM items_append")" \
+   "$(q src_pg "SELECT count(*) FILTER (WHERE note IS NULL) || ',' || count(*) FILTER (WHERE note = '') FROM items")" \
+   "NULL and empty string stay distinct"
+is "$(q dst_pg "SELECT name FROM items_append WHERE id = 7")" 'item 7 \ tab	here' "backslash and tab survive"
+out=$("$CNS" run job.conf 2>&1); ok $? "second append run succeeds"
+is "$(q dst_pg 'SELECT count(*) FROM items_append')" 10000 "append appends"
+is "$out" "" "silent on success when not on a terminal"
+
+# upsert
+write_job upsert
+"$CNS" run job.conf; ok $? "upsert run succeeds"
+is "$(dst_digest upsert)" "$(src_digest)" "upsert: target equals source"
+summary=$("$CNS" run --summary job.conf 2>&1); ok $? "upsert rerun succeeds"
+like "$summary" 'src +ok +5,000 +0 +0 +5,000 +0 ' "upsert rerun changes nothing (0 changed)"
+q src_pg "UPDATE items SET note = 'changed' WHERE id <= 10"
+q src_pg "INSERT INTO items SELECT i, 'new', NULL, 0, now() FROM generate_series(5001, 5005) i"
+summary=$("$CNS" run --summary job.conf 2>&1); ok $? "upsert after changes succeeds"
+like "$summary" 'src +ok +5,005 +0 +0 +5,005 +15 ' "only the 15 changed or new rows are written"
+is "$(dst_digest upsert)" "$(src_digest)" "upsert: target equals changed source"
+
+# replace
+write_job replace
+"$CNS" run job.conf; ok $? "replace run succeeds"
+q src_pg "DELETE FROM items WHERE id > 4900"
+"$CNS" run job.conf; ok $? "second replace run succeeds"
+is "$(dst_digest replace)" "$(src_digest)" "replace: target equals source, deleted rows gone"
+before=$(dst_digest replace)
+# Division by zero at id 3000: the source fails after several chunks have
+# reached the shadow table.
+write_job replace "1 / (id - 3000) <> 0 OR id > 0"
+err=$("$CNS" run job.conf 2>&1); rc=$?
+is "$rc" 1 "a replace run whose source fails midway exits 1"
+like "$err" 'source "src".*division by zero' "the error names the source and the server's reason"
+is "$(dst_digest replace)" "$before" "the failed replace run left the old table untouched"
+write_job replace
+"$CNS" run job.conf; ok $? "the next replace run succeeds"
+is "$(q dst_pg "SELECT count(*) FROM pg_class WHERE relname LIKE 'items_replace%new'")" 0 "no shadow table is left behind"
+is "$(dst_digest replace)" "$(src_digest)" "replace: target equals source after recovery"
+done_testing
