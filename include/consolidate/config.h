@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "consolidate/error.h"
 #include "consolidate/util.h"
@@ -184,14 +185,22 @@ struct cns_config_key {
 	bool required;
 	const char *values;  /* for enums: "append|upsert|replace" */
 	const char *doc;     /* one line */
+	int64_t min, max;    /* for integers: the allowed range */
 };
 
 /* The key table and its length. */
 const struct cns_config_key *cns_config_keys(int *n);
 
+/* Prints the key table grouped by section, one "name type default doc"
+ * line per key, for `consolidate help keys`. */
+void cns_config_print_keys(FILE *out);
+
 /* Reads and validates a job file.  On success *out owns everything and
- * must be freed with cns_config_free().  On error, err names file:line and
- * the key; every problem found is listed in err->detail, one per line. */
+ * must be freed with cns_config_free().  On error *out is NULL, err (code
+ * CNS_E_CONFIG) holds the first problem as message, file and line, and
+ * err->detail lists every problem found, the first included, one
+ * "file:line: message" per line.  Secret values never appear in messages.
+ * Calls are serialized internally (inih's options are process-wide). */
 int cns_config_load(const char *path, struct cns_job_conf **out,
 		    struct cns_error *err);
 void cns_config_free(struct cns_job_conf *job);
@@ -205,9 +214,15 @@ const struct cns_source_conf *cns_config_source(const struct cns_job_conf *job,
 int cns_parse_duration(const char *s, int64_t *ms, struct cns_error *err);
 /* Formats milliseconds as the shortest duration text ("1h30m"). */
 char *cns_format_duration(int64_t ms, char *buf, size_t size);
-/* Parses "64kB", "10MB", "1GB" or a bare number of bytes. */
+/* Parses "64kB", "10MB", "1GB" or a bare number of bytes.  Units are
+ * binary and case-insensitive: 1 kB = 1024 bytes (k, kB, KiB alike). */
 int cns_parse_size(const char *s, int64_t *bytes, struct cns_error *err);
 /* Parses yes/no/true/false/on/off/1/0. */
 int cns_parse_bool(const char *s, bool *v, struct cns_error *err);
+
+/* Appends conn to out with every password replaced by "***": libpq
+ * "password=..." (quoted or not), ODBC "PWD=...;" / "Password={...};" and
+ * the password of a postgresql:// URI.  For logs and error messages. */
+void cns_config_redact(const char *conn, struct cns_buf *out);
 
 #endif
