@@ -30,6 +30,7 @@ struct cns_loader {
 	cns_reject_fn on_reject; /* NULL: a refused row fails the chunk */
 	void *reject_ctx;
 	int64_t rejected;      /* rows rejected in the current chunk */
+	volatile int *stop;    /* the run was asked to stop: do not commit */
 };
 
 /* ---- names ---- */
@@ -653,6 +654,14 @@ int cns_loader_load(struct cns_loader *l, const struct cns_chunk *rows,
 	    cns_pg_command(l->conn, checkpoint_sql, l->what, err) < 0)
 		return rollback(l);
 	CNS_HOOK("load.checkpointed");
+	if (l->stop && *l->stop) {
+		/* A cancel that came while the chunk was on its way: the
+		 * chunk is not committed, so the target holds whole chunks
+		 * only and the watermark stays with them. */
+		cns_error_set(err, CNS_E_CANCELLED,
+			      "%s: the open chunk was rolled back", l->what);
+		return rollback(l);
+	}
 	if (cns_pg_command(l->conn, "COMMIT", l->what, err) < 0)
 		return -1;
 	CNS_HOOK("load.committed");
@@ -662,6 +671,11 @@ int cns_loader_load(struct cns_loader *l, const struct cns_chunk *rows,
 		stats->chunks++;
 	}
 	return 0;
+}
+
+void cns_loader_set_stop(struct cns_loader *l, volatile int *stop)
+{
+	l->stop = stop;
 }
 
 void cns_loader_on_reject(struct cns_loader *l, const char *source_name,

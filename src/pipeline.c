@@ -394,6 +394,7 @@ static int run_source(struct source_task *t, struct cns_error *err)
 	register_live(run, t->index, t->src, l);
 	cns_loader_on_reject(l, run->job->sources[t->index].name, reject_row,
 			     t);
+	cns_loader_set_stop(l, &run->stop);
 	if (run->hooks.loader_opened &&
 	    run->hooks.loader_opened(run->hooks.ctx, run, t->index,
 				     cns_loader_conn(l), err) < 0) {

@@ -71,6 +71,10 @@ int cns_loader_load(struct cns_loader *l, const struct cns_chunk *rows,
 void cns_loader_on_reject(struct cns_loader *l, const char *source_name,
 			  cns_reject_fn fn, void *ctx);
 
+/* A flag that, once set, makes the loader roll back the chunk in flight
+ * instead of committing it. */
+void cns_loader_set_stop(struct cns_loader *l, volatile int *stop);
+
 /* Runs one statement on the loader's connection (outside a chunk). */
 int cns_loader_exec(struct cns_loader *l, const char *sql,
 		    struct cns_error *err);
