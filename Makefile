@@ -55,7 +55,7 @@ DEPS     := $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d)
 BIN := $(BUILD)/consolidate
 
 .PHONY: all clean test unit unit-asan integration demo bench install \
-        deps lint-man fuzz format-check
+        deps deps-check lint-man fuzz format-check hooks
 
 all: deps-check $(BIN)
 	@if [ "$(BUILD)" = build ]; then ln -sf $(BIN) consolidate; fi
@@ -91,8 +91,13 @@ unit: deps-check $(UNIT_BIN)
 unit-asan:
 	$(MAKE) BUILD=build/asan SAN=1 unit
 
-integration: all
-	@tests/integration/run
+# The fault-injection tests need a build with the named kill points; a
+# release build has none.
+hooks:
+	$(MAKE) BUILD=build/hooks TEST_HOOKS=1 build/hooks/consolidate
+
+integration: all hooks
+	@CNS_HOOKS=$(CURDIR)/build/hooks/consolidate tests/integration/run
 
 test: all
 	$(MAKE) unit
