@@ -99,6 +99,14 @@ int cns_transform_bind(const struct cns_transform *t, const char *source,
 		       struct cns_program **out, struct cns_error *err);
 void cns_program_free(struct cns_program *p);
 
+/* Sets the time zone in which the program reads timestamptz values that
+ * carry no offset, and in which it converts between timestamp,
+ * timestamptz and date (PostgreSQL's session TimeZone).  `zone` is a name
+ * from the system zone database ("Europe/London"), "UTC", or a fixed
+ * offset ("+02:00").  The default is UTC, never the host's zone. */
+int cns_program_set_timezone(struct cns_program *p, const char *zone,
+			     struct cns_error *err);
+
 /* A row that the program refused. */
 struct cns_reject {
 	const char *source;
