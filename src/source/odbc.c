@@ -1,23 +1,596 @@
 /*
- * odbc.c - the odbc source driver: not built yet.
+ * odbc.c - the odbc source driver: any database with an ODBC driver,
+ * through unixODBC.
+ *
+ * open() connects with `dsn` or `connection` plus user and password, asks
+ * the driver who it is and, for drivers that need it, reconnects with the
+ * options that keep memory bounded and text in UTF-8 (see odbc_sql.c,
+ * quirks).  describe() prepares the extraction query and describes its
+ * columns without running it, so `check` touches no data.  next_chunk()
+ * executes it and reads rows through a block cursor (odbc_fetch.c).
+ * Errors carry every diagnostic record (odbc_diag.c).  The password lives
+ * only in the connection string sent to the driver; whatever is shown
+ * (plan, errors) is redacted.
  */
-#include "consolidate/source.h"
+#include "odbc_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct cns_odbc *impl(struct cns_source *src)
+{
+	return src->impl;
+}
+
+/* The driver state exists from the first call on, so that `plan` can
+ * show the query without connecting. */
+static struct cns_odbc *odbc_state(struct cns_source *src)
+{
+	struct cns_odbc *o = src->impl;
+
+	if (o)
+		return o;
+	o = cns_xcalloc(1, sizeof(*o));
+	src->impl = o;
+	snprintf(o->what, sizeof(o->what), "source \"%s\"", src->conf->name);
+	pthread_mutex_init(&o->lock, NULL);
+	cns_buf_init(&o->conn);
+	cns_buf_init(&o->sql);
+	cns_buf_init(&o->plan);
+	cns_buf_init(&o->params);
+	cns_buf_init(&o->longval);
+	cns_buf_init(&o->conv);
+	strcpy(o->quote, "\"");
+	return o;
+}
+
+/* Reads the first line of password_file into o->password. */
+static int read_password(struct cns_source *src, struct cns_odbc *o,
+			 struct cns_error *err)
+{
+	const struct cns_source_conf *c = src->conf;
+	FILE *f;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (c->password) {
+		o->password = cns_xstrdup(c->password);
+		return 0;
+	}
+	if (!c->password_file)
+		return 0;
+	f = fopen(c->password_file, "r");
+	if (!f) {
+		cns_error_set(err, CNS_E_IO,
+			      "%s: could not read password_file \"%s\": %s",
+			      o->what, c->password_file, strerror(errno));
+		cns_error_in_source(err, c->name);
+		return -1;
+	}
+	n = getline(&line, &cap, f);
+	fclose(f);
+	if (n < 0) {
+		/* An empty file is an empty password. */
+		free(line);
+		o->password = cns_xstrdup("");
+		return 0;
+	}
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	o->password = line;
+	return 0;
+}
+
+/* The connection string without per-driver options: the job's string or
+ * DSN, then user and password.  With password == NULL a configured
+ * password shows as "***" (for plans). */
+static void base_conn(struct cns_source *src, const char *password,
+		      struct cns_buf *b)
+{
+	const struct cns_source_conf *c = src->conf;
+
+	cns_buf_reset(b);
+	if (c->connection)
+		cns_buf_adds(b, c->connection);
+	else if (c->dsn)
+		cns_odbc_conn_add(b, "DSN", c->dsn);
+	if (c->user)
+		cns_odbc_conn_add(b, "UID", c->user);
+	if (password)
+		cns_odbc_conn_add(b, "PWD", password);
+	else if (c->password || c->password_file)
+		cns_odbc_conn_add(b, "PWD", "***");
+}
+
+/* Rows per round trip for drivers that take it as an option. */
+static int fetch_size(struct cns_source *src)
+{
+	int n = src->batch_size;
+
+	return n > 0 && n < CNS_ODBC_MAX_ARRAY ? n : CNS_ODBC_MAX_ARRAY;
+}
+
+/* Appends the quirks' options that the connection string does not set. */
+static void add_quirk_options(struct cns_source *src,
+			      const struct cns_odbc_quirks *q,
+			      struct cns_buf *b)
+{
+	const char *v;
+	size_t n;
+
+	for (int i = 0; q->options && q->options[i]; i++) {
+		const char *opt = q->options[i], *eq = strchr(opt, '=');
+		char key[64], val[64];
+
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - opt), opt);
+		if (cns_odbc_conn_get(b->data ? b->data : "", key, &v, &n))
+			continue;
+		if (strcmp(eq + 1, "%F") == 0)
+			snprintf(val, sizeof(val), "%d", fetch_size(src));
+		else
+			snprintf(val, sizeof(val), "%s", eq + 1);
+		cns_odbc_conn_add(b, key, val);
+	}
+}
+
+static int driver_connect(struct cns_source *src, struct cns_odbc *o,
+			  struct cns_error *err)
+{
+	SQLRETURN rc;
+
+	if (o->wide) {
+		struct cns_buf w;
+
+		cns_buf_init(&w);
+		if (cns_odbc_utf8_to_utf16(o->conn.data, o->conn.len, &w) < 0) {
+			cns_buf_release(&w);
+			cns_error_set(err, CNS_E_CONFIG,
+				      "%s: the connection string is not valid "
+				      "UTF-8", o->what);
+			return -1;
+		}
+		rc = SQLDriverConnectW(o->dbc, NULL, (SQLWCHAR *)w.data,
+				       SQL_NTS, NULL, 0, NULL,
+				       SQL_DRIVER_NOPROMPT);
+		memset(w.data, 0, w.len);
+		cns_buf_release(&w);
+	} else {
+		rc = SQLDriverConnect(o->dbc, NULL, (SQLCHAR *)o->conn.data,
+				      SQL_NTS, NULL, 0, NULL,
+				      SQL_DRIVER_NOPROMPT);
+	}
+	if (!SQL_SUCCEEDED(rc))
+		return cns_odbc_diag(src, o, SQL_HANDLE_DBC, o->dbc,
+				     CNS_ODBC_CONNECT, "could not connect",
+				     err);
+	o->connected = true;
+	return 0;
+}
+
+static void get_info_str(struct cns_odbc *o, SQLUSMALLINT what, char *out,
+			 size_t size)
+{
+	SQLSMALLINT len = 0;
+
+	out[0] = '\0';
+	if (!SQL_SUCCEEDED(SQLGetInfo(o->dbc, what, out, (SQLSMALLINT)size,
+				      &len)))
+		out[0] = '\0';
+	out[size - 1] = '\0';
+}
+
+/* Refuses a user or password given twice: the driver would silently use
+ * whichever comes first. */
+static int check_duplicates(struct cns_source *src, struct cns_odbc *o,
+			    struct cns_error *err)
+{
+	const struct cns_source_conf *c = src->conf;
+	const char *v;
+	size_t n;
+	const char *conn = c->connection ? c->connection : "";
+
+	if (c->user && (cns_odbc_conn_get(conn, "UID", &v, &n) ||
+			cns_odbc_conn_get(conn, "User", &v, &n)))
+		return cns_error_set(err, CNS_E_CONFIG,
+				     "%s: the user is set both by \"user\" "
+				     "and in \"connection\"", o->what);
+	if ((c->password || c->password_file) &&
+	    (cns_odbc_conn_get(conn, "PWD", &v, &n) ||
+	     cns_odbc_conn_get(conn, "Password", &v, &n)))
+		return cns_error_set(err, CNS_E_CONFIG,
+				     "%s: the password is set both by "
+				     "\"password\" or \"password_file\" and in "
+				     "\"connection\"", o->what);
+	if (!c->connection && !c->dsn)
+		return cns_error_set(err, CNS_E_CONFIG,
+				     "%s: odbc needs \"dsn\" or \"connection\"",
+				     o->what);
+	return 0;
+}
 
 static int odbc_open(struct cns_source *src, struct cns_error *err)
 {
-	return cns_error_set(err, CNS_E_SOURCE,
-			     "source \"%s\": the odbc driver is not available "
-			     "in this version",
-			     src->conf->name);
+	struct cns_odbc *o = odbc_state(src);
+	const struct cns_odbc_quirks *q;
+	struct cns_buf again;
+	SQLUINTEGER gd = 0;
+	SQLHSTMT stmt;
+
+	if (check_duplicates(src, o, err) < 0 ||
+	    read_password(src, o, err) < 0)
+		goto fail;
+	if (!SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_ENV, SQL_NULL_HANDLE,
+					  &o->env))) {
+		o->env = NULL;
+		cns_error_set(err, CNS_E_SOURCE,
+			      "%s: could not initialise the ODBC driver manager",
+			      o->what);
+		goto fail;
+	}
+	SQLSetEnvAttr(o->env, SQL_ATTR_ODBC_VERSION, (SQLPOINTER)SQL_OV_ODBC3,
+		      0);
+	if (!SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_DBC, o->env, &o->dbc))) {
+		o->dbc = NULL;
+		cns_odbc_diag(src, o, SQL_HANDLE_ENV, o->env, CNS_ODBC_SETUP,
+			      "could not allocate a connection", err);
+		goto fail;
+	}
+	base_conn(src, o->password, &o->conn);
+	if (driver_connect(src, o, err) < 0)
+		goto fail;
+
+	/* The driver's name is only known once connected; drivers that
+	 * need options get a second connection with them. */
+	get_info_str(o, SQL_DRIVER_NAME, o->driver_name,
+		     sizeof(o->driver_name));
+	q = o->quirks = cns_odbc_quirks_for(o->driver_name);
+	cns_buf_init(&again);
+	cns_buf_adds(&again, o->conn.data);
+	add_quirk_options(src, q, &again);
+	if (again.len != o->conn.len || q->wide) {
+		SQLDisconnect(o->dbc);
+		o->connected = false;
+		memset(o->conn.data, 0, o->conn.len);
+		cns_buf_reset(&o->conn);
+		cns_buf_adds(&o->conn, again.data);
+		o->wide = q->wide;
+		memset(again.data, 0, again.len);
+		cns_buf_release(&again);
+		if (driver_connect(src, o, err) < 0)
+			goto fail;
+	} else {
+		memset(again.data, 0, again.len);
+		cns_buf_release(&again);
+	}
+
+	get_info_str(o, SQL_DBMS_NAME, o->dbms, sizeof(o->dbms));
+	get_info_str(o, SQL_IDENTIFIER_QUOTE_CHAR, o->quote, sizeof(o->quote));
+	if (o->quote[0] == ' ')
+		o->quote[0] = '\0';
+	if (q->quote)
+		snprintf(o->quote, sizeof(o->quote), "%s", q->quote);
+	if (!SQL_SUCCEEDED(SQLGetInfo(o->dbc, SQL_GETDATA_EXTENSIONS, &gd,
+				      sizeof(gd), NULL)))
+		gd = 0;
+	o->block_getdata = (gd & SQL_GD_BLOCK) && !q->no_block_getdata;
+
+	if (!SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_STMT, o->dbc, &stmt))) {
+		cns_odbc_diag(src, o, SQL_HANDLE_DBC, o->dbc, CNS_ODBC_SETUP,
+			      "could not allocate a statement", err);
+		goto fail;
+	}
+	pthread_mutex_lock(&o->lock);
+	o->stmt = stmt;
+	pthread_mutex_unlock(&o->lock);
+	if (src->job && src->job->statement_timeout_ms > 0) {
+		SQLULEN secs = (SQLULEN)((src->job->statement_timeout_ms +
+					  999) / 1000);
+
+		/* Not every driver has query timeouts; the watchdog still
+		 * cancels. */
+		SQLSetStmtAttr(o->stmt, SQL_ATTR_QUERY_TIMEOUT,
+			       (SQLPOINTER)secs, 0);
+	}
+	return 0;
+fail:
+	cns_error_in_source(err, src->conf->name);
+	return -1;
+}
+
+/* Prepares o->sql in the driver. */
+static int prepare(struct cns_source *src, struct cns_odbc *o,
+		   struct cns_error *err)
+{
+	SQLRETURN rc;
+
+	if (o->wide) {
+		struct cns_buf w;
+
+		cns_buf_init(&w);
+		if (cns_odbc_utf8_to_utf16(o->sql.data, o->sql.len, &w) < 0) {
+			cns_buf_release(&w);
+			return cns_error_set(err, CNS_E_CONFIG,
+					     "%s: the query is not valid UTF-8",
+					     o->what);
+		}
+		rc = SQLPrepareW(o->stmt, (SQLWCHAR *)w.data, SQL_NTS);
+		cns_buf_release(&w);
+	} else {
+		rc = SQLPrepare(o->stmt, (SQLCHAR *)o->sql.data, SQL_NTS);
+	}
+	if (!SQL_SUCCEEDED(rc))
+		return cns_odbc_diag(src, o, SQL_HANDLE_STMT, o->stmt,
+				     CNS_ODBC_PREPARE,
+				     "could not prepare the extraction query",
+				     err);
+	return 0;
+}
+
+/* Describes column i (0-based) into col; the name goes to src->arena. */
+static int describe_col(struct cns_source *src, struct cns_odbc *o, int i,
+			struct cns_odbc_col *col, struct cns_error *err)
+{
+	SQLSMALLINT nlen = 0, nullable;
+	SQLLEN uns = SQL_FALSE;
+	SQLRETURN rc;
+
+	if (o->wide) {
+		SQLWCHAR name[512];
+
+		rc = SQLDescribeColW(o->stmt, (SQLUSMALLINT)(i + 1), name,
+				     512, &nlen, &col->sqltype, &col->size,
+				     &col->digits, &nullable);
+		if (SQL_SUCCEEDED(rc)) {
+			if (nlen < 0 || nlen > 511)
+				nlen = nlen < 0 ? 0 : 511;
+			cns_buf_reset(&o->conv);
+			if (cns_odbc_utf16_to_utf8(name, (size_t)nlen,
+						   &o->conv) < 0)
+				cns_buf_printf(&o->conv, "column%d", i + 1);
+			col->name = cns_arena_strdup(&src->arena,
+						     o->conv.data);
+		}
+	} else {
+		SQLCHAR name[1024];
+
+		rc = SQLDescribeCol(o->stmt, (SQLUSMALLINT)(i + 1), name,
+				    sizeof(name), &nlen, &col->sqltype,
+				    &col->size, &col->digits, &nullable);
+		if (SQL_SUCCEEDED(rc)) {
+			if (nlen < 0 || nlen > (SQLSMALLINT)sizeof(name) - 1)
+				nlen = nlen < 0 ? 0 : sizeof(name) - 1;
+			col->name = cns_arena_strndup(&src->arena,
+						      (char *)name,
+						      (size_t)nlen);
+		}
+	}
+	if (!SQL_SUCCEEDED(rc))
+		return cns_odbc_diag(src, o, SQL_HANDLE_STMT, o->stmt,
+				     CNS_ODBC_PREPARE,
+				     "could not describe the result columns",
+				     err);
+	/* Unsigned integers need a wider type; drivers that do not know
+	 * say signed. */
+	if (!SQL_SUCCEEDED(SQLColAttribute(o->stmt, (SQLUSMALLINT)(i + 1),
+					   SQL_DESC_UNSIGNED, NULL, 0, NULL,
+					   &uns)))
+		uns = SQL_FALSE;
+	col->is_unsigned = uns == SQL_TRUE;
+	return 0;
+}
+
+static int odbc_describe(struct cns_source *src, struct cns_error *err)
+{
+	struct cns_odbc *o = impl(src);
+	const struct cns_source_conf *c = src->conf;
+	int nord = c->incremental.n ? c->incremental.n + c->key.n : 0;
+	int *param_of = NULL;
+	SQLSMALLINT n = 0;
+
+	if (!o || !o->connected)
+		return cns_error_set(err, CNS_E_INTERNAL,
+				     "%s: describe before open", src->conf->name);
+	if (!c->query && !c->table)
+		return cns_error_set(err, CNS_E_CONFIG,
+				     "%s: odbc needs \"table\" or \"query\"",
+				     o->what);
+	if (src->nwatermark > nord)
+		return cns_error_set(err, CNS_E_INTERNAL,
+				     "%s: %d watermark values for %d "
+				     "incremental and key columns",
+				     o->what, src->nwatermark, nord);
+	for (int i = 0; i < src->nwatermark; i++)
+		if (!src->watermark[i])
+			return cns_error_set(err, CNS_E_INTERNAL,
+					     "%s: watermark value %d is NULL",
+					     o->what, i + 1);
+	if (o->prepared) {
+		/* Described again: start over. */
+		SQLFreeStmt(o->stmt, SQL_CLOSE);
+		SQLFreeStmt(o->stmt, SQL_UNBIND);
+		SQLFreeStmt(o->stmt, SQL_RESET_PARAMS);
+		cns_odbc_unbind(o);
+		free(o->cols);
+		o->cols = NULL;
+		o->prepared = o->executed = o->eof = false;
+	}
+	o->nparams = cns_odbc_build_sql(&o->sql, c, o->quote,
+					src->nwatermark, &param_of);
+	free(o->param_val);
+	o->param_val = cns_xcalloc((size_t)o->nparams + 1,
+				   sizeof(*o->param_val));
+	for (int i = 0; i < o->nparams; i++)
+		o->param_val[i] = src->watermark[param_of[i]];
+	free(param_of);
+
+	if (prepare(src, o, err) < 0)
+		goto fail;
+	if (!SQL_SUCCEEDED(SQLNumResultCols(o->stmt, &n))) {
+		cns_odbc_diag(src, o, SQL_HANDLE_STMT, o->stmt,
+			      CNS_ODBC_PREPARE,
+			      "could not describe the result columns", err);
+		goto fail;
+	}
+	if (n <= 0) {
+		cns_error_set(err, CNS_E_CONFIG,
+			      "%s: the extraction query returns no columns",
+			      o->what);
+		cns_error_hint(err, "the query was: %.400s", o->sql.data);
+		goto fail;
+	}
+	o->ncols = n;
+	o->cols = cns_xcalloc((size_t)n, sizeof(*o->cols));
+	src->ncols = n;
+	src->colnames = cns_arena_zalloc(&src->arena,
+					 sizeof(char *) * ((size_t)n + 1));
+	src->coltypes = cns_arena_zalloc(&src->arena,
+					 sizeof(char *) * ((size_t)n + 1));
+	for (int i = 0; i < n; i++) {
+		struct cns_odbc_col *col = &o->cols[i];
+
+		if (describe_col(src, o, i, col, err) < 0)
+			goto fail;
+		cns_odbc_plan_column(col, o->wide, o->block_getdata,
+				     o->quirks->unsized_text);
+		src->colnames[i] = col->name;
+		src->coltypes[i] = cns_odbc_type_name(&src->arena,
+						      col->sqltype, col->size,
+						      col->digits,
+						      col->is_unsigned);
+	}
+	o->prepared = true;
+	return 0;
+fail:
+	cns_error_in_source(err, src->conf->name);
+	return -1;
+}
+
+static int odbc_next_chunk(struct cns_source *src, struct cns_chunk *chunk,
+			   struct cns_error *err)
+{
+	struct cns_odbc *o = impl(src);
+
+	if (src->cancelled) {
+		cns_error_set(err, CNS_E_CANCELLED,
+			      "%s: extraction was cancelled",
+			      o ? o->what : src->conf->name);
+		cns_error_in_source(err, src->conf->name);
+		return -1;
+	}
+	if (!o || !o->connected)
+		return cns_error_set(err, CNS_E_INTERNAL,
+				     "%s: next_chunk before open",
+				     src->conf->name);
+	if (!o->prepared && odbc_describe(src, err) < 0)
+		return -1;
+	if (o->eof)
+		return 0;
+	if (!o->executed && cns_odbc_execute(src, o, err) < 0)
+		return -1;
+	return cns_odbc_fill(src, o, chunk, err);
+}
+
+static void odbc_cancel(struct cns_source *src)
+{
+	struct cns_odbc *o = impl(src);
+
+	src->cancelled = 1;
+	if (!o)
+		return;
+	/* SQLCancel may be called from another thread while the statement
+	 * executes or fetches (ODBC 3); the lock only keeps close() from
+	 * freeing the handle meanwhile. */
+	pthread_mutex_lock(&o->lock);
+	if (o->stmt)
+		SQLCancel(o->stmt);
+	pthread_mutex_unlock(&o->lock);
 }
 
 static void odbc_close(struct cns_source *src)
 {
-	(void)src;
+	struct cns_odbc *o = impl(src);
+
+	if (!o)
+		return;
+	pthread_mutex_lock(&o->lock);
+	if (o->stmt)
+		SQLFreeHandle(SQL_HANDLE_STMT, o->stmt);
+	o->stmt = NULL;
+	pthread_mutex_unlock(&o->lock);
+	if (o->connected)
+		SQLDisconnect(o->dbc);
+	if (o->dbc)
+		SQLFreeHandle(SQL_HANDLE_DBC, o->dbc);
+	if (o->env)
+		SQLFreeHandle(SQL_HANDLE_ENV, o->env);
+	cns_odbc_unbind(o);
+	if (o->password) {
+		memset(o->password, 0, strlen(o->password));
+		free(o->password);
+	}
+	if (o->conn.data)
+		memset(o->conn.data, 0, o->conn.len);
+	cns_buf_release(&o->conn);
+	cns_buf_release(&o->sql);
+	cns_buf_release(&o->plan);
+	cns_buf_release(&o->params);
+	cns_buf_release(&o->longval);
+	cns_buf_release(&o->conv);
+	free(o->param_val);
+	free(o->param_ind);
+	free(o->cols);
+	free(o->piece);
+	pthread_mutex_destroy(&o->lock);
+	free(o);
+	src->impl = NULL;
+}
+
+static const char *odbc_describe_plan(struct cns_source *src)
+{
+	struct cns_odbc *o = odbc_state(src);
+	struct cns_buf conn;
+	int *param_of = NULL;
+	int np;
+
+	cns_buf_init(&conn);
+	if (o->connected)
+		cns_buf_adds(&conn, o->conn.data);
+	else
+		base_conn(src, NULL, &conn);
+	cns_buf_reset(&o->plan);
+	cns_buf_adds(&o->plan, "-- odbc: ");
+	cns_odbc_redact(conn.data ? conn.data : "", o->password, &o->plan);
+	if (conn.data)
+		memset(conn.data, 0, conn.len);
+	cns_buf_release(&conn);
+	if (o->connected)
+		cns_buf_printf(&o->plan, "\n-- driver: %s (%s)%s",
+			       o->driver_name, o->dbms,
+			       o->wide ? ", wide API" : "");
+	cns_buf_addc(&o->plan, '\n');
+	if (!src->conf->query && !src->conf->table)
+		return o->plan.data;
+	np = cns_odbc_build_sql(&o->sql, src->conf, o->quote, src->nwatermark,
+				&param_of);
+	cns_buf_adds(&o->plan, o->sql.data);
+	for (int i = 0; i < np; i++)
+		cns_buf_printf(&o->plan, "%s%d = '%s'",
+			       i ? ", " : "\n-- parameters: ", i + 1,
+			       src->watermark[param_of[i]] ?
+			       src->watermark[param_of[i]] : "(null)");
+	free(param_of);
+	return o->plan.data;
 }
 
 const struct cns_source_ops cns_source_odbc_ops = {
 	.name = "odbc",
 	.open = odbc_open,
+	.describe = odbc_describe,
+	.next_chunk = odbc_next_chunk,
+	.cancel = odbc_cancel,
 	.close = odbc_close,
+	.describe_plan = odbc_describe_plan,
 };

@@ -1,0 +1,642 @@
+/*
+ * odbc_sql.c - the pure parts of the odbc source driver: connection
+ * strings (lookup, quoting, redaction), the extraction query, the mapping
+ * of ODBC types to type names and bindings, UTF-16 and hex conversion, and
+ * the table of per-driver adjustments.  No ODBC calls happen here, so all
+ * of it is unit-tested without a server.
+ */
+#include "odbc_int.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+_Static_assert(sizeof(SQLWCHAR) == 2, "unixODBC SQLWCHAR is UTF-16");
+
+/* ---- per-driver adjustments ---- */
+
+/* psqlODBC holds a whole result set in memory unless it reads through a
+ * cursor (UseDeclareFetch), and by default reports booleans as varchar
+ * "1"/"0".  Its Unicode build converts narrow text through the process
+ * locale's character set, so it is used through the wide API. */
+static const char *const psql_options[] = {
+	"UseDeclareFetch=1", "Fetch=%F", "BoolsAsChar=0", NULL
+};
+/* MariaDB Connector/ODBC: text in UTF-8 whatever the server's default;
+ * NO_CACHE streams the result (3.1.17 and later; older versions ignore
+ * it and hold the result in memory).  Its SQLSetPos ignores the row
+ * number, so long values are read with one row per fetch. */
+static const char *const maria_options[] = {
+	"CHARSET=utf8mb4", "NO_CACHE=1", NULL
+};
+/* SQLite's driver reads the whole result into memory unless StepAPI is
+ * on; declared lengths such as varchar(10) are not enforced by SQLite.
+ * SQLite takes a "double-quoted" name that matches no column for a
+ * string literal, so a misspelt column would silently become a constant:
+ * names are quoted with backquotes, which are always identifiers. */
+static const char *const sqlite_options[] = {"StepAPI=1", NULL};
+
+static const struct cns_odbc_quirks quirks[] = {
+	{"psqlodbcw", psql_options, true, false, false, NULL},
+	{"psqlodbc", psql_options, false, false, false, NULL},
+	{"maodbc", maria_options, false, true, false, NULL},
+	{"sqlite3odbc", sqlite_options, false, false, true, "`"},
+	{NULL, NULL, false, false, false, NULL}
+};
+
+const struct cns_odbc_quirks *cns_odbc_quirks_for(const char *driver_name)
+{
+	char low[128];
+	size_t i;
+
+	for (i = 0; driver_name[i] && i < sizeof(low) - 1; i++)
+		low[i] = (char)tolower((unsigned char)driver_name[i]);
+	low[i] = '\0';
+	for (i = 0; quirks[i].match; i++)
+		if (strstr(low, quirks[i].match))
+			break;
+	return &quirks[i];
+}
+
+/* ---- connection strings ---- */
+
+/* Moves past one value starting at s: "{...}" with "}}" for a brace, or
+ * up to the next ';'. */
+static const char *skip_value(const char *s)
+{
+	if (*s != '{')
+		return s + strcspn(s, ";");
+	for (s++; *s; s++) {
+		if (*s == '}' && s[1] == '}')
+			s++;
+		else if (*s == '}')
+			return s + 1 + strcspn(s + 1, ";");
+	}
+	return s;
+}
+
+bool cns_odbc_conn_get(const char *conn, const char *key, const char **val,
+		       size_t *len)
+{
+	const char *s = conn;
+	size_t klen = strlen(key);
+
+	while (*s) {
+		const char *k, *eq, *v, *end;
+		size_t n;
+
+		while (*s == ';' || isspace((unsigned char)*s))
+			s++;
+		if (!*s)
+			break;
+		k = s;
+		eq = k + strcspn(k, "=;");
+		if (*eq != '=') {
+			s = eq;
+			continue;
+		}
+		n = (size_t)(eq - k);
+		while (n && isspace((unsigned char)k[n - 1]))
+			n--;
+		v = eq + 1;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		end = skip_value(v);
+		if (n == klen && strncasecmp(k, key, n) == 0) {
+			size_t vl = (size_t)(end - v);
+
+			while (vl && isspace((unsigned char)v[vl - 1]))
+				vl--;
+			*val = v;
+			*len = vl;
+			return true;
+		}
+		s = end;
+	}
+	return false;
+}
+
+void cns_odbc_conn_add(struct cns_buf *b, const char *key, const char *value)
+{
+	size_t n = strlen(value);
+	bool brace = strpbrk(value, ";{}") != NULL ||
+		     (n && (isspace((unsigned char)value[0]) ||
+			    isspace((unsigned char)value[n - 1])));
+
+	if (b->len && b->data[b->len - 1] != ';')
+		cns_buf_addc(b, ';');
+	cns_buf_printf(b, "%s=", key);
+	if (!brace) {
+		cns_buf_adds(b, value);
+	} else {
+		cns_buf_addc(b, '{');
+		for (const char *p = value; *p; p++) {
+			if (*p == '}')
+				cns_buf_addc(b, '}');
+			cns_buf_addc(b, *p);
+		}
+		cns_buf_addc(b, '}');
+	}
+	cns_buf_addc(b, ';');
+}
+
+static bool is_password_key(const char *k, size_t n)
+{
+	while (n && isspace((unsigned char)k[n - 1]))
+		n--;
+	return (n == 3 && strncasecmp(k, "pwd", 3) == 0) ||
+	       (n == 8 && strncasecmp(k, "password", 8) == 0);
+}
+
+/* Appends s[0..n) to out with every occurrence of secret replaced. */
+static void add_scrubbed(struct cns_buf *out, const char *s, size_t n,
+			 const char *secret)
+{
+	size_t sl = secret ? strlen(secret) : 0;
+
+	/* Very short passwords would turn ordinary words of a message into
+	 * stars; those are only hidden where they are a PWD= value. */
+	if (sl < 4) {
+		cns_buf_add(out, s, n);
+		return;
+	}
+	for (size_t i = 0; i < n;) {
+		if (i + sl <= n && memcmp(s + i, secret, sl) == 0) {
+			cns_buf_adds(out, "***");
+			i += sl;
+		} else {
+			cns_buf_addc(out, s[i++]);
+		}
+	}
+}
+
+void cns_odbc_redact(const char *conn, const char *secret,
+		     struct cns_buf *out)
+{
+	const char *s = conn;
+
+	cns_buf_add(out, "", 0);
+	while (*s) {
+		const char *k = s, *eq, *v, *end;
+
+		eq = k + strcspn(k, "=;");
+		if (*eq != '=') {
+			add_scrubbed(out, k, (size_t)(eq - k) + (*eq != 0),
+				     secret);
+			s = eq + (*eq != 0);
+			continue;
+		}
+		v = eq + 1;
+		end = skip_value(v);
+		{
+			const char *kk = k;
+
+			/* The key starts after the last separator. */
+			while (kk < eq && (*kk == ' ' || *kk == '\t'))
+				kk++;
+			cns_buf_add(out, k, (size_t)(v - k));
+			if (is_password_key(kk, (size_t)(eq - kk)))
+				cns_buf_adds(out, "***");
+			else
+				add_scrubbed(out, v, (size_t)(end - v),
+					     secret);
+		}
+		s = end;
+		if (*s == ';')
+			cns_buf_addc(out, *s++);
+	}
+}
+
+/* ---- SQL text ---- */
+
+void cns_odbc_quote_ident(struct cns_buf *b, const char *name,
+			  const char *quote)
+{
+	if (!quote[0] || name[0] == quote[0]) {
+		cns_buf_adds(b, name);
+		return;
+	}
+	cns_buf_adds(b, quote);
+	for (const char *p = name; *p; p++) {
+		if (*p == quote[0])
+			cns_buf_addc(b, *p);
+		cns_buf_addc(b, *p);
+	}
+	cns_buf_adds(b, quote);
+}
+
+void cns_odbc_quote_table(struct cns_buf *b, const char *name,
+			  const char *quote)
+{
+	const char *dot;
+
+	/* A name that quotes itself anywhere is taken as written: its
+	 * dots may be inside quotes. */
+	if (!quote[0] || strchr(name, quote[0])) {
+		cns_buf_adds(b, name);
+		return;
+	}
+	while ((dot = strchr(name, '.')) != NULL) {
+		char part[512];
+		size_t n = (size_t)(dot - name);
+
+		if (n >= sizeof(part))
+			n = sizeof(part) - 1;
+		memcpy(part, name, n);
+		part[n] = '\0';
+		cns_odbc_quote_ident(b, part, quote);
+		cns_buf_addc(b, '.');
+		name = dot + 1;
+	}
+	cns_odbc_quote_ident(b, name, quote);
+}
+
+/* The i-th ordering column: incremental columns, then key columns. */
+static const char *ord_col(const struct cns_source_conf *c, int i)
+{
+	if (i < c->incremental.n)
+		return c->incremental.items[i];
+	return c->key.items[i - c->incremental.n];
+}
+
+int cns_odbc_build_sql(struct cns_buf *b, const struct cns_source_conf *c,
+		       const char *quote, int nwm, int **param_of)
+{
+	int nord = c->incremental.n ? c->incremental.n + c->key.n : 0;
+	int np = 0, *pof = NULL;
+	bool where = false;
+
+	cns_buf_reset(b);
+	*param_of = NULL;
+	if (c->query) {
+		size_t n = strlen(c->query);
+
+		if (nord == 0) {
+			cns_buf_adds(b, c->query);
+			return 0;
+		}
+		/* Wrapped, so that the watermark applies to the query's
+		 * output columns; a trailing ';' would end the subquery. */
+		while (n && (isspace((unsigned char)c->query[n - 1]) ||
+			     c->query[n - 1] == ';'))
+			n--;
+		cns_buf_adds(b, "SELECT * FROM (");
+		cns_buf_add(b, c->query, n);
+		cns_buf_adds(b, ") cns_q");
+	} else {
+		cns_buf_adds(b, "SELECT ");
+		if (c->columns.n == 0)
+			cns_buf_adds(b, "*");
+		for (int i = 0; i < c->columns.n; i++) {
+			if (i)
+				cns_buf_adds(b, ", ");
+			cns_odbc_quote_ident(b, c->columns.items[i], quote);
+		}
+		cns_buf_adds(b, " FROM ");
+		cns_odbc_quote_table(b, c->table, quote);
+		if (c->where && c->where[0]) {
+			cns_buf_printf(b, " WHERE (%s)", c->where);
+			where = true;
+		}
+	}
+	if (nwm > nord)
+		nwm = nord;
+	if (nwm > 0) {
+		/* (a, b) > (x, y) written out as (a > x) OR (a = x AND
+		 * b > y): row comparisons are not portable. */
+		pof = cns_xmalloc(sizeof(int) * (size_t)(nwm * (nwm + 1) / 2));
+		cns_buf_adds(b, where ? " AND (" : " WHERE (");
+		for (int i = 0; i < nwm; i++) {
+			if (i)
+				cns_buf_adds(b, " OR ");
+			cns_buf_addc(b, '(');
+			for (int j = 0; j < i; j++) {
+				cns_odbc_quote_ident(b, ord_col(c, j), quote);
+				cns_buf_adds(b, " = ? AND ");
+				pof[np++] = j;
+			}
+			cns_odbc_quote_ident(b, ord_col(c, i), quote);
+			cns_buf_adds(b, " > ?)");
+			pof[np++] = i;
+		}
+		cns_buf_addc(b, ')');
+	}
+	if (nord > 0) {
+		cns_buf_adds(b, " ORDER BY ");
+		for (int i = 0; i < nord; i++) {
+			if (i)
+				cns_buf_adds(b, ", ");
+			cns_odbc_quote_ident(b, ord_col(c, i), quote);
+		}
+	}
+	*param_of = pof;
+	return np;
+}
+
+/* ---- types ---- */
+
+static bool is_binary_type(SQLSMALLINT t)
+{
+	return t == SQL_BINARY || t == SQL_VARBINARY ||
+	       t == SQL_LONGVARBINARY;
+}
+
+static bool is_interval_type(SQLSMALLINT t)
+{
+	return t >= SQL_INTERVAL_YEAR && t <= SQL_INTERVAL_MINUTE_TO_SECOND;
+}
+
+char *cns_odbc_type_name(struct cns_arena *arena, SQLSMALLINT t, SQLULEN size,
+			 SQLSMALLINT digits, bool is_unsigned)
+{
+	const char *name = "text";
+
+	switch (t) {
+	case SQL_DECIMAL:
+	case SQL_NUMERIC:
+		if (size > 0 && size <= 1000)
+			return cns_arena_printf(arena, "numeric(%lu,%d)",
+						(unsigned long)size,
+						digits > 0 ? digits : 0);
+		name = "numeric";
+		break;
+	case SQL_TINYINT:
+		name = "smallint";
+		break;
+	case SQL_SMALLINT:
+		name = is_unsigned ? "integer" : "smallint";
+		break;
+	case SQL_INTEGER:
+		name = is_unsigned ? "bigint" : "integer";
+		break;
+	case SQL_BIGINT:
+		name = is_unsigned ? "numeric(20,0)" : "bigint";
+		break;
+	case SQL_REAL:
+		name = "real";
+		break;
+	case SQL_FLOAT:
+	case SQL_DOUBLE:
+		name = "double precision";
+		break;
+	case SQL_BIT:
+		name = "boolean";
+		break;
+	case SQL_TYPE_DATE:
+	case SQL_DATE:
+		name = "date";
+		break;
+	case SQL_TYPE_TIME:
+	case SQL_TIME:
+		name = "time";
+		break;
+	case SQL_TYPE_TIMESTAMP:
+	case SQL_TIMESTAMP:
+		name = "timestamp";
+		break;
+	case SQL_BINARY:
+	case SQL_VARBINARY:
+	case SQL_LONGVARBINARY:
+		name = "bytea";
+		break;
+	case SQL_GUID:
+		name = "uuid";
+		break;
+	default:
+		if (is_interval_type(t))
+			name = "interval";
+		break;
+	}
+	return cns_arena_strdup(arena, name);
+}
+
+/* Types whose text is ASCII digits and punctuation. */
+static bool is_ascii_type(SQLSMALLINT t)
+{
+	switch (t) {
+	case SQL_DECIMAL:
+	case SQL_NUMERIC:
+	case SQL_TINYINT:
+	case SQL_SMALLINT:
+	case SQL_INTEGER:
+	case SQL_BIGINT:
+	case SQL_REAL:
+	case SQL_FLOAT:
+	case SQL_DOUBLE:
+	case SQL_TYPE_DATE:
+	case SQL_TYPE_TIME:
+	case SQL_TYPE_TIMESTAMP:
+	case SQL_DATE:
+	case SQL_TIME:
+	case SQL_TIMESTAMP:
+	case SQL_GUID:
+		return true;
+	}
+	return is_interval_type(t);
+}
+
+/* Bytes a bound cell needs to hold any value of the column, or 0 when
+ * the driver does not say (or says what the database does not enforce). */
+static size_t needed_cell(const struct cns_odbc_col *c, bool unsized_text)
+{
+	SQLULEN size = c->size;
+
+	switch (c->fmt) {
+	case CNS_ODBC_BIT:
+		return 1;
+	case CNS_ODBC_BINARY:
+		return unsized_text || size == 0 || size > (1u << 24) ?
+			       0 : (size_t)size;
+	case CNS_ODBC_WTEXT:
+	case CNS_ODBC_TEXT:
+		break;
+	}
+	switch (c->sqltype) {
+	case SQL_DECIMAL:
+	case SQL_NUMERIC:
+		/* Digits, sign, point, NUL. */
+		return size == 0 || size > 1000 ? 0 : (size_t)size + 4;
+	case SQL_TINYINT:
+	case SQL_SMALLINT:
+	case SQL_INTEGER:
+	case SQL_BIGINT:
+		return 24;
+	case SQL_REAL:
+	case SQL_FLOAT:
+	case SQL_DOUBLE:
+		return 40;
+	}
+	if (is_ascii_type(c->sqltype))
+		/* Dates, times, intervals, GUIDs: ISO text, with room for a
+		 * fraction in nanoseconds and a zone. */
+		return 64;
+	if (unsized_text || size == 0 || size > (1u << 24))
+		return 0;
+	/* A character is up to 4 bytes of UTF-8 or 2 UTF-16 units; plus
+	 * the terminating NUL. */
+	return c->fmt == CNS_ODBC_WTEXT ?
+		       ((size_t)size * 2 + 1) * sizeof(SQLWCHAR) :
+		       (size_t)size * 4 + 1;
+}
+
+void cns_odbc_plan_column(struct cns_odbc_col *c, bool wide,
+			  bool block_getdata, bool unsized_text)
+{
+	size_t need, cap;
+
+	if (c->sqltype == SQL_BIT) {
+		c->fmt = CNS_ODBC_BIT;
+		c->ctype = SQL_C_BIT;
+	} else if (is_binary_type(c->sqltype)) {
+		c->fmt = CNS_ODBC_BINARY;
+		c->ctype = SQL_C_BINARY;
+	} else if (is_ascii_type(c->sqltype) || !wide) {
+		c->fmt = CNS_ODBC_TEXT;
+		c->ctype = SQL_C_CHAR;
+	} else {
+		/* Character data, and types we do not know, may hold any
+		 * character. */
+		c->fmt = CNS_ODBC_WTEXT;
+		c->ctype = SQL_C_WCHAR;
+	}
+	need = needed_cell(c, unsized_text);
+	cap = block_getdata ? CNS_ODBC_CELL : CNS_ODBC_CELL_FIXED;
+	if (need == 0 || need > cap) {
+		c->cell = CNS_ODBC_CELL;
+		c->unbounded = true;
+	} else {
+		c->cell = need < 16 && c->fmt != CNS_ODBC_BIT ? 16 : need;
+		c->unbounded = false;
+	}
+	/* UTF-16 cells hold whole units. */
+	if (c->fmt == CNS_ODBC_WTEXT && c->cell % 2)
+		c->cell++;
+}
+
+SQLULEN cns_odbc_array_size(const struct cns_odbc_col *cols, int ncols,
+			    int batch)
+{
+	size_t row = sizeof(SQLUSMALLINT);
+	size_t n, max = CNS_ODBC_MAX_ARRAY;
+
+	for (int i = 0; i < ncols; i++)
+		row += cols[i].cell + sizeof(SQLLEN);
+	if (batch > 0 && (size_t)batch < max)
+		max = (size_t)batch;
+	n = CNS_ODBC_BUDGET / row;
+	if (n > max)
+		n = max;
+	return n ? (SQLULEN)n : 1;
+}
+
+/* ---- text ---- */
+
+int cns_odbc_utf16_to_utf8(const SQLWCHAR *w, size_t n, struct cns_buf *out)
+{
+	size_t start = out->len;
+
+	cns_buf_reserve(out, n * 3);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t cp = w[i];
+		char *p;
+
+		if (cp >= 0xD800 && cp <= 0xDBFF) {
+			if (i + 1 >= n || w[i + 1] < 0xDC00 || w[i + 1] > 0xDFFF)
+				goto bad;
+			cp = 0x10000 + ((cp - 0xD800) << 10) +
+			     (uint32_t)(w[i + 1] - 0xDC00);
+			i++;
+		} else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+			goto bad;
+		}
+		cns_buf_reserve(out, 4);
+		p = out->data + out->len;
+		if (cp < 0x80) {
+			p[0] = (char)cp;
+			out->len += 1;
+		} else if (cp < 0x800) {
+			p[0] = (char)(0xC0 | (cp >> 6));
+			p[1] = (char)(0x80 | (cp & 0x3F));
+			out->len += 2;
+		} else if (cp < 0x10000) {
+			p[0] = (char)(0xE0 | (cp >> 12));
+			p[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+			p[2] = (char)(0x80 | (cp & 0x3F));
+			out->len += 3;
+		} else {
+			p[0] = (char)(0xF0 | (cp >> 18));
+			p[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+			p[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+			p[3] = (char)(0x80 | (cp & 0x3F));
+			out->len += 4;
+		}
+	}
+	out->data[out->len] = '\0';
+	return 0;
+bad:
+	out->len = start;
+	out->data[out->len] = '\0';
+	return -1;
+}
+
+int cns_odbc_utf8_to_utf16(const char *str, size_t n, struct cns_buf *out)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	SQLWCHAR unit;
+
+	if (cns_utf8_invalid_at(str, n) >= 0)
+		return -1;
+	for (size_t i = 0; i < n;) {
+		uint32_t cp;
+
+		if (s[i] < 0x80) {
+			cp = s[i++];
+		} else if (s[i] < 0xE0) {
+			cp = (uint32_t)(s[i] & 0x1F) << 6 | (s[i + 1] & 0x3F);
+			i += 2;
+		} else if (s[i] < 0xF0) {
+			cp = (uint32_t)(s[i] & 0x0F) << 12 |
+			     (uint32_t)(s[i + 1] & 0x3F) << 6 |
+			     (s[i + 2] & 0x3F);
+			i += 3;
+		} else {
+			cp = (uint32_t)(s[i] & 0x07) << 18 |
+			     (uint32_t)(s[i + 1] & 0x3F) << 12 |
+			     (uint32_t)(s[i + 2] & 0x3F) << 6 |
+			     (s[i + 3] & 0x3F);
+			i += 4;
+		}
+		if (cp >= 0x10000) {
+			cp -= 0x10000;
+			unit = (SQLWCHAR)(0xD800 | (cp >> 10));
+			cns_buf_add(out, &unit, sizeof(unit));
+			cp = 0xDC00 | (cp & 0x3FF);
+		}
+		unit = (SQLWCHAR)cp;
+		cns_buf_add(out, &unit, sizeof(unit));
+	}
+	/* The terminating 0 unit: cns_buf keeps one NUL byte after len,
+	 * a second one makes a whole unit. */
+	cns_buf_reserve(out, 2);
+	out->data[out->len] = '\0';
+	out->data[out->len + 1] = '\0';
+	return 0;
+}
+
+void cns_odbc_hex(const unsigned char *p, size_t n, struct cns_buf *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	char *q;
+
+	cns_buf_reserve(out, 2 + 2 * n);
+	q = out->data + out->len;
+	*q++ = '\\';
+	*q++ = 'x';
+	for (size_t i = 0; i < n; i++) {
+		*q++ = digits[p[i] >> 4];
+		*q++ = digits[p[i] & 15];
+	}
+	out->len += 2 + 2 * n;
+	out->data[out->len] = '\0';
+}
