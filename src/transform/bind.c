@@ -272,7 +272,7 @@ int cns_transform_bind(const struct cns_transform *t, const char *source,
 		const struct rxinfo *rx = n->aux;
 
 		/* validated at load: this cannot fail but for memory */
-		if (regcomp(&p->regex[i], rx->pattern, rx->cflags) != 0) {
+		if (xf_regcomp(&p->regex[i], rx->pattern, rx->cflags) != 0) {
 			xf_diag_add(&d, n->line, n->col, n->len, NULL,
 				 "could not compile the regular expression");
 			break;

@@ -832,7 +832,7 @@ static void ck_regexp(struct checker *ck, struct node *n)
 	    rx_flags(ck, n->args[flag_arg], repl, rx) < 0)
 		return;
 	rx->pattern = cns_arena_strndup(ck->arena, pat->lit.s, pat->lit.n);
-	rc = regcomp(&re, rx->pattern, rx->cflags);
+	rc = xf_regcomp(&re, rx->pattern, rx->cflags);
 	if (rc != 0) {
 		char msg[128];
 
@@ -846,13 +846,37 @@ static void ck_regexp(struct checker *ck, struct node *n)
 	xf_check_register_regex(ck, n);
 }
 
+int xf_regcomp(regex_t *re, const char *pattern, int cflags)
+{
+	locale_t loc = xf_utf8_locale(), old = (locale_t)0;
+	int rc;
+
+	if (loc)
+		old = uselocale(loc);
+	rc = regcomp(re, pattern, cflags);
+	if (loc)
+		uselocale(old);
+	return rc;
+}
+
 static int rx_exec(const regex_t *re, const char *s, size_t from, size_t n,
 		   regmatch_t *m, int nm)
 {
+	locale_t loc = xf_utf8_locale(), old = (locale_t)0;
+	int rc;
+
+	/* the regex was compiled for UTF-8: match it under the same
+	 * locale; REG_STARTEND bounds the text, which is not
+	 * NUL-terminated */
+	if (loc)
+		old = uselocale(loc);
 	m[0].rm_so = (regoff_t)from;
 	m[0].rm_eo = (regoff_t)n;
-	return regexec(re, s, (size_t)nm, m,
-		       REG_STARTEND | (from > 0 ? REG_NOTBOL : 0));
+	rc = regexec(re, s, (size_t)nm, m,
+		     REG_STARTEND | (from > 0 ? REG_NOTBOL : 0));
+	if (loc)
+		uselocale(old);
+	return rc;
 }
 
 static int f_regexp_replace(const struct node *n, struct ectx *c,

@@ -23,6 +23,7 @@
 
 #include "consolidate/transform.h"
 
+#include <locale.h>
 #include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -265,12 +266,16 @@ struct rxinfo {
 	bool global;
 };
 
+/* regcomp() under the UTF-8 locale. */
+int xf_regcomp(regex_t *re, const char *pattern, int cflags);
+
 /* ---- the compiled file ---- */
 
 struct lookup {
 	char *name;
 	char *path;
 	int line;
+	bool broken; /* an entry of the section had an error */
 	/* open addressing hash: key -> value, both NUL-terminated */
 	char **keys, **vals;
 	uint32_t *klen, *vlen;
@@ -427,6 +432,10 @@ size_t xf_utf8_encode(uint32_t cp, char *out);
 /* Shortest text of d that reads back exactly ("NaN", "Infinity" too);
  * buf at least 40 bytes; returns the length. */
 int xf_double_text(double d, bool real, char *buf);
+/* A UTF-8 LC_CTYPE locale created once (C.UTF-8), or (locale_t)0 when the
+ * system has none; for uselocale() around regcomp/regexec so that
+ * patterns work on characters, whatever the process locale is. */
+locale_t xf_utf8_locale(void);
 /* strtod in the C locale, whatever the process locale is. */
 double xf_text_to_double_c(const char *buf);
 

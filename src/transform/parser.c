@@ -215,6 +215,8 @@ static struct node *parse_case(struct parser *p, const struct token *at)
 	struct nlist l = { 0 };
 	struct node *n = mk(p, N_CASE, at, 0), *x;
 
+	if (is_kw(peek(p), "else") || is_kw(peek(p), "end"))
+		return expected(p, "\"when\"");
 	if (!is_kw(peek(p), "when")) {
 		if (!(x = parse_expr(p)))
 			return NULL;
@@ -349,17 +351,24 @@ static struct node *parse_primary(struct parser *p)
 		}
 		if (is_kw(t, "cast")) {
 			struct node *x;
+			const struct token *open;
 
 			next(p);
 			if (peek(p)->k != T_LPAREN)
 				return expected(p, "\"(\" after \"cast\"");
-			next(p);
+			open = next(p);
 			if (!(x = parse_expr(p)))
 				return NULL;
 			if (!accept_kw(p, "as"))
 				return expected(p, "\"as\" in cast");
 			if (!(n = parse_type_cast(p, x, t)))
 				return NULL;
+			if (at_end(peek(p)))
+				return syntax(p, open,
+					      "a continued line must be "
+					      "indented deeper than the line "
+					      "it continues",
+					      "missing \")\" to close \"(\"");
 			if (peek(p)->k != T_RPAREN)
 				return expected(p, "\")\" to close cast");
 			next(p);
@@ -1104,17 +1113,19 @@ void xf_parse_file(struct cns_transform *t, const char *text, size_t len,
 				t->schema_broken = true;
 			if (fp.p.failed && fp.cur == SEC_FROM)
 				fp.sec->broken = true;
+			if (fp.p.failed && fp.cur == SEC_LOOKUP)
+				fp.lk->broken = true;
 		}
 		skip_entry(&fp.p);
 	}
 	if (!fp.schema_line)
 		xf_diag_add(d, 1, 1, 1, "declare the target columns first",
 			 "missing [schema] section");
-	else if (t->schema.ncols == 0)
+	else if (t->schema.ncols == 0 && !t->schema_broken)
 		xf_diag_add(d, fp.schema_line, 1, 8, NULL,
 			 "[schema] declares no columns");
 	for (int i = 0; i < t->nlookups; i++)
-		if (!t->lookups[i].path)
+		if (!t->lookups[i].path && !t->lookups[i].broken)
 			xf_diag_add(d, t->lookups[i].line, 1, 1, NULL,
 				 "[lookup %s] has no \"file\"",
 				 t->lookups[i].name);

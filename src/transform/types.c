@@ -340,6 +340,12 @@ static void locales_init(void)
 		utf8_ctype = newlocale(LC_CTYPE_MASK, names[i], (locale_t)0);
 }
 
+locale_t xf_utf8_locale(void)
+{
+	pthread_once(&locales_once, locales_init);
+	return utf8_ctype;
+}
+
 /* ---- UTF-8 ---- */
 
 static int toupper_ascii(int c)

@@ -1,0 +1,382 @@
+/*
+ * test_transform_types.c - casts and the text forms of every type:
+ * integer overflow, exact numeric rounding, floating point, booleans,
+ * dates with leap days, times, timestamps, time zones with their DST
+ * changes, uuid, json, bytea, varchar lengths and bad UTF-8; and the
+ * values written to typed target columns.
+ */
+#include "transform_helper.h"
+
+#define N XF_NULL
+
+static const struct xf_case cast_cases[] = {
+	/* integers */
+	{ "a::integer", "+5", 0, 0, 0, "5" },
+	{ "a::integer", "-0", 0, 0, 0, "0" },
+	{ "a::integer", "", 0, 0, 0, "REJECT: invalid integer \"\"" },
+	{ "a::integer", " ", 0, 0, 0, "REJECT: invalid integer \" \"" },
+	{ "a::integer", "1e3", 0, 0, 0, "REJECT: invalid integer \"1e3\"" },
+	{ "a::integer", "1.0", 0, 0, 0, "REJECT: invalid integer \"1.0\"" },
+	{ "a::integer", "2147483647", 0, 0, 0, "2147483647" },
+	{ "a::integer", "-2147483648", 0, 0, 0, "-2147483648" },
+	{ "a::integer", "2147483648", 0, 0, 0,
+	  "REJECT: value \"2147483648\" is out of range for integer" },
+	{ "a::bigint", "9223372036854775807", 0, 0, 0, "9223372036854775807" },
+	{ "a::bigint", "-9223372036854775808", 0, 0, 0,
+	  "-9223372036854775808" },
+	{ "a::bigint", "9223372036854775808", 0, 0, 0,
+	  "REJECT: value \"9223372036854775808\" is out of range for bigint" },
+	{ "a::bigint", "99999999999999999999x", 0, 0, 0,
+	  "REJECT: invalid bigint \"99999999999999999999x\"" },
+	{ "a::smallint", "-32768", 0, 0, 0, "-32768" },
+	{ "a::smallint + a::smallint", "32767", 0, 0, 0,
+	  "REJECT: smallint out of range" },
+	{ "a::smallint + 1", "32767", 0, 0, 0, "32768" },
+	{ "a::int * 2", "1073741824", 0, 0, 0, "REJECT: integer out of range" },
+	{ "a::bigint * 2", "1073741824", 0, 0, 0, "2147483648" },
+	{ "cast(a::bigint as integer)", "3000000000", 0, 0, 0,
+	  "REJECT: value \"3000000000\" is out of range for integer" },
+	/* numeric: exact decimal text */
+	{ "a::numeric", "1.50", 0, 0, 0, "1.50" },
+	{ "a::numeric", "+.5", 0, 0, 0, "0.5" },
+	{ "a::numeric", "007.10", 0, 0, 0, "7.10" },
+	{ "a::numeric", "1e-3", 0, 0, 0, "0.001" },
+	{ "a::numeric", "-0.0", 0, 0, 0, "0.0" },
+	{ "a::numeric", "1.2.3", 0, 0, 0, "REJECT: invalid numeric \"1.2.3\"" },
+	{ "a::numeric", "NaN", 0, 0, 0, "REJECT: invalid numeric \"NaN\"" },
+	{ "a::numeric(3,0)", "999.5", 0, 0, 0,
+	  "REJECT: value \"999.5\" is out of range for numeric(3,0)" },
+	{ "a::numeric(3,0)", "999.4", 0, 0, 0, "999" },
+	{ "a::numeric(5,2)", "0.005", 0, 0, 0, "0.01" },
+	{ "a::numeric(5,2)", "-0.004", 0, 0, 0, "0.00" },
+	{ "a::numeric(4,4)", "0.99995", 0, 0, 0,
+	  "REJECT: value \"0.99995\" is out of range for numeric(4,4)" },
+	{ "a::numeric(18,4)", "12", 0, 0, 0, "12.0000" },
+	{ "a + b", "12345678901234567890.123456789", "0.000000001", 0, 0,
+	  "12345678901234567890.123456790" },
+	{ "a * b", "99999999999999999999", "99999999999999999999", 0, 0,
+	  "9999999999999999999800000000000000000001" },
+	{ "a - b", "0.1", "0.3", 0, 0, "-0.2" },
+	{ "a / b", "10", "4", 0, 0, "2.5000000000000000" },
+	{ "a / b", "2", "3", 0, 0, "0.6666666666666667" },
+	{ "a / b", "-2", "3", 0, 0, "-0.6666666666666667" },
+	{ "a / b", "1.000000000000000000005", "1", 0, 0,
+	  "1.000000000000000000005" },
+	{ "a % b", "10.5", "3", 0, 0, "1.5" },
+	{ "a % b", "-10.5", "3", 0, 0, "-1.5" },
+	{ "a::numeric < b::numeric", "-1.5", "-1.25", 0, 0, "true" },
+	{ "a::numeric = b::numeric", "1.50", "1.5", 0, 0, "true" },
+	{ "a::numeric > b::numeric", "10", "9.99", 0, 0, "true" },
+	{ "a::numeric > b::numeric", "0.01", "0.009", 0, 0, "true" },
+	{ "a::numeric::integer", "1.5", 0, 0, 0, "2" },
+	{ "a::numeric::integer", "-1.5", 0, 0, 0, "-2" },
+	{ "a::numeric::bigint", "1e20", 0, 0, 0,
+	  "REJECT: value \"100000000000000000000\" is out of range for "
+	  "bigint" },
+	{ "a::numeric::double precision", "0.1", 0, 0, 0, "0.1" },
+	/* floating point */
+	{ "a::double precision", "1e308", 0, 0, 0, "1e+308" },
+	{ "a::double precision", "1e309", 0, 0, 0,
+	  "REJECT: value \"1e309\" is out of range for double precision" },
+	{ "a::double precision", "NaN", 0, 0, 0, "NaN" },
+	{ "a::double precision", "-Infinity", 0, 0, 0, "-Infinity" },
+	{ "a::double precision", "0x10", 0, 0, 0,
+	  "REJECT: invalid double precision \"0x10\"" },
+	{ "a::double precision + b::double precision", "0.1", "0.2", 0, 0,
+	  "0.30000000000000004" },
+	{ "a::real", "3.4e39", 0, 0, 0,
+	  "REJECT: value \"3.4e39\" is out of range for real" },
+	{ "a::real", "0.1", 0, 0, 0, "0.1" },
+	{ "a::double precision::integer", "2.5", 0, 0, 0, "2" },
+	{ "a::double precision::integer", "3.5", 0, 0, 0, "4" },
+	{ "a::double precision::integer", "1e10", 0, 0, 0,
+	  "REJECT: value \"10000000000\" is out of range for integer" },
+	{ "a::double precision::numeric", "0.1", 0, 0, 0, "0.1" },
+	{ "a::double precision::numeric", "NaN", 0, 0, 0,
+	  "REJECT: cannot convert NaN to numeric" },
+	/* booleans */
+	{ "a::boolean", "TRUE", 0, 0, 0, "true" },
+	{ "a::boolean", " f ", 0, 0, 0, "false" },
+	{ "a::boolean", "on", 0, 0, 0, "true" },
+	{ "a::boolean", "off", 0, 0, 0, "false" },
+	{ "a::boolean", "1", 0, 0, 0, "true" },
+	{ "a::boolean", "0", 0, 0, 0, "false" },
+	{ "a::boolean", "Y", 0, 0, 0, "true" },
+	{ "a::boolean", "no", 0, 0, 0, "false" },
+	{ "a::boolean", "tr", 0, 0, 0, "REJECT: invalid boolean \"tr\"" },
+	{ "a::boolean::integer", "t", 0, 0, 0, "1" },
+	{ "a::integer::boolean", "5", 0, 0, 0, "true" },
+	/* dates, leap days */
+	{ "a::date", "2024-02-29", 0, 0, 0, "2024-02-29" },
+	{ "a::date", "2023-02-29", 0, 0, 0,
+	  "REJECT: invalid date \"2023-02-29\"" },
+	{ "a::date", "1900-02-29", 0, 0, 0,
+	  "REJECT: invalid date \"1900-02-29\"" },
+	{ "a::date", "2000-02-29", 0, 0, 0, "2000-02-29" },
+	{ "a::date", "2024-1-5", 0, 0, 0, "2024-01-05" },
+	{ "a::date", "2024-13-01", 0, 0, 0,
+	  "REJECT: invalid date \"2024-13-01\"" },
+	{ "a::date", "0000-01-01", 0, 0, 0,
+	  "REJECT: invalid date \"0000-01-01\"" },
+	{ "a::date", "0001-01-01", 0, 0, 0, "0001-01-01" },
+	{ "a::date", "9999-12-31", 0, 0, 0, "9999-12-31" },
+	{ "a::date", "2024-01-05 10:00", 0, 0, 0, "2024-01-05" },
+	{ "a::date", "05/01/2024", 0, 0, 0,
+	  "REJECT: invalid date \"05/01/2024\"" },
+	{ "a::date + 1", "2023-12-31", 0, 0, 0, "2024-01-01" },
+	{ "a::date - 1", "2024-03-01", 0, 0, 0, "2024-02-29" },
+	/* times */
+	{ "a::time", "10:11", 0, 0, 0, "10:11:00" },
+	{ "a::time", "24:00:00", 0, 0, 0, "24:00:00" },
+	{ "a::time", "25:00", 0, 0, 0, "REJECT: invalid time \"25:00\"" },
+	{ "a::time", "10:11:12.1234567", 0, 0, 0, "10:11:12.123457" },
+	{ "a::time", "10:60", 0, 0, 0, "REJECT: invalid time \"10:60\"" },
+	/* timestamps */
+	{ "a::timestamp", "2024-01-05T10:11:12Z", 0, 0, 0,
+	  "2024-01-05 10:11:12" },
+	{ "a::timestamp", "2024-01-05 10:11:12.000001", 0, 0, 0,
+	  "2024-01-05 10:11:12.000001" },
+	{ "a::timestamp", "2024-01-05 10:11:12.9999996", 0, 0, 0,
+	  "2024-01-05 10:11:13" },
+	{ "a::timestamp", "2024-01-05", 0, 0, 0, "2024-01-05 00:00:00" },
+	{ "a::timestamp", "2024-02-30 00:00", 0, 0, 0,
+	  "REJECT: invalid timestamp \"2024-02-30 00:00\"" },
+	{ "a::timestamp::date", "2024-01-05 23:59:59", 0, 0, 0, "2024-01-05" },
+	{ "a::timestamp::time", "2024-01-05 23:59:59", 0, 0, 0, "23:59:59" },
+	{ "a::date::timestamp", "2024-01-05", 0, 0, 0, "2024-01-05 00:00:00" },
+	{ "a::timestamptz", "2024-01-05 10:00+05:30", 0, 0, 0,
+	  "2024-01-05 04:30:00+00" },
+	{ "a::timestamptz", "2024-01-05 10:00-0800", 0, 0, 0,
+	  "2024-01-05 18:00:00+00" },
+	{ "a::timestamptz", "2024-01-05 10:00 UTC", 0, 0, 0,
+	  "2024-01-05 10:00:00+00" },
+	{ "a::timestamptz", "2024-01-05 10:00 +25", 0, 0, 0,
+	  "REJECT: invalid timestamptz \"2024-01-05 10:00 +25\"" },
+	{ "a::timestamptz < b::timestamptz", "2024-01-05 10:00+01",
+	  "2024-01-05 09:30Z", 0, 0, "true" },
+	/* uuid */
+	{ "a::uuid", "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11", 0, 0, 0,
+	  "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11" },
+	{ "a::uuid", "{a0eebc999c0b4ef8bb6d6bb9bd380a11}", 0, 0, 0,
+	  "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11" },
+	{ "a::uuid", "a0eebc99-9c0b4ef8-bb6d6bb9-bd380a11", 0, 0, 0,
+	  "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11" },
+	{ "a::uuid", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1", 0, 0, 0,
+	  "REJECT: invalid uuid \"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1\"" },
+	{ "a::uuid", "g0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", 0, 0, 0,
+	  "REJECT: invalid uuid \"g0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11\"" },
+	/* json, jsonb */
+	{ "a::json", "{\"a\": [1, 2.5e3, true, null, \"x\\u00e9\"]}", 0, 0, 0,
+	  "{\"a\": [1, 2.5e3, true, null, \"x\\u00e9\"]}" },
+	{ "a::jsonb", " 5 ", 0, 0, 0, " 5 " },
+	{ "a::json", "{\"a\":}", 0, 0, 0,
+	  "REJECT: invalid json \"{\"a\":}\": unexpected character" },
+	{ "a::jsonb", "[1,]", 0, 0, 0,
+	  "REJECT: invalid jsonb \"[1,]\": unexpected character" },
+	{ "a::json", "\"open", 0, 0, 0,
+	  "REJECT: invalid json \"\"open\": unterminated string" },
+	{ "a::json", "", 0, 0, 0, "REJECT: invalid json \"\": unexpected end" },
+	{ "a::json", "01", 0, 0, 0,
+	  "REJECT: invalid json \"01\": unexpected text after the value" },
+	{ "a::json", "{\"a\":1} x", 0, 0, 0,
+	  "REJECT: invalid json \"{\"a\":1} x\": unexpected text after the "
+	  "value" },
+	/* bytea */
+	{ "a::bytea", "\\xDEADbeef", 0, 0, 0, "\\xdeadbeef" },
+	{ "a::bytea", "\\x", 0, 0, 0, "\\x" },
+	{ "a::bytea", "abc", 0, 0, 0, "\\x616263" },
+	{ "a::bytea", "a\\\\b", 0, 0, 0, "\\x615c62" },
+	{ "a::bytea", "\\001", 0, 0, 0, "\\x01" },
+	{ "a::bytea", "\\x1", 0, 0, 0, "REJECT: invalid bytea \"\\x1\"" },
+	{ "a::bytea", "a\\b", 0, 0, 0, "REJECT: invalid bytea \"a\\b\"" },
+	/* varchar(n) counts characters */
+	{ "a::varchar(3)", "abc", 0, 0, 0, "abc" },
+	{ "a::varchar(3)", "été", 0, 0, 0, "été" },
+	{ "a::varchar(3)", "abcd", 0, 0, 0,
+	  "REJECT: value too long for varchar(3) (4 characters)" },
+	{ "cast(123456 as varchar(3))", 0, 0, 0, 0,
+	  "REJECT: value too long for varchar(3) (6 characters)" },
+	{ "a::varchar", "anything", 0, 0, 0, "anything" },
+	/* text must be valid UTF-8 */
+	{ "a", "ok \xC3\xA9", 0, 0, 0, "ok é" },
+	{ "a", "bad \xC3(", 0, 0, 0, "REJECT: invalid UTF-8 at byte 5" },
+	{ "a", "\xED\xA0\x80", 0, 0, 0, "REJECT: invalid UTF-8 at byte 1" },
+	{ "a::integer", "1\xC3", 0, 0, 0, "REJECT: invalid integer \"1?\"" },
+	{ "upper(a)", "x\xFFy", 0, 0, 0, "REJECT: invalid UTF-8 at byte 2" },
+	/* a NULL is NULL in every type */
+	{ "a::date", N, 0, 0, 0, "\\N" },
+	{ "null::integer + 1", 0, 0, 0, 0, "\\N" },
+	{ "cast(null as uuid)", 0, 0, 0, 0, "\\N" },
+};
+
+static void test_casts(void **state)
+{
+	(void)state;
+	xf_check_cases(cast_cases, sizeof(cast_cases) / sizeof(*cast_cases),
+		       NULL);
+}
+
+/* Timestamps without an offset are read in the program's zone; PostgreSQL
+ * resolves a local time that happens twice (the autumn change) to the
+ * later instant, after the change, and a local time that does not exist
+ * (the spring change) with the offset in force before the change. */
+static const struct xf_case london_cases[] = {
+	{ "a::timestamptz", "2024-01-05 12:00", 0, 0, 0,
+	  "2024-01-05 12:00:00+00" },
+	{ "a::timestamptz", "2024-07-01 12:00", 0, 0, 0,
+	  "2024-07-01 11:00:00+00" },
+	/* 2026-10-25: clocks go back from 02:00 BST to 01:00 GMT */
+	{ "a::timestamptz", "2026-10-25 00:59:59", 0, 0, 0,
+	  "2026-10-24 23:59:59+00" },
+	{ "a::timestamptz", "2026-10-25 01:30", 0, 0, 0,
+	  "2026-10-25 01:30:00+00" },
+	{ "a::timestamptz", "2026-10-25 02:00", 0, 0, 0,
+	  "2026-10-25 02:00:00+00" },
+	/* 2026-03-29: clocks go forward from 01:00 GMT to 02:00 BST */
+	{ "a::timestamptz", "2026-03-29 00:59", 0, 0, 0,
+	  "2026-03-29 00:59:00+00" },
+	{ "a::timestamptz", "2026-03-29 01:30", 0, 0, 0,
+	  "2026-03-29 01:30:00+00" },
+	{ "a::timestamptz", "2026-03-29 02:00", 0, 0, 0,
+	  "2026-03-29 01:00:00+00" },
+	/* beyond the transitions in the file: the zone's rule */
+	{ "a::timestamptz", "2100-07-01 12:00", 0, 0, 0,
+	  "2100-07-01 11:00:00+00" },
+	{ "a::timestamptz", "2100-12-01 12:00", 0, 0, 0,
+	  "2100-12-01 12:00:00+00" },
+	/* an explicit offset wins over the zone */
+	{ "a::timestamptz", "2024-07-01 12:00+00", 0, 0, 0,
+	  "2024-07-01 12:00:00+00" },
+	/* conversions use the zone too */
+	{ "a::timestamptz::timestamp", "2024-07-01 11:00+00", 0, 0, 0,
+	  "2024-07-01 12:00:00" },
+	{ "a::timestamptz::date", "2024-07-01 23:30+00", 0, 0, 0,
+	  "2024-07-02" },
+	{ "a::date::timestamptz", "2024-07-01", 0, 0, 0,
+	  "2024-06-30 23:00:00+00" },
+	{ "a::timestamp::timestamptz", "2024-07-01 00:30", 0, 0, 0,
+	  "2024-06-30 23:30:00+00" },
+	{ "date_trunc('day', a::timestamptz)", "2024-07-01 23:30+00", 0, 0, 0,
+	  "2024-07-01 23:00:00+00" },
+	{ "to_timestamp(a, 'YYYY-MM-DD HH24:MI')", "2024-07-01 12:00", 0, 0,
+	  0, "2024-07-01 11:00:00+00" },
+	{ "now()::timestamp", 0, 0, 0, 0, "2024-05-06 08:08:09.123456" },
+};
+
+static const struct xf_case new_york_cases[] = {
+	/* the examples of PostgreSQL's manual, appendix B */
+	{ "a::timestamptz", "2018-03-11 02:30", 0, 0, 0,
+	  "2018-03-11 07:30:00+00" },
+	{ "a::timestamptz", "2018-11-04 01:30", 0, 0, 0,
+	  "2018-11-04 06:30:00+00" },
+	{ "a::timestamptz", "2018-07-04 12:00", 0, 0, 0,
+	  "2018-07-04 16:00:00+00" },
+	/* before the first transition of the file: the zone's first
+	 * offset (local mean time), as PostgreSQL */
+	{ "a::timestamptz", "1800-01-01 00:00", 0, 0, 0,
+	  "1800-01-01 04:56:02+00" },
+};
+
+static const struct xf_case sydney_cases[] = {
+	/* southern hemisphere: DST across the new year */
+	{ "a::timestamptz", "2100-01-15 12:00", 0, 0, 0,
+	  "2100-01-15 01:00:00+00" },
+	{ "a::timestamptz", "2100-07-15 12:00", 0, 0, 0,
+	  "2100-07-15 02:00:00+00" },
+};
+
+static const struct xf_case fixed_cases[] = {
+	{ "a::timestamptz", "2024-07-01 12:00", 0, 0, 0,
+	  "2024-07-01 10:00:00+00" },
+	{ "a::timestamptz::timestamp", "2024-07-01 12:00Z", 0, 0, 0,
+	  "2024-07-01 14:00:00" },
+};
+
+static void test_time_zones(void **state)
+{
+	char got[256];
+	(void)state;
+
+	xf_check_cases(london_cases, sizeof(london_cases) /
+					     sizeof(*london_cases),
+		       "Europe/London");
+	xf_check_cases(new_york_cases, sizeof(new_york_cases) /
+					       sizeof(*new_york_cases),
+		       "America/New_York");
+	xf_check_cases(sydney_cases, sizeof(sydney_cases) /
+					     sizeof(*sydney_cases),
+		       "Australia/Sydney");
+	xf_check_cases(fixed_cases, sizeof(fixed_cases) / sizeof(*fixed_cases),
+		       "+02:00");
+	xf_eval_tz("a", "Mars/Olympus", "x", N, N, N, got, sizeof(got));
+	assert_string_equal(got, "TZ: invalid time zone \"Mars/Olympus\": "
+				 "unknown time zone");
+	xf_eval_tz("a", "../../etc/passwd", "x", N, N, N, got, sizeof(got));
+	assert_string_equal(got, "TZ: invalid time zone \"../../etc/passwd\": "
+				 "not a time zone name");
+}
+
+/* Values written to typed columns are in the form COPY reads. */
+static void test_output_forms(void **state)
+{
+	static const char *const names[] = { "v" };
+	char got[1024];
+	(void)state;
+
+	xf_run_row("[schema]\n"
+		   "t text\nv varchar(5)\ns smallint\ni integer\nb bigint\n"
+		   "n numeric(6,2)\nr real\nd double precision\nbo boolean\n"
+		   "da date\nti time\nts timestamp\ntz timestamptz\nu uuid\n"
+		   "j json\njb jsonb\nby bytea\nnn numeric\n"
+		   "[from s]\n"
+		   "t = v\nv = v\ns = 1\ni = -2\nb = 3000000000\n"
+		   "n = 1.005\nr = 1.5\nd = 1e100::double precision\n"
+		   "bo = 1 < 2\nda = '2024-02-29'\nti = '23:59:59.5'\n"
+		   "ts = '2024-02-29 01:02:03'\n"
+		   "tz = '2024-02-29 01:02:03.25-01'\n"
+		   "u = 'A0EEBC999C0B4EF8BB6D6BB9BD380A11'\n"
+		   "j = '[1]'\njb = '{}'\nby = 'ab'\nnn = 10 / 4.0\n",
+		   "s", NULL, 1, names, (const char *const[]){ "hi" }, got,
+		   sizeof(got));
+	assert_string_equal(got, "hi|hi|1|-2|3000000000|1.01|1.5|1e+100|t|"
+				 "2024-02-29|23:59:59.5|2024-02-29 01:02:03|"
+				 "2024-02-29 02:02:03.25+00|"
+				 "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11|[1]|{}|"
+				 "\\x6162|2.5000000000000000");
+}
+
+/* A cast that can never succeed is refused before any row is read. */
+static void test_impossible_casts(void **state)
+{
+	static const char *const pairs[][2] = {
+		{ "true", "date" },	 { "1", "date" },
+		{ "1.5", "uuid" },	 { "'2024-01-01'::date", "integer" },
+		{ "'x'::uuid", "bigint" }, { "'1'::json", "integer" },
+		{ "1", "bytea" },	 { "'10:00'::time", "date" },
+	};
+	char expr[128], got[256];
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(*pairs); i++) {
+		snprintf(expr, sizeof(expr), "cast(%s as %s)", pairs[i][0],
+			 pairs[i][1]);
+		xf_eval(expr, N, N, N, N, got, sizeof(got));
+		assert_true(strncmp(got, "COMPILE: cannot cast type ", 26) ==
+			    0);
+	}
+	xf_run_row("[schema]\nd date\n[from s]\nd = true\n", "s", NULL, 0,
+		   NULL, NULL, got, sizeof(got));
+	assert_string_equal(got, "COMPILE: cannot cast type boolean to date");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_casts),
+		cmocka_unit_test(test_time_zones),
+		cmocka_unit_test(test_output_forms),
+		cmocka_unit_test(test_impossible_casts),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
