@@ -516,8 +516,10 @@ static void odbc_close(struct cns_source *src)
 	if (!o)
 		return;
 	pthread_mutex_lock(&o->lock);
-	if (o->stmt)
+	if (o->stmt) {
+		SQLFreeStmt(o->stmt, SQL_CLOSE);
 		SQLFreeHandle(SQL_HANDLE_STMT, o->stmt);
+	}
 	o->stmt = NULL;
 	pthread_mutex_unlock(&o->lock);
 	if (o->connected)
