@@ -71,9 +71,13 @@ void cns_runlog_event(struct cns_runlog *l, enum cns_log_level level,
 		      const char *stage, const char *source, const char *fmt,
 		      ...) __attribute__((format(printf, 5, 6)));
 
-/* Ends the run: the end event, the runs.jsonl record, the metrics file
- * (when metrics_file is set), syslog's final line, then retention of old
- * logs and rejects files.  Removes the "running" marker. */
+/* Ends the run: a summary event per source, the end event (stage "end"),
+ * the runs.jsonl record, the metrics file (when metrics_file is set),
+ * syslog's final line, then retention of old logs and rejects files.
+ * Removes the "running" marker.  Fields of rec left zero or NULL take the
+ * run's own values (run id, job, host, pid, start; end: now).  Returns -1
+ * with err set when the record or the metrics file could not be written;
+ * the other steps are still done.  Call once; close() afterwards. */
 int cns_runlog_finish(struct cns_runlog *l, const struct cns_run_record *rec,
 		      struct cns_error *err);
 
@@ -87,5 +91,98 @@ void cns_runlog_close(struct cns_runlog *l);
 int cns_runlog_record_skip(const struct cns_job_conf *job,
 			   const struct cns_run_record *rec,
 			   struct cns_error *err);
+
+/* ---- reading back: history, log, status and the volume guard ---- */
+
+/* The folder of a job's logs, <log_dir>/<job>, written into buf. */
+char *cns_runlog_dir(const struct cns_job_conf *job, char *buf, size_t size);
+
+/* One source of a run, as recorded. */
+struct cns_run_source_entry {
+	const char *name;
+	const char *status; /* ok failed skipped pending running */
+	int64_t read, filtered, rejected, loaded, written, chunks, bytes;
+	double seconds;     /* -1 when unknown */
+};
+
+/* One record of runs.jsonl.  Strings live in the history's arena. */
+struct cns_run_entry {
+	const char *run_id;
+	const char *job;
+	const char *host;
+	const char *status;
+	const char *error;   /* NULL when the run recorded none */
+	const char *log;     /* file name of the run's log, or NULL */
+	long pid;
+	int64_t started_us;  /* -1 when unknown */
+	int64_t ended_us;    /* -1 when unknown (a crashed run) */
+	double duration_s;   /* -1 when unknown */
+	int exit_code;       /* -1 when unknown */
+	int nsources;
+	struct cns_run_source_entry *sources;
+	const char *line;    /* the record as written, without newline */
+};
+
+struct cns_run_history {
+	int n;
+	struct cns_run_entry *runs; /* oldest first */
+	int nbad;                   /* lines that could not be read */
+	struct cns_arena arena;
+};
+
+/* Reads the last `max` records (0: all) of the job's runs.jsonl into h,
+ * which must be released with cns_run_history_release() on success.  A
+ * missing file gives an empty history; unreadable lines are skipped and
+ * counted in h->nbad.  Returns -1 with err set (CNS_E_IO) when the file
+ * exists but cannot be read; nothing to release then. */
+int cns_runlog_history(const struct cns_job_conf *job, int max,
+		       struct cns_run_history *h, struct cns_error *err);
+void cns_run_history_release(struct cns_run_history *h);
+
+/* The `read` counts of `source` in the last successful runs (status ok,
+ * source ok), newest first, at most max of them.  Returns how many were
+ * written to out, or -1 when runs.jsonl exists but cannot be read. */
+int cns_runlog_recent_rows(const struct cns_job_conf *job, const char *source,
+			   int64_t *out, int max);
+
+/* The run in progress, from the "running" marker. */
+struct cns_run_marker {
+	char run_id[64];
+	long pid;
+	char host[256];
+	int64_t started_us;
+	char log[256]; /* file name of its log */
+};
+
+/* Reads the marker.  Returns 1 and fills *m when there is one, 0 when
+ * there is none, -1 with err set when it cannot be read. */
+int cns_runlog_marker(const struct cns_job_conf *job,
+		      struct cns_run_marker *m, struct cns_error *err);
+/* True when the marker's process still runs: same host, the pid exists,
+ * and that process started no later than the run (so a pid reused after a
+ * crash or a reboot does not count).  A marker from another host counts as
+ * alive only when assume_remote_alive is set. */
+bool cns_runlog_marker_alive(const struct cns_run_marker *m,
+			     bool assume_remote_alive);
+
+/* Finds a run's log file.  `which` is "last" (the newest log, also of a
+ * run in progress), "last-failed" (the newest run recorded with a status
+ * other than ok or skipped), a run id, or a unique prefix of a run id or
+ * of its part after the timestamp.  Writes the path (".log" or ".log.gz")
+ * into path.  Returns -1 with err set when there is no such log or the
+ * prefix matches several. */
+int cns_runlog_find(const struct cns_job_conf *job, const char *which,
+		    char *path, size_t size, struct cns_error *err);
+
+/* Appends s[0..n) to b as a JSON string literal, quotes included.
+ * Control characters are escaped; bytes that are not UTF-8 become U+FFFD,
+ * so the output is always valid JSON. */
+void cns_json_add_str(struct cns_buf *b, const char *s, size_t n);
+/* The same for a NUL-terminated string; "null" when s is NULL. */
+void cns_json_add_cstr(struct cns_buf *b, const char *s);
+
+/* True when a log line (text or JSON) is a run's end line: stage "end"
+ * with a status pair, as cns_runlog_finish() writes it. */
+bool cns_runlog_is_end_line(const char *line, size_t n);
 
 #endif

@@ -1,0 +1,163 @@
+/*
+ * runlog_internal.h - what the run log, the rejects file and the commands
+ * that read them back share inside the library: JSON text in and out, UTC
+ * timestamps, and the scrubbing of secrets.
+ *
+ * The JSON reader is deliberately small: it reads what runs.jsonl, the
+ * "running" marker and the log's JSON lines hold, nothing more exotic.
+ */
+#ifndef CONSOLIDATE_RUNLOG_INTERNAL_H
+#define CONSOLIDATE_RUNLOG_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <limits.h>
+#include <pthread.h>
+
+#include "consolidate/config.h"
+#include "consolidate/runlog.h"
+#include "consolidate/util.h"
+
+/* ---- JSON in ---- */
+
+enum cns_json_type {
+	CNS_JSON_NULL,
+	CNS_JSON_BOOL,
+	CNS_JSON_NUMBER,
+	CNS_JSON_STRING,
+	CNS_JSON_ARRAY,
+	CNS_JSON_OBJECT
+};
+
+struct cns_json {
+	enum cns_json_type type;
+	const char *key;       /* member name inside an object, else NULL */
+	const char *str;       /* string: decoded text; number: as written */
+	size_t len;            /* length of str */
+	double num;            /* number */
+	bool b;                /* bool */
+	struct cns_json *child; /* array or object: first element */
+	struct cns_json *next;  /* next sibling */
+	/* Where the value starts and ends in the parsed text, so that a
+	 * sub-document can be copied out as written. */
+	const char *start, *end;
+};
+
+/* Parses one JSON value (surrounded by blanks at most) from text[0..len).
+ * Every node and string lives in arena a.  Returns the root, or NULL when
+ * the text is not valid JSON or nests deeper than 64 levels. */
+struct cns_json *cns_json_parse(struct cns_arena *a, const char *text,
+				size_t len);
+/* The member `key` of an object, or NULL (also when obj is not an
+ * object). */
+const struct cns_json *cns_json_get(const struct cns_json *obj,
+				    const char *key);
+/* The member's string, or NULL when it is missing or not a string. */
+const char *cns_json_get_str(const struct cns_json *obj, const char *key);
+/* The member's number as an integer, or def when it is missing or not a
+ * number. */
+int64_t cns_json_get_int(const struct cns_json *obj, const char *key,
+			 int64_t def);
+double cns_json_get_num(const struct cns_json *obj, const char *key,
+			double def);
+
+/* ---- time ---- */
+
+/* "2026-11-22T03:15:00.123Z" (ms = true) or "2026-11-22T03:15:00Z" from
+ * microseconds since the epoch.  Returns buf; 32 bytes are enough. */
+char *cns_runlog_iso(int64_t us, bool ms, char *buf, size_t size);
+/* "20261122T031500Z": the compact form used in file names and run ids. */
+char *cns_runlog_compact(int64_t us, char *buf, size_t size);
+/* Parses the ISO 8601 UTC forms written by cns_runlog_iso (fraction
+ * optional, "Z" or an offset) and a date alone.  Returns 0, or -1 when s
+ * is not such a time. */
+int cns_runlog_parse_iso(const char *s, int64_t *us);
+
+/* ---- secrets ---- */
+
+/* Every secret value of a job: passwords in connection strings (as
+ * written and unquoted), password keys, the first line of password
+ * files.  Values shorter than 4 bytes are left out: scrubbing them
+ * literally would blank ordinary words, and redaction by key still catches
+ * them.  The strings and the array are malloc'ed; free with
+ * cns_secrets_free(). */
+char **cns_secrets_collect(const struct cns_job_conf *job, int *n);
+void cns_secrets_free(char **secrets, int n);
+/* Appends text to out with every secret hidden: literal secret values,
+ * "password=..." / "PWD=..." pairs and the password of a URI
+ * ("scheme://user:secret@host") anywhere in the text become "***". */
+void cns_secrets_scrub(char *const *secrets, int n, const char *text,
+		       struct cns_buf *out);
+
+/* ---- files ---- */
+
+/* Creates a folder and its parents (mode 0750 for new ones); an existing
+ * folder is fine.  Returns 0, or -1 with errno set. */
+int cns_mkdir_p(const char *path);
+/* Writes data to path atomically: a temporary file in the same folder,
+ * fsync, then rename over path.  Returns 0, or -1 with errno set. */
+int cns_write_atomic(const char *path, const char *data, size_t len,
+		     int mode);
+
+/* ---- the open log (runlog.c), shared with retention ---- */
+
+struct cns_runlog {
+	const struct cns_job_conf *job; /* borrowed: outlives the log */
+	char dir[PATH_MAX];             /* <log_dir>/<job> */
+	char path[PATH_MAX + 512];            /* the log file */
+	char name[256];                 /* its file name */
+	char run_id[64];
+	char host[256];
+	int64_t started_us;
+	bool json;
+	bool syslog;
+	char **secrets; /* read-only after open */
+	int nsecrets;
+
+	pthread_mutex_t lock; /* guards writes to fd */
+	int fd;
+};
+
+
+/* Writes one event as the run's own (secrets scrubbed), for the steps
+ * of finish that live in other files. */
+void cns_runlog_emitf(struct cns_runlog *l, enum cns_log_level level,
+		      const char *stage, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Retention of old logs and rejects files (runlog_retain.c); problems
+ * become warnings in l's log. */
+void cns_runlog_retain(struct cns_runlog *l);
+
+/* Seconds a source took, or -1 when it did not both start and finish. */
+double cns_source_seconds(const struct cns_source_stats *s);
+
+/* Rewrites job->metrics_file atomically from a complete record: status,
+ * ended_us and exit_code set (runlog_metrics.c).  Counters are carried
+ * from the file being replaced. */
+int cns_metrics_write(const struct cns_job_conf *job,
+		      const struct cns_run_record *rec, struct cns_error *err);
+
+/* One log file of a job. */
+struct cns_logfile {
+	char name[256];         /* "<stamp>-<...>.log" or ".log.gz" */
+	bool gz;
+	struct timespec mtime;
+	int64_t start_us;       /* the run's start, from the name */
+};
+
+/* True for the names of run logs, "<YYYYmmddTHHMMSSZ>-<...>.log[.gz]";
+ * sets *gz and the start time read from the name. */
+bool cns_runlog_log_name(const char *name, bool *gz, int64_t *start_us);
+/* The log files in dir, oldest first (by name, which begins with the
+ * start time).  The array is malloc'ed (NULL when there are none). */
+struct cns_logfile *cns_runlog_list_logs(const char *dir, int *n);
+/* The run id in a log file name: the name without ".log[.gz]", and
+ * without the leading "<stamp>-" when the rest does not start with the
+ * stamp itself.  Writes it to buf. */
+char *cns_runlog_log_run_id(const char *name, char *buf, size_t size);
+
+#endif
