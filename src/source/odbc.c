@@ -300,6 +300,179 @@ fail:
 	return -1;
 }
 
+/* The ordering columns and watermark rules of this run, as the postgres
+ * driver applies them: the columns the run set (incremental, then the
+ * tie-breaker key), else the configured incremental columns. */
+static void order_of(struct cns_source *src, struct cns_odbc_order *ord)
+{
+	const struct cns_source_conf *c = src->conf;
+
+	memset(ord, 0, sizeof(*ord));
+	if (src->ninc > 0) {
+		ord->cols = src->inc_cols;
+		ord->n = src->ninc;
+	} else {
+		ord->cols = (const char *const *)c->incremental.items;
+		ord->n = c->incremental.n;
+	}
+	/* NULL never compares greater, so once there is a watermark such
+	 * rows are never read again; `skip` leaves them out from the
+	 * start. */
+	if (ord->n > 0 && (c->null_incremental == CNS_NULLINC_SKIP ||
+			   src->nwatermark > 0))
+		ord->notnull = c->incremental.n;
+	if (ord->n > 0 && src->nwatermark == ord->n) {
+		if (src->lookback_ms > 0 && src->watermark[0])
+			ord->lookback = true;
+		else
+			ord->nwm = ord->n;
+	}
+}
+
+/* Builds the extraction query into b and sets the parameter values. */
+static int make_sql(struct cns_source *src, struct cns_odbc *o,
+		    struct cns_buf *b, struct cns_error *err)
+{
+	struct cns_odbc_order ord;
+	int *param_of = NULL;
+
+	order_of(src, &ord);
+	if (ord.lookback &&
+	    cns_odbc_lookback(src->watermark[0], src->lookback_ms,
+			      o->lookback_val, sizeof(o->lookback_val)) < 0) {
+		cns_error_set(err, CNS_E_CONFIG,
+			      "%s: lookback needs a date or timestamp in "
+			      "incremental column \"%s\", but the watermark "
+			      "is \"%s\"", o->what, ord.cols[0],
+			      src->watermark[0]);
+		return -1;
+	}
+	o->nparams = cns_odbc_build_sql(b, src->conf, o->quote, &ord,
+					&param_of);
+	free(o->param_val);
+	o->param_val = cns_xcalloc((size_t)o->nparams + 1,
+				   sizeof(*o->param_val));
+	for (int i = 0; i < o->nparams; i++)
+		o->param_val[i] = ord.lookback ? o->lookback_val :
+				  src->watermark[param_of[i]];
+	free(param_of);
+	return 0;
+}
+
+/* Reads a text column of the current row of a catalog result. */
+static bool get_text(struct cns_odbc *o, SQLHSTMT st, SQLUSMALLINT col,
+		     char *out, size_t size)
+{
+	SQLLEN ind = 0;
+
+	out[0] = '\0';
+	if (o->wide) {
+		SQLWCHAR w[256];
+		struct cns_buf b;
+		bool ok;
+
+		if (!SQL_SUCCEEDED(SQLGetData(st, col, SQL_C_WCHAR, w,
+					      sizeof(w), &ind)) ||
+		    ind == SQL_NULL_DATA)
+			return false;
+		if (ind < 0 || (size_t)ind >= sizeof(w))
+			ind = sizeof(w) - sizeof(SQLWCHAR);
+		cns_buf_init(&b);
+		ok = cns_odbc_utf16_to_utf8(w, (size_t)ind / sizeof(SQLWCHAR),
+					    &b) == 0;
+		if (ok)
+			snprintf(out, size, "%s", b.data ? b.data : "");
+		cns_buf_release(&b);
+		return ok;
+	}
+	if (!SQL_SUCCEEDED(SQLGetData(st, col, SQL_C_CHAR, out, (SQLLEN)size,
+				      &ind)) ||
+	    ind == SQL_NULL_DATA)
+		return false;
+	return true;
+}
+
+static SQLRETURN primary_keys(struct cns_odbc *o, SQLHSTMT st,
+			      const char *cat, const char *sch,
+			      const char *tab)
+{
+	SQLRETURN rc;
+
+	if (o->wide) {
+		struct cns_buf w[3];
+		const char *in[3] = {cat, sch, tab};
+		SQLWCHAR *p[3];
+
+		for (int i = 0; i < 3; i++) {
+			cns_buf_init(&w[i]);
+			p[i] = NULL;
+			if (in[i][0] && cns_odbc_utf8_to_utf16(
+						in[i], strlen(in[i]), &w[i]) == 0)
+				p[i] = (SQLWCHAR *)w[i].data;
+		}
+		rc = SQLPrimaryKeysW(st, p[0], p[0] ? SQL_NTS : 0, p[1],
+				     p[1] ? SQL_NTS : 0, p[2], SQL_NTS);
+		for (int i = 0; i < 3; i++)
+			cns_buf_release(&w[i]);
+		return rc;
+	}
+	return SQLPrimaryKeys(st, cat[0] ? (SQLCHAR *)cat : NULL,
+			      cat[0] ? SQL_NTS : 0,
+			      sch[0] ? (SQLCHAR *)sch : NULL,
+			      sch[0] ? SQL_NTS : 0, (SQLCHAR *)tab, SQL_NTS);
+}
+
+/* Looks up the primary key of conf->table (a default tie-breaker for
+ * incremental runs).  Finding none is not an error. */
+static void find_pkey(struct cns_source *src, struct cns_odbc *o)
+{
+	char cat[256], sch[256], tab[256], first[256], s2[256], name[256];
+	char *keys[16];
+	int n = 0;
+
+	if (!src->conf->table)
+		return;
+	cns_odbc_split_table(src->conf->table, o->quote, cat, sch, tab,
+			     sizeof(cat));
+	for (int attempt = 0; attempt < 2 && n == 0; attempt++) {
+		SQLHSTMT st;
+
+		/* "a.b" is schema.table, or catalog.table (MariaDB). */
+		if (attempt == 1) {
+			if (!sch[0] || cat[0])
+				break;
+			snprintf(cat, sizeof(cat), "%s", sch);
+			sch[0] = '\0';
+		}
+		if (!SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_STMT, o->dbc,
+						  &st)))
+			return;
+		first[0] = '\0';
+		if (SQL_SUCCEEDED(primary_keys(o, st, cat, sch, tab))) {
+			while (n < 16 && SQL_SUCCEEDED(SQLFetch(st))) {
+				/* Without a schema, keep to the first
+				 * table found. */
+				if (!get_text(o, st, 2, s2, sizeof(s2)))
+					s2[0] = '\0';
+				if (n == 0)
+					snprintf(first, sizeof(first), "%s", s2);
+				else if (strcmp(first, s2) != 0)
+					break;
+				if (get_text(o, st, 4, name, sizeof(name)))
+					keys[n++] = cns_arena_strdup(
+						&src->arena, name);
+			}
+		}
+		SQLFreeStmt(st, SQL_CLOSE);
+		SQLFreeHandle(SQL_HANDLE_STMT, st);
+	}
+	if (n == 0)
+		return;
+	src->npkey = n;
+	src->pkey = cns_arena_zalloc(&src->arena, sizeof(char *) * (size_t)n);
+	memcpy(src->pkey, keys, sizeof(char *) * (size_t)n);
+}
+
 /* Prepares o->sql in the driver. */
 static int prepare(struct cns_source *src, struct cns_odbc *o,
 		   struct cns_error *err)
@@ -386,8 +559,6 @@ static int odbc_describe(struct cns_source *src, struct cns_error *err)
 {
 	struct cns_odbc *o = impl(src);
 	const struct cns_source_conf *c = src->conf;
-	int nord = c->incremental.n ? c->incremental.n + c->key.n : 0;
-	int *param_of = NULL;
 	SQLSMALLINT n = 0;
 
 	if (!o || !o->connected)
@@ -397,16 +568,6 @@ static int odbc_describe(struct cns_source *src, struct cns_error *err)
 		return cns_error_set(err, CNS_E_CONFIG,
 				     "%s: odbc needs \"table\" or \"query\"",
 				     o->what);
-	if (src->nwatermark > nord)
-		return cns_error_set(err, CNS_E_INTERNAL,
-				     "%s: %d watermark values for %d "
-				     "incremental and key columns",
-				     o->what, src->nwatermark, nord);
-	for (int i = 0; i < src->nwatermark; i++)
-		if (!src->watermark[i])
-			return cns_error_set(err, CNS_E_INTERNAL,
-					     "%s: watermark value %d is NULL",
-					     o->what, i + 1);
 	if (o->prepared) {
 		/* Described again: start over. */
 		SQLFreeStmt(o->stmt, SQL_CLOSE);
@@ -417,15 +578,8 @@ static int odbc_describe(struct cns_source *src, struct cns_error *err)
 		o->cols = NULL;
 		o->prepared = o->executed = o->eof = false;
 	}
-	o->nparams = cns_odbc_build_sql(&o->sql, c, o->quote,
-					src->nwatermark, &param_of);
-	free(o->param_val);
-	o->param_val = cns_xcalloc((size_t)o->nparams + 1,
-				   sizeof(*o->param_val));
-	for (int i = 0; i < o->nparams; i++)
-		o->param_val[i] = src->watermark[param_of[i]];
-	free(param_of);
-
+	if (make_sql(src, o, &o->sql, err) < 0)
+		goto fail;
 	if (prepare(src, o, err) < 0)
 		goto fail;
 	if (!SQL_SUCCEEDED(SQLNumResultCols(o->stmt, &n))) {
@@ -461,11 +615,43 @@ static int odbc_describe(struct cns_source *src, struct cns_error *err)
 						      col->digits,
 						      col->is_unsigned);
 	}
+	find_pkey(src, o);
 	o->prepared = true;
 	return 0;
 fail:
 	cns_error_in_source(err, src->conf->name);
 	return -1;
+}
+
+/* The run sets the ordering columns and the watermark after describe():
+ * the query that runs may differ from the one described. */
+static int reprepare_if_changed(struct cns_source *src, struct cns_odbc *o,
+				struct cns_error *err)
+{
+	struct cns_buf sql;
+	SQLSMALLINT n = 0;
+	int rc = 0;
+
+	cns_buf_init(&sql);
+	if (make_sql(src, o, &sql, err) < 0) {
+		cns_buf_release(&sql);
+		return -1;
+	}
+	if (strcmp(sql.data, o->sql.data) != 0) {
+		cns_buf_reset(&o->sql);
+		cns_buf_adds(&o->sql, sql.data);
+		SQLFreeStmt(o->stmt, SQL_CLOSE);
+		SQLFreeStmt(o->stmt, SQL_RESET_PARAMS);
+		rc = prepare(src, o, err);
+		if (rc == 0 && (!SQL_SUCCEEDED(SQLNumResultCols(o->stmt, &n)) ||
+				n != o->ncols))
+			rc = cns_error_set(err, CNS_E_INTERNAL,
+					   "%s: the incremental query returns "
+					   "%d columns, the described one %d",
+					   o->what, (int)n, o->ncols);
+	}
+	cns_buf_release(&sql);
+	return rc;
 }
 
 static int odbc_next_chunk(struct cns_source *src, struct cns_chunk *chunk,
@@ -488,8 +674,11 @@ static int odbc_next_chunk(struct cns_source *src, struct cns_chunk *chunk,
 		return -1;
 	if (o->eof)
 		return 0;
-	if (!o->executed && cns_odbc_execute(src, o, err) < 0)
+	if (!o->executed && (reprepare_if_changed(src, o, err) < 0 ||
+			     cns_odbc_execute(src, o, err) < 0)) {
+		cns_error_in_source(err, src->conf->name);
 		return -1;
+	}
 	return cns_odbc_fill(src, o, chunk, err);
 }
 
@@ -553,7 +742,9 @@ static void odbc_close(struct cns_source *src)
 static const char *odbc_describe_plan(struct cns_source *src)
 {
 	struct cns_odbc *o = odbc_state(src);
-	struct cns_buf conn;
+	struct cns_odbc_order ord;
+	struct cns_buf conn, sql;
+	char lowered[80];
 	int *param_of = NULL;
 	int np;
 
@@ -575,14 +766,23 @@ static const char *odbc_describe_plan(struct cns_source *src)
 	cns_buf_addc(&o->plan, '\n');
 	if (!src->conf->query && !src->conf->table)
 		return o->plan.data;
-	np = cns_odbc_build_sql(&o->sql, src->conf, o->quote, src->nwatermark,
-				&param_of);
-	cns_buf_adds(&o->plan, o->sql.data);
-	for (int i = 0; i < np; i++)
-		cns_buf_printf(&o->plan, "%s%d = '%s'",
+	order_of(src, &ord);
+	if (ord.lookback &&
+	    cns_odbc_lookback(src->watermark[0], src->lookback_ms, lowered,
+			      sizeof(lowered)) < 0)
+		snprintf(lowered, sizeof(lowered), "(not a date or time)");
+	cns_buf_init(&sql);
+	np = cns_odbc_build_sql(&sql, src->conf, o->quote, &ord, &param_of);
+	cns_buf_adds(&o->plan, sql.data);
+	cns_buf_release(&sql);
+	for (int i = 0; i < np; i++) {
+		const char *v = ord.lookback ? lowered :
+				src->watermark[param_of[i]];
+
+		cns_buf_printf(&o->plan, "%s%d = %s%s%s",
 			       i ? ", " : "\n-- parameters: ", i + 1,
-			       src->watermark[param_of[i]] ?
-			       src->watermark[param_of[i]] : "(null)");
+			       v ? "'" : "", v ? v : "NULL", v ? "'" : "");
+	}
 	free(param_of);
 	return o->plan.data;
 }

@@ -63,6 +63,13 @@ static int bind_params(struct cns_source *src, struct cns_odbc *o,
 			cns_buf_addc(&o->params, '\0');
 		start = o->params.len;
 		off[i] = start;
+		if (!v) {
+			/* Compares as unknown, like the postgres driver's
+			 * NULL in a row comparison. */
+			o->param_ind[i] = SQL_NULL_DATA;
+			cns_buf_add(&o->params, "\0\0", 2);
+			continue;
+		}
 		if (o->wide) {
 			if (cns_odbc_utf8_to_utf16(v, strlen(v),
 						   &o->params) < 0) {
@@ -80,7 +87,7 @@ static int bind_params(struct cns_source *src, struct cns_odbc *o,
 		cns_buf_add(&o->params, "\0\0", 2);
 	}
 	for (int i = 0; i < o->nparams; i++) {
-		SQLLEN len = o->param_ind[i];
+		SQLLEN len = o->param_ind[i] < 0 ? 0 : o->param_ind[i];
 		SQLULEN chars = (SQLULEN)(o->wide ? len / 2 : len);
 		SQLRETURN rc;
 

@@ -93,7 +93,9 @@ struct cns_odbc {
 	struct cns_buf sql;        /* extraction query */
 	struct cns_buf plan;       /* describe_plan text */
 	int nparams;
-	const char **param_val;    /* per parameter: watermark text */
+	const char **param_val;    /* per parameter: watermark text, or
+				      NULL for SQL NULL */
+	char lookback_val[80];     /* the watermark minus the lookback */
 	struct cns_buf params;     /* parameter buffers (text or UTF-16) */
 	SQLLEN *param_ind;
 
@@ -135,14 +137,34 @@ void cns_odbc_quote_ident(struct cns_buf *b, const char *name,
 /* Same for a table: "schema.table" is quoted part by part. */
 void cns_odbc_quote_table(struct cns_buf *b, const char *name,
 			  const char *quote);
-/* Builds the extraction query of conf into b.  ord/nord are the columns
- * the rows are ordered by (incremental, then key); when nwm > 0 the rows
- * must compare greater than the first nwm of them, written as the
- * expanded lexicographic comparison with ? markers.  Returns the number
- * of ? markers; *param_of receives, per marker, the index of the
- * watermark value it stands for (malloc'd, caller frees). */
+/* What shapes the extraction query besides conf. */
+struct cns_odbc_order {
+	const char *const *cols; /* ordering columns: incremental, then the
+				    tie-breaker key */
+	int n;
+	int notnull;   /* leading columns that get "IS NOT NULL" */
+	int nwm;       /* 0, or n: compare (cols) > (watermark) */
+	bool lookback; /* instead: cols[0] > one value (the watermark
+			  minus the lookback, computed by the caller) */
+};
+
+/* Builds the extraction query of conf into b: columns, table, where,
+ * then the NULL rule, the watermark comparison written out as the
+ * expanded lexicographic form with ? markers, and ORDER BY.  Returns the
+ * number of ? markers; *param_of receives, per marker, the index of the
+ * watermark value it stands for (malloc'd, caller frees; NULL when there
+ * are none). */
 int cns_odbc_build_sql(struct cns_buf *b, const struct cns_source_conf *conf,
-		       const char *quote, int nwm, int **param_of);
+		       const char *quote, const struct cns_odbc_order *ord,
+		       int **param_of);
+/* Writes into out the date or timestamp text wm moved back by ms
+ * milliseconds, in the same shape (separator, fraction, zone suffix kept).
+ * Returns -1 when wm is not an ISO date or timestamp. */
+int cns_odbc_lookback(const char *wm, int64_t ms, char *out, size_t size);
+/* Splits "a.b.c" (quotes removed) into catalog, schema and table; parts
+ * that are absent are "". */
+void cns_odbc_split_table(const char *name, const char *quote, char *cat,
+			  char *schema, char *table, size_t size);
 
 /* ---- odbc_sql.c: types ---- */
 

@@ -252,18 +252,10 @@ void cns_odbc_quote_table(struct cns_buf *b, const char *name,
 	cns_odbc_quote_ident(b, name, quote);
 }
 
-/* The i-th ordering column: incremental columns, then key columns. */
-static const char *ord_col(const struct cns_source_conf *c, int i)
-{
-	if (i < c->incremental.n)
-		return c->incremental.items[i];
-	return c->key.items[i - c->incremental.n];
-}
-
 int cns_odbc_build_sql(struct cns_buf *b, const struct cns_source_conf *c,
-		       const char *quote, int nwm, int **param_of)
+		       const char *quote, const struct cns_odbc_order *o,
+		       int **param_of)
 {
-	int nord = c->incremental.n ? c->incremental.n + c->key.n : 0;
 	int np = 0, *pof = NULL;
 	bool where = false;
 
@@ -272,7 +264,7 @@ int cns_odbc_build_sql(struct cns_buf *b, const struct cns_source_conf *c,
 	if (c->query) {
 		size_t n = strlen(c->query);
 
-		if (nord == 0) {
+		if (o->n == 0) {
 			cns_buf_adds(b, c->query);
 			return 0;
 		}
@@ -300,9 +292,21 @@ int cns_odbc_build_sql(struct cns_buf *b, const struct cns_source_conf *c,
 			where = true;
 		}
 	}
-	if (nwm > nord)
-		nwm = nord;
-	if (nwm > 0) {
+	for (int i = 0; i < o->notnull && i < o->n; i++) {
+		cns_buf_adds(b, where ? " AND " : " WHERE ");
+		where = true;
+		cns_odbc_quote_ident(b, o->cols[i], quote);
+		cns_buf_adds(b, " IS NOT NULL");
+	}
+	if (o->lookback && o->n > 0) {
+		pof = cns_xmalloc(sizeof(int));
+		cns_buf_adds(b, where ? " AND " : " WHERE ");
+		cns_odbc_quote_ident(b, o->cols[0], quote);
+		cns_buf_adds(b, " > ?");
+		pof[np++] = 0;
+	} else if (o->nwm > 0) {
+		int nwm = o->nwm < o->n ? o->nwm : o->n;
+
 		/* (a, b) > (x, y) written out as (a > x) OR (a = x AND
 		 * b > y): row comparisons are not portable. */
 		pof = cns_xmalloc(sizeof(int) * (size_t)(nwm * (nwm + 1) / 2));
@@ -312,26 +316,169 @@ int cns_odbc_build_sql(struct cns_buf *b, const struct cns_source_conf *c,
 				cns_buf_adds(b, " OR ");
 			cns_buf_addc(b, '(');
 			for (int j = 0; j < i; j++) {
-				cns_odbc_quote_ident(b, ord_col(c, j), quote);
+				cns_odbc_quote_ident(b, o->cols[j], quote);
 				cns_buf_adds(b, " = ? AND ");
 				pof[np++] = j;
 			}
-			cns_odbc_quote_ident(b, ord_col(c, i), quote);
+			cns_odbc_quote_ident(b, o->cols[i], quote);
 			cns_buf_adds(b, " > ?)");
 			pof[np++] = i;
 		}
 		cns_buf_addc(b, ')');
 	}
-	if (nord > 0) {
+	if (o->n > 0) {
 		cns_buf_adds(b, " ORDER BY ");
-		for (int i = 0; i < nord; i++) {
+		for (int i = 0; i < o->n; i++) {
 			if (i)
 				cns_buf_adds(b, ", ");
-			cns_odbc_quote_ident(b, ord_col(c, i), quote);
+			cns_odbc_quote_ident(b, o->cols[i], quote);
 		}
 	}
 	*param_of = pof;
 	return np;
+}
+
+/* Reads exactly n digits; -1 when they are not there. */
+static long digits(const char *s, int n)
+{
+	long v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date, and back
+ * (Howard Hinnant's algorithms). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+	int64_t era, doe, yoe, doy, mp;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
+int cns_odbc_lookback(const char *wm, int64_t ms, char *out, size_t size)
+{
+	const char *p = wm, *tail;
+	long y, mo, d, h = 0, mi = 0, sec = 0;
+	int64_t us, frac = 0, days;
+	int fdigits = 0, m2, d2;
+	int64_t y2;
+	char sep = 0;
+
+	y = digits(p, 4);
+	if (y < 0 || p[4] != '-' || (mo = digits(p + 5, 2)) < 1 || mo > 12 ||
+	    p[7] != '-' || (d = digits(p + 8, 2)) < 1 || d > 31)
+		return -1;
+	p += 10;
+	if ((*p == ' ' || *p == 'T') && isdigit((unsigned char)p[1])) {
+		sep = *p;
+		if ((h = digits(p + 1, 2)) < 0 || h > 23 || p[3] != ':' ||
+		    (mi = digits(p + 4, 2)) < 0 || mi > 59)
+			return -1;
+		p += 6;
+		if (*p == ':') {
+			if ((sec = digits(p + 1, 2)) < 0 || sec > 60)
+				return -1;
+			p += 3;
+		}
+		if (*p == '.') {
+			for (p++; isdigit((unsigned char)*p); p++) {
+				if (fdigits < 6) {
+					frac = frac * 10 + (*p - '0');
+					fdigits++;
+				}
+			}
+			for (int k = fdigits; k < 6; k++)
+				frac *= 10;
+		}
+	}
+	tail = p;
+	days = days_from_civil(y, (int)mo, (int)d);
+	us = ((days * 24 + h) * 60 + mi) * 60000000LL + sec * 1000000LL +
+	     frac - ms * 1000;
+	/* Floor division: the window opens at or before the wanted time. */
+	days = us >= 0 ? us / 86400000000LL : -((-us + 86400000000LL - 1) /
+						 86400000000LL);
+	us -= days * 86400000000LL;
+	civil_from_days(days, &y2, &m2, &d2);
+	if (!sep) {
+		snprintf(out, size, "%04lld-%02d-%02d%s", (long long)y2, m2, d2,
+			 tail);
+		return 0;
+	}
+	h = (long)(us / 3600000000LL);
+	mi = (long)(us / 60000000LL % 60);
+	sec = (long)(us / 1000000LL % 60);
+	frac = us % 1000000LL;
+	if (frac || fdigits)
+		snprintf(out, size, "%04lld-%02d-%02d%c%02ld:%02ld:%02ld.%06lld%s",
+			 (long long)y2, m2, d2, sep, h, mi, sec,
+			 (long long)frac, tail);
+	else
+		snprintf(out, size, "%04lld-%02d-%02d%c%02ld:%02ld:%02ld%s",
+			 (long long)y2, m2, d2, sep, h, mi, sec, tail);
+	return 0;
+}
+
+void cns_odbc_split_table(const char *name, const char *quote, char *cat,
+			  char *schema, char *table, size_t size)
+{
+	char parts[3][256];
+	int n = 0;
+	const char *p = name;
+	char q = quote[0] ? quote[0] : '"';
+
+	memset(parts, 0, sizeof(parts));
+	while (*p && n < 3) {
+		size_t len = 0;
+
+		if (*p == q || *p == '"' || *p == '`' || *p == '[') {
+			char close = *p == '[' ? ']' : *p;
+
+			for (p++; *p && !(*p == close && p[1] != close); p++) {
+				if (*p == close)
+					p++;
+				if (len < sizeof(parts[n]) - 1)
+					parts[n][len++] = *p;
+			}
+			if (*p)
+				p++;
+		} else {
+			for (; *p && *p != '.'; p++)
+				if (len < sizeof(parts[n]) - 1)
+					parts[n][len++] = *p;
+		}
+		n++;
+		if (*p == '.')
+			p++;
+	}
+	snprintf(cat, size, "%s", n == 3 ? parts[0] : "");
+	snprintf(schema, size, "%s", n == 3 ? parts[1] : n == 2 ? parts[0] : "");
+	snprintf(table, size, "%s", parts[n ? n - 1 : 0]);
 }
 
 /* ---- types ---- */

@@ -772,6 +772,16 @@ static void test_block_cursor(void **state)
 	}
 }
 
+static struct cns_error open_describe(struct tsrc *t)
+{
+	struct cns_error err;
+
+	cns_error_clear(&err);
+	if (t->src->ops->open(t->src, &err) == 0)
+		t->src->ops->describe(t->src, &err);
+	return err;
+}
+
 /* ---- types and quoting ---- */
 
 static void check_row1(enum dialect d, const char *table,
@@ -879,6 +889,35 @@ static void test_people_types(void **state)
 		o = t->src->impl;
 		assert_false(o->executed);
 		assert_int_equal(o->fetches, 0);
+		/* The primary key, a default tie-breaker. */
+		assert_int_equal(t->src->npkey, 1);
+		assert_string_equal(t->src->pkey[0], "id");
+		tsrc_free(t);
+	}
+}
+
+/* check (open + describe) does not run the query: a query that would
+ * sleep for 5 seconds is described at once. */
+static void test_describe_runs_nothing(void **state)
+{
+	static const char *const sleepers[D__N] = {
+		NULL, "SELECT pg_sleep(5) AS s", "SELECT SLEEP(5) AS s"
+	};
+
+	(void)state;
+	SKIP_UNLESS_UP(D_PG);
+	for (int d = D_PG; d < D__N; d++) {
+		struct tsrc *t = tsrc_new((enum dialect)d, NULL, sleepers[d],
+					  NULL, 10);
+		int64_t start = cns_now_ms();
+		struct cns_error err = open_describe(t);
+
+		if (err.code != CNS_OK)
+			show_error(&err);
+		assert_int_equal(err.code, CNS_OK);
+		assert_true(cns_now_ms() - start < 2000);
+		assert_string_equal(t->src->colnames[0], "s");
+		assert_int_equal(t->src->npkey, 0);
 		tsrc_free(t);
 	}
 }
@@ -887,6 +926,8 @@ static void test_people_types(void **state)
 
 struct inc {
 	enum dialect d;
+	bool nulls_ok;
+	bool by_id; /* ordered by (d, id), not only by d */
 	long n;
 	long bad;
 	int prev_day;
@@ -901,16 +942,91 @@ static void inc_row(void *ctx, const struct cns_chunk *ch, int r)
 	long id = strtol(cells[0].data, NULL, 10);
 	int day = (int)(id % 10000);
 
-	/* Ordered by (d, id), all beyond the watermark. */
-	if (cells[1].null || (day < c->prev_day) ||
-	    (day == c->prev_day && id <= c->prev_id))
+	c->n++;
+	if (cells[1].null) {
+		/* Where NULLs sort depends on the database. */
+		if (!c->nulls_ok || id % 23)
+			c->bad++;
+		return;
+	}
+	/* Ordered by (d, id). */
+	if (day < c->prev_day ||
+	    (c->by_id && day == c->prev_day && id <= c->prev_id))
 		c->bad++;
 	c->prev_day = day;
 	c->prev_id = id;
 	expected(c->d, (int)id, 6, c->buf, 100);
-	if (cells[1].null || strcmp(cells[1].data, c->buf))
+	if (strcmp(cells[1].data, c->buf))
 		c->bad++;
-	c->n++;
+}
+
+/* Rows of people on which the incremental extraction below must land:
+ * d (day index id % 10000) not NULL, beyond the watermark. */
+static long want_inc(int nwm_cols, int wm_day, long wm_id, bool nulls)
+{
+	long want = 0;
+
+	for (int id = 1; id <= NROWS; id++) {
+		int day = id % 10000;
+
+		if (id % 23 == 0) {
+			want += nulls;
+			continue;
+		}
+		if (wm_day < 0 || day > wm_day ||
+		    (nwm_cols == 2 && day == wm_day && id > wm_id))
+			want++;
+	}
+	return want;
+}
+
+static void run_inc(enum dialect d, int ninc, int nwm,
+		    enum cns_null_incremental rule, int64_t lookback_ms,
+		    long want)
+{
+	static const char *const inc_cols[] = {"d", "id"};
+	struct tsrc *t = tsrc_new(d, "people", NULL, "id,d", 777);
+	struct inc c = {.d = d, .prev_day = -1};
+	struct cns_error err;
+	struct cns_source *s = t->src;
+	struct cns_chunk chunk;
+	int rc;
+
+	set_list(&t->conf.incremental, t->items[1], "d");
+	set_list(&t->conf.key, t->items[2], "id");
+	t->conf.null_incremental = rule;
+	t->wm[0] = strdup("2000-01-05");
+	t->wm[1] = strdup("20004");
+	cns_error_clear(&err);
+	if (s->ops->open(s, &err) < 0 || s->ops->describe(s, &err) < 0)
+		show_error(&err);
+	assert_int_equal(err.code, CNS_OK);
+	/* As the run does: after describe, before the first chunk. */
+	s->ninc = ninc;
+	s->inc_cols = inc_cols;
+	s->nwatermark = nwm;
+	s->watermark = (const char *const *)t->wm;
+	s->lookback_ms = lookback_ms;
+	c.buf = malloc(100);
+	c.nulls_ok = rule == CNS_NULLINC_INCLUDE_ONCE && nwm == 0;
+	c.by_id = ninc == 2;
+	cns_chunk_init(&chunk, s->ncols, 777);
+	while ((rc = s->ops->next_chunk(s, &chunk, &err)) == 1) {
+		for (int r = 0; r < chunk.nrows; r++)
+			inc_row(&c, &chunk, r);
+		cns_chunk_reset(&chunk);
+	}
+	cns_chunk_release(&chunk);
+	if (rc < 0)
+		show_error(&err);
+	assert_int_equal(rc, 0);
+	if (c.bad)
+		fprintf(stderr, "  %s ninc %d nwm %d: %ld bad rows\n",
+			dbs[d].name, ninc, nwm, c.bad);
+	assert_int_equal(c.bad, 0);
+	assert_int_equal(c.n, want);
+	free(c.buf);
+	tsrc_free(t);
 }
 
 static void test_incremental(void **state)
@@ -918,42 +1034,24 @@ static void test_incremental(void **state)
 	(void)state;
 	SKIP_UNLESS_UP(D_SQLITE);
 	for (int d = 0; d < D__N; d++) {
+		if (!dbs[d].up)
+			continue;
 		/* Watermark (d, id) = ('2000-01-05', 20004): rows on a
 		 * later day, or that day with a larger id. */
-		for (int nwm = 1; nwm <= 2; nwm++) {
-			struct tsrc *t = tsrc_new((enum dialect)d, "people",
-						  NULL, "id,d", 777);
-			struct inc c = {.d = (enum dialect)d, .prev_day = -1};
-			struct cns_error err;
-			long want = 0;
-
-			if (!dbs[d].up)
-				continue;
-			set_list(&t->conf.incremental, t->items[1], "d");
-			set_list(&t->conf.key, t->items[2], "id");
-			t->wm[0] = strdup("2000-01-05");
-			t->wm[1] = strdup("20004");
-			t->src->watermark = (const char *const *)t->wm;
-			t->src->nwatermark = nwm;
-			c.buf = malloc(100);
-			cns_error_clear(&err);
-			if (drain(t, inc_row, &c, &err) < 0)
-				show_error(&err);
-			assert_int_equal(err.code, CNS_OK);
-			for (int id = 1; id <= NROWS; id++) {
-				int day = id % 10000;
-
-				if (id % 23 == 0)
-					continue;
-				if (day > 4 ||
-				    (nwm == 2 && day == 4 && id > 20004))
-					want++;
-			}
-			assert_int_equal(c.bad, 0);
-			assert_int_equal(c.n, want);
-			free(c.buf);
-			tsrc_free(t);
-		}
+		run_inc((enum dialect)d, 2, 2, CNS_NULLINC_SKIP, 0,
+			want_inc(2, 4, 20004, false));
+		/* No ordering from the run: the incremental column. */
+		run_inc((enum dialect)d, 0, 1, CNS_NULLINC_SKIP, 0,
+			want_inc(1, 4, 0, false));
+		/* First run: NULLs left out, or read once. */
+		run_inc((enum dialect)d, 2, 0, CNS_NULLINC_SKIP, 0,
+			want_inc(2, -1, 0, false));
+		run_inc((enum dialect)d, 2, 0, CNS_NULLINC_INCLUDE_ONCE, 0,
+			want_inc(2, -1, 0, true));
+		/* Three days of lookback: after 2000-01-02, the key is not
+		 * compared. */
+		run_inc((enum dialect)d, 2, 2, CNS_NULLINC_SKIP,
+			3 * 86400000LL, want_inc(1, 1, 0, false));
 	}
 }
 
@@ -1006,16 +1104,6 @@ static void test_where_and_query(void **state)
 }
 
 /* ---- errors ---- */
-
-static struct cns_error open_describe(struct tsrc *t)
-{
-	struct cns_error err;
-
-	cns_error_clear(&err);
-	if (t->src->ops->open(t->src, &err) == 0)
-		t->src->ops->describe(t->src, &err);
-	return err;
-}
 
 static void assert_contains(const char *text, const char *part)
 {
@@ -1484,34 +1572,41 @@ static void test_conn_strings(void **state)
 static void test_build_sql(void **state)
 {
 	static const struct {
-		const char *table, *query, *cols, *where, *inc, *key, *quote;
-		int nwm;
+		const char *table, *query, *cols, *where, *ord, *quote;
+		int notnull, nwm;
+		bool lookback;
 		const char *want;
 		const char *params; /* watermark index per marker */
 	} cases[] = {
-		{"t", NULL, "a,b", NULL, NULL, NULL, "\"", 0,
+		{"t", NULL, "a,b", NULL, NULL, "\"", 0, 0, false,
 		 "SELECT \"a\", \"b\" FROM \"t\"", ""},
-		{"s.t", NULL, NULL, "x > 1", NULL, NULL, "`", 0,
+		{"s.t", NULL, NULL, "x > 1", NULL, "`", 0, 0, false,
 		 "SELECT * FROM `s`.`t` WHERE (x > 1)", ""},
-		{"we\"ird", NULL, "c\"d", NULL, NULL, NULL, "`", 0,
+		{"we\"ird", NULL, "c\"d", NULL, NULL, "`", 0, 0, false,
 		 "SELECT `c\"d` FROM `we\"ird`", ""},
-		{"t", NULL, "a", NULL, NULL, NULL, "", 0,
+		{"a`b", NULL, "c`d", NULL, NULL, "`", 0, 0, false,
+		 "SELECT `c``d` FROM a`b", ""},
+		{"t", NULL, "a", NULL, NULL, "", 0, 0, false,
 		 "SELECT a FROM t", ""},
-		{"\"My Schema\".t", NULL, "\"a\"", NULL, NULL, NULL, "\"", 0,
-		 "SELECT \"a\" FROM \"My Schema\".t", ""},
-		{"t", NULL, "a,u", "a <> 0", "u", NULL, "\"", 0,
-		 "SELECT \"a\", \"u\" FROM \"t\" WHERE (a <> 0) "
-		 "ORDER BY \"u\"", ""},
-		{"t", NULL, "a,u", "a <> 0", "u", NULL, "\"", 1,
+		{"\"My Schema\".t", NULL, "\"a\"", NULL, NULL, "\"", 0, 0,
+		 false, "SELECT \"a\" FROM \"My Schema\".t", ""},
+		{"t", NULL, "a,u", "a <> 0", "u,a", "\"", 1, 0, false,
+		 "SELECT \"a\", \"u\" FROM \"t\" WHERE (a <> 0) AND \"u\" "
+		 "IS NOT NULL ORDER BY \"u\", \"a\"", ""},
+		{"t", NULL, "a,u", "a <> 0", "u", "\"", 0, 1, false,
 		 "SELECT \"a\", \"u\" FROM \"t\" WHERE (a <> 0) AND "
 		 "((\"u\" > ?)) ORDER BY \"u\"", "0"},
-		{"t", NULL, NULL, NULL, "u,v", "k", "\"", 3,
-		 "SELECT * FROM \"t\" WHERE ((\"u\" > ?) OR (\"u\" = ? AND "
-		 "\"v\" > ?) OR (\"u\" = ? AND \"v\" = ? AND \"k\" > ?)) "
+		{"t", NULL, NULL, NULL, "u,v,k", "\"", 2, 3, false,
+		 "SELECT * FROM \"t\" WHERE \"u\" IS NOT NULL AND \"v\" IS "
+		 "NOT NULL AND ((\"u\" > ?) OR (\"u\" = ? AND \"v\" > ?) OR "
+		 "(\"u\" = ? AND \"v\" = ? AND \"k\" > ?)) "
 		 "ORDER BY \"u\", \"v\", \"k\"", "001012"},
-		{NULL, "SELECT 1", NULL, NULL, NULL, NULL, "\"", 0,
+		{"t", NULL, NULL, NULL, "ts,id", "\"", 1, 2, true,
+		 "SELECT * FROM \"t\" WHERE \"ts\" IS NOT NULL AND \"ts\" > ? "
+		 "ORDER BY \"ts\", \"id\"", "0"},
+		{NULL, "SELECT 1", NULL, "ignored", NULL, "\"", 0, 0, false,
 		 "SELECT 1", ""},
-		{NULL, "SELECT a FROM t; \n", NULL, NULL, "a", NULL, "`", 1,
+		{NULL, "SELECT a FROM t; \n", NULL, NULL, "a", "`", 0, 1, false,
 		 "SELECT * FROM (SELECT a FROM t) cns_q WHERE ((`a` > ?)) "
 		 "ORDER BY `a`", "0"},
 	};
@@ -1519,7 +1614,9 @@ static void test_build_sql(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct cns_source_conf c;
-		char *items[3][8] = {{0}};
+		struct cns_odbc_order ord;
+		char *items[2][8] = {{0}};
+		struct cns_list ocols;
 		struct cns_buf b;
 		int *pof, np;
 
@@ -1528,20 +1625,85 @@ static void test_build_sql(void **state)
 		c.query = (char *)cases[i].query;
 		c.where = (char *)cases[i].where;
 		set_list(&c.columns, items[0], cases[i].cols);
-		set_list(&c.incremental, items[1], cases[i].inc);
-		set_list(&c.key, items[2], cases[i].key);
+		set_list(&ocols, items[1], cases[i].ord);
+		ord.cols = (const char *const *)ocols.items;
+		ord.n = ocols.n;
+		ord.notnull = cases[i].notnull;
+		ord.nwm = cases[i].nwm;
+		ord.lookback = cases[i].lookback;
 		cns_buf_init(&b);
-		np = cns_odbc_build_sql(&b, &c, cases[i].quote, cases[i].nwm,
-					&pof);
+		np = cns_odbc_build_sql(&b, &c, cases[i].quote, &ord, &pof);
 		assert_string_equal(b.data, cases[i].want);
 		assert_int_equal(np, (int)strlen(cases[i].params));
 		for (int k = 0; k < np; k++)
 			assert_int_equal(pof[k], cases[i].params[k] - '0');
 		free(pof);
 		cns_buf_release(&b);
-		for (int k = 0; k < 3; k++)
+		for (int k = 0; k < 2; k++)
 			for (int j = 0; j < 8; j++)
 				free(items[k][j]);
+	}
+}
+
+static void test_lookback(void **state)
+{
+	static const struct {
+		const char *wm;
+		int64_t ms;
+		const char *want; /* NULL: refused */
+	} cases[] = {
+		{"2024-03-10 12:00:00", 3600000, "2024-03-10 11:00:00"},
+		{"2024-03-10 00:30:00.5", 3600000, "2024-03-09 23:30:00.500000"},
+		{"2024-03-01T00:00:00.123456+02:00", 86400000,
+		 "2024-02-29T00:00:00.123456+02:00"},
+		{"2024-01-01 00:00:00", 1, "2023-12-31 23:59:59.999000"},
+		{"2000-01-10", 3 * 86400000LL, "2000-01-07"},
+		{"2000-01-10", 3600000, "2000-01-09"},
+		{"2024-01-01 10:00", 60000, "2024-01-01 09:59:00"},
+		{"1970-01-01 00:00:00", 1000, "1969-12-31 23:59:59"},
+		{"12345", 1000, NULL},
+		{"2024-13-01", 1000, NULL},
+		{"2024-01-01 25:00:00", 1000, NULL},
+		{"", 1000, NULL},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char out[80];
+		int rc = cns_odbc_lookback(cases[i].wm, cases[i].ms, out,
+					   sizeof(out));
+
+		if (!cases[i].want) {
+			assert_int_equal(rc, -1);
+			continue;
+		}
+		assert_int_equal(rc, 0);
+		assert_string_equal(out, cases[i].want);
+	}
+}
+
+static void test_split_table(void **state)
+{
+	static const struct {
+		const char *name, *quote, *cat, *schema, *table;
+	} cases[] = {
+		{"t", "\"", "", "", "t"},
+		{"s.t", "\"", "", "s", "t"},
+		{"c.s.t", "`", "c", "s", "t"},
+		{"\"My.Schema\".\"odd \"\"t\"", "\"", "", "My.Schema",
+		 "odd \"t"},
+		{"`cns`.`odd table`", "`", "", "cns", "odd table"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char c[256], s[256], t[256];
+
+		cns_odbc_split_table(cases[i].name, cases[i].quote, c, s, t,
+				     sizeof(c));
+		assert_string_equal(c, cases[i].cat);
+		assert_string_equal(s, cases[i].schema);
+		assert_string_equal(t, cases[i].table);
 	}
 }
 
@@ -1727,8 +1889,8 @@ static void test_plan(void **state)
 	assert_contains(plan, "PWD=***;");
 	assert_contains(plan, "CHARSET=utf8mb4;");
 	assert_contains(plan, "-- driver: libmaodbc.so (MariaDB)");
-	assert_contains(plan, "SELECT `id`, `d` FROM `people` WHERE "
-			      "((`d` > ?)) ORDER BY `d`");
+	assert_contains(plan, "SELECT `id`, `d` FROM `people` WHERE `d` IS "
+			      "NOT NULL AND ((`d` > ?)) ORDER BY `d`");
 	assert_contains(plan, "-- parameters: 1 = '2000-01-01'");
 	assert_null(strstr(plan, dbs[D_MARIA].password));
 	tsrc_free(t);
@@ -1759,6 +1921,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_conn_strings),
 		cmocka_unit_test(test_build_sql),
+		cmocka_unit_test(test_lookback),
+		cmocka_unit_test(test_split_table),
 		cmocka_unit_test(test_type_names),
 		cmocka_unit_test(test_column_plans),
 		cmocka_unit_test(test_text_conversion),
@@ -1768,6 +1932,7 @@ int main(void)
 		cmocka_unit_test(test_people_mariadb),
 		cmocka_unit_test(test_block_cursor),
 		cmocka_unit_test(test_people_types),
+		cmocka_unit_test(test_describe_runs_nothing),
 		cmocka_unit_test(test_types_and_quoting),
 		cmocka_unit_test(test_incremental),
 		cmocka_unit_test(test_where_and_query),
