@@ -185,7 +185,8 @@ static uint32_t fnv(uint32_t h, const char *s)
 {
 	for (; s && *s; s++)
 		h = (h ^ (unsigned char)*s) * 16777619u;
-	return (h ^ 0xff) * 16777619u; /* separates ("ab","c") from ("a","bc") */
+	/* A separator: ("ab", "c") must not hash as ("a", "bc"). */
+	return (h ^ 0xff) * 16777619u;
 }
 
 /* Replaces quoted text by "..." and free-standing numbers by "N", so that

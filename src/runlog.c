@@ -812,8 +812,9 @@ struct cns_runlog *cns_runlog_open(const struct cns_job_conf *job,
 	l->fd = open(l->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
 		     0640);
 	if (l->fd < 0) {
-		cns_error_set(err, CNS_E_IO, "could not open the run log \"%s\": %s",
-			      l->path, strerror(errno));
+		cns_error_set(err, CNS_E_IO,
+			      "could not open the run log \"%s\": %s", l->path,
+			      strerror(errno));
 		goto fail;
 	}
 	if (job->syslog) {
@@ -954,8 +955,8 @@ int cns_runlog_finish(struct cns_runlog *l, const struct cns_run_record *rec,
 	} else {
 		cns_buf_printf(&b, "run %s", r.status);
 		if (r.error)
-			cns_buf_printf(&b, ": %.*s", (int)strcspn(r.error, "\n"),
-				       r.error);
+			cns_buf_printf(&b, ": %.*s",
+				       (int)strcspn(r.error, "\n"), r.error);
 	}
 	cns_buf_printf(&b, " status=%s", r.status);
 	if (r.exit_code >= 0)
@@ -1053,8 +1054,8 @@ int cns_runlog_record_skip(const struct cns_job_conf *job,
 			break;
 		cns_buf_printf(&b, "run %s", r.status);
 		if (r.error)
-			cns_buf_printf(&b, ": %.*s", (int)strcspn(r.error, "\n"),
-				       r.error);
+			cns_buf_printf(&b, ": %.*s",
+				       (int)strcspn(r.error, "\n"), r.error);
 		cns_buf_printf(&b, " pid=%ld", r.pid);
 		cns_secrets_scrub(l.secrets, l.nsecrets, b.data, &line);
 		cns_buf_reset(&b);

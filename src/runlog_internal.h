@@ -152,8 +152,9 @@ struct cns_logfile {
 /* True for the names of run logs, "<YYYYmmddTHHMMSSZ>-<...>.log[.gz]";
  * sets *gz and the start time read from the name. */
 bool cns_runlog_log_name(const char *name, bool *gz, int64_t *start_us);
-/* The log files in dir, oldest first (by name, which begins with the
- * start time).  The array is malloc'ed (NULL when there are none). */
+/* The log files in dir, oldest first: by the start second in the name,
+ * then by modification time.  The array is malloc'ed (NULL when there are
+ * none). */
 struct cns_logfile *cns_runlog_list_logs(const char *dir, int *n);
 /* The run id in a log file name: the name without ".log[.gz]", and
  * without the leading "<stamp>-" when the rest does not start with the

@@ -312,7 +312,8 @@ int cns_metrics_write(const struct cns_job_conf *jc,
 	}
 	if (cns_write_atomic(path, b.data, b.len, 0644) < 0)
 		rc = cns_error_set(err, CNS_E_IO,
-				   "could not write the metrics file \"%s\": %s",
+				   "could not write the metrics file \"%s\": "
+				   "%s",
 				   path, strerror(errno));
 	cns_buf_release(&b);
 	free(prev);

@@ -358,10 +358,19 @@ bool cns_runlog_log_name(const char *name, bool *gz, int64_t *start_us)
 	return cns_runlog_parse_iso(iso, start_us) == 0;
 }
 
-static int by_name(const void *a, const void *b)
+/* By start, to the second as the name says; runs of one job do not
+ * overlap, so within a second the later run is the one written last. */
+static int by_start(const void *a, const void *b)
 {
-	return strcmp(((const struct cns_logfile *)a)->name,
-		      ((const struct cns_logfile *)b)->name);
+	const struct cns_logfile *x = a, *y = b;
+
+	if (x->start_us != y->start_us)
+		return x->start_us < y->start_us ? -1 : 1;
+	if (x->mtime.tv_sec != y->mtime.tv_sec)
+		return x->mtime.tv_sec < y->mtime.tv_sec ? -1 : 1;
+	if (x->mtime.tv_nsec != y->mtime.tv_nsec)
+		return x->mtime.tv_nsec < y->mtime.tv_nsec ? -1 : 1;
+	return strcmp(x->name, y->name);
 }
 
 struct cns_logfile *cns_runlog_list_logs(const char *dir, int *n)
@@ -395,7 +404,7 @@ struct cns_logfile *cns_runlog_list_logs(const char *dir, int *n)
 	}
 	closedir(d);
 	if (*n > 1)
-		qsort(v, (size_t)*n, sizeof(*v), by_name);
+		qsort(v, (size_t)*n, sizeof(*v), by_start);
 	return v;
 }
 

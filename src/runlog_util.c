@@ -216,10 +216,12 @@ static const char *jstring(struct jparser *j, size_t *len)
 			if (hex4(j->p, j->end, &cp) < 0)
 				goto bad;
 			j->p += 4;
-			if (cp >= 0xD800 && cp <= 0xDBFF && j->end - j->p >= 6 &&
-			    j->p[0] == '\\' && j->p[1] == 'u' &&
-			    hex4(j->p + 2, j->end, &lo) == 0 && lo >= 0xDC00 &&
-			    lo <= 0xDFFF) {
+			/* A surrogate pair is one character. */
+			if (cp >= 0xD800 && cp <= 0xDBFF &&
+			    j->end - j->p >= 6 && j->p[0] == '\\' &&
+			    j->p[1] == 'u' &&
+			    hex4(j->p + 2, j->end, &lo) == 0 &&
+			    lo >= 0xDC00 && lo <= 0xDFFF) {
 				cp = 0x10000 + ((cp - 0xD800) << 10) +
 				     (lo - 0xDC00);
 				j->p += 6;
@@ -617,9 +619,10 @@ static void secret_add_pct(struct secret_list *l, const char *s, size_t n)
 		if (s[i] == '%' && i + 2 < n &&
 		    hexval((unsigned char)s[i + 1]) >= 0 &&
 		    hexval((unsigned char)s[i + 2]) >= 0) {
-			cns_buf_addc(&b,
-				     (char)(hexval((unsigned char)s[i + 1]) * 16 +
-					    hexval((unsigned char)s[i + 2])));
+			int hi = hexval((unsigned char)s[i + 1]);
+			int lo = hexval((unsigned char)s[i + 2]);
+
+			cns_buf_addc(&b, (char)(hi * 16 + lo));
 			i += 2;
 		} else {
 			cns_buf_addc(&b, s[i]);
@@ -812,7 +815,8 @@ static void scrub_uris(const char *s, struct cns_buf *out)
 
 					cns_buf_add(out, s, (size_t)(v - s));
 					cns_buf_adds(out, "***");
-					while (v < end && *v != '&' && *v != '#')
+					while (v < end && *v != '&' &&
+					       *v != '#')
 						v++;
 					s = v;
 					t = v - 1;
@@ -837,7 +841,8 @@ static void scrub_pairs(const char *s, struct cns_buf *out)
 	while (*s) {
 		const char *v = NULL;
 
-		if (s == start || !(isalnum((unsigned char)s[-1]) || s[-1] == '_')) {
+		if (s == start ||
+		    !(isalnum((unsigned char)s[-1]) || s[-1] == '_')) {
 			for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]);
 			     k++) {
 				size_t kl = strlen(keys[k]);

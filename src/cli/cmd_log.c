@@ -123,8 +123,9 @@ static int follow(const struct cns_job_conf *job, const char *path,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			cns_error_set(err, CNS_E_IO, "could not read \"%s\": %s",
-				      path, strerror(errno));
+			cns_error_set(err, CNS_E_IO,
+				      "could not read \"%s\": %s", path,
+				      strerror(errno));
 			break;
 		}
 		if (n > 0) {

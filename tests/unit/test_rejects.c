@@ -135,7 +135,8 @@ static struct cns_cell cell(const char *s)
 static void test_no_rejects_no_file(void **state)
 {
 	struct cns_job_conf *job = make_job("clean", NULL);
-	struct cns_rejects *r = cns_rejects_open(job, "20261122T031500Z-aaaaaa");
+	struct cns_rejects *r =
+		cns_rejects_open(job, "20261122T031500Z-aaaaaa");
 	struct cns_error err;
 	char path[512];
 	char *text;
@@ -162,7 +163,8 @@ static void test_content(void **state)
 	static const char *const names[] = {"id", "name", "note", "empty",
 					    "missing"};
 	struct cns_job_conf *job = make_job("content", NULL);
-	struct cns_rejects *r = cns_rejects_open(job, "20261122T031500Z-bbbbbb");
+	struct cns_rejects *r =
+		cns_rejects_open(job, "20261122T031500Z-bbbbbb");
 	struct cns_cell row1[5] = {
 		cell("1"), cell("Smith, \"Bob\""), cell("line1\nline2\r\n"),
 		cell(""), cell(NULL)};
@@ -250,7 +252,8 @@ static void test_content(void **state)
 static void test_summary(void **state)
 {
 	struct cns_job_conf *job = make_job("summary", NULL);
-	struct cns_rejects *r = cns_rejects_open(job, "20261122T031500Z-cccccc");
+	struct cns_rejects *r =
+		cns_rejects_open(job, "20261122T031500Z-cccccc");
 	struct cns_error err;
 	char reason[128];
 	char *text;
@@ -346,7 +349,8 @@ static void *write_many(void *arg)
 static void test_threads(void **state)
 {
 	struct cns_job_conf *job = make_job("threads", NULL);
-	struct cns_rejects *r = cns_rejects_open(job, "20261122T031500Z-dddddd");
+	struct cns_rejects *r =
+		cns_rejects_open(job, "20261122T031500Z-dddddd");
 	struct writer w[4];
 	pthread_t th[4];
 	struct cns_error err;
@@ -360,8 +364,8 @@ static void test_threads(void **state)
 	for (int i = 0; i < 4; i++) {
 		w[i].r = r;
 		w[i].id = i;
-		assert_int_equal(pthread_create(&th[i], NULL, write_many, &w[i]),
-				 0);
+		assert_int_equal(
+			pthread_create(&th[i], NULL, write_many, &w[i]), 0);
 	}
 	for (int i = 0; i < 4; i++)
 		pthread_join(th[i], NULL);

@@ -262,7 +262,8 @@ static void finish_ok(struct cns_runlog *l, const struct cns_run_record *rec)
 	cns_runlog_close(l);
 }
 
-#define TS_RE "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z "
+#define TS_RE                                                               \
+	"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z "
 
 /* 2026-11-22T03:15:00Z */
 #define T0 ((int64_t)1795317300 * 1000000)
@@ -299,6 +300,58 @@ static void test_file_names(void **state)
 		 "%s/log/names/20261122T031600Z-manual-1.log", tmpdir);
 	assert_string_equal(cns_runlog_path(l), want);
 	finish_ok(l, &(struct cns_run_record){.status = "ok"});
+	cns_config_free(job);
+}
+
+static void test_write_errors(void **state)
+{
+	struct cns_job_conf *job = make_job("errs");
+	struct cns_runlog *l;
+	struct cns_error err;
+	char want[2048], dir[1024], *text;
+
+	(void)state;
+	/* A log folder that cannot be created. */
+	write_text(in_tmp("not-a-dir"), "x");
+	job->log_dir = cns_arena_printf(&job->arena, "%s/not-a-dir/log",
+					tmpdir);
+	cns_error_clear(&err);
+	assert_null(cns_runlog_open(job, "20261122T031500Z-0000e1", T0, &err));
+	assert_int_equal(err.code, CNS_E_IO);
+	snprintf(want, sizeof(want),
+		 "could not create the log folder \"%s/not-a-dir/log/errs\": "
+		 "Not a directory",
+		 tmpdir);
+	assert_string_equal(err.message, want);
+
+	/* runs.jsonl and the metrics file cannot be written: finish says
+	 * so, and still ends the log and removes the marker. */
+	job->log_dir = cns_arena_printf(&job->arena, "%s/log", tmpdir);
+	job->metrics_file = cns_arena_printf(&job->arena,
+					     "%s/not-a-dir/m.prom", tmpdir);
+	cns_runlog_dir(job, dir, sizeof(dir));
+	mkdirs(in_tmp("log/errs/runs.jsonl"));
+	l = open_ok(job, "20261122T031500Z-0000e2", T0);
+	cns_error_clear(&err);
+	assert_int_equal(cns_runlog_finish(l, &(struct cns_run_record){
+						      .status = "ok"},
+					   &err),
+			 -1);
+	snprintf(want, sizeof(want),
+		 "could not write \"%s/runs.jsonl\": Is a directory", dir);
+	assert_string_equal(err.message, want);
+	text = read_all(cns_runlog_path(l));
+	assert_non_null(strstr(text, "stage=end run succeeded status=ok"));
+	assert_non_null(strstr(text, "WARN  run=20261122T031500Z-0000e2 "
+				     "stage=metrics could not write the "
+				     "metrics file"));
+	free(text);
+	{
+		struct cns_run_marker m;
+
+		assert_int_equal(cns_runlog_marker(job, &m, NULL), 0);
+	}
+	cns_runlog_close(l);
 	cns_config_free(job);
 }
 
@@ -442,8 +495,9 @@ static void *emit_many(void *arg)
 	for (int i = 0; i < 1000; i++)
 		cns_runlog_event(e->l, CNS_LOG_INFO, "work", src,
 				 "event t=%d i=%d pad=%s", e->id, i,
-				 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-				 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+				 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+				 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+				 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
 	return NULL;
 }
 
@@ -501,11 +555,12 @@ static void test_threads(void **state)
 
 				assert_true(matches(TS_RE "INFO  run=", line));
 				assert_non_null(m);
-				assert_int_equal(sscanf(m,
-							"stage=work source=s%*d "
-							"event t=%d i=%d",
-							&t, &i),
-						 2);
+				assert_int_equal(
+					sscanf(m,
+					       "stage=work source=s%*d "
+					       "event t=%d i=%d",
+					       &t, &i),
+					2);
 				assert_true(matches(" pad=x{93}$", line));
 			}
 			assert_true(t >= 0 && t < 4 && i >= 0 && i < 1000);
@@ -923,8 +978,7 @@ static const char *check_prometheus(const char *text, const char *job)
 				q = val;
 				while (*q && *q != '"') {
 					if (*q == '\\') {
-						if (q[1] != '\\' && q[1] != '"' &&
-						    q[1] != 'n')
+						if (!strchr("\\\"n", q[1]))
 							goto bad;
 						q++;
 					}
@@ -1831,6 +1885,33 @@ static void test_log_cmd(void **state)
 	}
 }
 
+/* Runs that start in the same second: the one written last is the
+ * newest, whatever its random suffix. */
+static void test_same_second(void **state)
+{
+	struct cns_job_conf *job = make_job("samesec");
+	static const char *const ids[] = {"20261122T031500Z-ffffff",
+					  "20261122T031500Z-000000",
+					  "20261122T031500Z-888888"};
+	char dir[1024], path[1200], want[1200];
+	struct cns_error err;
+
+	(void)state;
+	cns_error_clear(&err);
+	cns_runlog_dir(job, dir, sizeof(dir));
+	mkdirs(dir);
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s.log", dir, ids[i]);
+		write_text(path, ids[i]);
+		set_mtime(path, T0 + (int64_t)(i + 1) * 1000000);
+	}
+	assert_int_equal(cns_runlog_find(job, "last", path, sizeof(path), &err),
+			 0);
+	snprintf(want, sizeof(want), "%s/%s.log", dir, ids[2]);
+	assert_string_equal(path, want);
+	cns_config_free(job);
+}
+
 static void test_status_cmd(void **state)
 {
 	const char *sched = "schedule = */15 * * * *\ntimezone = UTC";
@@ -2031,6 +2112,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_run_id),
 		cmocka_unit_test(test_file_names),
+		cmocka_unit_test(test_write_errors),
 		cmocka_unit_test(test_text_lines),
 		cmocka_unit_test(test_json_lines),
 		cmocka_unit_test(test_threads),
@@ -2047,6 +2129,7 @@ int main(void)
 		cmocka_unit_test(test_secrets),
 		cmocka_unit_test(test_history_cmd),
 		cmocka_unit_test(test_log_cmd),
+		cmocka_unit_test(test_same_second),
 		cmocka_unit_test(test_status_cmd),
 	};
 
