@@ -6,6 +6,15 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Server notices ("schema already exists, skipping") are not for the
+ * person running the job: libpq's default prints them on stderr, which
+ * under cron becomes a mail. */
+static void ignore_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
 PGconn *cns_pg_connect(const char *conninfo, const char *what,
 		       struct cns_error *err)
 {
@@ -18,8 +27,10 @@ PGconn *cns_pg_connect(const char *conninfo, const char *what,
 	/* dbname carries the whole conninfo string (expand_dbname), and
 	 * the later keys only apply where the string does not set them. */
 	conn = PQconnectdbParams(keys, vals, 1);
-	if (conn && PQstatus(conn) == CONNECTION_OK)
+	if (conn && PQstatus(conn) == CONNECTION_OK) {
+		PQsetNoticeProcessor(conn, ignore_notice, NULL);
 		return conn;
+	}
 	msg = conn ? PQerrorMessage(conn) : "out of memory";
 	cns_error_set(err, CNS_E_TRANSIENT, "could not connect to %s: %s", what,
 		      msg);

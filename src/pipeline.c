@@ -143,6 +143,9 @@ static void queue_init(struct source_task *t, int ncols, int cap)
 {
 	struct queue *q = &t->q;
 
+	/* A retried source builds its queue again from nothing. */
+	memset(q, 0, sizeof(*q));
+	memset(t->slots, 0, sizeof(t->slots));
 	pthread_mutex_init(&q->mu, NULL);
 	pthread_cond_init(&q->cv, NULL);
 	for (int i = 0; i < NSLOTS; i++) {

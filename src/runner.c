@@ -133,6 +133,15 @@ static void hook_reject(void *ctx, const struct cns_reject *r)
 				 r->origin ? r->origin : "");
 }
 
+/* The state connection, reconnected when the server went away (a target
+ * restart mid-run kills every session); call with rn->mu held. */
+static PGconn *state_conn(struct runner *rn)
+{
+	if (rn->state && PQstatus(rn->state) != CONNECTION_OK)
+		PQreset(rn->state); /* keeps the notice processor */
+	return rn->state;
+}
+
 static bool has_column(const struct cns_source *src, const char *name,
 		       int *index)
 {
@@ -200,7 +209,7 @@ static int hook_before_source(void *ctx, struct cns_run *run, int i,
 			       cns_error_hint(err, "add it to \"columns\""),
 			       -1;
 	pthread_mutex_lock(&rn->mu);
-	rc = cns_state_watermark_get(rn->state, rn->job->name, sc->name,
+	rc = cns_state_watermark_get(state_conn(rn), rn->job->name, sc->name,
 				     &src->arena, &nwm, &wm, err);
 	pthread_mutex_unlock(&rn->mu);
 	if (rc < 0)
@@ -495,7 +504,7 @@ static void record_end(struct runner *rn, struct cns_run *run,
 			snprintf(res->rejects_path, sizeof(res->rejects_path),
 				 "%s", p);
 	}
-	if (rn->state && PQstatus(rn->state) == CONNECTION_OK) {
+	if (rn->state && PQstatus(state_conn(rn)) == CONNECTION_OK) {
 		int64_t rejected = 0;
 
 		for (int i = 0; i < n; i++)

@@ -60,7 +60,7 @@ for mode in append upsert replace; do
 	is "$(q dst_csv "SELECT name || '|' || coalesce(note, '<null>') FROM people_$mode WHERE id = 1")" \
 	   'Smith, Jane|<null>' "$mode: quoted comma kept, empty field is NULL"
 	is "$(q dst_csv "SELECT name || '|' || coalesce(note, '<null>') FROM people_$mode WHERE id = 2")" \
-	   'Zoë||' "$mode: quoted empty field is an empty string"
+	   'Zoë|' "$mode: quoted empty field is an empty string"
 	is "$(q dst_csv "SELECT name FROM people_$mode WHERE id = 3")" $'multi\nline' "$mode: embedded newline kept"
 	is "$(q dst_csv "SELECT name || '|' || note FROM people_$mode WHERE id = 4")" '山田|say "hi"' "$mode: UTF-8 and doubled quotes"
 done

@@ -38,7 +38,13 @@ mode     = upsert
 driver   = postgres
 conninfo = $(conninfo g_src)
 JOB
-	for line in "$@"; do echo "$line" >> "$file"; done
+	# Lines for [job] start with "job:", the others go to the source.
+	for line in "$@"; do
+		case $line in
+		job:*) sed -i "/^\[job\]$/a ${line#job:}" "$file" ;;
+		*) echo "$line" >> "$file" ;;
+		esac
+	done
 }
 
 # A source that takes about three seconds: 3000 rows, 1 ms each.
@@ -87,7 +93,7 @@ like "$(grep -c '"status": *"crashed"' "$TMPDIR_T/log/killed/runs.jsonl")" '^1$'
 is "$(q g_dst "SELECT status FROM consolidate.runs WHERE job = 'killed' ORDER BY started_at LIMIT 1")" crashed "and marked crashed in the history table"
 
 # -- watchdog: a source that never answers --
-write_job w.conf wd "$TMPDIR_T/lock" "query = SELECT id, v FROM t WHERE pg_sleep(3600) IS NOT NULL" "max_runtime = 2s"
+write_job w.conf wd "$TMPDIR_T/lock" "query = SELECT id, v FROM t WHERE pg_sleep(3600) IS NOT NULL" "job:max_runtime = 2s"
 start=$(date +%s)
 err=$("$CNS" run w.conf 2>&1); rc=$?
 took=$(( $(date +%s) - start ))
@@ -97,11 +103,11 @@ like "$err" 'exceeded max_runtime = 2s' "the message names the limit"
 sleep 0.5
 is "$(q g_src "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'consolidate' AND state = 'active' AND pid <> pg_backend_pid()")" 0 "no query of ours is left running on the server"
 is "$(q g_dst "SELECT status FROM consolidate.runs WHERE job = 'wd' ORDER BY started_at DESC LIMIT 1")" timed_out "the run is recorded timed_out"
-write_job w.conf wd "$TMPDIR_T/lock"
+write_job w.conf wd "$TMPDIR_T/lock" "table = t"
 "$CNS" run w.conf; ok $? "the next run succeeds"
 
 # -- stall_timeout --
-write_job st.conf stall "$TMPDIR_T/lock" "query = SELECT id, v FROM t WHERE pg_sleep(CASE WHEN id = 700 THEN 3600 ELSE 0 END) IS NOT NULL" "stall_timeout = 2s"
+write_job st.conf stall "$TMPDIR_T/lock" "query = SELECT id, v FROM t WHERE pg_sleep(CASE WHEN id = 700 THEN 3600 ELSE 0 END) IS NOT NULL" "job:stall_timeout = 2s"
 err=$("$CNS" run st.conf 2>&1); rc=$?
 is "$rc" 4 "stall_timeout stops a run that stopped making progress"
 like "$err" 'no progress for 2s' "the message names stall_timeout"

@@ -79,7 +79,7 @@ q i_src "CREATE TABLE n (id int PRIMARY KEY, ts timestamptz, v text)"
 q i_src "INSERT INTO n VALUES (1, '2026-01-01', 'a'), (2, NULL, 'null ts'), (3, '2026-01-02', 'c')"
 for rule in skip include-once error; do
 	write_job upsert "null_incremental = $rule"
-	sed -i "s/^name        = inc_upsert$/name        = null_$rule/; s/^table       = s$/table       = n/; s/^table    = inc_upsert$/table    = null_$rule/" job.conf
+	sed -i "s/^name        = inc_upsert$/name        = null_$rule/; s/^table       = s$/table       = n/; s/^table    = inc_upsert$/table    = null_${rule//-/_}/" job.conf
 	"$CNS" run job.conf > null.out 2>&1; rc=$?
 	case $rule in
 	skip) is "$rc,$(q i_dst 'SELECT count(*) FROM null_skip')" "0,2" "null_incremental = skip leaves the NULL row out" ;;

@@ -43,7 +43,6 @@ rejects_dir = $TMPDIR_T/rejects
 [target]
 conninfo = $(conninfo dst_pg)
 table    = public.items_$1
-key      = id
 mode     = $1
 
 [source src]
@@ -53,6 +52,9 @@ table    = items
 JOB
 	if [ -n "${2:-}" ]; then
 		echo "where = $2" >> job.conf
+	fi
+	if [ "$1" != append ]; then
+		sed -i 's/^mode     = /key      = id\nmode     = /' job.conf
 	fi
 }
 
@@ -70,6 +72,15 @@ is "$(q dst_pg "SELECT name FROM items_append WHERE id = 7")" 'item 7 \ tab	here
 out=$("$CNS" run job.conf 2>&1); ok $? "second append run succeeds"
 is "$(q dst_pg 'SELECT count(*) FROM items_append')" 10000 "append appends"
 is "$out" "" "silent on success when not on a terminal"
+# Append into a table with a primary key: the duplicates are refused row by
+# row, the run fails on max_rejects, and the rejects file says why.
+q dst_pg "ALTER TABLE items_append ADD COLUMN seq serial; DELETE FROM items_append WHERE id <= 10 OR seq > 5000; ALTER TABLE items_append ADD PRIMARY KEY (id); ALTER TABLE items_append DROP COLUMN seq"
+err=$("$CNS" run job.conf 2>&1); rc=$?
+is "$rc" 1 "duplicates refused by the target fail the run past max_rejects"
+like "$err" 'rows were rejected, more than max_rejects = 0' "the message names max_rejects"
+rej=$(ls "$TMPDIR_T"/rejects/items_append/*.csv.gz | tail -n 1)
+like "$(zcat "$rej" | head -n 3)" 'duplicate key value violates unique constraint' "the rejects file carries the server's reason"
+is "$(q dst_pg 'SELECT count(*) FROM items_append')" 5000 "the ten missing rows of the first chunk loaded, the refused ones did not"
 
 # upsert
 write_job upsert
