@@ -862,6 +862,16 @@ fail:
 	return NULL;
 }
 
+void cns_runlog_redact(const struct cns_job_conf *job, const char *text,
+		       struct cns_buf *out)
+{
+	int n;
+	char **secrets = cns_secrets_collect(job, &n);
+
+	cns_secrets_scrub(secrets, n, text, out);
+	cns_secrets_free(secrets, n);
+}
+
 const char *cns_runlog_path(const struct cns_runlog *l)
 {
 	return l->path;

@@ -1,7 +1,8 @@
 /*
  * volume.c - the volume guard's judgement: min_rows and max_change per
- * source, against the median of recent successful runs.  Pure arithmetic;
- * reading the history is cns_runlog_recent_rows()'s job.
+ * source, against the median of recent successful runs.  The judgement is
+ * pure arithmetic; cns_volume_judge() only adds the reading of the
+ * history.
  *
  * The median, not the mean: one odd run (a holiday, a backfill) must not
  * move the baseline that the next run is judged by.
@@ -11,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "consolidate/runlog.h"
 
 static int by_value(const void *a, const void *b)
 {
@@ -80,4 +83,14 @@ int cns_volume_check(const struct cns_job_conf *job, const char *source,
 			 change < 0 ? "fewer" : "more", n, median,
 			 s->max_change * 100);
 	return 1;
+}
+
+int cns_volume_judge(const struct cns_job_conf *job, const char *source,
+		     int64_t rows, char *why, size_t whysize)
+{
+	int64_t recent[CNS_VOLUME_WINDOW];
+	int n = cns_runlog_recent_rows(job, source, recent, CNS_VOLUME_WINDOW);
+
+	return cns_volume_check(job, source, rows, recent, n < 0 ? 0 : n, why,
+				whysize);
 }

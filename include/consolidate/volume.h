@@ -35,6 +35,12 @@ int cns_volume_check(const struct cns_job_conf *job, const char *source,
 		     int64_t rows, const int64_t *recent, int nrecent,
 		     char *why, size_t whysize);
 
+/* The same judgement with the recent counts read from the job's
+ * runs.jsonl (cns_runlog_recent_rows()); when the history cannot be read
+ * only min_rows judges. */
+int cns_volume_judge(const struct cns_job_conf *job, const char *source,
+		     int64_t rows, char *why, size_t whysize);
+
 /* The median of n counts (the mean of the middle two for even n); 0 when
  * n is 0.  Does not change v. */
 double cns_volume_median(const int64_t *v, int n);

@@ -1618,6 +1618,12 @@ static void test_secrets(void **state)
 				    "a *** b https://u:***@h/p?q=1&pwd=*** c");
 		cns_buf_release(&out);
 		cns_secrets_free(s, n);
+		cns_buf_init(&out);
+		cns_runlog_redact(job, "odbc said PWD={br4ces;semi}}}; and "
+				       "OdbcPa55word",
+				  &out);
+		assert_string_equal(out.data, "odbc said PWD=***; and ***");
+		cns_buf_release(&out);
 	}
 	cns_config_free(job);
 }

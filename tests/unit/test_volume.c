@@ -212,6 +212,25 @@ static void test_recent_rows(void **state)
 	assert_int_equal(out[1], 40);
 	assert_int_equal(cns_runlog_recent_rows(job, "erp", out, 10), 4);
 	assert_int_equal(cns_runlog_recent_rows(job, "nosuch", out, 10), 0);
+
+	/* Reading and judging in one call: the median of 60, 40, 10. */
+	{
+		char why[256];
+
+		assert_int_equal(cns_volume_judge(job, "crm", 50, why,
+						  sizeof(why)),
+				 0);
+		assert_int_equal(cns_volume_judge(job, "crm", 61, why,
+						  sizeof(why)),
+				 1);
+		assert_string_equal(why,
+				    "source \"crm\": 61 rows, 52% more than "
+				    "the median of the last 3 successful runs "
+				    "(40); max_change = 50%");
+		assert_int_equal(cns_volume_judge(job, "erp", 99, why,
+						  sizeof(why)),
+				 1);
+	}
 	cns_config_free(job);
 }
 
