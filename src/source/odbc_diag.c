@@ -74,13 +74,28 @@ static bool get_rec(struct cns_odbc *o, SQLSMALLINT type, SQLHANDLE h,
 			len = (SQLSMALLINT)(sizeof(msg) - 1);
 		cns_buf_add(&raw, msg, (size_t)len);
 	}
-	/* Drivers end messages with newlines or ';'. */
-	while (raw.len && (raw.data[raw.len - 1] == '\n' ||
-			   raw.data[raw.len - 1] == '\r' ||
-			   raw.data[raw.len - 1] == ' '))
-		raw.data[--raw.len] = '\0';
+	/* One line: drivers break messages with newlines and tabs
+	 * (psqlODBC: "...;\nNo query has been executed..."). */
+	{
+		size_t w = 0;
+
+		for (size_t k = 0; k < raw.len; k++) {
+			char ch = raw.data[k];
+
+			if (ch == '\n' || ch == '\r' || ch == '\t')
+				ch = ' ';
+			if (ch == ' ' && (w == 0 || raw.data[w - 1] == ' '))
+				continue;
+			raw.data[w++] = ch;
+		}
+		while (w && raw.data[w - 1] == ' ')
+			w--;
+		raw.len = w;
+		if (raw.data)
+			raw.data[w] = '\0';
+	}
 	cns_buf_init(&r->msg);
-	cns_odbc_redact(raw.data, o->password, &r->msg);
+	cns_odbc_redact(raw.data ? raw.data : "", o->password, &r->msg);
 	cns_buf_release(&raw);
 	return true;
 }
