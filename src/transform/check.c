@@ -48,6 +48,12 @@ static bool same_type(struct xtype a, struct xtype b)
 	return a.t == b.t && a.p == b.p && a.s == b.s;
 }
 
+static bool temporal(enum cns_type t)
+{
+	return t == CNS_T_DATE || t == CNS_T_TIME || t == CNS_T_TIMESTAMP ||
+	       t == CNS_T_TIMESTAMPTZ;
+}
+
 void xf_coerce(struct checker *ck, struct node **np, struct xtype ty)
 {
 	struct node *x = *np, *c;
@@ -70,6 +76,32 @@ void xf_coerce(struct checker *ck, struct node **np, struct xtype ty)
 	if (!xf_cast_possible(x->ty, ty)) {
 		xf_check_report(ck, x, NULL, "cannot cast type %s to %s",
 			     tname(ck, x->ty), tname(ck, ty));
+		return;
+	}
+	if (x->kind == N_LIT && !x->lit.null && !temporal(x->ty.t) &&
+	    !temporal(ty.t)) {
+		/* fold the cast of a constant now, once; the time types
+		 * wait for the program's zone */
+		struct ectx ec;
+		struct xval v;
+
+		memset(&ec, 0, sizeof(ec));
+		ec.scratch = ck->arena;
+		if (xf_cast_value(&ec, &x->lit, x->ty, ty, &v) < 0) {
+			xf_check_report(ck, x, NULL, "%s", ec.reason);
+			return;
+		}
+		c = xf_node_new(ck->arena, N_LIT, NULL);
+		c->line = x->line;
+		c->col = x->col;
+		c->len = x->len;
+		c->ty = ty;
+		c->ty.untyped = false;
+		c->lit = v;
+		c->text = x->text;
+		c->orig = x;
+		c->eval = xf_eval_lit;
+		*np = c;
 		return;
 	}
 	c = xf_node_new(ck->arena, N_CAST, NULL);

@@ -110,6 +110,40 @@ static int mag_cmp(const unsigned char *a, const unsigned char *b, int n)
 	return 0;
 }
 
+/* Whether s is canonical already: [-]digits[.digits], no leading zero
+ * but a lone one, not "-0" (most numbers from a database are). */
+static bool is_canonical(const char *s, size_t n)
+{
+	size_t i = 0, st;
+	bool nonzero = false;
+
+	if (n == 0 || n > DEC_MAX_DIGITS)
+		return false;
+	if (s[0] == '-')
+		i++;
+	st = i;
+	while (i < n && s[i] >= '0' && s[i] <= '9') {
+		nonzero |= s[i] != '0';
+		i++;
+	}
+	if (i == st || (s[st] == '0' && i - st > 1))
+		return false;
+	if (i < n) {
+		size_t f;
+
+		if (s[i] != '.')
+			return false;
+		f = ++i;
+		while (i < n && s[i] >= '0' && s[i] <= '9') {
+			nonzero |= s[i] != '0';
+			i++;
+		}
+		if (i == f || i != n)
+			return false;
+	}
+	return !(st == 1 && !nonzero);
+}
+
 int xf_dec_parse(struct cns_arena *a, const char *s, size_t n, const char **out,
 	      uint32_t *outn)
 {
@@ -119,6 +153,11 @@ int xf_dec_parse(struct cns_arena *a, const char *s, size_t n, const char **out,
 	long exp = 0;
 	bool seen_point = false;
 
+	if (is_canonical(s, n)) {
+		*out = s;
+		*outn = (uint32_t)n;
+		return 0;
+	}
 	while (n && isspace((unsigned char)s[n - 1]))
 		n--;
 	while (i < n && isspace((unsigned char)s[i]))
@@ -483,9 +522,24 @@ void xf_dec_round(struct cns_arena *a, const char *xs, size_t xn, int scale,
 	       const char **out, uint32_t *outn)
 {
 	struct dnum x, r;
-	int keep, mlen, dropped;
+	int keep, mlen, dropped, cur = xf_dec_scale(xs, xn);
 	unsigned char *m;
 
+	if (scale >= cur) {
+		/* only zeros to add: the common case of numeric(p,s) */
+		size_t add = (size_t)(scale - cur) + (cur == 0 && scale > 0);
+		char *o = cns_arena_alloc(a, xn + add + 1);
+
+		memcpy(o, xs, xn);
+		if (cur == 0 && scale > 0)
+			o[xn] = '.';
+		memset(o + xn + (cur == 0 && scale > 0), '0',
+		       (size_t)(scale - cur));
+		o[xn + add] = '\0';
+		*out = o;
+		*outn = (uint32_t)(xn + add);
+		return;
+	}
 	unpack(a, xs, xn, &x);
 	r.neg = x.neg;
 	if (scale >= x.scale) {
@@ -616,5 +670,7 @@ int xf_dec_from_double(struct cns_arena *a, double d, const char **out,
 	if (!isfinite(d))
 		return -1;
 	n = xf_double_text(d, false, buf);
-	return xf_dec_parse(a, buf, (size_t)n, out, outn);
+	/* parse a copy: a canonical input is returned as it is */
+	return xf_dec_parse(a, cns_arena_strndup(a, buf, (size_t)n), (size_t)n,
+			    out, outn);
 }

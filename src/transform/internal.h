@@ -235,6 +235,7 @@ struct node {
 	bool implicit; /* inserted by the checker; not printed */
 	enum cmpkind cmp;
 	void *aux; /* per-function data prepared at compile time */
+	struct node *orig; /* a folded constant: the literal as written */
 };
 
 struct node *xf_node_new(struct cns_arena *a, enum nkind k,
@@ -445,7 +446,9 @@ double xf_text_to_double_c(const char *buf);
 #define DEC_DIV_SCALE 16    /* minimum scale of a quotient */
 
 /* Parses decimal text (spaces, sign, digits, point, exponent) into
- * canonical form; returns -1 when it is not a number or too long. */
+ * canonical form; returns -1 when it is not a number or too long.  Text
+ * that is canonical already is returned as it is (*out == s), so s must
+ * live as long as the result. */
 int xf_dec_parse(struct cns_arena *a, const char *s, size_t n,
 	      const char **out, uint32_t *outn);
 int xf_dec_cmp(const char *a, size_t an, const char *b, size_t bn);

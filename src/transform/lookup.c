@@ -14,6 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+/* Lookup tables are small mapping tables held in memory. */
+#define LOOKUP_MAX_BYTES (64L * 1024 * 1024)
 
 static uint32_t hash(const char *s, size_t n)
 {
@@ -154,6 +158,7 @@ int xf_lookup_load(struct lookup *l, const char *path, struct diags *d,
 	struct csv_parser p;
 	struct reader r;
 	FILE *f;
+	struct stat st;
 	char buf[65536];
 	size_t n;
 	int rc = 0;
@@ -163,6 +168,17 @@ int xf_lookup_load(struct lookup *l, const char *path, struct diags *d,
 		xf_diag_add(d, line, col, 1, NULL,
 			 "could not open lookup file \"%s\": %s", l->path,
 			 strerror(errno));
+		return -1;
+	}
+	/* a device or a fifo would never end */
+	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > LOOKUP_MAX_BYTES) {
+		xf_diag_add(d, line, col, 1, NULL,
+			    S_ISREG(st.st_mode) ?
+				    "lookup file \"%s\" is larger than 64 MB" :
+				    "lookup file \"%s\" is not a regular file",
+			    l->path);
+		fclose(f);
 		return -1;
 	}
 	memset(&r, 0, sizeof(r));

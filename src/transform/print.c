@@ -118,8 +118,8 @@ static void pr(struct cns_buf *b, const struct node *n, int min)
 	int p;
 	bool paren;
 
-	while (n->kind == N_CAST && n->implicit)
-		n = n->args[0];
+	while ((n->kind == N_CAST && n->implicit) || n->orig)
+		n = n->kind == N_CAST ? n->args[0] : n->orig;
 	p = prec(n);
 	paren = p < min;
 	if (paren)

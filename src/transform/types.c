@@ -488,7 +488,19 @@ size_t xf_utf8_case(const char *s, size_t n, bool upper, char *dst)
 
 int xf_check_text(struct ectx *c, const char *s, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
+	size_t i = 0;
+
+	/* eight bytes at a time while they are ASCII and not zero */
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, s + i, 8);
+		if ((w & UINT64_C(0x8080808080808080)) ||
+		    ((w - UINT64_C(0x0101010101010101)) & ~w &
+		     UINT64_C(0x8080808080808080)))
+			break;
+	}
+	for (; i < n; i++) {
 		unsigned char b = (unsigned char)s[i];
 
 		if (b == 0)
@@ -1035,8 +1047,11 @@ int xf_cast_value(struct ectx *c, const struct xval *v, struct xtype from,
 			if (f == CNS_T_REAL) {
 				int len = xf_double_text(v->d, true, buf);
 
-				if (xf_dec_parse(c->scratch, buf, (size_t)len, &s,
-					      &n) < 0)
+				if (xf_dec_parse(c->scratch,
+						 cns_arena_strndup(c->scratch,
+								   buf,
+								   (size_t)len),
+						 (size_t)len, &s, &n) < 0)
 					return invalid(c, buf, (size_t)len, to);
 			} else if (xf_dec_from_double(c->scratch, v->d, &s, &n) <
 				   0) {

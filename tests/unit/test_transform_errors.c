@@ -79,6 +79,10 @@ static const struct bad_case bad_cases[] = {
 	  S "[lookup m]\npath = x.csv\n",
 	  "7:1", "unknown key \"path\" in [lookup m]",
 	  "a lookup section has one key: file" },
+	{ "lookup not a file",
+	  S "[lookup m]\nfile = /dev/null\n",
+	  "6:1", "lookup file \"/dev/null\" is not a regular file",
+	  NULL },
 	{ "lookup file missing",
 	  S "[lookup m]\nfile = /nonexistent/m.csv\n",
 	  "6:1", "could not open lookup file \"/nonexistent/m.csv\": No such file or directory",
@@ -264,7 +268,7 @@ static const struct bad_case bad_cases[] = {
 	  "6:29", "invalid regexp flag \"g\"",
 	  NULL },
 	{ "unknown lookup",
-	  S "[lookup countries]\nfile = /dev/null\n[from b]\nid = 1\nname = lookup(countrys, x)\n",
+	  S "[lookup countries]\nfile = /tmp/cns-xf-empty.csv\n[from b]\nid = 1\nname = lookup(countrys, x)\n",
 	  "10:15", "unknown lookup table \"countrys\"",
 	  "did you mean \"countries\"?" },
 	{ "date_trunc field",
@@ -308,8 +312,12 @@ static const struct bad_case bad_cases[] = {
 static void test_malformed(void **state)
 {
 	int failed = 0;
+	FILE *f = fopen("/tmp/cns-xf-empty.csv", "w");
 	(void)state;
 
+	assert_non_null(f);
+	fputs("key,value\n", f);
+	fclose(f);
 	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(*bad_cases); i++) {
 		const struct bad_case *k = &bad_cases[i];
 		struct cns_transform *t = NULL;
