@@ -1051,6 +1051,12 @@ int cns_runlog_record_skip(const struct cns_job_conf *job,
 
 	cns_buf_init(&b);
 	cns_buf_init(&line);
+	cns_buf_printf(&b, "run %s", r.status);
+	if (r.error)
+		cns_buf_printf(&b, ": %.*s", (int)strcspn(r.error, "\n"),
+			       r.error);
+	cns_buf_printf(&b, " pid=%ld", r.pid);
+	cns_secrets_scrub(l.secrets, l.nsecrets, b.data, &line);
 	logs = cns_runlog_list_logs(l.dir, &n);
 	for (int i = n - 1; i >= 0; i--) {
 		char path[PATH_MAX + 512];
@@ -1062,12 +1068,6 @@ int cns_runlog_record_skip(const struct cns_job_conf *job,
 		fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
 		if (fd < 0)
 			break;
-		cns_buf_printf(&b, "run %s", r.status);
-		if (r.error)
-			cns_buf_printf(&b, ": %.*s",
-				       (int)strcspn(r.error, "\n"), r.error);
-		cns_buf_printf(&b, " pid=%ld", r.pid);
-		cns_secrets_scrub(l.secrets, l.nsecrets, b.data, &line);
 		cns_buf_reset(&b);
 		format_line(&l, &b, cns_wall_us(), CNS_LOG_WARN, "skip", NULL,
 			    line.data);
@@ -1076,6 +1076,15 @@ int cns_runlog_record_skip(const struct cns_job_conf *job,
 		break;
 	}
 	free(logs);
+	/* A job that keeps being skipped has a stuck run: worth a line
+	 * where the operators look. */
+	if (job->syslog) {
+		snprintf(syslog_ident, sizeof(syslog_ident), "%s", job->name);
+		openlog(syslog_ident, LOG_PID, LOG_USER);
+		syslog(LOG_USER | LOG_WARNING, "run=%s stage=skip %s", l.run_id,
+		       line.data);
+		closelog();
+	}
 
 	cns_buf_reset(&b);
 	build_record(&r, l.secrets, l.nsecrets, &b);

@@ -1461,6 +1461,7 @@ static void test_record_skip(void **state)
 
 	(void)state;
 	cns_error_clear(&err);
+	job->syslog = true;
 	l = open_ok(job, "20261122T031500Z-00000c", T0);
 	/* While it runs, another run is refused the lock. */
 	assert_int_equal(
