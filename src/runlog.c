@@ -849,7 +849,7 @@ struct cns_runlog *cns_runlog_open(const struct cns_job_conf *job,
 	if (crashed)
 		emitf(l, CNS_LOG_WARN, "start", NULL, false,
 		      "earlier run %s ended without a record (process %ld is "
-		      "gone): recorded as crashed run=%s",
+		      "gone): recorded as crashed crashed_run=%s",
 		      m.run_id, m.pid, m.run_id);
 	else if (alive)
 		emitf(l, CNS_LOG_WARN, "start", NULL, false,
