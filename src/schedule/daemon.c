@@ -17,7 +17,7 @@
  * wakes it at once and is acted on outside the handler.  The wait is a
  * monotonic timeout recomputed on every pass from the wall clock (the
  * schedule is wall-clock time) and never longer than MAX_SLEEP_MS, so a
- * change of the wall clock is noticed within seconds.  Each pass compares
+ * change of the wall clock (or a resume) is noticed within a second.  Each pass compares
  * how far the wall clock and the monotonic clock moved and names the kind
  * of change:
  *   late wake-up   a fire is due but the pass comes late (a busy machine,
@@ -64,7 +64,7 @@ extern char **environ;
 #define LATE_TOLERANCE_S 300       /* cronie runs late wake-ups up to 5 min */
 #define CLOCK_STEP_MS 5000         /* drift that counts as a clock change */
 #define LARGE_JUMP_S (3 * 3600)    /* cronie: beyond 3 hours, a clock reset */
-#define MAX_SLEEP_MS 10000         /* wake this often to notice suspends */
+#define MAX_SLEEP_MS 1000          /* wake this often to see clock changes */
 #define COUNT_MAX 1000             /* missed fires counted one by one */
 
 #define LOCK_NAME ".consolidate-schedule.lock"
@@ -137,9 +137,34 @@ static void on_chld(int sig)
 	got_chld = 1;
 }
 
+#ifdef CNS_TEST_HOOKS
+/* Test builds: $CNS_TEST_CLOCK_FILE holds a number of seconds added to
+ * the wall clock, read on every look at the clock, so that tests can move
+ * the scheduler's clock forward and back while the monotonic clock goes
+ * on. */
+static int64_t test_clock_offset_ms(void)
+{
+	const char *path = getenv("CNS_TEST_CLOCK_FILE");
+	FILE *f;
+	double secs = 0;
+
+	if (!path || !(f = fopen(path, "re")))
+		return 0;
+	if (fscanf(f, "%lf", &secs) != 1)
+		secs = 0;
+	fclose(f);
+	return (int64_t)(secs * 1000);
+}
+#endif
+
 static int64_t wall_ms(void)
 {
-	return cns_wall_us() / 1000;
+	int64_t ms = cns_wall_us() / 1000;
+
+#ifdef CNS_TEST_HOOKS
+	ms += test_clock_offset_ms();
+#endif
+	return ms;
 }
 
 /* ---- log ---- */
@@ -203,6 +228,8 @@ static const char *dur(int64_t ms, char *buf, size_t size)
 {
 	if (ms < 0)
 		ms = -ms;
+	if (ms >= 60000)
+		ms = (ms + 500) / 1000 * 1000; /* the clocks differ by a few ms */
 	if (ms < 60000)
 		snprintf(buf, size, "%.1fs", (double)ms / 1000);
 	else if (ms < 3600000)
@@ -646,41 +673,49 @@ static void process_due(struct sched *s, struct job *j, int64_t wall)
 		int64_t y;
 		struct cns_error err = {0};
 
-		n_due++;
-		if (n_due >= COUNT_MAX) {
-			capped = true;
-			break;
-		}
 		if (cns_cron_next(&j->def.cron, j->def.tz, x, &y, &err) < 0 ||
 		    y > now)
 			break;
+		if (++n_due >= COUNT_MAX) {
+			capped = true;
+			break;
+		}
 		x = y;
 	}
+	n_due++;
 	latest = x;
 	if (capped) {
-		int64_t y;
+		/* Too many to count: find the last one from the start of the
+		 * tolerance window instead (at most one a second there). */
+		int64_t z = x > win ? x : win, y;
 		struct cns_error err = {0};
 
-		if (cns_cron_next(&j->def.cron, j->def.tz, win, &y, &err) == 0 &&
-		    y <= now)
-			latest = y;
+		while (cns_cron_next(&j->def.cron, j->def.tz, z, &y, &err) == 0 &&
+		       y <= now)
+			z = y;
+		if (z > win)
+			latest = z;
+		n_due = COUNT_MAX;
 	}
 	on_time = latest > win;
-	missed = on_time ? n_due - 1 : n_due;
+	missed = on_time && !capped ? n_due - 1 : n_due;
 	j->done_through = now;
 	j->next = next_after(s, j, now);
 	s->folders[j->folder].dirty = true;
 
 	snprintf(w, sizeof(w), "%s%lld", capped ? "more than " : "",
-		 (long long)missed);
+		 (long long)(capped ? COUNT_MAX : missed));
 	if (on_time) {
 		int64_t late = wall - (latest * 1000 + j->def.jitter_offset_ms);
 		char what[160];
 
-		if (missed > 0)
+		if (missed > 0 && late >= 2000)
 			snprintf(what, sizeof(what),
 				 "fired %s late, %s earlier fires missed",
 				 dur(late, a, sizeof(a)), w);
+		else if (missed > 0)
+			snprintf(what, sizeof(what),
+				 "fired, %s earlier fires missed", w);
 		else if (late >= 2000)
 			snprintf(what, sizeof(what), "fired %s late",
 				 dur(late, a, sizeof(a)));
