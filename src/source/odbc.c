@@ -226,8 +226,8 @@ static int odbc_open(struct cns_source *src, struct cns_error *err)
 					  &o->env))) {
 		o->env = NULL;
 		cns_error_set(err, CNS_E_SOURCE,
-			      "%s: could not initialise the ODBC driver manager",
-			      o->what);
+			      "%s: could not initialise the ODBC driver "
+			      "manager", o->what);
 		goto fail;
 	}
 	SQLSetEnvAttr(o->env, SQL_ATTR_ODBC_VERSION, (SQLPOINTER)SQL_OV_ODBC3,
@@ -406,8 +406,9 @@ static SQLRETURN primary_keys(struct cns_odbc *o, SQLHSTMT st,
 		for (int i = 0; i < 3; i++) {
 			cns_buf_init(&w[i]);
 			p[i] = NULL;
-			if (in[i][0] && cns_odbc_utf8_to_utf16(
-						in[i], strlen(in[i]), &w[i]) == 0)
+			if (in[i][0] &&
+			    cns_odbc_utf8_to_utf16(in[i], strlen(in[i]),
+						   &w[i]) == 0)
 				p[i] = (SQLWCHAR *)w[i].data;
 		}
 		rc = SQLPrimaryKeysW(st, p[0], p[0] ? SQL_NTS : 0, p[1],
@@ -455,7 +456,7 @@ static void find_pkey(struct cns_source *src, struct cns_odbc *o)
 				if (!get_text(o, st, 2, s2, sizeof(s2)))
 					s2[0] = '\0';
 				if (n == 0)
-					snprintf(first, sizeof(first), "%s", s2);
+					memcpy(first, s2, sizeof(first));
 				else if (strcmp(first, s2) != 0)
 					break;
 				if (get_text(o, st, 4, name, sizeof(name)))
@@ -563,7 +564,8 @@ static int odbc_describe(struct cns_source *src, struct cns_error *err)
 
 	if (!o || !o->connected)
 		return cns_error_set(err, CNS_E_INTERNAL,
-				     "%s: describe before open", src->conf->name);
+				     "%s: describe before open",
+				     src->conf->name);
 	if (!c->query && !c->table)
 		return cns_error_set(err, CNS_E_CONFIG,
 				     "%s: odbc needs \"table\" or \"query\"",

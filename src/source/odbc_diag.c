@@ -277,7 +277,8 @@ int cns_odbc_diag(struct cns_source *src, struct cns_odbc *o,
 		break;
 	}
 	if (n == 0)
-		cns_error_set(err, code, "%s: %s: no diagnostic from the driver",
+		cns_error_set(err, code,
+			      "%s: %s: no diagnostic from the driver",
 			      o->what, phrase);
 	else
 		cns_error_set(err, code, "%s: %s: [%s] %s (native error %ld)",
@@ -325,7 +326,8 @@ int cns_odbc_diag(struct cns_source *src, struct cns_odbc *o,
 		column_list(src, &detail);
 		cns_error_hint(err,
 			       "names are quoted, so write them as the "
-			       "database stores them%s%s; the query was: %.300s",
+			       "database stores them%s%s; the query was: "
+			       "%.300s",
 			       detail.len ? "; columns asked for: " : "",
 			       detail.len ? detail.data : "", o->sql.data ?
 			       o->sql.data : "");

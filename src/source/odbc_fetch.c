@@ -231,8 +231,8 @@ static int read_long(struct cns_source *src, struct cns_odbc *o, int i,
 	if (o->array > 1) {
 		if (!o->block_getdata) {
 			cns_error_set(err, CNS_E_SOURCE,
-				      "%s: a value of column \"%s\" in row %lld "
-				      "is longer than its declared size",
+				      "%s: a value of column \"%s\" in row "
+				      "%lld is longer than its declared size",
 				      o->what, c->name,
 				      (long long)src->rows_read);
 			cns_error_detail(err,

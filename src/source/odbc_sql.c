@@ -435,7 +435,8 @@ int cns_odbc_lookback(const char *wm, int64_t ms, char *out, size_t size)
 	sec = (long)(us / 1000000LL % 60);
 	frac = us % 1000000LL;
 	if (frac || fdigits)
-		snprintf(out, size, "%04lld-%02d-%02d%c%02ld:%02ld:%02ld.%06lld%s",
+		snprintf(out, size,
+			 "%04lld-%02d-%02d%c%02ld:%02ld:%02ld.%06lld%s",
 			 (long long)y2, m2, d2, sep, h, mi, sec,
 			 (long long)frac, tail);
 	else
@@ -477,7 +478,8 @@ void cns_odbc_split_table(const char *name, const char *quote, char *cat,
 			p++;
 	}
 	snprintf(cat, size, "%s", n == 3 ? parts[0] : "");
-	snprintf(schema, size, "%s", n == 3 ? parts[1] : n == 2 ? parts[0] : "");
+	snprintf(schema, size, "%s",
+		 n == 3 ? parts[1] : n == 2 ? parts[0] : "");
 	snprintf(table, size, "%s", parts[n ? n - 1 : 0]);
 }
 
@@ -689,7 +691,8 @@ int cns_odbc_utf16_to_utf8(const SQLWCHAR *w, size_t n, struct cns_buf *out)
 		char *p;
 
 		if (cp >= 0xD800 && cp <= 0xDBFF) {
-			if (i + 1 >= n || w[i + 1] < 0xDC00 || w[i + 1] > 0xDFFF)
+			if (i + 1 >= n || w[i + 1] < 0xDC00 ||
+			    w[i + 1] > 0xDFFF)
 				goto bad;
 			cp = 0x10000 + ((cp - 0xD800) << 10) +
 			     (uint32_t)(w[i + 1] - 0xDC00);

@@ -255,8 +255,9 @@ static void people_sql(enum dialect d, struct cns_buf *b)
 	switch (d) {
 	case D_SQLITE:
 		cns_buf_adds(b, "CREATE TABLE people (id integer PRIMARY KEY, "
-				"name text, amount numeric(18,4), ts timestamp, "
-				"flag boolean, note text, d date);\n"
+				"name text, amount numeric(18,4), "
+				"ts timestamp, flag boolean, note text, "
+				"d date);\n"
 				"WITH RECURSIVE g(id) AS (SELECT 1 UNION ALL "
 				"SELECT id + 1 FROM g WHERE id < 50000)\n");
 		break;
@@ -269,8 +270,9 @@ static void people_sql(enum dialect d, struct cns_buf *b)
 	case D_MARIA:
 		cns_buf_adds(b, "CREATE TABLE people (id int PRIMARY KEY, "
 				"name varchar(100), amount decimal(18,4), "
-				"ts datetime(6), flag boolean, note mediumtext, "
-				"d date) DEFAULT CHARSET=utf8mb4;\n");
+				"ts datetime(6), flag boolean, "
+				"note mediumtext, d date) "
+				"DEFAULT CHARSET=utf8mb4;\n");
 		break;
 	case D__N:
 		break;
@@ -290,7 +292,8 @@ static void people_sql(enum dialect d, struct cns_buf *b)
 			       id, id);
 	/* SQLite keeps only 15 digits: no exact big value there. */
 	cns_buf_printf(b, " CASE WHEN %s = 1 THEN %s ELSE (CASE WHEN "
-			  "%s %% 3 = 0 THEN -1 ELSE 1 END) * %s * 1.2345 END,\n",
+			  "%s %% 3 = 0 THEN -1 ELSE 1 END) * %s * 1.2345 "
+			  "END,\n",
 		       id, d == D_SQLITE ? "1.2345" : "12345678901234.5678",
 		       id, id);
 	if (d == D_PG)
@@ -336,8 +339,8 @@ static void people_sql(enum dialect d, struct cns_buf *b)
 				"FROM generate_series(1, 50000) AS g(id);\n");
 	else if (maria)
 		cns_buf_adds(b, "DATE_ADD('2000-01-01', INTERVAL id % 10000 "
-				"DAY) END\nFROM (SELECT CAST(seq AS SIGNED) AS id "
-				"FROM seq_1_to_50000) g;\n");
+				"DAY) END\nFROM (SELECT CAST(seq AS SIGNED) "
+				"AS id FROM seq_1_to_50000) g;\n");
 	else
 		cns_buf_adds(b, "date('2000-01-01', '+' || (id % 10000) || "
 				"' days') END\nFROM g;\n");
@@ -670,7 +673,8 @@ static void cmp_row(void *ctx, const struct cns_chunk *ch, int r)
 
 		if (!same && c->bad++ < 8)
 			fprintf(stderr,
-				"  %s id %ld %s: got %s%.*s%s, want %s%.60s%s\n",
+				"  %s id %ld %s: got %s%.*s%s, "
+				"want %s%.60s%s\n",
 				dbs[c->d].name, id, people_cols[col],
 				cell->null ? "NULL" : "\"",
 				cell->null ? 0 : (int)(cell->len > 60 ? 60 :
@@ -1653,7 +1657,8 @@ static void test_lookback(void **state)
 		const char *want; /* NULL: refused */
 	} cases[] = {
 		{"2024-03-10 12:00:00", 3600000, "2024-03-10 11:00:00"},
-		{"2024-03-10 00:30:00.5", 3600000, "2024-03-09 23:30:00.500000"},
+		{"2024-03-10 00:30:00.5", 3600000,
+		 "2024-03-09 23:30:00.500000"},
 		{"2024-03-01T00:00:00.123456+02:00", 86400000,
 		 "2024-02-29T00:00:00.123456+02:00"},
 		{"2024-01-01 00:00:00", 1, "2023-12-31 23:59:59.999000"},
