@@ -98,7 +98,7 @@ static void keep_rule(struct cns_runlog *l, struct keep_rule *k)
 		k->age_us = ms * 1000;
 	if (k->count <= 0 && k->age_us <= 0) {
 		cns_runlog_emitf(l, CNS_LOG_WARN, "retention",
-		      "invalid log_keep \"%s\": keeping 30 runs", v);
+				 "invalid log_keep \"%s\": keeping 30 runs", v);
 		k->count = 30;
 	}
 }
@@ -133,10 +133,43 @@ static void prune_rejects(struct cns_runlog *l, int64_t cutoff_us)
 			continue;
 		if (unlink(path) < 0)
 			cns_runlog_emitf(l, CNS_LOG_WARN, "retention",
-			      "could not remove \"%s\": %s", path,
-			      strerror(errno));
+					 "could not remove \"%s\": %s", path,
+					 strerror(errno));
 	}
 	closedir(d);
+}
+
+/* When the run of a log started, to the millisecond: the time of its
+ * first line.  The name only has the second, and a run's rejects file is
+ * closed a moment after its log's last line, which can be in the second
+ * the next run starts.  Falls back to the name's time. */
+static int64_t log_start(const char *dir, const struct cns_logfile *f)
+{
+	char path[PATH_MAX + 512], buf[512], iso[40];
+	const char *p;
+	gzFile gz;
+	int n;
+	int64_t us;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, f->name);
+	gz = gzopen(path, "rb");
+	if (!gz)
+		return f->start_us;
+	n = gzread(gz, buf, sizeof(buf) - 1);
+	gzclose(gz);
+	if (n <= 0)
+		return f->start_us;
+	buf[n] = '\0';
+	/* Text lines begin with the time, JSON lines with "ts". */
+	p = buf[0] == '{' ? strstr(buf, "\"ts\":\"") : buf;
+	if (!p)
+		return f->start_us;
+	if (*p == '"')
+		p += 6;
+	snprintf(iso, sizeof(iso), "%.*s", (int)strcspn(p, " \""), p);
+	if (cns_runlog_parse_iso(iso, &us) < 0 || us < f->start_us)
+		return f->start_us;
+	return us;
 }
 
 /* Count N: the newest N runs keep plain logs, runs N+1..2N compressed
@@ -178,16 +211,19 @@ void cns_runlog_retain(struct cns_runlog *l)
 			if (unlink(path) == 0)
 				removed++;
 			else
-				cns_runlog_emitf(l, CNS_LOG_WARN, "retention",
-				      "could not remove \"%s\": %s", path,
-				      strerror(errno));
+				cns_runlog_emitf(l, CNS_LOG_WARN,
+						 "retention",
+						 "could not remove \"%s\": %s",
+						 path, strerror(errno));
 		} else if (pack && !f->gz) {
 			if (compress_log(l->dir, f) == 0)
 				compressed++;
 			else
-				cns_runlog_emitf(l, CNS_LOG_WARN, "retention",
-				      "could not compress \"%s\": %s", path,
-				      strerror(errno));
+				cns_runlog_emitf(l, CNS_LOG_WARN,
+						 "retention",
+						 "could not compress \"%s\": "
+						 "%s",
+						 path, strerror(errno));
 		}
 	}
 	if (k.count > 0) {
@@ -195,7 +231,7 @@ void cns_runlog_retain(struct cns_runlog *l)
 		 * of the oldest run within the limit belongs to an older
 		 * run. */
 		if (n > k.count)
-			cutoff = logs[n - k.count].start_us;
+			cutoff = log_start(l->dir, &logs[n - k.count]);
 	} else {
 		cutoff = now - k.age_us;
 	}
@@ -203,8 +239,8 @@ void cns_runlog_retain(struct cns_runlog *l)
 		prune_rejects(l, cutoff);
 	if (compressed || removed)
 		cns_runlog_emitf(l, CNS_LOG_DEBUG, "retention",
-		      "old logs tidied compressed=%d removed=%d", compressed,
-		      removed);
+				 "old logs tidied compressed=%d removed=%d",
+				 compressed, removed);
 	free(logs);
 }
 

@@ -1419,6 +1419,63 @@ static void test_retention_age(void **state)
 	cns_config_free(job);
 }
 
+static void set_mtime_ns(const char *path, int64_t us)
+{
+	struct timespec ts[2];
+
+	ts[0].tv_sec = ts[1].tv_sec = (time_t)(us / 1000000);
+	ts[0].tv_nsec = ts[1].tv_nsec = (long)(us % 1000000) * 1000;
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+/* The rejects file of the run before the oldest kept one goes, even when
+ * it was closed in the second that run started: the cut is at the first
+ * line's millisecond, not the name's second. */
+static void test_retention_rejects_precise(void **state)
+{
+	struct cns_job_conf *job = make_job("precise");
+	struct cns_runlog *l;
+	char dir[1024], rdir[1024], path[1200], stamp[32], iso[40];
+	char line[256], id[64];
+	int64_t s = (cns_wall_us() / 1000000 - 3600) * 1000000;
+
+	(void)state;
+	job->log_keep = cns_arena_strdup(&job->arena, "2");
+	cns_runlog_dir(job, dir, sizeof(dir));
+	snprintf(rdir, sizeof(rdir), "%s/%s", job->rejects_dir, job->name);
+	mkdirs(dir);
+	mkdirs(rdir);
+	/* Run A (older, second S - 1) and run B (second S, first line at
+	 * S + 0.5 s). */
+	cns_runlog_compact(s - 1000000, stamp, sizeof(stamp));
+	snprintf(path, sizeof(path), "%s/%s-aaaaaa.log", dir, stamp);
+	write_text(path, "x\n");
+	set_mtime_ns(path, s + 100000);
+	snprintf(path, sizeof(path), "%s/%s-aaaaaa.csv.gz", rdir, stamp);
+	write_text(path, "x");
+	set_mtime_ns(path, s + 200000); /* closed in B's second */
+	cns_runlog_compact(s, stamp, sizeof(stamp));
+	snprintf(path, sizeof(path), "%s/%s-bbbbbb.log", dir, stamp);
+	snprintf(line, sizeof(line), "%s INFO  run=%s-bbbbbb stage=start x\n",
+		 cns_runlog_iso(s + 500000, true, iso, sizeof(iso)), stamp);
+	write_text(path, line);
+	set_mtime_ns(path, s + 900000);
+	snprintf(path, sizeof(path), "%s/%s-bbbbbb.csv.gz", rdir, stamp);
+	write_text(path, "x");
+	set_mtime_ns(path, s + 700000);
+
+	cns_run_id_new(cns_wall_us(), id, sizeof(id));
+	l = open_ok(job, id, cns_wall_us());
+	finish_ok(l, &(struct cns_run_record){.status = "ok"});
+	cns_runlog_compact(s - 1000000, stamp, sizeof(stamp));
+	snprintf(path, sizeof(path), "%s/%s-aaaaaa.csv.gz", rdir, stamp);
+	assert_int_equal(access(path, F_OK), -1);
+	cns_runlog_compact(s, stamp, sizeof(stamp));
+	snprintf(path, sizeof(path), "%s/%s-bbbbbb.csv.gz", rdir, stamp);
+	assert_int_equal(access(path, F_OK), 0);
+	cns_config_free(job);
+}
+
 static void test_runs_trimmed(void **state)
 {
 	struct cns_job_conf *job = make_job("trim");
@@ -2131,6 +2188,7 @@ int main(void)
 		cmocka_unit_test(test_metrics_atomic),
 		cmocka_unit_test(test_retention_count),
 		cmocka_unit_test(test_retention_age),
+		cmocka_unit_test(test_retention_rejects_precise),
 		cmocka_unit_test(test_runs_trimmed),
 		cmocka_unit_test(test_record_skip),
 		cmocka_unit_test(test_secrets),
