@@ -92,10 +92,9 @@ int cns_transform_parse(const char *name, const char *text,
 			continue;
 		/* relative to the transform file, not to the working
 		 * directory of whoever runs the job */
-		path = l->path[0] == '/' ?
-			       l->path :
-			       cns_arena_printf(&t->arena, "%s/%s", t->dir,
-						l->path);
+		path = l->path[0] == '/' ? l->path :
+					   cns_arena_printf(&t->arena, "%s/%s",
+							    t->dir, l->path);
 		xf_lookup_load(l, path, &d, l->line, 1);
 	}
 	if (t->schema.ncols > 0)
@@ -175,8 +174,7 @@ static const struct section *find_section(const struct cns_transform *t,
 	return NULL;
 }
 
-bool cns_transform_has_source(const struct cns_transform *t,
-			      const char *source)
+bool cns_transform_has_source(const struct cns_transform *t, const char *source)
 {
 	return find_section(t, source) != NULL;
 }
@@ -254,9 +252,9 @@ int cns_transform_bind(const struct cns_transform *t, const char *source,
 			snprintf(hint, sizeof(hint), "did you mean \"%s\"?",
 				 near ? near : "");
 			xf_diag_add(&d, at->line, at->col, at->len,
-				 near ? hint : NULL,
-				 "unknown column \"%s\" in source \"%s\"",
-				 s->refs[r], source);
+				    near ? hint : NULL,
+				    "unknown column \"%s\" in source \"%s\"",
+				    s->refs[r], source);
 		}
 	}
 	p->out = cns_xcalloc((size_t)t->schema.ncols + 1, sizeof(*p->out));
@@ -274,7 +272,7 @@ int cns_transform_bind(const struct cns_transform *t, const char *source,
 		/* validated at load: this cannot fail but for memory */
 		if (xf_regcomp(&p->regex[i], rx->pattern, rx->cflags) != 0) {
 			xf_diag_add(&d, n->line, n->col, n->len, NULL,
-				 "could not compile the regular expression");
+				    "could not compile the regular expression");
 			break;
 		}
 		p->nregex++;
@@ -329,6 +327,13 @@ static void reject(struct cns_program *p, const struct cns_chunk *in, int r,
 	on_reject(ctx, &rj);
 }
 
+static const char *null_reason(struct cns_program *p, const char *col)
+{
+	return cns_arena_printf(&p->scratch,
+				"null value in column \"%s\" violates not null",
+				col);
+}
+
 /* Writes value v of type ty into the output cell; checks text. */
 static int put_cell(struct ectx *c, struct cns_chunk *out, int row, int col,
 		    const struct xval *v, struct xtype ty)
@@ -361,8 +366,7 @@ static int put_cell(struct ectx *c, struct cns_chunk *out, int row, int col,
 	case CNS_T_TIMESTAMP:
 	case CNS_T_TIMESTAMPTZ:
 	case CNS_T_UUID:
-	case CNS_T_BYTEA:
-		break;
+	case CNS_T_BYTEA: break;
 	}
 	xf_value_text(c, v, ty, buf, &s, &n);
 	cns_chunk_set(out, row, col, s, n);
@@ -432,14 +436,14 @@ int cns_program_run(struct cns_program *p, const struct cns_chunk *in,
 			int truth;
 
 			if (xf_eval_bool(rl->expr, &c, &truth) < 0) {
-				reason = cns_arena_printf(&p->scratch,
-							  "reject_if: %s",
-							  c.reason);
+				reason = cns_arena_printf(
+					&p->scratch, "reject_if: %s", c.reason);
 			} else if (truth == 1) {
 				struct xval m;
 
 				m.null = true;
-				if (rl->msg && rl->msg->eval(rl->msg, &c, &m) < 0)
+				if (rl->msg &&
+				    rl->msg->eval(rl->msg, &c, &m) < 0)
 					reason = cns_arena_printf(
 						&p->scratch,
 						"reject_if message: %s",
@@ -476,10 +480,9 @@ int cns_program_run(struct cns_program *p, const struct cns_chunk *in,
 				   put_cell(&c, out, orow, i, &v, ty) < 0))) {
 				cns_chunk_drop_last(out);
 				reject(p, in, r, sc->cols[i].name,
-				       cns_arena_printf(&p->scratch,
-							"column \"%s\": %s",
-							sc->cols[i].name,
-							c.reason),
+				       cns_arena_printf(
+					       &p->scratch, "column \"%s\": %s",
+					       sc->cols[i].name, c.reason),
 				       on_reject, ctx, stats);
 				keep = false;
 				break;
@@ -488,11 +491,7 @@ int cns_program_run(struct cns_program *p, const struct cns_chunk *in,
 				if (sc->cols[i].not_null) {
 					cns_chunk_drop_last(out);
 					reject(p, in, r, sc->cols[i].name,
-					       cns_arena_printf(
-						       &p->scratch,
-						       "null value in column "
-						       "\"%s\" violates not null",
-						       sc->cols[i].name),
+					       null_reason(p, sc->cols[i].name),
 					       on_reject, ctx, stats);
 					keep = false;
 					break;

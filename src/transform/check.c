@@ -22,8 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-void xf_check_report(struct checker *ck, const struct node *at, const char *hint,
-		  const char *fmt, ...)
+void xf_check_report(struct checker *ck, const struct node *at,
+		     const char *hint, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -75,7 +75,7 @@ void xf_coerce(struct checker *ck, struct node **np, struct xtype ty)
 		return;
 	if (!xf_cast_possible(x->ty, ty)) {
 		xf_check_report(ck, x, NULL, "cannot cast type %s to %s",
-			     tname(ck, x->ty), tname(ck, ty));
+				tname(ck, x->ty), tname(ck, ty));
 		return;
 	}
 	if (x->kind == N_LIT && !x->lit.null && !temporal(x->ty.t) &&
@@ -191,8 +191,9 @@ bool xf_common_type(struct xtype a, struct xtype b, struct xtype *out)
 		*out = xt(r == 6 ? CNS_T_DOUBLE :
 			  r == 5 ? CNS_T_REAL :
 			  r == 4 ? CNS_T_NUMERIC :
-				   (a.t == b.t ? a.t :
-				    num_rank(a.t) > num_rank(b.t) ? a.t : b.t));
+				   (a.t == b.t                    ? a.t :
+				    num_rank(a.t) > num_rank(b.t) ? a.t :
+								    b.t));
 		return true;
 	}
 	if (time_rank(a.t) && time_rank(b.t)) {
@@ -262,7 +263,7 @@ static void coerce_bool(struct checker *ck, struct node **np, const char *what)
 		return;
 	}
 	xf_check_report(ck, x, NULL, "argument of %s must be boolean, not %s",
-		     what, tname(ck, x->ty));
+			what, tname(ck, x->ty));
 }
 
 static void add_ref(struct checker *ck, struct node *n)
@@ -279,8 +280,8 @@ static void add_ref(struct checker *ck, struct node *n)
 		s->capref = s->capref ? s->capref * 2 : 8;
 		s->refs = cns_xrealloc(s->refs,
 				       (size_t)s->capref * sizeof(*s->refs));
-		s->ref_quoted = cns_xrealloc(
-			s->ref_quoted, (size_t)s->capref * sizeof(bool));
+		s->ref_quoted = cns_xrealloc(s->ref_quoted,
+					     (size_t)s->capref * sizeof(bool));
 		s->ref_at = cns_xrealloc(s->ref_at, (size_t)s->capref *
 							    sizeof(*s->ref_at));
 	}
@@ -296,9 +297,9 @@ void xf_check_register_regex(struct checker *ck, struct node *n)
 
 	if (t->nregex == t->capregex) {
 		t->capregex = t->capregex ? t->capregex * 2 : 4;
-		t->regex_nodes = cns_xrealloc(
-			t->regex_nodes,
-			(size_t)t->capregex * sizeof(*t->regex_nodes));
+		t->regex_nodes = cns_xrealloc(t->regex_nodes,
+					      (size_t)t->capregex *
+						      sizeof(*t->regex_nodes));
 	}
 	t->regex_nodes[t->nregex] = n;
 	n->slot = t->nregex++;
@@ -312,10 +313,10 @@ static void check_literal(struct checker *ck, struct node *n)
 		const char *s;
 		uint32_t len;
 
-		if (xf_dec_parse(ck->arena, n->text, strlen(n->text), &s, &len) <
-		    0) {
-			xf_check_report(ck, n, NULL, "number \"%s\" is too long",
-				     n->text);
+		if (xf_dec_parse(ck->arena, n->text, strlen(n->text), &s,
+				 &len) < 0) {
+			xf_check_report(ck, n, NULL,
+					"number \"%s\" is too long", n->text);
 			return;
 		}
 		if (xf_dec_to_int64(s, len, &v) == 0) {
@@ -330,9 +331,9 @@ static void check_literal(struct checker *ck, struct node *n)
 		}
 	} else if (n->ty.t == CNS_T_NUMERIC && !n->lit.s) {
 		if (xf_dec_parse(ck->arena, n->text, strlen(n->text), &n->lit.s,
-			      &n->lit.n) < 0)
-			xf_check_report(ck, n, NULL, "number \"%s\" is too long",
-				     n->text);
+				 &n->lit.n) < 0)
+			xf_check_report(ck, n, NULL,
+					"number \"%s\" is too long", n->text);
 	}
 }
 
@@ -379,9 +380,9 @@ static void check_arith(struct checker *ck, struct node *n)
 	}
 	if (!num_rank(a.t) || !num_rank(b.t)) {
 		xf_check_report(ck, n, "cast the operands to a number type",
-			     "operator does not exist: %s %s %s",
-			     tname(ck, n->args[0]->ty), xf_tok_name(op),
-			     tname(ck, n->args[1]->ty));
+				"operator does not exist: %s %s %s",
+				tname(ck, n->args[0]->ty), xf_tok_name(op),
+				tname(ck, n->args[1]->ty));
 		n->ty = xt(CNS_T_NUMERIC);
 		return;
 	}
@@ -401,7 +402,7 @@ static void check_neg(struct checker *ck, struct node *n)
 		xf_coerce(ck, &n->args[0], xt(CNS_T_NUMERIC));
 	else if (!num_rank(x->ty.t)) {
 		xf_check_report(ck, n, NULL, "operator does not exist: - %s",
-			     tname(ck, x->ty));
+				tname(ck, x->ty));
 		n->ty = xt(CNS_T_NUMERIC);
 		return;
 	}
@@ -415,8 +416,8 @@ static struct node *fold_neg(struct checker *ck, struct node *n)
 {
 	struct node *x = n->args[0];
 
-	if (x->kind != N_LIT || (x->ty.t != CNS_T_INTEGER &&
-				 x->ty.t != CNS_T_NUMERIC) ||
+	if (x->kind != N_LIT ||
+	    (x->ty.t != CNS_T_INTEGER && x->ty.t != CNS_T_NUMERIC) ||
 	    x->lit.s || x->text[0] == '-')
 		return NULL;
 	x->text = cns_arena_printf(ck->arena, "-%s", x->text);
@@ -456,11 +457,12 @@ static void check_case(struct checker *ck, struct node *n)
 
 		if (!xf_common_type(t, n->args[i]->ty, &r)) {
 			if (ok)
-				xf_check_report(ck, n->args[i], NULL,
-					     "CASE types %s and %s cannot be "
-					     "matched",
-					     tname(ck, t),
-					     tname(ck, n->args[i]->ty));
+				xf_check_report(
+					ck, n->args[i], NULL,
+					"CASE types %s and %s cannot be "
+					"matched",
+					tname(ck, t),
+					tname(ck, n->args[i]->ty));
 			ok = false;
 			continue;
 		}
@@ -473,10 +475,11 @@ static void check_case(struct checker *ck, struct node *n)
 
 		if (!xf_common_type(t, e->ty, &r)) {
 			if (ok)
-				xf_check_report(ck, e, NULL,
-					     "CASE types %s and %s cannot be "
-					     "matched",
-					     tname(ck, t), tname(ck, e->ty));
+				xf_check_report(
+					ck, e, NULL,
+					"CASE types %s and %s cannot be "
+					"matched",
+					tname(ck, t), tname(ck, e->ty));
 			ok = false;
 		} else {
 			t = r;
@@ -499,9 +502,8 @@ static struct node *check_func(struct checker *ck, struct node *n)
 
 	if (!f) {
 		int cnt = xf_func_count();
-		const char **names = cns_arena_alloc(ck->arena,
-						     (size_t)cnt *
-							     sizeof(*names));
+		const char **names = cns_arena_alloc(
+			ck->arena, (size_t)cnt * sizeof(*names));
 		const char *near;
 		char hint[128];
 
@@ -513,7 +515,7 @@ static struct node *check_func(struct checker *ck, struct node *n)
 			snprintf(hint, sizeof(hint), "did you mean \"%s\"?",
 				 near);
 		xf_check_report(ck, n, near ? hint : NULL,
-			     "unknown function \"%s\"", n->text);
+				"unknown function \"%s\"", n->text);
 		n->ty = XT_UNTYPED;
 		for (int i = 0; i < n->nargs; i++)
 			n->args[i] = xf_check_expr(ck, n->args[i]);
@@ -539,9 +541,8 @@ static struct node *check_func(struct checker *ck, struct node *n)
 				 f->min_args, f->max_args);
 		if (f->min_args == 0 && f->max_args == 0)
 			snprintf(want, sizeof(want), "no arguments");
-		xf_check_report(ck, n, NULL,
-			     "function \"%s\" takes %s, got %d", f->name,
-			     want, n->nargs);
+		xf_check_report(ck, n, NULL, "function \"%s\" takes %s, got %d",
+				f->name, want, n->nargs);
 		n->ty = XT_UNTYPED;
 		return n;
 	}
@@ -567,32 +568,28 @@ struct node *xf_check_expr(struct checker *ck, struct node *n)
 	if (n->kind != N_FUNC && n->kind != N_LIT && n->kind != N_COL)
 		xf_check_args(ck, n, 0);
 	switch (n->kind) {
-	case N_LIT:
-		check_literal(ck, n);
-		return n;
+	case N_LIT: check_literal(ck, n); return n;
 	case N_COL:
 		n->ty = XT_UNTYPED;
 		n->eval = xf_eval_col;
 		if (ck->no_columns) {
-			xf_check_report(ck, n, NULL,
-				     "a default cannot refer to column \"%s\"",
-				     n->text);
+			xf_check_report(
+				ck, n, NULL,
+				"a default cannot refer to column \"%s\"",
+				n->text);
 			return n;
 		}
 		add_ref(ck, n);
 		return n;
-	case N_FUNC:
-		return check_func(ck, n);
+	case N_FUNC: return check_func(ck, n);
 	case N_CAST:
 		if (!xf_cast_possible(n->args[0]->ty, n->ty))
-			xf_check_report(ck, n, NULL, "cannot cast type %s to %s",
-				     tname(ck, n->args[0]->ty),
-				     tname(ck, n->ty));
+			xf_check_report(
+				ck, n, NULL, "cannot cast type %s to %s",
+				tname(ck, n->args[0]->ty), tname(ck, n->ty));
 		n->eval = xf_eval_cast;
 		return n;
-	case N_ARITH:
-		check_arith(ck, n);
-		return n;
+	case N_ARITH: check_arith(ck, n); return n;
 	case N_NEG:
 		if ((f = fold_neg(ck, n)) != NULL)
 			return f;
@@ -618,9 +615,7 @@ struct node *xf_check_expr(struct checker *ck, struct node *n)
 		coerce_bool(ck, &n->args[0], "NOT");
 		n->ty = xt(CNS_T_BOOLEAN);
 		break;
-	case N_ISNULL:
-		n->ty = xt(CNS_T_BOOLEAN);
-		break;
+	case N_ISNULL: n->ty = xt(CNS_T_BOOLEAN); break;
 	case N_IN:
 	case N_BETWEEN:
 		unify_cmp(ck, n->args, n->nargs, n);
@@ -631,9 +626,7 @@ struct node *xf_check_expr(struct checker *ck, struct node *n)
 		xf_coerce_text(ck, &n->args[1]);
 		n->ty = xt(CNS_T_BOOLEAN);
 		break;
-	case N_CASE:
-		check_case(ck, n);
-		return n;
+	case N_CASE: check_case(ck, n); return n;
 	}
 	xf_eval_set_node(n);
 	return n;
@@ -673,8 +666,7 @@ static void check_section(struct checker *ck, struct section *s)
 				  (size_t)(sc->ncols + 1) * sizeof(*s->map));
 	s->out = cns_arena_zalloc(&t->arena,
 				  (size_t)(sc->ncols + 1) * sizeof(*s->out));
-	s->from_default = cns_arena_zalloc(&t->arena,
-					   (size_t)sc->ncols + 1);
+	s->from_default = cns_arena_zalloc(&t->arena, (size_t)sc->ncols + 1);
 	ck->sec = s;
 	for (struct maplist *m = s->pending; m; m = m->next) {
 		int i = schema_index(sc, m->target, m->quoted);
@@ -703,16 +695,17 @@ static void check_section(struct checker *ck, struct section *s)
 					"[schema]",
 				 near);
 			xf_check_report(ck, &at, hint,
-				     "unknown target column \"%s\"",
-				     m->target);
+					"unknown target column \"%s\"",
+					m->target);
 			xf_check_expr(ck, m->expr);
 			continue;
 		}
 		if (first_line[i]) {
-			xf_check_report(ck, &at, NULL,
-				     "column \"%s\" is mapped twice (first at "
-				     "line %d)",
-				     sc->cols[i].name, first_line[i]);
+			xf_check_report(
+				ck, &at, NULL,
+				"column \"%s\" is mapped twice (first at "
+				"line %d)",
+				sc->cols[i].name, first_line[i]);
 			continue;
 		}
 		first_line[i] = m->line;
@@ -738,11 +731,12 @@ static void check_section(struct checker *ck, struct section *s)
 			at.line = s->line;
 			at.col = s->col;
 			at.len = (int)strlen(s->name) + 7;
-			xf_check_report(ck, &at,
-				     "map it, or give it a default in [schema]",
-				     "[from %s] does not map not null column "
-				     "\"%s\", which has no default",
-				     s->name, sc->cols[i].name);
+			xf_check_report(
+				ck, &at,
+				"map it, or give it a default in [schema]",
+				"[from %s] does not map not null column "
+				"\"%s\", which has no default",
+				s->name, sc->cols[i].name);
 		}
 	}
 	for (int i = 0; i < s->nwhere; i++) {
@@ -791,8 +785,8 @@ void xf_check_transform(struct cns_transform *t, struct diags *d)
 		memset(s, 0, sizeof(*s));
 		s->implicit = true;
 		for (int i = 0; i < sc->ncols; i++) {
-			struct maplist *m = cns_arena_zalloc(&t->arena,
-							     sizeof(*m));
+			struct maplist *m =
+				cns_arena_zalloc(&t->arena, sizeof(*m));
 			struct node *c = xf_node_new(&t->arena, N_COL, NULL);
 
 			c->text = sc->cols[i].name;

@@ -151,7 +151,8 @@ static bool digits(struct scan *sc, int min, int max, int *out)
 {
 	int v = 0, k = 0;
 
-	while (k < max && sc->i < sc->n && isdigit((unsigned char)sc->s[sc->i])) {
+	while (k < max && sc->i < sc->n &&
+	       isdigit((unsigned char)sc->s[sc->i])) {
 		v = v * 10 + (sc->s[sc->i++] - '0');
 		k++;
 	}
@@ -263,7 +264,7 @@ static bool zone_offset(struct scan *sc, bool *present, int32_t *off)
 }
 
 int xf_parse_datetime(struct ectx *c, const char *s0, size_t n0,
-		   enum cns_type kind, int64_t *out)
+		      enum cns_type kind, int64_t *out)
 {
 	struct scan sc = { s0, n0, 0 };
 	int y = 0, m = 0, d = 0;
@@ -301,8 +302,8 @@ int xf_parse_datetime(struct ectx *c, const char *s0, size_t n0,
 				sc.i++;
 			if (!clock_time(&sc, &tod)) {
 				sc.i = save;
-				if (sc.i + 1 < sc.n && isdigit((unsigned char)
-								       sc.s[sc.i + 1]))
+				if (sc.i + 1 < sc.n &&
+				    isdigit((unsigned char)sc.s[sc.i + 1]))
 					goto bad;
 			}
 		}
@@ -313,12 +314,8 @@ int xf_parse_datetime(struct ectx *c, const char *s0, size_t n0,
 	if (!zone_offset(&sc, &zp, &off) || sc.i != sc.n)
 		goto bad;
 	switch (kind) {
-	case CNS_T_DATE:
-		*out = xf_days_from_civil(y, m, d);
-		return 0;
-	case CNS_T_TIME:
-		*out = tod;
-		return 0;
+	case CNS_T_DATE: *out = xf_days_from_civil(y, m, d); return 0;
+	case CNS_T_TIME: *out = tod; return 0;
 	case CNS_T_TIMESTAMP:
 		/* PostgreSQL ignores an offset given to a timestamp
 		 * without time zone; so do we. */
@@ -331,22 +328,21 @@ int xf_parse_datetime(struct ectx *c, const char *s0, size_t n0,
 		else
 			*out = xf_tz_local_to_utc_us(c->tz, *out);
 		return 0;
-	default:
-		break;
+	default: break;
 	}
 bad:
 	(void)range;
 	return xf_ev_fail(c, "invalid %s \"%s\"",
-		       kind == CNS_T_TIMESTAMPTZ ? "timestamptz" :
-						   cns_type_name(kind),
-		       xf_ev_quote(c, s0, n0));
+			  kind == CNS_T_TIMESTAMPTZ ? "timestamptz" :
+						      cns_type_name(kind),
+			  xf_ev_quote(c, s0, n0));
 }
 
 /* ---- to_date / to_timestamp ---- */
 
 enum fitem {
-	F_LIT,  /* a literal character (or quoted text) */
-	F_SEP,  /* a separator: matches any run of separators */
+	F_LIT, /* a literal character (or quoted text) */
+	F_SEP, /* a separator: matches any run of separators */
 	F_YYYY,
 	F_YY,
 	F_MM,
@@ -402,12 +398,12 @@ static const struct {
 
 static bool is_sep(char ch)
 {
-	return ch == ' ' || ch == '-' || ch == '/' || ch == '.' ||
-	       ch == ':' || ch == ',' || ch == 'T' || ch == ';' || ch == '_';
+	return ch == ' ' || ch == '-' || ch == '/' || ch == '.' || ch == ':' ||
+	       ch == ',' || ch == 'T' || ch == ';' || ch == '_';
 }
 
 struct dtformat *xf_dtformat_compile(struct cns_arena *a, const char *s,
-				  size_t n, const char **why)
+				     size_t n, const char **why)
 {
 	struct dtformat *f = cns_arena_zalloc(a, sizeof(*f));
 	size_t i = 0;
@@ -460,16 +456,16 @@ struct dtformat *xf_dtformat_compile(struct cns_arena *a, const char *s,
 	return f;
 }
 
-static const char *const month_names[] = {
-	"january", "february", "march",     "april",   "may",      "june",
-	"july",    "august",   "september", "october", "november", "december"
-};
+static const char *const month_names[] = { "january", "february", "march",
+					   "april",   "may",      "june",
+					   "july",    "august",   "september",
+					   "october", "november", "december" };
 static const char *const day_names[] = { "monday",   "tuesday", "wednesday",
 					 "thursday", "friday",  "saturday",
 					 "sunday" };
 
 int xf_dtformat_parse(struct ectx *c, const struct dtformat *f, const char *s,
-		   size_t n, int64_t *out_us, bool *is_utc)
+		      size_t n, int64_t *out_us, bool *is_utc)
 {
 	struct scan sc = { s, n, 0 };
 	int y = 1970, mo = 1, d = 1, doy = 0, h = 0, mi = 0, sec = 0, v;
@@ -553,16 +549,16 @@ int xf_dtformat_parse(struct ectx *c, const struct dtformat *f, const char *s,
 		case F_AMPM:
 			if (sc.n - sc.i >= 2 &&
 			    (sc.s[sc.i + 1] == 'M' || sc.s[sc.i + 1] == 'm')) {
-				char ch = (char)tolower((unsigned char)
-								sc.s[sc.i]);
+				char ch = (char)tolower(
+					(unsigned char)sc.s[sc.i]);
 
 				if (ch != 'a' && ch != 'p')
 					goto bad;
 				pm = ch == 'p';
 				sc.i += 2;
 			} else if (sc.n - sc.i >= 4 && sc.s[sc.i + 1] == '.') {
-				char ch = (char)tolower((unsigned char)
-								sc.s[sc.i]);
+				char ch = (char)tolower(
+					(unsigned char)sc.s[sc.i]);
 
 				if (ch != 'a' && ch != 'p')
 					goto bad;
@@ -615,8 +611,8 @@ int xf_dtformat_parse(struct ectx *c, const struct dtformat *f, const char *s,
 		case F_TZH: {
 			int sign = 1;
 
-			if (sc.i < sc.n && (sc.s[sc.i] == '+' ||
-					    sc.s[sc.i] == '-'))
+			if (sc.i < sc.n &&
+			    (sc.s[sc.i] == '+' || sc.s[sc.i] == '-'))
 				sign = sc.s[sc.i++] == '-' ? -1 : 1;
 			if (!digits(&sc, 1, 2, &tzh))
 				goto bad;
@@ -648,12 +644,15 @@ int xf_dtformat_parse(struct ectx *c, const struct dtformat *f, const char *s,
 	if (doy) {
 		if (doy > (leap(y) ? 366 : 365) || y < 1 || y > 9999)
 			goto bad;
-		xf_civil_from_days(xf_days_from_civil(y, 1, 1) + doy - 1, &y, &mo, &d);
+		xf_civil_from_days(xf_days_from_civil(y, 1, 1) + doy - 1, &y,
+				   &mo, &d);
 	}
 	if (!xf_valid_ymd(y, mo, d))
-		return xf_ev_fail(c, "invalid date \"%s\"", xf_ev_quote(c, s, n));
+		return xf_ev_fail(c, "invalid date \"%s\"",
+				  xf_ev_quote(c, s, n));
 	if (h > 23 || mi > 59 || sec > 59)
-		return xf_ev_fail(c, "invalid time \"%s\"", xf_ev_quote(c, s, n));
+		return xf_ev_fail(c, "invalid time \"%s\"",
+				  xf_ev_quote(c, s, n));
 	*out_us = xf_days_from_civil(y, mo, d) * USECS_PER_DAY +
 		  ((int64_t)h * 3600 + mi * 60 + sec) * USECS_PER_SEC + frac;
 	*is_utc = tz;
@@ -665,16 +664,15 @@ int xf_dtformat_parse(struct ectx *c, const struct dtformat *f, const char *s,
 	return 0;
 bad:
 	return xf_ev_fail(c, "value \"%s\" does not match the format",
-		       xf_ev_quote(c, s, n));
+			  xf_ev_quote(c, s, n));
 }
 
 /* ---- date_trunc ---- */
 
 static const char *const trunc_fields[] = {
-	"microseconds", "milliseconds", "second", "minute",
-	"hour",         "day",          "week",   "month",
-	"quarter",      "year",         "decade", "century",
-	"millennium",   NULL
+	"microseconds", "milliseconds", "second",     "minute",  "hour",
+	"day",          "week",         "month",      "quarter", "year",
+	"decade",       "century",      "millennium", NULL
 };
 
 int xf_date_trunc_field(const char *field)
@@ -714,11 +712,29 @@ int64_t xf_date_trunc_us(int field, int64_t us)
 	xf_civil_from_days(days, &y, &m, &d);
 	switch (field) {
 	case 7: d = 1; break;
-	case 8: m = (m - 1) / 3 * 3 + 1; d = 1; break;
-	case 9: m = 1; d = 1; break;
-	case 10: y = y / 10 * 10; m = 1; d = 1; break;
-	case 11: y = (y - 1) / 100 * 100 + 1; m = 1; d = 1; break;
-	case 12: y = (y - 1) / 1000 * 1000 + 1; m = 1; d = 1; break;
+	case 8:
+		m = (m - 1) / 3 * 3 + 1;
+		d = 1;
+		break;
+	case 9:
+		m = 1;
+		d = 1;
+		break;
+	case 10:
+		y = y / 10 * 10;
+		m = 1;
+		d = 1;
+		break;
+	case 11:
+		y = (y - 1) / 100 * 100 + 1;
+		m = 1;
+		d = 1;
+		break;
+	case 12:
+		y = (y - 1) / 1000 * 1000 + 1;
+		m = 1;
+		d = 1;
+		break;
 	default: break;
 	}
 	return xf_days_from_civil(y, m, d) * USECS_PER_DAY;

@@ -31,8 +31,7 @@ struct dnum {
 	int scale;
 };
 
-static void unpack(struct cns_arena *a, const char *s, size_t n,
-		   struct dnum *x)
+static void unpack(struct cns_arena *a, const char *s, size_t n, struct dnum *x)
 {
 	size_t i = 0;
 	int k = 0;
@@ -145,7 +144,7 @@ static bool is_canonical(const char *s, size_t n)
 }
 
 int xf_dec_parse(struct cns_arena *a, const char *s, size_t n, const char **out,
-	      uint32_t *outn)
+		 uint32_t *outn)
 {
 	struct dnum x;
 	size_t i = 0;
@@ -205,9 +204,8 @@ int xf_dec_parse(struct cns_arena *a, const char *s, size_t n, const char **out,
 		return -1;
 	x.scale = frac - (int)exp;
 	if (x.scale < 0) {
-		unsigned char *d = cns_arena_zalloc(a, (size_t)x.len -
-							      (size_t)x.scale +
-							      1);
+		unsigned char *d = cns_arena_zalloc(
+			a, (size_t)x.len - (size_t)x.scale + 1);
 
 		memcpy(d, x.d, (size_t)x.len);
 		x.len -= x.scale;
@@ -306,7 +304,7 @@ int xf_dec_cmp(const char *a, size_t an, const char *b, size_t bn)
 }
 
 int xf_dec_add(struct cns_arena *a, const char *xs, size_t xn, const char *ys,
-	    size_t yn, bool sub, const char **out, uint32_t *outn)
+	       size_t yn, bool sub, const char **out, uint32_t *outn)
 {
 	struct dnum x, y, r;
 	int scale, ilen, width;
@@ -318,7 +316,7 @@ int xf_dec_add(struct cns_arena *a, const char *xs, size_t xn, const char *ys,
 		y.neg = !y.neg;
 	scale = x.scale > y.scale ? x.scale : y.scale;
 	ilen = x.len - x.scale > y.len - y.scale ? x.len - x.scale :
-						  y.len - y.scale;
+						   y.len - y.scale;
 	width = ilen + scale + 1;
 	if (width > DEC_MAX_DIGITS + 1)
 		return -1;
@@ -339,7 +337,8 @@ int xf_dec_add(struct cns_arena *a, const char *xs, size_t xn, const char *ys,
 		r.neg = x.neg;
 	} else {
 		int c = mag_cmp(dx, dy, width), borrow = 0;
-		unsigned char *big = c >= 0 ? dx : dy, *small = c >= 0 ? dy : dx;
+		unsigned char *big = c >= 0 ? dx : dy,
+			      *small = c >= 0 ? dy : dx;
 
 		for (int i = width - 1; i >= 0; i--) {
 			int v = big[i] - small[i] - borrow;
@@ -350,13 +349,14 @@ int xf_dec_add(struct cns_arena *a, const char *xs, size_t xn, const char *ys,
 		r.neg = c >= 0 ? x.neg : y.neg;
 	}
 	pack(a, &r, out, outn);
-	if (xf_dec_intlen(*out, *outn) + xf_dec_scale(*out, *outn) > DEC_MAX_DIGITS)
+	if (xf_dec_intlen(*out, *outn) + xf_dec_scale(*out, *outn) >
+	    DEC_MAX_DIGITS)
 		return -1;
 	return 0;
 }
 
 int xf_dec_mul(struct cns_arena *a, const char *xs, size_t xn, const char *ys,
-	    size_t yn, const char **out, uint32_t *outn)
+	       size_t yn, const char **out, uint32_t *outn)
 {
 	struct dnum x, y, r;
 	int *acc;
@@ -380,7 +380,8 @@ int xf_dec_mul(struct cns_arena *a, const char *xs, size_t xn, const char *ys,
 	for (int k = 0; k < r.len; k++)
 		r.d[k] = (unsigned char)acc[k];
 	pack(a, &r, out, outn);
-	if (xf_dec_intlen(*out, *outn) + xf_dec_scale(*out, *outn) > DEC_MAX_DIGITS)
+	if (xf_dec_intlen(*out, *outn) + xf_dec_scale(*out, *outn) >
+	    DEC_MAX_DIGITS)
 		return -1;
 	return 0;
 }
@@ -430,7 +431,7 @@ static void strip(struct dnum *x)
 }
 
 int xf_dec_div(struct cns_arena *a, const char *xs, size_t xn, const char *ys,
-	    size_t yn, int rs, const char **out, uint32_t *outn)
+	       size_t yn, int rs, const char **out, uint32_t *outn)
 {
 	struct dnum x, y, r;
 	int e, nl;
@@ -477,7 +478,7 @@ int xf_dec_div(struct cns_arena *a, const char *xs, size_t xn, const char *ys,
 }
 
 int xf_dec_mod(struct cns_arena *a, const char *xs, size_t xn, const char *ys,
-	    size_t yn, const char **out, uint32_t *outn)
+	       size_t yn, const char **out, uint32_t *outn)
 {
 	struct dnum x, y, r;
 	int s, nl;
@@ -519,7 +520,7 @@ int xf_dec_mod(struct cns_arena *a, const char *xs, size_t xn, const char *ys,
 }
 
 void xf_dec_round(struct cns_arena *a, const char *xs, size_t xn, int scale,
-	       const char **out, uint32_t *outn)
+		  const char **out, uint32_t *outn)
 {
 	struct dnum x, r;
 	int keep, mlen, dropped, cur = xf_dec_scale(xs, xn);
@@ -554,8 +555,8 @@ void xf_dec_round(struct cns_arena *a, const char *xs, size_t xn, int scale,
 	 * for the carry; then round on the first digit dropped */
 	keep = x.len - x.scale + scale;
 	mlen = (keep > 0 ? keep : 0) + 1;
-	m = cns_arena_zalloc(a, (size_t)mlen + (size_t)(scale < 0 ? -scale : 0) +
-					1);
+	m = cns_arena_zalloc(a, (size_t)mlen +
+					(size_t)(scale < 0 ? -scale : 0) + 1);
 	for (int i = 0; i < keep; i++)
 		m[1 + i] = x.d[i];
 	dropped = keep >= 0 && keep < x.len ? x.d[keep] : 0;
@@ -577,7 +578,7 @@ void xf_dec_round(struct cns_arena *a, const char *xs, size_t xn, int scale,
 }
 
 void xf_dec_integral(struct cns_arena *a, const char *xs, size_t xn, int mode,
-		  const char **out, uint32_t *outn)
+		     const char **out, uint32_t *outn)
 {
 	const char *p = memchr(xs, '.', xn);
 	bool neg = xn && xs[0] == '-';
@@ -630,7 +631,7 @@ int xf_dec_to_int64(const char *x, size_t n, int64_t *out)
 }
 
 void xf_dec_from_int64(struct cns_arena *a, int64_t v, const char **out,
-		    uint32_t *outn)
+		       uint32_t *outn)
 {
 	char *o = cns_arena_alloc(a, 24);
 	int n = snprintf(o, 24, "%" PRId64, v);
@@ -662,7 +663,7 @@ double xf_dec_to_double(const char *x, size_t n)
 }
 
 int xf_dec_from_double(struct cns_arena *a, double d, const char **out,
-		    uint32_t *outn)
+		       uint32_t *outn)
 {
 	char buf[64];
 	int n;

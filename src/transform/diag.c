@@ -14,7 +14,7 @@
 #include <string.h>
 
 void xf_diag_add(struct diags *d, int line, int col, int len, const char *hint,
-	      const char *fmt, ...)
+		 const char *fmt, ...)
 {
 	struct diag *g;
 	struct cns_buf b;
@@ -94,7 +94,7 @@ static const char *line_at(const struct diags *d, int line, size_t *len)
 }
 
 void xf_diag_format(const struct diags *d, const struct diag *g,
-		 struct cns_buf *b)
+		    struct cns_buf *b)
 {
 	const char *src;
 	size_t len = 0, i = 0;

@@ -132,13 +132,11 @@ static int int_range(const struct node *n, struct ectx *c, int64_t v)
 		if (v < INT32_MIN || v > INT32_MAX)
 			return xf_ev_fail(c, "integer out of range");
 		return 0;
-	default:
-		return 0;
+	default: return 0;
 	}
 }
 
-static int ev_arith_int(const struct node *n, struct ectx *c,
-			struct xval *out)
+static int ev_arith_int(const struct node *n, struct ectx *c, struct xval *out)
 {
 	struct xval a, b;
 	int64_t r = 0;
@@ -152,15 +150,9 @@ static int ev_arith_int(const struct node *n, struct ectx *c,
 		return 0;
 	}
 	switch (n->op) {
-	case T_PLUS:
-		ovf = __builtin_add_overflow(a.i, b.i, &r);
-		break;
-	case T_MINUS:
-		ovf = __builtin_sub_overflow(a.i, b.i, &r);
-		break;
-	case T_STAR:
-		ovf = __builtin_mul_overflow(a.i, b.i, &r);
-		break;
+	case T_PLUS: ovf = __builtin_add_overflow(a.i, b.i, &r); break;
+	case T_MINUS: ovf = __builtin_sub_overflow(a.i, b.i, &r); break;
+	case T_STAR: ovf = __builtin_mul_overflow(a.i, b.i, &r); break;
 	case T_SLASH:
 	case T_PERCENT:
 		if (b.i == 0)
@@ -183,8 +175,7 @@ static int ev_arith_int(const struct node *n, struct ectx *c,
 	return int_range(n, c, r);
 }
 
-static int ev_arith_num(const struct node *n, struct ectx *c,
-			struct xval *out)
+static int ev_arith_num(const struct node *n, struct ectx *c, struct xval *out)
 {
 	struct xval a, b;
 	int rc = 0;
@@ -200,11 +191,12 @@ static int ev_arith_num(const struct node *n, struct ectx *c,
 	switch (n->op) {
 	case T_PLUS:
 	case T_MINUS:
-		rc = xf_dec_add(c->scratch, a.s, a.n, b.s, b.n, n->op == T_MINUS,
-			     &out->s, &out->n);
+		rc = xf_dec_add(c->scratch, a.s, a.n, b.s, b.n,
+				n->op == T_MINUS, &out->s, &out->n);
 		break;
 	case T_STAR:
-		rc = xf_dec_mul(c->scratch, a.s, a.n, b.s, b.n, &out->s, &out->n);
+		rc = xf_dec_mul(c->scratch, a.s, a.n, b.s, b.n, &out->s,
+				&out->n);
 		break;
 	case T_SLASH:
 	case T_PERCENT:
@@ -212,10 +204,10 @@ static int ev_arith_num(const struct node *n, struct ectx *c,
 			return xf_ev_fail(c, "division by zero");
 		if (n->op == T_SLASH)
 			rc = xf_dec_div(c->scratch, a.s, a.n, b.s, b.n,
-				     DEC_DIV_SCALE, &out->s, &out->n);
+					DEC_DIV_SCALE, &out->s, &out->n);
 		else
 			rc = xf_dec_mod(c->scratch, a.s, a.n, b.s, b.n, &out->s,
-				     &out->n);
+					&out->n);
 		break;
 	}
 	if (rc < 0)
@@ -223,8 +215,7 @@ static int ev_arith_num(const struct node *n, struct ectx *c,
 	return 0;
 }
 
-static int ev_arith_dbl(const struct node *n, struct ectx *c,
-			struct xval *out)
+static int ev_arith_dbl(const struct node *n, struct ectx *c, struct xval *out)
 {
 	struct xval a, b;
 	double r = 0;
@@ -254,8 +245,7 @@ static int ev_arith_dbl(const struct node *n, struct ectx *c,
 	return 0;
 }
 
-static int ev_date_arith(const struct node *n, struct ectx *c,
-			 struct xval *out)
+static int ev_date_arith(const struct node *n, struct ectx *c, struct xval *out)
 {
 	struct xval a, b;
 
@@ -293,12 +283,10 @@ static int ev_neg(const struct node *n, struct ectx *c, struct xval *out)
 			return xf_ev_fail(c, "bigint out of range");
 		out->i = -a.i;
 		return int_range(n, c, out->i);
-	case REP_DBL:
-		out->d = -a.d;
-		return 0;
+	case REP_DBL: out->d = -a.d; return 0;
 	case REP_STR:
 		return xf_dec_add(c->scratch, "0", 1, a.s, a.n, true, &out->s,
-			       &out->n) < 0 ?
+				  &out->n) < 0 ?
 			       xf_ev_fail(c, "value overflows numeric format") :
 			       0;
 	}

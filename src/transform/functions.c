@@ -33,15 +33,15 @@ static int args_eval(const struct node *n, struct ectx *c, struct xval *v,
 	return 0;
 }
 
-#define STRICT_ARGS(N)                                          \
-	struct xval v[N];                                       \
-	bool anynull;                                           \
-	if (args_eval(n, c, v, &anynull) < 0)                   \
-		return -1;                                      \
-	if (anynull) {                                          \
-		out->null = true;                               \
-		return 0;                                       \
-	}                                                       \
+#define STRICT_ARGS(N)                                                         \
+	struct xval v[N];                                                      \
+	bool anynull;                                                          \
+	if (args_eval(n, c, v, &anynull) < 0)                                  \
+		return -1;                                                     \
+	if (anynull) {                                                         \
+		out->null = true;                                              \
+		return 0;                                                      \
+	}                                                                      \
 	out->null = false
 
 static void set_str(struct xval *out, const char *s, size_t n)
@@ -97,8 +97,8 @@ static int trim_common(const struct node *n, struct ectx *c, struct xval *out,
 			/* back to the start of the last character */
 			size_t st = b - 1;
 
-			while (st > a && ((unsigned char)v[0].s[st] & 0xC0) ==
-						 0x80 &&
+			while (st > a &&
+			       ((unsigned char)v[0].s[st] & 0xC0) == 0x80 &&
 			       b - st < 4)
 				st--;
 			if (xf_utf8_step(v[0].s + st, b - st) != b - st)
@@ -199,7 +199,7 @@ static int f_substr(const struct node *n, struct ectx *c, struct xval *out)
 	if (n->nargs == 3) {
 		if (v[2].i < 0)
 			return xf_ev_fail(c, "negative substring length not "
-					  "allowed");
+					     "allowed");
 		end = start + v[2].i; /* exclusive, 1-based */
 	} else {
 		end = INT64_MAX;
@@ -211,9 +211,9 @@ static int f_substr(const struct node *n, struct ectx *c, struct xval *out)
 		return 0;
 	}
 	a = char_offset(v[0].s, v[0].n, start - 1);
-	b = end == INT64_MAX ? v[0].n :
-			       a + char_offset(v[0].s + a, v[0].n - a,
-					       end - start);
+	b = end == INT64_MAX ?
+		    v[0].n :
+		    a + char_offset(v[0].s + a, v[0].n - a, end - start);
 	set_str(out, v[0].s + a, b - a);
 	return 0;
 }
@@ -249,8 +249,7 @@ static int f_replace(const struct node *n, struct ectx *c, struct xval *out)
 			cns_buf_addc(&b, v[0].s[i++]);
 		}
 	}
-	set_str(out, cns_arena_strndup(c->scratch, b.data ? b.data : "",
-				       b.len),
+	set_str(out, cns_arena_strndup(c->scratch, b.data ? b.data : "", b.len),
 		b.len);
 	cns_buf_release(&b);
 	return 0;
@@ -262,14 +261,12 @@ static void ck_replace(struct checker *ck, struct node *n)
 	n->eval = f_replace;
 }
 
-static const char *find_bytes(const char *s, size_t n, const char *p,
-			      size_t pn)
+static const char *find_bytes(const char *s, size_t n, const char *p, size_t pn)
 {
 	return pn ? memmem(s, n, p, pn) : NULL;
 }
 
-static int f_split_part(const struct node *n, struct ectx *c,
-			struct xval *out)
+static int f_split_part(const struct node *n, struct ectx *c, struct xval *out)
 {
 	const char *s, *end, *hit;
 	int64_t field, count = 0;
@@ -346,8 +343,7 @@ static int pad(const struct node *n, struct ectx *c, struct xval *out,
 	have = xf_utf8_len(v[0].s, v[0].n);
 	if (have >= (size_t)v[1].i) {
 		/* longer than asked: cut on the right, as PostgreSQL */
-		set_str(out, v[0].s,
-			char_offset(v[0].s, v[0].n, v[1].i));
+		set_str(out, v[0].s, char_offset(v[0].s, v[0].n, v[1].i));
 		return 0;
 	}
 	if (fill.n == 0) {
@@ -403,8 +399,8 @@ static void ck_pad(struct checker *ck, struct node *n)
 static int f_concat(const struct node *n, struct ectx *c, struct xval *out)
 {
 	size_t total = 0, at = 0;
-	struct xval *v = cns_arena_alloc(c->scratch,
-					 (size_t)n->nargs * sizeof(*v));
+	struct xval *v =
+		cns_arena_alloc(c->scratch, (size_t)n->nargs * sizeof(*v));
 	char *o;
 
 	for (int i = 0; i < n->nargs; i++) {
@@ -455,14 +451,15 @@ static bool unify_args(struct checker *ck, struct node *n, int from,
 			char a[64], b[64];
 
 			xf_check_report(ck, n->args[i], NULL,
-				     "%s types %s and %s cannot be matched",
-				     n->fn->name,
-				     t.untyped ? "text" :
-						 xf_xtype_name(t, a, sizeof(a)),
-				     n->args[i]->ty.untyped ?
-					     "text" :
-					     xf_xtype_name(n->args[i]->ty, b,
-							sizeof(b)));
+					"%s types %s and %s cannot be matched",
+					n->fn->name,
+					t.untyped ?
+						"text" :
+						xf_xtype_name(t, a, sizeof(a)),
+					n->args[i]->ty.untyped ?
+						"text" :
+						xf_xtype_name(n->args[i]->ty, b,
+							      sizeof(b)));
 			return false;
 		}
 		t = r;
@@ -551,8 +548,7 @@ static void ck_extreme(struct checker *ck, struct node *n)
 /* ---- numbers ---- */
 
 /* Untyped and integer arguments of round etc. become numeric. */
-static void number_arg(struct checker *ck, struct node *n, int i,
-		       bool keep_int)
+static void number_arg(struct checker *ck, struct node *n, int i, bool keep_int)
 {
 	struct xtype t = n->args[i]->ty;
 
@@ -563,8 +559,8 @@ static void number_arg(struct checker *ck, struct node *n, int i,
 		char b[64];
 
 		xf_check_report(ck, n->args[i], NULL,
-			     "function \"%s\" needs a number, not %s",
-			     n->fn->name, xf_xtype_name(t, b, sizeof(b)));
+				"function \"%s\" needs a number, not %s",
+				n->fn->name, xf_xtype_name(t, b, sizeof(b)));
 		return;
 	}
 	if (n->args[i]->ty.t == CNS_T_NUMERIC && n->args[i]->ty.p) {
@@ -583,12 +579,10 @@ static int f_abs(const struct node *n, struct ectx *c, struct xval *out)
 		    (n->ty.t == CNS_T_INTEGER && v[0].i == INT32_MIN) ||
 		    (n->ty.t == CNS_T_SMALLINT && v[0].i == INT16_MIN))
 			return xf_ev_fail(c, "%s out of range",
-				       cns_type_name(n->ty.t));
+					  cns_type_name(n->ty.t));
 		out->i = v[0].i < 0 ? -v[0].i : v[0].i;
 		break;
-	case REP_DBL:
-		out->d = fabs(v[0].d);
-		break;
+	case REP_DBL: out->d = fabs(v[0].d); break;
 	case REP_STR:
 		if (v[0].n && v[0].s[0] == '-') {
 			out->s = v[0].s + 1;
@@ -620,9 +614,9 @@ static int f_round(const struct node *n, struct ectx *c, struct xval *out)
 
 		if (s > DEC_MAX_DIGITS || s < -DEC_MAX_DIGITS)
 			return xf_ev_fail(c, "rounding scale %lld out of range",
-				       (long long)s);
+					  (long long)s);
 		xf_dec_round(c->scratch, v[0].s, v[0].n, (int)s, &out->s,
-			  &out->n);
+			     &out->n);
 	}
 	return 0;
 }
@@ -651,14 +645,11 @@ static int f_floorceil(const struct node *n, struct ectx *c, struct xval *out)
 
 	*out = v[0];
 	switch (xf_type_rep(n->ty.t)) {
-	case REP_INT:
-		break;
-	case REP_DBL:
-		out->d = fl ? floor(v[0].d) : ceil(v[0].d);
-		break;
+	case REP_INT: break;
+	case REP_DBL: out->d = fl ? floor(v[0].d) : ceil(v[0].d); break;
 	case REP_STR:
 		xf_dec_integral(c->scratch, v[0].s, v[0].n, fl ? 'f' : 'c',
-			     &out->s, &out->n);
+				&out->s, &out->n);
 		break;
 	}
 	return 0;
@@ -703,21 +694,20 @@ static void ck_todate(struct checker *ck, struct node *n)
 {
 	struct node *fmt = n->args[1];
 
-	all_text(ck, n, xt(n->fn->name[3] == 'd' ? CNS_T_DATE :
-						  CNS_T_TIMESTAMPTZ));
+	all_text(ck, n,
+		 xt(n->fn->name[3] == 'd' ? CNS_T_DATE : CNS_T_TIMESTAMPTZ));
 	if (fmt->kind == N_LIT && !fmt->lit.null && fmt->ty.untyped) {
 		const char *why = NULL;
 
 		n->aux = xf_dtformat_compile(ck->arena, fmt->lit.s, fmt->lit.n,
-					  &why);
+					     &why);
 		if (!n->aux)
 			xf_check_report(ck, fmt, NULL, "%s", why);
 	}
 	n->eval = f_todate;
 }
 
-static int f_date_trunc(const struct node *n, struct ectx *c,
-			struct xval *out)
+static int f_date_trunc(const struct node *n, struct ectx *c, struct xval *out)
 {
 	int field;
 	STRICT_ARGS(2);
@@ -730,12 +720,12 @@ static int f_date_trunc(const struct node *n, struct ectx *c,
 		snprintf(buf, sizeof(buf), "%.*s", (int)v[0].n, v[0].s);
 		if ((field = xf_date_trunc_field(buf)) < 0)
 			return xf_ev_fail(c, "unknown date_trunc field \"%s\"",
-				       xf_ev_quote(c, v[0].s, v[0].n));
+					  xf_ev_quote(c, v[0].s, v[0].n));
 	}
 	if (n->ty.t == CNS_T_TIMESTAMPTZ)
 		out->i = xf_tz_local_to_utc_us(
 			c->tz, xf_date_trunc_us(field, xf_tz_utc_to_local_us(
-							    c->tz, v[1].i)));
+							       c->tz, v[1].i)));
 	else
 		out->i = xf_date_trunc_us(field, v[1].i);
 	return 0;
@@ -754,16 +744,15 @@ static void ck_date_trunc(struct checker *ck, struct node *n)
 		int k = xf_date_trunc_field(f->lit.s);
 
 		if (k < 0) {
-			const char *near = xf_closest_name(f->lit.s,
-							xf_date_trunc_fields(),
-							13);
+			const char *near = xf_closest_name(
+				f->lit.s, xf_date_trunc_fields(), 13);
 			char hint[64];
 
 			snprintf(hint, sizeof(hint), "did you mean \"%s\"?",
 				 near ? near : "");
 			xf_check_report(ck, f, near ? hint : NULL,
-				     "unknown date_trunc field \"%s\"",
-				     f->lit.s);
+					"unknown date_trunc field \"%s\"",
+					f->lit.s);
 		}
 		n->aux = (void *)(intptr_t)(k + 1);
 	}
@@ -794,8 +783,8 @@ static int rx_flags(struct checker *ck, struct node *f, bool allow_g,
 		else if (ch == 'g' && allow_g)
 			rx->global = true;
 		else {
-			xf_check_report(ck, f, NULL, "invalid regexp flag \"%c\"",
-				     ch);
+			xf_check_report(ck, f, NULL,
+					"invalid regexp flag \"%c\"", ch);
 			return -1;
 		}
 	}
@@ -819,12 +808,12 @@ static void ck_regexp(struct checker *ck, struct node *n)
 		if (i == 2 && repl)
 			continue; /* the replacement may be any text */
 		if (a->kind != N_LIT || !a->ty.untyped || a->lit.null) {
-			xf_check_report(ck, a,
-				     "patterns are compiled once, before the "
-				     "run",
-				     "the %s of %s must be a string literal",
-				     i == 1 ? "pattern" : "flags",
-				     n->fn->name);
+			xf_check_report(
+				ck, a,
+				"patterns are compiled once, before the "
+				"run",
+				"the %s of %s must be a string literal",
+				i == 1 ? "pattern" : "flags", n->fn->name);
 			return;
 		}
 	}
@@ -838,7 +827,7 @@ static void ck_regexp(struct checker *ck, struct node *n)
 
 		regerror(rc, &re, msg, sizeof(msg));
 		xf_check_report(ck, pat, NULL, "invalid regular expression: %s",
-			     msg);
+				msg);
 		return;
 	}
 	regfree(&re);
@@ -904,10 +893,10 @@ static int f_regexp_replace(const struct node *n, struct ectx *c,
 					int g = d - '0';
 
 					if (m[g].rm_so >= 0)
-						cns_buf_add(&b,
-							    v[0].s + m[g].rm_so,
-							    (size_t)(m[g].rm_eo -
-								     m[g].rm_so));
+						cns_buf_add(
+							&b, v[0].s + m[g].rm_so,
+							(size_t)(m[g].rm_eo -
+								 m[g].rm_so));
 				} else if (d == '&') {
 					cns_buf_add(&b, v[0].s + so, eo - so);
 				} else {
@@ -922,7 +911,7 @@ static int f_regexp_replace(const struct node *n, struct ectx *c,
 			/* an empty match: copy one character and go on */
 			if (pos < v[0].n) {
 				size_t k = xf_utf8_step(v[0].s + pos,
-						     v[0].n - pos);
+							v[0].n - pos);
 
 				cns_buf_add(&b, v[0].s + pos, k);
 				pos += k;
@@ -935,8 +924,7 @@ static int f_regexp_replace(const struct node *n, struct ectx *c,
 	}
 	if (pos < v[0].n)
 		cns_buf_add(&b, v[0].s + pos, v[0].n - pos);
-	set_str(out, cns_arena_strndup(c->scratch, b.data ? b.data : "",
-				       b.len),
+	set_str(out, cns_arena_strndup(c->scratch, b.data ? b.data : "", b.len),
 		b.len);
 	cns_buf_release(&b);
 	return 0;
@@ -968,7 +956,7 @@ static void ck_regexp_any(struct checker *ck, struct node *n)
 {
 	ck_regexp(ck, n);
 	n->eval = !strcmp(n->fn->name, "regexp_replace") ? f_regexp_replace :
-							    f_regexp_match;
+							   f_regexp_match;
 }
 
 /* ---- md5, lookup, source ---- */
@@ -1028,8 +1016,8 @@ static void ck_lookup(struct checker *ck, struct node *n)
 	tn->eval = xf_eval_lit;
 	if (!name) {
 		xf_check_report(ck, tn, NULL,
-			     "the first argument of lookup must name a "
-			     "[lookup] section");
+				"the first argument of lookup must name a "
+				"[lookup] section");
 		return;
 	}
 	for (int i = 0; i < t->nlookups; i++)
@@ -1048,24 +1036,23 @@ static void ck_lookup(struct checker *ck, struct node *n)
 		near = xf_closest_name(name, names, t->nlookups);
 		snprintf(hint, sizeof(hint), "did you mean \"%s\"?",
 			 near ? near : "");
-		xf_check_report(ck, tn,
-			     near ? hint :
-				    "declare it as [lookup NAME] with file = "
-				    "PATH",
-			     "unknown lookup table \"%s\"", name);
+		xf_check_report(
+			ck, tn,
+			near ? hint :
+			       "declare it as [lookup NAME] with file = "
+			       "PATH",
+			"unknown lookup table \"%s\"", name);
 	}
 }
 
-static int f_source_name(const struct node *n, struct ectx *c,
-			 struct xval *out)
+static int f_source_name(const struct node *n, struct ectx *c, struct xval *out)
 {
 	(void)n;
 	set_str(out, c->p->source, strlen(c->p->source));
 	return 0;
 }
 
-static int f_source_row(const struct node *n, struct ectx *c,
-			struct xval *out)
+static int f_source_row(const struct node *n, struct ectx *c, struct xval *out)
 {
 	(void)n;
 	out->null = false;

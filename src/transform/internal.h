@@ -41,15 +41,15 @@ struct diag {
 };
 
 struct diags {
-	const char *file;  /* name used in messages */
-	const char *text;  /* whole file, for the caret lines */
+	const char *file; /* name used in messages */
+	const char *text; /* whole file, for the caret lines */
 	size_t textlen;
 	struct diag *v;
 	int n, cap;
 };
 
 void xf_diag_add(struct diags *d, int line, int col, int len, const char *hint,
-	      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+		 const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 /* Sorts the diagnostics by position and fills err: message = the first,
  * hint = its hint, file:line:column, detail = all of them with caret
  * lines.  Returns -1. */
@@ -57,7 +57,7 @@ int xf_diag_report(struct diags *d, struct cns_error *err);
 void xf_diag_release(struct diags *d);
 /* Formats one diagnostic with its source line and caret line. */
 void xf_diag_format(const struct diags *d, const struct diag *g,
-		 struct cns_buf *b);
+		    struct cns_buf *b);
 /* The closest of n candidates to name (edit distance small enough to be a
  * plausible typo), or NULL. */
 const char *xf_closest_name(const char *name, const char *const *cands, int n);
@@ -111,7 +111,7 @@ struct tokens {
 /* Splits the file into tokens.  Strings live in arena.  Never fails: bad
  * input becomes T_ERROR tokens that the parser reports. */
 void xf_lex_file(const char *text, size_t len, struct cns_arena *arena,
-	      struct tokens *out);
+		 struct tokens *out);
 const char *xf_tok_name(enum tok k);
 
 /* ---- static types ---- */
@@ -129,7 +129,7 @@ enum rep { REP_STR, REP_INT, REP_DBL };
 
 enum rep xf_type_rep(enum cns_type t);
 bool xf_type_is_int(enum cns_type t);
-bool xf_type_is_number(enum cns_type t); /* int, numeric, real, double */
+bool xf_type_is_number(enum cns_type t);    /* int, numeric, real, double */
 bool xf_type_is_stringish(enum cns_type t); /* text, varchar */
 /* "numeric(18,4)", "varchar(20)", "timestamptz" ... into buf. */
 const char *xf_xtype_name(struct xtype ty, char *buf, size_t size);
@@ -144,8 +144,8 @@ extern const struct xtype XT_UNTYPED, XT_NULL;
  * unknown type name returns -1 with a message in *msg (arena) and the name
  * in *bad. */
 int xf_parse_type_name(const struct token *v, int n, int *i, struct xtype *out,
-		    char **sql, struct cns_arena *arena, const char **msg,
-		    const char **hint);
+		       char **sql, struct cns_arena *arena, const char **msg,
+		       const char **hint);
 
 /* Whether a value of type `from` can ever be cast to `to`. */
 bool xf_cast_possible(struct xtype from, struct xtype to);
@@ -177,8 +177,7 @@ struct ectx {
 	const char *reason;        /* why the row failed, when -1 is returned */
 };
 
-typedef int (*eval_fn)(const struct node *n, struct ectx *c,
-		       struct xval *out);
+typedef int (*eval_fn)(const struct node *n, struct ectx *c, struct xval *out);
 
 /* Sets c->reason (formatted in the scratch arena) and returns -1. */
 int xf_ev_fail(struct ectx *c, const char *fmt, ...)
@@ -189,14 +188,14 @@ const char *xf_ev_quote(struct ectx *c, const char *s, size_t n);
 /* ---- syntax tree ---- */
 
 enum nkind {
-	N_LIT,     /* literal: lit, ty */
-	N_COL,     /* column reference: name, quoted, slot */
-	N_FUNC,    /* function call: fn, args */
-	N_CAST,    /* args[0] cast to ty */
-	N_ARITH,   /* op: + - * / % on args[0], args[1] */
-	N_NEG,     /* unary minus */
-	N_CONCAT,  /* || */
-	N_CMP,     /* op: = <> < <= > >= */
+	N_LIT,    /* literal: lit, ty */
+	N_COL,    /* column reference: name, quoted, slot */
+	N_FUNC,   /* function call: fn, args */
+	N_CAST,   /* args[0] cast to ty */
+	N_ARITH,  /* op: + - * / % on args[0], args[1] */
+	N_NEG,    /* unary minus */
+	N_CONCAT, /* || */
+	N_CMP,    /* op: = <> < <= > >= */
 	N_AND,
 	N_OR,
 	N_NOT,
@@ -215,8 +214,8 @@ struct func;
 
 struct node {
 	enum nkind kind;
-	int op;   /* T_PLUS ... for N_ARITH, T_EQ ... for N_CMP */
-	bool neg; /* not in / not like / not between / is not null */
+	int op;             /* T_PLUS ... for N_ARITH, T_EQ ... for N_CMP */
+	bool neg;           /* not in / not like / not between / is not null */
 	int line, col, len; /* position of the operator or name, for carets */
 	int nargs;
 	struct node **args;
@@ -234,12 +233,12 @@ struct node {
 	/* N_CAST */
 	bool implicit; /* inserted by the checker; not printed */
 	enum cmpkind cmp;
-	void *aux; /* per-function data prepared at compile time */
+	void *aux;         /* per-function data prepared at compile time */
 	struct node *orig; /* a folded constant: the literal as written */
 };
 
 struct node *xf_node_new(struct cns_arena *a, enum nkind k,
-		      const struct token *at);
+			 const struct token *at);
 
 /* ---- functions ---- */
 
@@ -284,7 +283,7 @@ struct lookup {
 };
 /* Finds key; returns the value or NULL. */
 const char *xf_lookup_get(const struct lookup *l, const char *key, size_t n,
-		       uint32_t *vlen);
+			  uint32_t *vlen);
 
 struct rule {
 	struct node *expr;
@@ -307,8 +306,8 @@ struct section {
 	struct maplist *pending; /* mappings in file order */
 	char *name; /* source name, NULL for the implicit section */
 	int line, col;
-	struct node **map; /* per schema column: expression or NULL */
-	struct node **out; /* per schema column: final value node, already
+	struct node **map;  /* per schema column: expression or NULL */
+	struct node **out;  /* per schema column: final value node, already
 			      cast to the column type; NULL = NULL */
 	bool *from_default; /* out[i] is the schema default */
 	struct rule *where;
@@ -326,9 +325,9 @@ struct section {
 };
 
 struct cns_transform {
-	char *file;   /* name for messages */
-	char *dir;    /* directory of the file, for lookup paths */
-	char *text;   /* the whole file, for caret lines at bind time */
+	char *file; /* name for messages */
+	char *dir;  /* directory of the file, for lookup paths */
+	char *text; /* the whole file, for caret lines at bind time */
 	size_t textlen;
 	struct cns_arena arena; /* trees, names, literal strings */
 	int64_t run_start_us;
@@ -363,10 +362,10 @@ struct cns_program {
 
 /* Parses the file into t (schema, sections, lookups).  Errors go to d. */
 void xf_parse_file(struct cns_transform *t, const char *text, size_t len,
-		struct diags *d);
+		   struct diags *d);
 /* Parses one expression from tokens v[*i] up to the end of the entry. */
 struct node *xf_parse_expr_tokens(const struct token *v, int n, int *i,
-			       struct cns_arena *a, struct diags *d);
+				  struct cns_arena *a, struct diags *d);
 
 struct checker {
 	struct cns_transform *t;
@@ -377,7 +376,7 @@ struct checker {
 };
 
 void xf_check_report(struct checker *ck, const struct node *at,
-		  const char *hint, const char *fmt, ...)
+		     const char *hint, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 /* Types n->args[from..]. */
 void xf_check_args(struct checker *ck, struct node *n, int from);
@@ -408,17 +407,17 @@ int xf_eval_cast(const struct node *n, struct ectx *c, struct xval *out);
 /* Converts v of type `from` to type `to`.  Strings of the result live in
  * the scratch arena or point into v. */
 int xf_cast_value(struct ectx *c, const struct xval *v, struct xtype from,
-	       struct xtype to, struct xval *out);
+		  struct xtype to, struct xval *out);
 /* The text form of v (PostgreSQL's input format) in (*s, *n); uses buf
  * (at least 64 bytes) or the scratch arena. */
 int xf_value_text(struct ectx *c, const struct xval *v, struct xtype ty,
-	       char *buf, const char **s, uint32_t *n);
+		  char *buf, const char **s, uint32_t *n);
 /* Compares two non-null values of the same comparison kind. */
 int xf_compare_values(enum cmpkind k, const struct xval *a,
-		   const struct xval *b);
+		      const struct xval *b);
 /* Parses text into a value of type ty (validating it). */
 int xf_parse_value(struct ectx *c, const char *s, size_t n, struct xtype ty,
-		struct xval *out);
+		   struct xval *out);
 
 /* Checks UTF-8 and the absence of zero bytes; reason on failure. */
 int xf_check_text(struct ectx *c, const char *s, size_t n);
@@ -449,39 +448,39 @@ double xf_text_to_double_c(const char *buf);
  * canonical form; returns -1 when it is not a number or too long.  Text
  * that is canonical already is returned as it is (*out == s), so s must
  * live as long as the result. */
-int xf_dec_parse(struct cns_arena *a, const char *s, size_t n,
-	      const char **out, uint32_t *outn);
+int xf_dec_parse(struct cns_arena *a, const char *s, size_t n, const char **out,
+		 uint32_t *outn);
 int xf_dec_cmp(const char *a, size_t an, const char *b, size_t bn);
 /* Arithmetic; -1 when the result would exceed DEC_MAX_DIGITS (or for
  * division by zero, which callers check first). */
 int xf_dec_add(struct cns_arena *a, const char *x, size_t xn, const char *y,
-	    size_t yn, bool sub, const char **out, uint32_t *outn);
+	       size_t yn, bool sub, const char **out, uint32_t *outn);
 int xf_dec_mul(struct cns_arena *a, const char *x, size_t xn, const char *y,
-	    size_t yn, const char **out, uint32_t *outn);
+	       size_t yn, const char **out, uint32_t *outn);
 int xf_dec_div(struct cns_arena *a, const char *x, size_t xn, const char *y,
-	    size_t yn, int scale, const char **out, uint32_t *outn);
+	       size_t yn, int scale, const char **out, uint32_t *outn);
 /* Remainder with the sign of x, like PostgreSQL's numeric %. */
 int xf_dec_mod(struct cns_arena *a, const char *x, size_t xn, const char *y,
-	    size_t yn, const char **out, uint32_t *outn);
+	       size_t yn, const char **out, uint32_t *outn);
 /* Rounds half away from zero to `scale` digits after the point (a
  * negative scale rounds to tens, hundreds...); the result has exactly
  * max(scale, 0) decimals. */
 void xf_dec_round(struct cns_arena *a, const char *x, size_t xn, int scale,
-	       const char **out, uint32_t *outn);
+		  const char **out, uint32_t *outn);
 /* mode: 'f' floor, 'c' ceil, 't' truncate; to an integer. */
 void xf_dec_integral(struct cns_arena *a, const char *x, size_t xn, int mode,
-		  const char **out, uint32_t *outn);
+		     const char **out, uint32_t *outn);
 int xf_dec_scale(const char *x, size_t xn);  /* digits after the point */
 int xf_dec_intlen(const char *x, size_t xn); /* digits before (0 for "0.x") */
 bool xf_dec_is_zero(const char *x, size_t xn);
 /* Integer conversion; -1 when out of int64 range or not integral. */
 int xf_dec_to_int64(const char *x, size_t xn, int64_t *out);
 void xf_dec_from_int64(struct cns_arena *a, int64_t v, const char **out,
-		    uint32_t *outn);
+		       uint32_t *outn);
 double xf_dec_to_double(const char *x, size_t xn);
 /* Shortest text that reads back as d; -1 for NaN or infinity. */
 int xf_dec_from_double(struct cns_arena *a, double d, const char **out,
-		    uint32_t *outn);
+		       uint32_t *outn);
 
 /* ---- dates, times, zones (datetime.c, tz.c) ---- */
 
@@ -503,7 +502,7 @@ int xf_fmt_timestamptz(int64_t us, char *buf); /* in UTC, "+00" */
  * CNS_T_TIMESTAMP or CNS_T_TIMESTAMPTZ.  For timestamptz, a value without
  * an offset is local time in tz.  Returns -1 with c->reason set. */
 int xf_parse_datetime(struct ectx *c, const char *s, size_t n,
-		   enum cns_type kind, int64_t *out);
+		      enum cns_type kind, int64_t *out);
 
 struct tzinfo;
 /* Loads a zone from the system database ("Europe/London", "UTC") or a
@@ -523,11 +522,11 @@ int64_t xf_tz_local_to_utc_us(const struct tzinfo *tz, int64_t us);
 /* to_date / to_timestamp formats, compiled once. */
 struct dtformat;
 struct dtformat *xf_dtformat_compile(struct cns_arena *a, const char *fmt,
-				  size_t n, const char **why);
+				     size_t n, const char **why);
 /* Parses s by f into local wall time (microseconds), or into a UTC
  * instant when the text carries an offset (TZH/TZM): *is_utc says which. */
 int xf_dtformat_parse(struct ectx *c, const struct dtformat *f, const char *s,
-		   size_t n, int64_t *out_us, bool *is_utc);
+		      size_t n, int64_t *out_us, bool *is_utc);
 
 /* date_trunc on a local wall time in microseconds; field must be valid. */
 int xf_date_trunc_field(const char *field); /* -1 when unknown */
@@ -550,7 +549,7 @@ const char *xf_json_invalid(const char *s, size_t n);
 
 /* Lookup tables (lookup.c) */
 int xf_lookup_load(struct lookup *l, const char *path, struct diags *d,
-		int line, int col);
+		   int line, int col);
 void xf_lookup_release(struct lookup *l);
 
 #endif

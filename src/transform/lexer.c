@@ -128,8 +128,8 @@ static void error_tok(struct lexer *lx, struct token *t, const char *fmt,
 
 /* Tokenizes the bytes [i, eol) of one line; line_start is the offset of
  * the line, for columns. */
-static void lex_line(struct lexer *lx, int lineno, size_t line_start,
-		     size_t i, size_t eol)
+static void lex_line(struct lexer *lx, int lineno, size_t line_start, size_t i,
+		     size_t eol)
 {
 	const char *s = lx->s;
 
@@ -152,8 +152,8 @@ static void lex_line(struct lexer *lx, int lineno, size_t line_start,
 		if (is_ident_start(c)) {
 			char *p;
 
-			for (j = i; j < eol && is_ident_char(
-						  (unsigned char)s[j]); j++)
+			for (j = i;
+			     j < eol && is_ident_char((unsigned char)s[j]); j++)
 				;
 			p = cns_arena_strndup(lx->arena, s + i, j - i);
 			for (char *q = p; *q; q++)
@@ -161,9 +161,8 @@ static void lex_line(struct lexer *lx, int lineno, size_t line_start,
 			t.k = T_IDENT;
 			t.text = p;
 			t.n = j - i;
-		} else if (isdigit(c) ||
-			   (c == '.' && i + 1 < eol &&
-			    isdigit((unsigned char)s[i + 1]))) {
+		} else if (isdigit(c) || (c == '.' && i + 1 < eol &&
+					  isdigit((unsigned char)s[i + 1]))) {
 			bool num = false;
 
 			for (j = i; j < eol && isdigit((unsigned char)s[j]);
@@ -171,8 +170,8 @@ static void lex_line(struct lexer *lx, int lineno, size_t line_start,
 				;
 			if (j < eol && s[j] == '.') {
 				num = true;
-				for (j++; j < eol &&
-					  isdigit((unsigned char)s[j]);
+				for (j++;
+				     j < eol && isdigit((unsigned char)s[j]);
 				     j++)
 					;
 			}
@@ -183,8 +182,9 @@ static void lex_line(struct lexer *lx, int lineno, size_t line_start,
 					k++;
 				if (k < eol && isdigit((unsigned char)s[k])) {
 					num = true;
-					for (j = k; j < eol &&
-						    isdigit((unsigned char)s[j]);
+					for (j = k;
+					     j < eol &&
+					     isdigit((unsigned char)s[j]);
 					     j++)
 						;
 				}
@@ -213,7 +213,8 @@ static void lex_line(struct lexer *lx, int lineno, size_t line_start,
 			cns_buf_init(&b);
 			for (j = i + 1; j < eol; j++) {
 				if (s[j] == (char)c) {
-					if (j + 1 < eol && s[j + 1] == (char)c) {
+					if (j + 1 < eol &&
+					    s[j + 1] == (char)c) {
 						cns_buf_addc(&b, (char)c);
 						j++;
 						continue;
@@ -297,9 +298,9 @@ static void lex_line(struct lexer *lx, int lineno, size_t line_start,
 
 				t.end = i + k;
 				t.len = 1;
-				error_tok(lx, &t, "unexpected character \"%s\"",
-					  cns_arena_strndup(lx->arena, s + i,
-							    k));
+				error_tok(
+					lx, &t, "unexpected character \"%s\"",
+					cns_arena_strndup(lx->arena, s + i, k));
 				i += k;
 				continue;
 			}
@@ -314,7 +315,7 @@ static void lex_line(struct lexer *lx, int lineno, size_t line_start,
 }
 
 void xf_lex_file(const char *s, size_t len, struct cns_arena *arena,
-	      struct tokens *out)
+		 struct tokens *out)
 {
 	struct lexer lx = { s, len, arena, NULL, 0, 0 };
 	size_t at = 0;
@@ -342,7 +343,7 @@ void xf_lex_file(const char *s, size_t len, struct cns_arena *arena,
 				t.k = T_NL;
 				t.line = lx.n ? lx.v[lx.n - 1].line : lineno;
 				t.col = lx.n ? lx.v[lx.n - 1].col +
-						       lx.v[lx.n - 1].len :
+							lx.v[lx.n - 1].len :
 					       1;
 				t.off = t.end = lx.n ? lx.v[lx.n - 1].end : at;
 				t.text = "";

@@ -63,7 +63,7 @@ static void grow(struct lookup *l)
 }
 
 const char *xf_lookup_get(const struct lookup *l, const char *key, size_t n,
-		       uint32_t *vlen)
+			  uint32_t *vlen)
 {
 	size_t j;
 
@@ -84,8 +84,8 @@ struct reader {
 	struct lookup *l;
 	struct diags *d;
 	int line, col;
-	long row;   /* record number, 1 = header */
-	int field;  /* field index in the current record */
+	long row;  /* record number, 1 = header */
+	int field; /* field index in the current record */
 	struct cns_buf key, val;
 	bool failed;
 };
@@ -110,20 +110,21 @@ static void on_record(int term, void *ctx)
 	if (r->row > 1 && !r->failed) {
 		if (r->field < 2) {
 			xf_diag_add(r->d, r->line, r->col, 1, NULL,
-				 "lookup file \"%s\" record %ld has fewer "
-				 "than 2 columns",
-				 r->l->path, r->row);
+				    "lookup file \"%s\" record %ld has fewer "
+				    "than 2 columns",
+				    r->l->path, r->row);
 			r->failed = true;
 		} else {
 			size_t j;
 
 			if (xf_lookup_get(r->l, r->key.data ? r->key.data : "",
-				       r->key.len, &(uint32_t){ 0 })) {
-				xf_diag_add(r->d, r->line, r->col, 1, NULL,
-					 "duplicate key \"%s\" in lookup file "
-					 "\"%s\" (record %ld)",
-					 r->key.data ? r->key.data : "",
-					 r->l->path, r->row);
+					  r->key.len, &(uint32_t){ 0 })) {
+				xf_diag_add(
+					r->d, r->line, r->col, 1, NULL,
+					"duplicate key \"%s\" in lookup file "
+					"\"%s\" (record %ld)",
+					r->key.data ? r->key.data : "",
+					r->l->path, r->row);
 				r->failed = true;
 			} else {
 				if ((r->l->count + 1) * 2 > r->l->cap)
@@ -153,7 +154,7 @@ static void on_record(int term, void *ctx)
 }
 
 int xf_lookup_load(struct lookup *l, const char *path, struct diags *d,
-		int line, int col)
+		   int line, int col)
 {
 	struct csv_parser p;
 	struct reader r;
@@ -166,8 +167,8 @@ int xf_lookup_load(struct lookup *l, const char *path, struct diags *d,
 	f = fopen(path, "rb");
 	if (!f) {
 		xf_diag_add(d, line, col, 1, NULL,
-			 "could not open lookup file \"%s\": %s", l->path,
-			 strerror(errno));
+			    "could not open lookup file \"%s\": %s", l->path,
+			    strerror(errno));
 		return -1;
 	}
 	/* a device or a fifo would never end */
@@ -190,21 +191,22 @@ int xf_lookup_load(struct lookup *l, const char *path, struct diags *d,
 	cns_buf_init(&r.val);
 	if (csv_init(&p, CSV_APPEND_NULL) != 0) {
 		fclose(f);
-		xf_diag_add(d, line, col, 1, NULL, "could not read lookup file");
+		xf_diag_add(d, line, col, 1, NULL,
+			    "could not read lookup file");
 		return -1;
 	}
 	while ((n = fread(buf, 1, sizeof(buf), f)) > 0 && !r.failed) {
 		if (csv_parse(&p, buf, n, on_field, on_record, &r) != n) {
 			xf_diag_add(d, line, col, 1, NULL,
-				 "could not parse lookup file \"%s\": %s",
-				 l->path, csv_strerror(csv_error(&p)));
+				    "could not parse lookup file \"%s\": %s",
+				    l->path, csv_strerror(csv_error(&p)));
 			r.failed = true;
 		}
 	}
 	if (ferror(f) && !r.failed) {
 		xf_diag_add(d, line, col, 1, NULL,
-			 "could not read lookup file \"%s\": %s", l->path,
-			 strerror(errno));
+			    "could not read lookup file \"%s\": %s", l->path,
+			    strerror(errno));
 		r.failed = true;
 	}
 	if (!r.failed)

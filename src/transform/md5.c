@@ -34,12 +34,11 @@ static const uint32_t K[64] = {
 	0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391
 };
 
-static const int R[64] = { 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
-			   7, 12, 17, 22, 5, 9,  14, 20, 5, 9,  14, 20,
-			   5, 9,  14, 20, 5, 9,  14, 20, 4, 11, 16, 23,
-			   4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
-			   6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21,
-			   6, 10, 15, 21 };
+static const int R[64] = { 7,  12, 17, 22, 7,  12, 17, 22, 7,  12, 17, 22, 7,
+			   12, 17, 22, 5,  9,  14, 20, 5,  9,  14, 20, 5,  9,
+			   14, 20, 5,  9,  14, 20, 4,  11, 16, 23, 4,  11, 16,
+			   23, 4,  11, 16, 23, 4,  11, 16, 23, 6,  10, 15, 21,
+			   6,  10, 15, 21, 6,  10, 15, 21, 6,  10, 15, 21 };
 
 static uint32_t rol(uint32_t x, int c)
 {
@@ -102,8 +101,9 @@ static void update(struct md5 *m, const unsigned char *p, size_t n)
 
 void xf_md5_hex(const void *data, size_t n, char out[33])
 {
-	struct md5 m = { { 0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476 },
-			 0, { 0 }, 0 };
+	struct md5 m = {
+		{ 0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476 }, 0, { 0 }, 0
+	};
 	unsigned char pad[72] = { 0x80 };
 	uint64_t bits;
 	size_t padlen;

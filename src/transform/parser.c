@@ -27,9 +27,9 @@ struct parser {
 };
 
 static const char *const reserved[] = {
-	"and",  "or",    "not",  "is",   "null", "true",     "false",
-	"in",   "between", "like", "ilike", "case", "when",  "then",
-	"else", "end",   "cast", "as",   "distinct", "from", NULL
+	"and",  "or",      "not",  "is",    "null",     "true", "false",
+	"in",   "between", "like", "ilike", "case",     "when", "then",
+	"else", "end",     "cast", "as",    "distinct", "from", NULL
 };
 
 static bool is_reserved(const char *s)
@@ -41,7 +41,7 @@ static bool is_reserved(const char *s)
 }
 
 struct node *xf_node_new(struct cns_arena *a, enum nkind k,
-		      const struct token *at)
+			 const struct token *at)
 {
 	struct node *n = cns_arena_zalloc(a, sizeof(*n));
 
@@ -123,7 +123,7 @@ static struct node *syntax(struct parser *p, const struct token *t,
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	xf_diag_add(p->d, t->line, t->col, at_end(t) ? 1 : t->len, hint, "%s",
-		 msg);
+		    msg);
 	return NULL;
 }
 
@@ -196,7 +196,7 @@ static struct node *parse_type_cast(struct parser *p, struct node *x,
 
 	c->args[0] = x;
 	if (xf_parse_type_name(p->v, p->n, &p->i, &c->ty, &sql, p->a, &msg,
-			    &hint) < 0) {
+			       &hint) < 0) {
 		if (at_end(t) && !msg)
 			return expected(p, "a type name");
 		if (!msg)
@@ -384,8 +384,7 @@ static struct node *parse_primary(struct parser *p)
 		n = xf_node_new(p->a, N_COL, t);
 		n->text = t->text;
 		return n;
-	case T_ERROR:
-		return syntax(p, t, NULL, "%s", t->text);
+	case T_ERROR: return syntax(p, t, NULL, "%s", t->text);
 	case T_EOF:
 	case T_NL:
 	case T_RPAREN:
@@ -406,8 +405,7 @@ static struct node *parse_primary(struct parser *p)
 	case T_CONCAT:
 	case T_CAST:
 	case T_COLON:
-	case T_DOT:
-		break;
+	case T_DOT: break;
 	}
 	return expected(p, "an expression");
 }
@@ -501,11 +499,10 @@ static struct node *parse_pred(struct parser *p)
 	if (!l)
 		return NULL;
 	t = peek(p);
-	if (is_kw(t, "not") &&
-	    (is_kw(&p->v[p->i + 1], "in") ||
-	     is_kw(&p->v[p->i + 1], "between") ||
-	     is_kw(&p->v[p->i + 1], "like") ||
-	     is_kw(&p->v[p->i + 1], "ilike"))) {
+	if (is_kw(t, "not") && (is_kw(&p->v[p->i + 1], "in") ||
+				is_kw(&p->v[p->i + 1], "between") ||
+				is_kw(&p->v[p->i + 1], "like") ||
+				is_kw(&p->v[p->i + 1], "ilike"))) {
 		neg = true;
 		next(p);
 		t = peek(p);
@@ -589,11 +586,11 @@ static struct node *parse_cmp(struct parser *p)
 		t = peek(p);
 		if (t->k == T_EQ || t->k == T_NE || t->k == T_LT ||
 		    t->k == T_LE || t->k == T_GT || t->k == T_GE)
-			return syntax(p, t, "use \"and\" to combine comparisons",
+			return syntax(p, t,
+				      "use \"and\" to combine comparisons",
 				      "comparison operators cannot be chained");
 		return l;
-	default:
-		return l;
+	default: return l;
 	}
 }
 
@@ -704,7 +701,7 @@ static struct node *parse_entry_expr(struct parser *p, bool stop_colon)
 }
 
 struct node *xf_parse_expr_tokens(const struct token *v, int n, int *i,
-			       struct cns_arena *a, struct diags *d)
+				  struct cns_arena *a, struct diags *d)
 {
 	struct parser p = { v, n, *i, a, d, false };
 	struct node *x = parse_entry_expr(&p, false);
@@ -758,9 +755,9 @@ static void parse_header(struct fileparse *fp)
 		name = peek(p);
 		if (name->k != T_IDENT && name->k != T_QIDENT &&
 		    name->k != T_STRING) {
-			expected(p, cns_arena_printf(p->a,
-						     "a name after \"%s\"",
-						     kw->text));
+			expected(p,
+				 cns_arena_printf(p->a, "a name after \"%s\"",
+						  kw->text));
 			return;
 		}
 		next(p);
@@ -810,9 +807,9 @@ static void parse_header(struct fileparse *fp)
 			}
 		if (fp->t->nsections == fp->sec_cap) {
 			fp->sec_cap = fp->sec_cap ? fp->sec_cap * 2 : 4;
-			fp->t->sections = cns_xrealloc(
-				fp->t->sections,
-				(size_t)fp->sec_cap * sizeof(*s));
+			fp->t->sections =
+				cns_xrealloc(fp->t->sections,
+					     (size_t)fp->sec_cap * sizeof(*s));
 		}
 		s = &fp->t->sections[fp->t->nsections++];
 		memset(s, 0, sizeof(*s));
@@ -837,9 +834,9 @@ static void parse_header(struct fileparse *fp)
 			}
 		if (fp->t->nlookups == fp->lk_cap) {
 			fp->lk_cap = fp->lk_cap ? fp->lk_cap * 2 : 4;
-			fp->t->lookups = cns_xrealloc(
-				fp->t->lookups,
-				(size_t)fp->lk_cap * sizeof(*l));
+			fp->t->lookups =
+				cns_xrealloc(fp->t->lookups,
+					     (size_t)fp->lk_cap * sizeof(*l));
 		}
 		l = &fp->t->lookups[fp->t->nlookups++];
 		memset(l, 0, sizeof(*l));
@@ -879,7 +876,7 @@ static void parse_schema_col(struct fileparse *fp)
 		return;
 	}
 	if (xf_parse_type_name(p->v, p->n, &p->i, &ty, &sql, p->a, &msg,
-			    &hint) < 0) {
+			       &hint) < 0) {
 		syntax(p, tt, hint, "%s",
 		       msg ? msg :
 			     cns_arena_printf(p->a,
@@ -1062,12 +1059,12 @@ static void parse_lookup_entry(struct fileparse *fp)
 	while (!at_end(peek(p)))
 		last = next(p);
 	free(fp->lk->path);
-	fp->lk->path = cns_xstrdup(cns_arena_strndup(
-		p->a, p->d->text + v->off, last->end - v->off));
+	fp->lk->path = cns_xstrdup(cns_arena_strndup(p->a, p->d->text + v->off,
+						     last->end - v->off));
 }
 
 void xf_parse_file(struct cns_transform *t, const char *text, size_t len,
-		struct diags *d)
+		   struct diags *d)
 {
 	struct tokens toks;
 	struct fileparse fp;
@@ -1096,15 +1093,9 @@ void xf_parse_file(struct cns_transform *t, const char *text, size_t len,
 				       "a transform file starts with [schema]",
 				       "entry outside of any section");
 				break;
-			case SEC_SCHEMA:
-				parse_schema_col(&fp);
-				break;
-			case SEC_FROM:
-				parse_from_entry(&fp);
-				break;
-			case SEC_LOOKUP:
-				parse_lookup_entry(&fp);
-				break;
+			case SEC_SCHEMA: parse_schema_col(&fp); break;
+			case SEC_FROM: parse_from_entry(&fp); break;
+			case SEC_LOOKUP: parse_lookup_entry(&fp); break;
 			case SEC_BAD:
 				/* the header was reported already */
 				break;
@@ -1120,14 +1111,14 @@ void xf_parse_file(struct cns_transform *t, const char *text, size_t len,
 	}
 	if (!fp.schema_line)
 		xf_diag_add(d, 1, 1, 1, "declare the target columns first",
-			 "missing [schema] section");
+			    "missing [schema] section");
 	else if (t->schema.ncols == 0 && !t->schema_broken)
 		xf_diag_add(d, fp.schema_line, 1, 8, NULL,
-			 "[schema] declares no columns");
+			    "[schema] declares no columns");
 	for (int i = 0; i < t->nlookups; i++)
 		if (!t->lookups[i].path && !t->lookups[i].broken)
 			xf_diag_add(d, t->lookups[i].line, 1, 1, NULL,
-				 "[lookup %s] has no \"file\"",
-				 t->lookups[i].name);
+				    "[lookup %s] has no \"file\"",
+				    t->lookups[i].name);
 	free(toks.v);
 }

@@ -59,16 +59,16 @@ static int prec(const struct node *n)
 static bool plain_name(const char *s)
 {
 	static const char *const words[] = {
-		"and",  "or",   "not",  "is",      "null", "true",  "false",
-		"in",   "between", "like", "ilike", "case", "when", "then",
-		"else", "end",  "cast", "as",      "distinct", "from", NULL
+		"and",  "or",      "not",  "is",    "null",     "true", "false",
+		"in",   "between", "like", "ilike", "case",     "when", "then",
+		"else", "end",     "cast", "as",    "distinct", "from", NULL
 	};
 
 	if (!(islower((unsigned char)s[0]) || s[0] == '_'))
 		return false;
 	for (const char *p = s; *p; p++)
-		if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) ||
-		      *p == '_' || *p == '$'))
+		if (!(islower((unsigned char)*p) ||
+		      isdigit((unsigned char)*p) || *p == '_' || *p == '$'))
 			return false;
 	for (int i = 0; words[i]; i++)
 		if (!strcmp(s, words[i]))
@@ -135,9 +135,7 @@ static void pr(struct cns_buf *b, const struct node *n, int min)
 		else
 			cns_buf_adds(b, n->text);
 		break;
-	case N_COL:
-		print_name(b, n->text);
-		break;
+	case N_COL: print_name(b, n->text); break;
 	case N_FUNC:
 		cns_buf_printf(b, "%s(", n->fn ? n->fn->name : n->text);
 		list(b, n->args, n->nargs);
@@ -148,13 +146,15 @@ static void pr(struct cns_buf *b, const struct node *n, int min)
 
 		cns_buf_adds(b, "cast(");
 		pr(b, n->args[0], 0);
-		cns_buf_printf(b, " as %s)", xf_xtype_name(n->ty, tn, sizeof(tn)));
+		cns_buf_printf(b, " as %s)",
+			       xf_xtype_name(n->ty, tn, sizeof(tn)));
 		break;
 	}
 	case N_ARITH:
 		pr(b, n->args[0], p);
 		cns_buf_printf(b, " %s ",
-			       n->op == 'd' ? "-" : xf_tok_name((enum tok)n->op));
+			       n->op == 'd' ? "-" :
+					      xf_tok_name((enum tok)n->op));
 		pr(b, n->args[1], p + 1);
 		break;
 	case N_NEG:

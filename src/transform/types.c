@@ -62,11 +62,9 @@ enum rep xf_type_rep(enum cns_type t)
 	case CNS_T_DATE:
 	case CNS_T_TIME:
 	case CNS_T_TIMESTAMP:
-	case CNS_T_TIMESTAMPTZ:
-		return REP_INT;
+	case CNS_T_TIMESTAMPTZ: return REP_INT;
 	case CNS_T_REAL:
-	case CNS_T_DOUBLE:
-		return REP_DBL;
+	case CNS_T_DOUBLE: return REP_DBL;
 	case CNS_T_UNKNOWN:
 	case CNS_T_TEXT:
 	case CNS_T_VARCHAR:
@@ -74,8 +72,7 @@ enum rep xf_type_rep(enum cns_type t)
 	case CNS_T_UUID:
 	case CNS_T_JSON:
 	case CNS_T_JSONB:
-	case CNS_T_BYTEA:
-		break;
+	case CNS_T_BYTEA: break;
 	}
 	return REP_STR;
 }
@@ -147,8 +144,8 @@ static bool kw(const struct token *v, int n, int i, const char *w)
 }
 
 int xf_parse_type_name(const struct token *v, int n, int *ip, struct xtype *out,
-		    char **sql, struct cns_arena *arena, const char **msg,
-		    const char **hint)
+		       char **sql, struct cns_arena *arena, const char **msg,
+		       const char **hint)
 {
 	int i = *ip;
 	const char *name;
@@ -169,9 +166,8 @@ int xf_parse_type_name(const struct token *v, int n, int *ip, struct xtype *out,
 		ty.t = CNS_T_DOUBLE;
 	} else if (!strcmp(name, "character") || !strcmp(name, "char")) {
 		if (!kw(v, n, i, "varying")) {
-			*msg = cns_arena_printf(arena,
-						"type \"%s\" is not supported",
-						name);
+			*msg = cns_arena_printf(
+				arena, "type \"%s\" is not supported", name);
 			*hint = "use varchar(n) or text";
 			return -1;
 		}
@@ -226,10 +222,11 @@ int xf_parse_type_name(const struct token *v, int n, int *ip, struct xtype *out,
 		bool two = false;
 
 		if (ty.t != CNS_T_VARCHAR && ty.t != CNS_T_NUMERIC) {
-			*msg = cns_arena_printf(arena,
-						"type \"%s\" takes no length or "
-						"precision",
-						cns_type_name(ty.t));
+			*msg = cns_arena_printf(
+				arena,
+				"type \"%s\" takes no length or "
+				"precision",
+				cns_type_name(ty.t));
 			return -1;
 		}
 		if (i + 1 < n && v[i + 1].k == T_INT)
@@ -280,8 +277,8 @@ int xf_parse_type_name(const struct token *v, int n, int *ip, struct xtype *out,
 	*ip = i;
 	*out = ty;
 	if (sql)
-		*sql = cns_arena_strdup(arena, xf_xtype_name(ty, buf,
-							  sizeof(buf)));
+		*sql = cns_arena_strdup(arena,
+					xf_xtype_name(ty, buf, sizeof(buf)));
 	return 0;
 }
 
@@ -298,15 +295,13 @@ bool xf_cast_possible(struct xtype from, struct xtype to)
 	    (xf_type_is_int(f) && t == CNS_T_BOOLEAN))
 		return true;
 	switch (f) {
-	case CNS_T_DATE:
-		return t == CNS_T_TIMESTAMP || t == CNS_T_TIMESTAMPTZ;
+	case CNS_T_DATE: return t == CNS_T_TIMESTAMP || t == CNS_T_TIMESTAMPTZ;
 	case CNS_T_TIMESTAMP:
 	case CNS_T_TIMESTAMPTZ:
 		return t == CNS_T_DATE || t == CNS_T_TIME ||
 		       t == CNS_T_TIMESTAMP || t == CNS_T_TIMESTAMPTZ;
 	case CNS_T_JSON:
-	case CNS_T_JSONB:
-		return t == CNS_T_JSON || t == CNS_T_JSONB;
+	case CNS_T_JSONB: return t == CNS_T_JSON || t == CNS_T_JSONB;
 	case CNS_T_UNKNOWN:
 	case CNS_T_TEXT:
 	case CNS_T_VARCHAR:
@@ -319,8 +314,7 @@ bool xf_cast_possible(struct xtype from, struct xtype to)
 	case CNS_T_BOOLEAN:
 	case CNS_T_TIME:
 	case CNS_T_UUID:
-	case CNS_T_BYTEA:
-		break;
+	case CNS_T_BYTEA: break;
 	}
 	return false;
 }
@@ -332,8 +326,8 @@ static pthread_once_t locales_once = PTHREAD_ONCE_INIT;
 
 static void locales_init(void)
 {
-	static const char *const names[] = { "C.UTF-8", "C.utf8",
-					     "en_US.UTF-8", NULL };
+	static const char *const names[] = { "C.UTF-8", "C.utf8", "en_US.UTF-8",
+					     NULL };
 
 	c_numeric = newlocale(LC_ALL_MASK, "C", (locale_t)0);
 	for (int i = 0; names[i] && !utf8_ctype; i++)
@@ -504,19 +498,20 @@ int xf_check_text(struct ectx *c, const char *s, size_t n)
 		unsigned char b = (unsigned char)s[i];
 
 		if (b == 0)
-			return xf_ev_fail(c, "text contains a zero byte at byte "
+			return xf_ev_fail(c,
+					  "text contains a zero byte at byte "
 					  "%zu",
-				       i + 1);
+					  i + 1);
 		if (b >= 0x80) {
 			long bad = cns_utf8_invalid_at(s + i, n - i);
 
 			if (bad >= 0)
 				return xf_ev_fail(c,
-					       "invalid UTF-8 at byte %zu",
-					       i + (size_t)bad + 1);
+						  "invalid UTF-8 at byte %zu",
+						  i + (size_t)bad + 1);
 			if (memchr(s + i, 0, n - i))
 				return xf_ev_fail(c, "text contains a zero "
-						  "byte");
+						     "byte");
 			return 0;
 		}
 	}
@@ -550,17 +545,18 @@ static int out_of_range(struct ectx *c, const char *s, size_t n,
 	char tn[48];
 
 	return xf_ev_fail(c, "value \"%s\" is out of range for %s",
-		       xf_ev_quote(c, s, n), xf_xtype_name(ty, tn, sizeof(tn)));
+			  xf_ev_quote(c, s, n),
+			  xf_xtype_name(ty, tn, sizeof(tn)));
 }
 
 static int invalid(struct ectx *c, const char *s, size_t n, struct xtype ty)
 {
 	return xf_ev_fail(c, "invalid %s \"%s\"", cns_type_name(ty.t),
-		       xf_ev_quote(c, s, n));
+			  xf_ev_quote(c, s, n));
 }
 
-static int parse_int(struct ectx *c, const char *s0, size_t n0,
-		     struct xtype ty, int64_t *out)
+static int parse_int(struct ectx *c, const char *s0, size_t n0, struct xtype ty,
+		     int64_t *out)
 {
 	const char *s = s0;
 	size_t n = n0, i = 0;
@@ -627,7 +623,8 @@ static int parse_double(struct ectx *c, const char *s0, size_t n0,
 	memcpy(buf, s, n);
 	buf[n] = '\0';
 	pthread_once(&locales_once, locales_init);
-	if (!cns_strcasecmp(buf, "infinity") || !cns_strcasecmp(buf, "+infinity"))
+	if (!cns_strcasecmp(buf, "infinity") ||
+	    !cns_strcasecmp(buf, "+infinity"))
 		d = INFINITY;
 	else if (!cns_strcasecmp(buf, "-infinity"))
 		d = -INFINITY;
@@ -659,8 +656,8 @@ int xf_double_text(double d, bool real, char *buf)
 	if (isnan(d))
 		return (int)strlen(strcpy(buf, "NaN"));
 	if (isinf(d))
-		return (int)strlen(strcpy(buf, d > 0 ? "Infinity" :
-							"-Infinity"));
+		return (int)strlen(
+			strcpy(buf, d > 0 ? "Infinity" : "-Infinity"));
 	pthread_once(&locales_once, locales_init);
 	{
 		locale_t old = uselocale(c_numeric);
@@ -689,16 +686,15 @@ static int parse_bool(struct ectx *c, const char *s0, size_t n0,
 	static const struct {
 		const char *w;
 		int v;
-	} words[] = { { "t", 1 },     { "true", 1 }, { "y", 1 },  { "yes", 1 },
-		      { "on", 1 },    { "1", 1 },    { "f", 0 },  { "false", 0 },
-		      { "n", 0 },     { "no", 0 },   { "off", 0 }, { "0", 0 } };
+	} words[] = { { "t", 1 },  { "true", 1 }, { "y", 1 },   { "yes", 1 },
+		      { "on", 1 }, { "1", 1 },    { "f", 0 },   { "false", 0 },
+		      { "n", 0 },  { "no", 0 },   { "off", 0 }, { "0", 0 } };
 	const char *s = s0;
 	size_t n = n0;
 
 	trim_space(&s, &n);
 	for (size_t k = 0; k < sizeof(words) / sizeof(words[0]); k++)
-		if (strlen(words[k].w) == n &&
-		    !strncasecmp(words[k].w, s, n)) {
+		if (strlen(words[k].w) == n && !strncasecmp(words[k].w, s, n)) {
 			*out = words[k].v;
 			return 0;
 		}
@@ -757,8 +753,8 @@ static int parse_uuid(struct ectx *c, const char *s0, size_t n0,
 	return 0;
 }
 
-static int parse_bytea(struct ectx *c, const char *s, size_t n,
-		       struct xtype ty, struct xval *out)
+static int parse_bytea(struct ectx *c, const char *s, size_t n, struct xtype ty,
+		       struct xval *out)
 {
 	char *o;
 	size_t k = 0;
@@ -793,9 +789,9 @@ static int parse_bytea(struct ectx *c, const char *s, size_t n,
 				if (i + 1 < n && s[i + 1] == '\\') {
 					i++;
 				} else if (i + 3 < n && s[i + 1] >= '0' &&
-					   s[i + 1] <= '3' &&
-					   s[i + 2] >= '0' && s[i + 2] <= '7' &&
-					   s[i + 3] >= '0' && s[i + 3] <= '7') {
+					   s[i + 1] <= '3' && s[i + 2] >= '0' &&
+					   s[i + 2] <= '7' && s[i + 3] >= '0' &&
+					   s[i + 3] <= '7') {
 					v = (unsigned)((s[i + 1] - '0') * 64 +
 						       (s[i + 2] - '0') * 8 +
 						       (s[i + 3] - '0'));
@@ -823,14 +819,14 @@ static int varchar_check(struct ectx *c, const char *s, size_t n,
 	len = xf_utf8_len(s, n);
 	if (len > (size_t)ty.p)
 		return xf_ev_fail(c,
-			       "value too long for varchar(%d) (%zu "
-			       "characters)",
-			       ty.p, len);
+				  "value too long for varchar(%d) (%zu "
+				  "characters)",
+				  ty.p, len);
 	return 0;
 }
 
 int xf_parse_value(struct ectx *c, const char *s, size_t n, struct xtype ty,
-		struct xval *out)
+		   struct xval *out)
 {
 	const char *why;
 
@@ -839,15 +835,15 @@ int xf_parse_value(struct ectx *c, const char *s, size_t n, struct xtype ty,
 	case CNS_T_UNKNOWN:
 	case CNS_T_TEXT:
 	case CNS_T_VARCHAR:
-		if (xf_check_text(c, s, n) < 0 || varchar_check(c, s, n, ty) < 0)
+		if (xf_check_text(c, s, n) < 0 ||
+		    varchar_check(c, s, n, ty) < 0)
 			return -1;
 		out->s = s;
 		out->n = (uint32_t)n;
 		return 0;
 	case CNS_T_SMALLINT:
 	case CNS_T_INTEGER:
-	case CNS_T_BIGINT:
-		return parse_int(c, s, n, ty, &out->i);
+	case CNS_T_BIGINT: return parse_int(c, s, n, ty, &out->i);
 	case CNS_T_NUMERIC: {
 		const char *d;
 		uint32_t dn;
@@ -857,30 +853,26 @@ int xf_parse_value(struct ectx *c, const char *s, size_t n, struct xtype ty,
 		return numeric_typmod(c, d, dn, ty, out);
 	}
 	case CNS_T_REAL:
-	case CNS_T_DOUBLE:
-		return parse_double(c, s, n, ty, &out->d);
-	case CNS_T_BOOLEAN:
-		return parse_bool(c, s, n, ty, &out->i);
+	case CNS_T_DOUBLE: return parse_double(c, s, n, ty, &out->d);
+	case CNS_T_BOOLEAN: return parse_bool(c, s, n, ty, &out->i);
 	case CNS_T_DATE:
 	case CNS_T_TIME:
 	case CNS_T_TIMESTAMP:
 	case CNS_T_TIMESTAMPTZ:
 		return xf_parse_datetime(c, s, n, ty.t, &out->i);
-	case CNS_T_UUID:
-		return parse_uuid(c, s, n, ty, out);
+	case CNS_T_UUID: return parse_uuid(c, s, n, ty, out);
 	case CNS_T_JSON:
 	case CNS_T_JSONB:
 		if (xf_check_text(c, s, n) < 0)
 			return -1;
 		if ((why = xf_json_invalid(s, n)) != NULL)
 			return xf_ev_fail(c, "invalid %s \"%s\": %s",
-				       cns_type_name(ty.t), xf_ev_quote(c, s, n),
-				       why);
+					  cns_type_name(ty.t),
+					  xf_ev_quote(c, s, n), why);
 		out->s = s;
 		out->n = (uint32_t)n;
 		return 0;
-	case CNS_T_BYTEA:
-		return parse_bytea(c, s, n, ty, out);
+	case CNS_T_BYTEA: return parse_bytea(c, s, n, ty, out);
 	}
 	return invalid(c, s, n, ty);
 }
@@ -904,7 +896,7 @@ static int fmt_int(int64_t v, char *buf)
 }
 
 int xf_value_text(struct ectx *c, const struct xval *v, struct xtype ty,
-	       char *buf, const char **s, uint32_t *n)
+		  char *buf, const char **s, uint32_t *n)
 {
 	int len;
 
@@ -922,9 +914,7 @@ int xf_value_text(struct ectx *c, const struct xval *v, struct xtype ty,
 		return 0;
 	case CNS_T_SMALLINT:
 	case CNS_T_INTEGER:
-	case CNS_T_BIGINT:
-		len = fmt_int(v->i, buf);
-		break;
+	case CNS_T_BIGINT: len = fmt_int(v->i, buf); break;
 	case CNS_T_BOOLEAN:
 		len = (int)strlen(strcpy(buf, v->i ? "true" : "false"));
 		break;
@@ -932,21 +922,11 @@ int xf_value_text(struct ectx *c, const struct xval *v, struct xtype ty,
 	case CNS_T_DOUBLE:
 		len = xf_double_text(v->d, ty.t == CNS_T_REAL, buf);
 		break;
-	case CNS_T_DATE:
-		len = xf_fmt_date(v->i, buf);
-		break;
-	case CNS_T_TIME:
-		len = xf_fmt_time(v->i, buf);
-		break;
-	case CNS_T_TIMESTAMP:
-		len = xf_fmt_timestamp(v->i, buf);
-		break;
-	case CNS_T_TIMESTAMPTZ:
-		len = xf_fmt_timestamptz(v->i, buf);
-		break;
-	default:
-		len = 0;
-		break;
+	case CNS_T_DATE: len = xf_fmt_date(v->i, buf); break;
+	case CNS_T_TIME: len = xf_fmt_time(v->i, buf); break;
+	case CNS_T_TIMESTAMP: len = xf_fmt_timestamp(v->i, buf); break;
+	case CNS_T_TIMESTAMPTZ: len = xf_fmt_timestamptz(v->i, buf); break;
+	default: len = 0; break;
 	}
 	(void)c;
 	*s = buf;
@@ -964,7 +944,7 @@ static int64_t floor_div(int64_t a, int64_t b)
 }
 
 int xf_cast_value(struct ectx *c, const struct xval *v, struct xtype from,
-	       struct xtype to, struct xval *out)
+		  struct xtype to, struct xval *out)
 {
 	enum cns_type f = from.t, t = to.t;
 	char buf[64];
@@ -1040,10 +1020,11 @@ int xf_cast_value(struct ectx *c, const struct xval *v, struct xtype from,
 			n = v->n;
 		} else if (f == CNS_T_REAL || f == CNS_T_DOUBLE) {
 			if (isnan(v->d) || isinf(v->d))
-				return xf_ev_fail(c, "cannot convert %s to "
+				return xf_ev_fail(c,
+						  "cannot convert %s to "
 						  "numeric",
-					       isnan(v->d) ? "NaN" :
-							     "infinity");
+						  isnan(v->d) ? "NaN" :
+								"infinity");
 			if (f == CNS_T_REAL) {
 				int len = xf_double_text(v->d, true, buf);
 
@@ -1053,8 +1034,8 @@ int xf_cast_value(struct ectx *c, const struct xval *v, struct xtype from,
 								   (size_t)len),
 						 (size_t)len, &s, &n) < 0)
 					return invalid(c, buf, (size_t)len, to);
-			} else if (xf_dec_from_double(c->scratch, v->d, &s, &n) <
-				   0) {
+			} else if (xf_dec_from_double(c->scratch, v->d, &s,
+						      &n) < 0) {
 				return out_of_range(c, "", 0, to);
 			}
 		} else {
@@ -1104,8 +1085,8 @@ int xf_cast_value(struct ectx *c, const struct xval *v, struct xtype from,
 					    v->i :
 					    xf_tz_utc_to_local_us(c->tz, v->i);
 
-			out->i = l - floor_div(l, USECS_PER_DAY) *
-					     USECS_PER_DAY;
+			out->i = l -
+				 floor_div(l, USECS_PER_DAY) * USECS_PER_DAY;
 			return 0;
 		}
 		break;
@@ -1122,7 +1103,7 @@ int xf_cast_value(struct ectx *c, const struct xval *v, struct xtype from,
 	case CNS_T_TIMESTAMPTZ:
 		if (f == CNS_T_DATE) {
 			out->i = xf_tz_local_to_utc_us(c->tz,
-						    v->i * USECS_PER_DAY);
+						       v->i * USECS_PER_DAY);
 			return 0;
 		}
 		if (f == CNS_T_TIMESTAMP) {
@@ -1141,26 +1122,24 @@ int xf_cast_value(struct ectx *c, const struct xval *v, struct xtype from,
 	case CNS_T_TEXT:
 	case CNS_T_VARCHAR:
 	case CNS_T_UUID:
-	case CNS_T_BYTEA:
-		break;
+	case CNS_T_BYTEA: break;
 	}
 	return xf_ev_fail(c, "cannot cast %s to %s", cns_type_name(f),
-		       cns_type_name(t));
+			  cns_type_name(t));
 }
 
-int xf_compare_values(enum cmpkind k, const struct xval *a, const struct xval *b)
+int xf_compare_values(enum cmpkind k, const struct xval *a,
+		      const struct xval *b)
 {
 	switch (k) {
-	case CMP_INT:
-		return (a->i > b->i) - (a->i < b->i);
+	case CMP_INT: return (a->i > b->i) - (a->i < b->i);
 	case CMP_DBL:
 		/* NaN sorts above every number and equals itself, as in
 		 * PostgreSQL. */
 		if (isnan(a->d) || isnan(b->d))
 			return isnan(a->d) - isnan(b->d);
 		return (a->d > b->d) - (a->d < b->d);
-	case CMP_NUM:
-		return xf_dec_cmp(a->s, a->n, b->s, b->n);
+	case CMP_NUM: return xf_dec_cmp(a->s, a->n, b->s, b->n);
 	case CMP_TEXT: {
 		uint32_t m = a->n < b->n ? a->n : b->n;
 		int r = m ? memcmp(a->s, b->s, m) : 0;

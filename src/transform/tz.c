@@ -28,13 +28,13 @@ struct rday {
 };
 
 struct tzinfo {
-	int64_t *trans;   /* UTC seconds of each transition */
-	uint8_t *idx;     /* type after each transition */
+	int64_t *trans; /* UTC seconds of each transition */
+	uint8_t *idx;   /* type after each transition */
 	int ntrans;
-	int32_t *utoff;   /* per type */
+	int32_t *utoff; /* per type */
 	int ntypes;
-	int32_t first;    /* offset before the first transition */
-	bool has_rule;    /* footer rule for later instants */
+	int32_t first;            /* offset before the first transition */
+	bool has_rule;            /* footer rule for later instants */
 	int32_t std_off, dst_off; /* seconds east of UTC */
 	bool has_dst;
 	struct rday start, end;
@@ -127,8 +127,8 @@ static bool rule_day(const char **s, struct rday *r)
 		if (*end != '.')
 			return false;
 		r->d = (int)strtol(end + 1, &end, 10);
-		if (r->m < 1 || r->m > 12 || r->w < 1 || r->w > 5 ||
-		    r->d < 0 || r->d > 6)
+		if (r->m < 1 || r->m > 12 || r->w < 1 || r->w > 5 || r->d < 0 ||
+		    r->d > 6)
 			return false;
 		p = end;
 	} else if (*p == 'J' || isdigit((unsigned char)*p)) {
@@ -196,8 +196,7 @@ static int64_t rule_date(const struct rday *r, int y)
 			day++;
 		return day;
 	}
-	case 'n':
-		return jan1 + r->d;
+	case 'n': return jan1 + r->d;
 	default: {
 		int64_t first = xf_days_from_civil(y, r->m, 1);
 		int dow = (int)(((first % 7) + 7 + 4) % 7); /* 0 = Sunday */
@@ -219,12 +218,11 @@ static int32_t rule_offset(const struct tzinfo *tz, int64_t t)
 	if (!tz->has_dst)
 		return tz->std_off;
 	xf_civil_from_days((t + tz->std_off) / 86400 -
-				((t + tz->std_off) % 86400 < 0),
-			&y, &m, &d);
+				   ((t + tz->std_off) % 86400 < 0),
+			   &y, &m, &d);
 	/* the change to DST happens at local standard time, the change
 	 * back at local daylight time */
-	start = rule_date(&tz->start, y) * 86400 + tz->start.secs -
-		tz->std_off;
+	start = rule_date(&tz->start, y) * 86400 + tz->start.secs - tz->std_off;
 	end = rule_date(&tz->end, y) * 86400 + tz->end.secs - tz->dst_off;
 	if (start < end)
 		return t >= start && t < end ? tz->dst_off : tz->std_off;

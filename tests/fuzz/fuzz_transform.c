@@ -105,13 +105,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text, data, size);
 	text[size] = '\0';
 	cns_error_clear(&err);
-	if (cns_transform_parse("fuzz.xf", text, 1714979289123456, &t,
-				&err) == 0) {
-		static const char *const sources[] = { "a", "erp", "crm",
-						       "s", "none" };
+	if (cns_transform_parse("fuzz.xf", text, 1714979289123456, &t, &err) ==
+	    0) {
+		static const char *const sources[] = { "a", "erp", "crm", "s",
+						       "none" };
 
-		for (size_t i = 0; i < sizeof(sources) / sizeof(*sources);
-		     i++)
+		for (size_t i = 0; i < sizeof(sources) / sizeof(*sources); i++)
 			run_source(t, sources[i],
 				   i % 2 ? "Europe/London" : NULL);
 		cns_transform_free(t);

@@ -3,6 +3,8 @@
  * sections, binding to source columns, row rules (where, reject_if,
  * not null, defaults), explain, and the core expressions.
  */
+#include <pthread.h>
+
 #include "transform_helper.h"
 
 static const char *const customer_xf =
@@ -44,8 +46,8 @@ static void run_customer(const char *source, int ncols,
 
 static void test_load_and_map(void **state)
 {
-	static const char *const erp[] = { "id", "name", "amount",
-					   "updated_at", "status" };
+	static const char *const erp[] = { "id", "name", "amount", "updated_at",
+					   "status" };
 	static const char *const crm[] = { "cust_no", "name" };
 	(void)state;
 
@@ -53,10 +55,10 @@ static void test_load_and_map(void **state)
 		     (const char *const[]){ "42", "  Ann  ", "12.5",
 					    "2024-01-02 03:04:05", "active" },
 		     "erp|42|Ann|12.5000|2024-01-02 03:04:05+00|t");
-	run_customer("erp", 5, erp,
-		     (const char *const[]){ "42", "Ann", "1", XF_NULL,
-					    "deleted" },
-		     "FILTERED");
+	run_customer(
+		"erp", 5, erp,
+		(const char *const[]){ "42", "Ann", "1", XF_NULL, "deleted" },
+		"FILTERED");
 	run_customer("erp", 5, erp,
 		     (const char *const[]){ "42", "Ann", "-1", XF_NULL, "x" },
 		     "REJECT: negative amount");
@@ -64,8 +66,7 @@ static void test_load_and_map(void **state)
 		     (const char *const[]){ "4x2", "Ann", "1", XF_NULL, "x" },
 		     "REJECT: column \"customer_id\": invalid bigint \"4x2\"");
 	run_customer("erp", 5, erp,
-		     (const char *const[]){ XF_NULL, "Ann", "1", XF_NULL,
-					    "x" },
+		     (const char *const[]){ XF_NULL, "Ann", "1", XF_NULL, "x" },
 		     "REJECT: null value in column \"customer_id\" violates "
 		     "not null");
 	run_customer("erp", 5, erp,
@@ -112,9 +113,8 @@ static void test_source_columns(void **state)
 	(void)state;
 
 	cns_error_clear(&err);
-	assert_int_equal(cns_transform_parse("c.xf", customer_xf, XF_NOW, &t,
-					     &err),
-			 0);
+	assert_int_equal(
+		cns_transform_parse("c.xf", customer_xf, XF_NOW, &t, &err), 0);
 	assert_true(cns_transform_has_source(t, "erp"));
 	assert_true(cns_transform_has_source(t, "CRM"));
 	assert_false(cns_transform_has_source(t, "other"));
@@ -146,9 +146,8 @@ static void test_bind_unknown_column(void **state)
 	(void)state;
 
 	cns_error_clear(&err);
-	assert_int_equal(cns_transform_parse("c.xf", customer_xf, XF_NOW, &t,
-					     &err),
-			 0);
+	assert_int_equal(
+		cns_transform_parse("c.xf", customer_xf, XF_NOW, &t, &err), 0);
 	assert_int_equal(cns_transform_bind(t, "erp", 5, names, &p, &err), -1);
 	assert_string_equal(err.message,
 			    "unknown column \"name\" in source \"erp\"");
@@ -254,6 +253,115 @@ static void test_run_many_rows(void **state)
 	cns_transform_free(t);
 }
 
+/* One transform, shared read-only by threads that each bind and run their
+ * own program (with different zones): every thread must get the rows a
+ * single thread gets. */
+struct thread_job {
+	const struct cns_transform *t;
+	const char *zone;
+	char first[128], last[128];
+	int64_t rejected;
+	int rc;
+};
+
+static void *thread_main(void *arg)
+{
+	struct thread_job *j = arg;
+	static const char *const names[] = { "n", "ts", "s" };
+	struct cns_program *p = NULL;
+	struct cns_error err;
+	struct cns_chunk in, out;
+	char buf[64];
+
+	cns_error_clear(&err);
+	j->rc = cns_transform_bind(j->t, "s", 3, names, &p, &err);
+	if (j->rc == 0 && j->zone)
+		j->rc = cns_program_set_timezone(p, j->zone, &err);
+	if (j->rc < 0)
+		return NULL;
+	cns_chunk_init(&in, 3, 2000);
+	cns_chunk_init(&out, 4, 2000);
+	for (int i = 0; i < 2000; i++) {
+		int r = cns_chunk_add_row(&in, i + 1, NULL);
+
+		snprintf(buf, sizeof(buf), "%d.5", i - 1000);
+		cns_chunk_set(&in, r, 0, buf, strlen(buf));
+		snprintf(buf, sizeof(buf), "2026-%02d-%02d %02d:30", i % 12 + 1,
+			 i % 28 + 1, i % 24);
+		cns_chunk_set(&in, r, 1, buf, strlen(buf));
+		/* every 7th row has bad UTF-8 and is rejected */
+		cns_chunk_set(&in, r, 2, i % 7 ? "Été" : "x\xff",
+			      i % 7 ? 5 : 2);
+	}
+	for (int round = 0; round < 20; round++) {
+		struct cns_eval_stats st = { 0, 0 };
+
+		cns_chunk_reset(&out);
+		j->rc |= cns_program_run(p, &in, &out, NULL, NULL, &st, &err);
+		j->rejected = st.rejected;
+	}
+	snprintf(j->first, sizeof(j->first), "%s|%s|%s|%s",
+		 cns_chunk_row(&out, 0)[0].data, cns_chunk_row(&out, 0)[1].data,
+		 cns_chunk_row(&out, 0)[2].data, cns_chunk_row(&out, 0)[3].data);
+	snprintf(j->last, sizeof(j->last), "%s|%s|%s|%s",
+		 cns_chunk_row(&out, out.nrows - 1)[0].data,
+		 cns_chunk_row(&out, out.nrows - 1)[1].data,
+		 cns_chunk_row(&out, out.nrows - 1)[2].data,
+		 cns_chunk_row(&out, out.nrows - 1)[3].data);
+	cns_chunk_release(&in);
+	cns_chunk_release(&out);
+	cns_program_free(p);
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	struct cns_transform *t;
+	struct cns_error err;
+	struct thread_job solo[2], jobs[8];
+	pthread_t th[8];
+	(void)state;
+
+	cns_error_clear(&err);
+	assert_int_equal(
+		cns_transform_parse("t.xf",
+				    "[schema]\nx numeric(10,2)\ny timestamptz\n"
+				    "z text\nw text\n[from s]\n"
+				    "x = round(n * 3 / 7, 2)\ny = ts\n"
+				    "z = upper(s) || regexp_replace(s, 't', 'T')\n"
+				    "w = md5(s) || date_trunc('day', "
+				    "ts::timestamptz)\n",
+				    XF_NOW, &t, &err),
+		0);
+	for (int i = 0; i < 2; i++) {
+		solo[i].t = t;
+		solo[i].zone = i ? "Europe/London" : NULL;
+		thread_main(&solo[i]);
+		assert_int_equal(solo[i].rc, 0);
+	}
+	assert_int_equal(solo[0].rejected, 286);
+	assert_string_equal(solo[0].first,
+			    "-428.36|2026-02-02 01:30:00+00|ÉTÉÉTé|"
+			    "f3ce910d22eb6c4a00363fdb6f74520c2026-02-02 "
+			    "00:00:00+00");
+	for (int i = 0; i < 8; i++) {
+		jobs[i].t = t;
+		jobs[i].zone = i % 2 ? "Europe/London" : NULL;
+		assert_int_equal(pthread_create(&th[i], NULL, thread_main,
+						&jobs[i]),
+				 0);
+	}
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(jobs[i].rc, 0);
+		assert_string_equal(jobs[i].first, solo[i % 2].first);
+		assert_string_equal(jobs[i].last, solo[i % 2].last);
+		assert_int_equal(jobs[i].rejected, solo[i % 2].rejected);
+	}
+	assert_string_not_equal(solo[0].last, solo[1].last);
+	cns_transform_free(t);
+}
+
 static const struct xf_case core_cases[] = {
 	/* literals */
 	{ "'it''s'", 0, 0, 0, 0, "it's" },
@@ -296,8 +404,8 @@ static const struct xf_case core_cases[] = {
 	{ "a + 1", "abc", 0, 0, 0, "REJECT: invalid numeric \"abc\"" },
 	{ "1.5::double precision * 2", 0, 0, 0, 0, "3" },
 	{ "cast('2024-02-28' as date) + 1", 0, 0, 0, 0, "2024-02-29" },
-	{ "cast('2024-03-01' as date) - cast('2024-02-01' as date)", 0, 0, 0,
-	  0, "29" },
+	{ "cast('2024-03-01' as date) - cast('2024-02-01' as date)", 0, 0, 0, 0,
+	  "29" },
 	/* comparisons: numeric when both are numbers, else text */
 	{ "a < 10", "9", 0, 0, 0, "true" },
 	{ "a < b", "9", "10", 0, 0, "false" },
@@ -346,14 +454,13 @@ static const struct xf_case core_cases[] = {
 	{ "a ilike 'ÉTÉ%'", "été 2024", 0, 0, 0, "true" },
 	{ "a like 'x'", XF_NULL, 0, 0, 0, "\\N" },
 	/* case */
-	{ "case when a = 'x' then 'X' when a = 'y' then 'Y' else '?' end",
-	  "y", 0, 0, 0, "Y" },
+	{ "case when a = 'x' then 'X' when a = 'y' then 'Y' else '?' end", "y",
+	  0, 0, 0, "Y" },
 	{ "case when a = 'x' then 'X' end", "z", 0, 0, 0, "\\N" },
 	{ "case when a = 'x' then 'X' end", XF_NULL, 0, 0, 0, "\\N" },
 	{ "case a when 'x' then 1 when 'y' then 2 else 0 end", "y", 0, 0, 0,
 	  "2" },
-	{ "case a when 1 then 'one' else 'other' end", "1.0", 0, 0, 0,
-	  "one" },
+	{ "case a when 1 then 'one' else 'other' end", "1.0", 0, 0, 0, "one" },
 	{ "case a when 'x' then 1 end", XF_NULL, 0, 0, 0, "\\N" },
 	{ "case when a::int > 1 then a else 0 end", "5", 0, 0, 0, "5" },
 	{ "case when true then 1 else 1/0 end", 0, 0, 0, 0, "1" },
@@ -406,6 +513,7 @@ int main(void)
 		cmocka_unit_test(test_bind_unknown_column),
 		cmocka_unit_test(test_explain),
 		cmocka_unit_test(test_run_many_rows),
+		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_core_expressions),
 	};
 

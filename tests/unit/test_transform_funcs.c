@@ -95,7 +95,7 @@ static const struct xf_case func_cases[] = {
 	{ "nullif(a, b)", "1", N, 0, 0, "1" },
 	{ "nullif(a, 0)", "0.0", 0, 0, 0, "\\N" },
 	{ "greatest(a::int, b::int, c::int)", "3", "10", "2", 0, "10" },
-	{ "greatest(a, b, c)", "3", "10", "2", 0, "3" }, /* text order */
+	{ "greatest(a, b, c)", "3", "10", "2", 0, "3" },  /* text order */
 	{ "greatest(a, b, 0)", "3", "10", "2", 0, "10" }, /* numeric */
 	{ "greatest(a, b)", "3", N, 0, 0, "3" },
 	{ "greatest(a, b)", N, N, 0, 0, "\\N" },
@@ -145,13 +145,11 @@ static const struct xf_case func_cases[] = {
 	{ "md5(a)", N, 0, 0, 0, "\\N" },
 	/* regular expressions: POSIX ERE */
 	{ "regexp_replace(a, '[0-9]+', '#')", "a1b22c", 0, 0, 0, "a#b22c" },
-	{ "regexp_replace(a, '[0-9]+', '#', 'g')", "a1b22c", 0, 0, 0,
-	  "a#b#c" },
-	{ "regexp_replace(a, '(\\w+)@(\\w+)', '\\2 at \\1')", "bob@example",
-	  0, 0, 0, "example at bob" },
+	{ "regexp_replace(a, '[0-9]+', '#', 'g')", "a1b22c", 0, 0, 0, "a#b#c" },
+	{ "regexp_replace(a, '(\\w+)@(\\w+)', '\\2 at \\1')", "bob@example", 0,
+	  0, 0, "example at bob" },
 	{ "regexp_replace(a, 'B', 'x', 'gi')", "abcb", 0, 0, 0, "axcx" },
-	{ "regexp_replace(a, '^ +| +$', '', 'g')", "  x y  ", 0, 0, 0,
-	  "x y" },
+	{ "regexp_replace(a, '^ +| +$', '', 'g')", "  x y  ", 0, 0, 0, "x y" },
 	{ "regexp_replace(a, 'x*', '-', 'g')", "abc", 0, 0, 0, "-a-b-c-" },
 	{ "regexp_replace(a, 'b', '[\\&]')", "abc", 0, 0, 0, "a[b]c" },
 	{ "regexp_replace(a, 'z', 'y')", N, 0, 0, 0, "\\N" },
@@ -160,8 +158,7 @@ static const struct xf_case func_cases[] = {
 	{ "regexp_match(a, '[0-9]+')", "none", 0, 0, 0, "\\N" },
 	{ "regexp_match(a, 'É', 'i')", "café", 0, 0, 0, "é" },
 	{ "regexp_match(a, 'caf.$')", "café", 0, 0, 0, "café" },
-	{ "regexp_replace(a, '[[:alpha:]]', '*', 'g')", "é1ß", 0, 0, 0,
-	  "*1*" },
+	{ "regexp_replace(a, '[[:alpha:]]', '*', 'g')", "é1ß", 0, 0, 0, "*1*" },
 	/* dates */
 	{ "to_date(a, 'YYYY-MM-DD')", "2024-02-29", 0, 0, 0, "2024-02-29" },
 	{ "to_date(a, 'YYYY-MM-DD')", "2023-02-29", 0, 0, 0,
@@ -179,8 +176,8 @@ static const struct xf_case func_cases[] = {
 	  "REJECT: value \"2024-01-05x\" does not match the format" },
 	{ "to_date(a, 'YYYY-MM-DD')", N, 0, 0, 0, "\\N" },
 	{ "to_date(a, b)", "2024", "YYYY", 0, 0, "2024-01-01" },
-	{ "to_timestamp(a, 'YYYY-MM-DD HH24:MI:SS')", "2024-01-05 13:04:05",
-	  0, 0, 0, "2024-01-05 13:04:05+00" },
+	{ "to_timestamp(a, 'YYYY-MM-DD HH24:MI:SS')", "2024-01-05 13:04:05", 0,
+	  0, 0, "2024-01-05 13:04:05+00" },
 	{ "to_timestamp(a, 'DD/MM/YYYY HH12:MI AM')", "05/01/2024 01:04 PM", 0,
 	  0, 0, "2024-01-05 13:04:00+00" },
 	{ "to_timestamp(a, 'DD/MM/YYYY HH12:MI AM')", "05/01/2024 12:04 AM", 0,
@@ -202,8 +199,8 @@ static const struct xf_case func_cases[] = {
 	  "2024-02-29 13:00:00" },
 	{ "date_trunc('week', a::date)", "2024-02-29", 0, 0, 0,
 	  "2024-02-26 00:00:00" },
-	{ "date_trunc('quarter', a::timestamptz)", "2024-05-06 07:00:00+00",
-	  0, 0, 0, "2024-04-01 00:00:00+00" },
+	{ "date_trunc('quarter', a::timestamptz)", "2024-05-06 07:00:00+00", 0,
+	  0, 0, "2024-04-01 00:00:00+00" },
 	{ "date_trunc('year', a::timestamp)", N, 0, 0, 0, "\\N" },
 	{ "date_trunc('millennium', a::timestamp)", "2024-02-29", 0, 0, 0,
 	  "2001-01-01 00:00:00" },
@@ -265,10 +262,8 @@ static void test_lookup(void **state)
 
 		cns_error_clear(&err);
 		/* the file path is relative to the transform file */
-		assert_int_equal(cns_transform_load(path, XF_NOW, &t, &err),
-				 0);
-		assert_int_equal(cns_transform_bind(t, "s", 1, names, &p,
-						    &err),
+		assert_int_equal(cns_transform_load(path, XF_NOW, &t, &err), 0);
+		assert_int_equal(cns_transform_bind(t, "s", 1, names, &p, &err),
 				 0);
 		cns_chunk_init(&in, 1, 8);
 		cns_chunk_init(&out, 1, 8);
@@ -278,9 +273,9 @@ static void test_lookup(void **state)
 			cns_chunk_set(&in, r, 0, vals[i], strlen(vals[i]));
 		}
 		cns_chunk_add_row(&in, 5, NULL); /* NULL key */
-		assert_int_equal(cns_program_run(p, &in, &out, NULL, NULL,
-						 NULL, &err),
-				 0);
+		assert_int_equal(
+			cns_program_run(p, &in, &out, NULL, NULL, NULL, &err),
+			0);
 		assert_int_equal(out.nrows, 5);
 		assert_string_equal(cns_chunk_row(&out, 0)[0].data,
 				    "United Kingdom");

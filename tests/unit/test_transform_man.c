@@ -33,8 +33,8 @@ static void unroff(const char *in, char *out, size_t size)
 	} map[] = {
 		{ "\\(->", "\x01" }, { "\\(aq", "'" }, { "\\(dq", "\"" },
 		{ "\\(bu", "*" },    { "\\e", "\\" },  { "\\-", "-" },
-		{ "\\&", "" },	     { "\\fI", "" },   { "\\fB", "" },
-		{ "\\fP", "" },	     { "\\fR", "" },
+		{ "\\&", "" },       { "\\fI", "" },   { "\\fB", "" },
+		{ "\\fP", "" },      { "\\fR", "" },
 	};
 	size_t o = 0;
 
@@ -152,7 +152,8 @@ static void test_manual_examples(void **state)
 		/* "expr \(-> result" */
 		arrow[-1] = '\0';
 		xf_eval_tz(text, zone[0] && strcmp(zone, "UTC") ? zone : NULL,
-			   XF_NULL, XF_NULL, XF_NULL, XF_NULL, got, sizeof(got));
+			   XF_NULL, XF_NULL, XF_NULL, XF_NULL, got,
+			   sizeof(got));
 		if (!result_matches(arrow + 2, got)) {
 			print_error("line %d: %s\n  page: %s\n  got:  %s\n",
 				    lineno, text, arrow + 2, got);

@@ -258,8 +258,8 @@ static const struct xf_case london_cases[] = {
 	  "2024-06-30 23:30:00+00" },
 	{ "date_trunc('day', a::timestamptz)", "2024-07-01 23:30+00", 0, 0, 0,
 	  "2024-07-01 23:00:00+00" },
-	{ "to_timestamp(a, 'YYYY-MM-DD HH24:MI')", "2024-07-01 12:00", 0, 0,
-	  0, "2024-07-01 11:00:00+00" },
+	{ "to_timestamp(a, 'YYYY-MM-DD HH24:MI')", "2024-07-01 12:00", 0, 0, 0,
+	  "2024-07-01 11:00:00+00" },
 	{ "now()::timestamp", 0, 0, 0, 0, "2024-05-06 08:08:09.123456" },
 };
 
@@ -297,14 +297,14 @@ static void test_time_zones(void **state)
 	char got[256];
 	(void)state;
 
-	xf_check_cases(london_cases, sizeof(london_cases) /
-					     sizeof(*london_cases),
+	xf_check_cases(london_cases,
+		       sizeof(london_cases) / sizeof(*london_cases),
 		       "Europe/London");
-	xf_check_cases(new_york_cases, sizeof(new_york_cases) /
-					       sizeof(*new_york_cases),
+	xf_check_cases(new_york_cases,
+		       sizeof(new_york_cases) / sizeof(*new_york_cases),
 		       "America/New_York");
-	xf_check_cases(sydney_cases, sizeof(sydney_cases) /
-					     sizeof(*sydney_cases),
+	xf_check_cases(sydney_cases,
+		       sizeof(sydney_cases) / sizeof(*sydney_cases),
 		       "Australia/Sydney");
 	xf_check_cases(fixed_cases, sizeof(fixed_cases) / sizeof(*fixed_cases),
 		       "+02:00");
@@ -349,10 +349,10 @@ static void test_output_forms(void **state)
 static void test_impossible_casts(void **state)
 {
 	static const char *const pairs[][2] = {
-		{ "true", "date" },	 { "1", "date" },
-		{ "1.5", "uuid" },	 { "'2024-01-01'::date", "integer" },
+		{ "true", "date" },        { "1", "date" },
+		{ "1.5", "uuid" },         { "'2024-01-01'::date", "integer" },
 		{ "'x'::uuid", "bigint" }, { "'1'::json", "integer" },
-		{ "1", "bytea" },	 { "'10:00'::time", "date" },
+		{ "1", "bytea" },          { "'10:00'::time", "date" },
 	};
 	char expr[128], got[256];
 	(void)state;
@@ -364,8 +364,8 @@ static void test_impossible_casts(void **state)
 		assert_true(strncmp(got, "COMPILE: cannot cast type ", 26) ==
 			    0);
 	}
-	xf_run_row("[schema]\nd date\n[from s]\nd = true\n", "s", NULL, 0,
-		   NULL, NULL, got, sizeof(got));
+	xf_run_row("[schema]\nd date\n[from s]\nd = true\n", "s", NULL, 0, NULL,
+		   NULL, got, sizeof(got));
 	assert_string_equal(got, "COMPILE: cannot cast type boolean to date");
 }
 

@@ -45,9 +45,10 @@ static inline void xf_on_reject(void *ctx, const struct cns_reject *r)
  * columns, values; XF_NULL for NULL), zone tz (or NULL).  Writes into out:
  * the output row as "v1|v2|..." with NULL spelled \N, or "FILTERED", or
  * "REJECT: reason", or "COMPILE: message", or "BIND: message". */
-static inline void xf_run_row(const char *text, const char *source, const char *tz,
-		       int ncols, const char *const *names,
-		       const char *const *vals, char *out, size_t size)
+static inline void xf_run_row(const char *text, const char *source,
+			      const char *tz, int ncols,
+			      const char *const *names, const char *const *vals,
+			      char *out, size_t size)
 {
 	struct cns_transform *t = NULL;
 	struct cns_program *p = NULL;
@@ -82,9 +83,8 @@ static inline void xf_run_row(const char *text, const char *source, const char *
 	for (int i = 0; i < ncols; i++)
 		if (vals[i] != XF_NULL)
 			cns_chunk_set(&in, r, i, vals[i], strlen(vals[i]));
-	assert_int_equal(cns_program_run(p, &in, &o, xf_on_reject, &log, &st,
-					 &err),
-			 0);
+	assert_int_equal(
+		cns_program_run(p, &in, &o, xf_on_reject, &log, &st, &err), 0);
 	if (o.nrows == 1) {
 		size_t at = 0;
 
@@ -116,8 +116,8 @@ static inline void xf_run_row(const char *text, const char *source, const char *
  * NULL, "REJECT: reason" with the 'column "r": ' prefix removed, or
  * "COMPILE: message". */
 static inline void xf_eval_tz(const char *expr, const char *tz, const char *a,
-		       const char *b, const char *c, const char *d, char *out,
-		       size_t size)
+			      const char *b, const char *c, const char *d,
+			      char *out, size_t size)
 {
 	static const char *const names[] = { "a", "b", "c", "d" };
 	const char *vals[4] = { a, b, c, d };
@@ -133,7 +133,7 @@ static inline void xf_eval_tz(const char *expr, const char *tz, const char *a,
 }
 
 static inline void xf_eval(const char *expr, const char *a, const char *b,
-		    const char *c, const char *d, char *out, size_t size)
+			   const char *c, const char *d, char *out, size_t size)
 {
 	xf_eval_tz(expr, NULL, a, b, c, d, out, size);
 }
@@ -148,7 +148,7 @@ struct xf_case {
 };
 
 static inline void xf_check_cases(const struct xf_case *cases, size_t n,
-			   const char *tz)
+				  const char *tz)
 {
 	char got[2048];
 	int failed = 0;
