@@ -10,6 +10,7 @@
  * catchup = once have no cron equivalent.  Jobs without a zone come first,
  * because CRON_TZ holds for every line after it.
  */
+#include <ctype.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -26,9 +27,7 @@ static void add_word(struct cns_buf *b, const char *s)
 	bool plain = *s != '\0';
 
 	for (const char *p = s; *p; p++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			    "0123456789_./-+:=@,",
-			    *p))
+		if (!isalnum((unsigned char)*p) && !strchr("_./-+:=@,", *p))
 			plain = false;
 	if (!plain)
 		cns_buf_addc(b, '\'');
@@ -102,7 +101,8 @@ int cns_cmd_crontab(int argc, char **argv)
 		cns_error_clear(&err);
 		if (cns_sched_def_load(files[i], &defs[ndefs], &err) < 0) {
 			cns_cli_report(&err);
-			failed = failed ? failed : cns_error_exit_code(err.code);
+			if (!failed)
+				failed = cns_error_exit_code(err.code);
 			continue;
 		}
 		ndefs++;
@@ -153,8 +153,15 @@ int cns_cmd_crontab(int argc, char **argv)
 					   "last run busy is skipped\n");
 		if (d->catchup == CNS_CATCHUP_ONCE)
 			cns_buf_adds(&out, "# catchup = once has no cron "
-					   "equivalent: fires missed while the "
-					   "machine was down are not made up\n");
+					   "equivalent: fires missed while "
+					   "the machine was down are not made "
+					   "up\n");
+		if (d->zone && !zone)
+			cns_buf_adds(&out,
+				     "# cronie warns that around a DST change "
+				     "of a CRON_TZ zone a run may be missed\n"
+				     "# or doubled; `consolidate schedule` "
+				     "applies the DST rules exactly.\n");
 		if (d->zone && (!zone || strcmp(zone, d->zone) != 0)) {
 			cns_buf_printf(&out, "CRON_TZ=%s\n", d->zone);
 			zone = d->zone;

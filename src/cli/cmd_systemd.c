@@ -61,12 +61,14 @@ static int write_file(const char *dir, const char *name, const char *text,
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	f = fopen(path, "we");
 	if (!f)
-		return cns_error_set(err, CNS_E_IO, "could not create \"%s\": %s",
-				     path, strerror(errno));
+		return cns_error_set(err, CNS_E_IO,
+				     "could not create \"%s\": %s", path,
+				     strerror(errno));
 	fputs(text, f);
 	if (fclose(f) != 0)
-		return cns_error_set(err, CNS_E_IO, "could not write \"%s\": %s",
-				     path, strerror(errno));
+		return cns_error_set(err, CNS_E_IO,
+				     "could not write \"%s\": %s", path,
+				     strerror(errno));
 	printf("%s\n", path);
 	return 0;
 }

@@ -225,7 +225,8 @@ static int parse_value(struct pctx *p, const char *tok, size_t n, int *out)
 		const char *hint;
 
 		for (int i = 0; i < spec->nnames; i++)
-			if (n == 3 && strncasecmp(tok, spec->names[i], 3) == 0) {
+			if (n == 3 &&
+			    strncasecmp(tok, spec->names[i], 3) == 0) {
 				*out = i + spec->name_base;
 				return 0;
 			}
@@ -252,6 +253,13 @@ static void set_bits(uint64_t *bits, int lo, int hi, int step)
 }
 
 /* One list item: "*", "N", "N-M", "*\/S", "N-M/S". */
+/* The last value a step may reach: Saturday for days of the week, where 7
+ * repeats Sunday. */
+static int high_item(const struct field_spec *spec)
+{
+	return spec == &specs[CNS_CRON_DOW] ? 6 : spec->high;
+}
+
 static int parse_item(struct pctx *p, const char *e, size_t n,
 		      uint64_t *bits)
 {
@@ -272,8 +280,8 @@ static int parse_item(struct pctx *p, const char *e, size_t n,
 			    "uses \"#\" (nth weekday of the month), which "
 			    "cron does not support");
 		cns_error_hint(p->err, "cron cannot name the nth weekday of a "
-				       "month; schedule the weekday and let the "
-				       "job check the date");
+				       "month; schedule the weekday and let "
+				       "the job check the date");
 		return -1;
 	}
 	if (memchr(e, '~', n)) {
@@ -353,10 +361,7 @@ static int parse_item(struct pctx *p, const char *e, size_t n,
 					cns_error_hint(p->err,
 						       "did you mean "
 						       "\"%d-%d/%.*s\"?",
-						       lo,
-						       spec == &specs[CNS_CRON_DOW]
-							       ? 6
-							       : spec->high,
+						       lo, high_item(spec),
 						       (int)(n - blen - 1),
 						       slash + 1);
 				return -1;

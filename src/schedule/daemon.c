@@ -17,9 +17,9 @@
  * wakes it at once and is acted on outside the handler.  The wait is a
  * monotonic timeout recomputed on every pass from the wall clock (the
  * schedule is wall-clock time) and never longer than MAX_SLEEP_MS, so a
- * change of the wall clock (or a resume) is noticed within a second.  Each pass compares
- * how far the wall clock and the monotonic clock moved and names the kind
- * of change:
+ * change of the wall clock (or a resume) is noticed within a second.  Each
+ * pass compares how far the wall clock and the monotonic clock moved and
+ * names the kind of change:
  *   late wake-up   a fire is due but the pass comes late (a busy machine,
  *                  a stopped process): fires up to LATE_TOLERANCE_S late
  *                  still run, once, however many times they fell due;
@@ -228,8 +228,9 @@ static const char *dur(int64_t ms, char *buf, size_t size)
 {
 	if (ms < 0)
 		ms = -ms;
+	/* The two clocks are read a few ms apart: round to the second. */
 	if (ms >= 60000)
-		ms = (ms + 500) / 1000 * 1000; /* the clocks differ by a few ms */
+		ms = (ms + 500) / 1000 * 1000;
 	if (ms < 60000)
 		snprintf(buf, size, "%.1fs", (double)ms / 1000);
 	else if (ms < 3600000)
@@ -324,8 +325,9 @@ static int lock_folder(struct folder *f, struct cns_error *err)
 				      f->dir, pid);
 			cns_error_detail(err, "lock file: %s", path);
 		} else {
-			cns_error_set(err, CNS_E_IO, "could not lock \"%s\": %s",
-				      path, strerror(errno));
+			cns_error_set(err, CNS_E_IO,
+				      "could not lock \"%s\": %s", path,
+				      strerror(errno));
 		}
 		free(path);
 		return -1;
@@ -449,7 +451,8 @@ static int64_t next_after(struct sched *s, struct job *j, int64_t t)
 	char buf[2048];
 
 	if (cns_cron_next(&j->def.cron, j->def.tz, t, &n, &err) < 0) {
-		slog(s, j, "not scheduled: %s", err_line(&err, buf, sizeof(buf)));
+		slog(s, j, "not scheduled: %s",
+		     err_line(&err, buf, sizeof(buf)));
 		return INT64_MAX;
 	}
 	return n;
@@ -690,7 +693,8 @@ static void process_due(struct sched *s, struct job *j, int64_t wall)
 		int64_t z = x > win ? x : win, y;
 		struct cns_error err = {0};
 
-		while (cns_cron_next(&j->def.cron, j->def.tz, z, &y, &err) == 0 &&
+		while (cns_cron_next(&j->def.cron, j->def.tz, z, &y,
+				     &err) == 0 &&
 		       y <= now)
 			z = y;
 		if (z > win)
@@ -767,7 +771,8 @@ static void reap(struct sched *s)
 				     ? ": another run held the job's lock"
 				     : "");
 		else if (WIFSIGNALED(st))
-			slog(s, j, "killed by signal %d (%s) after %s (pid %ld)",
+			slog(s, j,
+			     "killed by signal %d (%s) after %s (pid %ld)",
 			     WTERMSIG(st), strsignal(WTERMSIG(st)), d,
 			     (long)pid);
 		j->pid = 0;
@@ -845,7 +850,8 @@ static void load_file(struct sched *s, const char *file, int64_t wall,
 	{
 		int64_t now = now_for(j, wall);
 
-		if (j->done_through < now || j->done_through > now + LARGE_JUMP_S)
+		if (j->done_through < now ||
+		    j->done_through > now + LARGE_JUMP_S)
 			j->done_through = now;
 		j->next = j->def.schedule ? next_after(s, j, j->done_through)
 					  : INT64_MAX;
@@ -1006,8 +1012,9 @@ static void stop(struct sched *s, sigset_t *waitmask)
 					continue;
 				if (kill(-j->pid, SIGKILL) < 0)
 					kill(j->pid, SIGKILL);
-				slog(s, j, "sent SIGKILL to pid %ld: it did not "
-					   "stop after SIGTERM",
+				slog(s, j,
+				     "sent SIGKILL to pid %ld: it did not "
+				     "stop after SIGTERM",
 				     (long)j->pid);
 			}
 		}
@@ -1075,9 +1082,10 @@ static int setup_folders(struct sched *s, struct cns_error *err)
 			int rc;
 
 			if (stat(paths[i], &st) < 0)
-				return cns_error_set(err, CNS_E_IO,
-						     "could not open \"%s\": %s",
-						     paths[i], strerror(errno));
+				return cns_error_set(
+					err, CNS_E_IO,
+					"could not open \"%s\": %s", paths[i],
+					strerror(errno));
 			dir = S_ISDIR(st.st_mode) ? cns_xstrdup(paths[i])
 						  : dir_of(paths[i]);
 			rc = add_folder(s, dir, err);
@@ -1106,7 +1114,8 @@ int cns_scheduler_run(const struct cns_scheduler_opts *opts,
 	s.log_fd = -1;
 	if (opts->log_file) {
 		s.log_fd = open(opts->log_file,
-				O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+				O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+				0644);
 		if (s.log_fd < 0)
 			return cns_error_set(err, CNS_E_IO,
 					     "could not open the log file "

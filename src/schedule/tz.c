@@ -827,7 +827,8 @@ char *cns_time_format(int64_t t, const struct cns_tz *tz, char *buf,
 			 c.second, off < 0 ? '-' : '+', a / 3600,
 			 a / 60 % 60, a % 60);
 	else
-		snprintf(buf, size, "%04lld-%02d-%02dT%02d:%02d:%02d%c%02d:%02d",
+		snprintf(buf, size,
+			 "%04lld-%02d-%02dT%02d:%02d:%02d%c%02d:%02d",
 			 (long long)c.year, c.month, c.day, c.hour, c.minute,
 			 c.second, off < 0 ? '-' : '+', a / 3600,
 			 a / 60 % 60);
