@@ -107,7 +107,9 @@ void cns_program_free(struct cns_program *p);
 int cns_program_set_timezone(struct cns_program *p, const char *zone,
 			     struct cns_error *err);
 
-/* A row that the program refused. */
+/* A row that the program refused.  The strings and values are valid only
+ * during the callback (the reason lives in the program's per-row scratch
+ * memory): copy what must outlive it. */
 struct cns_reject {
 	const char *source;
 	int64_t rownum;
