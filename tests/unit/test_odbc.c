@@ -685,6 +685,21 @@ static void cmp_row(void *ctx, const struct cns_chunk *ch, int r)
 	}
 }
 
+/* Peak resident memory of this process, in kB. */
+static long peak_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (strncmp(line, "VmHWM:", 6) == 0)
+			kb = strtol(line + 6, NULL, 10);
+	if (f)
+		fclose(f);
+	return kb;
+}
+
 static void read_people(enum dialect d, int batch)
 {
 	struct tsrc *t = tsrc_new(d, "people", NULL, NULL, batch);
@@ -707,9 +722,10 @@ static void read_people(enum dialect d, int batch)
 		assert_string_equal(t->src->colnames[i], people_cols[i]);
 	assert_int_equal(t->src->rows_read, NROWS);
 	o = t->src->impl;
-	print_message("%s batch %d: array %lu, %ld fetches, %s API\n",
-		      dbs[d].name, batch, (unsigned long)o->array, o->fetches,
-		      o->wide ? "wide" : "narrow");
+	print_message("%s batch %d: array %lu, %ld fetches, %s API, "
+		      "peak %ld kB\n", dbs[d].name, batch,
+		      (unsigned long)o->array, o->fetches,
+		      o->wide ? "wide" : "narrow", peak_kb());
 	free(c.seen);
 	free(c.buf);
 	tsrc_free(t);
