@@ -26,6 +26,7 @@
 #include "../../src/source/odbc_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <locale.h>
 #include <pthread.h>
@@ -494,7 +495,9 @@ static void start_reaper(void)
 		 "'%s/scripts/mariadb-sandbox' stop '%s/mdb' >/dev/null 2>&1;"
 		 "'%s/scripts/pg-sandbox' stop '%s/pg' >/dev/null 2>&1;"
 		 "rm -rf '%s'", root, tmp, root, tmp, tmp);
-	if (pipe(fd) < 0)
+	/* Close-on-exec: the servers, started through system(), must not
+	 * hold the write end, or the reaper would never see it close. */
+	if (pipe2(fd, O_CLOEXEC) < 0)
 		return;
 	pid = fork();
 	if (pid == 0) {
