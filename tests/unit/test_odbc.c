@@ -57,6 +57,7 @@ static struct db dbs[D__N] = {
 static char root[512];       /* the repository */
 static char tmp[512];        /* everything this run creates */
 static bool have_scripts;
+static char pg_port[32];
 static char *long_value;     /* row 777's note */
 static struct cns_job_conf job;
 
@@ -435,6 +436,7 @@ static void start_servers(void)
 	if (start_sandbox(cmd, pg_names, v, 2) == 0) {
 		setenv("PGHOST", v[0], 1);
 		setenv("PGPORT", v[1], 1);
+		snprintf(pg_port, sizeof(pg_port), "%.20s", v[1]);
 		snprintf(dbs[D_PG].conn, sizeof(dbs[D_PG].conn),
 			 "Driver=PostgreSQL Unicode;Servername=127.0.0.1;"
 			 "Port=%s;Database=postgres", v[1]);
@@ -1480,6 +1482,38 @@ static void test_latin1_locale(void **state)
 	tsrc_free(t);
 }
 
+/* psqlODBC's ANSI build: the narrow API, the same options; UTF-8 passes
+ * through in the C locale. */
+static void test_postgres_ansi(void **state)
+{
+	char conn[1024];
+	struct tsrc *t;
+	struct names c = {0};
+	struct cns_error err;
+	struct cns_odbc *o;
+
+	(void)state;
+	SKIP_UNLESS_UP(D_PG);
+	snprintf(conn, sizeof(conn), "Driver=PostgreSQL ANSI;"
+		 "Servername=127.0.0.1;Port=%s;Database=postgres", pg_port);
+	t = tsrc_new(D_PG, NULL, "SELECT id, name FROM people WHERE id <= 64",
+		     NULL, 10);
+	t->conf.connection = conn;
+	c.buf = malloc(100);
+	cns_error_clear(&err);
+	if (drain(t, names_row, &c, &err) < 0)
+		show_error(&err);
+	assert_int_equal(err.code, CNS_OK);
+	assert_int_equal(c.n, 64);
+	assert_int_equal(c.bad, 0);
+	o = t->src->impl;
+	assert_false(o->wide);
+	assert_string_equal(o->driver_name, "psqlodbca.so");
+	assert_non_null(strstr(o->conn.data, "UseDeclareFetch=1;Fetch=10;"));
+	free(c.buf);
+	tsrc_free(t);
+}
+
 #ifdef CNS_TEST_HOOKS
 /* A driver that lowers the row array size (01S02) still delivers every
  * row, in rowsets of the size it chose. */
@@ -1970,6 +2004,7 @@ int main(void)
 		cmocka_unit_test(test_invalid_utf8_rejected),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_latin1_locale),
+		cmocka_unit_test(test_postgres_ansi),
 #ifdef CNS_TEST_HOOKS
 		cmocka_unit_test(test_array_size_changed),
 #endif
