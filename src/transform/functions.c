@@ -63,6 +63,8 @@ static void all_text(struct checker *ck, struct node *n, struct xtype res)
 /* Is the character at s (k bytes) one of the characters in set? */
 static bool in_set(const char *s, size_t k, const struct xval *set)
 {
+	if (set->n == 1) /* the usual case: one ASCII character */
+		return k == 1 && s[0] == set->s[0];
 	for (size_t i = 0; i < set->n;) {
 		size_t m = xf_utf8_step(set->s + i, set->n - i);
 
@@ -200,7 +202,9 @@ static int f_substr(const struct node *n, struct ectx *c, struct xval *out)
 		if (v[2].i < 0)
 			return xf_ev_fail(c, "negative substring length not "
 					     "allowed");
-		end = start + v[2].i; /* exclusive, 1-based */
+		/* exclusive, 1-based; saturates instead of overflowing */
+		if (__builtin_add_overflow(start, v[2].i, &end))
+			end = INT64_MAX;
 	} else {
 		end = INT64_MAX;
 	}

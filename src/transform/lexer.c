@@ -320,7 +320,7 @@ void xf_lex_file(const char *s, size_t len, struct cns_arena *arena,
 	struct lexer lx = { s, len, arena, NULL, 0, 0 };
 	size_t at = 0;
 	int lineno = 0;
-	bool open = false;
+	bool open = false, entry_header = false;
 	int entry_indent = 0;
 	struct token t;
 
@@ -338,7 +338,9 @@ void xf_lex_file(const char *s, size_t len, struct cns_arena *arena,
 		if (!line_is_blank_or_comment(s, eol, first)) {
 			bool header = s[first] == '[';
 
-			if (open && (header || indent <= entry_indent)) {
+			/* a section header is never continued */
+			if (open && (header || entry_header ||
+				     indent <= entry_indent)) {
 				memset(&t, 0, sizeof(t));
 				t.k = T_NL;
 				t.line = lx.n ? lx.v[lx.n - 1].line : lineno;
@@ -353,6 +355,7 @@ void xf_lex_file(const char *s, size_t len, struct cns_arena *arena,
 			if (!open) {
 				open = true;
 				entry_indent = indent;
+				entry_header = header;
 			}
 			lex_line(&lx, lineno, line_start, first, eol);
 		}

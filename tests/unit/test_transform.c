@@ -89,6 +89,102 @@ static void test_load_and_map(void **state)
 		     "crm|7|\\N|0.0000|\\N|t");
 }
 
+static void test_rules(void **state)
+{
+	static const char *const names[] = { "id", "amount", "note" };
+	static const char *const xf =
+		"[schema]\n"
+		"id integer not null\n"
+		"amount numeric(8,2) not null default 0\n"
+		"loaded timestamptz default now()\n"
+		"[from s]\n"
+		"id = id\n"
+		"where = amount::numeric > -100\n"
+		"where = note is distinct from 'skip'\n"
+		"reject_if = id::int > 1000\n"
+		"reject_if = note like 'bad%' : 'bad note: ' || note\n"
+		"reject_if = note = 'null message' : null\n";
+	char got[512];
+	(void)state;
+
+	xf_run_row(xf, "s", NULL, 3, names,
+		   (const char *const[]){ "1", "5", XF_NULL }, got,
+		   sizeof(got));
+	/* unmapped: the defaults, now() is the run's start */
+	assert_string_equal(got, "1|0.00|2024-05-06 07:08:09.123456+00");
+	xf_run_row(xf, "s", NULL, 3, names,
+		   (const char *const[]){ "1", "-500", XF_NULL }, got,
+		   sizeof(got));
+	assert_string_equal(got, "FILTERED");
+	xf_run_row(xf, "s", NULL, 3, names,
+		   (const char *const[]){ "1", "5", "skip" }, got, sizeof(got));
+	assert_string_equal(got, "FILTERED");
+	xf_run_row(xf, "s", NULL, 3, names,
+		   (const char *const[]){ "1", "x5", XF_NULL }, got,
+		   sizeof(got));
+	assert_string_equal(got, "REJECT: where: invalid numeric \"x5\"");
+	xf_run_row(xf, "s", NULL, 3, names,
+		   (const char *const[]){ "1001", "5", XF_NULL }, got,
+		   sizeof(got));
+	assert_string_equal(got,
+			    "REJECT: rejected by rule \"cast(id as integer) > "
+			    "1000\"");
+	xf_run_row(xf, "s", NULL, 3, names,
+		   (const char *const[]){ "1x", "5", XF_NULL }, got,
+		   sizeof(got));
+	assert_string_equal(got, "REJECT: reject_if: invalid integer \"1x\"");
+	xf_run_row(xf, "s", NULL, 3, names,
+		   (const char *const[]){ "2", "5", "bad one" }, got,
+		   sizeof(got));
+	assert_string_equal(got, "REJECT: bad note: bad one");
+	/* a NULL message falls back to the rule */
+	xf_run_row(xf, "s", NULL, 3, names,
+		   (const char *const[]){ "2", "5", "null message" }, got,
+		   sizeof(got));
+	assert_string_equal(got, "REJECT: rejected by rule \"note = 'null "
+				 "message'\"");
+	/* no [from] section and no column of that name: NULL, so a not
+	 * null column without default rejects */
+	xf_run_row(xf, "other", NULL, 1, (const char *const[]){ "amount" },
+		   (const char *const[]){ "7" }, got, sizeof(got));
+	assert_string_equal(got, "REJECT: null value in column \"id\" "
+				 "violates not null");
+	xf_run_row(xf, "other", NULL, 1, (const char *const[]){ "id" },
+		   (const char *const[]){ "7" }, got, sizeof(got));
+	assert_string_equal(got, "7|0.00|2024-05-06 07:08:09.123456+00");
+}
+
+static void test_layout(void **state)
+{
+	static const char *const names[] = { "a" };
+	char got[512];
+	(void)state;
+
+	/* byte order mark, CRLF, comments of three kinds, '#' and '--'
+	 * inside strings, tabs, a continued line, quoted names */
+	xf_run_row("\xEF\xBB\xBF# head\r\n"
+		   "[schema]\r\n"
+		   "  ; indented comment\r\n"
+		   "x text   -- trailing comment\r\n"
+		   "\"Odd Name\" text\r\n"
+		   "\r\n"
+		   "[from s]\r\n"
+		   "x = a || '#1' || ' -- not a comment'  # but this is\r\n"
+		   "\"Odd Name\" =\r\n"
+		   "\tupper(\r\n"
+		   "\t  a)\r\n",
+		   "s", NULL, 1, names, (const char *const[]){ "v" }, got,
+		   sizeof(got));
+	assert_string_equal(got, "v#1 -- not a comment|V");
+	/* a line indented no deeper than its entry starts a new one */
+	xf_run_row("[schema]\nx text\ny text\n[from s]\n"
+		   "  x = a\n"
+		   "  y = a\n",
+		   "s", NULL, 1, names, (const char *const[]){ "v" }, got,
+		   sizeof(got));
+	assert_string_equal(got, "v|v");
+}
+
 static void test_implicit_section(void **state)
 {
 	static const char *const names[] = { "CUSTOMER_ID", "Name",
@@ -508,6 +604,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_load_and_map),
+		cmocka_unit_test(test_rules),
+		cmocka_unit_test(test_layout),
 		cmocka_unit_test(test_implicit_section),
 		cmocka_unit_test(test_source_columns),
 		cmocka_unit_test(test_bind_unknown_column),
