@@ -12,6 +12,7 @@
  * person fixing a job file sees all of them in one go.
  */
 #include "consolidate/config.h"
+#include "consolidate/schedule.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -1444,6 +1445,11 @@ static void check_source(struct parser *p, struct section *s)
 				"\"columns\" cannot be used with \"query\" in "
 				"%s",
 				s->label);
+		if (is_set(s, KI_SOURCE_where) && is_set(s, KI_SOURCE_query))
+			problem(p, later(s, KI_SOURCE_where, KI_SOURCE_query),
+				"put the condition in the query's WHERE clause",
+				"\"where\" cannot be used with \"query\" in %s",
+				s->label);
 	}
 	if (drv == D_CSV) {
 		if (!is_set(s, KI_SOURCE_path))
@@ -1480,6 +1486,34 @@ static void default_job_name(struct parser *p)
 			shown(p, job->name));
 }
 
+/* A schedule and a zone are checked here, with their line, rather than
+ * when the scheduler first meets them. */
+static void check_schedule(struct parser *p, struct section *j)
+{
+	struct cns_job_conf *job = p->job;
+	struct cns_error e;
+
+	if (job->schedule && !j->bad[KI_JOB_schedule]) {
+		struct cns_cron cron;
+
+		cns_error_clear(&e);
+		if (cns_cron_parse(&cron, job->schedule, &e) < 0)
+			problem(p, j->keyline[KI_JOB_schedule],
+				e.hint[0] ? e.hint : NULL,
+				"invalid schedule \"%s\": %s", job->schedule,
+				e.message);
+	}
+	if (job->timezone && !j->bad[KI_JOB_timezone]) {
+		struct cns_tz *tz = NULL;
+
+		cns_error_clear(&e);
+		if (cns_tz_load(job->timezone, &tz, &e) < 0)
+			problem(p, j->keyline[KI_JOB_timezone],
+				e.hint[0] ? e.hint : NULL, "%s", e.message);
+		cns_tz_free(tz);
+	}
+}
+
 static void finish(struct parser *p)
 {
 	struct cns_job_conf *job = p->job;
@@ -1499,6 +1533,8 @@ static void finish(struct parser *p)
 		finish_section(p, p->secs[i]);
 	if (p->job_sec && !is_set(p->job_sec, KI_JOB_name))
 		default_job_name(p);
+	if (p->job_sec)
+		check_schedule(p, p->job_sec);
 	if (p->target_sec)
 		check_target(p, p->target_sec);
 	job->sources = cns_arena_zalloc(&job->arena,

@@ -348,6 +348,7 @@ static int load_source(struct source_task *t, struct cns_loader *l,
 
 	while ((s = take_full(&t->q)) != NULL && !s->end) {
 		struct cns_load_stats ls = {0, 0, 0};
+		int64_t t0 = cns_now_ms();
 
 		if (rc == 0 && !run->stop &&
 		    cns_loader_load(l, &s->out, s->checkpoint, &ls, err) < 0)
@@ -362,6 +363,11 @@ static int load_source(struct source_task *t, struct cns_loader *l,
 			stats_of(run, t->index)->chunks += ls.chunks;
 			stats_of(run, t->index)->last_progress_ms = cns_now_ms();
 			pthread_mutex_unlock(&run->lock);
+			if (run->hooks.chunk_loaded)
+				run->hooks.chunk_loaded(run->hooks.ctx, run,
+							t->index, ls.sent,
+							ls.written,
+							cns_now_ms() - t0);
 		}
 		if (rc < 0 && !t->stop) {
 			/* Stop the extractor: it may be blocked in the source

@@ -22,6 +22,7 @@
 #include "consolidate/runlog.h"
 #include "consolidate/state.h"
 #include "consolidate/transform.h"
+#include "consolidate/volume.h"
 
 #include "consolidate/testhook.h"
 
@@ -36,6 +37,8 @@ struct inc_state {
 	int nnullable;  /* the first nnullable are the incremental ones */
 	char *before;   /* JSON array, malloc'ed */
 	char *after;    /* JSON array, malloc'ed; guarded by mu */
+	int nwm;        /* the watermark the run started from (run arena) */
+	char **wm;
 };
 
 struct runner {
@@ -125,12 +128,13 @@ static void hook_reject(void *ctx, const struct cns_reject *r)
 	pthread_mutex_unlock(&rn->mu);
 	if (log_it)
 		cns_runlog_event(rn->log, CNS_LOG_WARN, "transform", r->source,
-				 "row rejected: %s row=%lld%s%s%s%s", r->reason,
-				 (long long)r->rownum,
+				 "row rejected: %s row=%lld%s%s%s%s%s",
+				 r->reason, (long long)r->rownum,
 				 r->column ? " column=" : "",
 				 r->column ? r->column : "",
-				 r->origin ? " file=" : "",
-				 r->origin ? r->origin : "");
+				 r->origin ? " file=\"" : "",
+				 r->origin ? r->origin : "",
+				 r->origin ? "\"" : "");
 }
 
 /* The state connection, reconnected when the server went away (a target
@@ -166,6 +170,9 @@ static int hook_before_source(void *ctx, struct cns_run *run, int i,
 	int nwm = 0, nkey, rc;
 
 	(void)run;
+	cns_runlog_event(rn->log, CNS_LOG_INFO, "extract", sc->name,
+			 "source connected driver=%s columns=%d", sc->driver,
+			 src->ncols);
 	if (sc->incremental.n == 0 ||
 	    rn->job->target.mode == CNS_MODE_REPLACE)
 		return 0;
@@ -183,10 +190,13 @@ static int hook_before_source(void *ctx, struct cns_run *run, int i,
 				      sc->name, sc->incremental.items[0]),
 		       -1;
 	inc->n = sc->incremental.n;
+	/* Sources start in parallel: the run arena is shared. */
+	pthread_mutex_lock(&rn->mu);
 	inc->cols = cns_arena_zalloc(&rn->arena, sizeof(char *) *
 							 (size_t)(inc->n + nkey));
 	inc->index = cns_arena_zalloc(&rn->arena, sizeof(int) *
 							  (size_t)(inc->n + nkey));
+	pthread_mutex_unlock(&rn->mu);
 	for (int k = 0; k < sc->incremental.n; k++)
 		inc->cols[k] = sc->incremental.items[k];
 	inc->nnullable = inc->n;
@@ -232,6 +242,13 @@ static int hook_before_source(void *ctx, struct cns_run *run, int i,
 	}
 	inc->before = json_values((const char *const *)wm,
 				  src->nwatermark ? nwm : 0);
+	pthread_mutex_lock(&rn->mu);
+	inc->nwm = src->nwatermark;
+	inc->wm = cns_arena_zalloc(&rn->arena,
+				   sizeof(char *) * (size_t)(nwm + 1));
+	for (int k = 0; k < inc->nwm; k++)
+		inc->wm[k] = cns_arena_strdup(&rn->arena, wm[k]);
+	pthread_mutex_unlock(&rn->mu);
 	cns_runlog_event(rn->log, CNS_LOG_INFO, "extract", sc->name,
 			 "incremental extraction watermark=%s", inc->before);
 	return 0;
@@ -292,6 +309,76 @@ static char *hook_checkpoint(void *ctx, struct cns_run *run, int i,
 	return sql;
 }
 
+/* The volume guard: a source that suddenly delivers far fewer or more
+ * rows than usual is more often broken than busy.  In replace mode a
+ * failure here comes before the swap, so the target keeps its rows. */
+/* Puts a source's watermark back where the run found it. */
+static void restore_watermark(struct runner *rn, int i)
+{
+	const struct inc_state *inc = &rn->inc[i];
+	const char *name = rn->job->sources[i].name;
+	struct cns_cell cells[64];
+	const struct cns_cell *refs[64];
+	struct cns_error e;
+	char *sql;
+
+	cns_error_clear(&e);
+	pthread_mutex_lock(&rn->mu);
+	if (inc->nwm == 0) {
+		cns_state_watermark_reset(state_conn(rn), rn->job->name, name,
+					  &e);
+	} else if (inc->nwm <= 64) {
+		for (int k = 0; k < inc->nwm; k++) {
+			cells[k].data = inc->wm[k];
+			cells[k].len = inc->wm[k] ? (uint32_t)strlen(inc->wm[k])
+						  : 0;
+			cells[k].null = inc->wm[k] == NULL;
+			refs[k] = &cells[k];
+		}
+		sql = cns_state_watermark_sql(rn->job->name, name, inc->cols,
+					      inc->nwm, refs, rn->run_id);
+		cns_pg_command(state_conn(rn), sql, "the target (run state)",
+			       &e);
+		free(sql);
+	}
+	pthread_mutex_unlock(&rn->mu);
+	if (cns_error_isset(&e))
+		cns_runlog_event(rn->log, CNS_LOG_ERROR, "volume", name,
+				 "could not restore the watermark: %s",
+				 e.message);
+	else
+		cns_runlog_event(rn->log, CNS_LOG_INFO, "volume", name,
+				 "watermark held at %s", inc->before);
+}
+
+static int volume_guard(struct runner *rn, int i,
+			const struct cns_source_stats *st,
+			struct cns_error *err)
+{
+	char why[512];
+
+	if (cns_volume_judge(rn->job, st->name, st->read, why, sizeof(why)) ==
+	    0)
+		return 0;
+	if (rn->job->on_volume_anomaly == CNS_ANOMALY_WARN) {
+		cns_runlog_event(rn->log, CNS_LOG_WARN, "volume", st->name,
+				 "volume anomaly: %s", why);
+		return 0;
+	}
+	cns_runlog_event(rn->log, CNS_LOG_ERROR, "volume", st->name,
+			 "volume anomaly, failing the run: %s", why);
+	/* In upsert mode the rows read again by the next run overwrite
+	 * themselves, so the watermark can go back and the next run
+	 * reconsiders them; in append mode that would double them, so the
+	 * watermark stays with the rows it covers. */
+	if (rn->inc[i].n > 0 && rn->job->target.mode == CNS_MODE_UPSERT)
+		restore_watermark(rn, i);
+	cns_error_set(err, CNS_E_SOURCE, "volume anomaly: %s", why);
+	cns_error_hint(err, "on_volume_anomaly = fail; if the new volume is "
+			    "right, run with on_volume_anomaly = warn once");
+	return -1;
+}
+
 static int hook_after_source(void *ctx, struct cns_run *run, int i,
 			     struct cns_error *err)
 {
@@ -308,7 +395,20 @@ static int hook_after_source(void *ctx, struct cns_run *run, int i,
 			 (long long)st.read, (long long)st.filtered,
 			 (long long)st.rejected, (long long)st.loaded,
 			 (long long)st.written, (long long)st.chunks);
-	return 0;
+	return volume_guard(rn, i, &st, err);
+}
+
+static void hook_chunk_loaded(void *ctx, struct cns_run *run, int i,
+			      int64_t rows, int64_t written, int64_t ms)
+{
+	struct runner *rn = ctx;
+
+	cns_runlog_event(rn->log, CNS_LOG_INFO, "load",
+			 run->job->sources[i].name,
+			 "chunk committed rows=%lld changed=%lld ms=%lld "
+			 "rows_per_s=%lld",
+			 (long long)rows, (long long)written, (long long)ms,
+			 (long long)(ms > 0 ? rows * 1000 / ms : rows));
 }
 
 static void hook_retry(void *ctx, struct cns_run *run, int i, int attempt,
@@ -582,6 +682,7 @@ int cns_runner_run(const struct cns_job_conf *cjob,
 		.checkpoint = hook_checkpoint,
 		.after_source = hook_after_source,
 		.retry = hook_retry,
+		.chunk_loaded = hook_chunk_loaded,
 	};
 	int rc = -1;
 
@@ -631,9 +732,9 @@ int cns_runner_run(const struct cns_job_conf *cjob,
 	snprintf(res->log_path, sizeof(res->log_path), "%s",
 		 cns_runlog_path(rn.log));
 	cns_runlog_event(rn.log, CNS_LOG_INFO, "start", NULL,
-			 "run started job_file=%s pid=%ld host=%s sources=%d "
+			 "run plan sources=%d batch_size=%d parallel=%d "
 			 "mode=%s",
-			 job.file, (long)getpid(), rn.host, job.nsources,
+			 job.nsources, job.batch_size, job.parallel,
 			 job.target.mode == CNS_MODE_APPEND   ? "append"
 			 : job.target.mode == CNS_MODE_UPSERT ? "upsert"
 							      : "replace");

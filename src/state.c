@@ -49,12 +49,36 @@ int cns_state_ensure(PGconn *conn, struct cns_error *err)
 
 	/* One transaction, serialized by a transaction-level advisory lock,
 	 * so that runs of several jobs starting together do not race on
-	 * CREATE. */
-	if (cns_pg_command(conn,
-			   "BEGIN; SELECT pg_advisory_xact_lock(4242424242);"
-			   "CREATE SCHEMA IF NOT EXISTS consolidate;"
-			   "CREATE TABLE IF NOT EXISTS consolidate.meta "
-			   "(version integer NOT NULL)",
+	 * CREATE.  The schema is created only when it is missing: CREATE
+	 * SCHEMA IF NOT EXISTS still needs CREATE on the database, which a
+	 * least-privilege loading role has no need for once the schema
+	 * exists. */
+	if (cns_pg_command(conn, "BEGIN", WHAT, err) < 0)
+		goto rollback;
+	res = cns_pg_exec(conn, "SELECT pg_advisory_xact_lock(4242424242)",
+			  PGRES_TUPLES_OK, WHAT, err);
+	if (!res)
+		goto rollback;
+	PQclear(res);
+	res = cns_pg_exec(conn, "SELECT to_regnamespace('consolidate') IS NULL, "
+				"to_regclass('consolidate.meta') IS NULL",
+			  PGRES_TUPLES_OK, WHAT, err);
+	if (!res)
+		goto rollback;
+	bool need_schema = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	bool need_meta = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+
+	PQclear(res);
+	if (need_schema &&
+	    cns_pg_command(conn, "CREATE SCHEMA consolidate", WHAT, err) < 0) {
+		cns_error_hint(err, "the loading role needs CREATE on the "
+				    "target database once, or create the "
+				    "schema \"consolidate\" for it");
+		goto rollback;
+	}
+	if (need_meta &&
+	    cns_pg_command(conn, "CREATE TABLE consolidate.meta "
+				 "(version integer NOT NULL)",
 			   WHAT, err) < 0)
 		goto rollback;
 	res = cns_pg_exec(conn, "SELECT coalesce(max(version), 0) FROM "

@@ -68,6 +68,9 @@ struct cns_run_hooks {
 	/* After a source finished successfully. */
 	int (*after_source)(void *ctx, struct cns_run *run, int index,
 			    struct cns_error *err);
+	/* After each committed chunk: its rows and how long loading took. */
+	void (*chunk_loaded)(void *ctx, struct cns_run *run, int index,
+			     int64_t rows, int64_t written, int64_t ms);
 	/* Before a source is tried again after a transient failure. */
 	void (*retry)(void *ctx, struct cns_run *run, int index, int attempt,
 		      int64_t delay_ms, const struct cns_error *cause);

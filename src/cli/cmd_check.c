@@ -14,6 +14,7 @@
 
 #include "consolidate/config.h"
 #include "consolidate/load.h"
+#include "consolidate/schedule.h"
 #include "consolidate/source.h"
 #include "consolidate/transform.h"
 #include "commands.h"
@@ -74,6 +75,32 @@ static int load_job(const char *path, struct cns_job_conf **job,
 	return cns_transform_load((*job)->transforms, cns_wall_us(), xf, err);
 }
 
+/* Schedules that parse but do not do what they seem to (the day-of-month
+ * OR day-of-week rule, uneven steps) deserve a word before they run. */
+static void warn_schedule(const struct cns_job_conf *job)
+{
+	struct cns_cron cron;
+	struct cns_error err;
+	struct cns_buf out;
+	char *line, *save = NULL;
+
+	if (!job->schedule)
+		return;
+	cns_error_clear(&err);
+	if (cns_cron_parse(&cron, job->schedule, &err) < 0)
+		return; /* the config check reported it */
+	cns_buf_init(&out);
+	if (cns_cron_warnings(&cron, &out) > 0)
+		for (line = strtok_r(out.data, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save))
+			fprintf(stderr, "consolidate: warning: schedule \"%s\": "
+					"%s\n",
+				job->schedule, line);
+	cns_buf_release(&out);
+	printf("schedule %-14s ok (%s)\n", job->schedule,
+	       job->timezone ? job->timezone : "host time zone");
+}
+
 int cns_cmd_check(int argc, char **argv)
 {
 	struct cns_job_conf *job = NULL;
@@ -91,6 +118,7 @@ int cns_cmd_check(int argc, char **argv)
 		rc = cns_error_exit_code(err.code);
 		goto out;
 	}
+	warn_schedule(job);
 	for (int i = 0; i < job->nsources; i++) {
 		const struct cns_source_conf *sc = &job->sources[i];
 		struct cns_source *src = NULL;

@@ -23,40 +23,59 @@ static const struct help helps[] = {
 	{"run", "consolidate run JOB.conf [options]",
 	 "Runs the job once: extracts every source, transforms the rows into\n"
 	 "the target schema and loads them in committed chunks.\n"
-	 "  -s, --source NAME   run only this source\n"
-	 "      --full-refresh  ignore the watermarks of incremental sources\n"
-	 "      --progress      show the progress line also when stderr is\n"
-	 "                      not a terminal (--no-progress: never)\n"
-	 "      --summary       print the summary table also when stderr is\n"
-	 "                      not a terminal\n"
-	 "  -q, --quiet         print nothing but errors\n"
+	 "  -s, --source NAME        run only this source\n"
+	 "      --full-refresh       forget the watermarks of incremental\n"
+	 "                           sources and read everything again\n"
+	 "      --wait DURATION      wait this long for the job's lock instead\n"
+	 "                           of exiting 75 at once\n"
+	 "      --max-runtime D      override the job's max_runtime\n"
+	 "      --stall-timeout D    override the job's stall_timeout\n"
+	 "      --progress           show the progress line also when stderr\n"
+	 "                           is not a terminal (--no-progress: never)\n"
+	 "      --summary            print the summary table also when stderr\n"
+	 "                           is not a terminal\n"
+	 "  -q, --quiet              print nothing but errors\n"
 	 "On a terminal it shows progress and a summary; under cron it prints\n"
 	 "nothing when the run succeeds.\n"},
 	{"check", "consolidate check JOB.conf [--offline]",
 	 "Parses the job and its transform file, connects to every source and\n"
 	 "the target, and checks each mapping against the live columns,\n"
-	 "moving no data.  Reports every problem it finds.  --offline skips\n"
-	 "the connections.\n"},
+	 "moving no data.  Warns about schedules that do not do what they\n"
+	 "seem to.  Reports every problem it finds.  --offline skips the\n"
+	 "connections.\n"},
 	{"plan", "consolidate plan JOB.conf [--offline]",
 	 "Prints per source the extraction (SQL or files) and the compiled\n"
 	 "mapping, then the target table's DDL.\n"},
 	{"next", "consolidate next JOB.conf|'EXPR' [--from TIME] [--count N] "
 		 "[--tz ZONE]",
-	 "Prints the next fire times of a schedule, one ISO 8601 time a line.\n"},
-	{"schedule", "consolidate schedule [DIR|FILE...]",
-	 "Runs in the foreground and fires each job at its schedule.\n"},
-	{"crontab", "consolidate crontab [DIR|FILE...]",
-	 "Prints crontab lines that run each job at its schedule.\n"},
-	{"systemd", "consolidate systemd JOB.conf",
-	 "Prints a systemd .service and .timer pair for the job.\n"},
+	 "Prints the next fire times of a schedule strictly after TIME\n"
+	 "(default now), one ISO 8601 time with its offset a line, in the\n"
+	 "job's zone (or --tz).\n"},
+	{"schedule", "consolidate schedule [DIR|FILE...] [--grace D] [--log FILE] "
+		     "[--state-dir DIR]",
+	 "Runs in the foreground and fires each job at its schedule, each run\n"
+	 "a `consolidate run` child.  SIGHUP reloads the job files; SIGTERM\n"
+	 "stops launching and waits up to --grace (30s) for running jobs.\n"},
+	{"crontab", "consolidate crontab [DIR|FILE...] [--bin PATH]",
+	 "Prints crontab lines (with CRON_TZ) that run each job at its\n"
+	 "schedule.\n"},
+	{"systemd", "consolidate systemd JOB.conf [--bin PATH] "
+		    "[--output-dir DIR]",
+	 "Prints (or writes into DIR) a systemd .service and .timer pair for\n"
+	 "the job.\n"},
 	{"history", "consolidate history JOB.conf [-n N] [--json]",
-	 "Shows the job's recent runs.\n"},
+	 "Shows the job's recent runs: start, duration, status, rows per\n"
+	 "source, rejects, and the error of failed runs.\n"},
 	{"log", "consolidate log JOB.conf [RUN|last|last-failed] [--follow]",
-	 "Prints the log of one run.\n"},
-	{"status", "consolidate status [DIR|FILE...] [--json]",
-	 "Shows per job the last run, the last success and a verdict.\n"},
+	 "Prints the log of one run (default: the last); --follow keeps\n"
+	 "printing until the run ends.\n"},
+	{"status", "consolidate status [DIR|FILE...] [--json] [--now TIME]",
+	 "Shows per job the last run, the last success, the next fire time\n"
+	 "and a verdict (ok, failing, late, never).  The exit code follows\n"
+	 "the Nagios convention: 0 ok, 1 warning, 2 critical, 3 unknown.\n"},
 	{"unlock", "consolidate unlock JOB.conf",
-	 "Shows who holds the job's lock.\n"},
+	 "Shows who holds the job's lock.  Locks end with their process, so\n"
+	 "there is never a stale lock to remove.\n"},
 	{"help", "consolidate help [COMMAND|keys]",
 	 "Shows help for a command, or every job-file key with \"keys\".\n"},
 	{"version", "consolidate version",

@@ -10,6 +10,7 @@
 #include "consolidate/pg.h"
 #include "consolidate/source.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,8 +138,15 @@ static void build_select(struct cns_source *src, struct pg_source *pg)
 	cns_buf_reset(b);
 	if (c->query) {
 		/* A full query is wrapped so that the watermark can still be
-		 * applied to its output columns. */
-		cns_buf_printf(b, "SELECT * FROM (%s) AS q", c->query);
+		 * applied to its output columns; a trailing semicolon, natural
+		 * at the end of a query, would end the wrapper too. */
+		size_t n = strlen(c->query);
+
+		while (n && (c->query[n - 1] == ';' ||
+			     isspace((unsigned char)c->query[n - 1])))
+			n--;
+		cns_buf_printf(b, "SELECT * FROM (%.*s) AS q", (int)n,
+			       c->query);
 	} else {
 		cns_buf_adds(b, "SELECT ");
 		if (c->columns.n == 0)
@@ -153,7 +161,8 @@ static void build_select(struct cns_source *src, struct pg_source *pg)
 		}
 	}
 	if (ninc > 0 && (c->null_incremental == CNS_NULLINC_SKIP ||
-			 src->nwatermark > 0)) {
+			 (src->nwatermark > 0 &&
+			  c->null_incremental != CNS_NULLINC_ERROR))) {
 		/* NULL never compares greater, so after the first run rows
 		 * with a NULL incremental column are never read again;
 		 * `skip` leaves them out from the start. */
@@ -166,7 +175,21 @@ static void build_select(struct cns_source *src, struct pg_source *pg)
 	}
 	if (ninc > 0 && src->nwatermark == ninc) {
 		cns_buf_adds(b, has_where ? " AND " : " WHERE ");
-		add_watermark(b, src, inc, ninc);
+		if (c->null_incremental == CNS_NULLINC_ERROR) {
+			/* NULL never compares greater: to fail on a NULL that
+			 * appears after the first run, such rows must be
+			 * read. */
+			cns_buf_adds(b, "(");
+			add_watermark(b, src, inc, ninc);
+			for (int i = 0; i < nincremental; i++) {
+				cns_buf_adds(b, " OR ");
+				cns_pg_quote_ident(b, inc[i]);
+				cns_buf_adds(b, " IS NULL");
+			}
+			cns_buf_adds(b, ")");
+		} else {
+			add_watermark(b, src, inc, ninc);
+		}
 	}
 	if (ninc > 0) {
 		cns_buf_adds(b, " ORDER BY ");
