@@ -541,8 +541,9 @@ void xf_print_expr(struct cns_buf *b, const struct node *n);
 /* ---- misc ---- */
 
 void xf_md5_hex(const void *data, size_t n, char out[33]);
-/* Case mapping of UTF-8 text into dst (at most 2*n bytes... see
- * implementation); returns the length written. */
+/* Simple (one character to one character) case mapping of UTF-8 text
+ * into dst, which must hold 2 * n bytes; invalid bytes are copied as they
+ * are.  Returns the length written. */
 size_t xf_utf8_case(const char *s, size_t n, bool upper, char *dst);
 /* Validates JSON text; NULL when valid, else a short reason. */
 const char *xf_json_invalid(const char *s, size_t n);

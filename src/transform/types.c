@@ -470,10 +470,8 @@ size_t xf_utf8_case(const char *s, size_t n, bool upper, char *dst)
 							  utf8_ctype) :
 					       towlower_l((wint_t)cp,
 							  utf8_ctype));
-		/* A mapping that would grow the text more than 2x is never
-		 * produced by simple case mapping; stay safe anyway. */
-		if (xf_utf8_encode(m, dst + o) > 2 * k)
-			m = cp;
+		/* k >= 2 here and a character takes at most 4 bytes, so the
+		 * result never exceeds twice the input: dst has room */
 		o += xf_utf8_encode(m, dst + o);
 		i += k;
 	}
