@@ -27,3 +27,20 @@ SELECT i,
        date '2015-01-01' + (i * 37 % 3650),
        timestamptz '2025-01-01 00:00:00+00' + make_interval(mins => i * 7)
 FROM generate_series(1, 4000) AS i;
+
+-- Orders of those customers: a few per customer over two years.
+DROP TABLE IF EXISTS orders;
+CREATE TABLE orders (
+    id          integer PRIMARY KEY,
+    customer_id integer NOT NULL REFERENCES customers (id),
+    ordered_at  timestamptz NOT NULL,
+    total       numeric(12,2) NOT NULL,
+    status      text NOT NULL
+);
+
+INSERT INTO orders
+SELECT o, 1 + (o * 7919) % 4000,
+       timestamptz '2024-01-01 08:00:00+00' + make_interval(mins => o * 53),
+       round(((o * 104729) % 50000) / 100.0 + 5, 2),
+       (ARRAY['paid', 'shipped', 'delivered', 'refunded'])[1 + o % 4]
+FROM generate_series(1, 12000) AS o;
