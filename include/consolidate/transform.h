@@ -92,8 +92,8 @@ const char *const *cns_transform_source_columns(const struct cns_transform *t,
 /* Binds the mapping for `source` to the columns that the source actually
  * delivers (names in order).  An unknown column, wrong argument count etc.
  * is an error naming file:line:column.  A source without a [from] section
- * maps each schema column from the source column of the same name (NULL
- * when there is none). */
+ * maps each schema column from the source column of the same name (its
+ * default, else NULL, when there is none). */
 int cns_transform_bind(const struct cns_transform *t, const char *source,
 		       int ncols, const char *const *colnames,
 		       struct cns_program **out, struct cns_error *err);
