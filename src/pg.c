@@ -230,34 +230,50 @@ int cns_pg_copy_parse_row(struct cns_chunk *chunk, int row, const char *line,
 	return col;
 }
 
+/* Bytes the COPY text format escapes, and what follows their backslash. */
+static const char copy_escape[256] = {
+	['\\'] = '\\', ['\t'] = 't', ['\n'] = 'n', ['\r'] = 'r',
+};
+
 void cns_pg_copy_format_row(struct cns_buf *out, const struct cns_cell *cells,
 			    int ncols)
 {
+	size_t need = (size_t)ncols * 3 + 1;
+	char *d;
+
+	/* One reservation per row: the worst case doubles every byte. */
+	for (int i = 0; i < ncols; i++)
+		need += (size_t)cells[i].len * 2;
+	cns_buf_reserve(out, need);
+	d = out->data + out->len;
 	for (int i = 0; i < ncols; i++) {
 		const struct cns_cell *c = &cells[i];
+		const unsigned char *p = (const unsigned char *)c->data;
+		const unsigned char *end = p + c->len;
 
 		if (i)
-			cns_buf_addc(out, '\t');
+			*d++ = '\t';
 		if (c->null) {
-			cns_buf_add(out, "\\N", 2);
+			*d++ = '\\';
+			*d++ = 'N';
 			continue;
 		}
-		/* Worst case every byte doubles. */
-		cns_buf_reserve(out, (size_t)c->len * 2);
-		char *d = out->data + out->len;
+		/* Copy runs of plain bytes at once; most values have no
+		 * byte to escape at all. */
+		while (p < end) {
+			const unsigned char *run = p;
 
-		for (uint32_t k = 0; k < c->len; k++) {
-			char ch = c->data[k];
-
-			switch (ch) {
-			case '\\': *d++ = '\\'; *d++ = '\\'; break;
-			case '\t': *d++ = '\\'; *d++ = 't'; break;
-			case '\n': *d++ = '\\'; *d++ = 'n'; break;
-			case '\r': *d++ = '\\'; *d++ = 'r'; break;
-			default: *d++ = ch; break;
+			while (p < end && !copy_escape[*p])
+				p++;
+			memcpy(d, run, (size_t)(p - run));
+			d += p - run;
+			if (p < end) {
+				*d++ = '\\';
+				*d++ = copy_escape[*p++];
 			}
 		}
-		out->len = (size_t)(d - out->data);
 	}
-	cns_buf_addc(out, '\n');
+	*d++ = '\n';
+	out->len = (size_t)(d - out->data);
+	out->data[out->len] = '\0';
 }
