@@ -22,6 +22,7 @@
 #include "consolidate/runlog.h"
 #include "consolidate/state.h"
 #include "consolidate/transform.h"
+#include "consolidate/trend.h"
 #include "consolidate/volume.h"
 
 #include "consolidate/testhook.h"
@@ -642,6 +643,16 @@ static void record_end(struct runner *rn, struct cns_run *run,
 	if (msg[0])
 		cns_runlog_event(rn->log, CNS_LOG_ERROR, "end", NULL,
 				 "run %s: %s", res->status, msg);
+	{
+		char trend[512];
+		double secs = (double)(rec.ended_us - rec.started_us) / 1e6;
+
+		/* Before the record of this run joins the history, so the
+		 * "last runs" are the earlier ones. */
+		if (cns_trend_judge(rn->job, secs, trend, sizeof(trend)))
+			cns_runlog_event(rn->log, CNS_LOG_WARN, "trend", NULL,
+					 "%s", trend);
+	}
 	cns_error_clear(&e2);
 	cns_runlog_finish(rn->log, &rec, &e2);
 	free(before);

@@ -14,9 +14,11 @@
 
 #include "consolidate/config.h"
 #include "consolidate/load.h"
+#include "consolidate/runlog.h"
 #include "consolidate/schedule.h"
 #include "consolidate/source.h"
 #include "consolidate/transform.h"
+#include "consolidate/trend.h"
 #include "commands.h"
 
 /* Opens, describes and binds one source.  On success *prog is set (the
@@ -75,6 +77,29 @@ static int load_job(const char *path, struct cns_job_conf **job,
 	return cns_transform_load((*job)->transforms, cns_wall_us(), xf, err);
 }
 
+/* How the last successful run compares with the schedule's interval. */
+static void print_trend(const struct cns_job_conf *job)
+{
+	struct cns_run_history h;
+	struct cns_error err;
+	char text[512];
+	double last = -1;
+
+	cns_error_clear(&err);
+	if (cns_runlog_history(job, 50, &h, &err) < 0)
+		return;
+	for (int i = h.n - 1; i >= 0 && last < 0; i--)
+		if (strcmp(h.runs[i].status, "ok") == 0)
+			last = h.runs[i].duration_s;
+	cns_run_history_release(&h);
+	if (last < 0)
+		return;
+	if (cns_trend_judge(job, last, text, sizeof(text)))
+		fprintf(stderr, "consolidate: warning: %s\n", text);
+	else if (text[0])
+		printf("runtime  %s\n", text);
+}
+
 /* Schedules that parse but do not do what they seem to (the day-of-month
  * OR day-of-week rule, uneven steps) deserve a word before they run. */
 static void warn_schedule(const struct cns_job_conf *job)
@@ -99,6 +124,7 @@ static void warn_schedule(const struct cns_job_conf *job)
 	cns_buf_release(&out);
 	printf("schedule %-14s ok (%s)\n", job->schedule,
 	       job->timezone ? job->timezone : "host time zone");
+	print_trend(job);
 }
 
 int cns_cmd_check(int argc, char **argv)

@@ -148,4 +148,9 @@ is "$(q g_dst 'SELECT count(*) % 500 FROM term')" 0 "the target holds whole chun
 is "$(q g_dst "SELECT status FROM consolidate.runs WHERE job = 'term'")" cancelled "the run is recorded cancelled"
 "$CNS" run term.conf; ok $? "the next run succeeds"
 is "$(q g_dst 'SELECT count(*) FROM term')" 3000 "and completes the target"
+# -- runtime trend: a run that uses most of its schedule's interval --
+write_job tr.conf trend "$TMPDIR_T/lock" "$slow_query" "job:schedule = */2 * * * * *"
+"$CNS" run tr.conf; ok $? "a run that takes longer than its interval still runs"
+like "$("$CNS" log tr.conf last)" 'WARN .*stage=trend the job needs [0-9]+s of its 2s interval' "the log warns that the job needs most of its interval"
+like "$("$CNS" check --offline tr.conf 2>&1)" 'warning: the job needs [0-9]+s of its 2s interval' "check prints the trend"
 done_testing

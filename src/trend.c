@@ -1,0 +1,77 @@
+/*
+ * trend.c - runtime against the schedule's interval.
+ */
+#include "consolidate/trend.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "consolidate/runlog.h"
+#include "consolidate/schedule.h"
+
+#define TREND_RUNS 5
+#define TREND_LIMIT 0.8
+
+int64_t cns_trend_interval(const struct cns_job_conf *job, int64_t now_s)
+{
+	struct cns_cron cron;
+	struct cns_tz *tz = NULL;
+	struct cns_error err;
+	int64_t a, b, interval = 0;
+
+	if (!job->schedule)
+		return 0;
+	cns_error_clear(&err);
+	if (cns_cron_parse(&cron, job->schedule, &err) < 0)
+		return 0;
+	if (job->timezone && cns_tz_load(job->timezone, &tz, &err) < 0)
+		return 0;
+	if (cns_cron_next(&cron, tz, now_s, &a, &err) == 0 &&
+	    cns_cron_next(&cron, tz, a, &b, &err) == 0)
+		interval = b - a;
+	cns_tz_free(tz);
+	return interval;
+}
+
+static char *dur(double s, char *buf, size_t size)
+{
+	return cns_format_duration((int64_t)(s * 1000.0 + 500) / 1000 * 1000,
+				   buf, size);
+}
+
+int cns_trend_judge(const struct cns_job_conf *job, double run_s, char *buf,
+		    size_t size)
+{
+	int64_t interval = cns_trend_interval(job, (int64_t)time(NULL));
+	struct cns_run_history h;
+	struct cns_error err;
+	char a[32], b[32];
+	size_t o;
+	int shown = 0;
+
+	buf[0] = '\0';
+	if (interval <= 0)
+		return 0;
+	o = (size_t)snprintf(buf, size, "the job needs %s of its %s interval "
+					"(%.0f%%)",
+			     dur(run_s, a, sizeof(a)),
+			     dur((double)interval, b, sizeof(b)),
+			     100.0 * run_s / (double)interval);
+	cns_error_clear(&err);
+	if (cns_runlog_history(job, 50, &h, &err) == 0) {
+		for (int i = h.n - 1; i >= 0 && shown < TREND_RUNS && o < size;
+		     i--) {
+			if (strcmp(h.runs[i].status, "ok") != 0 ||
+			    h.runs[i].duration_s < 0)
+				continue;
+			o += (size_t)snprintf(buf + o, size - o, "%s%s",
+					      shown ? ", " : "; last runs: ",
+					      dur(h.runs[i].duration_s, a,
+						  sizeof(a)));
+			shown++;
+		}
+		cns_run_history_release(&h);
+	}
+	return run_s > TREND_LIMIT * (double)interval;
+}
