@@ -704,6 +704,11 @@ int cns_runner_run(const struct cns_job_conf *cjob,
 		job.max_runtime_ms = opt->max_runtime_ms;
 	if (opt->stall_timeout_ms > 0)
 		job.stall_timeout_ms = opt->stall_timeout_ms;
+	/* A second line of defence behind the watchdog: no statement of a
+	 * run may outlive the run's own limit. */
+	if (job.statement_timeout_ms == 0 && job.max_runtime_ms > 0)
+		job.statement_timeout_ms = job.max_runtime_ms +
+					   job.kill_grace_ms;
 	rn.job = &job;
 	rn.opt = opt;
 	rn.started_us = cns_wall_us();

@@ -106,6 +106,32 @@ is "$(q g_dst "SELECT status FROM consolidate.runs WHERE job = 'wd' ORDER BY sta
 write_job w.conf wd "$TMPDIR_T/lock" "table = t"
 "$CNS" run w.conf; ok $? "the next run succeeds"
 
+# -- watchdog: an ODBC query that never answers (psqlODBC) --
+eval "$("$ROOT/scripts/odbc-setup" "$TMPDIR_T/odbc")"
+cat > wo.conf <<JOB
+[job]
+name        = wd_odbc
+transforms  = t.xf
+log_dir     = $TMPDIR_T/log
+lock_dir    = $TMPDIR_T/lock
+rejects_dir = $TMPDIR_T/rejects
+max_runtime = 2s
+[target]
+conninfo = $(conninfo g_dst)
+table    = wd_odbc
+[source o]
+driver     = odbc
+connection = Driver=PostgreSQL Unicode;Servername=127.0.0.1;Port=$PGPORT;Database=g_src;Username=postgres
+query      = SELECT id, v FROM t WHERE pg_sleep(3600) IS NOT NULL
+JOB
+start=$(date +%s)
+err=$("$CNS" run wo.conf 2>&1); rc=$?
+took=$(( $(date +%s) - start ))
+is "$rc" 4 "the watchdog ends a hung ODBC query with exit 4"
+ok $(( took <= 7 ? 0 : 1 )) "within max_runtime + 5s (took ${took}s)"
+sleep 0.5
+is "$(q g_src "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(3600)%' AND state = 'active' AND pid <> pg_backend_pid()")" 0 "SQLCancel left no query running on the server"
+
 # -- stall_timeout --
 write_job st.conf stall "$TMPDIR_T/lock" "query = SELECT id, v FROM t WHERE pg_sleep(CASE WHEN id = 700 THEN 3600 ELSE 0 END) IS NOT NULL" "job:stall_timeout = 2s"
 err=$("$CNS" run st.conf 2>&1); rc=$?
