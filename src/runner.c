@@ -635,11 +635,27 @@ static void record_end(struct runner *rn, struct cns_run *run,
 		.watermark_after = after,
 		.error = msg[0] ? msg : NULL,
 	};
-	if (rn->rejects && cns_rejects_count(rn->rejects) > 0)
+	if (rn->rejects && cns_rejects_count(rn->rejects) > 0) {
+		FILE *mem = fmemopen(res->rejects_summary,
+				     sizeof(res->rejects_summary) - 1, "w");
+		char *line, *save = NULL;
+
 		cns_runlog_event(rn->log, CNS_LOG_WARN, "rejects", NULL,
-				 "%lld rows rejected file=%s",
+				 "%lld rows rejected file=\"%s\"",
 				 (long long)cns_rejects_count(rn->rejects),
 				 res->rejects_path);
+		if (mem) {
+			cns_rejects_summary(rn->rejects, mem, 10);
+			fclose(mem);
+		}
+		char copy[sizeof(res->rejects_summary)];
+
+		memcpy(copy, res->rejects_summary, sizeof(copy));
+		for (line = strtok_r(copy, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save))
+			cns_runlog_event(rn->log, CNS_LOG_WARN, "rejects", NULL,
+					 "%s", line);
+	}
 	if (msg[0])
 		cns_runlog_event(rn->log, CNS_LOG_ERROR, "end", NULL,
 				 "run %s: %s", res->status, msg);

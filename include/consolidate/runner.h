@@ -37,6 +37,8 @@ struct cns_runner_result {
 	int nsources;
 	struct cns_source_stats *stats; /* malloc'ed; free() it */
 	char rejects_path[4096];        /* empty when nothing was rejected */
+	char rejects_summary[2048];     /* "source column: reason: count"
+					   lines, most frequent first */
 	char log_path[4096];
 	bool stuck; /* the clean stop did not finish within kill_grace: the
 		       caller should end the process at once */

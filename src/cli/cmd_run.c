@@ -201,8 +201,10 @@ int cns_cmd_run(int argc, char **argv)
 			fprintf(stderr, "consolidate: run %s, log %s\n",
 				res.run_id, res.log_path);
 	}
-	if (res.rejects_path[0] && !o.quiet && (tty || rc < 0 || summary))
+	if (res.rejects_path[0] && !o.quiet && (tty || rc < 0 || summary)) {
 		fprintf(stderr, "rejected rows are in %s\n", res.rejects_path);
+		fputs(res.rejects_summary, stderr);
+	}
 	free(res.stats);
 	cns_config_free(job);
 	return rc < 0 ? cns_error_exit_code(err.code) : CNS_EXIT_OK;
