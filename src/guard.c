@@ -151,7 +151,6 @@ static int take_local(struct cns_lock *l, const struct cns_job_conf *job,
 		cns_error_set(err, CNS_E_LOCKED,
 			      "job \"%s\" is already running: %s", job->name,
 			      who);
-		cns_error_detail(err, "lock file: %s", l->path);
 		return -1;
 	}
 	gethostname(host, sizeof(host) - 1);
@@ -253,28 +252,52 @@ static int take_advisory(struct cns_lock *l, const struct cns_job_conf *job,
 	return -1;
 }
 
+int cns_lock_acquire_local(struct cns_lock *l, const struct cns_job_conf *job,
+			   const char *run_id, int64_t wait_ms,
+			   struct cns_error *err)
+{
+	l->fd = -1;
+	l->pg = NULL;
+	l->path[0] = '\0';
+	if (job->lock != CNS_LOCK_TARGET &&
+	    take_local(l, job, run_id, wait_ms, err) < 0) {
+		cns_lock_release(l);
+		return -1;
+	}
+	return 0;
+}
+
+int cns_lock_acquire_target(struct cns_lock *l, const struct cns_job_conf *job,
+			    const char *run_id, int64_t wait_ms,
+			    struct cns_error *err)
+{
+	if (job->lock == CNS_LOCK_LOCAL)
+		return 0;
+	if (take_advisory(l, job, run_id, wait_ms > 0 ? wait_ms : 0, err) < 0) {
+		if (l->pg) {
+			PQfinish(l->pg);
+			l->pg = NULL;
+		}
+		return -1;
+	}
+	return 0;
+}
+
 int cns_lock_acquire(struct cns_lock *l, const struct cns_job_conf *job,
 		     const char *run_id, int64_t wait_ms,
 		     struct cns_error *err)
 {
 	int64_t start = cns_now_ms();
 
-	l->fd = -1;
-	l->pg = NULL;
-	l->path[0] = '\0';
-	if (job->lock != CNS_LOCK_TARGET &&
-	    take_local(l, job, run_id, wait_ms, err) < 0)
-		goto fail;
-	if (job->lock != CNS_LOCK_LOCAL) {
-		int64_t left = wait_ms - (cns_now_ms() - start);
-
-		if (take_advisory(l, job, run_id, left > 0 ? left : 0, err) < 0)
-			goto fail;
+	if (cns_lock_acquire_local(l, job, run_id, wait_ms, err) < 0)
+		return -1;
+	if (cns_lock_acquire_target(l, job, run_id,
+				    wait_ms - (cns_now_ms() - start),
+				    err) < 0) {
+		cns_lock_release(l);
+		return -1;
 	}
 	return 0;
-fail:
-	cns_lock_release(l);
-	return -1;
 }
 
 void cns_lock_release(struct cns_lock *l)

@@ -735,8 +735,10 @@ int cns_runner_run(const struct cns_job_conf *cjob,
 	cns_run_id_new(rn.started_us, rn.run_id, sizeof(rn.run_id));
 	snprintf(res->run_id, sizeof(res->run_id), "%s", rn.run_id);
 
-	if (cns_lock_acquire(&lock, &job, rn.run_id, opt->wait_lock_ms,
-			     err) < 0) {
+	int64_t lock_start = cns_now_ms();
+
+	if (cns_lock_acquire_local(&lock, &job, rn.run_id, opt->wait_lock_ms,
+				   err) < 0) {
 		if (err->code == CNS_E_LOCKED) {
 			struct cns_run_record rec = {
 				.run_id = rn.run_id,
@@ -763,6 +765,14 @@ int cns_runner_run(const struct cns_job_conf *cjob,
 		goto out;
 	snprintf(res->log_path, sizeof(res->log_path), "%s",
 		 cns_runlog_path(rn.log));
+	/* The advisory lock needs the target: once the log is open, a
+	 * target that cannot be reached is a failed run on record, not a
+	 * silence that monitoring only notices hours later. */
+	if (cns_lock_acquire_target(&lock, &job, rn.run_id,
+				    opt->wait_lock_ms -
+					    (cns_now_ms() - lock_start),
+				    err) < 0)
+		goto end;
 	cns_runlog_event(rn.log, CNS_LOG_INFO, "start", NULL,
 			 "run plan sources=%d batch_size=%d parallel=%d "
 			 "mode=%s",

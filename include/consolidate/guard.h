@@ -49,6 +49,18 @@ int cns_lock_dir(const struct cns_job_conf *job, char *buf, size_t size,
 int cns_lock_acquire(struct cns_lock *l, const struct cns_job_conf *job,
 		     const char *run_id, int64_t wait_ms,
 		     struct cns_error *err);
+/* The two halves of cns_lock_acquire(), for a caller that wants to open
+ * its run log between them (so that a target it cannot reach is logged):
+ * the local lock (unless job->lock is target), then the advisory lock
+ * (unless job->lock is local).  The target half releases nothing of the
+ * local one on failure. */
+int cns_lock_acquire_local(struct cns_lock *l, const struct cns_job_conf *job,
+			   const char *run_id, int64_t wait_ms,
+			   struct cns_error *err);
+int cns_lock_acquire_target(struct cns_lock *l, const struct cns_job_conf *job,
+			    const char *run_id, int64_t wait_ms,
+			    struct cns_error *err);
+
 /* Releases both locks; safe to call when nothing is held. */
 void cns_lock_release(struct cns_lock *l);
 

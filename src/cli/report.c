@@ -54,7 +54,7 @@ void cns_report_progress(FILE *out, const struct cns_source_stats *st, int n,
 		o += (size_t)snprintf(
 			line + o, sizeof(line) - o, "%s%s %s rows %s/s%s",
 			o ? "  |  " : "", st[i].name,
-			cns_report_count(st[i].loaded, rows, sizeof(rows)),
+			cns_report_count(st[i].read, rows, sizeof(rows)),
 			cns_report_count(rate_of(&st[i], now_ms), rate,
 					 sizeof(rate)),
 			st[i].state == CNS_SRC_DONE	? " done"

@@ -89,6 +89,14 @@ out=$("$CNS" status job.conf); rc=$?
 is "$rc" 2 "status: failing is critical (exit 2)"
 like "$out" 'failing' "status says failing"
 
+# failure: the target is gone, which the advisory lock meets first
+write_job
+sed -i 's/dbname=r_dst/dbname=r_target_gone/' job.conf
+err=$("$CNS" run job.conf 2>&1); rc=$?
+is "$rc" 1 "a run whose target is down fails (exit 1)"
+like "$err" 'could not connect to the target.*r_target_gone' "the error names the target"
+like "$(last_record)" '"status": ?"failed".*r_target_gone' "runs.jsonl records it, so monitoring sees it at once"
+
 # timed out
 write_job "where = pg_sleep(3600) IS NOT NULL"
 sed -i 's/^\[target\]/max_runtime = 1s\n[target]/' job.conf
