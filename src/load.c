@@ -79,6 +79,32 @@ static bool is_key(const struct cns_list *key, const char *col)
 	return false;
 }
 
+/* The columns that are not part of the key, as "c, d" with a prefix, or as
+ * "c = EXCLUDED.c, d = EXCLUDED.d" when assign is set. */
+static void add_nonkey_list(struct cns_buf *b, const struct cns_schema *s,
+			    const struct cns_list *key, const char *prefix,
+			    bool assign)
+{
+	bool first = true;
+
+	for (int i = 0; i < s->ncols; i++) {
+		const char *c = s->cols[i].name;
+
+		if (is_key(key, c))
+			continue;
+		if (!first)
+			cns_buf_adds(b, ", ");
+		first = false;
+		if (prefix)
+			cns_buf_adds(b, prefix);
+		cns_pg_quote_ident(b, c);
+		if (assign) {
+			cns_buf_adds(b, " = EXCLUDED.");
+			cns_pg_quote_ident(b, c);
+		}
+	}
+}
+
 /* ---- DDL ---- */
 
 static void write_create(struct cns_buf *b, const struct cns_job_conf *job,
@@ -332,49 +358,14 @@ static int setup_stage(struct cns_loader *l, struct cns_error *err)
 	if (!any_update) {
 		cns_buf_adds(&q, "NOTHING");
 	} else {
-		bool first = true;
-
 		cns_buf_adds(&q, "UPDATE SET ");
-		for (int i = 0; i < l->schema->ncols; i++) {
-			const char *c = l->schema->cols[i].name;
-
-			if (is_key(key, c))
-				continue;
-			if (!first)
-				cns_buf_adds(&q, ", ");
-			first = false;
-			cns_pg_quote_ident(&q, c);
-			cns_buf_adds(&q, " = EXCLUDED.");
-			cns_pg_quote_ident(&q, c);
-		}
+		add_nonkey_list(&q, l->schema, key, NULL, true);
 		/* Only rows that changed are written: a rerun that brings
 		 * nothing new writes nothing (no dead tuples, no WAL). */
 		cns_buf_adds(&q, " WHERE (");
-		first = true;
-		for (int i = 0; i < l->schema->ncols; i++) {
-			const char *c = l->schema->cols[i].name;
-
-			if (is_key(key, c))
-				continue;
-			if (!first)
-				cns_buf_adds(&q, ", ");
-			first = false;
-			cns_buf_adds(&q, "t.");
-			cns_pg_quote_ident(&q, c);
-		}
+		add_nonkey_list(&q, l->schema, key, "t.", false);
 		cns_buf_adds(&q, ") IS DISTINCT FROM (");
-		first = true;
-		for (int i = 0; i < l->schema->ncols; i++) {
-			const char *c = l->schema->cols[i].name;
-
-			if (is_key(key, c))
-				continue;
-			if (!first)
-				cns_buf_adds(&q, ", ");
-			first = false;
-			cns_buf_adds(&q, "EXCLUDED.");
-			cns_pg_quote_ident(&q, c);
-		}
+		add_nonkey_list(&q, l->schema, key, "EXCLUDED.", false);
 		cns_buf_adds(&q, ")");
 	}
 	res = PQprepare(l->conn, "cns_merge", q.data, 0, NULL);
