@@ -104,6 +104,34 @@ void xf_diag_format(const struct diags *d, const struct diag *g,
 	src = line_at(d, g->line, &len);
 	if (!src)
 		return;
+	/* A very long line is shown as a window around the column. */
+	if (len > 160 && g->col > 60) {
+		size_t skip = 0;
+		int dropped = 0;
+
+		while (skip < len && dropped < g->col - 40) {
+			skip += xf_utf8_step(src + skip, len - skip);
+			dropped++;
+		}
+		cns_buf_adds(b, "  ...");
+		src += skip;
+		len -= skip;
+		if (len > 120)
+			len = 120;
+		cns_buf_add(b, src, len);
+		cns_buf_adds(b, "\n     ");
+		for (int k = 1; k < g->col - dropped; k++)
+			cns_buf_addc(b, ' ');
+		cns_buf_addc(b, '^');
+		for (int k = 1; k < g->len && k < 120; k++)
+			cns_buf_addc(b, '~');
+		if (g->hint)
+			cns_buf_printf(b, " %s", g->hint);
+		cns_buf_addc(b, '\n');
+		return;
+	}
+	if (len > 160)
+		len = 160;
 	cns_buf_adds(b, "  ");
 	cns_buf_add(b, src, len);
 	cns_buf_adds(b, "\n  ");

@@ -24,7 +24,13 @@ struct parser {
 	struct cns_arena *a;
 	struct diags *d;
 	bool failed; /* a syntax error in the current entry was reported */
+	int nest;    /* recursion depth of the expression parser */
 };
+
+/* Limits that keep every recursive walk of a tree (checking, evaluating,
+ * printing) far from the end of the stack. */
+#define MAX_NEST 200   /* parentheses, not, unary minus */
+#define MAX_DEPTH 1000 /* depth of a tree, e.g. a + b + c + ... */
 
 static const char *const reserved[] = {
 	"and",  "or",      "not",  "is",    "null",     "true", "false",
@@ -142,6 +148,7 @@ static struct node *expected(struct parser *p, const char *what)
 }
 
 static struct node *parse_expr(struct parser *p);
+static struct node *parse_or(struct parser *p);
 static struct node *parse_additive(struct parser *p);
 
 static struct node *mk(struct parser *p, enum nkind k, const struct token *at,
@@ -430,7 +437,12 @@ static struct node *parse_unary(struct parser *p)
 	if (t->k != T_MINUS && t->k != T_PLUS)
 		return parse_postfix(p);
 	next(p);
-	if (!(x = parse_unary(p)))
+	if (p->nest >= MAX_NEST)
+		return syntax(p, t, NULL, "expression nested too deeply");
+	p->nest++;
+	x = parse_unary(p);
+	p->nest--;
+	if (!x)
 		return NULL;
 	if (t->k == T_PLUS)
 		return x;
@@ -647,7 +659,13 @@ static struct node *parse_not(struct parser *p)
 		struct node *n, *x;
 
 		next(p);
-		if (!(x = parse_not(p)))
+		if (p->nest >= MAX_NEST)
+			return syntax(p, t, NULL,
+				      "expression nested too deeply");
+		p->nest++;
+		x = parse_not(p);
+		p->nest--;
+		if (!x)
 			return NULL;
 		n = mk(p, N_NOT, t, 1);
 		n->args[0] = x;
@@ -672,6 +690,18 @@ static struct node *parse_and(struct parser *p)
 
 static struct node *parse_expr(struct parser *p)
 {
+	struct node *l;
+
+	if (p->nest >= MAX_NEST)
+		return syntax(p, peek(p), NULL, "expression nested too deeply");
+	p->nest++;
+	l = parse_or(p);
+	p->nest--;
+	return l;
+}
+
+static struct node *parse_or(struct parser *p)
+{
 	struct node *l = parse_and(p), *r;
 
 	while (l && is_kw(peek(p), "or")) {
@@ -684,14 +714,58 @@ static struct node *parse_expr(struct parser *p)
 	return l;
 }
 
+/* The first node deeper than MAX_DEPTH in tree n, or NULL.  Iterative:
+ * the tree may be too deep to walk by recursion. */
+static const struct node *too_deep(const struct node *n)
+{
+	struct item {
+		const struct node *n;
+		int depth;
+	} *stack;
+	int top = 0, cap = 64;
+	const struct node *bad = NULL;
+
+	stack = cns_xmalloc((size_t)cap * sizeof(*stack));
+	stack[top++] = (struct item){ n, 1 };
+	while (top && !bad) {
+		struct item it = stack[--top];
+
+		if (it.depth > MAX_DEPTH) {
+			bad = it.n;
+			break;
+		}
+		for (int i = 0; i < it.n->nargs; i++) {
+			if (!it.n->args[i])
+				continue;
+			if (top == cap) {
+				cap *= 2;
+				stack = cns_xrealloc(stack, (size_t)cap *
+								    sizeof(*stack));
+			}
+			stack[top++] = (struct item){ it.n->args[i],
+						      it.depth + 1 };
+		}
+	}
+	free(stack);
+	return bad;
+}
+
 /* A whole expression that must end the entry (or stop at stop_colon). */
 static struct node *parse_entry_expr(struct parser *p, bool stop_colon)
 {
 	struct node *n = parse_expr(p);
 	const struct token *t = peek(p);
+	const struct node *deep;
 
 	if (!n)
 		return NULL;
+	if ((deep = too_deep(n)) != NULL) {
+		if (!p->failed)
+			xf_diag_add(p->d, deep->line, deep->col, deep->len, NULL,
+				    "expression nested too deeply");
+		p->failed = true;
+		return NULL;
+	}
 	if (at_end(t) || (stop_colon && t->k == T_COLON))
 		return n;
 	if (t->k == T_RPAREN)
@@ -703,7 +777,7 @@ static struct node *parse_entry_expr(struct parser *p, bool stop_colon)
 struct node *xf_parse_expr_tokens(const struct token *v, int n, int *i,
 				  struct cns_arena *a, struct diags *d)
 {
-	struct parser p = { v, n, *i, a, d, false };
+	struct parser p = { v, n, *i, a, d, false, 0 };
 	struct node *x = parse_entry_expr(&p, false);
 
 	*i = p.i;

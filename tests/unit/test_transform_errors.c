@@ -296,6 +296,46 @@ static void test_detail_is_bounded(void **state)
 	cns_buf_release(&b);
 }
 
+static void test_nesting_limits(void **state)
+{
+	struct cns_transform *t = NULL;
+	struct cns_error err;
+	struct cns_buf b;
+	static const char *const kinds[] = { "(", "not ", "- ", "1 + " };
+	(void)state;
+
+	/* deep nesting is refused cleanly, never by running out of stack */
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(*kinds); k++) {
+		cns_buf_init(&b);
+		cns_buf_adds(&b, "[schema]\nx text\n[from a]\nx = ");
+		for (int i = 0; i < 100000; i++)
+			cns_buf_adds(&b, kinds[k]);
+		cns_buf_adds(&b, "1\n");
+		cns_error_clear(&err);
+		assert_int_equal(cns_transform_parse("deep.xf", b.data, XF_NOW,
+						     &t, &err),
+				 -1);
+		assert_string_equal(err.message,
+				    "expression nested too deeply");
+		cns_buf_release(&b);
+	}
+	/* 150 levels are fine */
+	cns_buf_init(&b);
+	cns_buf_adds(&b, "[schema]\nx integer\n[from a]\nx = ");
+	for (int i = 0; i < 150; i++)
+		cns_buf_adds(&b, "(");
+	cns_buf_adds(&b, "1");
+	for (int i = 0; i < 150; i++)
+		cns_buf_adds(&b, " + 1)");
+	cns_buf_adds(&b, "\n");
+	cns_error_clear(&err);
+	assert_int_equal(cns_transform_parse("deep.xf", b.data, XF_NOW, &t,
+					     &err),
+			 0);
+	cns_transform_free(t);
+	cns_buf_release(&b);
+}
+
 static void test_bind_errors(void **state)
 {
 	struct cns_transform *t = NULL;
@@ -369,6 +409,7 @@ int main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_all_errors_at_once),
 		cmocka_unit_test(test_detail_is_bounded),
+		cmocka_unit_test(test_nesting_limits),
 		cmocka_unit_test(test_bind_errors),
 		cmocka_unit_test(test_load_errors),
 	};
