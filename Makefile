@@ -12,6 +12,7 @@
 # Several builds can live side by side: BUILD=dir chooses the object folder,
 # SAN=1 adds AddressSanitizer and UndefinedBehaviorSanitizer.
 
+SHELL   := /bin/bash
 PREFIX  ?= /usr/local
 DESTDIR ?=
 BINDIR  ?= $(PREFIX)/bin
@@ -102,7 +103,29 @@ integration: all hooks
 test: all
 	$(MAKE) unit
 	$(MAKE) unit-asan
+	$(MAKE) fuzz FUZZ_TIME=20
 	$(MAKE) integration
+
+# libFuzzer on the transform language's parser and evaluator, with ASan and
+# UBSan: a short bounded run in `make test`, longer on demand
+# (make fuzz FUZZ_TIME=600).  Seeds are the bundled transform files.
+FUZZ_TIME ?= 60
+FUZZ_SRC := $(sort $(wildcard src/transform/*.c)) src/util.c src/error.c \
+            src/chunk.c tests/fuzz/fuzz_transform.c
+build/fuzz/fuzz_transform: $(FUZZ_SRC) $(wildcard src/transform/*.h) \
+                           $(wildcard include/consolidate/*.h)
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	  -Iinclude $(FUZZ_SRC) -lcsv -lm -o $@
+
+fuzz: build/fuzz/fuzz_transform
+	@mkdir -p build/fuzz/corpus
+	@cp -n transforms/*.xf build/fuzz/corpus/ 2>/dev/null || true
+	build/fuzz/fuzz_transform -max_total_time=$(FUZZ_TIME) \
+	  -print_final_stats=1 build/fuzz/corpus 2>&1 | \
+	  grep -E '^(stat::number_of_executed_units|Done|==[0-9]+==ERROR)' ; \
+	  test $${PIPESTATUS[0]} -eq 0
 
 demo: all
 	scripts/demo
