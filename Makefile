@@ -126,7 +126,7 @@ integration-asan:
 # UBSan: a short bounded run in `make test`, longer on demand
 # (make fuzz FUZZ_TIME=600).  Seeds are the bundled transform files.
 FUZZ_TIME ?= 60
-FUZZ_SRC := $(sort $(wildcard src/transform/*.c)) src/util.c src/error.c \
+FUZZ_SRC := $(sort $(wildcard src/transform/*.c)) src/schedule/tz.c src/util.c src/error.c \
             src/chunk.c tests/fuzz/fuzz_transform.c
 build/fuzz/fuzz_transform: $(FUZZ_SRC) $(wildcard src/transform/*.h) \
                            $(wildcard include/consolidate/*.h)

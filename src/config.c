@@ -171,7 +171,7 @@ enum storage {
 	X(SOURCE, null_incremental, null_incremental, ENUM, "skip", false,    \
 	  "skip|include-once|error", 0, 0, D_SQL,                             \
 	  "rows whose incremental column is null")                            \
-	X(SOURCE, timezone, timezone, STRING, NULL, false, NULL, 0, 0, D_SQL, \
+	X(SOURCE, timezone, timezone, STRING, NULL, false, NULL, 0, 0, D_ALL, \
 	  "zone of timestamps without an offset")                             \
 	X(SOURCE, path, path, PATH, NULL, false, NULL, 0, 0, D_CSV,           \
 	  "csv: file or glob; .gz files are decompressed")                    \

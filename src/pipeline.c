@@ -335,6 +335,11 @@ static int open_source(struct source_task *t, struct cns_error *err)
 			       (const char *const *)t->src->colnames, &t->prog,
 			       err) < 0)
 		return -1;
+	/* Timestamps without an offset are read in the source's declared
+	 * zone, never the host's by accident (default UTC). */
+	if (conf->timezone &&
+	    cns_program_set_timezone(t->prog, conf->timezone, err) < 0)
+		return -1;
 	return 0;
 }
 

@@ -293,12 +293,10 @@ int cns_transform_bind(const struct cns_transform *t, const char *source,
 int cns_program_set_timezone(struct cns_program *p, const char *zone,
 			     struct cns_error *err)
 {
-	const char *why = NULL;
-	struct tzinfo *tz = xf_tz_load(zone, &why);
+	struct tzinfo *tz = xf_tz_load(zone, err);
 
 	if (!tz)
-		return cns_error_set(err, CNS_E_CONFIG,
-				     "invalid time zone \"%s\": %s", zone, why);
+		return -1;
 	xf_tz_free(p->tz);
 	p->tz = tz;
 	return 0;

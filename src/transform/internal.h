@@ -507,7 +507,7 @@ int xf_parse_datetime(struct ectx *c, const char *s, size_t n,
 struct tzinfo;
 /* Loads a zone from the system database ("Europe/London", "UTC") or a
  * fixed offset ("+02:00"); NULL with *why set when it cannot. */
-struct tzinfo *xf_tz_load(const char *name, const char **why);
+struct tzinfo *xf_tz_load(const char *name, struct cns_error *err);
 void xf_tz_free(struct tzinfo *tz);
 /* Offset of local time from UTC, in seconds, at the UTC instant t. */
 int32_t xf_tz_offset_utc(const struct tzinfo *tz, int64_t t);

@@ -7,7 +7,7 @@
  * Build and run from the top of the repository (no Makefile needed):
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
- *     src/transform/?*.c src/util.c src/error.c src/chunk.c \
+ *     src/transform/?*.c src/schedule/tz.c src/util.c src/error.c src/chunk.c \
  *     tests/fuzz/fuzz_transform.c -lcsv -lm -o fuzz_transform
  *   mkdir -p corpus && ./fuzz_transform -max_total_time=60 corpus
  *

@@ -67,4 +67,29 @@ done
 write_job upsert
 summary=$("$CNS" run --summary job.conf 2>&1)
 like "$summary" 'files +ok +2,000 +0 +0 +2,000 +0 ' "upsert rerun from CSV changes nothing"
+# Timestamps without an offset are read in the source's declared zone.
+printf 'id,at\n1,2026-07-01 12:00:00\n2,2026-01-15 12:00:00\n3,2026-03-08 02:30:00\n' > tz.csv
+cat > tz.xf <<'XF'
+[schema]
+id integer not null
+at timestamptz
+XF
+cat > tz.conf <<JOB
+[job]
+name        = tz
+transforms  = tz.xf
+log_dir     = $TMPDIR_T/log
+lock_dir    = $TMPDIR_T/lock
+rejects_dir = $TMPDIR_T/rejects
+[target]
+conninfo = $(conninfo dst_csv)
+table    = tz
+[source f]
+driver   = csv
+path     = tz.csv
+timezone = America/New_York
+JOB
+"$CNS" run tz.conf; ok $? "a source with a declared time zone"
+is "$(q dst_csv "SELECT string_agg(to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), ',' ORDER BY id) FROM tz")" \
+   "2026-07-01 16:00,2026-01-15 17:00,2026-03-08 07:30" "its local times become the right instants, summer, winter and in the DST gap"
 done_testing

@@ -309,11 +309,9 @@ static void test_time_zones(void **state)
 	xf_check_cases(fixed_cases, sizeof(fixed_cases) / sizeof(*fixed_cases),
 		       "+02:00");
 	xf_eval_tz("a", "Mars/Olympus", "x", N, N, N, got, sizeof(got));
-	assert_string_equal(got, "TZ: invalid time zone \"Mars/Olympus\": "
-				 "unknown time zone");
+	assert_string_equal(got, "TZ: unknown time zone \"Mars/Olympus\"");
 	xf_eval_tz("a", "../../etc/passwd", "x", N, N, N, got, sizeof(got));
-	assert_string_equal(got, "TZ: invalid time zone \"../../etc/passwd\": "
-				 "not a time zone name");
+	assert_string_equal(got, "TZ: unknown time zone \"../../etc/passwd\"");
 }
 
 /* Values written to typed columns are in the form COPY reads. */
