@@ -1346,6 +1346,12 @@ static void check_target(struct parser *p, struct section *t)
 	    !is_set(t, KI_TARGET_key))
 		problem(p, t->keyline[KI_TARGET_dedupe], NULL,
 			"\"dedupe\" needs \"key\" in [target]");
+	else if (is_good(t, KI_TARGET_dedupe) && c->dedupe &&
+		 !t->bad[KI_TARGET_mode] && c->mode == CNS_MODE_APPEND)
+		problem(p, t->keyline[KI_TARGET_dedupe],
+			"use mode = upsert, which keeps one row per key",
+			"\"dedupe\" cannot be used with mode append, which "
+			"keeps every row");
 	if (is_set(t, KI_TARGET_dedupe_order) && !t->bad[KI_TARGET_dedupe] &&
 	    !c->dedupe)
 		problem(p, t->keyline[KI_TARGET_dedupe_order], NULL,
@@ -1500,8 +1506,7 @@ static void check_schedule(struct parser *p, struct section *j)
 		if (cns_cron_parse(&cron, job->schedule, &e) < 0)
 			problem(p, j->keyline[KI_JOB_schedule],
 				e.hint[0] ? e.hint : NULL,
-				"invalid schedule \"%s\": %s", job->schedule,
-				e.message);
+				"%s", e.message);
 	}
 	if (job->timezone && !j->bad[KI_JOB_timezone]) {
 		struct cns_tz *tz = NULL;

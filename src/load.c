@@ -317,6 +317,51 @@ int cns_target_swap(const struct cns_job_conf *job,
 
 /* ---- loader ---- */
 
+/* Appends the columns of dedupe_order ("updated_at, seq"), each with a
+ * prefix and a suffix, comma-separated (and after a leading comma when a
+ * suffix is given: they then continue an ORDER BY); a name that is not a
+ * schema column is an error. */
+static int add_order_list(struct cns_buf *b, const struct cns_loader *l,
+			  const char *prefix, const char *suffix,
+			  struct cns_error *err)
+{
+	const char *p = l->job->target.dedupe_order;
+	bool first = true;
+
+	while (*p) {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		char name[256];
+		bool known = false;
+
+		while (n && (*p == ' ' || *p == '\t')) {
+			p++;
+			n--;
+		}
+		while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		snprintf(name, sizeof(name), "%.*s", (int)n, p);
+		for (int i = 0; i < l->schema->ncols; i++)
+			known |= strcmp(l->schema->cols[i].name, name) == 0;
+		if (!known)
+			return cns_error_set(err, CNS_E_CONFIG,
+					     "dedupe_order names \"%s\", which "
+					     "is not a column of the schema",
+					     name);
+		/* In ORDER BY (with a suffix) the list follows the key. */
+		if (!first || suffix)
+			cns_buf_adds(b, ", ");
+		first = false;
+		if (prefix)
+			cns_buf_adds(b, prefix);
+		cns_pg_quote_ident(b, name);
+		if (suffix)
+			cns_buf_adds(b, suffix);
+		p = end ? end + 1 : p + n;
+	}
+	return 0;
+}
+
 static int setup_stage(struct cns_loader *l, struct cns_error *err)
 {
 	struct cns_buf q;
@@ -350,6 +395,12 @@ static int setup_stage(struct cns_loader *l, struct cns_error *err)
 	add_column_list(&q, l->schema, NULL);
 	cns_buf_adds(&q, " FROM " STAGE_TABLE " ORDER BY ");
 	add_key_list(&q, key);
+	if (l->job->target.dedupe && l->job->target.dedupe_order) {
+		if (add_order_list(&q, l, NULL, " DESC", err) < 0) {
+			cns_buf_release(&q);
+			return -1;
+		}
+	}
 	cns_buf_adds(&q, ", cns_seq DESC ON CONFLICT (");
 	add_key_list(&q, key);
 	cns_buf_adds(&q, ") DO ");
@@ -367,6 +418,16 @@ static int setup_stage(struct cns_loader *l, struct cns_error *err)
 		cns_buf_adds(&q, ") IS DISTINCT FROM (");
 		add_nonkey_list(&q, l->schema, key, "EXCLUDED.", false);
 		cns_buf_adds(&q, ")");
+		if (l->job->target.dedupe && l->job->target.dedupe_order) {
+			/* dedupe: a row replaces the stored one only when it
+			 * is not older by dedupe_order, whichever source or
+			 * chunk brought it first. */
+			cns_buf_adds(&q, " AND (");
+			add_order_list(&q, l, "EXCLUDED.", NULL, err);
+			cns_buf_adds(&q, ") >= (");
+			add_order_list(&q, l, "t.", NULL, err);
+			cns_buf_adds(&q, ")");
+		}
 	}
 	res = PQprepare(l->conn, "cns_merge", q.data, 0, NULL);
 	cns_buf_release(&q);

@@ -112,4 +112,43 @@ write_job replace
 "$CNS" run job.conf; ok $? "the next replace run succeeds"
 is "$(q dst_pg "SELECT count(*) FROM pg_class WHERE relname LIKE 'items_replace%new'")" 0 "no shadow table is left behind"
 is "$(dst_digest replace)" "$(src_digest)" "replace: target equals source after recovery"
+# dedupe: two sources bring the same keys in parallel; the row with the
+# latest updated_at wins, whichever source's chunk arrives first.
+q src_pg "CREATE TABLE a (id int, updated_at timestamptz, v text); CREATE TABLE b (LIKE a)"
+q src_pg "INSERT INTO a SELECT i, '2026-01-01'::timestamptz + (i % 2) * interval '1 day', 'a' FROM generate_series(1, 3000) i"
+q src_pg "INSERT INTO b SELECT i, '2026-01-01'::timestamptz + ((i + 1) % 2) * interval '1 day', 'b' FROM generate_series(1, 3000) i"
+cat > dd.xf <<'XF'
+[schema]
+id         integer not null
+updated_at timestamptz
+v          text
+XF
+cat > dd.conf <<JOB
+[job]
+name        = dd
+batch_size  = 500
+parallel    = 2
+transforms  = dd.xf
+log_dir     = $TMPDIR_T/log
+lock_dir    = $TMPDIR_T/lock
+rejects_dir = $TMPDIR_T/rejects
+[target]
+conninfo     = $(conninfo dst_pg)
+table        = dd
+key          = id
+mode         = upsert
+dedupe       = yes
+dedupe_order = updated_at
+[source a]
+driver   = postgres
+conninfo = $(conninfo src_pg)
+table    = a
+[source b]
+driver   = postgres
+conninfo = $(conninfo src_pg)
+table    = b
+JOB
+"$CNS" run dd.conf; ok $? "a dedupe run with two sources in parallel"
+is "$(q dst_pg "SELECT count(*) FILTER (WHERE v = CASE WHEN id % 2 = 1 THEN 'a' ELSE 'b' END) || '/' || count(*) FROM dd")" "3000/3000" \
+   "one row per key, the one with the latest updated_at"
 done_testing

@@ -889,6 +889,21 @@ static const struct bad_case bad_cases[] = {
 	  "\"dedupe\" needs \"key\" in [target]", NULL },
 	{ JOB "[target]\nconninfo = x\ntable = t\ndedupe_order = a ;<\n" CSV,
 	  -1, "\"dedupe_order\" needs \"dedupe = yes\" in [target]", NULL },
+	{ JOB "[target]\nconninfo = x\ntable = t\nkey = id\n"
+	      "dedupe = yes ;<\n" CSV,
+	  -1, "\"dedupe\" cannot be used with mode append, which keeps every "
+	      "row",
+	  "use mode = upsert, which keeps one row per key" },
+	{ JOB TARGET PG "query = select 1\nwhere = x > 1 ;<\n", -1,
+	  "\"where\" cannot be used with \"query\" in [source erp]",
+	  "put the condition in the query's WHERE clause" },
+	{ JOB "schedule = 0/15 * * * * ;<\n" TARGET CSV, -1,
+	  "invalid schedule \"0/15 * * * *\": minute \"0/15\" has a step but "
+	  "no range",
+	  "did you mean \"*/15\"?" },
+	{ JOB "timezone = Europe/Lodnon ;<\n" TARGET CSV, -1,
+	  "unknown time zone \"Europe/Lodnon\"",
+	  "did you mean \"Europe/London\"?" },
 };
 
 static int marker_line(const char *text)
