@@ -28,7 +28,16 @@ PGconn *cns_pg_connect(const char *conninfo, const char *what,
 	 * the later keys only apply where the string does not set them. */
 	conn = PQconnectdbParams(keys, vals, 1);
 	if (conn && PQstatus(conn) == CONNECTION_OK) {
+		PGresult *res;
+
 		PQsetNoticeProcessor(conn, ignore_notice, NULL);
+		/* Values travel as text between two sessions: both must write
+		 * and read dates the same way, and floats exactly, whatever
+		 * the servers' defaults. */
+		res = PQexec(conn, "SET DateStyle = 'ISO, YMD'; "
+				   "SET IntervalStyle = 'postgres'; "
+				   "SET extra_float_digits = 3");
+		PQclear(res);
 		return conn;
 	}
 	msg = conn ? PQerrorMessage(conn) : "out of memory";
@@ -198,7 +207,7 @@ static size_t copy_unescape(char *dst, const char *s, size_t len)
 }
 
 int cns_pg_copy_parse_row(struct cns_chunk *chunk, int row, const char *line,
-			  size_t len)
+			  size_t len, bool borrow)
 {
 	const char *p = line, *end = line + len;
 	int col = 0;
@@ -212,7 +221,11 @@ int cns_pg_copy_parse_row(struct cns_chunk *chunk, int row, const char *line,
 			if (flen == 2 && p[0] == '\\' && p[1] == 'N') {
 				cns_chunk_set_null(chunk, row, col);
 			} else if (!memchr(p, '\\', flen)) {
-				cns_chunk_set(chunk, row, col, p, flen);
+				if (borrow)
+					cns_chunk_set_ref(chunk, row, col, p,
+							  flen);
+				else
+					cns_chunk_set(chunk, row, col, p, flen);
 			} else {
 				char *dst = cns_arena_alloc(&chunk->arena,
 							    flen + 1);
@@ -234,6 +247,19 @@ int cns_pg_copy_parse_row(struct cns_chunk *chunk, int row, const char *line,
 static const char copy_escape[256] = {
 	['\\'] = '\\', ['\t'] = 't', ['\n'] = 'n', ['\r'] = 'r',
 };
+
+/* True when one of the eight bytes of w is a backslash, tab, newline or
+ * carriage return (the classic "has a zero byte" test on w xor each). */
+static inline bool word_needs_escape(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ULL;
+	const uint64_t highs = 0x8080808080808080ULL;
+	uint64_t a = w ^ (ones * '\\'), b = w ^ (ones * '\t');
+	uint64_t c = w ^ (ones * '\n'), e = w ^ (ones * '\r');
+
+	return (((a - ones) & ~a) | ((b - ones) & ~b) | ((c - ones) & ~c) |
+		((e - ones) & ~e)) & highs;
+}
 
 void cns_pg_copy_format_row(struct cns_buf *out, const struct cns_cell *cells,
 			    int ncols)
@@ -258,8 +284,19 @@ void cns_pg_copy_format_row(struct cns_buf *out, const struct cns_cell *cells,
 			*d++ = 'N';
 			continue;
 		}
-		/* Copy runs of plain bytes at once; most values have no
-		 * byte to escape at all. */
+		/* Copy runs of plain bytes at once, eight at a time while
+		 * no byte of the word needs an escape; most values have no
+		 * such byte at all. */
+		while (end - p >= 8) {
+			uint64_t w;
+
+			memcpy(&w, p, 8);
+			if (word_needs_escape(w))
+				break;
+			memcpy(d, p, 8);
+			d += 8;
+			p += 8;
+		}
 		while (p < end) {
 			const unsigned char *run = p;
 

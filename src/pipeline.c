@@ -335,6 +335,9 @@ static int open_source(struct source_task *t, struct cns_error *err)
 			       (const char *const *)t->src->colnames, &t->prog,
 			       err) < 0)
 		return -1;
+	if (t->src->pg_exact_types)
+		cns_program_trust_types(t->prog,
+					(const char *const *)t->src->coltypes);
 	/* Timestamps without an offset are read in the source's declared
 	 * zone, never the host's by accident (default UTC). */
 	if (conf->timezone &&

@@ -296,13 +296,19 @@ static char *hook_checkpoint(void *ctx, struct cns_run *run, int i,
 	}
 	if (r < 0)
 		return NULL;
+	/* Cells need not end in a NUL (they may point into a row buffer):
+	 * copy them for the log's JSON. */
 	for (int k = 0; k < inc->n; k++) {
 		cells[k] = &cns_chunk_row(in, r)[inc->index[k]];
-		vals[k] = cells[k]->null ? NULL : cells[k]->data;
+		vals[k] = cells[k]->null
+				  ? NULL
+				  : strndup(cells[k]->data, cells[k]->len);
 	}
 	sql = cns_state_watermark_sql(rn->job->name, src->conf->name,
 				      inc->cols, inc->n, cells, rn->run_id);
 	after = json_values(vals, inc->n);
+	for (int k = 0; k < inc->n; k++)
+		free((char *)vals[k]);
 	pthread_mutex_lock(&rn->mu);
 	free(inc->after);
 	inc->after = after;

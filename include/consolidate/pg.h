@@ -40,10 +40,12 @@ int cns_pg_error(PGconn *conn, const PGresult *res, enum cns_error_code code,
 bool cns_pg_sqlstate_transient(const char *sqlstate);
 
 /* Parses one COPY text-format row (without its newline) into row `row` of
- * chunk, de-escaping into the chunk's arena; \N is NULL.  Returns the number
- * of fields found (the caller compares with ncols). */
+ * chunk, de-escaping into the chunk's arena; \N is NULL.  With borrow,
+ * fields that need no de-escaping point into `line` instead of being
+ * copied, and the caller keeps line alive until the chunk is reset.
+ * Returns the number of fields found (the caller compares with ncols). */
 int cns_pg_copy_parse_row(struct cns_chunk *chunk, int row, const char *line,
-			  size_t len);
+			  size_t len, bool borrow);
 
 /* Appends one row in COPY text format (tab-separated, escaped, \N for NULL,
  * newline-terminated). */

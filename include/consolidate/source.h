@@ -59,6 +59,11 @@ struct cns_source {
 	int ncols;
 	char **colnames;
 	char **coltypes; /* the source's own type names, may hold NULLs */
+	/* True when coltypes are PostgreSQL's format_type() names and the
+	 * values are PostgreSQL's canonical text output (the postgres
+	 * driver): the transform may then pass values of the target's exact
+	 * type through untouched. */
+	bool pg_exact_types;
 
 	/* Incremental extraction.  inc_cols are the incremental columns
 	 * followed by the tie-breaker key (set by the run before the first

@@ -99,6 +99,17 @@ int cns_transform_bind(const struct cns_transform *t, const char *source,
 		       struct cns_program **out, struct cns_error *err);
 void cns_program_free(struct cns_program *p);
 
+/* Tells the program the declared types of its input columns, as
+ * PostgreSQL's format_type() writes them, for a source whose values are
+ * PostgreSQL's own canonical text output of those types.  A target column
+ * mapped straight from an input column of exactly its type (same
+ * precision and scale) is then copied as it is instead of being parsed
+ * and printed again: the result is the same, at a fraction of the cost.
+ * coltypes has one entry per bound column; NULL entries are never
+ * trusted. */
+void cns_program_trust_types(struct cns_program *p,
+			     const char *const *coltypes);
+
 /* Sets the time zone in which the program reads timestamptz values that
  * carry no offset, and in which it converts between timestamp,
  * timestamptz and date (PostgreSQL's session TimeZone).  `zone` is a name

@@ -23,7 +23,18 @@ struct pg_source {
 	struct cns_buf plan;
 	bool copying;
 	bool done;
+	/* Rows as libpq returned them, kept until the chunk that points into
+	 * them is reset: most fields need no copy at all. */
+	char **held;
+	int nheld, capheld;
 };
+
+static void release_held(struct pg_source *pg)
+{
+	for (int i = 0; i < pg->nheld; i++)
+		PQfreemem(pg->held[i]);
+	pg->nheld = 0;
+}
 
 static struct pg_source *impl(struct cns_source *src)
 {
@@ -281,6 +292,7 @@ static int pg_describe(struct cns_source *src, struct cns_error *err)
 		PQclear(res);
 	}
 	find_pkey(src, pg);
+	src->pg_exact_types = true;
 	return 0;
 }
 
@@ -338,6 +350,8 @@ static int pg_next_chunk(struct cns_source *src, struct cns_chunk *chunk,
 {
 	struct pg_source *pg = impl(src);
 
+	/* The caller reset the chunk: the rows it pointed into can go. */
+	release_held(pg);
 	if (pg->done)
 		return 0;
 	if (!pg->copying && start_copy(src, pg, err) < 0)
@@ -361,8 +375,13 @@ static int pg_next_chunk(struct cns_source *src, struct cns_chunk *chunk,
 		if (len > 0 && line[len - 1] == '\n')
 			len--;
 		row = cns_chunk_add_row(chunk, src->rows_read, NULL);
-		nf = cns_pg_copy_parse_row(chunk, row, line, (size_t)len);
-		PQfreemem(line);
+		nf = cns_pg_copy_parse_row(chunk, row, line, (size_t)len, true);
+		if (pg->nheld == pg->capheld) {
+			pg->capheld = pg->capheld ? pg->capheld * 2 : 1024;
+			pg->held = cns_xrealloc(pg->held, sizeof(char *) *
+							      (size_t)pg->capheld);
+		}
+		pg->held[pg->nheld++] = line;
 		if (nf != chunk->ncols) {
 			cns_error_set(err, CNS_E_INTERNAL,
 				      "%s: row %lld has %d fields, expected %d",
@@ -390,6 +409,8 @@ static void pg_close(struct cns_source *src)
 
 	if (!pg)
 		return;
+	release_held(pg);
+	free(pg->held);
 	if (pg->cancel)
 		PQfreeCancel(pg->cancel);
 	if (pg->conn)

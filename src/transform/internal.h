@@ -354,6 +354,8 @@ struct cns_program {
 	regex_t *regex;
 	int nregex;
 	struct node **out; /* per schema column, see section.out */
+	int *trusted;      /* per schema column: the input column copied as
+			      it is (see cns_program_trust_types), or -1 */
 	struct cns_arena scratch;
 	struct tzinfo *tz; /* owned; NULL means UTC */
 };

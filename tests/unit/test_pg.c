@@ -79,7 +79,7 @@ static void test_round_trip(void **state)
 	cns_buf_init(&out);
 	cns_pg_copy_format_row(&out, cns_chunk_row(&a, 0), NVALUES);
 	cns_chunk_add_row(&b, 1, NULL);
-	n = cns_pg_copy_parse_row(&b, 0, out.data, out.len - 1);
+	n = cns_pg_copy_parse_row(&b, 0, out.data, out.len - 1, false);
 	assert_int_equal(n, NVALUES);
 	for (int i = 0; i < NVALUES; i++) {
 		const struct cns_cell *x = cns_chunk_row(&b, 0) + i;
@@ -107,7 +107,8 @@ static void test_parse_escapes(void **state)
 	(void)state;
 	cns_chunk_init(&c, 3, 1);
 	cns_chunk_add_row(&c, 1, NULL);
-	assert_int_equal(cns_pg_copy_parse_row(&c, 0, line, strlen(line)), 3);
+	assert_int_equal(cns_pg_copy_parse_row(&c, 0, line, strlen(line), true),
+			 3);
 	row = cns_chunk_row(&c, 0);
 	assert_int_equal(row[0].len, 5);
 	assert_memory_equal(row[0].data, "AB\b\f\v", 5);
@@ -117,6 +118,42 @@ static void test_parse_escapes(void **state)
 	assert_memory_equal(row[1].data, "xN", 2);
 	assert_true(row[2].null);
 	cns_chunk_release(&c);
+}
+
+/* Every position of every special byte in values long enough for the
+ * word-at-a-time scan. */
+static void test_format_long_values(void **state)
+{
+	static const char specials[] = "\\\t\n\r";
+	static const char *const escaped[] = {"\\\\", "\\t", "\\n", "\\r"};
+	struct cns_buf out, want;
+	struct cns_cell cell;
+	char v[41];
+
+	(void)state;
+	cns_buf_init(&out);
+	cns_buf_init(&want);
+	for (int k = 0; k < 4; k++) {
+		for (int pos = 0; pos < 40; pos++) {
+			for (int i = 0; i < 40; i++)
+				v[i] = (char)('a' + i % 26);
+			v[pos] = specials[k];
+			v[40] = '\0';
+			cell.data = v;
+			cell.len = 40;
+			cell.null = false;
+			cns_buf_reset(&out);
+			cns_buf_reset(&want);
+			cns_pg_copy_format_row(&out, &cell, 1);
+			cns_buf_add(&want, v, (size_t)pos);
+			cns_buf_adds(&want, escaped[k]);
+			cns_buf_adds(&want, v + pos + 1);
+			cns_buf_addc(&want, '\n');
+			assert_string_equal(out.data, want.data);
+		}
+	}
+	cns_buf_release(&out);
+	cns_buf_release(&want);
 }
 
 static void test_transient_states(void **state)
@@ -138,6 +175,7 @@ int main(void)
 		cmocka_unit_test(test_format_row),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_parse_escapes),
+		cmocka_unit_test(test_format_long_values),
 		cmocka_unit_test(test_transient_states),
 	};
 
