@@ -202,13 +202,36 @@ static int table_exists(PGconn *conn, const char *table, bool *exists,
 	return 0;
 }
 
+/* Every key column must be a column of the schema. */
+static int check_key(const struct cns_job_conf *job,
+		     const struct cns_schema *schema, struct cns_error *err)
+{
+	for (int k = 0; k < job->target.key.n; k++) {
+		bool found = false;
+
+		for (int i = 0; i < schema->ncols && !found; i++)
+			found = strcmp(schema->cols[i].name,
+				       job->target.key.items[k]) == 0;
+		if (!found)
+			return cns_error_set(err, CNS_E_CONFIG,
+					     "key column \"%s\" of [target] is "
+					     "not in the [schema] of \"%s\"",
+					     job->target.key.items[k],
+					     job->transforms);
+	}
+	return 0;
+}
+
 int cns_target_check(const struct cns_job_conf *job,
 		     const struct cns_schema *schema, struct cns_error *err)
 {
-	PGconn *conn = cns_pg_connect(job->target.conninfo, "the target", err);
+	PGconn *conn;
 	bool exists;
 	int rc = -1;
 
+	if (check_key(job, schema, err) < 0)
+		return -1;
+	conn = cns_pg_connect(job->target.conninfo, "the target", err);
 	if (!conn)
 		return -1;
 	if (table_exists(conn, job->target.table, &exists, err) < 0)
@@ -230,11 +253,14 @@ out:
 int cns_target_prepare(const struct cns_job_conf *job,
 		       const struct cns_schema *schema, struct cns_error *err)
 {
-	PGconn *conn = cns_pg_connect(job->target.conninfo, "the target", err);
+	PGconn *conn;
 	struct cns_buf q;
 	bool exists;
 	int rc = -1;
 
+	if (check_key(job, schema, err) < 0)
+		return -1;
+	conn = cns_pg_connect(job->target.conninfo, "the target", err);
 	if (!conn)
 		return -1;
 	cns_buf_init(&q);

@@ -335,6 +335,20 @@ static int open_source(struct source_task *t, struct cns_error *err)
 			       (const char *const *)t->src->colnames, &t->prog,
 			       err) < 0)
 		return -1;
+	/* A source that leaves a key column NULL could only ever load rows
+	 * that the target refuses. */
+	for (int k = 0; k < run->job->target.key.n; k++)
+		if (!cns_program_maps(t->prog, run->job->target.key.items[k]))
+			return cns_error_set(err, CNS_E_CONFIG,
+					     "source \"%s\" does not map key "
+					     "column \"%s\"",
+					     conf->name,
+					     run->job->target.key.items[k]),
+			       cns_error_hint(err, "map it in [from %s] of "
+						   "%s, or give it a default "
+						   "in [schema]",
+					      conf->name, run->job->transforms),
+			       -1;
 	if (t->src->pg_exact_types)
 		cns_program_trust_types(t->prog,
 					(const char *const *)t->src->coltypes);

@@ -151,6 +151,10 @@ int cns_program_run(struct cns_program *p, const struct cns_chunk *in,
  * its expression and type. */
 void cns_program_explain(const struct cns_program *p, FILE *out);
 
+/* True when the program gives schema column `column` a value (a mapping
+ * or the column's default); false when it is always NULL or unknown. */
+bool cns_program_maps(const struct cns_program *p, const char *column);
+
 /* Type names for DDL and messages. */
 const char *cns_type_name(enum cns_type t);
 

@@ -36,9 +36,17 @@ static int check_source(const struct cns_job_conf *job,
 		return 0;
 	if (src->ops->open(src, err) < 0 || src->ops->describe(src, err) < 0)
 		return -1;
-	return cns_transform_bind(xf, sc->name, src->ncols,
-				  (const char *const *)src->colnames, prog,
-				  err);
+	if (cns_transform_bind(xf, sc->name, src->ncols,
+			       (const char *const *)src->colnames, prog,
+			       err) < 0)
+		return -1;
+	for (int k = 0; k < job->target.key.n; k++)
+		if (!cns_program_maps(*prog, job->target.key.items[k]))
+			return cns_error_set(err, CNS_E_CONFIG,
+					     "source \"%s\" does not map key "
+					     "column \"%s\"",
+					     sc->name, job->target.key.items[k]);
+	return 0;
 }
 
 static int parse_job_arg(const char *cmd, int argc, char **argv,

@@ -590,6 +590,16 @@ int cns_program_run(struct cns_program *p, const struct cns_chunk *in,
 	return 0;
 }
 
+bool cns_program_maps(const struct cns_program *p, const char *column)
+{
+	const struct cns_schema *sc = &p->t->schema;
+
+	for (int i = 0; i < sc->ncols; i++)
+		if (strcmp(sc->cols[i].name, column) == 0)
+			return p->out[i] != NULL;
+	return false;
+}
+
 /* ---- explain ---- */
 
 void cns_program_explain(const struct cns_program *p, FILE *out)

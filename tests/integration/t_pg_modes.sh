@@ -151,4 +151,14 @@ JOB
 "$CNS" run dd.conf; ok $? "a dedupe run with two sources in parallel"
 is "$(q dst_pg "SELECT count(*) FILTER (WHERE v = CASE WHEN id % 2 = 1 THEN 'a' ELSE 'b' END) || '/' || count(*) FROM dd")" "3000/3000" \
    "one row per key, the one with the latest updated_at"
+# check and run refuse a key the schema lacks or a source does not map.
+sed 's/^key          = id$/key          = ident/' dd.conf > badkey.conf
+err=$("$CNS" run badkey.conf 2>&1); rc=$?
+is "$rc" 3 "a key column that is not in the schema is a configuration error"
+like "$err" 'key column "ident" of \[target\] is not in the \[schema\]' "naming the column"
+sed -i 's/^id         integer not null$/id         integer not null\nextra      text/' dd.xf
+sed 's/^key          = id$/key          = id, extra/' dd.conf > unmapped.conf
+err=$("$CNS" check unmapped.conf 2>&1); rc=$?
+is "$rc" 1 "check reports a key column that a source does not map"
+like "$err" 'source "a" does not map key column "extra"' "naming the source and the column"
 done_testing
