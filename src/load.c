@@ -222,30 +222,47 @@ static int check_key(const struct cns_job_conf *job,
 	return 0;
 }
 
-int cns_target_check(const struct cns_job_conf *job,
-		     const struct cns_schema *schema, struct cns_error *err)
+/* What check and prepare share: the key is in the schema, the target
+ * answers, and its table exists or may be created.  On success *conn is
+ * open (the caller finishes it) and *exists says whether the table is
+ * there. */
+static int open_target(const struct cns_job_conf *job,
+		       const struct cns_schema *schema, PGconn **conn,
+		       bool *exists, struct cns_error *err)
 {
-	PGconn *conn;
-	bool exists;
-	int rc = -1;
-
+	*conn = NULL;
 	if (check_key(job, schema, err) < 0)
 		return -1;
-	conn = cns_pg_connect(job->target.conninfo, "the target", err);
-	if (!conn)
+	*conn = cns_pg_connect(job->target.conninfo, "the target", err);
+	if (!*conn)
 		return -1;
-	if (table_exists(conn, job->target.table, &exists, err) < 0)
-		goto out;
-	if (!exists && !job->target.create) {
+	if (table_exists(*conn, job->target.table, exists, err) < 0)
+		goto fail;
+	if (!*exists && !job->target.create) {
 		cns_error_set(err, CNS_E_TARGET,
 			      "target table \"%s\" does not exist",
 			      job->target.table);
 		cns_error_hint(err, "create it, or set \"create = yes\" in "
 				    "[target]");
-		goto out;
+		goto fail;
 	}
+	return 0;
+fail:
+	PQfinish(*conn);
+	*conn = NULL;
+	return -1;
+}
+
+int cns_target_check(const struct cns_job_conf *job,
+		     const struct cns_schema *schema, struct cns_error *err)
+{
+	PGconn *conn;
+	bool exists;
+	int rc;
+
+	if (open_target(job, schema, &conn, &exists, err) < 0)
+		return -1;
 	rc = exists ? check_columns(conn, job, schema, err) : 0;
-out:
 	PQfinish(conn);
 	return rc;
 }
@@ -258,22 +275,9 @@ int cns_target_prepare(const struct cns_job_conf *job,
 	bool exists;
 	int rc = -1;
 
-	if (check_key(job, schema, err) < 0)
-		return -1;
-	conn = cns_pg_connect(job->target.conninfo, "the target", err);
-	if (!conn)
+	if (open_target(job, schema, &conn, &exists, err) < 0)
 		return -1;
 	cns_buf_init(&q);
-	if (table_exists(conn, job->target.table, &exists, err) < 0)
-		goto out;
-	if (!exists && !job->target.create) {
-		cns_error_set(err, CNS_E_TARGET,
-			      "target table \"%s\" does not exist",
-			      job->target.table);
-		cns_error_hint(err, "create it, or set \"create = yes\" in "
-				    "[target]");
-		goto out;
-	}
 	if (!exists) {
 		write_create(&q, job, schema, true);
 		if (cns_pg_command(conn, q.data, "the target", err) < 0)
