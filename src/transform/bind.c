@@ -194,9 +194,14 @@ void cns_program_free(struct cns_program *p)
 {
 	if (!p)
 		return;
-	for (int i = 0; i < p->nregex; i++)
+	for (int i = 0; i < p->nregex; i++) {
 		regfree(&p->regex[i]);
+		if (p->ascii_ok[i])
+			regfree(&p->regex_ascii[i]);
+	}
 	free(p->regex);
+	free(p->regex_ascii);
+	free(p->ascii_ok);
 	for (int i = 0; i < p->ncols; i++)
 		free(p->colnames[i]);
 	free(p->colnames);
@@ -266,6 +271,9 @@ int cns_transform_bind(const struct cns_transform *t, const char *source,
 			p->out[i] = t->defaults[i];
 	}
 	p->regex = cns_xcalloc((size_t)t->nregex + 1, sizeof(*p->regex));
+	p->regex_ascii = cns_xcalloc((size_t)t->nregex + 1,
+				     sizeof(*p->regex_ascii));
+	p->ascii_ok = cns_xcalloc((size_t)t->nregex + 1, sizeof(bool));
 	for (int i = 0; i < t->nregex; i++) {
 		const struct node *n = t->regex_nodes[i];
 		const struct rxinfo *rx = n->aux;
@@ -276,6 +284,9 @@ int cns_transform_bind(const struct cns_transform *t, const char *source,
 				    "could not compile the regular expression");
 			break;
 		}
+		p->ascii_ok[i] = xf_is_ascii(rx->pattern, strlen(rx->pattern)) &&
+				 regcomp(&p->regex_ascii[i], rx->pattern,
+					 rx->cflags) == 0;
 		p->nregex++;
 	}
 	cns_arena_init(&p->scratch, 64 * 1024);

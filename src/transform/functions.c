@@ -852,10 +852,32 @@ int xf_regcomp(regex_t *re, const char *pattern, int cflags)
 	return rc;
 }
 
-static int rx_exec(const regex_t *re, const char *s, size_t from, size_t n,
-		   regmatch_t *m, int nm)
+bool xf_is_ascii(const char *s, size_t n)
 {
-	locale_t loc = xf_utf8_locale(), old = (locale_t)0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			return false;
+	return true;
+}
+
+/* The compiled pattern to match subject s with: the C-locale one when
+ * both are ASCII (*utf8 false), else the UTF-8 one. */
+static const regex_t *pick_regex(const struct ectx *c, int slot,
+				 const char *s, size_t n, bool *utf8)
+{
+	if (c->p->ascii_ok[slot] && xf_is_ascii(s, n)) {
+		*utf8 = false;
+		return &c->p->regex_ascii[slot];
+	}
+	*utf8 = true;
+	return &c->p->regex[slot];
+}
+
+static int rx_exec(const regex_t *re, bool utf8, const char *s, size_t from,
+		   size_t n, regmatch_t *m, int nm)
+{
+	locale_t loc = utf8 ? xf_utf8_locale() : (locale_t)0,
+		 old = (locale_t)0;
 	int rc;
 
 	/* the regex was compiled for UTF-8: match it under the same
@@ -876,14 +898,17 @@ static int f_regexp_replace(const struct node *n, struct ectx *c,
 			    struct xval *out)
 {
 	const struct rxinfo *rx = n->aux;
-	const regex_t *re = &c->p->regex[n->slot];
+	const regex_t *re;
 	regmatch_t m[10];
 	struct cns_buf b;
 	size_t pos = 0;
+	bool utf8;
 	STRICT_ARGS(4);
 
+	re = pick_regex(c, n->slot, v[0].s, v[0].n, &utf8);
 	cns_buf_init(&b);
-	while (pos <= v[0].n && rx_exec(re, v[0].s, pos, v[0].n, m, 10) == 0) {
+	while (pos <= v[0].n &&
+	       rx_exec(re, utf8, v[0].s, pos, v[0].n, m, 10) == 0) {
 		size_t so = (size_t)m[0].rm_so, eo = (size_t)m[0].rm_eo;
 
 		cns_buf_add(&b, v[0].s + pos, so - pos);
@@ -937,12 +962,14 @@ static int f_regexp_replace(const struct node *n, struct ectx *c,
 static int f_regexp_match(const struct node *n, struct ectx *c,
 			  struct xval *out)
 {
-	const regex_t *re = &c->p->regex[n->slot];
+	const regex_t *re;
 	regmatch_t m[2];
+	bool utf8;
 	int g;
 	STRICT_ARGS(3);
 
-	if (rx_exec(re, v[0].s, 0, v[0].n, m, 2) != 0) {
+	re = pick_regex(c, n->slot, v[0].s, v[0].n, &utf8);
+	if (rx_exec(re, utf8, v[0].s, 0, v[0].n, m, 2) != 0) {
 		out->null = true;
 		return 0;
 	}
