@@ -158,6 +158,33 @@ static bool has_column(const struct cns_source *src, const char *name,
 	return false;
 }
 
+/* With on_volume_anomaly = fail, a source whose driver can count the rows
+ * it is about to read is judged before any of them moves: the target and
+ * the watermark stay exactly as they were, in every mode. */
+static int volume_precheck(struct runner *rn, struct cns_source *src,
+			   struct cns_error *err)
+{
+	const struct cns_source_conf *sc = src->conf;
+	char why[512];
+	int64_t n;
+
+	if (rn->job->on_volume_anomaly != CNS_ANOMALY_FAIL ||
+	    (sc->min_rows < 0 && sc->max_change < 0) || !src->ops->count_rows)
+		return 0;
+	if (src->ops->count_rows(src, &n, err) < 0)
+		return -1;
+	if (cns_volume_judge(rn->job, sc->name, n, why, sizeof(why)) == 0)
+		return 0;
+	cns_runlog_event(rn->log, CNS_LOG_ERROR, "volume", sc->name,
+			 "volume anomaly before extraction, failing the run: "
+			 "%s",
+			 why);
+	cns_error_set(err, CNS_E_SOURCE, "volume anomaly: %s", why);
+	cns_error_hint(err, "nothing was loaded; if the new volume is right, "
+			    "run with on_volume_anomaly = warn once");
+	return -1;
+}
+
 /* Sets up incremental extraction: the ordering columns (incremental, then
  * the tie-breaker key) and the watermark to resume from. */
 static int hook_before_source(void *ctx, struct cns_run *run, int i,
@@ -176,7 +203,7 @@ static int hook_before_source(void *ctx, struct cns_run *run, int i,
 			 src->ncols);
 	if (sc->incremental.n == 0 ||
 	    rn->job->target.mode == CNS_MODE_REPLACE)
-		return 0;
+		return volume_precheck(rn, src, err);
 	nkey = key->n ? key->n : src->npkey;
 	if (nkey == 0)
 		return cns_error_set(
@@ -252,7 +279,7 @@ static int hook_before_source(void *ctx, struct cns_run *run, int i,
 	pthread_mutex_unlock(&rn->mu);
 	cns_runlog_event(rn->log, CNS_LOG_INFO, "extract", sc->name,
 			 "incremental extraction watermark=%s", inc->before);
-	return 0;
+	return volume_precheck(rn, src, err);
 }
 
 /* The checkpoint of a chunk: the ordering values of its last row whose
@@ -362,8 +389,14 @@ static int volume_guard(struct runner *rn, int i,
 			const struct cns_source_stats *st,
 			struct cns_error *err)
 {
+	const struct cns_source_ops *ops =
+		cns_source_driver(rn->job->sources[i].driver);
 	char why[512];
 
+	/* Already judged before extraction (volume_precheck). */
+	if (rn->job->on_volume_anomaly == CNS_ANOMALY_FAIL && ops &&
+	    ops->count_rows)
+		return 0;
 	if (cns_volume_judge(rn->job, st->name, st->read, why, sizeof(why)) ==
 	    0)
 		return 0;

@@ -47,6 +47,12 @@ struct cns_source_ops {
 	/* Text of the extraction (SQL or file list) for `plan`; may be NULL.
 	 * Returned string is owned by the source. */
 	const char *(*describe_plan)(struct cns_source *src);
+	/* Optional: counts the rows the next extraction would return
+	 * (watermark applied) without reading them, so that the volume
+	 * guard can judge a run before any row moves.  NULL when the
+	 * driver cannot tell cheaply. */
+	int (*count_rows)(struct cns_source *src, int64_t *n,
+			  struct cns_error *err);
 };
 
 struct cns_source {

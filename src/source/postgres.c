@@ -431,6 +431,30 @@ static const char *pg_describe_plan(struct cns_source *src)
 	return pg->plan.data;
 }
 
+static int pg_count_rows(struct cns_source *src, int64_t *n,
+			 struct cns_error *err)
+{
+	struct pg_source *pg = pg_state(src);
+	struct cns_buf q;
+	PGresult *res;
+
+	build_select(src, pg);
+	cns_buf_init(&q);
+	cns_buf_printf(&q, "SELECT count(*) FROM (%s) AS c", pg->sql.data);
+	res = PQexec(pg->conn, q.data);
+	cns_buf_release(&q);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		cns_pg_error(pg->conn, res, CNS_E_SOURCE, pg->what,
+			     "counting the rows to extract", err);
+		cns_error_in_source(err, src->conf->name);
+		PQclear(res);
+		return -1;
+	}
+	*n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return 0;
+}
+
 const struct cns_source_ops cns_source_postgres_ops = {
 	.name = "postgres",
 	.open = pg_open,
@@ -439,4 +463,5 @@ const struct cns_source_ops cns_source_postgres_ops = {
 	.cancel = pg_cancel,
 	.close = pg_close,
 	.describe_plan = pg_describe_plan,
+	.count_rows = pg_count_rows,
 };

@@ -133,6 +133,26 @@ err=$("$CNS" run job.conf 2>&1); rc=$?
 is "$rc" 1 "a run with ten times the usual rows fails with on_volume_anomaly = fail"
 like "$err" 'volume anomaly: source "s": 500 rows' "and says so"
 is "$(q r_dst "SELECT value FROM consolidate.watermarks WHERE job = 'rlv'")" "$wm_before" "the watermark is held (upsert)"
+like "$err" 'nothing was loaded' "before any row moved"
+# The same in append mode: judged before extraction, so neither the
+# target nor the watermark moves, and nothing is loaded twice later.
+q r_src "CREATE TABLE v2 AS SELECT * FROM v WHERE id < 9000; ALTER TABLE v2 ADD PRIMARY KEY (id); GRANT SELECT ON v2 TO r_secret"
+sed -e 's/^name         = rlv$/name         = rlva/' -e 's/^table       = v$/table       = v2/' \
+    -e 's/^table    = rlv$/table    = rlva/' -e 's/^mode     = upsert$/mode     = append/' -e '/^key      = id$/d' job.conf > append.conf
+for i in 1 2 3 4 5; do
+	q r_src "INSERT INTO v2 SELECT i, '2026-03-01'::timestamptz + i * interval '1 second', 'z' FROM generate_series($((20000 + i * 100 + 1)), $((20000 + i * 100 + 50))) i"
+	"$CNS" run append.conf >/dev/null 2>&1 || echo "# append run $i failed"
+done
+before_rows=$(q r_dst "SELECT count(*) FROM rlva")
+wm_a=$(q r_dst "SELECT value FROM consolidate.watermarks WHERE job = 'rlva'")
+q r_src "INSERT INTO v2 SELECT i, '2026-04-01'::timestamptz + i * interval '1 second', 'w' FROM generate_series(30001, 30500) i"
+"$CNS" run append.conf >/dev/null 2>&1; rc=$?
+is "$rc" 1 "append mode: the anomaly fails the run"
+is "$(q r_dst "SELECT count(*) FROM rlva")" "$before_rows" "append mode: the target did not change"
+is "$(q r_dst "SELECT value FROM consolidate.watermarks WHERE job = 'rlva'")" "$wm_a" "append mode: the watermark is held"
+sed -i 's/^on_volume_anomaly = fail$/on_volume_anomaly = warn/' append.conf
+"$CNS" run append.conf; ok $? "append mode: with warn the run loads the rows"
+is "$(q r_dst "SELECT count(*) FROM rlva")" "$((before_rows + 500))" "exactly once"
 sed -i 's/^on_volume_anomaly = fail$/on_volume_anomaly = warn/' job.conf
 "$CNS" run job.conf; ok $? "with on_volume_anomaly = warn the same run succeeds"
 like "$("$CNS" log job.conf last)" 'WARN .*volume anomaly' "and logs a warning"
