@@ -132,6 +132,10 @@ static void lex_line(struct lexer *lx, int lineno, size_t line_start, size_t i,
 		     size_t eol)
 {
 	const char *s = lx->s;
+	/* The column is counted on from the last token, not from the start
+	 * of the line each time: a long line must not cost its square. */
+	size_t col_at = line_start;
+	int col = 0;
 
 	while (i < eol) {
 		unsigned char c = (unsigned char)s[i];
@@ -147,7 +151,9 @@ static void lex_line(struct lexer *lx, int lineno, size_t line_start, size_t i,
 			return;
 		memset(&t, 0, sizeof(t));
 		t.line = lineno;
-		t.col = chars_between(s, line_start, i) + 1;
+		col += chars_between(s, col_at, i);
+		col_at = i;
+		t.col = col + 1;
 		t.off = i;
 		if (is_ident_start(c)) {
 			char *p;
