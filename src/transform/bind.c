@@ -209,6 +209,7 @@ void cns_program_free(struct cns_program *p)
 	free(p->out);
 	free(p->source);
 	cns_arena_release(&p->scratch);
+	cns_buf_release(&p->work);
 	xf_tz_free(p->tz);
 	free(p->trusted);
 	free(p);
@@ -290,6 +291,7 @@ int cns_transform_bind(const struct cns_transform *t, const char *source,
 		p->nregex++;
 	}
 	cns_arena_init(&p->scratch, 64 * 1024);
+	cns_buf_init(&p->work);
 	if (d.n) {
 		xf_diag_report(&d, err);
 		cns_error_in_source(err, source);

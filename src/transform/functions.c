@@ -235,7 +235,8 @@ static void ck_substr(struct checker *ck, struct node *n)
 
 static int f_replace(const struct node *n, struct ectx *c, struct xval *out)
 {
-	struct cns_buf b;
+	/* The program's work buffer: no allocation per value. */
+	struct cns_buf *b = &c->p->work;
 	size_t i = 0;
 	STRICT_ARGS(3);
 
@@ -243,19 +244,18 @@ static int f_replace(const struct node *n, struct ectx *c, struct xval *out)
 		*out = v[0];
 		return 0;
 	}
-	cns_buf_init(&b);
+	cns_buf_reset(b);
 	while (i < v[0].n) {
 		if (i + v[1].n <= v[0].n &&
 		    !memcmp(v[0].s + i, v[1].s, v[1].n)) {
-			cns_buf_add(&b, v[2].s, v[2].n);
+			cns_buf_add(b, v[2].s, v[2].n);
 			i += v[1].n;
 		} else {
-			cns_buf_addc(&b, v[0].s[i++]);
+			cns_buf_addc(b, v[0].s[i++]);
 		}
 	}
-	set_str(out, cns_arena_strndup(c->scratch, b.data ? b.data : "", b.len),
-		b.len);
-	cns_buf_release(&b);
+	set_str(out, cns_arena_strndup(c->scratch, b->data ? b->data : "", b->len),
+		b->len);
 	return 0;
 }
 
@@ -900,18 +900,19 @@ static int f_regexp_replace(const struct node *n, struct ectx *c,
 	const struct rxinfo *rx = n->aux;
 	const regex_t *re;
 	regmatch_t m[10];
-	struct cns_buf b;
+	/* The program's work buffer: no allocation per value. */
+	struct cns_buf *b = &c->p->work;
 	size_t pos = 0;
 	bool utf8;
 	STRICT_ARGS(4);
 
 	re = pick_regex(c, n->slot, v[0].s, v[0].n, &utf8);
-	cns_buf_init(&b);
+	cns_buf_reset(b);
 	while (pos <= v[0].n &&
 	       rx_exec(re, utf8, v[0].s, pos, v[0].n, m, 10) == 0) {
 		size_t so = (size_t)m[0].rm_so, eo = (size_t)m[0].rm_eo;
 
-		cns_buf_add(&b, v[0].s + pos, so - pos);
+		cns_buf_add(b, v[0].s + pos, so - pos);
 		for (uint32_t i = 0; i < v[2].n; i++) {
 			char ch = v[2].s[i];
 
@@ -923,17 +924,17 @@ static int f_regexp_replace(const struct node *n, struct ectx *c,
 
 					if (m[g].rm_so >= 0)
 						cns_buf_add(
-							&b, v[0].s + m[g].rm_so,
+							b, v[0].s + m[g].rm_so,
 							(size_t)(m[g].rm_eo -
 								 m[g].rm_so));
 				} else if (d == '&') {
-					cns_buf_add(&b, v[0].s + so, eo - so);
+					cns_buf_add(b, v[0].s + so, eo - so);
 				} else {
-					cns_buf_addc(&b, d);
+					cns_buf_addc(b, d);
 				}
 				continue;
 			}
-			cns_buf_addc(&b, ch);
+			cns_buf_addc(b, ch);
 		}
 		pos = eo;
 		if (eo == so) {
@@ -942,7 +943,7 @@ static int f_regexp_replace(const struct node *n, struct ectx *c,
 				size_t k = xf_utf8_step(v[0].s + pos,
 							v[0].n - pos);
 
-				cns_buf_add(&b, v[0].s + pos, k);
+				cns_buf_add(b, v[0].s + pos, k);
 				pos += k;
 			} else {
 				pos++;
@@ -952,10 +953,9 @@ static int f_regexp_replace(const struct node *n, struct ectx *c,
 			break;
 	}
 	if (pos < v[0].n)
-		cns_buf_add(&b, v[0].s + pos, v[0].n - pos);
-	set_str(out, cns_arena_strndup(c->scratch, b.data ? b.data : "", b.len),
-		b.len);
-	cns_buf_release(&b);
+		cns_buf_add(b, v[0].s + pos, v[0].n - pos);
+	set_str(out, cns_arena_strndup(c->scratch, b->data ? b->data : "", b->len),
+		b->len);
 	return 0;
 }
 

@@ -366,6 +366,7 @@ struct cns_program {
 	int *trusted;      /* per schema column: the input column copied as
 			      it is (see cns_program_trust_types), or -1 */
 	struct cns_arena scratch;
+	struct cns_buf work; /* reused by functions that build a string */
 	struct tzinfo *tz; /* owned; NULL means UTC */
 };
 
