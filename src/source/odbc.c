@@ -211,13 +211,50 @@ static int check_duplicates(struct cns_source *src, struct cns_odbc *o,
 	return 0;
 }
 
+/* Allocates a statement on the connection into *slot (under the lock, so
+ * that cancel() reaches it), with the job's statement timeout. */
+static int new_stmt(struct cns_source *src, struct cns_odbc *o,
+		    SQLHSTMT *slot, struct cns_error *err)
+{
+	SQLHSTMT stmt = NULL;
+
+	if (!SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_STMT, o->dbc, &stmt)))
+		return cns_odbc_diag(src, o, SQL_HANDLE_DBC, o->dbc,
+				     CNS_ODBC_SETUP,
+				     "could not allocate a statement", err);
+	pthread_mutex_lock(&o->lock);
+	*slot = stmt;
+	pthread_mutex_unlock(&o->lock);
+	if (src->job && src->job->statement_timeout_ms > 0) {
+		SQLULEN secs = (SQLULEN)((src->job->statement_timeout_ms +
+					  999) / 1000);
+
+		/* Not every driver has query timeouts; the watchdog still
+		 * cancels. */
+		SQLSetStmtAttr(stmt, SQL_ATTR_QUERY_TIMEOUT, (SQLPOINTER)secs,
+			       0);
+	}
+	return 0;
+}
+
+/* Frees the statement in *slot, if any. */
+static void free_stmt(struct cns_odbc *o, SQLHSTMT *slot)
+{
+	pthread_mutex_lock(&o->lock);
+	if (*slot) {
+		SQLFreeStmt(*slot, SQL_CLOSE);
+		SQLFreeHandle(SQL_HANDLE_STMT, *slot);
+	}
+	*slot = NULL;
+	pthread_mutex_unlock(&o->lock);
+}
+
 static int odbc_open(struct cns_source *src, struct cns_error *err)
 {
 	struct cns_odbc *o = odbc_state(src);
 	const struct cns_odbc_quirks *q;
 	struct cns_buf again;
 	SQLUINTEGER gd = 0;
-	SQLHSTMT stmt;
 
 	if (check_duplicates(src, o, err) < 0 ||
 	    read_password(src, o, err) < 0)
@@ -277,23 +314,8 @@ static int odbc_open(struct cns_source *src, struct cns_error *err)
 		gd = 0;
 	o->block_getdata = (gd & SQL_GD_BLOCK) && !q->no_block_getdata;
 
-	if (!SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_STMT, o->dbc, &stmt))) {
-		cns_odbc_diag(src, o, SQL_HANDLE_DBC, o->dbc, CNS_ODBC_SETUP,
-			      "could not allocate a statement", err);
+	if (new_stmt(src, o, &o->stmt, err) < 0)
 		goto fail;
-	}
-	pthread_mutex_lock(&o->lock);
-	o->stmt = stmt;
-	pthread_mutex_unlock(&o->lock);
-	if (src->job && src->job->statement_timeout_ms > 0) {
-		SQLULEN secs = (SQLULEN)((src->job->statement_timeout_ms +
-					  999) / 1000);
-
-		/* Not every driver has query timeouts; the watchdog still
-		 * cancels. */
-		SQLSetStmtAttr(o->stmt, SQL_ATTR_QUERY_TIMEOUT,
-			       (SQLPOINTER)secs, 0);
-	}
 	return 0;
 fail:
 	cns_error_in_source(err, src->conf->name);
@@ -331,12 +353,13 @@ static void order_of(struct cns_source *src, struct cns_odbc_order *ord)
 
 /* Builds the extraction query into b and sets the parameter values. */
 static int make_sql(struct cns_source *src, struct cns_odbc *o,
-		    struct cns_buf *b, struct cns_error *err)
+		    struct cns_buf *b, bool count, struct cns_error *err)
 {
 	struct cns_odbc_order ord;
 	int *param_of = NULL;
 
 	order_of(src, &ord);
+	ord.unordered = count;
 	if (ord.lookback &&
 	    cns_odbc_lookback(src->watermark[0], src->lookback_ms,
 			      o->lookback_val, sizeof(o->lookback_val)) < 0) {
@@ -580,7 +603,7 @@ static int odbc_describe(struct cns_source *src, struct cns_error *err)
 		o->cols = NULL;
 		o->prepared = o->executed = o->eof = false;
 	}
-	if (make_sql(src, o, &o->sql, err) < 0)
+	if (make_sql(src, o, &o->sql, false, err) < 0)
 		goto fail;
 	if (prepare(src, o, err) < 0)
 		goto fail;
@@ -635,7 +658,7 @@ static int reprepare_if_changed(struct cns_source *src, struct cns_odbc *o,
 	int rc = 0;
 
 	cns_buf_init(&sql);
-	if (make_sql(src, o, &sql, err) < 0) {
+	if (make_sql(src, o, &sql, false, err) < 0) {
 		cns_buf_release(&sql);
 		return -1;
 	}
@@ -697,6 +720,8 @@ static void odbc_cancel(struct cns_source *src)
 	pthread_mutex_lock(&o->lock);
 	if (o->stmt)
 		SQLCancel(o->stmt);
+	if (o->count_stmt)
+		SQLCancel(o->count_stmt);
 	pthread_mutex_unlock(&o->lock);
 }
 
@@ -706,13 +731,8 @@ static void odbc_close(struct cns_source *src)
 
 	if (!o)
 		return;
-	pthread_mutex_lock(&o->lock);
-	if (o->stmt) {
-		SQLFreeStmt(o->stmt, SQL_CLOSE);
-		SQLFreeHandle(SQL_HANDLE_STMT, o->stmt);
-	}
-	o->stmt = NULL;
-	pthread_mutex_unlock(&o->lock);
+	free_stmt(o, &o->count_stmt);
+	free_stmt(o, &o->stmt);
 	if (o->connected)
 		SQLDisconnect(o->dbc);
 	if (o->dbc)
@@ -789,6 +809,78 @@ static const char *odbc_describe_plan(struct cns_source *src)
 	return o->plan.data;
 }
 
+/* Runs SQL text on st, through the wide API when the driver needs it. */
+static SQLRETURN exec_direct(struct cns_odbc *o, SQLHSTMT st,
+			     const struct cns_buf *sql)
+{
+	struct cns_buf w;
+	SQLRETURN rc;
+
+	if (!o->wide)
+		return SQLExecDirect(st, (SQLCHAR *)sql->data, SQL_NTS);
+	cns_buf_init(&w);
+	if (cns_odbc_utf8_to_utf16(sql->data, sql->len, &w) < 0)
+		rc = SQL_ERROR;
+	else
+		rc = SQLExecDirectW(st, (SQLWCHAR *)w.data, SQL_NTS);
+	cns_buf_release(&w);
+	return rc;
+}
+
+/* Counts the rows the extraction would return, watermark applied, with
+ * SELECT COUNT(*) over the same query and parameters on a statement of
+ * its own, so that the volume guard can judge before any row moves. */
+static int odbc_count_rows(struct cns_source *src, int64_t *n,
+			   struct cns_error *err)
+{
+	struct cns_odbc *o = odbc_state(src);
+	struct cns_buf sql, q;
+	char text[32], *end;
+	int rc = -1;
+
+	cns_buf_init(&sql);
+	cns_buf_init(&q);
+	if (!o->connected) {
+		cns_error_set(err, CNS_E_INTERNAL, "%s: count before open",
+			      o->what);
+		goto out;
+	}
+	if (make_sql(src, o, &sql, true, err) < 0 ||
+	    new_stmt(src, o, &o->count_stmt, err) < 0 ||
+	    cns_odbc_bind_params(src, o, o->count_stmt, err) < 0)
+		goto out;
+	cns_buf_printf(&q, "SELECT COUNT(*) FROM (%s) cns_count", sql.data);
+	if (!SQL_SUCCEEDED(exec_direct(o, o->count_stmt, &q))) {
+		cns_odbc_diag(src, o, SQL_HANDLE_STMT, o->count_stmt,
+			      CNS_ODBC_EXECUTE,
+			      "could not count the rows to extract", err);
+		goto out;
+	}
+	if (!SQL_SUCCEEDED(SQLFetch(o->count_stmt)) ||
+	    !get_text(o, o->count_stmt, 1, text, sizeof(text))) {
+		cns_odbc_diag(src, o, SQL_HANDLE_STMT, o->count_stmt,
+			      CNS_ODBC_EXECUTE,
+			      "could not read the count of rows to extract",
+			      err);
+		goto out;
+	}
+	*n = strtoll(text, &end, 10);
+	if (end == text || *n < 0) {
+		cns_error_set(err, CNS_E_SOURCE,
+			      "%s: the count of rows to extract is \"%s\"",
+			      o->what, text);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc < 0)
+		cns_error_in_source(err, src->conf->name);
+	free_stmt(o, &o->count_stmt);
+	cns_buf_release(&q);
+	cns_buf_release(&sql);
+	return rc;
+}
+
 const struct cns_source_ops cns_source_odbc_ops = {
 	.name = "odbc",
 	.open = odbc_open,
@@ -797,4 +889,5 @@ const struct cns_source_ops cns_source_odbc_ops = {
 	.cancel = odbc_cancel,
 	.close = odbc_close,
 	.describe_plan = odbc_describe_plan,
+	.count_rows = odbc_count_rows,
 };

@@ -40,9 +40,8 @@ void cns_odbc_unbind(struct cns_odbc *o)
 	o->rowpos = 0;
 }
 
-/* Binds the watermark values as text parameters. */
-static int bind_params(struct cns_source *src, struct cns_odbc *o,
-		       struct cns_error *err)
+int cns_odbc_bind_params(struct cns_source *src, struct cns_odbc *o,
+			 SQLHSTMT st, struct cns_error *err)
 {
 	size_t *off;
 
@@ -91,7 +90,7 @@ static int bind_params(struct cns_source *src, struct cns_odbc *o,
 		SQLULEN chars = (SQLULEN)(o->wide ? len / 2 : len);
 		SQLRETURN rc;
 
-		rc = SQLBindParameter(o->stmt, (SQLUSMALLINT)(i + 1),
+		rc = SQLBindParameter(st, (SQLUSMALLINT)(i + 1),
 				      SQL_PARAM_INPUT,
 				      o->wide ? SQL_C_WCHAR : SQL_C_CHAR,
 				      o->wide ? SQL_WVARCHAR : SQL_VARCHAR,
@@ -100,7 +99,7 @@ static int bind_params(struct cns_source *src, struct cns_odbc *o,
 				      &o->param_ind[i]);
 		if (!SQL_SUCCEEDED(rc)) {
 			free(off);
-			return cns_odbc_diag(src, o, SQL_HANDLE_STMT, o->stmt,
+			return cns_odbc_diag(src, o, SQL_HANDLE_STMT, st,
 					     CNS_ODBC_EXECUTE,
 					     "could not bind the watermark",
 					     err);
@@ -148,7 +147,7 @@ int cns_odbc_execute(struct cns_source *src, struct cns_odbc *o,
 	SQLULEN want;
 	bool any_unbounded = false;
 
-	if (bind_params(src, o, err) < 0)
+	if (cns_odbc_bind_params(src, o, o->stmt, err) < 0)
 		goto fail;
 	rc = SQLExecute(o->stmt);
 	if (!SQL_SUCCEEDED(rc) && rc != SQL_NO_DATA) {

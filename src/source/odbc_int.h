@@ -79,6 +79,7 @@ struct cns_odbc {
 	SQLHENV env;
 	SQLHDBC dbc;
 	SQLHSTMT stmt;             /* guarded by lock against cancel() */
+	SQLHSTMT count_stmt;       /* while counting rows; same guard */
 	pthread_mutex_t lock;      /* guards stmt's lifetime for cancel() */
 	bool connected;
 	bool wide;
@@ -146,6 +147,7 @@ struct cns_odbc_order {
 	int nwm;       /* 0, or n: compare (cols) > (watermark) */
 	bool lookback; /* instead: cols[0] > one value (the watermark
 			  minus the lookback, computed by the caller) */
+	bool unordered; /* no ORDER BY: the query is only counted */
 };
 
 /* Builds the extraction query of conf into b: columns, table, where,
@@ -213,6 +215,10 @@ int cns_odbc_diag(struct cns_source *src, struct cns_odbc *o,
 
 /* ---- odbc_fetch.c ---- */
 
+/* Binds o->param_val as text parameters of st; o->params holds their
+ * buffers until the next call. */
+int cns_odbc_bind_params(struct cns_source *src, struct cns_odbc *o,
+			 SQLHSTMT st, struct cns_error *err);
 /* Binds parameters, executes the prepared query and binds the rowset. */
 int cns_odbc_execute(struct cns_source *src, struct cns_odbc *o,
 		     struct cns_error *err);

@@ -326,7 +326,7 @@ int cns_odbc_build_sql(struct cns_buf *b, const struct cns_source_conf *c,
 		}
 		cns_buf_addc(b, ')');
 	}
-	if (o->n > 0) {
+	if (o->n > 0 && !o->unordered) {
 		cns_buf_adds(b, " ORDER BY ");
 		for (int i = 0; i < o->n; i++) {
 			if (i)

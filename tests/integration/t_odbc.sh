@@ -4,8 +4,9 @@
 # scripts/mariadb-sandbox, password in a password_file) and PostgreSQL
 # (psqlODBC on the suite's cluster) into the PostgreSQL target.  check and
 # plan, a run whose target equals the sources row for row, an incremental
-# rerun that reads only what changed, and the messages a user meets first
-# when something is wrong.  The password reaches neither the output nor the
+# rerun that reads only what changed, the volume guard judging each driver
+# before extraction, and the messages a user meets first when something
+# is wrong.  The password reaches neither the output nor the
 # logs.  Drivers are registered in a private odbcinst.ini.
 . "$ROOT/tests/integration/lib.sh"
 cd "$TMPDIR_T"
@@ -197,6 +198,65 @@ for s in inv crm erp; do
 done
 is "$(q odbc_dst "SELECT array_to_string(value, ',') FROM consolidate.watermarks WHERE job = 'odbc_e2e' AND source = 'crm'")" \
    "2026-06-02 00:00:00.500000,2001" "the watermark is the last row's (updated_at, id)"
+
+# ---- volume guard: judged before extraction, by a count on the source ----
+# Append mode, incremental, one job per driver: once the history shows
+# about 50 new rows a run, 500 new rows fail the run before any row moves,
+# so neither the target nor the watermark changes; with warn the same run
+# then loads each row exactly once.
+add_rows() {	# add_rows FIRST COUNT DAY: new rows in all three sources
+	local a=$1 b=$(($1 + $2 - 1)) ts="2026-07-$3 00:00:00"
+	sqlite3 -bail inv.db "WITH RECURSIVE g(i) AS (SELECT $a UNION ALL
+	  SELECT i + 1 FROM g WHERE i < $b)
+	  INSERT INTO items SELECT i, 'v ' || i, 1.25, '$ts.000000' FROM g"
+	my "INSERT INTO contacts SELECT seq, CONCAT('v ', seq), 1.25, '$ts'
+	    FROM seq_${a}_to_${b}"
+	q odbc_erp "INSERT INTO accounts SELECT i, 'v ' || i, 1.25, '$ts'
+	            FROM generate_series($a, $b) i"
+}
+for s in inv crm erp; do	# vol_S.conf: source S alone
+	sed -e "s/^name        = odbc_e2e\$/name        = odbc_vol_$s/" \
+	    -e 's/^table    = public.unified$/table    = public.vol/' \
+	    -e 's/^mode     = upsert$/mode     = append/' -e '/^key      = /d' \
+	    -e 's/^\[job\]$/[job]\non_volume_anomaly = fail/' \
+	    -e 's/^table  = items$/table  = items\nincremental = updated_at/' job.conf |
+		awk -v keep="[source $s]" '/^\[/ { skip = /^\[source / && $0 != keep }
+		     !skip { print } $0 == keep { print "max_change = 50%" }' > vol_$s.conf
+done
+vol_wm() { q odbc_dst "SELECT array_to_string(value, ',') FROM consolidate.watermarks
+                       WHERE job = 'odbc_vol_$1'"; }
+vol_count() { q odbc_dst "SELECT count(*) FROM vol WHERE source_system = '$1'"; }
+fails=0
+for d in 1 2 3 4 5; do
+	add_rows $((100000 + d * 100)) 50 0$d
+	for s in inv crm erp; do
+		"$CNS" run vol_$s.conf >/dev/null 2>vol.err ||
+			{ fails=$((fails + 1)); sed 's/^/# /' vol.err; }
+	done
+done
+is "$fails" 0 "volume: five runs of about 50 new rows each succeed"
+add_rows 200000 500 10
+for s in inv crm erp; do
+	wm=$(vol_wm $s); rows=$(vol_count $s)
+	"$CNS" run vol_$s.conf >/dev/null 2>&1; rc=$?
+	is "$rc" 1 "volume: $s: ten times the usual new rows fail the run"
+	like "$("$CNS" log vol_$s.conf last)" \
+	     "stage=volume source=$s volume anomaly before extraction.*source \"$s\": 500 rows" \
+	     "volume: $s: counted through the driver before extraction"
+	is "$(vol_count $s)" "$rows" "volume: $s: the target did not change"
+	is "$(vol_wm $s)" "$wm" "volume: $s: the watermark did not move"
+	sed -i 's/^on_volume_anomaly = fail$/on_volume_anomaly = warn/' vol_$s.conf
+	"$CNS" run vol_$s.conf >/dev/null 2>&1; ok $? "volume: $s: with warn the run loads them"
+done
+vol_rows() {
+	q odbc_dst "SELECT concat_ws('|', id, coalesce(name, '<null>'), price,
+	  to_char(updated_at, 'YYYY-MM-DD HH24:MI:SS.US')) FROM vol
+	  WHERE source_system = '$1'"
+}
+for s in inv crm erp; do
+	is "$(vol_rows $s | digest)" "$(src_rows $s | digest)" \
+	   "volume: $s: every source row is in the target exactly once"
+done
 
 # ---- what a user sees when something is wrong ----
 printf 'not-the-password-42\n' > wrong.pw

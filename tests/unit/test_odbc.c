@@ -1683,6 +1683,7 @@ static void test_build_sql(void **state)
 		c.where = (char *)cases[i].where;
 		set_list(&c.columns, items[0], cases[i].cols);
 		set_list(&ocols, items[1], cases[i].ord);
+		memset(&ord, 0, sizeof(ord));
 		ord.cols = (const char *const *)ocols.items;
 		ord.n = ocols.n;
 		ord.notnull = cases[i].notnull;
@@ -1695,6 +1696,19 @@ static void test_build_sql(void **state)
 		for (int k = 0; k < np; k++)
 			assert_int_equal(pof[k], cases[i].params[k] - '0');
 		free(pof);
+		/* Counted (the volume guard): the same query, unordered. */
+		ord.unordered = true;
+		assert_int_equal(cns_odbc_build_sql(&b, &c, cases[i].quote,
+						    &ord, &pof), np);
+		free(pof);
+		{
+			const char *o = strstr(cases[i].want, " ORDER BY ");
+			size_t n = o ? (size_t)(o - cases[i].want) :
+				       strlen(cases[i].want);
+
+			assert_int_equal(b.len, n);
+			assert_memory_equal(b.data, cases[i].want, n);
+		}
 		cns_buf_release(&b);
 		for (int k = 0; k < 2; k++)
 			for (int j = 0; j < 8; j++)
