@@ -30,7 +30,8 @@
 #define TICK_MS 200
 #define LOGGED_REJECTS 10
 
-/* Per-source incremental state, set by before_source. */
+/* Per-source state, set by before_source: the incremental ordering and
+ * watermark, and whether the volume guard judged the source already. */
 struct inc_state {
 	int n;          /* incremental + tie-breaker columns */
 	const char **cols;
@@ -40,6 +41,7 @@ struct inc_state {
 	char *after;    /* JSON array, malloc'ed; guarded by mu */
 	int nwm;        /* the watermark the run started from (run arena) */
 	char **wm;
+	bool counted;   /* volume judged before extraction */
 };
 
 struct runner {
@@ -160,19 +162,26 @@ static bool has_column(const struct cns_source *src, const char *name,
 
 /* With on_volume_anomaly = fail, a source whose driver can count the rows
  * it is about to read is judged before any of them moves: the target and
- * the watermark stay exactly as they were, in every mode. */
-static int volume_precheck(struct runner *rn, struct cns_source *src,
+ * the watermark stay exactly as they were, in every mode.  A count that
+ * reads every row is skipped in replace mode, where judging after the read
+ * still comes before the swap. */
+static int volume_precheck(struct runner *rn, int i, struct cns_source *src,
 			   struct cns_error *err)
 {
 	const struct cns_source_conf *sc = src->conf;
+	const struct cns_source_ops *ops = src->ops;
 	char why[512];
-	int64_t n;
+	int64_t n = -1;
 
 	if (rn->job->on_volume_anomaly != CNS_ANOMALY_FAIL ||
-	    (sc->min_rows < 0 && sc->max_change < 0) || !src->ops->count_rows)
+	    (sc->min_rows < 0 && sc->max_change < 0) || !ops->count_rows ||
+	    (ops->count_reads_all && rn->job->target.mode == CNS_MODE_REPLACE))
 		return 0;
-	if (src->ops->count_rows(src, &n, err) < 0)
+	if (ops->count_rows(src, &n, err) < 0)
 		return -1;
+	if (n < 0)
+		return 0; /* cannot tell this time: judged after the read */
+	rn->inc[i].counted = true;
 	if (cns_volume_judge(rn->job, sc->name, n, why, sizeof(why)) == 0)
 		return 0;
 	cns_runlog_event(rn->log, CNS_LOG_ERROR, "volume", sc->name,
@@ -203,7 +212,7 @@ static int hook_before_source(void *ctx, struct cns_run *run, int i,
 			 src->ncols);
 	if (sc->incremental.n == 0 ||
 	    rn->job->target.mode == CNS_MODE_REPLACE)
-		return volume_precheck(rn, src, err);
+		return volume_precheck(rn, i, src, err);
 	nkey = key->n ? key->n : src->npkey;
 	if (nkey == 0)
 		return cns_error_set(
@@ -279,7 +288,7 @@ static int hook_before_source(void *ctx, struct cns_run *run, int i,
 	pthread_mutex_unlock(&rn->mu);
 	cns_runlog_event(rn->log, CNS_LOG_INFO, "extract", sc->name,
 			 "incremental extraction watermark=%s", inc->before);
-	return volume_precheck(rn, src, err);
+	return volume_precheck(rn, i, src, err);
 }
 
 /* The checkpoint of a chunk: the ordering values of its last row whose
@@ -389,14 +398,10 @@ static int volume_guard(struct runner *rn, int i,
 			const struct cns_source_stats *st,
 			struct cns_error *err)
 {
-	const struct cns_source_ops *ops =
-		cns_source_driver(rn->job->sources[i].driver);
 	char why[512];
 
-	/* Already judged before extraction (volume_precheck). */
-	if (rn->job->on_volume_anomaly == CNS_ANOMALY_FAIL && ops &&
-	    ops->count_rows)
-		return 0;
+	if (rn->inc[i].counted)
+		return 0; /* judged before extraction (volume_precheck) */
 	if (cns_volume_judge(rn->job, st->name, st->read, why, sizeof(why)) ==
 	    0)
 		return 0;

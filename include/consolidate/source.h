@@ -48,11 +48,14 @@ struct cns_source_ops {
 	 * Returned string is owned by the source. */
 	const char *(*describe_plan)(struct cns_source *src);
 	/* Optional: counts the rows the next extraction would return
-	 * (watermark applied) without reading them, so that the volume
-	 * guard can judge a run before any row moves.  NULL when the
-	 * driver cannot tell cheaply. */
+	 * (watermark applied), so that the volume guard can judge a run
+	 * before any row moves; called after describe().  Sets *n to -1
+	 * when it cannot tell this time (a pipe cannot be read twice). */
 	int (*count_rows)(struct cns_source *src, int64_t *n,
 			  struct cns_error *err);
+	/* True when count_rows reads every row itself rather than asking
+	 * the source's server to count. */
+	bool count_reads_all;
 };
 
 struct cns_source {

@@ -1186,6 +1186,45 @@ static const char *csv_describe_plan(struct cns_source *src)
 	return st->plan;
 }
 
+/* Counts the records the extraction would deliver by reading the files
+ * once more through a second source, so that the volume guard can judge
+ * before any row moves; rejects are not reported twice, since the second
+ * source has no reject callback.  A FIFO or socket cannot be read twice:
+ * *n is -1 then, and the run judges once it has read the rows. */
+static int csv_count_rows(struct cns_source *src, int64_t *n,
+			  struct cns_error *err)
+{
+	struct csv_state *st = src->impl;
+	struct cns_source *again;
+	struct cns_chunk chunk;
+	struct stat sb;
+	int rc = 0;
+
+	*n = -1;
+	for (int i = 0; st && i < st->nfiles; i++)
+		if (stat(st->files[i], &sb) < 0 || !S_ISREG(sb.st_mode))
+			return 0;
+	again = cns_source_new(src->job, src->conf);
+	again->batch_size = src->batch_size;
+	if (csv_open(again, err) < 0 || csv_describe(again, err) < 0) {
+		cns_source_free(again);
+		return -1;
+	}
+	cns_chunk_init(&chunk, again->ncols,
+		       again->batch_size > 0 ? again->batch_size : 1000);
+	*n = 0;
+	while (!src->cancelled &&
+	       (rc = csv_next_chunk(again, &chunk, err)) > 0) {
+		*n += chunk.nrows;
+		cns_chunk_reset(&chunk);
+	}
+	if (src->cancelled)
+		rc = cancelled(again->impl);
+	cns_chunk_release(&chunk);
+	cns_source_free(again);
+	return rc < 0 ? -1 : 0;
+}
+
 const struct cns_source_ops cns_source_csv_ops = {
 	.name = "csv",
 	.open = csv_open,
@@ -1194,4 +1233,6 @@ const struct cns_source_ops cns_source_csv_ops = {
 	.cancel = csv_cancel,
 	.close = csv_close,
 	.describe_plan = csv_describe_plan,
+	.count_rows = csv_count_rows,
+	.count_reads_all = true,
 };

@@ -157,6 +157,59 @@ sed -i 's/^on_volume_anomaly = fail$/on_volume_anomaly = warn/' job.conf
 "$CNS" run job.conf; ok $? "with on_volume_anomaly = warn the same run succeeds"
 like "$("$CNS" log job.conf last)" 'WARN .*volume anomaly' "and logs a warning"
 
+# The same for a csv source: its files are counted by reading them once
+# more before any row moves, in append mode (in replace mode the judgement
+# after the read still comes before the swap); a FIFO cannot be read
+# twice, so it is judged after the read.
+csv_job() {	# csv_job NAME MODE PATH
+	cat > "$1.conf" <<JOB
+[job]
+name       = $1
+transforms = c.xf
+log_dir    = $TMPDIR_T/log
+lock_dir   = $TMPDIR_T/lock
+on_volume_anomaly = fail
+[target]
+conninfo = $(conninfo r_dst)
+table    = $1
+mode     = $2
+create   = yes
+[source f]
+driver     = csv
+path       = $3
+max_change = 50%
+JOB
+}
+printf '[schema]\nid integer not null\nv text\n' > c.xf
+csv_rows() { { echo id,v; seq "$1" "$2" | sed 's/$/,x/'; } > "$3"; }
+mkdir -p feed && csv_rows 1 50 feed/f.csv
+csv_job rlc append "$TMPDIR_T/feed/*.csv"
+csv_job rlr replace "$TMPDIR_T/feed/*.csv"
+for i in 1 2 3; do
+	"$CNS" run rlc.conf >/dev/null 2>&1 || echo "# csv append run $i failed"
+	"$CNS" run rlr.conf >/dev/null 2>&1 || echo "# csv replace run $i failed"
+done
+csv_rows 1 5 feed/f.csv
+"$CNS" run rlc.conf >/dev/null 2>&1; rc=$?
+is "$rc" 1 "csv, append: a file of 5 rows where 50 were usual fails the run"
+is "$(q r_dst "SELECT count(*) FROM rlc")" 150 "csv, append: nothing was appended"
+like "$("$CNS" log rlc.conf last)" 'volume anomaly before extraction.*source "f": 5 rows' \
+     "csv, append: judged before extraction"
+"$CNS" run rlr.conf >/dev/null 2>&1; rc=$?
+is "$rc" 1 "csv, replace: the same file fails the run"
+is "$(q r_dst "SELECT count(*) FROM rlr")" 50 "csv, replace: the target keeps its rows"
+like "$("$CNS" log rlr.conf last)" 'volume anomaly, failing the run: source "f": 5 rows' \
+     "csv, replace: judged after the read, before the swap"
+mkfifo feed.pipe
+csv_job rlc append "$TMPDIR_T/feed.pipe"
+csv_rows 1 5 /dev/stdout > feed.pipe &
+writer=$!
+"$CNS" run rlc.conf >/dev/null 2>&1; rc=$?
+kill "$writer" 2>/dev/null; wait "$writer" 2>/dev/null
+is "$rc" 1 "csv from a FIFO: the anomaly still fails the run"
+like "$("$CNS" log rlc.conf last)" 'volume anomaly, failing the run: source "f": 5 rows' \
+     "csv from a FIFO: judged after the read, which cannot be repeated"
+
 # no secret anywhere
 leaks=$(grep -rl 'S3cretPassw0rd' log rejects metrics.prom 2>/dev/null)
 is "$leaks" "" "no log, record, rejects or metrics file holds the password"
