@@ -1832,25 +1832,7 @@ void cns_config_redact(const char *conn, struct cns_buf *out)
 			v++;
 		cns_buf_add(out, key, (size_t)(v - key));
 		/* Skip the value, however it is quoted. */
-		s = v;
-		if (*s == '\'') {
-			for (s++; *s && *s != '\''; s++)
-				if (*s == '\\' && s[1])
-					s++;
-			if (*s)
-				s++;
-		} else if (*s == '{') {
-			for (s++; *s; s++) {
-				if (*s == '}' && s[1] == '}')
-					s++;
-				else if (*s == '}')
-					break;
-			}
-			if (*s)
-				s++;
-		} else {
-			s += odbc ? strcspn(s, ";") : strcspn(s, " \t");
-		}
+		s = cns_conn_value_end(v, "'", odbc ? ";" : " \t");
 		if (is_password_key(key, n))
 			cns_buf_adds(out, "***");
 		else

@@ -867,27 +867,7 @@ static void scrub_pairs(const char *s, struct cns_buf *out)
 		}
 		cns_buf_add(out, s, (size_t)(v - s));
 		cns_buf_adds(out, "***");
-		if (*v == '\'' || *v == '"') {
-			char q = *v;
-
-			for (v++; *v && *v != q; v++)
-				if (*v == '\\' && v[1])
-					v++;
-			if (*v)
-				v++;
-		} else if (*v == '{') {
-			for (v++; *v; v++) {
-				if (*v == '}' && v[1] == '}')
-					v++;
-				else if (*v == '}')
-					break;
-			}
-			if (*v)
-				v++;
-		} else {
-			v += strcspn(v, " \t\r\n;&,");
-		}
-		s = v;
+		s = cns_conn_value_end(v, "'\"", " \t\r\n;&,");
 	}
 }
 

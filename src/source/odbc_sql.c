@@ -65,15 +65,9 @@ const struct cns_odbc_quirks *cns_odbc_quirks_for(const char *driver_name)
  * up to the next ';'. */
 static const char *skip_value(const char *s)
 {
-	if (*s != '{')
-		return s + strcspn(s, ";");
-	for (s++; *s; s++) {
-		if (*s == '}' && s[1] == '}')
-			s++;
-		else if (*s == '}')
-			return s + 1 + strcspn(s + 1, ";");
-	}
-	return s;
+	const char *e = cns_conn_value_end(s, "", ";");
+
+	return e + strcspn(e, ";");
 }
 
 bool cns_odbc_conn_get(const char *conn, const char *key, const char **val,

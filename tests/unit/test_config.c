@@ -1192,6 +1192,9 @@ static void test_redact(void **state)
 		{ "service=erp", "service=erp" },
 		{ "Driver=X;PWD={a;b}};c};UID=u", "Driver=X;PWD=***;UID=u" },
 		{ "DSN=x;Password=hunter2;", "DSN=x;Password=***;" },
+		/* Unterminated quotes and braces end with the string. */
+		{ "user=u password='abc", "user=u password=***" },
+		{ "UID=u;PWD={abc", "UID=u;PWD=***" },
 		{ "postgresql://u:hunter2@h:5432/db?sslmode=require",
 		  "postgresql://u:***@h:5432/db?sslmode=require" },
 		{ "postgres://h/db?password=hunter2&user=u",
