@@ -345,50 +345,51 @@ static void emitf(struct cns_runlog *l, enum cns_log_level level,
 		  const char *stage, const char *source, bool to_syslog,
 		  const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
+/* Formats the message, then emit(). */
+static void vemit(struct cns_runlog *l, enum cns_log_level level,
+		  const char *stage, const char *source, bool to_syslog,
+		  const char *fmt, va_list ap)
+{
+	struct cns_buf b;
+
+	cns_buf_init(&b);
+	cns_buf_vprintf(&b, fmt, ap);
+	emit(l, level, stage, source, b.data, to_syslog);
+	cns_buf_release(&b);
+}
+
 static void emitf(struct cns_runlog *l, enum cns_log_level level,
 		  const char *stage, const char *source, bool to_syslog,
 		  const char *fmt, ...)
 {
-	struct cns_buf b;
 	va_list ap;
 
-	cns_buf_init(&b);
 	va_start(ap, fmt);
-	cns_buf_vprintf(&b, fmt, ap);
+	vemit(l, level, stage, source, to_syslog, fmt, ap);
 	va_end(ap);
-	emit(l, level, stage, source, b.data, to_syslog);
-	cns_buf_release(&b);
 }
 
 void cns_runlog_emitf(struct cns_runlog *l, enum cns_log_level level,
 		      const char *stage, const char *fmt, ...)
 {
-	struct cns_buf b;
 	va_list ap;
 
-	cns_buf_init(&b);
 	va_start(ap, fmt);
-	cns_buf_vprintf(&b, fmt, ap);
+	vemit(l, level, stage, NULL, false, fmt, ap);
 	va_end(ap);
-	emit(l, level, stage, NULL, b.data, false);
-	cns_buf_release(&b);
 }
 
 void cns_runlog_event(struct cns_runlog *l, enum cns_log_level level,
 		      const char *stage, const char *source, const char *fmt,
 		      ...)
 {
-	struct cns_buf b;
 	va_list ap;
 
 	if (!l)
 		return;
-	cns_buf_init(&b);
 	va_start(ap, fmt);
-	cns_buf_vprintf(&b, fmt, ap);
+	vemit(l, level, stage, source, false, fmt, ap);
 	va_end(ap);
-	emit(l, level, stage, source, b.data, false);
-	cns_buf_release(&b);
 }
 
 /* Appends " key=value" with the value quoted when it needs it, for the
