@@ -161,10 +161,10 @@ static bool has_column(const struct cns_source *src, const char *name,
 }
 
 /* With on_volume_anomaly = fail, a source whose driver can count the rows
- * it is about to read is judged before any of them moves: the target and
- * the watermark stay exactly as they were, in every mode.  A count that
- * reads every row is skipped in replace mode, where judging after the read
- * still comes before the swap. */
+ * it is about to read is judged before any of them moves, so that the
+ * target and the watermark stay exactly as they were.  Not in replace
+ * mode: there judging after the read still comes before the swap, and a
+ * run that is not anomalous is spared a second pass over the source. */
 static int volume_precheck(struct runner *rn, int i, struct cns_source *src,
 			   struct cns_error *err)
 {
@@ -175,7 +175,7 @@ static int volume_precheck(struct runner *rn, int i, struct cns_source *src,
 
 	if (rn->job->on_volume_anomaly != CNS_ANOMALY_FAIL ||
 	    (sc->min_rows < 0 && sc->max_change < 0) || !ops->count_rows ||
-	    (ops->count_reads_all && rn->job->target.mode == CNS_MODE_REPLACE))
+	    rn->job->target.mode == CNS_MODE_REPLACE)
 		return 0;
 	if (ops->count_rows(src, &n, err) < 0)
 		return -1;

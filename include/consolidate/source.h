@@ -53,9 +53,6 @@ struct cns_source_ops {
 	 * when it cannot tell this time (a pipe cannot be read twice). */
 	int (*count_rows)(struct cns_source *src, int64_t *n,
 			  struct cns_error *err);
-	/* True when count_rows reads every row itself rather than asking
-	 * the source's server to count. */
-	bool count_reads_all;
 };
 
 struct cns_source {

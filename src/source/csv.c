@@ -1234,5 +1234,4 @@ const struct cns_source_ops cns_source_csv_ops = {
 	.close = csv_close,
 	.describe_plan = csv_describe_plan,
 	.count_rows = csv_count_rows,
-	.count_reads_all = true,
 };
