@@ -22,10 +22,31 @@ SAN     ?=
 
 CC      ?= cc
 PKGS    := libpq odbc zlib inih
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
-CMOCKA_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
+INSTALL_DEPS ?= scripts/install-deps
+
+# The compiler and linker flags come from pkg-config, which knows the
+# packages only after scripts/install-deps has installed them.  Computed
+# when this file is read, they would be empty on a fresh machine's first
+# build.  So a rule writes them to an included makefile: GNU make first
+# remakes that file (installing what is missing), then reads itself again
+# with the flags in place.  `make clean` needs no flags and installs
+# nothing.
+.DEFAULT_GOAL := all
+DEPS_MK := $(BUILD)/deps.mk
+ifneq ($(filter-out clean,$(or $(MAKECMDGOALS),all)),)
+include $(DEPS_MK)
+endif
+$(DEPS_MK): scripts/install-deps
+	@mkdir -p $(dir $@)
+	@$(INSTALL_DEPS)
+	@pkg-config --exists $(PKGS) cmocka || { \
+	  echo "make: pkg-config does not know $(PKGS) cmocka," \
+	       "even after $(INSTALL_DEPS)" >&2; exit 1; }
+	@{ printf 'PKG_CFLAGS := %s\n' "$$(pkg-config --cflags $(PKGS))" && \
+	   printf 'PKG_LIBS := %s\n' "$$(pkg-config --libs $(PKGS))" && \
+	   printf 'CMOCKA_CFLAGS := %s\n' "$$(pkg-config --cflags cmocka)" && \
+	   printf 'CMOCKA_LIBS := %s\n' "$$(pkg-config --libs cmocka)"; \
+	 } > $@.tmp && mv $@.tmp $@
 
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
@@ -65,11 +86,12 @@ BIN := $(BUILD)/consolidate
 all: deps-check $(BIN)
 	@if [ "$(BUILD)" = build ]; then ln -sf $(BIN) consolidate; fi
 
-# Install the Debian packages when a build dependency is missing, so that
-# `make demo` and `make test` work on a fresh machine.
+# Install the Debian packages that are missing, so that `make demo` and
+# `make test` work on a fresh machine: the libraries, and also the servers
+# and tools the demo and the tests start, which pkg-config does not see.
+# install-deps asks dpkg only and returns at once when nothing is missing.
 deps-check:
-	@pkg-config --exists $(PKGS) cmocka && [ -e /usr/include/csv.h ] || \
-	  scripts/install-deps
+	@$(INSTALL_DEPS)
 
 deps:
 	scripts/install-deps
@@ -105,6 +127,7 @@ integration: all hooks
 	@CNS_HOOKS=$(CURDIR)/build/hooks/consolidate tests/integration/run
 
 test: all
+	tests/build/t_first_build.sh
 	$(MAKE) unit
 	$(MAKE) unit-asan
 	$(MAKE) fuzz FUZZ_TIME=20
