@@ -378,22 +378,19 @@ static int parse_item(struct pctx *p, const char *e, size_t n,
 			if (parse_value(p, e, alen, &lo) < 0 ||
 			    parse_value(p, b, bl, &hi) < 0)
 				return -1;
+			/* Sunday is 0 and 7: a day-of-week range that
+			 * ends in Sunday ("wed-sun", "6-0") ends in 7, as
+			 * cronie reads it.  "sun-sun" stays Sunday. */
+			if (spec == &specs[CNS_CRON_DOW] && hi == 0 && lo > 0)
+				hi = 7;
 			if (lo > hi) {
 				field_error(p, e, blen,
 					    "is a backward range");
-				if (spec == &specs[CNS_CRON_DOW] && hi == 0)
-					cns_error_hint(p->err,
-						       "did you mean "
-						       "\"%d-7\"?",
-						       lo);
-				else
-					cns_error_hint(p->err,
-						       "a range runs from low "
-						       "to high; for one that "
-						       "wraps, write two: "
-						       "\"%d-%d,%d-%d\"",
-						       lo, spec->high,
-						       spec->low, hi);
+				cns_error_hint(p->err,
+					       "a range runs from low to "
+					       "high; for one that wraps, "
+					       "write two: \"%d-%d,%d-%d\"",
+					       lo, spec->high, spec->low, hi);
 				return -1;
 			}
 		}

@@ -164,6 +164,10 @@ static const struct next_case next_cases[] = {
 	 {"2026-01-04T00:00:00+00:00"}},
 	{"0 0 1 jan,JUL *", "UTC", "2026-01-01T00:00:00Z",
 	 {"2026-07-01T00:00:00+00:00", "2027-01-01T00:00:00+00:00"}},
+	/* A range ending in Sunday ends in 7 (cronie). */
+	{"0 0 * * Sat-Sun", "UTC", "2026-01-01T00:00:00Z",
+	 {"2026-01-03T00:00:00+00:00", "2026-01-04T00:00:00+00:00",
+	  "2026-01-10T00:00:00+00:00", "2026-01-11T00:00:00+00:00"}},
 	{"0 0 * * 5-7", "UTC", "2026-01-01T00:00:00Z",
 	 {"2026-01-02T00:00:00+00:00", "2026-01-03T00:00:00+00:00",
 	  "2026-01-04T00:00:00+00:00", "2026-01-09T00:00:00+00:00"}},
@@ -445,14 +449,11 @@ static const struct bad_case bad_cases[] = {
 	 "invalid schedule \"0 22-2 * * *\": hour \"22-2\" is a backward range",
 	 "a range runs from low to high; for one that wraps, write two: "
 	 "\"22-23,0-2\""},
-	{"0 0 * * sat-sun",
-	 "invalid schedule \"0 0 * * sat-sun\": day-of-week \"sat-sun\" is a "
+	{"0 0 * * 5-2",
+	 "invalid schedule \"0 0 * * 5-2\": day-of-week \"5-2\" is a "
 	 "backward range",
-	 "did you mean \"6-7\"?"},
-	{"0 0 * * fri-sun",
-	 "invalid schedule \"0 0 * * fri-sun\": day-of-week \"fri-sun\" is a "
-	 "backward range",
-	 "did you mean \"5-7\"?"},
+	 "a range runs from low to high; for one that wraps, write two: "
+	 "\"5-7,0-2\""},
 	{"*-5 * * * *",
 	 "invalid schedule \"*-5 * * * *\": minute \"*-5\" is not a valid "
 	 "range",
@@ -629,6 +630,59 @@ static void test_bitsets(void **state)
 	assert_int_equal(c.dow, 0x7f);
 	parse_ok(&c, "0 0 * * */3");
 	assert_int_equal(c.dow, (1 << 0) | (1 << 3) | (1 << 6));
+}
+
+/* A day-of-week range that ends in Sunday ends in 7, as cronie reads it:
+ * "wed-sun" and "3-0" are "3-7".  Every start day, written as a number and
+ * as a name in two cases, with and without a step, must give the same days
+ * as the range written up to 7. */
+static void test_dow_ranges_ending_sunday(void **state)
+{
+	static const char *const names[] = {"sun", "mon", "tue", "wed",
+					    "thu", "fri", "sat", "sun"};
+	static const char *const steps[] = {"", "/2", "/3"};
+
+	(void)state;
+	for (int lo = 0; lo <= 7; lo++) {
+		for (size_t k = 0; k < sizeof(steps) / sizeof(*steps); k++) {
+			struct cns_cron want, got;
+			char expr[64];
+			char upper[4];
+
+			/* "sun-sun" and "0-0" are Sunday alone. */
+			if (lo == 0)
+				snprintf(expr, sizeof(expr), "0 0 * * 0");
+			else
+				snprintf(expr, sizeof(expr), "0 0 * * %d-7%s",
+					 lo, steps[k]);
+			parse_ok(&want, expr);
+			snprintf(expr, sizeof(expr), "0 0 * * %d-0%s", lo,
+				 steps[k]);
+			parse_ok(&got, expr);
+			assert_int_equal(got.dow, want.dow);
+			snprintf(expr, sizeof(expr), "0 0 * * %s-sun%s",
+				 names[lo], steps[k]);
+			parse_ok(&got, expr);
+			assert_int_equal(got.dow, want.dow);
+			for (int i = 0; i < 3; i++)
+				upper[i] = (char)(names[lo][i] - 'a' + 'A');
+			upper[3] = '\0';
+			snprintf(expr, sizeof(expr), "0 0 * * %s-SUN%s", upper,
+				 steps[k]);
+			parse_ok(&got, expr);
+			assert_int_equal(got.dow, want.dow);
+		}
+	}
+	/* The days the issue of record named: Wednesday to Sunday. */
+	{
+		struct cns_cron c;
+
+		parse_ok(&c, "0 0 * * Wed-Sun");
+		assert_int_equal(c.dow, (1 << 0) | (1 << 3) | (1 << 4) |
+						(1 << 5) | (1 << 6));
+		parse_ok(&c, "0 0 * * Sat-Sun");
+		assert_int_equal(c.dow, (1 << 0) | (1 << 6));
+	}
 }
 
 /* ---- warnings ---- */
@@ -1349,6 +1403,7 @@ int main(void)
 		cmocka_unit_test(test_next_never),
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_bitsets),
+		cmocka_unit_test(test_dow_ranges_ending_sunday),
 		cmocka_unit_test(test_warnings),
 		cmocka_unit_test(test_crontab_text),
 		cmocka_unit_test(test_oncalendar),
