@@ -45,7 +45,9 @@ $(DEPS_MK): scripts/install-deps
 	@{ printf 'PKG_CFLAGS := %s\n' "$$(pkg-config --cflags $(PKGS))" && \
 	   printf 'PKG_LIBS := %s\n' "$$(pkg-config --libs $(PKGS))" && \
 	   printf 'CMOCKA_CFLAGS := %s\n' "$$(pkg-config --cflags cmocka)" && \
-	   printf 'CMOCKA_LIBS := %s\n' "$$(pkg-config --libs cmocka)"; \
+	   printf 'CMOCKA_LIBS := %s\n' "$$(pkg-config --libs cmocka)" && \
+	   printf "PKG_VERSIONS := -DCNS_UNIXODBC_VERSION='\"%s\"' -DCNS_INIH_VERSION='\"%s\"'\n" \
+	     "$$(pkg-config --modversion odbc)" "$$(pkg-config --modversion inih)"; \
 	 } > $@.tmp && mv $@.tmp $@
 
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
@@ -54,7 +56,7 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Iinclude \
-              -DCNS_VERSION='"$(VERSION)"' $(PKG_CFLAGS)
+              -DCNS_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(PKG_VERSIONS)
 LIBS    := $(PKG_LIBS) -lcsv -lpthread -lm
 
 ifeq ($(SAN),1)

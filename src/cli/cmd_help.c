@@ -13,6 +13,13 @@
 #include "consolidate/config.h"
 #include "commands.h"
 
+#ifndef CNS_UNIXODBC_VERSION
+#define CNS_UNIXODBC_VERSION "?"
+#endif
+#ifndef CNS_INIH_VERSION
+#define CNS_INIH_VERSION "?"
+#endif
+
 struct help {
 	const char *name;
 	const char *synopsis;
@@ -158,5 +165,9 @@ int cns_cmd_version(int argc, char **argv)
 	printf("consolidate %s\n", CNS_VERSION);
 	printf("libpq %d.%d, zlib %s, libcsv %d.%d.%d\n", pq / 10000,
 	       pq % 10000, zlibVersion(), CSV_MAJOR, CSV_MINOR, CSV_RELEASE);
+	/* Neither library reports its version at run time in a form a
+	 * person reads, so these are the versions it was built against. */
+	printf("unixODBC %s, inih r%s (built with)\n", CNS_UNIXODBC_VERSION,
+	       CNS_INIH_VERSION);
 	return CNS_EXIT_OK;
 }
