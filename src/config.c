@@ -75,7 +75,7 @@ enum storage {
 	X(JOB, name, name, STRING, NULL, false, NULL, 0, 0, 0,                \
 	  "job name in logs, locks and history (default: file name)")         \
 	X(JOB, schedule, schedule, STRING, NULL, false, NULL, 0, 0, 0,        \
-	  "5-field cron expression, or @hourly, @daily, @weekly, ...")        \
+	  "cron expression (5 fields, or 6 with seconds first) or @daily ...")\
 	X(JOB, timezone, timezone, STRING, NULL, false, NULL, 0, 0, 0,        \
 	  "time zone of the schedule (default: the host's)")                  \
 	X(JOB, overlap, overlap, ENUM, "skip", false, "skip|queue", 0, 0, 0,  \
@@ -83,7 +83,7 @@ enum storage {
 	X(JOB, catchup, catchup, ENUM, "none", false, "none|once", 0, 0, 0,   \
 	  "runs missed while down: none, or run once")                        \
 	X(JOB, jitter, jitter_ms, DURATION, "0", false, NULL, 0, 0, 0,        \
-	  "random delay added to each scheduled start")                       \
+	  "upper bound of a fixed per-job delay (from its name) on each start")\
 	X(JOB, max_runtime, max_runtime_ms, DURATION, "0", false, NULL, 0, 0, \
 	  0, "stop a run that takes longer (0: no limit)")                    \
 	X(JOB, stall_timeout, stall_timeout_ms, DURATION, "0", false, NULL,   \
@@ -137,9 +137,9 @@ enum storage {
 	X(TARGET, create, create, BOOL, "yes", false, NULL, 0, 0, 0,          \
 	  "create the table from the transform schema if missing")           \
 	X(TARGET, dedupe, dedupe, BOOL, "no", false, NULL, 0, 0, 0,           \
-	  "keep one row per key within a run")                                \
+	  "keep one row per key: the last by dedupe_order")                  \
 	X(TARGET, dedupe_order, dedupe_order, STRING, NULL, false, NULL, 0,   \
-	  0, 0, "ORDER BY that decides which duplicate wins (the last)")      \
+	  0, 0, "schema columns, as a tuple, that pick the last row of a key")\
 	X(SOURCE, driver, driver, ENUM, NULL, true, "postgres|odbc|csv", 0,   \
 	  0, D_ALL, "kind of source")                                         \
 	X(SOURCE, conninfo, conninfo, SECRET, NULL, false, NULL, 0, 0, D_PG,  \
@@ -186,7 +186,7 @@ enum storage {
 	X(SOURCE, min_rows, min_rows, INT, NULL, false, NULL, 0, INT64_MAX,   \
 	  D_ALL, "volume guard: fewest rows a run expects")                   \
 	X(SOURCE, max_change, max_change, PERCENT, NULL, false, NULL, 0, 0,   \
-	  D_ALL, "volume guard: largest change of rows from the last run")
+	  D_ALL, "volume guard: largest change from the last 7 good runs' median")
 
 #define KEY_INDEX(sec, key, ...) KI_##sec##_##key,
 enum key_index { KEYS(KEY_INDEX) NKEYS };
@@ -1592,13 +1592,15 @@ static int report(struct parser *p, const char *path, struct cns_error *err)
 	cns_error_at(err, path, first->line, 0);
 	if (first->hint)
 		cns_error_hint(err, "%s", first->hint);
+	/* The first problem is the message (its hint the HINT); the detail
+	 * lists the others, so that nothing is said twice. */
 	cns_buf_init(&all);
-	for (int i = 0; i < p->nprobs; i++) {
+	for (int i = 1; i < p->nprobs; i++) {
 		struct problem *pr = &p->probs[i];
 		size_t mark = all.len;
 		char more[48];
 
-		if (i)
+		if (i > 1)
 			cns_buf_addc(&all, '\n');
 		if (pr->line)
 			cns_buf_printf(&all, "%s:%d: %s", path, pr->line,
@@ -1610,7 +1612,7 @@ static int report(struct parser *p, const char *path, struct cns_error *err)
 		snprintf(more, sizeof(more), "\n... and %d more errors",
 			 p->nprobs - i);
 		/* Keep room to say how many did not fit. */
-		if (i > 0 &&
+		if (i > 1 &&
 		    all.len + (i + 1 < p->nprobs ? sizeof(more) : 0) > room) {
 			all.len = mark;
 			all.data[mark] = '\0';
@@ -1618,7 +1620,8 @@ static int report(struct parser *p, const char *path, struct cns_error *err)
 			break;
 		}
 	}
-	cns_error_detail(err, "%s", all.data);
+	if (all.len)
+		cns_error_detail(err, "%s", all.data);
 	cns_buf_release(&all);
 	return -1;
 }

@@ -964,10 +964,11 @@ int cns_runlog_finish(struct cns_runlog *l, const struct cns_run_record *rec,
 	if (ok) {
 		cns_buf_adds(&b, "run succeeded");
 	} else {
+		/* The whole error, DETAIL and HINT included: this line is
+		 * the one place the log says why the run ended. */
 		cns_buf_printf(&b, "run %s", r.status);
 		if (r.error)
-			cns_buf_printf(&b, ": %.*s",
-				       (int)strcspn(r.error, "\n"), r.error);
+			cns_buf_printf(&b, ": %s", r.error);
 	}
 	cns_buf_printf(&b, " status=%s", r.status);
 	if (r.exit_code >= 0)

@@ -700,9 +700,6 @@ static void record_end(struct runner *rn, struct cns_run *run,
 			cns_runlog_event(rn->log, CNS_LOG_WARN, "rejects", NULL,
 					 "%s", line);
 	}
-	if (msg[0])
-		cns_runlog_event(rn->log, CNS_LOG_ERROR, "end", NULL,
-				 "run %s: %s", res->status, msg);
 	{
 		char trend[512];
 		double secs = (double)(rec.ended_us - rec.started_us) / 1e6;
