@@ -230,10 +230,26 @@ static bool same(const char *a, const char *b)
 	return a == b || (a && b && !strcmp(a, b));
 }
 
+/* The reason without a leading 'column "COL": ', which the summary already
+ * shows as the group's column. */
+static const char *without_column(const char *reason, const char *column)
+{
+	size_t n;
+
+	if (!column || strncmp(reason, "column \"", 8) != 0)
+		return reason;
+	n = strlen(column);
+	if (strncmp(reason + 8, column, n) != 0 ||
+	    strncmp(reason + 8 + n, "\": ", 3) != 0)
+		return reason;
+	return reason + 8 + n + 3;
+}
+
 static void count(struct cns_rejects *r, const struct cns_reject *rej)
 {
 	const char *src = rej->source ? rej->source : "?";
-	const char *reason = rej->reason ? rej->reason : "rejected";
+	const char *reason = without_column(
+		rej->reason ? rej->reason : "rejected", rej->column);
 	char *norm = normalize(reason);
 	uint32_t h = fnv(fnv(fnv(2166136261u, src), rej->column), norm);
 	unsigned i = h & (NBUCKETS - 1);
@@ -340,9 +356,10 @@ void cns_rejects_summary(struct cns_rejects *r, FILE *out, int limit)
 			rest += g->count;
 			continue;
 		}
-		fprintf(out, "%s %s%s%s: %lld", g->source,
-			g->column ? g->column : "", g->column ? ": " : "",
-			g->reason, (long long)g->count);
+		fprintf(out, "%s%s%s: %lld row%s: %s", g->source,
+			g->column ? " " : "", g->column ? g->column : "",
+			(long long)g->count, g->count == 1 ? "" : "s",
+			g->reason);
 		if (strcmp(g->reason, g->example))
 			fprintf(out, " (first: row %lld, %s)",
 				(long long)g->example_row, g->example);
