@@ -697,7 +697,8 @@ static void test_record(void **state)
 	line = line_of(text, 3);
 	assert_non_null(strstr(line, "ERROR run=20261122T031500Z-000004 "
 				     "stage=end run failed: could not "
-				     "connect to source \"crm\": refused "
+				     "connect to source \"crm\": refused"
+				     "\\nDETAIL: more "
 				     "status=failed exit=1 seconds=12.345 "
 				     "read=1244 loaded=1200 rejected=30"));
 	assert_true(cns_runlog_is_end_line(line, strlen(line)));
