@@ -72,13 +72,18 @@ ifeq ($(TEST_HOOKS),1)
 ALL_CFLAGS += -DCNS_TEST_HOOKS
 endif
 
-LIB_SRC  := $(sort $(wildcard src/*.c src/*/*.c))
-LIB_SRC  := $(filter-out src/cli/main.c,$(LIB_SRC))
+# The engine is a library; the command-line program (src/cli) is an
+# archive of its own on top of it, so the library never depends on it.
+LIB_SRC  := $(sort $(wildcard src/*.c src/*/*.c src/*/*/*.c))
+LIB_SRC  := $(filter-out src/cli/%,$(LIB_SRC))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_SRC  := $(filter-out src/cli/main.c,$(sort $(wildcard src/cli/*.c)))
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/src/cli/main.o
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-DEPS     := $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d)
+DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) \
+            $(UNIT_BIN:=.d)
 
 BIN := $(BUILD)/consolidate
 
@@ -106,13 +111,19 @@ $(BUILD)/libconsolidate.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN): $(MAIN_OBJ) $(BUILD)/libconsolidate.a
+$(BUILD)/libconsolidate-cli.a: $(CLI_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(MAIN_OBJ) $(BUILD)/libconsolidate-cli.a $(BUILD)/libconsolidate.a
 	$(CC) $(LDSAN) -o $@ $^ $(LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libconsolidate.a
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libconsolidate-cli.a \
+                  $(BUILD)/libconsolidate.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -MMD -MP -o $@ $< \
-	  $(BUILD)/libconsolidate.a $(LDSAN) $(CMOCKA_LIBS) $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -Isrc/cli -MMD -MP -o $@ $< \
+	  $(BUILD)/libconsolidate-cli.a $(BUILD)/libconsolidate.a $(LDSAN) \
+	  $(CMOCKA_LIBS) $(LIBS)
 
 unit: deps-check $(UNIT_BIN)
 	@scripts/run-unit $(UNIT_BIN)

@@ -19,6 +19,7 @@
 #include "consolidate/source.h"
 #include "consolidate/transform.h"
 #include "consolidate/trend.h"
+#include "cli.h"
 #include "commands.h"
 
 /* Opens, describes and binds one source.  On success *prog is set (the
@@ -52,15 +53,10 @@ static int check_source(const struct cns_job_conf *job,
 static int parse_job_arg(const char *cmd, int argc, char **argv,
 			 bool *offline)
 {
-	static const struct option longopts[] = {
-		{"offline", no_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((c = cns_cli_getopt(argc, argv)) != -1) {
 		switch (c) {
 		case 'o': /* plan without connecting */
 			*offline = true;

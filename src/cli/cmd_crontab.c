@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "consolidate/schedule.h"
+#include "cli.h"
 #include "commands.h"
 
 /* Appends s for a crontab command: quoted for /bin/sh when needed, and
@@ -62,11 +63,6 @@ static const char *self_path(char *buf, size_t size)
 
 int cns_cmd_crontab(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"bin", required_argument, NULL, 'b'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	struct cns_error err = {0};
 	char exe[PATH_MAX];
 	const char *bin = NULL;
@@ -77,7 +73,7 @@ int cns_cmd_crontab(int argc, char **argv)
 	const char *zone = NULL;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "b:h", longopts, NULL)) != -1) {
+	while ((c = cns_cli_getopt(argc, argv)) != -1) {
 		switch (c) {
 		case 'b': /* the consolidate program the lines call */
 			bin = optarg;

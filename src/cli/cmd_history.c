@@ -15,6 +15,7 @@
 
 #include "consolidate/config.h"
 #include "consolidate/runlog.h"
+#include "cli.h"
 #include "commands.h"
 #include "report.h"
 
@@ -26,19 +27,13 @@ struct history_cli {
 
 static int parse_args(int argc, char **argv, struct history_cli *o)
 {
-	static const struct option longopts[] = {
-		{"limit", required_argument, NULL, 'n'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	char *end;
 	int c;
 
 	memset(o, 0, sizeof(*o));
 	o->limit = 20;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "n:h", longopts, NULL)) != -1) {
+	while ((c = cns_cli_getopt(argc, argv)) != -1) {
 		switch (c) {
 		case 'n': /* how many runs */
 			o->limit = (int)strtol(optarg, &end, 10);

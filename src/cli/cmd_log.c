@@ -21,6 +21,7 @@
 
 #include "consolidate/config.h"
 #include "consolidate/runlog.h"
+#include "cli.h"
 #include "commands.h"
 
 #define POLL_MS 200
@@ -33,17 +34,12 @@ struct log_cli {
 
 static int parse_args(int argc, char **argv, struct log_cli *o)
 {
-	static const struct option longopts[] = {
-		{"follow", no_argument, NULL, 'f'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	int c;
 
 	memset(o, 0, sizeof(*o));
 	o->which = "last";
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "fh", longopts, NULL)) != -1) {
+	while ((c = cns_cli_getopt(argc, argv)) != -1) {
 		switch (c) {
 		case 'f': /* keep printing until the run ends */
 			o->follow = true;

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "consolidate/schedule.h"
+#include "cli.h"
 #include "commands.h"
 
 #define COUNT_DEFAULT 5
@@ -28,20 +29,13 @@ struct next_cli {
 
 static int parse_args(int argc, char **argv, struct next_cli *o)
 {
-	static const struct option longopts[] = {
-		{"from", required_argument, NULL, 'f'},
-		{"count", required_argument, NULL, 'n'},
-		{"tz", required_argument, NULL, 'z'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	int c;
 	char *end;
 
 	memset(o, 0, sizeof(*o));
 	o->count = COUNT_DEFAULT;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "f:n:z:h", longopts, NULL)) !=
+	while ((c = cns_cli_getopt(argc, argv)) !=
 	       -1) {
 		switch (c) {
 		case 'f': /* fire times strictly after this instant */

@@ -16,6 +16,7 @@
 
 #include "consolidate/config.h"
 #include "consolidate/runner.h"
+#include "cli.h"
 #include "commands.h"
 #include "report.h"
 
@@ -52,26 +53,13 @@ static int duration_arg(const char *opt, const char *val, int64_t *ms)
 
 static int parse_args(int argc, char **argv, struct run_cli *o)
 {
-	static const struct option longopts[] = {
-		{"source", required_argument, NULL, 's'},
-		{"full-refresh", no_argument, NULL, 'F'},
-		{"wait", required_argument, NULL, 'w'},
-		{"max-runtime", required_argument, NULL, 'R'},
-		{"stall-timeout", required_argument, NULL, 'T'},
-		{"progress", no_argument, NULL, 'p'},
-		{"no-progress", no_argument, NULL, 'P'},
-		{"summary", no_argument, NULL, 'S'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	int c;
 
 	memset(o, 0, sizeof(*o));
 	o->progress = -1;
 	o->summary = -1;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "s:qh", longopts, NULL)) != -1) {
+	while ((c = cns_cli_getopt(argc, argv)) != -1) {
 		switch (c) {
 		case 's': /* run one source only */
 			o->ropt.only_source = optarg;

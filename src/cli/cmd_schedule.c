@@ -13,19 +13,13 @@
 #include <string.h>
 
 #include "consolidate/schedule.h"
+#include "cli.h"
 #include "commands.h"
 
 #define GRACE_DEFAULT_MS 30000
 
 int cns_cmd_schedule(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"grace", required_argument, NULL, 'g'},
-		{"log", required_argument, NULL, 'l'},
-		{"state-dir", required_argument, NULL, 's'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	struct cns_scheduler_opts opts = {0};
 	struct cns_error err = {0};
 	const char *cmd = getenv("CNS_SCHEDULE_COMMAND");
@@ -33,7 +27,7 @@ int cns_cmd_schedule(int argc, char **argv)
 
 	opts.grace_ms = GRACE_DEFAULT_MS;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "g:l:s:h", longopts, NULL)) !=
+	while ((c = cns_cli_getopt(argc, argv)) !=
 	       -1) {
 		switch (c) {
 		case 'g': /* how long a stop waits for running jobs */

@@ -30,6 +30,7 @@
 #include "consolidate/config.h"
 #include "consolidate/runlog.h"
 #include "consolidate/schedule.h"
+#include "cli.h"
 #include "commands.h"
 
 /* Monitoring-plugin exit codes. */
@@ -102,18 +103,12 @@ struct status_cli {
 
 static int parse_args(int argc, char **argv, struct status_cli *o)
 {
-	static const struct option longopts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"now", required_argument, NULL, 'N'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	int c;
 
 	memset(o, 0, sizeof(*o));
 	o->now_text = getenv("CNS_NOW");
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((c = cns_cli_getopt(argc, argv)) != -1) {
 		switch (c) {
 		case 'j': /* one JSON document */
 			o->json = true;

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "consolidate/schedule.h"
+#include "cli.h"
 #include "commands.h"
 
 /* A unit name from a job name: systemd-escape style \xNN for anything
@@ -75,12 +76,6 @@ static int write_file(const char *dir, const char *name, const char *text,
 
 int cns_cmd_systemd(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"bin", required_argument, NULL, 'b'},
-		{"output-dir", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	struct cns_error err = {0};
 	struct cns_sched_def d;
 	struct cns_buf unit, service, timer, cal, notes;
@@ -89,7 +84,7 @@ int cns_cmd_systemd(int argc, char **argv)
 	int c, rc = CNS_EXIT_OK;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "b:o:h", longopts, NULL)) != -1) {
+	while ((c = cns_cli_getopt(argc, argv)) != -1) {
 		switch (c) {
 		case 'b': /* the consolidate program ExecStart= calls */
 			bin = optarg;

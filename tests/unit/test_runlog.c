@@ -40,28 +40,6 @@
 
 static char tmpdir[256];
 
-/* The commands report through these two, which live beside main() and so
- * outside the library: the same, for the tests. */
-void cns_cli_report(const struct cns_error *err)
-{
-	char buf[4096];
-
-	fprintf(stderr, "consolidate: %s\n",
-		cns_error_format(err, buf, sizeof(buf)));
-}
-
-int cns_cli_usage(const char *command, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "consolidate %s: ", command);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n");
-	return CNS_EXIT_USAGE;
-}
-
 static int rm_entry(const char *path, const struct stat *sb, int flag,
 		    struct FTW *ftw)
 {

@@ -1,0 +1,301 @@
+/*
+ * cli.c - the one table of commands and options (see cli.h), the option
+ * parser generated from it, and the help printed from it.
+ *
+ * The text here is the short form of consolidate(1); test_man_cli checks
+ * that both name the same commands and options.
+ */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "consolidate/error.h"
+#include "commands.h"
+
+/* An option's val is its short letter, or for a long-only option a
+ * letter that is not in the option string, so each command's switch reads
+ * the same either way. */
+static const struct cns_cli_option run_opts[] = {
+	{"source", 's', 's', "NAME",
+	 "run only this source (replace mode: the\n"
+	 "target is not swapped)"},
+	{"full-refresh", 0, 'F', NULL,
+	 "forget the watermarks of incremental\n"
+	 "sources (with -s, of that source) and\n"
+	 "read everything again"},
+	{"wait", 0, 'w', "DURATION",
+	 "wait this long for the job's lock\n"
+	 "instead of exiting 75 at once"},
+	{"max-runtime", 0, 'R', "D", "override the job's max_runtime\n(0: keep it)"},
+	{"stall-timeout", 0, 'T', "D",
+	 "override the job's stall_timeout\n(0: keep it)"},
+	{"progress", 0, 'p', NULL,
+	 "show the progress line also when stderr\n"
+	 "is not a terminal"},
+	{"no-progress", 0, 'P', NULL, "never show the progress line"},
+	{"summary", 0, 'S', NULL,
+	 "print the summary table also when stderr\n"
+	 "is not a terminal"},
+	{"quiet", 'q', 'q', NULL, "print nothing but errors"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
+static const struct cns_cli_option offline_opts[] = {
+	{"offline", 0, 'o', NULL, "connect to nothing"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
+static const struct cns_cli_option next_opts[] = {
+	{"from", 'f', 'f', "TIME", "times strictly after TIME (default now)"},
+	{"count", 'n', 'n', "N", "how many, 1-100000 (default 5)"},
+	{"tz", 'z', 'z', "ZONE", "read the schedule in this zone"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
+static const struct cns_cli_option schedule_opts[] = {
+	{"grace", 'g', 'g', "D",
+	 "how long a stop waits for running jobs\n"
+	 "before SIGTERM, then SIGKILL\n"
+	 "(default 30s)"},
+	{"log", 'l', 'l', "FILE", "also append the log lines to FILE"},
+	{"state-dir", 's', 's', "DIR", "keep the lock and state files in DIR"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
+static const struct cns_cli_option bin_opts[] = {
+	{"bin", 'b', 'b', "PATH",
+	 "the program the lines run (default: this\none)"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
+static const struct cns_cli_option systemd_opts[] = {
+	{"bin", 'b', 'b', "PATH",
+	 "the program ExecStart= runs (default:\nthis one)"},
+	{"output-dir", 'o', 'o', "DIR", "write the two units into DIR instead"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
+static const struct cns_cli_option history_opts[] = {
+	{"limit", 'n', 'n', "N", "how many runs (default 20)"},
+	{"json", 0, 'j', NULL, "the records as stored, oldest first"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
+static const struct cns_cli_option log_opts[] = {
+	{"follow", 'f', 'f', NULL, "keep printing until the run ends"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
+static const struct cns_cli_option status_opts[] = {
+	{"json", 0, 'j', NULL, "one JSON document instead of the table"},
+	{"now", 0, 'N', "TIME", "judge as of TIME (also $CNS_NOW)"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
+static const struct cns_cli_option no_opts[] = {
+	{NULL, 0, 0, NULL, NULL},
+};
+
+static const struct cns_cli_command commands[] = {
+	{"run", cns_cmd_run, "JOB.conf [options]",
+	 "Runs the job once: extracts every source, transforms the rows into\n"
+	 "the target schema and loads them in committed chunks.\n",
+	 run_opts,
+	 "On a terminal it shows progress and a summary; under cron it prints\n"
+	 "nothing when the run succeeds.  SIGTERM or SIGINT stops it cleanly\n"
+	 "(exit 5); a second SIGINT stops it at once.\n",
+	 0},
+	{"check", cns_cmd_check, "JOB.conf [--offline]",
+	 "Parses the job and its transform file, connects to every source and\n"
+	 "the target, and checks each mapping against the live columns,\n"
+	 "moving no data.  Warns about schedules that do not do what they\n"
+	 "seem to.  Reports every problem it finds (exit 1; 3 when a file\n"
+	 "does not parse).\n",
+	 offline_opts, NULL, 0},
+	{"plan", cns_cmd_plan, "JOB.conf [--offline]",
+	 "Prints per source the extraction (SQL or files) and the compiled\n"
+	 "mapping, then the target table's DDL.  With --offline it shows no\n"
+	 "mappings.\n",
+	 offline_opts, NULL, 0},
+	{"next", cns_cmd_next, "JOB.conf|'EXPR' [--from TIME] [--count N] "
+			       "[--tz ZONE]",
+	 "Prints the next fire times of a schedule, one ISO 8601 time with\n"
+	 "its offset a line, in the job's zone (or the host's).\n",
+	 next_opts,
+	 "Warnings about schedules that do not do what they seem to go to\n"
+	 "stderr.\n",
+	 0},
+	{"schedule", cns_cmd_schedule,
+	 "[DIR|FILE...] [--grace D] [--log FILE] [--state-dir DIR]",
+	 "Runs in the foreground and fires each job of the folders (default\n"
+	 "/etc/consolidate/jobs) and files at its schedule, each run a\n"
+	 "`consolidate run` child.\n",
+	 schedule_opts,
+	 "SIGHUP reloads the job files; SIGTERM stops launching and waits for\n"
+	 "the running jobs.  Exit 75 when another scheduler owns a folder.\n",
+	 0},
+	{"crontab", cns_cmd_crontab, "[DIR|FILE...] [--bin PATH]",
+	 "Prints crontab lines (with CRON_TZ) that run each job of the\n"
+	 "folders (default /etc/consolidate/jobs) and files at its\n"
+	 "schedule.\n",
+	 bin_opts, NULL, 0},
+	{"systemd", cns_cmd_systemd, "JOB.conf [--bin PATH] [--output-dir DIR]",
+	 "Prints a systemd .service and .timer pair for the job.\n",
+	 systemd_opts, NULL, 0},
+	{"history", cns_cmd_history, "JOB.conf [-n N] [--json]",
+	 "Shows the job's recent runs, newest first: start, duration, status,\n"
+	 "rows per source, rejects, and the error of failed runs.\n",
+	 history_opts, NULL, 0},
+	{"log", cns_cmd_log, "JOB.conf [RUN|last|last-failed] [--follow]",
+	 "Prints the log of one run (default: the last); RUN is a run id or a\n"
+	 "unique prefix of one.\n",
+	 log_opts, NULL, 0},
+	{"status", cns_cmd_status, "[DIR|FILE...] [--json] [--now TIME]",
+	 "Shows per job of the folders (default /etc/consolidate/jobs) and\n"
+	 "files the last run, the last success, the next fire time and a\n"
+	 "verdict (ok, failing, late, never, error).  The exit code follows\n"
+	 "the Nagios convention: 0 ok, 1 warning, 2 critical, 3 unknown.\n",
+	 status_opts, NULL, 0},
+	{"unlock", cns_cmd_unlock, "JOB.conf",
+	 "Shows who holds the job's lock file (exit 75 while it is held).\n"
+	 "Locks end with their process, so there is never a stale lock to\n"
+	 "remove.\n",
+	 no_opts, NULL, 0},
+	{"help", cns_cmd_help, "[COMMAND|keys]",
+	 "Shows help for a command, or every job-file key with \"keys\".\n",
+	 no_opts, NULL, 0},
+	{"version", cns_cmd_version, "",
+	 "Prints the version and the versions of the libraries in use.\n",
+	 no_opts, NULL, 0},
+	{"--version", cns_cmd_version, "", NULL, no_opts, NULL, 1},
+	{"-V", cns_cmd_version, "", NULL, no_opts, NULL, 1},
+	{"--help", cns_cmd_help, "", NULL, no_opts, NULL, 1},
+	{"-h", cns_cmd_help, "", NULL, no_opts, NULL, 1},
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+const struct cns_cli_command *cns_cli_commands(size_t *n)
+{
+	*n = NCOMMANDS;
+	return commands;
+}
+
+const struct cns_cli_command *cns_cli_find(const char *name)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+/* The most options a command has, plus --help and the terminator. */
+#define MAX_OPTS 16
+
+int cns_cli_getopt(int argc, char **argv)
+{
+	/* Built again on each call: a command calls this in its own loop,
+	 * and building is cheaper than keeping a cache right. */
+	const struct cns_cli_command *c = cns_cli_find(argv[0]);
+	struct option longopts[MAX_OPTS + 2];
+	char shorts[2 * MAX_OPTS + 2];
+	size_t n = 0, s = 0;
+
+	if (c) {
+		for (const struct cns_cli_option *o = c->options;
+		     o->name && n < MAX_OPTS; o++, n++) {
+			longopts[n] = (struct option){
+				o->name, o->arg ? required_argument : no_argument,
+				NULL, o->val};
+			if (o->letter) {
+				shorts[s++] = o->letter;
+				if (o->arg)
+					shorts[s++] = ':';
+			}
+		}
+	}
+	longopts[n++] = (struct option){"help", no_argument, NULL, 'h'};
+	longopts[n] = (struct option){NULL, 0, NULL, 0};
+	shorts[s++] = 'h';
+	shorts[s] = '\0';
+	return getopt_long(argc, argv, shorts, longopts, NULL);
+}
+
+/* One option's help lines: "  -s, --source NAME        text", the text
+ * in a column, its continuation lines under it. */
+static void print_option(const struct cns_cli_option *o, FILE *out)
+{
+	char head[64];
+	const char *doc = o->doc;
+	int w;
+
+	if (o->letter)
+		w = snprintf(head, sizeof(head), "  -%c, --%s%s%s", o->letter,
+			     o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+	else
+		w = snprintf(head, sizeof(head), "      --%s%s%s", o->name,
+			     o->arg ? " " : "", o->arg ? o->arg : "");
+	fputs(head, out);
+	if (w >= 27)
+		fprintf(out, "\n%27s", "");
+	else
+		fprintf(out, "%*s", 27 - w, "");
+	while (*doc) {
+		size_t len = strcspn(doc, "\n");
+
+		fprintf(out, "%.*s\n", (int)len, doc);
+		doc += len;
+		if (*doc == '\n' && *++doc)
+			fprintf(out, "%27s", "");
+	}
+}
+
+void cns_cli_print_help(const struct cns_cli_command *c, FILE *out)
+{
+	fprintf(out, "Usage: consolidate %s%s%s\n\n%s", c->name,
+		c->synopsis[0] ? " " : "", c->synopsis, c->text);
+	for (const struct cns_cli_option *o = c->options; o->name; o++)
+		print_option(o, out);
+	if (c->notes)
+		fputs(c->notes, out);
+}
+
+void cns_cli_print_usage(FILE *out)
+{
+	fprintf(out, "consolidate - scheduled data consolidation into "
+		     "PostgreSQL\n\nUsage:\n");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (!commands[i].hidden)
+			fprintf(out, "  consolidate %s%s%s\n", commands[i].name,
+				commands[i].synopsis[0] ? " " : "",
+				commands[i].synopsis);
+	fprintf(out,
+		"\nExit codes: 0 success, 1 run failed, 2 bad usage, 3 bad "
+		"configuration,\n4 stopped by the watchdog, 5 cancelled by "
+		"a signal, 75 an earlier run holds the lock.\n"
+		"status exits 0 ok, 1 warning, 2 critical, 3 unknown.\n"
+		"\"consolidate help COMMAND\" for more; man consolidate, "
+		"consolidate.conf(5),\nconsolidate-transforms(7).\n");
+}
+
+void cns_cli_report(const struct cns_error *err)
+{
+	char buf[4096];
+
+	fprintf(stderr, "consolidate: %s\n", cns_error_format(err, buf,
+							       sizeof(buf)));
+}
+
+int cns_cli_usage(const char *command, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "consolidate %s: ", command);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry \"consolidate help %s\".\n", command);
+	return CNS_EXIT_USAGE;
+}
