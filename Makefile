@@ -83,7 +83,7 @@ MAIN_OBJ := $(BUILD)/src/cli/main.o
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) \
-            $(UNIT_BIN:=.d)
+            $(UNIT_BIN:=.d) $(BUILD)/tests/integration/test_odbc.d
 
 BIN := $(BUILD)/consolidate
 
@@ -136,8 +136,17 @@ unit-asan:
 hooks:
 	$(MAKE) BUILD=build/hooks TEST_HOOKS=1 build/hooks/consolidate
 
-integration: all hooks
-	@CNS_HOOKS=$(CURDIR)/build/hooks/consolidate tests/integration/run
+# The odbc driver against real drivers and servers: a cmocka program that
+# starts its own servers, run by tests/integration/t_odbc_driver.sh.
+ODBC_TEST = $(BUILD)/tests/integration/test_odbc
+$(ODBC_TEST): tests/integration/test_odbc.c $(BUILD)/libconsolidate.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -MMD -MP -o $@ $< \
+	  $(BUILD)/libconsolidate.a $(LDSAN) $(CMOCKA_LIBS) $(LIBS)
+
+integration: all hooks $(ODBC_TEST)
+	@CNS_HOOKS=$(CURDIR)/build/hooks/consolidate \
+	  CNS_ODBC_TEST=$(CURDIR)/$(ODBC_TEST) tests/integration/run
 
 test: all
 	tests/build/t_first_build.sh
@@ -153,11 +162,13 @@ test: all
 # (tests/lsan.supp).  Peak-memory and timing tests are left out: the
 # sanitizers change both.
 ASAN_TESTS := t_pg_modes.sh t_csv_modes.sh t_incremental.sh t_runlog.sh \
-              t_odbc.sh t_three_systems.sh
+              t_odbc.sh t_odbc_driver.sh t_three_systems.sh
 integration-asan:
-	$(MAKE) BUILD=build/asan SAN=1 build/asan/consolidate
+	$(MAKE) BUILD=build/asan SAN=1 build/asan/consolidate \
+	  build/asan/tests/integration/test_odbc
 	@CNS=$(CURDIR)/build/asan/consolidate \
 	  CNS_HOOKS=$(CURDIR)/build/asan/consolidate \
+	  CNS_ODBC_TEST=$(CURDIR)/build/asan/tests/integration/test_odbc \
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  tests/integration/run $(ASAN_TESTS)
