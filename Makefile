@@ -21,7 +21,7 @@ BUILD   ?= build
 SAN     ?=
 
 CC      ?= cc
-PKGS    := libpq odbc zlib inih
+PKGS    := libpq odbc zlib inih libcrypto
 INSTALL_DEPS ?= scripts/install-deps
 
 # The compiler and linker flags come from pkg-config, which knows the
@@ -184,7 +184,7 @@ build/fuzz/fuzz_transform: $(FUZZ_SRC) $(wildcard src/transform/*.h) \
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 \
 	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	  -Iinclude $(FUZZ_SRC) -lcsv -lm -o $@
+	  -Iinclude $(FUZZ_SRC) -lcsv -lcrypto -lm -o $@
 
 fuzz: build/fuzz/fuzz_transform
 	@mkdir -p build/fuzz/corpus
