@@ -21,7 +21,7 @@ BUILD   ?= build
 SAN     ?=
 
 CC      ?= cc
-PKGS    := libpq odbc zlib inih libcrypto
+PKGS    := libpq odbc zlib libcrypto
 INSTALL_DEPS ?= scripts/install-deps
 
 # The compiler and linker flags come from pkg-config, which knows the
@@ -46,8 +46,8 @@ $(DEPS_MK): scripts/install-deps
 	   printf 'PKG_LIBS := %s\n' "$$(pkg-config --libs $(PKGS))" && \
 	   printf 'CMOCKA_CFLAGS := %s\n' "$$(pkg-config --cflags cmocka)" && \
 	   printf 'CMOCKA_LIBS := %s\n' "$$(pkg-config --libs cmocka)" && \
-	   printf "PKG_VERSIONS := -DCNS_UNIXODBC_VERSION='\"%s\"' -DCNS_INIH_VERSION='\"%s\"'\n" \
-	     "$$(pkg-config --modversion odbc)" "$$(pkg-config --modversion inih)"; \
+	   printf "PKG_VERSIONS := -DCNS_UNIXODBC_VERSION='\"%s\"'\n" \
+	     "$$(pkg-config --modversion odbc)"; \
 	 } > $@.tmp && mv $@.tmp $@
 
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)

@@ -1,7 +1,7 @@
 /*
- * config.c - job files: the key table, the reading of INI text through
- * inih, the value parsers (durations, sizes, booleans, lists, ${ENV}) and
- * the checks that span several keys.
+ * config.c - job files: the key table, the INI tokenizer, the value
+ * parsers (durations, sizes, booleans, lists, ${ENV}) and the checks that
+ * span several keys.
  *
  * One table (KEYS below) describes every key once: its section, type,
  * default, range, the drivers it applies to, its doc line and the field it
@@ -16,7 +16,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <ini.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -544,7 +543,7 @@ struct parser {
 	struct cns_job_conf *job;
 	const char *text;
 	size_t len, pos;
-	int lineno;           /* line inih is handling */
+	int lineno;           /* line being read */
 	struct section *cur;  /* section of the keys that follow */
 	bool skip_keys;       /* under a broken or duplicate header */
 	struct section **secs;
@@ -583,14 +582,6 @@ static void problem(struct parser *p, int line, const char *hint,
 	va_start(ap, fmt);
 	vsnprintf(pr->msg, (size_t)n + 1, fmt, ap);
 	va_end(ap);
-}
-
-static bool problem_at(const struct parser *p, int line)
-{
-	for (int i = 0; i < p->nprobs; i++)
-		if (p->probs[i].line == line)
-			return true;
-	return false;
 }
 
 /* A value as quoted back in a message: shortened, so that a pasted query
@@ -750,103 +741,121 @@ static void open_section(struct parser *p, char *hdr, int line)
 }
 
 /*
- * Looks at one line before inih does, for what inih does not report:
- * section headers (inih calls back only for keys, so an empty or repeated
- * section would go unseen) and each malformed line (inih reports only the
- * first).  The rules mirror inih's for the options set in read_job():
- * comments start a line with ';' or '#', or follow whitespace with ';'.
- * Returns false when the line is bad and inih should not see it.
+ * The job-file tokenizer.  Written here rather than taken from inih: inih
+ * as Debian builds it reads lines of at most 200 bytes and folds indented
+ * lines into the value above, unless its process-wide options are
+ * changed, which no library should do to its host.  The dialect is
+ * small: blank lines; comments that start a line with ';' or '#', or
+ * follow whitespace with ';'; "[section]" headers; "key = value" (or
+ * "key: value") with blanks around both trimmed; a UTF-8 byte-order mark
+ * at the start.  No continuation lines.
  */
-static bool scan_line(struct parser *p, char *s, int line)
+
+/* The end of s[0..): the first of `stop` or an inline comment (';' after
+ * whitespace), or the end of the string. */
+static char *token_end(char *s, const char *stop)
 {
 	bool was_space = false;
+
+	for (; *s; s++) {
+		if (stop && strchr(stop, *s))
+			break;
+		if (was_space && *s == ';')
+			break;
+		was_space = isspace((unsigned char)*s);
+	}
+	return s;
+}
+
+static void rstrip(char *s, char *end)
+{
+	while (end > s && isspace((unsigned char)end[-1]))
+		end--;
+	*end = '\0';
+}
+
+static int on_key(struct parser *p, const char *name, const char *value);
+
+/* One line (NUL-terminated, in p->line): a header, a key or nothing. */
+static void scan_line(struct parser *p, char *s, int line)
+{
 	char *t;
 
 	while (isspace((unsigned char)*s))
 		s++;
 	if (*s == '\0' || *s == ';' || *s == '#')
-		return true;
+		return;
 	if (*s == '[') {
-		for (t = s + 1; *t; t++) {
-			if (*t == ']')
-				break;
-			if (was_space && *t == ';')
-				break;
-			was_space = isspace((unsigned char)*t);
-		}
+		t = token_end(s + 1, "]");
 		if (*t != ']') {
 			problem(p, line, NULL,
 				"expected \"]\" at the end of the section "
 				"header");
 			p->cur = NULL;
 			p->skip_keys = true;
-			return false;
+			return;
 		}
-		*t = '\0';
 		s++;
 		while (isspace((unsigned char)*s))
 			s++;
-		while (t > s && isspace((unsigned char)t[-1]))
-			*--t = '\0';
+		rstrip(s, t);
 		open_section(p, s, line);
-		return true;
+		return;
 	}
-	for (t = s; *t && *t != '=' && *t != ':'; t++) {
-		if (was_space && *t == ';')
-			break;
-		was_space = isspace((unsigned char)*t);
-	}
+	t = token_end(s, "=:");
 	if (*t != '=' && *t != ':') {
 		problem(p, line, NULL,
 			"expected \"key = value\", a [section] header or a "
 			"comment");
-		return false;
+		return;
 	}
-	return true;
+	{
+		char *value = t + 1;
+
+		rstrip(s, t);
+		while (isspace((unsigned char)*value))
+			value++;
+		rstrip(value, token_end(value, NULL));
+		on_key(p, s, value);
+	}
 }
 
-/* inih's fgets-like reader: serves the job file line by line, so that
- * the line number of every key is known exactly. */
-static char *read_line(char *str, int num, void *stream)
+/* Reads the job file's text line by line, so that the line number of
+ * every key is known exactly. */
+static void read_job(struct parser *p)
 {
-	struct parser *p = stream;
-	const char *s = p->text + p->pos;
-	const char *nl;
-	size_t n;
-	bool ok = false;
+	while (p->pos < p->len) {
+		const char *s = p->text + p->pos;
+		const char *nl = memchr(s, '\n', p->len - p->pos);
+		size_t n = nl ? (size_t)(nl - s) : p->len - p->pos;
 
-	if (p->pos >= p->len)
-		return NULL;
-	nl = memchr(s, '\n', p->len - p->pos);
-	n = nl ? (size_t)(nl - s) : p->len - p->pos;
-	p->pos += n + (nl != NULL);
-	p->lineno++;
-	if (p->lineno == 1 && n >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3)) {
-		s += 3;
-		n -= 3;
+		p->pos += n + (nl != NULL);
+		p->lineno++;
+		if (p->lineno == 1 && n >= 3 &&
+		    !memcmp(s, "\xEF\xBB\xBF", 3)) {
+			s += 3;
+			n -= 3;
+		}
+		if (n > MAX_LINE || memchr(s, '\0', n)) {
+			if (n > MAX_LINE)
+				problem(p, p->lineno, NULL,
+					"line is longer than %d bytes",
+					MAX_LINE);
+			else
+				problem(p, p->lineno, NULL,
+					"line contains a NUL byte");
+			/* Keys under a header that could not be read belong
+			 * to no known section. */
+			if (s[strspn(s, " \t")] == '[') {
+				p->cur = NULL;
+				p->skip_keys = true;
+			}
+			continue;
+		}
+		cns_buf_reset(&p->line);
+		cns_buf_add(&p->line, s, n);
+		scan_line(p, p->line.data, p->lineno);
 	}
-	cns_buf_reset(&p->line);
-	cns_buf_add(&p->line, s, n);
-	if (n > MAX_LINE || n + 2 > (size_t)num)
-		problem(p, p->lineno, NULL, "line is longer than %d bytes",
-			MAX_LINE);
-	else if (memchr(s, '\0', n))
-		problem(p, p->lineno, NULL, "line contains a NUL byte");
-	else
-		ok = scan_line(p, p->line.data, p->lineno);
-	/* A bad line reaches inih as an empty one: it was reported above. */
-	if (!ok)
-		n = 0;
-	/* Keys under a header that could not be read belong to no known
-	 * section. */
-	if (!ok && p->line.data[strspn(p->line.data, " \t")] == '[') {
-		p->cur = NULL;
-		p->skip_keys = true;
-	}
-	memcpy(str, s, n);
-	str[n] = '\n';
-	str[n + 1] = '\0';
-	return str;
 }
 
 static int find_key(enum sec_kind kind, const char *name)
@@ -1198,16 +1207,13 @@ static int set_value(struct parser *p, struct section *sec, int idx,
 	return 0;
 }
 
-/* inih's callback for each "key = value". */
-static int on_key(void *user, const char *section, const char *name,
-		  const char *value)
+/* Each "key = value" of the current section. */
+static int on_key(struct parser *p, const char *name, const char *value)
 {
-	struct parser *p = user;
 	struct section *sec = p->cur;
 	int line = p->lineno;
 	int idx;
 
-	(void)section; /* p->cur, kept by read_line, is the truth */
 	if (p->skip_keys)
 		return 1;
 	if (!*name) {
@@ -1236,69 +1242,6 @@ static int on_key(void *user, const char *section, const char *name,
 	if (set_value(p, sec, idx, value, line) < 0)
 		sec->bad[idx] = true;
 	return 1;
-}
-
-/* inih keeps its options in process-wide variables (Debian builds it with
- * them settable at run time).  read_job() sets them for the job-file
- * dialect and puts them back, under this lock, so that another reader of
- * INI files keeps its own. */
-static pthread_mutex_t inih_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void read_job(struct parser *p, const char *path)
-{
-	bool multiline, bom, inline_comments, use_stack, allow_realloc;
-	bool stop_first, no_value;
-	int max_line, initial_alloc, rc;
-	char *inline_prefixes, *start_prefixes;
-
-	pthread_mutex_lock(&inih_lock);
-	multiline = ini_allow_multiline;
-	bom = ini_allow_bom;
-	inline_comments = ini_allow_inline_comments;
-	use_stack = ini_use_stack;
-	allow_realloc = ini_allow_realloc;
-	stop_first = ini_stop_on_first_error;
-	no_value = ini_allow_no_value;
-	max_line = ini_max_line;
-	initial_alloc = ini_initial_alloc;
-	inline_prefixes = ini_inline_comment_prefixes;
-	start_prefixes = ini_start_comment_prefixes;
-
-	/* No continuation lines: an indented key would silently become part
-	 * of the previous value.  A fixed heap line buffer, so that
-	 * read_line() serves exactly one line per call. */
-	ini_allow_multiline = false;
-	ini_allow_bom = true;
-	ini_allow_inline_comments = true;
-	ini_inline_comment_prefixes = ";";
-	ini_start_comment_prefixes = ";#";
-	ini_use_stack = false;
-	ini_allow_realloc = false;
-	ini_initial_alloc = MAX_LINE + 2;
-	ini_max_line = MAX_LINE + 2;
-	ini_stop_on_first_error = false;
-	ini_allow_no_value = false;
-
-	rc = ini_parse_stream(read_line, p, on_key, p);
-
-	ini_allow_multiline = multiline;
-	ini_allow_bom = bom;
-	ini_allow_inline_comments = inline_comments;
-	ini_use_stack = use_stack;
-	ini_allow_realloc = allow_realloc;
-	ini_stop_on_first_error = stop_first;
-	ini_allow_no_value = no_value;
-	ini_max_line = max_line;
-	ini_initial_alloc = initial_alloc;
-	ini_inline_comment_prefixes = inline_prefixes;
-	ini_start_comment_prefixes = start_prefixes;
-	pthread_mutex_unlock(&inih_lock);
-
-	if (rc == -2)
-		problem(p, 0, NULL, "could not read job file \"%s\": %s",
-			path, strerror(ENOMEM));
-	else if (rc > 0 && !problem_at(p, rc))
-		problem(p, rc, NULL, "syntax error");
 }
 
 /* ---- after reading: defaults, required keys, checks across keys ---- */
@@ -1718,7 +1661,7 @@ int cns_config_load(const char *path, struct cns_job_conf **out,
 	cns_buf_init(&p.line);
 	cns_buf_init(&p.val);
 
-	read_job(&p, path);
+	read_job(&p);
 	finish(&p);
 	if (p.nprobs)
 		rc = report(&p, path, err);

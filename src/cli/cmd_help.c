@@ -4,7 +4,6 @@
  * The help text itself lives in the command table (cli.c).
  */
 #include <csv.h>
-#include <ini.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,9 +15,6 @@
 
 #ifndef CNS_UNIXODBC_VERSION
 #define CNS_UNIXODBC_VERSION "?"
-#endif
-#ifndef CNS_INIH_VERSION
-#define CNS_INIH_VERSION "?"
 #endif
 
 int cns_cmd_help(int argc, char **argv)
@@ -52,9 +48,8 @@ int cns_cmd_version(int argc, char **argv)
 	printf("consolidate %s\n", CNS_VERSION);
 	printf("libpq %d.%d, zlib %s, libcsv %d.%d.%d\n", pq / 10000,
 	       pq % 10000, zlibVersion(), CSV_MAJOR, CSV_MINOR, CSV_RELEASE);
-	/* Neither library reports its version at run time in a form a
-	 * person reads, so these are the versions it was built against. */
-	printf("unixODBC %s, inih r%s (built with)\n", CNS_UNIXODBC_VERSION,
-	       CNS_INIH_VERSION);
+	/* unixODBC reports no version of its own at run time, only the ODBC
+	 * version it implements, so this is the one it was built with. */
+	printf("unixODBC %s (built with)\n", CNS_UNIXODBC_VERSION);
 	return CNS_EXIT_OK;
 }

@@ -13,7 +13,6 @@
 #include <cmocka.h>
 
 #include <ftw.h>
-#include <ini.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1075,8 +1074,6 @@ static void test_bad_bytes(void **state)
 	struct cns_job_conf *job;
 	struct cns_error err;
 	struct cns_buf text;
-	int max_line = ini_max_line;
-	bool multiline = ini_allow_multiline;
 
 	(void)state;
 	cns_error_clear(&err);
@@ -1120,9 +1117,73 @@ static void test_bad_bytes(void **state)
 	cns_buf_release(&text);
 	assert_string_equal(err.message, "line is longer than 65536 bytes");
 	assert_int_equal(err.line, 9);
-	/* inih's own settings are left as they were. */
-	assert_int_equal(ini_max_line, max_line);
-	assert_int_equal(ini_allow_multiline, multiline);
+}
+
+/* ---- the tokenizer ---- */
+
+/* The INI dialect, line by line: what a value reads as. */
+static void test_tokenizer(void **state)
+{
+	static const struct {
+		const char *line; /* the last lines of a postgres source */
+		const char *name; /* the "where" they give */
+	} cases[] = {
+		{"where = plain\n", "plain"},
+		{"where=tight\n", "tight"},
+		{"where: colon\n", "colon"},
+		{"where = spaced value  \n", "spaced value"},
+		{"where = cut ; a comment\n", "cut"},
+		{"where = kept;semicolon\n", "kept;semicolon"},
+		{"where = kept # hash\n", "kept # hash"},
+		{"where = a=b\n", "a=b"},
+		{"where = crlf\r\n", "crlf"},
+		{"   where = indented\n", "indented"},
+		{"\twhere\t=\ttabs\t\n", "tabs"},
+		{"; where = commented\nwhere = after\n", "after"},
+		{"# where = commented\nwhere = after\n", "after"},
+		{"\n\n   \nwhere = blank lines\n", "blank lines"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		char text[512];
+		struct cns_job_conf *job;
+
+		snprintf(text, sizeof(text), JOB TARGET PG "table = t\n%s",
+			 cases[i].line);
+		job = load_ok("tok.conf", text);
+		if (strcmp(job->sources[0].where, cases[i].name))
+			fail_msg("case %zu: got \"%s\", want \"%s\"", i,
+				 job->sources[0].where, cases[i].name);
+		cns_config_free(job);
+	}
+
+	/* An indented line after a key is a key of its own, never a
+	 * continuation of the value above. */
+	{
+		struct cns_job_conf *job = load_ok(
+			"cont.conf", "[job]\nname = first\n  transforms = "
+				     "t.xf\n" TARGET CSV);
+
+		assert_string_equal(job->name, "first");
+		assert_string_equal(job->transforms + strlen(job->transforms) -
+					    4,
+				    "t.xf");
+		cns_config_free(job);
+	}
+	/* Headers: blanks inside the brackets, a comment after; a byte-order
+	 * mark before the first. */
+	{
+		struct cns_job_conf *job = load_ok(
+			"hdr.conf", "\xEF\xBB\xBF[ job ] ; the job\nname = h\n"
+				    "transforms = t.xf\n[target]\nconninfo = "
+				    "x\ntable = t\n[ source   a ]\ndriver = "
+				    "csv\npath = a.csv\n");
+
+		assert_string_equal(job->name, "h");
+		assert_string_equal(job->sources[0].name, "a");
+		cns_config_free(job);
+	}
 }
 
 /* ---- the key table ---- */
@@ -1229,6 +1290,7 @@ int main(void)
 		cmocka_unit_test(test_secrets_stay_out),
 		cmocka_unit_test(test_unreadable),
 		cmocka_unit_test(test_bad_bytes),
+		cmocka_unit_test(test_tokenizer),
 		cmocka_unit_test(test_key_table),
 		cmocka_unit_test(test_print_keys),
 		cmocka_unit_test(test_redact),
