@@ -12,7 +12,8 @@
  * person fixing a job file sees all of them in one go.
  */
 #include "consolidate/config.h"
-#include "consolidate/schedule.h"
+#include "consolidate/cron.h"
+#include "consolidate/tz.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -1442,23 +1443,20 @@ static void check_schedule(struct parser *p, struct section *j)
 	struct cns_job_conf *job = p->job;
 	struct cns_error e;
 
+	/* Parsed here, once: every user of the job reads job->cron and
+	 * job->tz, so none can read the schedule in another zone. */
 	if (job->schedule && !j->bad[KI_JOB_schedule]) {
-		struct cns_cron cron;
-
 		cns_error_clear(&e);
-		if (cns_cron_parse(&cron, job->schedule, &e) < 0)
+		if (cns_cron_parse(&job->cron, job->schedule, &e) < 0)
 			problem(p, j->keyline[KI_JOB_schedule],
 				e.hint[0] ? e.hint : NULL,
 				"%s", e.message);
 	}
-	if (job->timezone && !j->bad[KI_JOB_timezone]) {
-		struct cns_tz *tz = NULL;
-
+	if (!j->bad[KI_JOB_timezone]) {
 		cns_error_clear(&e);
-		if (cns_tz_load(job->timezone, &tz, &e) < 0)
+		if (cns_tz_load(job->timezone, &job->tz, &e) < 0)
 			problem(p, j->keyline[KI_JOB_timezone],
 				e.hint[0] ? e.hint : NULL, "%s", e.message);
-		cns_tz_free(tz);
 	}
 }
 
@@ -1684,6 +1682,7 @@ void cns_config_free(struct cns_job_conf *job)
 {
 	if (!job)
 		return;
+	cns_tz_free(job->tz);
 	cns_arena_release(&job->arena);
 	free(job);
 }

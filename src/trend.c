@@ -8,30 +8,25 @@
 #include <time.h>
 
 #include "consolidate/runlog.h"
-#include "consolidate/schedule.h"
+#include "consolidate/cron.h"
 
 #define TREND_RUNS 5
 #define TREND_LIMIT 0.8
 
 int64_t cns_trend_interval(const struct cns_job_conf *job, int64_t now_s)
 {
-	struct cns_cron cron;
-	struct cns_tz *tz = NULL;
 	struct cns_error err;
-	int64_t a, b, interval = 0;
+	int64_t a, b;
 
 	if (!job->schedule)
 		return 0;
+	/* In the job's zone, as the scheduler fires it: a daily job keeps
+	 * its 23- and 25-hour days at the DST changes. */
 	cns_error_clear(&err);
-	if (cns_cron_parse(&cron, job->schedule, &err) < 0)
-		return 0;
-	if (job->timezone && cns_tz_load(job->timezone, &tz, &err) < 0)
-		return 0;
-	if (cns_cron_next(&cron, tz, now_s, &a, &err) == 0 &&
-	    cns_cron_next(&cron, tz, a, &b, &err) == 0)
-		interval = b - a;
-	cns_tz_free(tz);
-	return interval;
+	if (cns_cron_next(&job->cron, job->tz, now_s, &a, &err) == 0 &&
+	    cns_cron_next(&job->cron, job->tz, a, &b, &err) == 0)
+		return b - a;
+	return 0;
 }
 
 static char *dur(double s, char *buf, size_t size)

@@ -22,7 +22,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "consolidate/cron.h"
 #include "consolidate/error.h"
+#include "consolidate/tz.h"
 #include "consolidate/util.h"
 
 enum cns_load_mode {
@@ -124,6 +126,11 @@ struct cns_job_conf {
 
 	char *schedule; /* cron expression or macro, NULL when unset */
 	char *timezone; /* NULL: the host's zone */
+	/* The two above, parsed once when the job is loaded: `cron` is valid
+	 * when `schedule` is set; `tz` is the zone (the host's when timezone
+	 * is unset), owned by the job. */
+	struct cns_cron cron;
+	struct cns_tz *tz;
 	enum cns_overlap overlap;
 	enum cns_catchup catchup;
 	int64_t jitter_ms;

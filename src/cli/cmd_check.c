@@ -15,7 +15,7 @@
 #include "consolidate/config.h"
 #include "consolidate/load.h"
 #include "consolidate/runlog.h"
-#include "consolidate/schedule.h"
+#include "consolidate/cron.h"
 #include "consolidate/source.h"
 #include "consolidate/transform.h"
 #include "consolidate/trend.h"
@@ -108,18 +108,13 @@ static void print_trend(const struct cns_job_conf *job)
  * OR day-of-week rule, uneven steps) deserve a word before they run. */
 static void warn_schedule(const struct cns_job_conf *job)
 {
-	struct cns_cron cron;
-	struct cns_error err;
 	struct cns_buf out;
 	char *line, *save = NULL;
 
 	if (!job->schedule)
 		return;
-	cns_error_clear(&err);
-	if (cns_cron_parse(&cron, job->schedule, &err) < 0)
-		return; /* the config check reported it */
 	cns_buf_init(&out);
-	if (cns_cron_warnings(&cron, &out) > 0)
+	if (cns_cron_warnings(&job->cron, &out) > 0)
 		for (line = strtok_r(out.data, "\n", &save); line;
 		     line = strtok_r(NULL, "\n", &save))
 			fprintf(stderr, "consolidate: warning: schedule \"%s\": "

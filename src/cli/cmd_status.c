@@ -235,8 +235,6 @@ static void judge(const char *file, int64_t now, struct job_status *js)
 {
 	struct cns_job_conf *job = NULL;
 	struct cns_error err;
-	struct cns_cron cron;
-	struct cns_tz *tz = NULL;
 	const char *last_error = NULL;
 	int64_t success_start_us = -1;
 	double success_secs = -1;
@@ -263,12 +261,9 @@ static void judge(const char *file, int64_t now, struct job_status *js)
 	if (cns_config_load(file, &job, &err) < 0)
 		goto error;
 	snprintf(js->name, sizeof(js->name), "%s", job->name);
-	if (job->schedule) {
-		if (cns_cron_parse(&cron, job->schedule, &err) < 0 ||
-		    cns_tz_load(job->timezone, &tz, &err) < 0 ||
-		    cns_cron_next(&cron, tz, now, &js->next_s, &err) < 0)
-			goto error;
-	}
+	if (job->schedule &&
+	    cns_cron_next(&job->cron, job->tz, now, &js->next_s, &err) < 0)
+		goto error;
 	read_runs(job, js, &success_start_us, &success_secs, &last_error);
 
 	if (!js->has_last) {
@@ -298,9 +293,9 @@ static void judge(const char *file, int64_t now, struct job_status *js)
 		int64_t f1, f2, grace;
 
 		/* The two fire times after the last success's start. */
-		if (cns_cron_next(&cron, tz, success_start_us / 1000000, &f1,
-				  &err) < 0 ||
-		    cns_cron_next(&cron, tz, f1, &f2, &err) < 0)
+		if (cns_cron_next(&job->cron, job->tz,
+				  success_start_us / 1000000, &f1, &err) < 0 ||
+		    cns_cron_next(&job->cron, job->tz, f1, &f2, &err) < 0)
 			goto error;
 		grace = success_secs > 60 ? (int64_t)success_secs : 60;
 		js->verdict = now > f2 + grace ? V_LATE : V_OK;
@@ -327,7 +322,6 @@ error:
 	}
 out:
 	free((char *)last_error);
-	cns_tz_free(tz);
 	cns_config_free(job);
 }
 

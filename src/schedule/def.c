@@ -1,8 +1,7 @@
 /*
  * def.c - a job file as the scheduler sees it: its schedule, zone,
  * overlap and catch-up policies and jitter, read through the config
- * module and checked here (the config module stores the schedule as
- * text; this is where it must parse).
+ * module, which parses the schedule and loads the zone.
  */
 #include "consolidate/schedule.h"
 
@@ -33,18 +32,12 @@ int cns_sched_def_load(const char *file, struct cns_sched_def *def,
 	def->jitter_ms = job->jitter_ms;
 	def->jitter_offset_ms =
 		cns_sched_jitter_offset(def->name, def->jitter_ms);
+	/* The job parsed them when it was loaded; the zone moves over. */
+	def->cron = job->cron;
+	def->tz = job->tz;
+	job->tz = NULL;
 	cns_config_free(job);
-
-	if (def->schedule && cns_cron_parse(&def->cron, def->schedule,
-					    err) < 0)
-		goto fail;
-	if (cns_tz_load(def->zone, &def->tz, err) < 0)
-		goto fail;
 	return 0;
-fail:
-	cns_error_at(err, file, 0, 0);
-	cns_sched_def_release(def);
-	return -1;
 }
 
 void cns_sched_def_release(struct cns_sched_def *def)

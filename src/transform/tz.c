@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "consolidate/schedule.h"
+#include "consolidate/tz.h"
 
 struct tzinfo {
 	struct cns_tz *zone; /* NULL for a fixed offset */

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "consolidate/config.h"
+#include "consolidate/trend.h"
 
 static char tmpdir[PATH_MAX];
 
@@ -1119,6 +1120,42 @@ static void test_bad_bytes(void **state)
 	assert_int_equal(err.line, 9);
 }
 
+/* ---- the schedule, parsed once ---- */
+
+/* The schedule and the zone are parsed when the job is loaded, and every
+ * user reads them from there: the runtime trend measures a job's interval
+ * in the job's zone, the host's when it names none (it used UTC). */
+static void test_schedule_parsed_once(void **state)
+{
+	const char *old = getenv("TZ");
+	char *saved = old ? cns_xstrdup(old) : NULL;
+	struct cns_job_conf *job;
+	int64_t now = 1774677600; /* 2026-03-28T06:00:00Z */
+
+	(void)state;
+	setenv("TZ", "Europe/London", 1);
+	job = load_ok("sched.conf", "[job]\ntransforms = t.xf\n"
+				    "schedule = 0 12 * * *\n" TARGET CSV);
+	assert_non_null(job->tz);
+	assert_string_equal(cns_tz_name(job->tz), "Europe/London");
+	assert_true(job->cron.hour == 1u << 12);
+	/* Noon on the 28th (GMT), then noon on the 29th (BST): 23 hours. */
+	assert_int_equal(cns_trend_interval(job, now), 23 * 3600);
+	cns_config_free(job);
+
+	job = load_ok("sched.conf", "[job]\ntransforms = t.xf\n"
+				    "schedule = 0 12 * * *\ntimezone = UTC\n"
+				    TARGET CSV);
+	assert_int_equal(cns_trend_interval(job, now), 24 * 3600);
+	cns_config_free(job);
+
+	if (saved)
+		setenv("TZ", saved, 1);
+	else
+		unsetenv("TZ");
+	free(saved);
+}
+
 /* ---- the tokenizer ---- */
 
 /* The INI dialect, line by line: what a value reads as. */
@@ -1291,6 +1328,7 @@ int main(void)
 		cmocka_unit_test(test_unreadable),
 		cmocka_unit_test(test_bad_bytes),
 		cmocka_unit_test(test_tokenizer),
+		cmocka_unit_test(test_schedule_parsed_once),
 		cmocka_unit_test(test_key_table),
 		cmocka_unit_test(test_print_keys),
 		cmocka_unit_test(test_redact),
