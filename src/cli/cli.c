@@ -9,9 +9,12 @@
 
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "consolidate/error.h"
+#include "consolidate/tz.h"
+#include "consolidate/util.h"
 #include "commands.h"
 
 /* An option's val is its short letter, or for a long-only option a
@@ -94,6 +97,13 @@ static const struct cns_cli_option status_opts[] = {
 	{NULL, 0, 0, NULL, NULL},
 };
 
+static const struct cns_cli_option report_opts[] = {
+	{"output", 'o', 'o', "FILE", "write the page to FILE (default: stdout)"},
+	{"runs", 'n', 'n', "N", "how many of each job's runs (default 50)"},
+	{"now", 0, 'N', "TIME", "judge as of TIME (also $CNS_NOW)"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
 static const struct cns_cli_option no_opts[] = {
 	{NULL, 0, 0, NULL, NULL},
 };
@@ -158,6 +168,12 @@ static const struct cns_cli_command commands[] = {
 	 "verdict (ok, failing, late, never, error).  The exit code follows\n"
 	 "the Nagios convention: 0 ok, 1 warning, 2 critical, 3 unknown.\n",
 	 status_opts, NULL, 0},
+	{"report", cns_cmd_report, "[DIR|FILE...] [-o FILE] [--runs N]",
+	 "Writes one self-contained HTML page about the jobs of the folders\n"
+	 "(default /etc/consolidate/jobs) and files: the verdicts of status,\n"
+	 "then per job its last runs as charts (duration against the\n"
+	 "schedule's interval, rows per source, rejects) and its failures.\n",
+	 report_opts, NULL, 0},
 	{"unlock", cns_cmd_unlock, "JOB.conf",
 	 "Shows who holds the job's lock file (exit 75 while it is held).\n"
 	 "Locks end with their process, so there is never a stale lock to\n"
@@ -298,4 +314,35 @@ int cns_cli_usage(const char *command, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\nTry \"consolidate help %s\".\n", command);
 	return CNS_EXIT_USAGE;
+}
+
+int cns_cli_count(const char *command, const char *text, int *n)
+{
+	char *end;
+	long v = strtol(text, &end, 10);
+
+	if (*end || end == text || v < 1 || v > 100000)
+		return cns_cli_usage(command,
+				     "invalid count \"%s\": expected a number "
+				     "from 1 to 100000",
+				     text);
+	*n = (int)v;
+	return 0;
+}
+
+int cns_cli_now(const char *command, const char *text, int64_t *now)
+{
+	struct cns_error err;
+
+	if (!text) {
+		*now = cns_wall_us() / 1000000;
+		return 0;
+	}
+	cns_error_clear(&err);
+	if (cns_time_parse(text, NULL, now, &err) < 0)
+		return cns_cli_usage(command,
+				     "invalid time \"%s\": expected ISO 8601 "
+				     "such as 2026-11-22T03:15:00Z",
+				     text);
+	return 0;
 }

@@ -12,6 +12,7 @@
 #define CONSOLIDATE_CLI_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* One option of one command. */
@@ -42,6 +43,14 @@ const struct cns_cli_command *cns_cli_find(const char *name);
  * the option string built from its table entry (plus -h, --help, which
  * returns 'h').  Returns what getopt_long returns. */
 int cns_cli_getopt(int argc, char **argv);
+
+/* Reads a count from 1 to 100000 for `command`'s option.  Returns 0, or
+ * prints a usage error and returns CNS_EXIT_USAGE. */
+int cns_cli_count(const char *command, const char *text, int *n);
+/* The current time for `command`: `text` (an --now value or $CNS_NOW,
+ * ISO 8601) when not NULL, else the clock.  Returns 0, or prints a usage
+ * error and returns CNS_EXIT_USAGE. */
+int cns_cli_now(const char *command, const char *text, int64_t *now);
 
 /* Prints "Usage: ..." and the command's help to `out`. */
 void cns_cli_print_help(const struct cns_cli_command *c, FILE *out);

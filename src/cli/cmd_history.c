@@ -27,7 +27,6 @@ struct history_cli {
 
 static int parse_args(int argc, char **argv, struct history_cli *o)
 {
-	char *end;
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -36,14 +35,8 @@ static int parse_args(int argc, char **argv, struct history_cli *o)
 	while ((c = cns_cli_getopt(argc, argv)) != -1) {
 		switch (c) {
 		case 'n': /* how many runs */
-			o->limit = (int)strtol(optarg, &end, 10);
-			if (*end || end == optarg || o->limit <= 0 ||
-			    o->limit > 100000)
-				return cns_cli_usage("history",
-						     "invalid count \"%s\": "
-						     "expected a number from "
-						     "1 to 100000",
-						     optarg);
+			if (cns_cli_count("history", optarg, &o->limit))
+				return CNS_EXIT_USAGE;
 			break;
 		case 'j': /* the records as written */
 			o->json = true;

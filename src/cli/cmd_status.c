@@ -202,18 +202,9 @@ int cns_cmd_status(int argc, char **argv)
 	rc = parse_args(argc, argv, &o);
 	if (rc)
 		return rc == -2 ? CNS_MONITOR_OK : rc;
+	if (cns_cli_now("status", o.now_text, &now))
+		return CNS_MONITOR_UNKNOWN;
 	cns_error_clear(&err);
-	if (o.now_text) {
-		if (cns_time_parse(o.now_text, NULL, &now, &err) < 0) {
-			cns_cli_usage("status", "invalid time \"%s\": expected "
-						"ISO 8601 such as "
-						"2026-11-22T03:15:00Z",
-				      o.now_text);
-			return CNS_MONITOR_UNKNOWN;
-		}
-	} else {
-		now = cns_wall_us() / 1000000;
-	}
 	if (cns_sched_list_files(o.paths, o.npaths, &files, &nfiles, &err) <
 	    0) {
 		cns_cli_report(&err);
