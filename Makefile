@@ -21,7 +21,7 @@ BUILD   ?= build
 SAN     ?=
 
 CC      ?= cc
-PKGS    := libpq odbc zlib libcrypto
+PKGS    := libpq odbc zlib libcrypto libcurl
 INSTALL_DEPS ?= scripts/install-deps
 
 # The compiler and linker flags come from pkg-config, which knows the
@@ -162,7 +162,8 @@ test: all
 # (tests/lsan.supp).  Peak-memory and timing tests are left out: the
 # sanitizers change both.
 ASAN_TESTS := t_pg_modes.sh t_csv_modes.sh t_incremental.sh t_runlog.sh \
-              t_odbc.sh t_odbc_driver.sh t_three_systems.sh t_report.sh
+              t_odbc.sh t_odbc_driver.sh t_three_systems.sh t_report.sh \
+              t_notify.sh
 integration-asan:
 	$(MAKE) BUILD=build/asan SAN=1 build/asan/consolidate \
 	  build/asan/tests/integration/test_odbc

@@ -124,6 +124,12 @@ enum storage {
 	  "status: last success too old (0: two schedule intervals)")         \
 	X(JOB, on_volume_anomaly, on_volume_anomaly, ENUM, "warn", false,     \
 	  "warn|fail", 0, 0, 0, "a source outside min_rows or max_change")    \
+	X(JOB, notify_command, notify_command, PATH, NULL, false, NULL, 0, 0, \
+	  0, "program run on a failure, a recovery or a warning")             \
+	X(JOB, notify_url, notify_url, SECRET, NULL, false, NULL, 0, 0, 0,    \
+	  "URL that gets the same facts as a JSON POST")                      \
+	X(JOB, notify_timeout, notify_timeout_ms, DURATION, "30s", false,     \
+	  NULL, 0, 0, 0, "time limit of each notification")                  \
 	X(TARGET, driver, driver, ENUM, "postgres", false, "postgres", 0, 0,  \
 	  0, "kind of target database")                                       \
 	X(TARGET, conninfo, conninfo, SECRET, NULL, true, NULL, 0, 0, 0,      \

@@ -11,12 +11,14 @@
 #include "consolidate/runner.h"
 
 #include <libpq-fe.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "consolidate/guard.h"
+#include "consolidate/notify.h"
 #include "consolidate/pg.h"
 #include "consolidate/rejects.h"
 #include "consolidate/runlog.h"
@@ -56,6 +58,7 @@ struct runner {
 	pthread_mutex_t mu;   /* guards state, inc[].after, logged */
 	struct inc_state *inc;
 	int logged;           /* reject lines written to the log */
+	char warning[512];    /* the first guard warning, for notify; mu */
 	struct cns_arena arena;
 };
 
@@ -394,6 +397,23 @@ static void restore_watermark(struct runner *rn, int i)
 				 "watermark held at %s", inc->before);
 }
 
+/* Keeps the first warning of a guard for the notification. */
+static void note_warning(struct runner *rn, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void note_warning(struct runner *rn, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&rn->mu);
+	if (!rn->warning[0]) {
+		va_start(ap, fmt);
+		vsnprintf(rn->warning, sizeof(rn->warning), fmt, ap);
+		va_end(ap);
+	}
+	pthread_mutex_unlock(&rn->mu);
+}
+
 static int volume_guard(struct runner *rn, int i,
 			const struct cns_source_stats *st,
 			struct cns_error *err)
@@ -408,6 +428,8 @@ static int volume_guard(struct runner *rn, int i,
 	if (rn->job->on_volume_anomaly == CNS_ANOMALY_WARN) {
 		cns_runlog_event(rn->log, CNS_LOG_WARN, "volume", st->name,
 				 "volume anomaly: %s", why);
+		note_warning(rn, "source \"%s\": volume anomaly: %s",
+			     st->name, why);
 		return 0;
 	}
 	cns_runlog_event(rn->log, CNS_LOG_ERROR, "volume", st->name,
@@ -611,6 +633,68 @@ static int open_state(struct runner *rn, struct cns_error *err)
 	return cns_state_run_begin(rn->state, &row, err);
 }
 
+static void notify_log(void *ctx, int level, const char *msg)
+{
+	struct runner *rn = ctx;
+
+	cns_runlog_event(rn->log, level ? CNS_LOG_WARN : CNS_LOG_INFO,
+			 "notify", NULL, "%s", msg);
+}
+
+/* Whether the last recorded run before this one, skipped runs aside,
+ * did not succeed. */
+static bool last_run_failed(const struct cns_job_conf *job)
+{
+	struct cns_run_history h;
+	bool failed = false;
+
+	if (cns_runlog_history(job, 20, &h, NULL) < 0)
+		return false;
+	for (int i = h.n - 1; i >= 0; i--) {
+		if (!strcmp(h.runs[i].status, "skipped"))
+			continue;
+		failed = strcmp(h.runs[i].status, "ok") != 0;
+		break;
+	}
+	cns_run_history_release(&h);
+	return failed;
+}
+
+/* Sends the run's notification, if it has one: a failure, the first
+ * success after failures, or a success with a guard's warning.  Before
+ * the record is written, so the history still ends at the run before. */
+static void notify(struct runner *rn, const struct cns_run_record *rec,
+		   const struct cns_runner_result *res)
+{
+	struct cns_notify_event ev = {0};
+	bool ok = !strcmp(rec->status, "ok");
+
+	if (!rn->job->notify_command && !rn->job->notify_url)
+		return;
+	if (!strcmp(rec->status, "skipped"))
+		return;
+	if (!ok)
+		ev.kind = CNS_NOTIFY_FAILED;
+	else if (last_run_failed(rn->job))
+		ev.kind = CNS_NOTIFY_RECOVERED;
+	else if (rn->warning[0])
+		ev.kind = CNS_NOTIFY_WARNING;
+	else
+		return;
+	ev.job = rec->job;
+	ev.run_id = rec->run_id;
+	ev.status = rec->status;
+	ev.error = rec->error;
+	ev.warning = rn->warning[0] ? rn->warning : NULL;
+	ev.log = cns_runlog_path(rn->log);
+	for (int i = 0; i < res->nsources; i++) {
+		ev.rows_read += res->stats[i].read;
+		ev.rows_loaded += res->stats[i].loaded;
+		ev.rows_rejected += res->stats[i].rejected;
+	}
+	cns_notify_send(rn->job, &ev, notify_log, rn);
+}
+
 /* Writes the end of a started run everywhere it is recorded. */
 static void record_end(struct runner *rn, struct cns_run *run,
 		       struct cns_runner_result *res,
@@ -706,10 +790,13 @@ static void record_end(struct runner *rn, struct cns_run *run,
 
 		/* Before the record of this run joins the history, so the
 		 * "last runs" are the earlier ones. */
-		if (cns_trend_judge(rn->job, secs, trend, sizeof(trend)))
+		if (cns_trend_judge(rn->job, secs, trend, sizeof(trend))) {
 			cns_runlog_event(rn->log, CNS_LOG_WARN, "trend", NULL,
 					 "%s", trend);
+			note_warning(rn, "%s", trend);
+		}
 	}
+	notify(rn, &rec, res);
 	cns_error_clear(&e2);
 	cns_runlog_finish(rn->log, &rec, &e2);
 	free(before);

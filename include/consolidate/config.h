@@ -158,6 +158,9 @@ struct cns_job_conf {
 	bool syslog;
 	int64_t max_age_ms; /* for `status`; 0: two schedule intervals */
 	enum cns_on_anomaly on_volume_anomaly;
+	char *notify_command; /* resolved; NULL: none */
+	char *notify_url;     /* NULL: none */
+	int64_t notify_timeout_ms;
 
 	struct cns_target_conf target;
 

@@ -209,6 +209,9 @@ static const char full_text[] =
 	"syslog = on\n"
 	"max_age = 2d\n"
 	"on_volume_anomaly = fail\n"
+	"notify_command = bin/page-oncall\n"
+	"notify_url = https://hooks.example.com/T0k3n\n"
+	"notify_timeout = 10s\n"
 	"\n"
 	"[target]\n"
 	"driver = postgres\n"
@@ -290,6 +293,9 @@ static void test_full(void **state)
 	assert_true(job->syslog);
 	assert_int_equal(job->max_age_ms, 2 * 86400000LL);
 	assert_int_equal(job->on_volume_anomaly, CNS_ANOMALY_FAIL);
+	assert_string_equal(job->notify_command, in_dir("bin/page-oncall"));
+	assert_string_equal(job->notify_url, "https://hooks.example.com/T0k3n");
+	assert_int_equal(job->notify_timeout_ms, 10000);
 
 	assert_string_equal(job->target.conninfo,
 			    "host=db port=5433 dbname=warehouse");
@@ -346,7 +352,7 @@ static void test_full(void **state)
 	assert_int_equal(s->delimiter, '\t');
 	assert_int_equal(s->quote, '\'');
 	assert_string_equal(s->encoding, "utf-8");
-	assert_int_equal(s->line, 67);
+	assert_int_equal(s->line, 70);
 	cns_config_free(job);
 }
 
