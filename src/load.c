@@ -644,12 +644,25 @@ int cns_target_prepare(const struct cns_job_conf *job,
 	if (check_columns(conn, job, schema, err) < 0)
 		goto out;
 	if (job->target.mode == CNS_MODE_REPLACE) {
-		if (!r->lock && take_replace_lock(r, err) < 0)
+		if (!r->lock && take_replace_lock(r, err) < 0) {
+			/* Without the lock the session is worth nothing;
+			 * ending it also lets go of a lock taken before a
+			 * later step failed. */
+			PQfinish(r->lock);
+			r->lock = NULL;
 			goto out;
+		}
 		/* The shadow's name is this run's own; CREATE without IF
 		 * NOT EXISTS fails rather than touch a table it did not
 		 * make.  The comment marks it as ours, for the target. */
 		cns_buf_reset(&q);
+		if (r->shadow_made) {
+			/* Prepared again in the same run: start over from
+			 * nothing, in the shadow this run made. */
+			cns_buf_adds(&q, "DROP TABLE IF EXISTS ");
+			add_shadow(&q, r);
+			cns_buf_adds(&q, "; ");
+		}
 		cns_buf_adds(&q, "CREATE UNLOGGED TABLE ");
 		add_shadow(&q, r);
 		cns_buf_adds(&q, " (LIKE ");
@@ -774,7 +787,21 @@ static int add_order_list(struct cns_buf *b, const struct cns_loader *l,
 		}
 		while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
 			n--;
-		snprintf(name, sizeof(name), "%.*s", (int)n, p);
+		if (n >= 2 && p[0] == '"' && p[n - 1] == '"') {
+			/* A name in double quotes, as in the other lists:
+			 * the quotes go, "" is one quote. */
+			size_t k = 0;
+
+			for (size_t j = 1; j + 1 < n && k + 1 < sizeof(name);
+			     j++) {
+				name[k++] = p[j];
+				if (p[j] == '"' && p[j + 1] == '"')
+					j++;
+			}
+			name[k] = '\0';
+		} else {
+			snprintf(name, sizeof(name), "%.*s", (int)n, p);
+		}
 		for (int i = 0; i < l->schema->ncols; i++)
 			known |= strcmp(l->schema->cols[i].name, name) == 0;
 		if (!known)
