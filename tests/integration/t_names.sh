@@ -116,6 +116,10 @@ is "$(q dst_n "SELECT string_agg(a.attname, ',' ORDER BY array_position(i.indkey
   FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
   WHERE i.indisprimary AND i.indrelid = 'kw_upsert'::regclass")" "select,order" \
   "create made the keyword key the primary key"
+write_job kw_dd.conf kw_dd upsert public.kw_dd id kw.xf kw "$quoted"
+sed -i 's/^mode     = upsert/&\ndedupe   = yes\ndedupe_order = "user", "from"/' kw_dd.conf
+"$CNS" run kw_dd.conf; ok $? "dedupe_order naming keyword columns in quotes"
+is "$(rows_of dst_n kw_dd)" "$(rows_of src_n kw)" "dedupe: target equals source"
 q src_n "UPDATE kw SET \"user\" = 'changed ' || id, \"from\" = NULL WHERE id % 7 = 0"
 "$CNS" run kw_upsert.conf; ok $? "upsert rerun after changes"
 is "$(rows_of dst_n kw_upsert)" "$(rows_of src_n kw)" "upsert: changes in keyword columns arrive"
@@ -585,12 +589,25 @@ for _ in $(seq 100); do
 	  'consolidate replace shadow of table ' || 'conc'::regclass::oid || ' run %'")" = 1 ] && break
 	sleep 0.1
 done
+
 err=$("$CNS" run c2.conf 2>&1); rc=$?
 is "$rc" 75 "a second replace of a table being replaced is refused"
 like "$err" 'target table "conc" is being replaced by another run' "the refusal says why"
+shadows() {
+	q dst_n "SELECT count(*) FROM pg_description WHERE description LIKE
+	  'consolidate replace shadow of table ' || 'conc'::regclass::oid || ' run %'"
+}
+is "$(shadows)" 1 "the refused run made no shadow and dropped none"
 wait "$c1"; ok $? "the first replace run succeeds"
 is "$(rows_of dst_n conc)" "$(rows_of src_n big)" "the target holds exactly the first run's rows"
 "$CNS" run c2.conf; ok $? "once the first run ended, the other job replaces the table"
 is "$(rows_of dst_n conc)" "$(rows_of src_n other)" "and the target holds exactly its rows"
+# A replace run that fails drops the shadow it made as it ends.
+q src_n "CREATE VIEW failing AS SELECT id, v FROM other WHERE 1 / (id - 104000) <> 0"
+CREATE=no write_job c3.conf c3 replace conc "" long.xf failing ""
+err=$("$CNS" run c3.conf 2>&1); rc=$?
+is "$rc" 1 "a replace run whose source fails"
+is "$(shadows)" 0 "leaves no shadow behind"
+is "$(rows_of dst_n conc)" "$(rows_of src_n other)" "and the old rows in place"
 
 done_testing
