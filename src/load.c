@@ -23,7 +23,10 @@
 
 /* What a run keeps on the target from prepare to swap: the session that
  * holds the replace lock on the target table, and the names derived for
- * this run.  One per prepared job in this process; guarded by runs_lock. */
+ * this run.  One per prepared job in this process; guarded by runs_lock.
+ * It is process state rather than a handle because prepare, the loaders
+ * and the swap are reached with the job alone, and a process runs one
+ * job (the daemon starts a process per run). */
 struct target_run {
 	const struct cns_job_conf *job;
 	PGconn *lock;      /* replace: holds the advisory lock; NULL else */
@@ -113,16 +116,15 @@ static void derive_name(char *out, const char *base, const char *tag,
 		 token);
 }
 
-/* The run's entry for job, created when `make` is set. */
-static struct target_run *find_run(const struct cns_job_conf *job,
-				   bool make)
+/* The run's entry for job, created on first use. */
+static struct target_run *find_run(const struct cns_job_conf *job)
 {
 	struct target_run *r;
 
 	pthread_mutex_lock(&runs_lock);
 	for (r = runs; r && r->job != job; r = r->next)
 		;
-	if (!r && make) {
+	if (!r) {
 		r = cns_xcalloc(1, sizeof(*r));
 		r->job = job;
 		new_token(job, r->token);
@@ -164,7 +166,7 @@ static void add_target_literal(struct cns_buf *b,
 void cns_target_load_table(const struct cns_job_conf *job, struct cns_buf *b)
 {
 	struct target_run *r = job->target.mode == CNS_MODE_REPLACE ?
-				       find_run(job, true) :
+				       find_run(job) :
 				       NULL;
 
 	if (r)
@@ -618,7 +620,7 @@ static int take_replace_lock(struct target_run *r, struct cns_error *err)
 int cns_target_prepare(const struct cns_job_conf *job,
 		       const struct cns_schema *schema, struct cns_error *err)
 {
-	struct target_run *r = find_run(job, true);
+	struct target_run *r = find_run(job);
 	bool *key_text = NULL;
 	PGconn *conn;
 	struct cns_buf q;
@@ -687,7 +689,7 @@ out:
 int cns_target_swap(const struct cns_job_conf *job,
 		    const struct cns_schema *schema, struct cns_error *err)
 {
-	struct target_run *r = find_run(job, true);
+	struct target_run *r = find_run(job);
 	PGconn *conn = r->lock;
 	struct cns_buf q;
 	int rc;
@@ -835,7 +837,7 @@ static int setup_stage(struct cns_loader *l, struct cns_error *err)
 	struct cns_buf q;
 	const struct cns_list *key = &l->job->target.key;
 	const struct cns_schema *s = l->schema;
-	struct target_run *r = find_run(l->job, true);
+	struct target_run *r = find_run(l->job);
 	bool any_update = false, *key_text;
 	PGresult *res;
 
