@@ -215,6 +215,14 @@ is "$(rows_of dst_n "\"$N63\"")" "$(rows_of src_n long_src)" "replace: the 63-by
 CREATE=no write_job long_u.conf long_u upsert "\"$U63\"" id long.xf long_src ""
 "$CNS" run long_u.conf; ok $? "upsert into a 63-byte UTF-8 table name"
 is "$(q dst_n "SELECT count(*) FROM \"$U63\"")" 3010 "upsert: the 63-byte target kept its rows and got the new ones"
+# Rows the target refuses are isolated in the per-run staging table.
+q dst_n "ALTER TABLE \"$U63\" ADD CONSTRAINT no_x CHECK (v NOT LIKE '%x') NOT VALID"
+q src_n "UPDATE long_src SET v = v || 'x' WHERE id IN (77, 2500); UPDATE long_src SET v = 'changed' WHERE id = 1"
+sed -i 's/^\[job\]$/&\nmax_rejects = 5/' long_u.conf
+"$CNS" run long_u.conf; ok $? "upsert with two rows the target refuses, under max_rejects"
+is "$(q dst_n "SELECT count(*) || ' ' || count(*) FILTER (WHERE v LIKE '%x') || ' ' || max(v) FILTER (WHERE id = 1) FROM \"$U63\"")" \
+	"3010 0 changed" "the refused rows stay out, the other changes arrive"
+q src_n "UPDATE long_src SET v = rtrim(v, 'x') WHERE id IN (77, 2500)"
 "$CNS" run long_r.conf; ok $? "replace again"
 is "$(rows_of dst_n "\"$N63\"")" "$(rows_of src_n long_src)" "second replace: exact"
 drops=$(server_log "$off" | grep -a 'statement:' | tr ';' '\n' | grep -a -i 'DROP TABLE')
