@@ -135,7 +135,7 @@ enum storage {
 	X(TARGET, conninfo, conninfo, SECRET, NULL, true, NULL, 0, 0, 0,      \
 	  "libpq connection string or URI")                                   \
 	X(TARGET, table, table, STRING, NULL, true, NULL, 0, 0, 0,            \
-	  "target table: schema.table or table")                             \
+	  "target table: [schema.]table; unquoted parts fold to lower case")  \
 	X(TARGET, key, key, LIST, NULL, false, NULL, 0, 0, 0,                 \
 	  "columns that identify a row (for upsert and dedupe)")              \
 	X(TARGET, mode, mode, ENUM, "append", false, "append|upsert|replace", \
@@ -161,7 +161,7 @@ enum storage {
 	X(SOURCE, password_file, password_file, PATH, NULL, false, NULL, 0,   \
 	  0, D_ODBC, "odbc: file holding the password")                       \
 	X(SOURCE, table, table, STRING, NULL, false, NULL, 0, 0, D_SQL,       \
-	  "table or view to read")                                            \
+	  "table or view to read: [schema.]table (postgres: folds as SQL)")   \
 	X(SOURCE, columns, columns, LIST, NULL, false, NULL, 0, 0, D_ALL,     \
 	  "columns to read (csv without header: their names)")                \
 	X(SOURCE, where, where, STRING, NULL, false, NULL, 0, 0, D_SQL,       \
@@ -1282,9 +1282,62 @@ static void finish_section(struct parser *p, struct section *s)
 	}
 }
 
+/* A table name, parsed once with PostgreSQL's rules (see "Names" in
+ * consolidate.conf(5)) so that every statement and catalog lookup uses
+ * the same two parts. */
+static void parse_table(struct parser *p, struct section *sec, int idx,
+			const char *text, struct cns_qname *out)
+{
+	const char *why = NULL;
+
+	if (!text || !is_good(sec, idx))
+		return;
+	if (cns_pg_parse_qname(&p->job->arena, text, out, &why) < 0)
+		problem(p, sec->keyline[idx],
+			"write each part that has capitals, blanks or other "
+			"characters in double quotes, as in "
+			"\"My Schema\".\"My Table\"",
+			"bad table name \"%s\" in %s: %s", text, sec->label,
+			why);
+}
+
+/* Column names in a list may be written in double quotes ("" for a
+ * quote), for a name that is a keyword or has a comma-free oddity; the
+ * quotes are taken off here, since every statement quotes names anyway.
+ * Names without quotes are kept as written. */
+static void unquote_list(struct parser *p, struct section *sec, int idx,
+			 struct cns_list *l)
+{
+	for (int i = 0; is_good(sec, idx) && i < l->n; i++) {
+		const char *s = l->items[i];
+		size_t n = strlen(s);
+		char *d;
+
+		if (s[0] != '"')
+			continue;
+		if (n < 3 || s[n - 1] != '"') {
+			problem(p, sec->keyline[idx], NULL,
+				"bad quoted name %s in \"%s\" of %s", s,
+				keys[idx].name, sec->label);
+			return;
+		}
+		d = l->items[i] = cns_arena_strndup(&p->job->arena, s + 1,
+						    n - 2);
+		for (char *r = d; *r; r++) {
+			if (*r == '"' && r[1] == '"')
+				r++;
+			*d++ = *r;
+		}
+		*d = '\0';
+	}
+}
+
 static void check_target(struct parser *p, struct section *t)
 {
 	struct cns_target_conf *c = &p->job->target;
+
+	parse_table(p, t, KI_TARGET_table, c->table, &c->qtable);
+	unquote_list(p, t, KI_TARGET_key, &c->key);
 
 	if (is_good(t, KI_TARGET_mode) && c->mode == CNS_MODE_UPSERT &&
 	    !is_set(t, KI_TARGET_key))
@@ -1382,6 +1435,13 @@ static void check_source(struct parser *p, struct section *s)
 				"\"password\" and \"password_file\" cannot "
 				"both be set in %s",
 				s->label);
+	}
+	if (drv == D_PG)
+		parse_table(p, s, KI_SOURCE_table, c->table, &c->qtable);
+	if (drv & D_SQL) {
+		unquote_list(p, s, KI_SOURCE_columns, &c->columns);
+		unquote_list(p, s, KI_SOURCE_incremental, &c->incremental);
+		unquote_list(p, s, KI_SOURCE_key, &c->key);
 	}
 	if (drv & D_SQL) {
 		if (is_set(s, KI_SOURCE_table) && is_set(s, KI_SOURCE_query))

@@ -5,15 +5,40 @@
 #include "consolidate/load.h"
 
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include "consolidate/pg.h"
 #include "consolidate/testhook.h"
 
-#define SHADOW_SUFFIX "__consolidate_new"
-#define STAGE_TABLE "consolidate_stage"
 #define COPY_FLUSH_BYTES (1024 * 1024)
+/* The marker a shadow table carries (its COMMENT): only tables with it,
+ * for the same target, are ever dropped as leftovers of earlier runs. */
+#define SHADOW_MARK "consolidate replace shadow of table "
+/* Two-key advisory locks live apart from the guard's one-key lock. */
+#define REPLACE_LOCK_CLASS 0x636e7372
+
+/* What a run keeps on the target from prepare to swap: the session that
+ * holds the replace lock on the target table, and the names derived for
+ * this run.  One per prepared job in this process; guarded by runs_lock.
+ * It is process state rather than a handle because prepare, the loaders
+ * and the swap are reached with the job alone, and a process runs one
+ * job (the daemon starts a process per run). */
+struct target_run {
+	const struct cns_job_conf *job;
+	PGconn *lock;      /* replace: holds the advisory lock; NULL else */
+	bool shadow_made;  /* this run created the shadow */
+	char token[13];    /* 12 hex digits, unique to the run */
+	char oid[16];      /* replace: the target table's oid */
+	char shadow[CNS_PG_NAME_MAX + 1];
+	struct target_run *next;
+};
+
+static pthread_mutex_t runs_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct target_run *runs; /* guarded by runs_lock */
 
 struct cns_loader {
 	const struct cns_job_conf *job;
@@ -31,44 +56,123 @@ struct cns_loader {
 	void *reject_ctx;
 	int64_t rejected;      /* rows rejected in the current chunk */
 	volatile int *stop;    /* the run was asked to stop: do not commit */
+	char stage[CNS_PG_NAME_MAX + 1]; /* staging table (pg_temp) */
+	char seqcol[CNS_PG_NAME_MAX + 1]; /* its arrival-order column */
+	bool *by_text;         /* per schema column: compare as ::text */
 };
 
 /* ---- names ---- */
 
+/* 64-bit FNV-1a, enough to tell derived names apart. */
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *s = p;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= s[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* A token unique to this run: the target's name, the process, the time
+ * and random bytes, hashed.  Two runs, even of the same job at the same
+ * instant on two hosts, get different tokens. */
+static void new_token(const struct cns_job_conf *job, char *out)
+{
+	uint64_t h = 0xcbf29ce484222325ULL, rnd = 0;
+	int64_t now = cns_wall_us();
+	pid_t pid = getpid();
+	char host[256] = "";
+
+	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) < 0)
+		rnd = 0;
+	gethostname(host, sizeof(host) - 1);
+	h = fnv1a(h, job->target.table, strlen(job->target.table));
+	h = fnv1a(h, job->name ? job->name : "", job->name ? strlen(job->name)
+							   : 0);
+	h = fnv1a(h, host, strlen(host));
+	h = fnv1a(h, &pid, sizeof(pid));
+	h = fnv1a(h, &now, sizeof(now));
+	h = fnv1a(h, &rnd, sizeof(rnd));
+	snprintf(out, 13, "%012llx", (unsigned long long)(h >> 16));
+}
+
+/* A derived name within NAMEDATALEN: as much of `base` as fits, then
+ * "_" tag "_" token.  The token makes it differ from the base itself,
+ * however long the base is, and from every other run's. */
+static void derive_name(char *out, const char *base, const char *tag,
+			const char *token)
+{
+	size_t max = CNS_PG_NAME_MAX - (1 + strlen(tag) + 1 + strlen(token));
+	size_t n = strlen(base);
+
+	if (n > max) {
+		n = max;
+		while (n > 0 && ((unsigned char)base[n] & 0xC0) == 0x80)
+			n--;
+	}
+	snprintf(out, CNS_PG_NAME_MAX + 1, "%.*s_%s_%s", (int)n, base, tag,
+		 token);
+}
+
+/* The run's entry for job, created on first use. */
+static struct target_run *find_run(const struct cns_job_conf *job)
+{
+	struct target_run *r;
+
+	pthread_mutex_lock(&runs_lock);
+	for (r = runs; r && r->job != job; r = r->next)
+		;
+	if (!r) {
+		r = cns_xcalloc(1, sizeof(*r));
+		r->job = job;
+		new_token(job, r->token);
+		derive_name(r->shadow, job->target.qtable.name, "cns",
+			    r->token);
+		r->next = runs;
+		runs = r;
+	}
+	pthread_mutex_unlock(&runs_lock);
+	return r;
+}
+
+/* The shadow table of a replace run, schema-qualified like the target. */
+static void add_shadow(struct cns_buf *b, const struct target_run *r)
+{
+	struct cns_qname q = r->job->target.qtable;
+
+	q.name = (char *)r->shadow;
+	cns_pg_quote_qname(b, &q);
+}
+
+static void add_target(struct cns_buf *b, const struct cns_job_conf *job)
+{
+	cns_pg_quote_qname(b, &job->target.qtable);
+}
+
+/* The target as a string literal naming it for regclass. */
+static void add_target_literal(struct cns_buf *b,
+			       const struct cns_job_conf *job)
+{
+	struct cns_buf name;
+
+	cns_buf_init(&name);
+	add_target(&name, job);
+	cns_pg_quote_literal(b, name.data);
+	cns_buf_release(&name);
+}
+
 void cns_target_load_table(const struct cns_job_conf *job, struct cns_buf *b)
 {
-	if (job->target.mode == CNS_MODE_REPLACE) {
-		char *name = cns_xmalloc(strlen(job->target.table) +
-					 sizeof(SHADOW_SUFFIX));
+	struct target_run *r = job->target.mode == CNS_MODE_REPLACE ?
+				       find_run(job) :
+				       NULL;
 
-		strcpy(name, job->target.table);
-		strcat(name, SHADOW_SUFFIX);
-		cns_pg_quote_ident(b, name);
-		free(name);
-	} else {
-		cns_pg_quote_ident(b, job->target.table);
-	}
-}
-
-static void add_column_list(struct cns_buf *b, const struct cns_schema *s,
-			    const char *prefix)
-{
-	for (int i = 0; i < s->ncols; i++) {
-		if (i)
-			cns_buf_adds(b, ", ");
-		if (prefix)
-			cns_buf_adds(b, prefix);
-		cns_pg_quote_ident(b, s->cols[i].name);
-	}
-}
-
-static void add_key_list(struct cns_buf *b, const struct cns_list *key)
-{
-	for (int i = 0; i < key->n; i++) {
-		if (i)
-			cns_buf_adds(b, ", ");
-		cns_pg_quote_ident(b, key->items[i]);
-	}
+	if (r)
+		add_shadow(b, r);
+	else
+		add_target(b, job);
 }
 
 static bool is_key(const struct cns_list *key, const char *col)
@@ -79,11 +183,76 @@ static bool is_key(const struct cns_list *key, const char *col)
 	return false;
 }
 
+/* Appends a column, with a prefix ("t.") and, when by_text, cast to text:
+ * types without an equality operator (json, xml, point, ...) compare
+ * through their text form. */
+static void add_col(struct cns_buf *b, const char *prefix, const char *name,
+		    bool by_text)
+{
+	if (by_text)
+		cns_buf_addc(b, '(');
+	if (prefix)
+		cns_buf_adds(b, prefix);
+	cns_pg_quote_ident(b, name);
+	if (by_text)
+		cns_buf_adds(b, ")::text");
+}
+
+static void add_column_list(struct cns_buf *b, const struct cns_schema *s,
+			    const char *prefix)
+{
+	for (int i = 0; i < s->ncols; i++) {
+		if (i)
+			cns_buf_adds(b, ", ");
+		add_col(b, prefix, s->cols[i].name, false);
+	}
+}
+
+static int col_index(const struct cns_schema *s, const char *name)
+{
+	for (int i = 0; i < s->ncols; i++)
+		if (strcmp(s->cols[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+/* The key columns; with by_text, those whose type has no btree ordering
+ * as text, as the unique index that create makes for them. */
+static void add_key_list(struct cns_buf *b, const struct cns_list *key,
+			 const struct cns_schema *s, const bool *by_text)
+{
+	for (int i = 0; i < key->n; i++) {
+		int c = col_index(s, key->items[i]);
+
+		if (i)
+			cns_buf_adds(b, ", ");
+		add_col(b, NULL, key->items[i],
+			by_text && c >= 0 && by_text[c]);
+	}
+}
+
+/* The key as the elements of a unique index, which ON CONFLICT names the
+ * same way: an expression (a text form) needs its own parentheses. */
+static void add_index_list(struct cns_buf *b, const struct cns_list *key,
+			   const struct cns_schema *s, const bool *by_text)
+{
+	for (int i = 0; i < key->n; i++) {
+		int c = col_index(s, key->items[i]);
+		bool t = by_text && c >= 0 && by_text[c];
+
+		cns_buf_adds(b, i ? ", " : "");
+		cns_buf_adds(b, t ? "(" : "");
+		add_col(b, NULL, key->items[i], t);
+		cns_buf_adds(b, t ? ")" : "");
+	}
+}
+
 /* The columns that are not part of the key, as "c, d" with a prefix, or as
- * "c = EXCLUDED.c, d = EXCLUDED.d" when assign is set. */
+ * "c = EXCLUDED.c, d = EXCLUDED.d" when assign is set; by_text as in
+ * add_col, per column (NULL: none). */
 static void add_nonkey_list(struct cns_buf *b, const struct cns_schema *s,
 			    const struct cns_list *key, const char *prefix,
-			    bool assign)
+			    bool assign, const bool *by_text)
 {
 	bool first = true;
 
@@ -95,9 +264,7 @@ static void add_nonkey_list(struct cns_buf *b, const struct cns_schema *s,
 		if (!first)
 			cns_buf_adds(b, ", ");
 		first = false;
-		if (prefix)
-			cns_buf_adds(b, prefix);
-		cns_pg_quote_ident(b, c);
+		add_col(b, prefix, c, by_text && by_text[i]);
 		if (assign) {
 			cns_buf_adds(b, " = EXCLUDED.");
 			cns_pg_quote_ident(b, c);
@@ -105,15 +272,111 @@ static void add_nonkey_list(struct cns_buf *b, const struct cns_schema *s,
 	}
 }
 
+/* ---- types ---- */
+
+/* For each name given by `from` (a SQL row source with columns n and ty,
+ * a type oid), whether the type lacks what a comparison needs, from the
+ * catalog: with `ordered`, a default btree operator class (DISTINCT ON,
+ * ORDER BY, a primary key); without, a default btree or hash one (an
+ * equality operator for IS DISTINCT FROM).  A type binary-coercible to
+ * the class's type counts (varchar, cidr, the reg* types); domains count
+ * as their base type, arrays, enums and ranges as their kind; composites
+ * compare as text. */
+static const char TYPE_CMP_SQL[] =
+	"SELECT v.n, NOT EXISTS (SELECT 1 FROM pg_catalog.pg_opclass o "
+	"JOIN pg_catalog.pg_am m ON m.oid = o.opcmethod "
+	"WHERE o.opcdefault AND m.amname = ANY ($1::text[]) AND ("
+	"o.opcintype = b.oid"
+	" OR EXISTS (SELECT 1 FROM pg_catalog.pg_cast c WHERE"
+	"     c.castsource = b.oid AND c.casttarget = o.opcintype"
+	"     AND c.castcontext = 'i'"
+	"     AND c.castmethod = 'b')"
+	" OR (o.opcintype = 'anyenum'::regtype AND b.typtype = 'e')"
+	" OR (o.opcintype = 'anyrange'::regtype AND b.typtype = 'r')"
+	" OR (o.opcintype = 'anymultirange'::regtype AND b.typtype = 'm')"
+	" OR (o.opcintype = 'anyarray'::regtype AND b.typcategory = 'A'"
+	"     AND EXISTS (SELECT 1 FROM pg_catalog.pg_opclass o2"
+	"     JOIN pg_catalog.pg_am m2 ON m2.oid = o2.opcmethod"
+	"     JOIN pg_catalog.pg_type e ON e.oid = b.typelem"
+	"     WHERE o2.opcdefault AND m2.amname = ANY ($1::text[])"
+	"     AND (o2.opcintype = e.oid OR o2.opcintype = e.typbasetype"
+	"     OR (o2.opcintype = 'anyenum'::regtype AND e.typtype = 'e')"
+	"     OR (o2.opcintype = 'anyrange'::regtype AND e.typtype = 'r')))))"
+	") FROM (%s) AS v(n, ty) JOIN pg_catalog.pg_type t ON t.oid = v.ty "
+	"JOIN pg_catalog.pg_type b ON b.oid = CASE WHEN t.typtype = 'd' "
+	"THEN t.typbasetype ELSE t.oid END";
+
+/* Fills by_text[i] for each schema column (false when the catalog does
+ * not name it); `from` as for TYPE_CMP_SQL. */
+static int type_flags(PGconn *conn, const struct cns_schema *s,
+		      const char *from, bool ordered, bool *by_text,
+		      const char *what, struct cns_error *err)
+{
+	const char *am = ordered ? "{btree}" : "{btree,hash}";
+	const char *const params[1] = {am};
+	struct cns_buf q;
+	PGresult *res;
+
+	cns_buf_init(&q);
+	cns_buf_printf(&q, TYPE_CMP_SQL, from);
+	res = PQexecParams(conn, q.data, 1, NULL, params, NULL, NULL, 0);
+	cns_buf_release(&q);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		cns_pg_error(conn, res, CNS_E_TARGET, what,
+			     "looking up the column types", err);
+		PQclear(res);
+		return -1;
+	}
+	for (int i = 0; i < s->ncols; i++)
+		by_text[i] = false;
+	for (int r = 0; r < PQntuples(res); r++) {
+		int c = col_index(s, PQgetvalue(res, r, 0));
+
+		if (c >= 0)
+			by_text[c] = strcmp(PQgetvalue(res, r, 1), "t") == 0;
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* type_flags for the columns of the existing target table. */
+static int table_type_flags(PGconn *conn, const struct cns_job_conf *job,
+			    const struct cns_schema *s, bool ordered,
+			    bool *by_text, const char *what,
+			    struct cns_error *err)
+{
+	struct cns_buf from;
+	int rc;
+
+	cns_buf_init(&from);
+	cns_buf_adds(&from, "SELECT attname::text, atttypid FROM "
+			    "pg_catalog.pg_attribute WHERE attrelid = ");
+	add_target_literal(&from, job);
+	cns_buf_adds(&from, "::regclass AND attnum > 0 AND NOT attisdropped");
+	rc = type_flags(conn, s, from.data, ordered, by_text, what, err);
+	cns_buf_release(&from);
+	return rc;
+}
+
 /* ---- DDL ---- */
 
+/* CREATE TABLE from the schema.  The key becomes the primary key, unless
+ * a key column's type has no btree ordering (json, xml, point, ...): the
+ * key is then a unique index on the text form of such columns, which
+ * ON CONFLICT names the same way.  key_by_text may be NULL (plan). */
 static void write_create(struct cns_buf *b, const struct cns_job_conf *job,
-			 const struct cns_schema *s, bool if_not_exists)
+			 const struct cns_schema *s, bool if_not_exists,
+			 const bool *key_by_text)
 {
+	bool pkey = job->target.key.n > 0;
+
+	for (int i = 0; pkey && key_by_text && i < s->ncols; i++)
+		if (key_by_text[i] && is_key(&job->target.key, s->cols[i].name))
+			pkey = false;
 	cns_buf_adds(b, "CREATE TABLE ");
 	if (if_not_exists)
 		cns_buf_adds(b, "IF NOT EXISTS ");
-	cns_pg_quote_ident(b, job->target.table);
+	add_target(b, job);
 	cns_buf_adds(b, " (\n");
 	for (int i = 0; i < s->ncols; i++) {
 		cns_buf_adds(b, "    ");
@@ -122,16 +385,23 @@ static void write_create(struct cns_buf *b, const struct cns_job_conf *job,
 		if (s->cols[i].not_null ||
 		    is_key(&job->target.key, s->cols[i].name))
 			cns_buf_adds(b, " NOT NULL");
-		if (i + 1 < s->ncols || job->target.key.n)
+		if (i + 1 < s->ncols || pkey)
 			cns_buf_adds(b, ",");
 		cns_buf_adds(b, "\n");
 	}
-	if (job->target.key.n) {
+	if (pkey) {
 		cns_buf_adds(b, "    PRIMARY KEY (");
-		add_key_list(b, &job->target.key);
+		add_key_list(b, &job->target.key, s, NULL);
 		cns_buf_adds(b, ")\n");
 	}
 	cns_buf_adds(b, ")");
+	if (job->target.key.n && !pkey) {
+		cns_buf_adds(b, ";\nCREATE UNIQUE INDEX ON ");
+		add_target(b, job);
+		cns_buf_adds(b, " (");
+		add_index_list(b, &job->target.key, s, key_by_text);
+		cns_buf_adds(b, ")");
+	}
 }
 
 void cns_target_write_ddl(const struct cns_job_conf *job,
@@ -140,7 +410,7 @@ void cns_target_write_ddl(const struct cns_job_conf *job,
 	struct cns_buf b;
 
 	cns_buf_init(&b);
-	write_create(&b, job, schema, true);
+	write_create(&b, job, schema, true, NULL);
 	fprintf(out, "%s;\n", b.data);
 	cns_buf_release(&b);
 }
@@ -156,7 +426,7 @@ static int check_columns(PGconn *conn, const struct cns_job_conf *job,
 
 	cns_buf_init(&q);
 	cns_buf_adds(&q, "SELECT attname FROM pg_attribute WHERE attrelid = ");
-	cns_pg_quote_literal(&q, job->target.table);
+	add_target_literal(&q, job);
 	cns_buf_adds(&q, "::regclass AND attnum > 0 AND NOT attisdropped");
 	res = cns_pg_exec(conn, q.data, PGRES_TUPLES_OK, "the target", err);
 	cns_buf_release(&q);
@@ -183,15 +453,15 @@ static int check_columns(PGconn *conn, const struct cns_job_conf *job,
 	return rc;
 }
 
-static int table_exists(PGconn *conn, const char *table, bool *exists,
-			struct cns_error *err)
+static int table_exists(PGconn *conn, const struct cns_job_conf *job,
+			bool *exists, struct cns_error *err)
 {
 	struct cns_buf q;
 	PGresult *res;
 
 	cns_buf_init(&q);
 	cns_buf_adds(&q, "SELECT to_regclass(");
-	cns_pg_quote_literal(&q, table);
+	add_target_literal(&q, job);
 	cns_buf_adds(&q, ") IS NOT NULL");
 	res = cns_pg_exec(conn, q.data, PGRES_TUPLES_OK, "the target", err);
 	cns_buf_release(&q);
@@ -207,12 +477,7 @@ static int check_key(const struct cns_job_conf *job,
 		     const struct cns_schema *schema, struct cns_error *err)
 {
 	for (int k = 0; k < job->target.key.n; k++) {
-		bool found = false;
-
-		for (int i = 0; i < schema->ncols && !found; i++)
-			found = strcmp(schema->cols[i].name,
-				       job->target.key.items[k]) == 0;
-		if (!found)
+		if (col_index(schema, job->target.key.items[k]) < 0)
 			return cns_error_set(err, CNS_E_CONFIG,
 					     "key column \"%s\" of [target] is "
 					     "not in the [schema] of \"%s\"",
@@ -236,14 +501,15 @@ static int open_target(const struct cns_job_conf *job,
 	*conn = cns_pg_connect(job->target.conninfo, "the target", err);
 	if (!*conn)
 		return -1;
-	if (table_exists(*conn, job->target.table, exists, err) < 0)
+	if (table_exists(*conn, job, exists, err) < 0)
 		goto fail;
 	if (!*exists && !job->target.create) {
 		cns_error_set(err, CNS_E_TARGET,
 			      "target table \"%s\" does not exist",
 			      job->target.table);
 		cns_error_hint(err, "create it, or set \"create = yes\" in "
-				    "[target]");
+				    "[target]; names follow the rules in "
+				    "consolidate.conf(5), \"Names\"");
 		goto fail;
 	}
 	return 0;
@@ -267,9 +533,95 @@ int cns_target_check(const struct cns_job_conf *job,
 	return rc;
 }
 
+/* The schema's types as a row source for TYPE_CMP_SQL, for a table that
+ * does not exist yet. */
+static void schema_types_from(struct cns_buf *b, const struct cns_schema *s)
+{
+	cns_buf_adds(b, "VALUES ");
+	for (int i = 0; i < s->ncols; i++) {
+		if (i)
+			cns_buf_adds(b, ", ");
+		cns_buf_addc(b, '(');
+		cns_pg_quote_literal(b, s->cols[i].name);
+		cns_buf_adds(b, "::text, ");
+		cns_pg_quote_literal(b, s->cols[i].type_sql);
+		cns_buf_adds(b, "::regtype::oid)");
+	}
+}
+
+/* Replace: takes the run's lock on the target table, on a session kept
+ * until the swap, so that a second replace of the same table is refused
+ * instead of mixing its rows into ours.  Then drops the shadows that
+ * earlier runs of this target left (they carry the marker and, with the
+ * lock held, no live run owns them). */
+static int take_replace_lock(struct target_run *r, struct cns_error *err)
+{
+	const struct cns_job_conf *job = r->job;
+	struct cns_buf q;
+	PGresult *res;
+	bool got;
+
+	r->lock = cns_pg_connect(job->target.conninfo, "the target", err);
+	if (!r->lock)
+		return -1;
+	cns_buf_init(&q);
+	cns_buf_adds(&q, "SELECT ");
+	add_target_literal(&q, job);
+	cns_buf_adds(&q, "::regclass::oid");
+	res = cns_pg_exec(r->lock, q.data, PGRES_TUPLES_OK, "the target", err);
+	cns_buf_release(&q);
+	if (!res)
+		return -1;
+	snprintf(r->oid, sizeof(r->oid), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	cns_buf_init(&q);
+	cns_buf_printf(&q, "SELECT pg_try_advisory_lock(%d, %s::oid::int)",
+		       REPLACE_LOCK_CLASS, r->oid);
+	res = cns_pg_exec(r->lock, q.data, PGRES_TUPLES_OK, "the target", err);
+	cns_buf_release(&q);
+	if (!res)
+		return -1;
+	got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (!got) {
+		cns_error_set(err, CNS_E_LOCKED,
+			      "target table \"%s\" is being replaced by "
+			      "another run",
+			      job->target.table);
+		cns_error_hint(err, "two replace jobs on one table would mix "
+				    "their rows; let the other run finish, "
+				    "or give each job its own table");
+		return -1;
+	}
+	cns_buf_init(&q);
+	cns_buf_printf(&q, "SELECT c.oid::regclass::text FROM "
+			   "pg_catalog.pg_class c JOIN pg_catalog.pg_description"
+			   " d ON d.objoid = c.oid AND d.classoid = "
+			   "'pg_class'::regclass AND d.objsubid = 0 WHERE "
+			   "c.relkind = 'r' AND d.description LIKE '"
+			   SHADOW_MARK "%s run %%'", r->oid);
+	res = cns_pg_exec(r->lock, q.data, PGRES_TUPLES_OK, "the target", err);
+	cns_buf_release(&q);
+	if (!res)
+		return -1;
+	cns_buf_init(&q);
+	for (int i = 0; i < PQntuples(res); i++)
+		cns_buf_printf(&q, "DROP TABLE IF EXISTS %s;",
+			       PQgetvalue(res, i, 0));
+	PQclear(res);
+	if (q.len && cns_pg_command(r->lock, q.data, "the target", err) < 0) {
+		cns_buf_release(&q);
+		return -1;
+	}
+	cns_buf_release(&q);
+	return 0;
+}
+
 int cns_target_prepare(const struct cns_job_conf *job,
 		       const struct cns_schema *schema, struct cns_error *err)
 {
+	struct target_run *r = find_run(job);
+	bool *key_text = NULL;
 	PGconn *conn;
 	struct cns_buf q;
 	bool exists;
@@ -279,29 +631,56 @@ int cns_target_prepare(const struct cns_job_conf *job,
 		return -1;
 	cns_buf_init(&q);
 	if (!exists) {
-		write_create(&q, job, schema, true);
+		key_text = cns_xcalloc((size_t)schema->ncols + 1,
+				       sizeof(bool));
+		schema_types_from(&q, schema);
+		if (job->target.key.n &&
+		    type_flags(conn, schema, q.data, true, key_text,
+			       "the target", err) < 0)
+			goto out;
+		cns_buf_reset(&q);
+		write_create(&q, job, schema, true, key_text);
 		if (cns_pg_command(conn, q.data, "the target", err) < 0)
 			goto out;
 	}
 	if (check_columns(conn, job, schema, err) < 0)
 		goto out;
 	if (job->target.mode == CNS_MODE_REPLACE) {
-		/* A leftover shadow is what a failed or killed run left:
-		 * it is never reused, so a new run starts from nothing. */
-		cns_buf_reset(&q);
-		cns_buf_adds(&q, "DROP TABLE IF EXISTS ");
-		cns_target_load_table(job, &q);
-		cns_buf_adds(&q, "; CREATE UNLOGGED TABLE ");
-		cns_target_load_table(job, &q);
-		cns_buf_adds(&q, " (LIKE ");
-		cns_pg_quote_ident(&q, job->target.table);
-		cns_buf_adds(&q, " INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
-				 "INCLUDING INDEXES)");
-		if (cns_pg_command(conn, q.data, "the target", err) < 0)
+		if (!r->lock && take_replace_lock(r, err) < 0) {
+			/* Without the lock the session is worth nothing;
+			 * ending it also lets go of a lock taken before a
+			 * later step failed. */
+			PQfinish(r->lock);
+			r->lock = NULL;
 			goto out;
+		}
+		/* The shadow's name is this run's own; CREATE without IF
+		 * NOT EXISTS fails rather than touch a table it did not
+		 * make.  The comment marks it as ours, for the target. */
+		cns_buf_reset(&q);
+		if (r->shadow_made) {
+			/* Prepared again in the same run: start over from
+			 * nothing, in the shadow this run made. */
+			cns_buf_adds(&q, "DROP TABLE IF EXISTS ");
+			add_shadow(&q, r);
+			cns_buf_adds(&q, "; ");
+		}
+		cns_buf_adds(&q, "CREATE UNLOGGED TABLE ");
+		add_shadow(&q, r);
+		cns_buf_adds(&q, " (LIKE ");
+		add_target(&q, job);
+		cns_buf_adds(&q, " INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
+				 "INCLUDING INDEXES); COMMENT ON TABLE ");
+		add_shadow(&q, r);
+		cns_buf_printf(&q, " IS '" SHADOW_MARK "%s run %s'",
+			       r->oid, r->token);
+		if (cns_pg_command(r->lock, q.data, "the target", err) < 0)
+			goto out;
+		r->shadow_made = true;
 	}
 	rc = 0;
 out:
+	free(key_text);
 	cns_buf_release(&q);
 	PQfinish(conn);
 	return rc;
@@ -310,10 +689,15 @@ out:
 int cns_target_swap(const struct cns_job_conf *job,
 		    const struct cns_schema *schema, struct cns_error *err)
 {
-	PGconn *conn = cns_pg_connect(job->target.conninfo, "the target", err);
+	struct target_run *r = find_run(job);
+	PGconn *conn = r->lock;
 	struct cns_buf q;
 	int rc;
 
+	/* On the session that holds the replace lock, when prepare took it:
+	 * the lock then covers the swap too. */
+	if (!conn)
+		conn = cns_pg_connect(job->target.conninfo, "the target", err);
 	if (!conn)
 		return -1;
 	/* TRUNCATE and INSERT in one transaction: readers see the old rows
@@ -322,27 +706,62 @@ int cns_target_swap(const struct cns_job_conf *job,
 	 * renaming would lose. */
 	cns_buf_init(&q);
 	cns_buf_adds(&q, "BEGIN; TRUNCATE ");
-	cns_pg_quote_ident(&q, job->target.table);
+	add_target(&q, job);
 	cns_buf_adds(&q, "; INSERT INTO ");
-	cns_pg_quote_ident(&q, job->target.table);
+	add_target(&q, job);
 	cns_buf_adds(&q, " (");
 	add_column_list(&q, schema, NULL);
 	cns_buf_adds(&q, ") SELECT ");
 	add_column_list(&q, schema, NULL);
 	cns_buf_adds(&q, " FROM ");
-	cns_target_load_table(job, &q);
+	add_shadow(&q, r);
 	cns_buf_adds(&q, "; DROP TABLE ");
-	cns_target_load_table(job, &q);
+	add_shadow(&q, r);
 	CNS_HOOK("swap.begin");
 	rc = cns_pg_command(conn, q.data, "the target", err);
 	if (rc == 0) {
 		CNS_HOOK("swap.before_commit");
 		rc = cns_pg_command(conn, "COMMIT", "the target", err);
 	}
+	if (rc == 0)
+		r->shadow_made = false;
 	CNS_HOOK("swap.done");
 	cns_buf_release(&q);
-	PQfinish(conn);
+	if (conn != r->lock)
+		PQfinish(conn);
 	return rc;
+}
+
+void cns_target_release(const struct cns_job_conf *job)
+{
+	struct target_run **pp, *r = NULL;
+
+	pthread_mutex_lock(&runs_lock);
+	for (pp = &runs; *pp; pp = &(*pp)->next)
+		if ((*pp)->job == job) {
+			r = *pp;
+			*pp = r->next;
+			break;
+		}
+	pthread_mutex_unlock(&runs_lock);
+	if (!r)
+		return;
+	if (r->lock && r->shadow_made &&
+	    PQstatus(r->lock) == CONNECTION_OK) {
+		/* A run that did not swap drops its own shadow (best
+		 * effort: a later replace drops what is left by its
+		 * marker). */
+		struct cns_buf q;
+
+		cns_buf_init(&q);
+		cns_buf_adds(&q, "ROLLBACK; DROP TABLE IF EXISTS ");
+		add_shadow(&q, r);
+		PQclear(PQexec(r->lock, q.data));
+		cns_buf_release(&q);
+	}
+	if (r->lock)
+		PQfinish(r->lock);
+	free(r);
 }
 
 /* ---- loader ---- */
@@ -370,7 +789,21 @@ static int add_order_list(struct cns_buf *b, const struct cns_loader *l,
 		}
 		while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
 			n--;
-		snprintf(name, sizeof(name), "%.*s", (int)n, p);
+		if (n >= 2 && p[0] == '"' && p[n - 1] == '"') {
+			/* A name in double quotes, as in the other lists:
+			 * the quotes go, "" is one quote. */
+			size_t k = 0;
+
+			for (size_t j = 1; j + 1 < n && k + 1 < sizeof(name);
+			     j++) {
+				name[k++] = p[j];
+				if (p[j] == '"' && p[j + 1] == '"')
+					j++;
+			}
+			name[k] = '\0';
+		} else {
+			snprintf(name, sizeof(name), "%.*s", (int)n, p);
+		}
 		for (int i = 0; i < l->schema->ncols; i++)
 			known |= strcmp(l->schema->cols[i].name, name) == 0;
 		if (!known)
@@ -392,24 +825,57 @@ static int add_order_list(struct cns_buf *b, const struct cns_loader *l,
 	return 0;
 }
 
+/* The staging table, in this session's temporary schema. */
+static void add_stage(struct cns_buf *b, const struct cns_loader *l)
+{
+	cns_buf_adds(b, "pg_temp.");
+	cns_pg_quote_ident(b, l->stage);
+}
+
 static int setup_stage(struct cns_loader *l, struct cns_error *err)
 {
 	struct cns_buf q;
 	const struct cns_list *key = &l->job->target.key;
-	bool any_update = false;
+	const struct cns_schema *s = l->schema;
+	struct target_run *r = find_run(l->job);
+	bool any_update = false, *key_text;
 	PGresult *res;
+
+	/* Per-run names: the staging table, and an arrival-order column
+	 * that no schema column can be called. */
+	derive_name(l->stage, "consolidate_stage", "cns", r->token);
+	snprintf(l->seqcol, sizeof(l->seqcol), "cns_seq_%s", r->token);
+	/* How each column compares: directly where its type has equality
+	 * (and, for the key, ordering), else through its text form. */
+	l->by_text = cns_xcalloc((size_t)s->ncols + 1, sizeof(bool));
+	key_text = cns_xcalloc((size_t)s->ncols + 1, sizeof(bool));
+	if (table_type_flags(l->conn, l->job, s, false, l->by_text, l->what,
+			     err) < 0 ||
+	    table_type_flags(l->conn, l->job, s, true, key_text, l->what,
+			     err) < 0) {
+		free(key_text);
+		return -1;
+	}
+	for (int i = 0; i < s->ncols; i++)
+		if (is_key(key, s->cols[i].name))
+			l->by_text[i] = key_text[i];
+	free(key_text);
 
 	cns_buf_init(&q);
 	/* The staging table lives in this session only and empties itself at
-	 * each commit; cns_seq keeps arrival order so that the last row of a
-	 * key within a chunk wins. */
-	cns_buf_adds(&q, "CREATE TEMP TABLE " STAGE_TABLE
-			 " ON COMMIT DELETE ROWS AS SELECT ");
-	add_column_list(&q, l->schema, NULL);
+	 * each commit; the sequence column keeps arrival order so that the
+	 * last row of a key within a chunk wins. */
+	cns_buf_adds(&q, "CREATE TEMP TABLE ");
+	cns_pg_quote_ident(&q, l->stage);
+	cns_buf_adds(&q, " ON COMMIT DELETE ROWS AS SELECT ");
+	add_column_list(&q, s, NULL);
 	cns_buf_adds(&q, " FROM ");
 	cns_target_load_table(l->job, &q);
-	cns_buf_adds(&q, " WITH NO DATA; ALTER TABLE " STAGE_TABLE
-			 " ADD COLUMN cns_seq bigserial");
+	cns_buf_adds(&q, " WITH NO DATA; ALTER TABLE ");
+	add_stage(&q, l);
+	cns_buf_adds(&q, " ADD COLUMN ");
+	cns_pg_quote_ident(&q, l->seqcol);
+	cns_buf_adds(&q, " bigserial");
 	if (cns_pg_command(l->conn, q.data, l->what, err) < 0) {
 		cns_buf_release(&q);
 		return -1;
@@ -418,35 +884,39 @@ static int setup_stage(struct cns_loader *l, struct cns_error *err)
 	cns_buf_adds(&q, "INSERT INTO ");
 	cns_target_load_table(l->job, &q);
 	cns_buf_adds(&q, " AS t (");
-	add_column_list(&q, l->schema, NULL);
+	add_column_list(&q, s, NULL);
 	cns_buf_adds(&q, ") SELECT DISTINCT ON (");
-	add_key_list(&q, key);
+	add_key_list(&q, key, s, l->by_text);
 	cns_buf_adds(&q, ") ");
-	add_column_list(&q, l->schema, NULL);
-	cns_buf_adds(&q, " FROM " STAGE_TABLE " ORDER BY ");
-	add_key_list(&q, key);
+	add_column_list(&q, s, NULL);
+	cns_buf_adds(&q, " FROM ");
+	add_stage(&q, l);
+	cns_buf_adds(&q, " ORDER BY ");
+	add_key_list(&q, key, s, l->by_text);
 	if (l->job->target.dedupe && l->job->target.dedupe_order) {
 		if (add_order_list(&q, l, NULL, " DESC", err) < 0) {
 			cns_buf_release(&q);
 			return -1;
 		}
 	}
-	cns_buf_adds(&q, ", cns_seq DESC ON CONFLICT (");
-	add_key_list(&q, key);
+	cns_buf_adds(&q, ", ");
+	cns_pg_quote_ident(&q, l->seqcol);
+	cns_buf_adds(&q, " DESC ON CONFLICT (");
+	add_index_list(&q, key, s, l->by_text);
 	cns_buf_adds(&q, ") DO ");
-	for (int i = 0; i < l->schema->ncols; i++)
-		any_update |= !is_key(key, l->schema->cols[i].name);
+	for (int i = 0; i < s->ncols; i++)
+		any_update |= !is_key(key, s->cols[i].name);
 	if (!any_update) {
 		cns_buf_adds(&q, "NOTHING");
 	} else {
 		cns_buf_adds(&q, "UPDATE SET ");
-		add_nonkey_list(&q, l->schema, key, NULL, true);
+		add_nonkey_list(&q, s, key, NULL, true, NULL);
 		/* Only rows that changed are written: a rerun that brings
 		 * nothing new writes nothing (no dead tuples, no WAL). */
 		cns_buf_adds(&q, " WHERE (");
-		add_nonkey_list(&q, l->schema, key, "t.", false);
+		add_nonkey_list(&q, s, key, "t.", false, l->by_text);
 		cns_buf_adds(&q, ") IS DISTINCT FROM (");
-		add_nonkey_list(&q, l->schema, key, "EXCLUDED.", false);
+		add_nonkey_list(&q, s, key, "EXCLUDED.", false, l->by_text);
 		cns_buf_adds(&q, ")");
 		if (l->job->target.dedupe && l->job->target.dedupe_order) {
 			/* dedupe: a row replaces the stored one only when it
@@ -504,7 +974,7 @@ struct cns_loader *cns_loader_open(const struct cns_job_conf *job,
 		goto fail;
 	cns_buf_adds(&l->copy_sql, "COPY ");
 	if (l->merge)
-		cns_buf_adds(&l->copy_sql, STAGE_TABLE);
+		add_stage(&l->copy_sql, l);
 	else
 		cns_target_load_table(job, &l->copy_sql);
 	cns_buf_adds(&l->copy_sql, " (");
@@ -678,9 +1148,18 @@ static int bisect(struct cns_loader *l, const struct cns_chunk *rows, int lo,
 	cns_error_clear(&why);
 	if (savepoint(l, "SAVEPOINT", err) < 0)
 		return -1;
-	if (l->merge &&
-	    cns_pg_command(l->conn, "TRUNCATE " STAGE_TABLE, l->what, err) < 0)
-		return -1;
+	if (l->merge) {
+		struct cns_buf t;
+		int rc;
+
+		cns_buf_init(&t);
+		cns_buf_adds(&t, "TRUNCATE ");
+		add_stage(&t, l);
+		rc = cns_pg_command(l->conn, t.data, l->what, err);
+		cns_buf_release(&t);
+		if (rc < 0)
+			return -1;
+	}
 	if (load_rows(l, rows, lo, hi, written, &why) == 0)
 		return savepoint(l, "RELEASE SAVEPOINT", err);
 	if (!row_level_failure(l)) {
@@ -798,5 +1277,6 @@ void cns_loader_close(struct cns_loader *l)
 	cns_buf_release(&l->copy_sql);
 	cns_buf_release(&l->copybuf);
 	free(l->colnames);
+	free(l->by_text);
 	free(l);
 }

@@ -708,6 +708,8 @@ void cns_pipeline_release(struct cns_run *run)
 			pthread_join(run->threads[i], NULL);
 		free(run->threads);
 	}
+	if (run->job)
+		cns_target_release(run->job);
 	free(run->stats);
 	free(run->live_src);
 	free(run->live_loader);

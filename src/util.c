@@ -375,49 +375,138 @@ int cns_edit_distance(const char *a, const char *b)
 
 /* ---- PostgreSQL quoting ---- */
 
-static bool ident_needs_quotes(const char *s, size_t n)
-{
-	if (n == 0 || !(islower((unsigned char)s[0]) || s[0] == '_'))
-		return true;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (!(islower(c) || isdigit(c) || c == '_'))
-			return true;
-	}
-	return false;
-}
-
-static void quote_one(struct cns_buf *b, const char *s, size_t n)
-{
-	if (!ident_needs_quotes(s, n)) {
-		cns_buf_add(b, s, n);
-		return;
-	}
-	cns_buf_addc(b, '"');
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '"')
-			cns_buf_addc(b, '"');
-		cns_buf_addc(b, s[i]);
-	}
-	cns_buf_addc(b, '"');
-}
-
 void cns_pg_quote_ident(struct cns_buf *b, const char *name)
 {
-	const char *dot;
+	/* Always quoted, as PQescapeIdentifier does: a name is then never
+	 * read as a keyword, never folded, and means exactly its bytes. */
+	cns_buf_addc(b, '"');
+	for (; *name; name++) {
+		if (*name == '"')
+			cns_buf_addc(b, '"');
+		cns_buf_addc(b, *name);
+	}
+	cns_buf_addc(b, '"');
+}
 
-	/* A name already written with quotes is taken as it is. */
-	if (name[0] == '"') {
-		cns_buf_adds(b, name);
-		return;
-	}
-	while ((dot = strchr(name, '.')) != NULL) {
-		quote_one(b, name, (size_t)(dot - name));
+void cns_pg_quote_qname(struct cns_buf *b, const struct cns_qname *q)
+{
+	if (q->schema) {
+		cns_pg_quote_ident(b, q->schema);
 		cns_buf_addc(b, '.');
-		name = dot + 1;
 	}
-	quote_one(b, name, strlen(name));
+	cns_pg_quote_ident(b, q->name);
+}
+
+size_t cns_pg_name_clip(const char *s, size_t n)
+{
+	if (n <= CNS_PG_NAME_MAX)
+		return n;
+	/* The server keeps the first 63 bytes, and never half a UTF-8
+	 * character: back up over continuation bytes. */
+	n = CNS_PG_NAME_MAX;
+	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	return n;
+}
+
+static bool unquoted_char(unsigned char c, bool first)
+{
+	if (c >= 0x80 || c == '_' || (c >= 'a' && c <= 'z') ||
+	    (c >= 'A' && c <= 'Z'))
+		return true;
+	return !first && ((c >= '0' && c <= '9') || c == '$');
+}
+
+/* One part of a qualified name at *sp: a quoted name with "" for a quote,
+ * kept as written, or an unquoted one, folded to lower case (ASCII only,
+ * as the server does in UTF-8). */
+static char *parse_name_part(struct cns_arena *a, const char **sp,
+			     const char **why)
+{
+	const char *s = *sp;
+	struct cns_buf part;
+	char *out;
+
+	cns_buf_init(&part);
+	if (*s == '"') {
+		for (s++;; s++) {
+			if (!*s) {
+				*why = "unterminated quoted name";
+				goto fail;
+			}
+			if (*s == '"' && s[1] == '"')
+				s++;
+			else if (*s == '"')
+				break;
+			cns_buf_addc(&part, *s);
+		}
+		s++;
+		if (part.len == 0) {
+			*why = "zero-length quoted name";
+			goto fail;
+		}
+	} else {
+		for (; *s && unquoted_char((unsigned char)*s, part.len == 0);
+		     s++)
+			cns_buf_addc(&part, (char)(*s >= 'A' && *s <= 'Z' ?
+							   *s - 'A' + 'a' :
+							   *s));
+		if (part.len == 0) {
+			*why = *s ? "a name without quotes has only letters, "
+				    "digits, _ and $ and does not start with "
+				    "a digit" :
+				    "empty name";
+			goto fail;
+		}
+	}
+	*sp = s;
+	out = cns_arena_strndup(a, part.data, cns_pg_name_clip(part.data,
+							      part.len));
+	cns_buf_release(&part);
+	return out;
+fail:
+	cns_buf_release(&part);
+	return NULL;
+}
+
+int cns_pg_parse_qname(struct cns_arena *a, const char *text,
+		       struct cns_qname *out, const char **why)
+{
+	const char *s = text;
+	char *first, *second = NULL;
+
+	out->schema = NULL;
+	out->name = NULL;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (!(first = parse_name_part(a, &s, why)))
+		return -1;
+	if (*s == '.') {
+		s++;
+		if (!(second = parse_name_part(a, &s, why)))
+			return -1;
+	}
+	if (*s == ' ' || *s == '\t') {
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s) {
+			*why = "a name with blanks needs double quotes";
+			return -1;
+		}
+	}
+	if (*s) {
+		*why = *s == '.' ? "more than two parts (schema.table)" :
+				   "a name without quotes has only letters, "
+				   "digits, _ and $";
+		return -1;
+	}
+	if (second) {
+		out->schema = first;
+		out->name = second;
+	} else {
+		out->name = first;
+	}
+	return 0;
 }
 
 void cns_pg_quote_literal(struct cns_buf *b, const char *s)

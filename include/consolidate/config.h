@@ -86,6 +86,7 @@ struct cns_source_conf {
 	char *password_file; /* resolved path */
 	/* postgres and odbc */
 	char *table;
+	struct cns_qname qtable; /* postgres: table, parsed */
 	struct cns_list columns; /* also: names for a headerless csv */
 	char *where;
 	char *query;
@@ -110,7 +111,8 @@ struct cns_source_conf {
 struct cns_target_conf {
 	char *driver; /* postgres */
 	char *conninfo;
-	char *table; /* schema.table or table */
+	char *table; /* schema.table or table, as written */
+	struct cns_qname qtable; /* table, parsed: what SQL uses */
 	struct cns_list key;
 	enum cns_load_mode mode;
 	bool create;

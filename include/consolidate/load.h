@@ -47,6 +47,11 @@ int cns_target_check(const struct cns_job_conf *job,
 int cns_target_swap(const struct cns_job_conf *job,
 		    const struct cns_schema *schema, struct cns_error *err);
 
+/* Ends what prepare kept for the run: the session holding the replace
+ * lock on the target table, and a shadow the run made but did not swap
+ * (dropped).  Safe to call when nothing was prepared. */
+void cns_target_release(const struct cns_job_conf *job);
+
 /* Writes the target DDL (CREATE TABLE) for `plan`. */
 void cns_target_write_ddl(const struct cns_job_conf *job,
 			  const struct cns_schema *schema, FILE *out);

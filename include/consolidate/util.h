@@ -86,10 +86,34 @@ int cns_edit_distance(const char *a, const char *b);
 const char *cns_conn_value_end(const char *v, const char *quotes,
 			       const char *stops);
 
-/* Quotes a PostgreSQL identifier the way quote_ident() does: only when
- * needed.  A dotted name "schema.table" is quoted part by part.  Appends to
- * b. */
+/* ---- PostgreSQL names ---- */
+
+/* The longest name the server keeps (NAMEDATALEN - 1 bytes). */
+#define CNS_PG_NAME_MAX 63
+
+/* A table name parsed once with the server's rules: schema is NULL when
+ * the name was not qualified (the search_path decides). */
+struct cns_qname {
+	char *schema;
+	char *name;
+};
+
+/* Appends one identifier, always in double quotes with embedded quotes
+ * doubled, as PQescapeIdentifier does but without a connection: the
+ * result names exactly the bytes of `name`, keyword or not, any case. */
 void cns_pg_quote_ident(struct cns_buf *b, const char *name);
+/* Appends "schema"."name", or "name" when q->schema is NULL. */
+void cns_pg_quote_qname(struct cns_buf *b, const struct cns_qname *q);
+/* Parses "schema.table" or "table" with PostgreSQL's rules: a part in
+ * double quotes is kept as written ("" for a quote), a part without
+ * quotes is folded to lower case; each part is cut to 63 bytes as the
+ * server cuts it.  The parts live in arena a.  Returns 0, or -1 with *why
+ * saying what is wrong. */
+int cns_pg_parse_qname(struct cns_arena *a, const char *text,
+		       struct cns_qname *out, const char **why);
+/* The length the server keeps of a name of n bytes: at most 63 bytes,
+ * never ending inside a UTF-8 character. */
+size_t cns_pg_name_clip(const char *s, size_t n);
 /* Appends a PostgreSQL string literal ('...' with quotes doubled). */
 void cns_pg_quote_literal(struct cns_buf *b, const char *s);
 

@@ -165,7 +165,7 @@ static void build_select(struct cns_source *src, struct pg_source *pg)
 		add_ident_list(b, (const char *const *)c->columns.items,
 			       c->columns.n);
 		cns_buf_adds(b, " FROM ");
-		cns_pg_quote_ident(b, c->table);
+		cns_pg_quote_qname(b, &c->qtable);
 		if (c->where) {
 			cns_buf_printf(b, " WHERE (%s)", c->where);
 			has_where = true;
@@ -212,7 +212,7 @@ static void build_select(struct cns_source *src, struct pg_source *pg)
  * incremental extraction. */
 static void find_pkey(struct cns_source *src, struct pg_source *pg)
 {
-	struct cns_buf q;
+	struct cns_buf q, rel;
 	PGresult *res;
 
 	if (!src->conf->table)
@@ -221,7 +221,12 @@ static void find_pkey(struct cns_source *src, struct pg_source *pg)
 	cns_buf_adds(&q, "SELECT a.attname FROM pg_index i JOIN pg_attribute a"
 			 " ON a.attrelid = i.indrelid AND a.attnum = ANY "
 			 "(i.indkey) WHERE i.indisprimary AND i.indrelid = ");
-	cns_pg_quote_literal(&q, src->conf->table);
+	/* The relation the SELECT reads: its name quoted the same way, so
+	 * that a mixed-case or keyword name finds its own key. */
+	cns_buf_init(&rel);
+	cns_pg_quote_qname(&rel, &src->conf->qtable);
+	cns_pg_quote_literal(&q, rel.data);
+	cns_buf_release(&rel);
 	cns_buf_adds(&q, "::regclass ORDER BY array_position(i.indkey, "
 			 "a.attnum)");
 	res = PQexec(pg->conn, q.data);

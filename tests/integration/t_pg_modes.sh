@@ -110,7 +110,7 @@ like "$err" 'source "src".*division by zero' "the error names the source and the
 is "$(dst_digest replace)" "$before" "the failed replace run left the old table untouched"
 write_job replace
 "$CNS" run job.conf; ok $? "the next replace run succeeds"
-is "$(q dst_pg "SELECT count(*) FROM pg_class WHERE relname LIKE 'items_replace%new'")" 0 "no shadow table is left behind"
+is "$(q dst_pg "SELECT count(*) FROM pg_class WHERE relname LIKE 'items\_replace\_cns\_%'")" 0 "no shadow table is left behind"
 is "$(dst_digest replace)" "$(src_digest)" "replace: target equals source after recovery"
 # dedupe: two sources bring the same keys in parallel; the row with the
 # latest updated_at wins, whichever source's chunk arrives first.

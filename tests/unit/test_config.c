@@ -445,6 +445,49 @@ static void test_relative_paths(void **state)
 	cns_config_free(job);
 }
 
+/* Table names are parsed once with PostgreSQL's rules; quotes come off
+ * names in column lists; an odbc source's table is left as written. */
+static void test_names(void **state)
+{
+	struct cns_job_conf *job;
+	const struct cns_source_conf *s;
+
+	(void)state;
+	job = load_ok("names.conf",
+		      "[job]\ntransforms = t.xf\n"
+		      "[target]\nconninfo = service=w\n"
+		      "table = \"Dst Schema\".\"All Types\"\n"
+		      "key = \"select\", Mixed, \"a\"\"b\"\n"
+		      "mode = upsert\n"
+		      "[source erp]\ndriver = postgres\n"
+		      "conninfo = service=erp\n"
+		      "table = Sales.Orders\n"
+		      "columns = \"from\", Name, \"Order Id\"\n"
+		      "incremental = \"updated At\"\n"
+		      "key = \"Order Id\"\n"
+		      "[source inv]\ndriver = odbc\ndsn = inv\n"
+		      "table = Db.Items\n");
+	assert_string_equal(job->target.table, "\"Dst Schema\".\"All Types\"");
+	assert_string_equal(job->target.qtable.schema, "Dst Schema");
+	assert_string_equal(job->target.qtable.name, "All Types");
+	assert_int_equal(job->target.key.n, 3);
+	assert_string_equal(job->target.key.items[0], "select");
+	assert_string_equal(job->target.key.items[1], "Mixed");
+	assert_string_equal(job->target.key.items[2], "a\"b");
+	s = cns_config_source(job, "erp");
+	assert_string_equal(s->qtable.schema, "sales");
+	assert_string_equal(s->qtable.name, "orders");
+	assert_string_equal(s->columns.items[0], "from");
+	assert_string_equal(s->columns.items[1], "Name");
+	assert_string_equal(s->columns.items[2], "Order Id");
+	assert_string_equal(s->incremental.items[0], "updated At");
+	assert_string_equal(s->key.items[0], "Order Id");
+	s = cns_config_source(job, "inv");
+	assert_string_equal(s->table, "Db.Items");
+	assert_null(s->qtable.name);
+	cns_config_free(job);
+}
+
 static void test_lists_and_syntax(void **state)
 {
 	struct cns_job_conf *job;
@@ -687,6 +730,24 @@ struct bad_case {
 };
 
 static const struct bad_case bad_cases[] = {
+	/* table names, read with PostgreSQL's rules */
+	{ JOB "[target]\nconninfo = service=w\ntable = My Table ;<\n" CSV, -1,
+	  "bad table name \"My Table\" in [target]: a name with blanks needs "
+	  "double quotes",
+	  "write each part that has capitals, blanks or other characters in "
+	  "double quotes, as in \"My Schema\".\"My Table\"" },
+	{ JOB "[target]\nconninfo = service=w\ntable = a.b.c ;<\n" CSV, -1,
+	  "bad table name \"a.b.c\" in [target]: more than two parts "
+	  "(schema.table)",
+	  "write each part that has capitals, blanks or other characters in "
+	  "double quotes, as in \"My Schema\".\"My Table\"" },
+	{ JOB TARGET PG "table = \"open ;<\n", -1,
+	  "bad table name \"\"open\" in [source erp]: unterminated quoted "
+	  "name",
+	  "write each part that has capitals, blanks or other characters in "
+	  "double quotes, as in \"My Schema\".\"My Table\"" },
+	{ JOB TARGET PG "table = t\ncolumns = a, \"b ;<\n", -1,
+	  "bad quoted name \"b in \"columns\" of [source erp]", NULL },
 	/* structure */
 	{ JOB "batchsize = 10 ;<\n" TARGET CSV, -1,
 	  "unknown key \"batchsize\" in [job]",
@@ -1322,6 +1383,7 @@ int main(void)
 		cmocka_unit_test(test_env_interpolation),
 		cmocka_unit_test(test_relative_paths),
 		cmocka_unit_test(test_lists_and_syntax),
+		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_max_rejects_forms),
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_format_duration),
