@@ -134,6 +134,20 @@ static void write_create(struct cns_buf *b, const struct cns_job_conf *job,
 	cns_buf_adds(b, ")");
 }
 
+/* The shadow table of replace mode, shaped like the target. */
+static void write_shadow(struct cns_buf *b, const struct cns_job_conf *job,
+			 bool if_not_exists)
+{
+	cns_buf_adds(b, "CREATE UNLOGGED TABLE ");
+	if (if_not_exists)
+		cns_buf_adds(b, "IF NOT EXISTS ");
+	cns_target_load_table(job, b);
+	cns_buf_adds(b, " (LIKE ");
+	cns_pg_quote_ident(b, job->target.table);
+	cns_buf_adds(b, " INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
+			"INCLUDING INDEXES)");
+}
+
 void cns_target_write_ddl(const struct cns_job_conf *job,
 			  const struct cns_schema *schema, FILE *out)
 {
@@ -181,6 +195,88 @@ static int check_columns(PGconn *conn, const struct cns_job_conf *job,
 	}
 	PQclear(res);
 	return rc;
+}
+
+/* One problem found: told to `report` when there is one (check goes on),
+ * else kept in err (the run stops). */
+static void found_problem(cns_problem_fn report, void *ctx,
+			  struct cns_error *err, int *problems)
+{
+	(*problems)++;
+	if (report) {
+		report(ctx, err);
+		cns_error_clear(err);
+	}
+}
+
+/* Every schema column the table has must take the schema's type as an
+ * INSERT would assign it (schema date into an integer column cannot); a
+ * mismatch would refuse every row.  PostgreSQL itself judges: EXPLAIN of
+ * such an INSERT is parsed and planned, and executes nothing. */
+static int check_types(PGconn *conn, const struct cns_job_conf *job,
+		       const struct cns_schema *s, cns_problem_fn report,
+		       void *ctx, int *problems, struct cns_error *err)
+{
+	bool in_tx = PQtransactionStatus(conn) == PQTRANS_INTRANS;
+	struct cns_buf q;
+	PGresult *res, *cols;
+	int before = *problems;
+
+	cns_buf_init(&q);
+	cns_buf_adds(&q, "SELECT attname, format_type(atttypid, atttypmod) "
+			 "FROM pg_attribute WHERE attrelid = ");
+	cns_pg_quote_literal(&q, job->target.table);
+	cns_buf_adds(&q, "::regclass AND attnum > 0 AND NOT attisdropped");
+	cols = cns_pg_exec(conn, q.data, PGRES_TUPLES_OK, "the target", err);
+	if (!cols) {
+		cns_buf_release(&q);
+		return -1;
+	}
+	for (int i = 0; i < s->ncols && (report || *problems == before);
+	     i++) {
+		const char *have = NULL;
+
+		for (int r = 0; r < PQntuples(cols) && !have; r++)
+			if (strcmp(PQgetvalue(cols, r, 0), s->cols[i].name) == 0)
+				have = PQgetvalue(cols, r, 1);
+		if (!have)
+			continue; /* check_columns says so */
+		cns_buf_reset(&q);
+		/* Inside check's rehearsal a failed statement must not end
+		 * the transaction. */
+		if (in_tx)
+			cns_buf_adds(&q, "SAVEPOINT cns_type; ");
+		cns_buf_adds(&q, "EXPLAIN INSERT INTO ");
+		cns_pg_quote_ident(&q, job->target.table);
+		cns_buf_adds(&q, " (");
+		cns_pg_quote_ident(&q, s->cols[i].name);
+		cns_buf_printf(&q, ") SELECT NULL::%s", s->cols[i].type_sql);
+		res = PQexec(conn, q.data);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			const char *why =
+				PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+			cns_error_set(err, CNS_E_TARGET,
+				      "target column \"%s\" of \"%s\" is %s, "
+				      "which cannot take the schema's %s",
+				      s->cols[i].name, job->target.table, have,
+				      s->cols[i].type_sql);
+			if (why)
+				cns_error_detail(err, "%s", why);
+			cns_error_hint(err, "change the column's type, or the "
+					    "type in [schema] of %s",
+				       job->transforms);
+			found_problem(report, ctx, err, problems);
+		}
+		PQclear(res);
+		if (in_tx) {
+			res = PQexec(conn, "ROLLBACK TO SAVEPOINT cns_type");
+			PQclear(res);
+		}
+	}
+	PQclear(cols);
+	cns_buf_release(&q);
+	return !report && *problems > before ? -1 : 0;
 }
 
 static int table_exists(PGconn *conn, const char *table, bool *exists,
@@ -273,7 +369,7 @@ int cns_target_prepare(const struct cns_job_conf *job,
 	PGconn *conn;
 	struct cns_buf q;
 	bool exists;
-	int rc = -1;
+	int rc = -1, bad = 0;
 
 	if (open_target(job, schema, &conn, &exists, err) < 0)
 		return -1;
@@ -283,7 +379,8 @@ int cns_target_prepare(const struct cns_job_conf *job,
 		if (cns_pg_command(conn, q.data, "the target", err) < 0)
 			goto out;
 	}
-	if (check_columns(conn, job, schema, err) < 0)
+	if (check_columns(conn, job, schema, err) < 0 ||
+	    check_types(conn, job, schema, NULL, NULL, &bad, err) < 0)
 		goto out;
 	if (job->target.mode == CNS_MODE_REPLACE) {
 		/* A leftover shadow is what a failed or killed run left:
@@ -291,12 +388,8 @@ int cns_target_prepare(const struct cns_job_conf *job,
 		cns_buf_reset(&q);
 		cns_buf_adds(&q, "DROP TABLE IF EXISTS ");
 		cns_target_load_table(job, &q);
-		cns_buf_adds(&q, "; CREATE UNLOGGED TABLE ");
-		cns_target_load_table(job, &q);
-		cns_buf_adds(&q, " (LIKE ");
-		cns_pg_quote_ident(&q, job->target.table);
-		cns_buf_adds(&q, " INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
-				 "INCLUDING INDEXES)");
+		cns_buf_adds(&q, "; ");
+		write_shadow(&q, job, false);
 		if (cns_pg_command(conn, q.data, "the target", err) < 0)
 			goto out;
 	}
@@ -799,4 +892,58 @@ void cns_loader_close(struct cns_loader *l)
 	cns_buf_release(&l->copybuf);
 	free(l->colnames);
 	free(l);
+}
+
+/* ---- check's rehearsal ---- */
+
+int cns_target_rehearse(const struct cns_job_conf *job,
+			const struct cns_schema *schema, cns_problem_fn report,
+			void *ctx, struct cns_error *err)
+{
+	struct cns_loader l = {.job = job, .schema = schema};
+	PGconn *conn;
+	struct cns_buf q;
+	bool exists;
+	int problems = 0;
+
+	if (open_target(job, schema, &conn, &exists, err) < 0)
+		return -1;
+	l.conn = conn;
+	snprintf(l.what, sizeof(l.what), "the target");
+	cns_buf_init(&q);
+	/* Everything below is rolled back: the statements are the run's,
+	 * the changes are nobody's. */
+	if (cns_pg_command(conn, "BEGIN", "the target", err) < 0)
+		goto out;
+	if (!exists) {
+		write_create(&q, job, schema, true);
+		if (cns_pg_command(conn, q.data, "the target", err) < 0)
+			goto out;
+	}
+	if (check_columns(conn, job, schema, err) < 0) {
+		found_problem(report, ctx, err, &problems);
+		if (!report)
+			goto out;
+	}
+	if (check_types(conn, job, schema, report, ctx, &problems, err) < 0)
+		goto out;
+	if (job->target.mode == CNS_MODE_REPLACE) {
+		/* A shadow that is there (a leftover, or a run's that is
+		 * loading now) is left alone: the run would drop it, check
+		 * must not wait for it. */
+		cns_buf_reset(&q);
+		write_shadow(&q, job, true);
+		if (cns_pg_command(conn, q.data, "the target", err) < 0)
+			goto out;
+	}
+	if (job->target.key.n > 0 && (job->target.mode == CNS_MODE_UPSERT ||
+				      job->target.mode == CNS_MODE_REPLACE) &&
+	    setup_stage(&l, err) < 0)
+		goto out;
+out:
+	if (cns_error_isset(err) && problems == 0)
+		problems++;
+	cns_buf_release(&q);
+	PQfinish(conn); /* rolls back */
+	return problems ? -1 : 0;
 }
