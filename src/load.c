@@ -937,9 +937,19 @@ int cns_target_rehearse(const struct cns_job_conf *job,
 			goto out;
 	}
 	if (job->target.key.n > 0 && (job->target.mode == CNS_MODE_UPSERT ||
-				      job->target.mode == CNS_MODE_REPLACE) &&
-	    setup_stage(&l, err) < 0)
-		goto out;
+				      job->target.mode == CNS_MODE_REPLACE)) {
+		PGresult *res;
+
+		if (setup_stage(&l, err) < 0)
+			goto out;
+		/* Some refusals come only when the merge is planned (no
+		 * unique index for ON CONFLICT): plan it, execute nothing. */
+		res = cns_pg_exec(conn, "EXPLAIN EXECUTE cns_merge",
+				  PGRES_TUPLES_OK, l.what, err);
+		if (!res)
+			goto out;
+		PQclear(res);
+	}
 out:
 	if (cns_error_isset(err) && problems == 0)
 		problems++;
