@@ -175,6 +175,16 @@ static int prepare_incremental(const struct cns_job_conf *job,
 	return 0;
 }
 
+static bool in_schema(const struct cns_transform *xf, const char *column)
+{
+	const struct cns_schema *s = cns_transform_schema(xf);
+
+	for (int i = 0; i < s->ncols; i++)
+		if (strcmp(s->cols[i].name, column) == 0)
+			return true;
+	return false;
+}
+
 /* Binds the transform to the described columns: every key column mapped,
  * the driver's exact types trusted, the source's time zone. */
 static int bind_program(const struct cns_job_conf *job,
@@ -190,9 +200,11 @@ static int bind_program(const struct cns_job_conf *job,
 			       err) < 0)
 		return problem(o, conf->name, err, problems) < 0 ? -1 : 1;
 	/* A source that leaves a key column NULL could only ever load rows
-	 * that the target refuses. */
+	 * that the target refuses.  A key column the schema lacks is the
+	 * target's one problem, not one more per source. */
 	for (int k = 0; k < job->target.key.n; k++) {
-		if (cns_program_maps(p->prog, job->target.key.items[k]))
+		if (cns_program_maps(p->prog, job->target.key.items[k]) ||
+		    !in_schema(xf, job->target.key.items[k]))
 			continue;
 		cns_error_set(err, CNS_E_CONFIG,
 			      "source \"%s\" does not map key column \"%s\"",

@@ -141,6 +141,8 @@ xf kl t text
 job key_lacking kl_t kl.xf "" "key = ident"
 sed -i 's/^mode     = append$/mode     = upsert/' key_lacking.conf
 predicts key_lacking 'key column "ident" of \[target\] is not in the \[schema\]'
+like "$("$CNS" check key_lacking.conf 2>&1)" '1 problem found' \
+     "key_lacking: one cause, one problem (not one more per source)"
 
 # ---- upsert into an existing table without a unique key ----
 q cp_dst "DROP TABLE IF EXISTS nouniq_t; CREATE TABLE nouniq_t (id integer, t text)"
