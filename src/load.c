@@ -453,6 +453,88 @@ static int check_columns(PGconn *conn, const struct cns_job_conf *job,
 	return rc;
 }
 
+/* One problem found: told to `report` when there is one (check goes on),
+ * else kept in err (the run stops). */
+static void found_problem(cns_problem_fn report, void *ctx,
+			  struct cns_error *err, int *problems)
+{
+	(*problems)++;
+	if (report) {
+		report(ctx, err);
+		cns_error_clear(err);
+	}
+}
+
+/* Every schema column the table has must take the schema's type as an
+ * INSERT would assign it (schema date into an integer column cannot); a
+ * mismatch would refuse every row.  PostgreSQL itself judges: EXPLAIN of
+ * such an INSERT is parsed and planned, and executes nothing. */
+static int check_types(PGconn *conn, const struct cns_job_conf *job,
+		       const struct cns_schema *s, cns_problem_fn report,
+		       void *ctx, int *problems, struct cns_error *err)
+{
+	bool in_tx = PQtransactionStatus(conn) == PQTRANS_INTRANS;
+	struct cns_buf q;
+	PGresult *res, *cols;
+	int before = *problems;
+
+	cns_buf_init(&q);
+	cns_buf_adds(&q, "SELECT attname, format_type(atttypid, atttypmod) "
+			 "FROM pg_attribute WHERE attrelid = ");
+	add_target_literal(&q, job);
+	cns_buf_adds(&q, "::regclass AND attnum > 0 AND NOT attisdropped");
+	cols = cns_pg_exec(conn, q.data, PGRES_TUPLES_OK, "the target", err);
+	if (!cols) {
+		cns_buf_release(&q);
+		return -1;
+	}
+	for (int i = 0; i < s->ncols && (report || *problems == before);
+	     i++) {
+		const char *have = NULL;
+
+		for (int r = 0; r < PQntuples(cols) && !have; r++)
+			if (strcmp(PQgetvalue(cols, r, 0), s->cols[i].name) == 0)
+				have = PQgetvalue(cols, r, 1);
+		if (!have)
+			continue; /* check_columns says so */
+		cns_buf_reset(&q);
+		/* Inside check's rehearsal a failed statement must not end
+		 * the transaction. */
+		if (in_tx)
+			cns_buf_adds(&q, "SAVEPOINT cns_type; ");
+		cns_buf_adds(&q, "EXPLAIN INSERT INTO ");
+		add_target(&q, job);
+		cns_buf_adds(&q, " (");
+		cns_pg_quote_ident(&q, s->cols[i].name);
+		cns_buf_printf(&q, ") SELECT NULL::%s", s->cols[i].type_sql);
+		res = PQexec(conn, q.data);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			const char *why =
+				PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+			cns_error_set(err, CNS_E_TARGET,
+				      "target column \"%s\" of \"%s\" is %s, "
+				      "which cannot take the schema's %s",
+				      s->cols[i].name, job->target.table, have,
+				      s->cols[i].type_sql);
+			if (why)
+				cns_error_detail(err, "%s", why);
+			cns_error_hint(err, "change the column's type, or the "
+					    "type in [schema] of %s",
+				       job->transforms);
+			found_problem(report, ctx, err, problems);
+		}
+		PQclear(res);
+		if (in_tx) {
+			res = PQexec(conn, "ROLLBACK TO SAVEPOINT cns_type");
+			PQclear(res);
+		}
+	}
+	PQclear(cols);
+	cns_buf_release(&q);
+	return !report && *problems > before ? -1 : 0;
+}
+
 static int table_exists(PGconn *conn, const struct cns_job_conf *job,
 			bool *exists, struct cns_error *err)
 {
@@ -625,7 +707,7 @@ int cns_target_prepare(const struct cns_job_conf *job,
 	PGconn *conn;
 	struct cns_buf q;
 	bool exists;
-	int rc = -1;
+	int rc = -1, bad = 0;
 
 	if (open_target(job, schema, &conn, &exists, err) < 0)
 		return -1;
@@ -643,7 +725,8 @@ int cns_target_prepare(const struct cns_job_conf *job,
 		if (cns_pg_command(conn, q.data, "the target", err) < 0)
 			goto out;
 	}
-	if (check_columns(conn, job, schema, err) < 0)
+	if (check_columns(conn, job, schema, err) < 0 ||
+	    check_types(conn, job, schema, NULL, NULL, &bad, err) < 0)
 		goto out;
 	if (job->target.mode == CNS_MODE_REPLACE) {
 		if (!r->lock && take_replace_lock(r, err) < 0) {
@@ -1279,4 +1362,84 @@ void cns_loader_close(struct cns_loader *l)
 	free(l->colnames);
 	free(l->by_text);
 	free(l);
+}
+
+/* ---- check's rehearsal ---- */
+
+int cns_target_rehearse(const struct cns_job_conf *job,
+			const struct cns_schema *schema, cns_problem_fn report,
+			void *ctx, struct cns_error *err)
+{
+	struct cns_loader l = {.job = job, .schema = schema};
+	bool *key_text = NULL;
+	PGconn *conn;
+	struct cns_buf q;
+	bool exists;
+	int problems = 0;
+
+	if (open_target(job, schema, &conn, &exists, err) < 0)
+		return -1;
+	l.conn = conn;
+	snprintf(l.what, sizeof(l.what), "the target");
+	cns_buf_init(&q);
+	/* Everything below is rolled back: the statements are the run's,
+	 * the changes are nobody's. */
+	if (cns_pg_command(conn, "BEGIN", "the target", err) < 0)
+		goto out;
+	if (!exists) {
+		key_text = cns_xcalloc((size_t)schema->ncols + 1,
+				       sizeof(bool));
+		schema_types_from(&q, schema);
+		if (job->target.key.n &&
+		    type_flags(conn, schema, q.data, true, key_text,
+			       "the target", err) < 0)
+			goto out;
+		cns_buf_reset(&q);
+		write_create(&q, job, schema, true, key_text);
+		if (cns_pg_command(conn, q.data, "the target", err) < 0)
+			goto out;
+	}
+	if (check_columns(conn, job, schema, err) < 0) {
+		found_problem(report, ctx, err, &problems);
+		if (!report)
+			goto out;
+	}
+	if (check_types(conn, job, schema, report, ctx, &problems, err) < 0)
+		goto out;
+	if (job->target.mode == CNS_MODE_REPLACE) {
+		/* The shadow under this check's own name: never one a run
+		 * is loading now. */
+		cns_buf_reset(&q);
+		cns_buf_adds(&q, "CREATE UNLOGGED TABLE ");
+		add_shadow(&q, find_run(job));
+		cns_buf_adds(&q, " (LIKE ");
+		add_target(&q, job);
+		cns_buf_adds(&q, " INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
+				 "INCLUDING INDEXES)");
+		if (cns_pg_command(conn, q.data, "the target", err) < 0)
+			goto out;
+	}
+	if (job->target.key.n > 0 && (job->target.mode == CNS_MODE_UPSERT ||
+				      job->target.mode == CNS_MODE_REPLACE)) {
+		PGresult *res;
+
+		if (setup_stage(&l, err) < 0)
+			goto out;
+		/* Some refusals come only when the merge is planned (no
+		 * unique index for ON CONFLICT): plan it, execute nothing. */
+		res = cns_pg_exec(conn, "EXPLAIN EXECUTE cns_merge",
+				  PGRES_TUPLES_OK, l.what, err);
+		if (!res)
+			goto out;
+		PQclear(res);
+	}
+out:
+	if (cns_error_isset(err) && problems == 0)
+		problems++;
+	free(key_text);
+	free(l.by_text);
+	cns_buf_release(&q);
+	PQfinish(conn); /* rolls back */
+	cns_target_release(job);
+	return problems ? -1 : 0;
 }

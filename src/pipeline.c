@@ -312,52 +312,25 @@ static void register_live(struct cns_run *run, int i, struct cns_source *src,
 	pthread_mutex_unlock(&run->lock);
 }
 
-/* Opens the source, binds the mapping and describes; shared by runs and
- * `check`. */
+/* Prepares the source through the path `check` and `plan` take too
+ * (prepare.c), registered first so that a cancel reaches a slow connect. */
 static int open_source(struct source_task *t, struct cns_error *err)
 {
 	struct cns_run *run = t->run;
-	const struct cns_source_conf *conf = &run->job->sources[t->index];
+	struct cns_prepared p;
+	int rc;
 
-	t->src = cns_source_new(run->job, conf);
+	t->src = cns_source_new(run->job, &run->job->sources[t->index]);
 	t->src->reject = reject_from_driver;
 	t->src->reject_ctx = t;
 	register_live(run, t->index, t->src, NULL);
-	if (t->src->ops->open(t->src, err) < 0)
-		return -1;
-	if (t->src->ops->describe(t->src, err) < 0)
-		return -1;
-	if (run->hooks.before_source &&
-	    run->hooks.before_source(run->hooks.ctx, run, t->index, t->src,
-				     err) < 0)
-		return -1;
-	if (cns_transform_bind(run->xf, conf->name, t->src->ncols,
-			       (const char *const *)t->src->colnames, &t->prog,
-			       err) < 0)
-		return -1;
-	/* A source that leaves a key column NULL could only ever load rows
-	 * that the target refuses. */
-	for (int k = 0; k < run->job->target.key.n; k++)
-		if (!cns_program_maps(t->prog, run->job->target.key.items[k]))
-			return cns_error_set(err, CNS_E_CONFIG,
-					     "source \"%s\" does not map key "
-					     "column \"%s\"",
-					     conf->name,
-					     run->job->target.key.items[k]),
-			       cns_error_hint(err, "map it in [from %s] of "
-						   "%s, or give it a default "
-						   "in [schema]",
-					      conf->name, run->job->transforms),
-			       -1;
-	if (t->src->pg_exact_types)
-		cns_program_trust_types(t->prog,
-					(const char *const *)t->src->coltypes);
-	/* Timestamps without an offset are read in the source's declared
-	 * zone, never the host's by accident (default UTC). */
-	if (conf->timezone &&
-	    cns_program_set_timezone(t->prog, conf->timezone, err) < 0)
-		return -1;
-	return 0;
+	rc = cns_prepare_source(run->job, run->xf, t->src,
+				&run->hooks.prepare, &p, err);
+	t->prog = p.prog;
+	if (rc == 0 && run->hooks.prepared)
+		rc = run->hooks.prepared(run->hooks.ctx, run, t->index, &p,
+					 err);
+	return rc;
 }
 
 /* Loads every chunk the extractor queues; returns 0 or -1 with err. */
@@ -415,8 +388,6 @@ static int run_source(struct source_task *t, struct cns_error *err)
 
 	if (open_source(t, err) < 0)
 		return -1;
-	if (run->opt.check_only)
-		return 0;
 	snprintf(label, sizeof(label), "source \"%s\"",
 		 run->job->sources[t->index].name);
 	l = cns_loader_open(run->job, schema, label, err);
@@ -426,13 +397,6 @@ static int run_source(struct source_task *t, struct cns_error *err)
 	cns_loader_on_reject(l, run->job->sources[t->index].name, reject_row,
 			     t);
 	cns_loader_set_stop(l, &run->stop);
-	if (run->hooks.loader_opened &&
-	    run->hooks.loader_opened(run->hooks.ctx, run, t->index,
-				     cns_loader_conn(l), err) < 0) {
-		register_live(run, t->index, t->src, NULL);
-		cns_loader_close(l);
-		return -1;
-	}
 	queue_init(t, schema->ncols, run->job->batch_size);
 	pthread_create(&tid, NULL, extract_main, t);
 	rc = load_source(t, l, err);
@@ -593,8 +557,8 @@ int cns_pipeline_start(struct cns_run *run, const struct cns_job_conf *job,
 		    strcmp(run->opt.only_source, job->sources[i].name) != 0)
 			run->stats[i].state = CNS_SRC_SKIPPED;
 	}
-	if (!run->opt.check_only &&
-	    cns_target_prepare(job, cns_transform_schema(xf), err) < 0)
+	if (cns_prepare_target(job, cns_transform_schema(xf),
+			       &run->hooks.prepare, err) < 0)
 		return -1;
 	nthreads = job->parallel < job->nsources ? job->parallel
 						 : job->nsources;
@@ -675,8 +639,6 @@ int cns_pipeline_finish(struct cns_run *run, struct cns_error *err)
 		*err = run->err;
 		return -1;
 	}
-	if (run->opt.check_only)
-		return 0;
 	for (int i = 0; i < run->nsources; i++) {
 		rejected += run->stats[i].rejected;
 		read += run->stats[i].read;

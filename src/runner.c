@@ -20,6 +20,7 @@
 #include "consolidate/guard.h"
 #include "consolidate/notify.h"
 #include "consolidate/pg.h"
+#include "consolidate/prepare.h"
 #include "consolidate/rejects.h"
 #include "consolidate/runlog.h"
 #include "consolidate/state.h"
@@ -32,7 +33,7 @@
 #define TICK_MS 200
 #define LOGGED_REJECTS 10
 
-/* Per-source state, set by before_source: the incremental ordering and
+/* Per-source state, set once prepared: the incremental ordering and
  * watermark, and whether the volume guard judged the source already. */
 struct inc_state {
 	int n;          /* incremental + tie-breaker columns */
@@ -43,7 +44,7 @@ struct inc_state {
 	char *after;    /* JSON array, malloc'ed; guarded by mu */
 	int nwm;        /* the watermark the run started from (run arena) */
 	char **wm;
-	bool counted;   /* volume judged before extraction */
+	bool counted;   /* volume judged before extraction (prepare.c) */
 };
 
 struct runner {
@@ -152,146 +153,78 @@ static PGconn *state_conn(struct runner *rn)
 	return rn->state;
 }
 
-static bool has_column(const struct cns_source *src, const char *name,
-		       int *index)
-{
-	for (int i = 0; i < src->ncols; i++)
-		if (strcmp(src->colnames[i], name) == 0) {
-			*index = i;
-			return true;
-		}
-	return false;
-}
-
-/* With on_volume_anomaly = fail, a source whose driver can count the rows
- * it is about to read is judged before any of them moves, so that the
- * target and the watermark stay exactly as they were.  Not in replace
- * mode: there judging after the read still comes before the swap, and a
- * run that is not anomalous is spared a second pass over the source. */
-static int volume_precheck(struct runner *rn, int i, struct cns_source *src,
-			   struct cns_error *err)
-{
-	const struct cns_source_conf *sc = src->conf;
-	const struct cns_source_ops *ops = src->ops;
-	char why[512];
-	int64_t n = -1;
-
-	if (rn->job->on_volume_anomaly != CNS_ANOMALY_FAIL ||
-	    (sc->min_rows < 0 && sc->max_change < 0) || !ops->count_rows ||
-	    rn->job->target.mode == CNS_MODE_REPLACE)
-		return 0;
-	if (ops->count_rows(src, &n, err) < 0)
-		return -1;
-	if (n < 0)
-		return 0; /* cannot tell this time: judged after the read */
-	rn->inc[i].counted = true;
-	if (cns_volume_judge(rn->job, sc->name, n, why, sizeof(why)) == 0)
-		return 0;
-	cns_runlog_event(rn->log, CNS_LOG_ERROR, "volume", sc->name,
-			 "volume anomaly before extraction, failing the run: "
-			 "%s",
-			 why);
-	cns_error_set(err, CNS_E_SOURCE, "volume anomaly: %s", why);
-	cns_error_hint(err, "nothing was loaded; if the new volume is right, "
-			    "run with on_volume_anomaly = warn once");
-	return -1;
-}
-
-/* Sets up incremental extraction: the ordering columns (incremental, then
- * the tie-breaker key) and the watermark to resume from. */
-static int hook_before_source(void *ctx, struct cns_run *run, int i,
-			      struct cns_source *src, struct cns_error *err)
+/* Preparation reads the watermark on the run's state connection, which
+ * sources preparing in parallel share. */
+static int prep_watermark(void *ctx, const char *source,
+			  struct cns_arena *arena, int *n, char ***values,
+			  struct cns_error *err)
 {
 	struct runner *rn = ctx;
-	const struct cns_source_conf *sc = src->conf;
+	int rc;
+
+	pthread_mutex_lock(&rn->mu);
+	rc = cns_state_watermark_get(state_conn(rn), rn->job->name, source,
+				     arena, n, values, err);
+	pthread_mutex_unlock(&rn->mu);
+	return rc;
+}
+
+static void prep_event(void *ctx, enum cns_prepare_level level,
+		       const char *stage, const char *source, const char *text)
+{
+	struct runner *rn = ctx;
+
+	cns_runlog_event(rn->log,
+			 level == CNS_PREP_ERROR  ? CNS_LOG_ERROR
+			 : level == CNS_PREP_WARN ? CNS_LOG_WARN
+						  : CNS_LOG_INFO,
+			 stage, source, "%s", text);
+}
+
+/* Keeps what the run needs after the source is gone (the ordering for
+ * checkpoints, the watermark it started from for the record and for a
+ * restore), then runs the volume pre-check. */
+static int hook_prepared(void *ctx, struct cns_run *run, int i,
+			 struct cns_prepared *p, struct cns_error *err)
+{
+	struct runner *rn = ctx;
 	struct inc_state *inc = &rn->inc[i];
-	const struct cns_list *key = &sc->key;
-	char **wm = NULL;
-	int nwm = 0, nkey, rc;
+	const struct cns_source_conf *sc = p->src->conf;
+	int nwm = p->bound ? p->nstored : 0;
+	int rc;
 
-	(void)run;
-	cns_runlog_event(rn->log, CNS_LOG_INFO, "extract", sc->name,
-			 "source connected driver=%s columns=%d", sc->driver,
-			 src->ncols);
-	if (sc->incremental.n == 0 ||
-	    rn->job->target.mode == CNS_MODE_REPLACE)
-		return volume_precheck(rn, i, src, err);
-	nkey = key->n ? key->n : src->npkey;
-	if (nkey == 0)
-		return cns_error_set(
-			err, CNS_E_CONFIG,
-			"incremental source \"%s\" needs a tie-breaker key",
-			sc->name),
-		       cns_error_hint(err,
-				      "set \"key = ...\" in [source %s] to "
-				      "columns that are unique with \"%s\"; "
-				      "without one, rows sharing the last "
-				      "incremental value could be skipped",
-				      sc->name, sc->incremental.items[0]),
-		       -1;
-	inc->n = sc->incremental.n;
-	/* Sources start in parallel: the run arena is shared. */
-	pthread_mutex_lock(&rn->mu);
-	inc->cols = cns_arena_zalloc(&rn->arena, sizeof(char *) *
-							 (size_t)(inc->n + nkey));
-	inc->index = cns_arena_zalloc(&rn->arena, sizeof(int) *
-							  (size_t)(inc->n + nkey));
-	pthread_mutex_unlock(&rn->mu);
-	for (int k = 0; k < sc->incremental.n; k++)
-		inc->cols[k] = sc->incremental.items[k];
-	inc->nnullable = inc->n;
-	for (int k = 0; k < nkey; k++) {
-		const char *c = key->n ? key->items[k] : src->pkey[k];
-		bool dup = false;
-
-		for (int j = 0; j < inc->n; j++)
-			dup |= strcmp(inc->cols[j], c) == 0;
-		if (!dup)
-			inc->cols[inc->n++] = c;
+	if (p->ninc > 0) {
+		/* Sources start in parallel: the run arena is shared. */
+		pthread_mutex_lock(&rn->mu);
+		inc->n = p->ninc;
+		inc->nnullable = p->nnullable;
+		inc->cols = cns_arena_zalloc(&rn->arena,
+					     sizeof(char *) * (size_t)inc->n);
+		inc->index = cns_arena_zalloc(&rn->arena,
+					      sizeof(int) * (size_t)inc->n);
+		for (int k = 0; k < inc->n; k++) {
+			inc->cols[k] = cns_arena_strdup(&rn->arena,
+							p->inc_cols[k]);
+			inc->index[k] = p->inc_index[k];
+		}
+		inc->nwm = nwm;
+		inc->wm = cns_arena_zalloc(&rn->arena,
+					   sizeof(char *) * (size_t)(nwm + 1));
+		for (int k = 0; k < nwm; k++)
+			inc->wm[k] = p->stored[k] ? cns_arena_strdup(
+							    &rn->arena,
+							    p->stored[k])
+						  : NULL;
+		pthread_mutex_unlock(&rn->mu);
+		free(inc->before); /* a retry prepares again */
+		inc->before = json_values((const char *const *)p->stored, nwm);
+		cns_runlog_event(rn->log, CNS_LOG_INFO, "extract", sc->name,
+				 "incremental extraction watermark=%s",
+				 inc->before);
 	}
-	for (int k = 0; k < inc->n; k++)
-		if (!has_column(src, inc->cols[k], &inc->index[k]))
-			return cns_error_set(
-				err, CNS_E_CONFIG,
-				"source \"%s\" does not deliver column \"%s\", "
-				"which orders its incremental extraction",
-				sc->name, inc->cols[k]),
-			       cns_error_hint(err, "add it to \"columns\""),
-			       -1;
-	pthread_mutex_lock(&rn->mu);
-	rc = cns_state_watermark_get(state_conn(rn), rn->job->name, sc->name,
-				     &src->arena, &nwm, &wm, err);
-	pthread_mutex_unlock(&rn->mu);
-	if (rc < 0)
-		return -1;
-	src->ninc = inc->n;
-	src->inc_cols = inc->cols;
-	src->lookback_ms = sc->lookback_ms;
-	if (nwm == inc->n) {
-		src->nwatermark = nwm;
-		src->watermark = (const char *const *)wm;
-	} else if (nwm > 0) {
-		/* The ordering columns changed since the watermark was
-		 * written: comparing would be wrong, so start over (upsert
-		 * makes that safe; append would say so in check). */
-		cns_runlog_event(rn->log, CNS_LOG_WARN, "extract", sc->name,
-				 "the stored watermark has %d values but the "
-				 "source orders by %d columns: reading from "
-				 "the start",
-				 nwm, inc->n);
-	}
-	inc->before = json_values((const char *const *)wm,
-				  src->nwatermark ? nwm : 0);
-	pthread_mutex_lock(&rn->mu);
-	inc->nwm = src->nwatermark;
-	inc->wm = cns_arena_zalloc(&rn->arena,
-				   sizeof(char *) * (size_t)(nwm + 1));
-	for (int k = 0; k < inc->nwm; k++)
-		inc->wm[k] = cns_arena_strdup(&rn->arena, wm[k]);
-	pthread_mutex_unlock(&rn->mu);
-	cns_runlog_event(rn->log, CNS_LOG_INFO, "extract", sc->name,
-			 "incremental extraction watermark=%s", inc->before);
-	return volume_precheck(rn, i, src, err);
+	rc = cns_prepare_volume(run->job, p, &run->hooks.prepare, err);
+	inc->counted = p->counted;
+	return rc;
 }
 
 /* The checkpoint of a chunk: the ordering values of its last row whose
@@ -421,7 +354,7 @@ static int volume_guard(struct runner *rn, int i,
 	char why[512];
 
 	if (rn->inc[i].counted)
-		return 0; /* judged before extraction (volume_precheck) */
+		return 0; /* judged before extraction (prepare.c) */
 	if (cns_volume_judge(rn->job, st->name, st->read, why, sizeof(why)) ==
 	    0)
 		return 0;
@@ -833,7 +766,10 @@ int cns_runner_run(const struct cns_job_conf *cjob,
 	struct cns_run_hooks hooks = {
 		.ctx = &rn,
 		.reject = hook_reject,
-		.before_source = hook_before_source,
+		.prepared = hook_prepared,
+		.prepare = {.ctx = &rn,
+			    .watermark_get = prep_watermark,
+			    .event = prep_event},
 		.checkpoint = hook_checkpoint,
 		.after_source = hook_after_source,
 		.retry = hook_retry,

@@ -31,7 +31,8 @@ struct cns_load_stats {
 };
 
 /* Creates the target table from the schema when it is absent and
- * job->target.create is set; checks that it has every schema column; for
+ * job->target.create is set; checks that it has every schema column and
+ * that each takes the schema's type; for
  * replace mode creates a fresh shadow table (dropping a leftover one).
  * Uses its own short-lived connection. */
 int cns_target_prepare(const struct cns_job_conf *job,
@@ -41,6 +42,18 @@ int cns_target_prepare(const struct cns_job_conf *job,
  * be created) with every schema column.  Changes nothing. */
 int cns_target_check(const struct cns_job_conf *job,
 		     const struct cns_schema *schema, struct cns_error *err);
+
+/* Hears one problem of many (check goes on after each). */
+typedef void (*cns_problem_fn)(void *ctx, const struct cns_error *e);
+
+/* What `check` and `plan` do: every statement cns_target_prepare() and a
+ * loader send before loading (CREATE TABLE, the shadow, the staging table
+ * and the merge statement), in one transaction that is rolled back, and
+ * the column checks.  Each problem goes to report when it is given (err
+ * then holds none of them), else the first is in err. */
+int cns_target_rehearse(const struct cns_job_conf *job,
+			const struct cns_schema *schema, cns_problem_fn report,
+			void *ctx, struct cns_error *err);
 
 /* Replace mode: moves the shadow's rows into the target in one transaction
  * and drops the shadow. */

@@ -9,7 +9,7 @@
  * error.
  *
  * Per source:  worker thread                 extractor thread
- *              open source, describe, bind   next_chunk -> transform -> queue
+ *              prepare (prepare.h)           next_chunk -> transform -> queue
  *              loop: queue -> COPY+commit
  * With at least two chunks in flight per source, reading the next chunk
  * overlaps loading the last one.
@@ -23,6 +23,7 @@
 
 #include "consolidate/config.h"
 #include "consolidate/error.h"
+#include "consolidate/prepare.h"
 #include "consolidate/source.h"
 #include "consolidate/transform.h"
 
@@ -56,9 +57,12 @@ struct cns_run_hooks {
 	void *ctx;
 	/* A rejected row (from a driver or the transform). */
 	void (*reject)(void *ctx, const struct cns_reject *r);
-	/* Before extraction: may set the source's watermark. */
-	int (*before_source)(void *ctx, struct cns_run *run, int index,
-			     struct cns_source *src, struct cns_error *err);
+	/* Before extraction, after the source was prepared (p->src is
+	 * open, its watermark set); may judge it further. */
+	int (*prepared)(void *ctx, struct cns_run *run, int index,
+			struct cns_prepared *p, struct cns_error *err);
+	/* How preparation reads watermarks and tells the log. */
+	struct cns_prepare_opts prepare;
 	/* For each chunk: SQL to run in the chunk's transaction (the
 	 * checkpoint), built from the last source row of the chunk; returns
 	 * a malloc'ed string or NULL. */
@@ -74,14 +78,10 @@ struct cns_run_hooks {
 	/* Before a source is tried again after a transient failure. */
 	void (*retry)(void *ctx, struct cns_run *run, int index, int attempt,
 		      int64_t delay_ms, const struct cns_error *cause);
-	/* After a loader connection is opened (per source). */
-	int (*loader_opened)(void *ctx, struct cns_run *run, int index,
-			     void *pgconn, struct cns_error *err);
 };
 
 struct cns_run_options {
 	const char *only_source; /* run just this source, or NULL */
-	bool check_only;         /* connect and describe, move no data */
 	int64_t run_start_us;
 };
 

@@ -1,11 +1,13 @@
 /*
  * cmd_check.c - `consolidate check` and `consolidate plan`.
  *
- * check: parses the job, compiles the transforms, connects to every source
- * and the target, and binds each mapping against the live columns, moving
- * no data.  Every problem found is reported, not only the first.
- * plan: the same preparation, then prints per source the extraction, the
- * compiled mapping, and the target DDL.
+ * check: parses the job, compiles the transforms, and prepares every source
+ * and the target through the run's own preparation (prepare.h) with no
+ * data moved and the target's statements rolled back.  Every problem
+ * found is reported, each once.
+ * plan: the same preparation, then prints per source the extraction the
+ * next run sends (with the watermark it binds), the compiled mapping, and
+ * the target DDL.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@
 
 #include "consolidate/config.h"
 #include "consolidate/load.h"
+#include "consolidate/prepare.h"
 #include "consolidate/runlog.h"
 #include "consolidate/cron.h"
 #include "consolidate/source.h"
@@ -21,34 +24,6 @@
 #include "consolidate/trend.h"
 #include "cli.h"
 #include "commands.h"
-
-/* Opens, describes and binds one source.  On success *prog is set (the
- * caller frees it). */
-static int check_source(const struct cns_job_conf *job,
-			const struct cns_source_conf *sc,
-			const struct cns_transform *xf, bool connect,
-			struct cns_source **srcp, struct cns_program **prog,
-			struct cns_error *err)
-{
-	struct cns_source *src = cns_source_new(job, sc);
-
-	*srcp = src;
-	if (!connect)
-		return 0;
-	if (src->ops->open(src, err) < 0 || src->ops->describe(src, err) < 0)
-		return -1;
-	if (cns_transform_bind(xf, sc->name, src->ncols,
-			       (const char *const *)src->colnames, prog,
-			       err) < 0)
-		return -1;
-	for (int k = 0; k < job->target.key.n; k++)
-		if (!cns_program_maps(*prog, job->target.key.items[k]))
-			return cns_error_set(err, CNS_E_CONFIG,
-					     "source \"%s\" does not map key "
-					     "column \"%s\"",
-					     sc->name, job->target.key.items[k]);
-	return 0;
-}
 
 static int parse_job_arg(const char *cmd, int argc, char **argv,
 			 bool *offline)
@@ -126,13 +101,95 @@ static void warn_schedule(const struct cns_job_conf *job)
 	print_trend(job);
 }
 
+static const char *mode_name(enum cns_load_mode m)
+{
+	return m == CNS_MODE_APPEND   ? "append"
+	       : m == CNS_MODE_UPSERT ? "upsert"
+				      : "replace";
+}
+
+/* What check and plan print while the job is prepared. */
+struct report {
+	const struct cns_job_conf *job;
+	int problems;
+	bool offline; /* nothing was connected: nothing to call ok */
+};
+
+/* Each problem once, as it is found. */
+static void on_problem(void *ctx, const struct cns_error *e)
+{
+	struct report *r = ctx;
+
+	cns_cli_report(e);
+	r->problems++;
+}
+
+static void check_source(void *ctx, int i, const struct cns_prepared *p,
+			 bool ok)
+{
+	struct report *r = ctx;
+	const struct cns_source_conf *sc = &r->job->sources[i];
+
+	if (ok)
+		printf("source %-16s ok (%s, %d columns)\n", sc->name,
+		       sc->driver, p->src->ncols);
+}
+
+static void check_target(void *ctx, bool ok)
+{
+	struct report *r = ctx;
+
+	if (ok && !r->offline)
+		printf("target %-16s ok (%s, mode %s)\n", r->job->target.table,
+		       r->job->target.driver, mode_name(r->job->target.mode));
+}
+
+/* The extraction exactly as the run sends it, with the watermark it would
+ * bind. */
+static void plan_source(void *ctx, int i, const struct cns_prepared *p,
+			bool ok)
+{
+	struct report *r = ctx;
+	const struct cns_source_conf *sc = &r->job->sources[i];
+	struct cns_source *src = p->src;
+	const char *sql =
+		src->ops->describe_plan ? src->ops->describe_plan(src) : NULL;
+
+	printf("[source %s] driver %s\n", sc->name, sc->driver);
+	if (sql)
+		printf("  extract: %s\n", sql);
+	if (p->ninc > 0) {
+		printf("  order:   ");
+		for (int k = 0; k < p->ninc; k++)
+			printf("%s%s", k ? ", " : "", p->inc_cols[k]);
+		printf("\n  watermark:");
+		if (!p->bound)
+			printf(" none (reads from the start)");
+		for (int k = 0; p->bound && k < p->nstored; k++)
+			printf(" %s%s", p->stored[k] ? p->stored[k] : "NULL",
+			       k + 1 < p->nstored ? "," : "");
+		printf("\n");
+	}
+	if (p->counted)
+		printf("  rows:    %lld to extract\n", (long long)p->count);
+	if (ok && p->prog) {
+		printf("  mapping:\n");
+		cns_program_explain(p->prog, stdout);
+	}
+	printf("\n");
+}
+
 int cns_cmd_check(int argc, char **argv)
 {
 	struct cns_job_conf *job = NULL;
 	struct cns_transform *xf = NULL;
 	struct cns_error err;
+	struct report r = {0};
+	struct cns_prepare_opts opts = {.ctx = &r, .problem = on_problem};
+	struct cns_prepare_report rep = {
+		.ctx = &r, .source = check_source, .target = check_target};
 	bool offline = false;
-	int problems = 0, rc;
+	int rc;
 
 	rc = parse_job_arg("check", argc, argv, &offline);
 	if (rc)
@@ -144,38 +201,12 @@ int cns_cmd_check(int argc, char **argv)
 		goto out;
 	}
 	warn_schedule(job);
-	for (int i = 0; i < job->nsources; i++) {
-		const struct cns_source_conf *sc = &job->sources[i];
-		struct cns_source *src = NULL;
-		struct cns_program *prog = NULL;
-
-		cns_error_clear(&err);
-		if (check_source(job, sc, xf, !offline, &src, &prog, &err) < 0) {
-			cns_error_in_source(&err, sc->name);
-			cns_cli_report(&err);
-			problems++;
-		} else {
-			printf("source %-16s ok (%s, %d columns)\n", sc->name,
-			       sc->driver, src->ncols);
-		}
-		cns_program_free(prog);
-		cns_source_free(src);
-	}
-	cns_error_clear(&err);
-	if (!offline &&
-	    cns_target_check(job, cns_transform_schema(xf), &err) < 0) {
-		cns_cli_report(&err);
-		problems++;
-	} else if (!offline) {
-		printf("target %-16s ok (%s, mode %s)\n", job->target.table,
-		       job->target.driver,
-		       job->target.mode == CNS_MODE_APPEND   ? "append"
-		       : job->target.mode == CNS_MODE_UPSERT ? "upsert"
-							     : "replace");
-	}
-	if (problems) {
+	r.job = job;
+	opts.offline = r.offline = offline;
+	cns_prepare_job(job, xf, &opts, &rep);
+	if (r.problems) {
 		fprintf(stderr, "consolidate: %d problem%s found in \"%s\"\n",
-			problems, problems == 1 ? "" : "s", argv[optind]);
+			r.problems, r.problems == 1 ? "" : "s", argv[optind]);
 		rc = CNS_EXIT_FAILED;
 	} else {
 		rc = CNS_EXIT_OK;
@@ -191,8 +222,11 @@ int cns_cmd_plan(int argc, char **argv)
 	struct cns_job_conf *job = NULL;
 	struct cns_transform *xf = NULL;
 	struct cns_error err;
+	struct report r = {0};
+	struct cns_prepare_opts opts = {.ctx = &r, .problem = on_problem};
+	struct cns_prepare_report rep = {
+		.ctx = &r, .source = plan_source};
 	bool offline = false;
-	int problems = 0;
 	int rc;
 
 	rc = parse_job_arg("plan", argc, argv, &offline);
@@ -207,37 +241,13 @@ int cns_cmd_plan(int argc, char **argv)
 	printf("job %s: %d source%s, batch_size %d, parallel %d\n\n",
 	       job->name, job->nsources, job->nsources == 1 ? "" : "s",
 	       job->batch_size, job->parallel);
-	for (int i = 0; i < job->nsources; i++) {
-		const struct cns_source_conf *sc = &job->sources[i];
-		struct cns_source *src = NULL;
-		struct cns_program *prog = NULL;
-		const char *sql;
-
-		cns_error_clear(&err);
-		printf("[source %s] driver %s\n", sc->name, sc->driver);
-		rc = check_source(job, sc, xf, !offline, &src, &prog, &err);
-		sql = src->ops->describe_plan ? src->ops->describe_plan(src)
-					      : NULL;
-		if (sql)
-			printf("  extract: %s\n", sql);
-		if (rc < 0) {
-			cns_error_in_source(&err, sc->name);
-			cns_cli_report(&err);
-			problems++;
-		} else if (prog) {
-			printf("  mapping:\n");
-			cns_program_explain(prog, stdout);
-		}
-		printf("\n");
-		cns_program_free(prog);
-		cns_source_free(src);
-	}
+	r.job = job;
+	opts.offline = offline;
+	cns_prepare_job(job, xf, &opts, &rep);
 	printf("[target] %s, mode %s\n", job->target.table,
-	       job->target.mode == CNS_MODE_APPEND   ? "append"
-	       : job->target.mode == CNS_MODE_UPSERT ? "upsert"
-						     : "replace");
+	       mode_name(job->target.mode));
 	cns_target_write_ddl(job, cns_transform_schema(xf), stdout);
-	rc = problems ? CNS_EXIT_FAILED : CNS_EXIT_OK;
+	rc = r.problems ? CNS_EXIT_FAILED : CNS_EXIT_OK;
 out:
 	cns_transform_free(xf);
 	cns_config_free(job);
