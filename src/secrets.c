@@ -238,7 +238,11 @@ static void scan_odbc(struct scan *sc, const char *s)
 		}
 		if (kend == key)
 			problem = "empty key";
-		v = ++s;
+		/* Blanks before a value are not part of it (a brace after
+		 * them still opens a braced value). */
+		for (s++; *s == ' ' || *s == '\t'; s++)
+			;
+		v = s;
 		if (*s == '{') {
 			for (s++; *s; s++) {
 				if (*s == '}' && s[1] == '}')
@@ -509,6 +513,32 @@ static void pass_uris(const char *s, struct sink *out)
 	puts_(out, s);
 }
 
+/* The end of a value in free text that starts at v: past a value quoted
+ * with one of `quotes` (backslash escapes) or in ODBC's {braces} ("}}"
+ * for a brace), else at the first character of `stops`. */
+static const char *value_end(const char *v, const char *quotes,
+			     const char *stops)
+{
+	if (*v && strchr(quotes, *v)) {
+		char q = *v;
+
+		for (v++; *v && *v != q; v++)
+			if (*v == '\\' && v[1])
+				v++;
+		return *v ? v + 1 : v;
+	}
+	if (*v == '{') {
+		for (v++; *v; v++) {
+			if (*v == '}' && v[1] == '}')
+				v++;
+			else if (*v == '}')
+				return v + 1;
+		}
+		return v;
+	}
+	return v + strcspn(v, stops);
+}
+
 /* The value of every secret key written as a pair in free text, whatever
  * the quoting ('...' of libpq, {...} of ODBC, "..."), up to a blank, ";",
  * "&" or "," when it is not quoted.  Free text mixes both dialects, so
@@ -545,7 +575,7 @@ static void pass_pairs(const char *s, struct sink *out)
 		}
 		put(out, s, (size_t)(v - s));
 		puts_(out, "***");
-		s = cns_conn_value_end(v, "'\"", " \t\r\n;&,");
+		s = value_end(v, "'\"", " \t\r\n;&,");
 	}
 }
 

@@ -63,54 +63,42 @@ const struct cns_odbc_quirks *cns_odbc_quirks_for(const char *driver_name)
 
 /* ---- connection strings ---- */
 
-/* Moves past one value starting at s: "{...}" with "}}" for a brace, or
- * up to the next ';'. */
-static const char *skip_value(const char *s)
-{
-	const char *e = cns_conn_value_end(s, "", ";");
+struct conn_get {
+	const char *key;
+	const char *val;
+	size_t len;
+	bool found;
+};
 
-	return e + strcspn(e, ";");
+static void conn_get_token(const struct cns_conn_token *t, void *arg)
+{
+	struct conn_get *g = arg;
+	size_t n = (size_t)(t->end - t->start);
+
+	if (g->found || t->kind != CNS_CONN_PAIR ||
+	    strlen(g->key) != t->keylen ||
+	    strncasecmp(t->key, g->key, t->keylen))
+		return;
+	while (n && isspace((unsigned char)t->start[n - 1]))
+		n--;
+	g->val = t->start;
+	g->len = n;
+	g->found = true;
 }
 
+/* The first value of key as written (braces kept), read by the one
+ * tokenizer of connection strings. */
 bool cns_odbc_conn_get(const char *conn, const char *key, const char **val,
 		       size_t *len)
 {
-	const char *s = conn;
-	size_t klen = strlen(key);
+	struct conn_get g = {key, NULL, 0, false};
 
-	while (*s) {
-		const char *k, *eq, *v, *end;
-		size_t n;
-
-		while (*s == ';' || isspace((unsigned char)*s))
-			s++;
-		if (!*s)
-			break;
-		k = s;
-		eq = k + strcspn(k, "=;");
-		if (*eq != '=') {
-			s = eq;
-			continue;
-		}
-		n = (size_t)(eq - k);
-		while (n && isspace((unsigned char)k[n - 1]))
-			n--;
-		v = eq + 1;
-		while (*v == ' ' || *v == '\t')
-			v++;
-		end = skip_value(v);
-		if (n == klen && strncasecmp(k, key, n) == 0) {
-			size_t vl = (size_t)(end - v);
-
-			while (vl && isspace((unsigned char)v[vl - 1]))
-				vl--;
-			*val = v;
-			*len = vl;
-			return true;
-		}
-		s = end;
+	cns_conn_scan(conn, CNS_CONN_ODBC, conn_get_token, &g);
+	if (g.found) {
+		*val = g.val;
+		*len = g.len;
 	}
-	return false;
+	return g.found;
 }
 
 void cns_odbc_conn_add(struct cns_buf *b, const char *key, const char *value)

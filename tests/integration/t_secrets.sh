@@ -286,6 +286,7 @@ daemon_check() {	# daemon_check ENV...: starts the scheduler as nobody,
 }
 is "$(daemon_check)" "0/0 root" "core dumps off: core limit 0 (soft and hard), not dumpable"
 got=$(daemon_check CONSOLIDATE_CORE_DUMPS=yes)
-like "$got" '^(unlimited|[1-9][0-9]*)/[^ ]+ nobody$' "CONSOLIDATE_CORE_DUMPS=yes leaves them on ($got)"
+# (The hard limit: a sanitizer build lowers the soft one itself.)
+like "$got" '^[^ ]+/(unlimited|[1-9][0-9]*) nobody$' "CONSOLIDATE_CORE_DUMPS=yes leaves them on ($got)"
 
 done_testing
