@@ -1759,6 +1759,11 @@ int cns_config_load(const char *path, struct cns_job_conf **out,
 	int rc = 0;
 
 	*out = NULL;
+	/* libpq sends PGPASSWORD for every connection that names none:
+	 * a secret of every job. */
+	if (getenv("PGPASSWORD"))
+		cns_secrets_add(getenv("PGPASSWORD"),
+				strlen(getenv("PGPASSWORD")));
 	if (read_file(path, &text, &len, err) < 0)
 		return -1;
 	job = cns_xcalloc(1, sizeof(*job));

@@ -4,7 +4,7 @@
 # unquoted, an unquoted value with a blank, ODBC PWD= plain and {braced},
 # postgresql:// URIs plain, percent-encoded and with a bad escape that
 # libpq quotes back, ${ENV} as a password and as a whole conninfo,
-# password_file), runs fail in the ways that carry them (wrong password
+# password_file, PGPASSWORD), runs fail in the ways that carry them (wrong password
 # against the real server with scram-sha-256 on TCP, a connection string
 # libpq cannot read, a refused port, a config error) and succeed; then
 # every output is searched: stderr, stdout, the logs (plain and
@@ -66,6 +66,7 @@ secrets=(
 	"Env2InConnPw"                      # ${ENV} as the whole conninfo
 	"F1leSecretPw"                      # password_file
 	"T4rgetWrongPw"                     # the target's conninfo
+	"Pgp4sswordEnv"                     # PGPASSWORD
 	"Unre4chPw"                         # a port nobody listens on
 	"$right"                            # the right one, in good runs
 )
@@ -165,6 +166,9 @@ run_job "target password" \
 	"host=127.0.0.1 port=$PGPORT user=s_pw dbname=s_dst password=T4rgetWrongPw" \
 	"$(pgsrc "$tcp password=$right")"
 is "$rc" 1 "a wrong target password fails the run"
+
+PGPASSWORD=Pgp4sswordEnv run_job "PGPASSWORD" "$dst" "$(pgsrc "$tcp")"
+like "$err" 'password authentication failed' "PGPASSWORD: refused"
 
 free_port=1
 run_job "unreachable" "$dst" "$(pgsrc "host=127.0.0.1 port=$free_port user=s_pw dbname=s_src password=Unre4chPw")"
