@@ -13,6 +13,7 @@
  */
 #include "consolidate/config.h"
 #include "consolidate/cron.h"
+#include "consolidate/secrets.h"
 #include "consolidate/tz.h"
 
 #include <ctype.h>
@@ -962,6 +963,13 @@ static int interpolate(struct parser *p, const char *key, const char *raw,
 		memcpy(name, s + 2, n);
 		name[n] = '\0';
 		v = getenv(name);
+		/* A variable named for a secret is one wherever it is
+		 * used; a password inside a connection string is found by
+		 * reading the string (secret_value). */
+		if (v && (strcasestr(name, "pass") || strcasestr(name, "pwd") ||
+			  strcasestr(name, "secret") ||
+			  strcasestr(name, "token")))
+			cns_secrets_add(v, strlen(v));
 		if (!v) {
 			problem(p, line, NULL,
 				"environment variable \"%s\" is not set (used "
@@ -992,14 +1000,61 @@ static char *resolve_path(struct parser *p, const char *v)
 				dir[strlen(dir) - 1] == '/' ? "" : "/", v);
 }
 
+/* A job's name becomes a folder and file names under log_dir, lock_dir
+ * and rejects_dir: "..", "." or a hidden name would leave them or hide
+ * there. */
 static bool valid_job_name(const char *s)
 {
-	if (!*s)
+	if (!*s || *s == '.')
 		return false;
 	for (; *s; s++)
 		if (!isalnum((unsigned char)*s) && !strchr("_-.", *s))
 			return false;
 	return true;
+}
+
+static void first_problem(const struct cns_conn_token *t, void *arg)
+{
+	const char **why = arg;
+
+	if (t->problem && !*why)
+		*why = t->problem;
+}
+
+/* Adds the secrets of a secret value to the process's set (from now on
+ * no error or log line can show them) and refuses a connection string
+ * that its reader would refuse: libpq quotes the part it cannot read in
+ * its message, and with an unquoted blank that part is the rest of the
+ * password. */
+static int secret_value(struct parser *p, int idx, int line, const char *key,
+			const char *v)
+{
+	enum cns_conn_style style = idx == KI_SOURCE_connection
+					    ? CNS_CONN_ODBC
+					    : CNS_CONN_LIBPQ;
+	const char *why = NULL, *hint;
+
+	/* A password, and a URL whose path or query may carry a token: the
+	 * whole value is the secret. */
+	if (idx == KI_SOURCE_password || idx == KI_JOB_notify_url) {
+		cns_secrets_add(v, strlen(v));
+		return 0;
+	}
+	cns_secrets_add_conn(v, style);
+	cns_conn_scan(v, style, first_problem, &why);
+	if (!why)
+		return 0;
+	if (strstr(why, "\"@\""))
+		hint = "write \"@\" in a URI's user or password as %40";
+	else if (style == CNS_CONN_ODBC)
+		hint = "write every pair as KEY=value; and a value holding "
+		       "\";\" or \"}\" in braces: {a;b}";
+	else
+		hint = "write every pair as key=value, and a value that "
+		       "holds blanks in quotes: 'two words'";
+	problem(p, line, hint, "cannot read the connection string of \"%s\": %s",
+		key, why);
+	return -1;
 }
 
 static int set_list(struct parser *p, struct cns_list *l, const char *v)
@@ -1099,7 +1154,8 @@ static int set_value(struct parser *p, struct section *sec, int idx,
 	case CNS_KEY_STRING:
 		if (idx == KI_JOB_name && !valid_job_name(v)) {
 			bad_value(p, line, k->name, v,
-				  "letters, digits, \"_\", \"-\" and \".\"");
+				  "letters, digits, \"_\", \"-\" and \".\", "
+				  "not starting with \".\"");
 			return -1;
 		}
 		if (idx == KI_JOB_log_keep) {
@@ -1116,10 +1172,14 @@ static int set_value(struct parser *p, struct section *sec, int idx,
 		*(char **)field = cns_arena_strdup(a, v);
 		return 0;
 	case CNS_KEY_SECRET:
+		if (secret_value(p, idx, line, k->name, v) < 0)
+			return -1;
 		*(char **)field = cns_arena_strdup(a, v);
 		return 0;
 	case CNS_KEY_PATH:
 		*(char **)field = resolve_path(p, v);
+		if (idx == KI_SOURCE_password_file)
+			cns_secrets_add_file(*(char **)field);
 		return 0;
 	case CNS_KEY_INT:
 		if (!parse_int64(v, &i64) || i64 < k->min || i64 > k->max) {
@@ -1498,7 +1558,8 @@ static void default_job_name(struct parser *p)
 		problem(p, p->job_sec->line,
 			"set \"name\" in [job]",
 			"job name \"%s\" taken from the file name may use only "
-			"letters, digits, \"_\", \"-\" and \".\"",
+			"letters, digits, \"_\", \"-\" and \".\", not "
+			"starting with \".\"",
 			shown(p, job->name));
 }
 
@@ -1710,6 +1771,11 @@ int cns_config_load(const char *path, struct cns_job_conf **out,
 	int rc = 0;
 
 	*out = NULL;
+	/* libpq sends PGPASSWORD for every connection that names none:
+	 * a secret of every job. */
+	if (getenv("PGPASSWORD"))
+		cns_secrets_add(getenv("PGPASSWORD"),
+				strlen(getenv("PGPASSWORD")));
 	if (read_file(path, &text, &len, err) < 0)
 		return -1;
 	job = cns_xcalloc(1, sizeof(*job));
@@ -1762,91 +1828,4 @@ const struct cns_source_conf *cns_config_source(const struct cns_job_conf *job,
 		if (!strcmp(job->sources[i].name, name))
 			return &job->sources[i];
 	return NULL;
-}
-
-/* ---- secrets ---- */
-
-static bool is_password_key(const char *s, size_t n)
-{
-	return (n == 8 && !strncasecmp(s, "password", 8)) ||
-	       (n == 3 && !strncasecmp(s, "pwd", 3));
-}
-
-/* Redacts "user:password@" in a postgres URI and password=... in its
- * query string. */
-static void redact_uri(const char *s, struct cns_buf *out)
-{
-	const char *auth = strstr(s, "://") + 3;
-	size_t alen = strcspn(auth, "/?#");
-	const char *at = NULL, *colon;
-
-	for (const char *t = auth; t < auth + alen; t++)
-		if (*t == '@')
-			at = t;
-	cns_buf_add(out, s, (size_t)(auth - s));
-	colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-	if (colon) {
-		cns_buf_add(out, auth, (size_t)(colon - auth) + 1);
-		cns_buf_adds(out, "***");
-		s = at;
-	} else {
-		s = auth;
-	}
-	cns_buf_add(out, s, (size_t)(auth + alen - s));
-	s = auth + alen;
-	while (*s) {
-		size_t n = strcspn(s, "=&");
-
-		if ((s[-1] == '?' || s[-1] == '&') && s[n] == '=' &&
-		    is_password_key(s, n)) {
-			cns_buf_add(out, s, n + 1);
-			cns_buf_adds(out, "***");
-			s += n + 1;
-			s += strcspn(s, "&#");
-			continue;
-		}
-		cns_buf_addc(out, *s++);
-	}
-}
-
-void cns_config_redact(const char *conn, struct cns_buf *out)
-{
-	/* ODBC strings separate pairs with ';', libpq ones with spaces. */
-	bool odbc = strchr(conn, ';') != NULL;
-	const char *s = conn;
-
-	cns_buf_add(out, "", 0);
-	if (!strncmp(conn, "postgres://", 11) ||
-	    !strncmp(conn, "postgresql://", 13)) {
-		redact_uri(conn, out);
-		return;
-	}
-	while (*s) {
-		const char *key = s, *v;
-		size_t n;
-
-		if (isspace((unsigned char)*s) || *s == ';') {
-			cns_buf_addc(out, *s++);
-			continue;
-		}
-		n = strcspn(s, "= \t;");
-		v = s + n;
-		while (*v == ' ' || *v == '\t')
-			v++;
-		if (*v != '=') {
-			cns_buf_add(out, s, (size_t)(v - s));
-			s = v;
-			continue;
-		}
-		v++;
-		while (*v == ' ' || *v == '\t')
-			v++;
-		cns_buf_add(out, key, (size_t)(v - key));
-		/* Skip the value, however it is quoted. */
-		s = cns_conn_value_end(v, "'", odbc ? ";" : " \t");
-		if (is_password_key(key, n))
-			cns_buf_adds(out, "***");
-		else
-			cns_buf_add(out, v, (size_t)(s - v));
-	}
 }

@@ -1,12 +1,29 @@
 /*
  * error.c - the one error type: set once, add context on the way up,
- * format for a person, map to an exit code.
+ * format for a person, map to an exit code.  Every text is scrubbed of
+ * the job's secrets here, when the error is created, so that no output
+ * (stderr, logs, records, the history table) can show one.
  */
 #include "consolidate/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "consolidate/secrets.h"
+
+/* Formats into a scratch buffer larger than the field, then writes the
+ * scrubbed text into the field: a secret cut by the field's end would
+ * otherwise escape the scrubber half-written. */
+static void set_text(char *field, size_t size, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static void set_text(char *field, size_t size, const char *fmt, va_list ap)
+{
+	char raw[4096];
+	int n = vsnprintf(raw, sizeof(raw), fmt, ap);
+
+	cns_secrets_scrub_fixed(raw, n >= (int)sizeof(raw), field, size);
+}
 
 void cns_error_clear(struct cns_error *err)
 {
@@ -23,7 +40,7 @@ int cns_error_set(struct cns_error *err, enum cns_error_code code,
 		return -1;
 	err->code = code;
 	va_start(ap, fmt);
-	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	set_text(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -35,7 +52,7 @@ void cns_error_detail(struct cns_error *err, const char *fmt, ...)
 	if (!err || err->detail[0])
 		return;
 	va_start(ap, fmt);
-	vsnprintf(err->detail, sizeof(err->detail), fmt, ap);
+	set_text(err->detail, sizeof(err->detail), fmt, ap);
 	va_end(ap);
 }
 
@@ -46,7 +63,7 @@ void cns_error_hint(struct cns_error *err, const char *fmt, ...)
 	if (!err || err->hint[0])
 		return;
 	va_start(ap, fmt);
-	vsnprintf(err->hint, sizeof(err->hint), fmt, ap);
+	set_text(err->hint, sizeof(err->hint), fmt, ap);
 	va_end(ap);
 }
 

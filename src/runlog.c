@@ -311,7 +311,7 @@ static void emit(struct cns_runlog *l, enum cns_log_level level,
 
 	cns_buf_init(&msg);
 	cns_buf_init(&line);
-	cns_secrets_scrub(l->secrets, l->nsecrets, raw, &msg);
+	cns_secrets_scrub(raw, &msg);
 	format_line(l, &line, cns_wall_us(), level, stage ? stage : "run",
 		    source, msg.data);
 
@@ -575,8 +575,7 @@ double cns_source_seconds(const struct cns_source_stats *s)
 	return (double)(s->finished_ms - s->started_ms) / 1000.0;
 }
 
-static void build_record(const struct record *r, char *const *secrets,
-			 int nsecrets, struct cns_buf *b)
+static void build_record(const struct record *r, struct cns_buf *b)
 {
 	char ts[40];
 
@@ -637,7 +636,7 @@ static void build_record(const struct record *r, char *const *secrets,
 		struct cns_buf e;
 
 		cns_buf_init(&e);
-		cns_secrets_scrub(secrets, nsecrets, r->error, &e);
+		cns_secrets_scrub(r->error, &e);
 		cns_json_add_str(b, e.data, e.len);
 		cns_buf_release(&e);
 	} else {
@@ -725,7 +724,7 @@ static void record_crash(struct cns_runlog *l, const struct cns_run_marker *m,
 	r.error = err_text.data;
 	r.file = l->job->file;
 	r.log = m->log[0] ? m->log : NULL;
-	build_record(&r, l->secrets, l->nsecrets, &rec);
+	build_record(&r, &rec);
 
 	lk = lock_runs(l->dir);
 	if (!run_recorded(l->job, m->run_id)) {
@@ -786,7 +785,6 @@ struct cns_runlog *cns_runlog_open(const struct cns_job_conf *job,
 	if (gethostname(l->host, sizeof(l->host) - 1) < 0)
 		snprintf(l->host, sizeof(l->host), "unknown");
 	pthread_mutex_init(&l->lock, NULL);
-	l->secrets = cns_secrets_collect(job, &l->nsecrets);
 	cns_runlog_dir(job, l->dir, sizeof(l->dir));
 
 	/* The run id normally starts with the same UTC stamp: do not write
@@ -863,16 +861,6 @@ fail:
 	return NULL;
 }
 
-void cns_runlog_redact(const struct cns_job_conf *job, const char *text,
-		       struct cns_buf *out)
-{
-	int n;
-	char **secrets = cns_secrets_collect(job, &n);
-
-	cns_secrets_scrub(secrets, n, text, out);
-	cns_secrets_free(secrets, n);
-}
-
 const char *cns_runlog_path(const struct cns_runlog *l)
 {
 	return l->path;
@@ -886,7 +874,6 @@ void cns_runlog_close(struct cns_runlog *l)
 		close(l->fd);
 	if (l->syslog)
 		closelog();
-	cns_secrets_free(l->secrets, l->nsecrets);
 	pthread_mutex_destroy(&l->lock);
 	free(l);
 }
@@ -983,7 +970,7 @@ int cns_runlog_finish(struct cns_runlog *l, const struct cns_run_record *rec,
 	     "end", NULL, b.data, true);
 
 	cns_buf_reset(&b);
-	build_record(&r, l->secrets, l->nsecrets, &b);
+	build_record(&r, &b);
 	if (append_run(l->dir, &b, err) < 0)
 		rc = -1;
 	cns_error_clear(&merr);
@@ -1043,7 +1030,6 @@ int cns_runlog_record_skip(const struct cns_job_conf *job,
 				     "could not create the log folder \"%s\": "
 				     "%s",
 				     l.dir, strerror(errno));
-	l.secrets = cns_secrets_collect(job, &l.nsecrets);
 	fill_record(&l, rec, &r);
 	if (!rec->status)
 		r.status = "skipped";
@@ -1058,7 +1044,7 @@ int cns_runlog_record_skip(const struct cns_job_conf *job,
 		cns_buf_printf(&b, ": %.*s", (int)strcspn(r.error, "\n"),
 			       r.error);
 	cns_buf_printf(&b, " pid=%ld", r.pid);
-	cns_secrets_scrub(l.secrets, l.nsecrets, b.data, &line);
+	cns_secrets_scrub(b.data, &line);
 	logs = cns_runlog_list_logs(l.dir, &n);
 	for (int i = n - 1; i >= 0; i--) {
 		char path[PATH_MAX + 512];
@@ -1089,10 +1075,9 @@ int cns_runlog_record_skip(const struct cns_job_conf *job,
 	}
 
 	cns_buf_reset(&b);
-	build_record(&r, l.secrets, l.nsecrets, &b);
+	build_record(&r, &b);
 	rc = append_run(l.dir, &b, err);
 	cns_buf_release(&b);
 	cns_buf_release(&line);
-	cns_secrets_free(l.secrets, l.nsecrets);
 	return rc;
 }

@@ -1,7 +1,7 @@
 /*
  * runlog_internal.h - what the run log, the rejects file and the commands
  * that read them back share inside the library: JSON text in and out, UTC
- * timestamps, and the scrubbing of secrets.
+ * timestamps.
  *
  * The JSON reader is deliberately small: it reads what runs.jsonl, the
  * "running" marker and the log's JSON lines hold, nothing more exotic.
@@ -19,6 +19,7 @@
 
 #include "consolidate/config.h"
 #include "consolidate/runlog.h"
+#include "consolidate/secrets.h"
 #include "consolidate/util.h"
 
 /* ---- JSON in ---- */
@@ -76,22 +77,6 @@ char *cns_runlog_compact(int64_t us, char *buf, size_t size);
  * is not such a time. */
 int cns_runlog_parse_iso(const char *s, int64_t *us);
 
-/* ---- secrets ---- */
-
-/* Every secret value of a job: passwords in connection strings (as
- * written and unquoted), password keys, the first line of password
- * files.  Values shorter than 4 bytes are left out: scrubbing them
- * literally would blank ordinary words, and redaction by key still catches
- * them.  The strings and the array are malloc'ed; free with
- * cns_secrets_free(). */
-char **cns_secrets_collect(const struct cns_job_conf *job, int *n);
-void cns_secrets_free(char **secrets, int n);
-/* Appends text to out with every secret hidden: literal secret values,
- * "password=..." / "PWD=..." pairs and the password of a URI
- * ("scheme://user:secret@host") anywhere in the text become "***". */
-void cns_secrets_scrub(char *const *secrets, int n, const char *text,
-		       struct cns_buf *out);
-
 /* ---- files ---- */
 
 /* Creates a folder and its parents (mode 0750 for new ones); an existing
@@ -114,8 +99,6 @@ struct cns_runlog {
 	int64_t started_us;
 	bool json;
 	bool syslog;
-	char **secrets; /* read-only after open */
-	int nsecrets;
 
 	pthread_mutex_t lock; /* guards writes to fd */
 	int fd;

@@ -30,7 +30,7 @@ static int compress_log(const char *dir, const struct cns_logfile *f)
 	struct timespec times[2];
 	gzFile gz;
 	ssize_t n;
-	int in, saved;
+	int in, out, saved;
 
 	snprintf(src, sizeof(src), "%s/%s", dir, f->name);
 	snprintf(dst, sizeof(dst), "%s/%s.gz", dir, f->name);
@@ -38,9 +38,16 @@ static int compress_log(const char *dir, const struct cns_logfile *f)
 	in = open(src, O_RDONLY | O_CLOEXEC);
 	if (in < 0)
 		return -1;
-	gz = gzopen(tmp, "wb9");
+	/* The log holds rejected values: its compressed copy is no more
+	 * readable than the log (0640 less the umask), also when a crash
+	 * left a temporary file of another mode behind. */
+	(void)unlink(tmp);
+	out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	gz = out < 0 ? NULL : gzdopen(out, "wb9");
 	if (!gz) {
 		saved = errno;
+		if (out >= 0)
+			close(out);
 		close(in);
 		errno = saved ? saved : ENOMEM;
 		return -1;

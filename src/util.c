@@ -320,29 +320,6 @@ int cns_strcasecmp(const char *a, const char *b)
 	}
 }
 
-const char *cns_conn_value_end(const char *v, const char *quotes,
-			       const char *stops)
-{
-	if (*v && strchr(quotes, *v)) {
-		char q = *v;
-
-		for (v++; *v && *v != q; v++)
-			if (*v == '\\' && v[1])
-				v++;
-		return *v ? v + 1 : v;
-	}
-	if (*v == '{') {
-		for (v++; *v; v++) {
-			if (*v == '}' && v[1] == '}')
-				v++;
-			else if (*v == '}')
-				return v + 1;
-		}
-		return v;
-	}
-	return v + strcspn(v, stops);
-}
-
 int cns_edit_distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);

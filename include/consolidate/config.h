@@ -232,9 +232,4 @@ int cns_parse_size(const char *s, int64_t *bytes, struct cns_error *err);
 /* Parses yes/no/true/false/on/off/1/0. */
 int cns_parse_bool(const char *s, bool *v, struct cns_error *err);
 
-/* Appends conn to out with every password replaced by "***": libpq
- * "password=..." (quoted or not), ODBC "PWD=...;" / "Password={...};" and
- * the password of a postgresql:// URI.  For logs and error messages. */
-void cns_config_redact(const char *conn, struct cns_buf *out);
-
 #endif

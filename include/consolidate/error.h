@@ -10,6 +10,10 @@
  *
  * The struct holds its text in fixed buffers, so setting an error never
  * allocates and an error can be set on any path, also out of memory.
+ *
+ * Message, detail and hint are scrubbed of the secrets of the jobs loaded
+ * (secrets.h) as they are set: an error may quote a server or a driver
+ * that echoes a password, and it must be safe to print wherever it goes.
  */
 #ifndef CONSOLIDATE_ERROR_H
 #define CONSOLIDATE_ERROR_H

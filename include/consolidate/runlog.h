@@ -174,15 +174,6 @@ bool cns_runlog_marker_alive(const struct cns_run_marker *m,
 int cns_runlog_find(const struct cns_job_conf *job, const char *which,
 		    char *path, size_t size, struct cns_error *err);
 
-/* Appends text to out with every secret of the job hidden as "***": the
- * passwords of its connection strings and password keys, the first line
- * of its password files, any password=/pwd=/passwd= value and the
- * password of any scheme://user:password@host URI.  The same scrubbing
- * the log, runs.jsonl and syslog get; for messages shown elsewhere (stderr,
- * the target's run table). */
-void cns_runlog_redact(const struct cns_job_conf *job, const char *text,
-		       struct cns_buf *out);
-
 /* Appends s[0..n) to b as a JSON string literal, quotes included.
  * Control characters are escaped; bytes that are not UTF-8 become U+FFFD,
  * so the output is always valid JSON. */

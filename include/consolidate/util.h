@@ -79,13 +79,6 @@ int cns_strcasecmp(const char *a, const char *b);
 /* Levenshtein distance, for "did you mean" suggestions. */
 int cns_edit_distance(const char *a, const char *b);
 
-/* The end of a connection-string value that starts at v: past a value
- * quoted with one of the characters in `quotes` (backslash escapes), or
- * in ODBC's {braces} ("}}" for a brace), else at the first character of
- * `stops`.  Shared by everything that masks secrets in such strings. */
-const char *cns_conn_value_end(const char *v, const char *quotes,
-			       const char *stops);
-
 /* ---- PostgreSQL names ---- */
 
 /* The longest name the server keeps (NAMEDATALEN - 1 bytes). */

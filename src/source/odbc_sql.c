@@ -7,6 +7,8 @@
  */
 #include "odbc_int.h"
 
+#include "consolidate/secrets.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,54 +63,42 @@ const struct cns_odbc_quirks *cns_odbc_quirks_for(const char *driver_name)
 
 /* ---- connection strings ---- */
 
-/* Moves past one value starting at s: "{...}" with "}}" for a brace, or
- * up to the next ';'. */
-static const char *skip_value(const char *s)
-{
-	const char *e = cns_conn_value_end(s, "", ";");
+struct conn_get {
+	const char *key;
+	const char *val;
+	size_t len;
+	bool found;
+};
 
-	return e + strcspn(e, ";");
+static void conn_get_token(const struct cns_conn_token *t, void *arg)
+{
+	struct conn_get *g = arg;
+	size_t n = (size_t)(t->end - t->start);
+
+	if (g->found || t->kind != CNS_CONN_PAIR ||
+	    strlen(g->key) != t->keylen ||
+	    strncasecmp(t->key, g->key, t->keylen))
+		return;
+	while (n && isspace((unsigned char)t->start[n - 1]))
+		n--;
+	g->val = t->start;
+	g->len = n;
+	g->found = true;
 }
 
+/* The first value of key as written (braces kept), read by the one
+ * tokenizer of connection strings. */
 bool cns_odbc_conn_get(const char *conn, const char *key, const char **val,
 		       size_t *len)
 {
-	const char *s = conn;
-	size_t klen = strlen(key);
+	struct conn_get g = {key, NULL, 0, false};
 
-	while (*s) {
-		const char *k, *eq, *v, *end;
-		size_t n;
-
-		while (*s == ';' || isspace((unsigned char)*s))
-			s++;
-		if (!*s)
-			break;
-		k = s;
-		eq = k + strcspn(k, "=;");
-		if (*eq != '=') {
-			s = eq;
-			continue;
-		}
-		n = (size_t)(eq - k);
-		while (n && isspace((unsigned char)k[n - 1]))
-			n--;
-		v = eq + 1;
-		while (*v == ' ' || *v == '\t')
-			v++;
-		end = skip_value(v);
-		if (n == klen && strncasecmp(k, key, n) == 0) {
-			size_t vl = (size_t)(end - v);
-
-			while (vl && isspace((unsigned char)v[vl - 1]))
-				vl--;
-			*val = v;
-			*len = vl;
-			return true;
-		}
-		s = end;
+	cns_conn_scan(conn, CNS_CONN_ODBC, conn_get_token, &g);
+	if (g.found) {
+		*val = g.val;
+		*len = g.len;
 	}
-	return false;
+	return g.found;
 }
 
 void cns_odbc_conn_add(struct cns_buf *b, const char *key, const char *value)
@@ -135,71 +125,15 @@ void cns_odbc_conn_add(struct cns_buf *b, const char *key, const char *value)
 	cns_buf_addc(b, ';');
 }
 
-static bool is_password_key(const char *k, size_t n)
-{
-	while (n && isspace((unsigned char)k[n - 1]))
-		n--;
-	return (n == 3 && strncasecmp(k, "pwd", 3) == 0) ||
-	       (n == 8 && strncasecmp(k, "password", 8) == 0);
-}
-
-/* Appends s[0..n) to out with every occurrence of secret replaced. */
-static void add_scrubbed(struct cns_buf *out, const char *s, size_t n,
-			 const char *secret)
-{
-	size_t sl = secret ? strlen(secret) : 0;
-
-	/* Very short passwords would turn ordinary words of a message into
-	 * stars; those are only hidden where they are a PWD= value. */
-	if (sl < 4) {
-		cns_buf_add(out, s, n);
-		return;
-	}
-	for (size_t i = 0; i < n;) {
-		if (i + sl <= n && memcmp(s + i, secret, sl) == 0) {
-			cns_buf_adds(out, "***");
-			i += sl;
-		} else {
-			cns_buf_addc(out, s[i++]);
-		}
-	}
-}
-
+/* Driver messages are free text, not connection strings: the one
+ * scrubber hides password pairs and every secret of the set, which from
+ * now on holds this source's password too. */
 void cns_odbc_redact(const char *conn, const char *secret,
 		     struct cns_buf *out)
 {
-	const char *s = conn;
-
-	cns_buf_add(out, "", 0);
-	while (*s) {
-		const char *k = s, *eq, *v, *end;
-
-		eq = k + strcspn(k, "=;");
-		if (*eq != '=') {
-			add_scrubbed(out, k, (size_t)(eq - k) + (*eq != 0),
-				     secret);
-			s = eq + (*eq != 0);
-			continue;
-		}
-		v = eq + 1;
-		end = skip_value(v);
-		{
-			const char *kk = k;
-
-			/* The key starts after the last separator. */
-			while (kk < eq && (*kk == ' ' || *kk == '\t'))
-				kk++;
-			cns_buf_add(out, k, (size_t)(v - k));
-			if (is_password_key(kk, (size_t)(eq - kk)))
-				cns_buf_adds(out, "***");
-			else
-				add_scrubbed(out, v, (size_t)(end - v),
-					     secret);
-		}
-		s = end;
-		if (*s == ';')
-			cns_buf_addc(out, *s++);
-	}
+	if (secret)
+		cns_secrets_add(secret, strlen(secret));
+	cns_secrets_scrub(conn, out);
 }
 
 /* ---- SQL text ---- */
