@@ -307,8 +307,25 @@ out:
 	return rc;
 }
 
+/* The caller's check, first in the swap's transaction: it holds until
+ * the commit, and a check that fails leaves the table as it was. */
+static void swap_add_check(struct cns_buf *q, const char *check_sql)
+{
+	if (check_sql && *check_sql) {
+		cns_buf_adds(q, check_sql);
+		cns_buf_adds(q, "; ");
+	}
+}
+
 int cns_target_swap(const struct cns_job_conf *job,
 		    const struct cns_schema *schema, struct cns_error *err)
+{
+	return cns_target_swap_checked(job, schema, NULL, err);
+}
+
+int cns_target_swap_checked(const struct cns_job_conf *job,
+			    const struct cns_schema *schema,
+			    const char *check_sql, struct cns_error *err)
 {
 	PGconn *conn = cns_pg_connect(job->target.conninfo, "the target", err);
 	struct cns_buf q;
@@ -321,7 +338,9 @@ int cns_target_swap(const struct cns_job_conf *job,
 	 * its grants, indexes, triggers and dependent views, which a swap by
 	 * renaming would lose. */
 	cns_buf_init(&q);
-	cns_buf_adds(&q, "BEGIN; TRUNCATE ");
+	cns_buf_adds(&q, "BEGIN; ");
+	swap_add_check(&q, check_sql);
+	cns_buf_adds(&q, "TRUNCATE ");
 	cns_pg_quote_ident(&q, job->target.table);
 	cns_buf_adds(&q, "; INSERT INTO ");
 	cns_pg_quote_ident(&q, job->target.table);

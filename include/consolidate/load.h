@@ -46,6 +46,11 @@ int cns_target_check(const struct cns_job_conf *job,
  * and drops the shadow. */
 int cns_target_swap(const struct cns_job_conf *job,
 		    const struct cns_schema *schema, struct cns_error *err);
+/* The same, running check_sql (when not NULL) first in the swap's
+ * transaction: when it fails, the target keeps its rows. */
+int cns_target_swap_checked(const struct cns_job_conf *job,
+			    const struct cns_schema *schema,
+			    const char *check_sql, struct cns_error *err);
 
 /* Writes the target DDL (CREATE TABLE) for `plan`. */
 void cns_target_write_ddl(const struct cns_job_conf *job,
