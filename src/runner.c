@@ -349,6 +349,7 @@ static int hook_before_source(void *ctx, struct cns_run *run, int i,
 				 "the start",
 				 nwm, inc->n);
 	}
+	free(inc->before); /* a retried source comes here again */
 	inc->before = json_values((const char *const *)wm,
 				  src->nwatermark ? nwm : 0);
 	pthread_mutex_lock(&rn->mu);
