@@ -195,6 +195,26 @@ is "$rc_b" 75 "a second run is refused by the lock"
 is "$(doubled t_idle)" 0 "no row loaded twice"
 is "$(digest t_idle)" "$ref_app" "idle_session_timeout: the target equals the reference"
 
+# With no advisory lock at all (lock = local) and two lock folders, two
+# runs overlap: the watermark, which moves only from the value a run last
+# read or wrote, stops the second one to commit.
+q sf_dst "CREATE TABLE t_wm (id integer NOT NULL, updated_at timestamptz, payload text);
+          CREATE TRIGGER slow BEFORE INSERT ON t_wm FOR EACH ROW EXECUTE FUNCTION slow_row()"
+write_job wm_a.conf t_wm append "$TMPDIR_T/lockA" "two" "lock        = local"
+write_job wm_b.conf t_wm append "$TMPDIR_T/lockB" "two" "lock        = local"
+"$HOOKS" run wm_a.conf > wm_a.out 2>&1 &
+pid=$!
+wait_log t_wm 'chunk committed' || echo "# no chunk committed"
+"$HOOKS" run wm_b.conf > wm_b.out 2>&1; rc_b=$?
+wait $pid; rc_a=$?
+echo "# overlapping runs without an advisory lock: exit $rc_a and $rc_b, doubled $(doubled t_wm)"
+is "$(doubled t_wm)" 0 "overlapping runs: no row loaded twice"
+ok $(( rc_a == 0 && rc_b == 0 ? 1 : 0 )) "not both runs succeed"
+like "$(cat wm_a.out wm_b.out)" 'watermark of source "two" moved since this run read it' "the one stopped says the watermark moved"
+"$HOOKS" run wm_a.conf > wm_c.out 2>&1; rc=$?
+is "$rc" 0 "a third run completes"
+is "$(digest t_wm)" "$ref_app" "overlapping runs: the target equals the reference"
+
 # ---- 3. the acknowledgement of a COMMIT is lost ----
 # The server commits the first chunk; the client never reads the answer.
 # Source "one" is not incremental: only the server knows that the chunk
