@@ -202,36 +202,68 @@ static void advisory_holder(PGconn *conn, int64_t key, char *buf, size_t size)
 	PQclear(res);
 }
 
+/* Opens the lock session, named so that other runs can tell who holds
+ * the lock; l->app is kept, so a session opened again has the same
+ * name. */
+static PGconn *open_lock_session(struct cns_lock *l,
+				 const struct cns_job_conf *job,
+				 struct cns_error *err)
+{
+	char q[256];
+	PGconn *conn;
+
+	conn = cns_pg_connect(job->target.conninfo, "the target", err);
+	if (!conn)
+		return NULL;
+	snprintf(q, sizeof(q), "SET application_name = '%s'", l->app);
+	PQclear(PQexec(conn, q));
+	/* The session idles for the whole run: a server-wide
+	 * idle_session_timeout must not end it (and the lock).  Servers
+	 * before 14 know no such setting, and need none. */
+	PQclear(PQexec(conn, "SET idle_session_timeout = 0"));
+	return conn;
+}
+
+/* One attempt at the advisory lock: 1 taken, 0 held by another session,
+ * -1 with err. */
+static int try_advisory(PGconn *conn, int64_t key, struct cns_error *err)
+{
+	char q[128];
+	PGresult *res;
+	bool got;
+
+	snprintf(q, sizeof(q), "SELECT pg_try_advisory_lock(%lld)",
+		 (long long)key);
+	res = cns_pg_exec(conn, q, PGRES_TUPLES_OK, "the target", err);
+	if (!res)
+		return -1;
+	got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return got;
+}
+
 static int take_advisory(struct cns_lock *l, const struct cns_job_conf *job,
 			 const char *run_id, int64_t wait_ms,
 			 struct cns_error *err)
 {
 	int64_t key = cns_lock_key(job->name);
 	int64_t deadline = cns_now_ms() + wait_ms;
-	char host[200] = "", q[256], app[64];
+	char host[200] = "";
 	PGconn *conn;
 
-	conn = cns_pg_connect(job->target.conninfo, "the target", err);
+	gethostname(host, sizeof(host) - 1);
+	/* application_name is how other runs learn who holds the lock. */
+	snprintf(l->app, sizeof(l->app), "consolidate %s %.20s %ld", run_id,
+		 host, (long)getpid());
+	conn = open_lock_session(l, job, err);
 	if (!conn)
 		return -1;
 	l->pg = conn;
-	gethostname(host, sizeof(host) - 1);
-	/* application_name is how other runs learn who holds the lock. */
-	snprintf(app, sizeof(app), "consolidate %s %.20s %ld", run_id, host,
-		 (long)getpid());
-	snprintf(q, sizeof(q), "SET application_name = '%s'", app);
-	PQclear(PQexec(conn, q));
 	for (;;) {
-		PGresult *res;
-		bool got;
+		int got = try_advisory(conn, key, err);
 
-		snprintf(q, sizeof(q), "SELECT pg_try_advisory_lock(%lld)",
-			 (long long)key);
-		res = cns_pg_exec(conn, q, PGRES_TUPLES_OK, "the target", err);
-		if (!res)
+		if (got < 0)
 			return -1;
-		got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-		PQclear(res);
 		if (got)
 			return 0;
 		if (cns_now_ms() >= deadline)
@@ -252,6 +284,94 @@ static int take_advisory(struct cns_lock *l, const struct cns_job_conf *job,
 	return -1;
 }
 
+/* True when conn is alive and holds the advisory lock `key`. */
+static bool holds_advisory(PGconn *conn, int64_t key)
+{
+	char q[512];
+	PGresult *res;
+	bool held;
+
+	/* A session the server ended has an answer waiting (or EOF): read
+	 * it, so that libpq knows before the query is sent. */
+	if (PQstatus(conn) != CONNECTION_OK || !PQconsumeInput(conn) ||
+	    PQstatus(conn) != CONNECTION_OK)
+		return false;
+	snprintf(q, sizeof(q),
+		 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+		 "AND granted AND pid = pg_backend_pid() "
+		 "AND ((classid::bigint << 32) | objid::bigint) = %lld::bigint",
+		 (long long)key);
+	res = PQexec(conn, q);
+	held = PQresultStatus(res) == PGRES_TUPLES_OK &&
+	       strcmp(PQgetvalue(res, 0, 0), "1") == 0;
+	PQclear(res);
+	return held;
+}
+
+int cns_lock_ensure(struct cns_lock *l, const struct cns_job_conf *job,
+		    bool *retaken, struct cns_error *err)
+{
+	int64_t key = cns_lock_key(job->name);
+	char who[512];
+	int got;
+
+	*retaken = false;
+	if (!l->app[0])
+		return 0; /* no advisory lock for this job */
+	if (l->pg && holds_advisory(l->pg, key))
+		return 0;
+	if (l->pg)
+		PQfinish(l->pg);
+	l->pg = open_lock_session(l, job, err);
+	if (!l->pg)
+		return -1; /* CNS_E_TRANSIENT: asked again at the next try */
+	got = try_advisory(l->pg, key, err);
+	if (got < 0)
+		return -1;
+	if (got) {
+		*retaken = true;
+		return 0;
+	}
+	advisory_holder(l->pg, key, who, sizeof(who));
+	cns_error_set(err, CNS_E_TARGET,
+		      "job \"%s\" lost its advisory lock on the target (the "
+		      "session holding it ended) and another run holds it "
+		      "now: %s",
+		      job->name, who);
+	cns_error_hint(err, "this run stopped before its next commit; the "
+			    "chunks it committed stay, and the other run "
+			    "carries on from them");
+	return -1;
+}
+
+void cns_lock_check_sql(const struct cns_lock *l,
+			const struct cns_job_conf *job, struct cns_buf *q)
+{
+	if (!l->app[0])
+		return;
+	/* application_name, not the pid: a session opened again by
+	 * cns_lock_ensure() keeps the name. */
+	cns_buf_printf(q,
+		       "SELECT consolidate.fail_unless(EXISTS (SELECT 1 FROM "
+		       "pg_locks l JOIN pg_stat_activity a USING (pid) "
+		       "WHERE l.locktype = 'advisory' AND l.granted "
+		       "AND ((l.classid::bigint << 32) | l.objid::bigint) = "
+		       "%lld::bigint AND a.application_name = ",
+		       (long long)cns_lock_key(job->name));
+	cns_pg_quote_literal(q, l->app);
+	cns_buf_adds(q, "), '55P03', ");
+	{
+		char msg[256];
+
+		snprintf(msg, sizeof(msg),
+			 "the run no longer holds the advisory lock of job "
+			 "\"%s\" (its session ended)",
+			 job->name);
+		cns_pg_quote_literal(q, msg);
+	}
+	cns_buf_adds(q, ");");
+}
+
 int cns_lock_acquire_local(struct cns_lock *l, const struct cns_job_conf *job,
 			   const char *run_id, int64_t wait_ms,
 			   struct cns_error *err)
@@ -259,6 +379,7 @@ int cns_lock_acquire_local(struct cns_lock *l, const struct cns_job_conf *job,
 	l->fd = -1;
 	l->pg = NULL;
 	l->path[0] = '\0';
+	l->app[0] = '\0';
 	if (job->lock != CNS_LOCK_TARGET &&
 	    take_local(l, job, run_id, wait_ms, err) < 0) {
 		cns_lock_release(l);
@@ -274,6 +395,7 @@ int cns_lock_acquire_target(struct cns_lock *l, const struct cns_job_conf *job,
 	if (job->lock == CNS_LOCK_LOCAL)
 		return 0;
 	if (take_advisory(l, job, run_id, wait_ms > 0 ? wait_ms : 0, err) < 0) {
+		l->app[0] = '\0';
 		if (l->pg) {
 			PQfinish(l->pg);
 			l->pg = NULL;

@@ -769,8 +769,25 @@ out:
 	return rc;
 }
 
+/* The caller's check, first in the swap's transaction: it holds until
+ * the commit, and a check that fails leaves the table as it was. */
+static void swap_add_check(struct cns_buf *q, const char *check_sql)
+{
+	if (check_sql && *check_sql) {
+		cns_buf_adds(q, check_sql);
+		cns_buf_adds(q, "; ");
+	}
+}
+
 int cns_target_swap(const struct cns_job_conf *job,
 		    const struct cns_schema *schema, struct cns_error *err)
+{
+	return cns_target_swap_checked(job, schema, NULL, err);
+}
+
+int cns_target_swap_checked(const struct cns_job_conf *job,
+			    const struct cns_schema *schema,
+			    const char *check_sql, struct cns_error *err)
 {
 	struct target_run *r = find_run(job);
 	PGconn *conn = r->lock;
@@ -788,7 +805,9 @@ int cns_target_swap(const struct cns_job_conf *job,
 	 * its grants, indexes, triggers and dependent views, which a swap by
 	 * renaming would lose. */
 	cns_buf_init(&q);
-	cns_buf_adds(&q, "BEGIN; TRUNCATE ");
+	cns_buf_adds(&q, "BEGIN; ");
+	swap_add_check(&q, check_sql);
+	cns_buf_adds(&q, "TRUNCATE ");
 	add_target(&q, job);
 	cns_buf_adds(&q, "; INSERT INTO ");
 	add_target(&q, job);
@@ -1262,6 +1281,33 @@ static int bisect(struct cns_loader *l, const struct cns_chunk *rows, int lo,
 	return bisect(l, rows, mid, hi, written, err);
 }
 
+/* Commits the chunk.  The request and its answer are two steps, so that
+ * the tests can lose the answer in between: then the server has committed
+ * and the client only sees a broken connection, and whoever retries must
+ * ask the server what it committed (the chunk ledger). */
+static int commit_chunk(struct cns_loader *l, struct cns_error *err)
+{
+	PGresult *res, *last = NULL;
+	int rc;
+
+	if (!PQsendQuery(l->conn, "COMMIT"))
+		return cns_pg_error(l->conn, NULL, CNS_E_TARGET, l->what,
+				    "committing", err);
+	CNS_HOOK_DROP("load.commit_sent", PQsocket(l->conn));
+	while ((res = PQgetResult(l->conn)) != NULL) {
+		PQclear(last);
+		last = res;
+	}
+	if (last && PQresultStatus(last) == PGRES_COMMAND_OK) {
+		PQclear(last);
+		return 0;
+	}
+	rc = cns_pg_error(l->conn, last, CNS_E_TARGET, l->what, "committing",
+			  err);
+	PQclear(last);
+	return rc;
+}
+
 int cns_loader_load(struct cns_loader *l, const struct cns_chunk *rows,
 		    const char *checkpoint_sql, struct cns_load_stats *stats,
 		    struct cns_error *err)
@@ -1306,7 +1352,7 @@ int cns_loader_load(struct cns_loader *l, const struct cns_chunk *rows,
 			      "%s: the open chunk was rolled back", l->what);
 		return rollback(l);
 	}
-	if (cns_pg_command(l->conn, "COMMIT", l->what, err) < 0)
+	if (commit_chunk(l, err) < 0)
 		return -1;
 	CNS_HOOK("load.committed");
 	if (stats) {

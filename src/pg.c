@@ -87,6 +87,24 @@ bool cns_pg_sqlstate_transient(const char *s)
 	return false;
 }
 
+bool cns_pg_conn_lost(PGconn *conn)
+{
+	/* After a server crash libpq may report "server closed the
+	 * connection unexpectedly" with no SQLSTATE while PQstatus still
+	 * says OK: reading what is left on the socket settles it. */
+	if (PQstatus(conn) == CONNECTION_BAD || PQsocket(conn) < 0)
+		return true;
+	if (PQisBusy(conn) || PQtransactionStatus(conn) == PQTRANS_ACTIVE)
+		return false; /* a result is pending: not ours to read */
+	/* Twice: a server that shut down first sends a FATAL message, which
+	 * an idle connection takes for a notice; the end of the connection
+	 * comes to light at the next read. */
+	for (int i = 0; i < 2; i++)
+		if (!PQconsumeInput(conn))
+			return true;
+	return PQstatus(conn) == CONNECTION_BAD;
+}
+
 static void chomp(char *s)
 {
 	size_t n = strlen(s);
@@ -114,7 +132,7 @@ int cns_pg_error(PGconn *conn, const PGresult *res, enum cns_error_code code,
 		chomp(buf);
 		primary = buf;
 	}
-	if (conn && PQstatus(conn) == CONNECTION_BAD)
+	if (conn && cns_pg_conn_lost(conn))
 		code = CNS_E_TRANSIENT;
 	else if (cns_pg_sqlstate_transient(state) && state)
 		code = CNS_E_TRANSIENT;

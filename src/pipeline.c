@@ -420,16 +420,40 @@ static int run_source(struct source_task *t, struct cns_error *err)
  * an incremental source resumes after its last committed chunk, a merge
  * on the key overwrites, and a source that committed nothing starts from
  * nothing. */
-static bool retry_is_safe(const struct source_task *t)
+static bool retry_is_safe(const struct source_task *t,
+			  struct cns_error *err)
 {
-	const struct cns_job_conf *job = t->run->job;
+	struct cns_run *run = t->run;
+	const struct cns_job_conf *job = run->job;
 	const struct cns_source_conf *sc = &job->sources[t->index];
+	int64_t n;
 
 	if (sc->incremental.n > 0 && job->target.mode != CNS_MODE_REPLACE)
 		return true;
 	if (job->target.key.n > 0 && job->target.mode != CNS_MODE_APPEND)
 		return true;
-	return t->committed == 0;
+	if (t->committed > 0 || !run->hooks.committed_chunks)
+		return t->committed == 0;
+	/* "Committed nothing" is what the server says, not what the client
+	 * heard: a COMMIT may have been carried out and its answer lost. */
+	n = run->hooks.committed_chunks(run->hooks.ctx, run, t->index);
+	if (n > 0) {
+		char cause[sizeof(err->message)];
+
+		snprintf(cause, sizeof(cause), "%s", err->message);
+		cns_error_clear(err);
+		cns_error_set(err, CNS_E_TARGET,
+			      "%lld chunk%s of this source committed on the "
+			      "target although the connection was lost before "
+			      "the run heard so; a retry from the start would "
+			      "load %s rows twice",
+			      (long long)n, n == 1 ? "" : "s",
+			      n == 1 ? "its" : "their");
+		cns_error_detail(err, "%s", cause);
+		cns_error_hint(err, "the target holds those rows once; the "
+				    "next run loads the source again");
+	}
+	return n == 0;
 }
 
 /* Sleeps ms in short steps, waking early when the run is stopped. */
@@ -464,7 +488,7 @@ static int run_source_tries(struct source_task *t, struct cns_error *err)
 		int rc = run_source(t, err);
 
 		if (rc == 0 || err->code != CNS_E_TRANSIENT || run->stop ||
-		    attempt > run->job->retries || !retry_is_safe(t))
+		    attempt > run->job->retries || !retry_is_safe(t, err))
 			return rc;
 		delay = backoff_ms(run->job, attempt);
 		if (run->hooks.retry)
@@ -649,9 +673,17 @@ int cns_pipeline_finish(struct cns_run *run, struct cns_error *err)
 	if (!run->job->max_rejects_pct &&
 	    (double)rejected > run->job->max_rejects)
 		return rejects_error(run, err);
-	if (run->job->target.mode == CNS_MODE_REPLACE && !run->opt.only_source)
-		return cns_target_swap(run->job,
-				       cns_transform_schema(run->xf), err);
+	if (run->job->target.mode == CNS_MODE_REPLACE && !run->opt.only_source) {
+		char *check = run->hooks.swap_check
+				      ? run->hooks.swap_check(run->hooks.ctx,
+							      run)
+				      : NULL;
+		int rc = cns_target_swap_checked(
+			run->job, cns_transform_schema(run->xf), check, err);
+
+		free(check);
+		return rc;
+	}
 	return 0;
 }
 

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "consolidate/guard.h"
@@ -45,6 +46,10 @@ struct inc_state {
 	int nwm;        /* the watermark the run started from (run arena) */
 	char **wm;
 	bool counted;   /* volume judged before extraction (prepare.c) */
+	char *prev;     /* the watermark as the target holds it after the
+			   chunks queued so far (text[] SQL, malloc'ed;
+			   NULL: no row); used by the extractor only */
+	int64_t chunks; /* chunk numbers handed out, over all tries */
 };
 
 struct runner {
@@ -58,6 +63,7 @@ struct runner {
 	PGconn *state;        /* guarded by mu once the pipeline runs */
 	pthread_mutex_t mu;   /* guards state, inc[].after, logged */
 	struct inc_state *inc;
+	struct cns_lock *lock; /* its session guarded by mu */
 	int logged;           /* reject lines written to the log */
 	char warning[512];    /* the first guard warning, for notify; mu */
 	struct cns_arena arena;
@@ -148,9 +154,66 @@ static void hook_reject(void *ctx, const struct cns_reject *r)
  * restart mid-run kills every session); call with rn->mu held. */
 static PGconn *state_conn(struct runner *rn)
 {
-	if (rn->state && PQstatus(rn->state) != CONNECTION_OK)
+	/* PQstatus alone still says OK after a crash of the server. */
+	if (rn->state && cns_pg_conn_lost(rn->state))
 		PQreset(rn->state); /* keeps the notice processor */
 	return rn->state;
+}
+
+/* Before each try of a source: the run still holds its advisory lock, or
+ * takes it again (its session may have ended with a server restart); a
+ * run that cannot must not commit another chunk.  Call with rn->mu
+ * held. */
+static int ensure_lock(struct runner *rn, const char *source,
+		       struct cns_error *err)
+{
+	bool retaken;
+
+	if (cns_lock_ensure(rn->lock, rn->job, &retaken, err) < 0) {
+		cns_runlog_event(rn->log, CNS_LOG_ERROR, "guard", source,
+				 "%s", err->message);
+		return -1;
+	}
+	if (retaken)
+		cns_runlog_event(rn->log, CNS_LOG_WARN, "guard", source,
+				 "the session holding the advisory lock had "
+				 "ended: lock taken again");
+	return 0;
+}
+
+/* Replace mode, before each try of a source: a server that restarted
+ * since a chunk of the run committed may have emptied the unlogged shadow
+ * table, and reloading only this source would not bring the others back;
+ * the swap checks the same, and this only saves the reload.  Call with
+ * rn->mu held. */
+static int shadow_intact(struct runner *rn, struct cns_error *err)
+{
+	char *sql = cns_state_restart_check_sql(rn->run_id);
+	PGresult *res = cns_pg_exec(state_conn(rn), sql, PGRES_TUPLES_OK,
+				    "the target (run state)", err);
+
+	free(sql);
+	if (!res)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+/* The watermark as read, as a text[] expression (NULL: no row). */
+static char *watermark_expr(char **wm, int nwm, bool exists)
+{
+	struct cns_cell cells[64];
+	const struct cns_cell *refs[64];
+
+	if (!exists || nwm > 64)
+		return NULL;
+	for (int k = 0; k < nwm; k++) {
+		cells[k].data = wm[k];
+		cells[k].len = wm[k] ? (uint32_t)strlen(wm[k]) : 0;
+		cells[k].null = wm[k] == NULL;
+		refs[k] = &cells[k];
+	}
+	return cns_state_watermark_value(refs, nwm);
 }
 
 /* Preparation reads the watermark on the run's state connection, which
@@ -193,7 +256,21 @@ static int hook_prepared(void *ctx, struct cns_run *run, int i,
 	int nwm = p->bound ? p->nstored : 0;
 	int rc;
 
+	/* Before each try: the run still holds its lock, and in replace
+	 * mode its shadow did not lose committed rows to a restart. */
+	pthread_mutex_lock(&rn->mu);
+	rc = ensure_lock(rn, sc->name, err);
+	if (rc == 0 && rn->job->target.mode == CNS_MODE_REPLACE)
+		rc = shadow_intact(rn, err);
+	pthread_mutex_unlock(&rn->mu);
+	if (rc < 0)
+		return -1;
 	if (p->ninc > 0) {
+		/* What the target holds now, for the conditional watermark
+		 * update of the first chunk. */
+		free(inc->prev);
+		inc->prev = watermark_expr(p->stored, p->nstored,
+					   p->nstored > 0);
 		/* Sources start in parallel: the run arena is shared. */
 		pthread_mutex_lock(&rn->mu);
 		inc->n = p->ninc;
@@ -227,21 +304,22 @@ static int hook_prepared(void *ctx, struct cns_run *run, int i,
 	return rc;
 }
 
-/* The checkpoint of a chunk: the ordering values of its last row whose
- * incremental columns are not NULL. */
-static char *hook_checkpoint(void *ctx, struct cns_run *run, int i,
-			     struct cns_source *src,
-			     const struct cns_chunk *in, int last_row)
+/* The watermark part of a chunk's checkpoint: the ordering values of its
+ * last row whose incremental columns are not NULL, moved from the value
+ * the previous chunk left.  Returns false when the run was cancelled. */
+static bool checkpoint_watermark(struct runner *rn, struct cns_run *run,
+				 int i, struct cns_source *src,
+				 const struct cns_chunk *in, int last_row,
+				 struct cns_buf *q)
 {
-	struct runner *rn = ctx;
 	struct inc_state *inc = &rn->inc[i];
 	const struct cns_cell *cells[64];
 	const char *vals[64];
-	char *sql, *after;
+	char *after;
 	int r;
 
 	if (inc->n == 0 || inc->n > 64)
-		return NULL;
+		return true;
 	if (src->conf->null_incremental == CNS_NULLINC_ERROR) {
 		for (r = 0; r <= last_row; r++)
 			for (int k = 0; k < inc->nnullable; k++)
@@ -255,7 +333,7 @@ static char *hook_checkpoint(void *ctx, struct cns_run *run, int i,
 						src->conf->name,
 						(long long)in->rownum[r],
 						inc->cols[k]);
-					return NULL;
+					return false;
 				}
 	}
 	for (r = last_row; r >= 0; r--) {
@@ -267,7 +345,7 @@ static char *hook_checkpoint(void *ctx, struct cns_run *run, int i,
 			break;
 	}
 	if (r < 0)
-		return NULL;
+		return true;
 	/* Cells need not end in a NUL (they may point into a row buffer):
 	 * copy them for the log's JSON. */
 	for (int k = 0; k < inc->n; k++) {
@@ -276,8 +354,14 @@ static char *hook_checkpoint(void *ctx, struct cns_run *run, int i,
 				  ? NULL
 				  : strndup(cells[k]->data, cells[k]->len);
 	}
-	sql = cns_state_watermark_sql(rn->job->name, src->conf->name,
-				      inc->cols, inc->n, cells, rn->run_id);
+	/* Conditional on the value the run read (or its previous chunk
+	 * wrote): of two runs that both think they hold the lock, the
+	 * second to commit fails instead of loading rows twice. */
+	cns_state_watermark_advance_sql(q, rn->job->name, src->conf->name,
+					inc->cols, inc->n, cells, rn->run_id,
+					inc->prev);
+	free(inc->prev);
+	inc->prev = cns_state_watermark_value(cells, inc->n);
 	after = json_values(vals, inc->n);
 	for (int k = 0; k < inc->n; k++)
 		free((char *)vals[k]);
@@ -285,7 +369,69 @@ static char *hook_checkpoint(void *ctx, struct cns_run *run, int i,
 	free(inc->after);
 	inc->after = after;
 	pthread_mutex_unlock(&rn->mu);
-	return sql;
+	return true;
+}
+
+/* The checkpoint of a chunk, run in the chunk's own transaction: the
+ * check that the run still holds its lock, the watermark, and the
+ * chunk's row in the ledger, which says after a lost connection whether
+ * the chunk committed. */
+static char *hook_checkpoint(void *ctx, struct cns_run *run, int i,
+			     struct cns_source *src,
+			     const struct cns_chunk *in, int last_row)
+{
+	struct runner *rn = ctx;
+	struct inc_state *inc = &rn->inc[i];
+	struct cns_buf q;
+
+	cns_buf_init(&q);
+	pthread_mutex_lock(&rn->mu);
+	cns_lock_check_sql(rn->lock, rn->job, &q);
+	pthread_mutex_unlock(&rn->mu);
+	if (!checkpoint_watermark(rn, run, i, src, in, last_row, &q)) {
+		cns_buf_release(&q);
+		return NULL;
+	}
+	cns_state_ledger_sql(&q, rn->run_id, rn->job->name, src->conf->name,
+			     ++inc->chunks, in->nrows);
+	return q.data;
+}
+
+/* Whether a source committed chunks the run did not see commit (a lost
+ * COMMIT acknowledgement), from the ledger; -1 when the target cannot
+ * tell. */
+static int64_t hook_committed_chunks(void *ctx, struct cns_run *run, int i)
+{
+	struct runner *rn = ctx;
+	struct cns_error e;
+	int64_t n = -1;
+
+	/* The connection was just lost: the server may still be coming
+	 * back. */
+	for (int attempt = 0; attempt < 5 && n < 0 && !run->stop; attempt++) {
+		if (attempt) {
+			struct timespec ts = {0, 500 * 1000000L};
+
+			nanosleep(&ts, NULL);
+		}
+		cns_error_clear(&e);
+		pthread_mutex_lock(&rn->mu);
+		n = cns_state_ledger_chunks(state_conn(rn), rn->run_id,
+					    rn->job->sources[i].name, &e);
+		pthread_mutex_unlock(&rn->mu);
+	}
+	return n;
+}
+
+/* In replace mode, the statement that the swap's transaction runs first:
+ * the shadow table is unlogged, and a server that restarted since a chunk
+ * committed may have emptied it. */
+static char *hook_swap_check(void *ctx, struct cns_run *run)
+{
+	struct runner *rn = ctx;
+
+	(void)run;
+	return cns_state_restart_check_sql(rn->run_id);
 }
 
 /* The volume guard: a source that suddenly delivers far fewer or more
@@ -559,6 +705,10 @@ static int open_state(struct runner *rn, struct cns_error *err)
 				 "%d earlier run%s never recorded an end: "
 				 "marked crashed",
 				 crashed, crashed == 1 ? "" : "s");
+	/* The ledger matters only while its run goes on. */
+	if (cns_state_ledger_forget(rn->state, rn->job->name, rn->run_id,
+				    err) < 0)
+		return -1;
 	if (rn->opt->full_refresh &&
 	    cns_state_watermark_reset(rn->state, rn->job->name,
 				      rn->opt->only_source, err) < 0)
@@ -668,14 +818,25 @@ static void record_end(struct runner *rn, struct cns_run *run,
 	}
 	if (rn->state && PQstatus(state_conn(rn)) == CONNECTION_OK) {
 		int64_t rejected = 0;
+		int rc;
 
 		for (int i = 0; i < n; i++)
 			rejected += res->stats[i].rejected;
-		if (cns_state_run_end(rn->state, rn->run_id, res->status,
-				      cns_error_exit_code(err ? err->code
-							      : CNS_OK),
-				      sj, rejected, msg[0] ? msg : NULL,
-				      &e2) < 0)
+		rc = cns_state_run_end(rn->state, rn->run_id, res->status,
+				       cns_error_exit_code(err ? err->code
+							       : CNS_OK),
+				       sj, rejected, msg[0] ? msg : NULL, &e2);
+		if (rc < 0 && e2.code == CNS_E_TRANSIENT &&
+		    PQstatus(state_conn(rn)) == CONNECTION_OK) {
+			/* The session was lost since its last use: once
+			 * more on a new one (the UPDATE is idempotent). */
+			cns_error_clear(&e2);
+			rc = cns_state_run_end(
+				rn->state, rn->run_id, res->status,
+				cns_error_exit_code(err ? err->code : CNS_OK),
+				sj, rejected, msg[0] ? msg : NULL, &e2);
+		}
+		if (rc < 0)
 			cns_runlog_event(rn->log, CNS_LOG_WARN, "end", NULL,
 					 "could not record the run in the "
 					 "target: %s",
@@ -745,6 +906,7 @@ static void release(struct runner *rn)
 		for (int i = 0; i < rn->job->nsources; i++) {
 			free(rn->inc[i].before);
 			free(rn->inc[i].after);
+			free(rn->inc[i].prev);
 		}
 		free(rn->inc);
 	}
@@ -774,6 +936,8 @@ int cns_runner_run(const struct cns_job_conf *cjob,
 		.after_source = hook_after_source,
 		.retry = hook_retry,
 		.chunk_loaded = hook_chunk_loaded,
+		.committed_chunks = hook_committed_chunks,
+		.swap_check = hook_swap_check,
 	};
 	int rc = -1;
 
@@ -791,6 +955,7 @@ int cns_runner_run(const struct cns_job_conf *cjob,
 					   job.kill_grace_ms;
 	rn.job = &job;
 	rn.opt = opt;
+	rn.lock = &lock;
 	rn.started_us = cns_wall_us();
 	pthread_mutex_init(&rn.mu, NULL);
 	cns_arena_init(&rn.arena, 4096);

@@ -38,6 +38,24 @@ static const char *const migrations[] = {
 	" run_id      text,"
 	" updated_at  timestamptz NOT NULL DEFAULT now(),"
 	" PRIMARY KEY (job, source));",
+	/* 2: the chunk ledger, one row per committed chunk written in the
+	 * chunk's own transaction, so that after a lost connection the run
+	 * asks the server what it committed instead of guessing; and the
+	 * assertion that aborts a chunk's transaction from plain SQL. */
+	"CREATE TABLE IF NOT EXISTS consolidate.chunks ("
+	" run_id        text NOT NULL,"
+	" job           text NOT NULL,"
+	" source        text NOT NULL,"
+	" chunk         bigint NOT NULL,"
+	" rows          bigint NOT NULL,"
+	" server_start  timestamptz NOT NULL DEFAULT pg_postmaster_start_time(),"
+	" committed_at  timestamptz NOT NULL DEFAULT now(),"
+	" PRIMARY KEY (run_id, source, chunk));"
+	"CREATE OR REPLACE FUNCTION consolidate.fail_unless(ok boolean,"
+	" code text, message text) RETURNS boolean LANGUAGE plpgsql AS"
+	" 'BEGIN IF ok IS NOT TRUE THEN"
+	" RAISE EXCEPTION USING ERRCODE = code, MESSAGE = message;"
+	" END IF; RETURN true; END';",
 };
 
 int cns_state_ensure(PGconn *conn, struct cns_error *err)
@@ -253,6 +271,28 @@ static void add_text_array(struct cns_buf *b, const char *const *items,
 	cns_buf_adds(b, "]::text[]");
 }
 
+/* The INSERT ... ON CONFLICT that stores a watermark, without its end. */
+static void watermark_upsert(struct cns_buf *q, const char *job,
+			     const char *source, const char *const *columns,
+			     int n, const struct cns_cell *const *cells,
+			     const char *run_id)
+{
+	cns_buf_adds(q, "INSERT INTO consolidate.watermarks (job, source, "
+			 "columns, value, run_id, updated_at) VALUES (");
+	cns_pg_quote_literal(q, job);
+	cns_buf_adds(q, ", ");
+	cns_pg_quote_literal(q, source);
+	cns_buf_adds(q, ", ");
+	add_text_array(q, columns, NULL, n);
+	cns_buf_adds(q, ", ");
+	add_text_array(q, NULL, cells, n);
+	cns_buf_adds(q, ", ");
+	cns_pg_quote_literal(q, run_id);
+	cns_buf_adds(q, ", now()) ON CONFLICT (job, source) DO UPDATE SET "
+			"columns = EXCLUDED.columns, value = EXCLUDED.value, "
+			"run_id = EXCLUDED.run_id, updated_at = now()");
+}
+
 char *cns_state_watermark_sql(const char *job, const char *source,
 			      const char *const *columns, int n,
 			      const struct cns_cell *const *cells,
@@ -261,21 +301,120 @@ char *cns_state_watermark_sql(const char *job, const char *source,
 	struct cns_buf q;
 
 	cns_buf_init(&q);
-	cns_buf_adds(&q, "INSERT INTO consolidate.watermarks (job, source, "
-			 "columns, value, run_id, updated_at) VALUES (");
-	cns_pg_quote_literal(&q, job);
-	cns_buf_adds(&q, ", ");
-	cns_pg_quote_literal(&q, source);
-	cns_buf_adds(&q, ", ");
-	add_text_array(&q, columns, NULL, n);
-	cns_buf_adds(&q, ", ");
-	add_text_array(&q, NULL, cells, n);
-	cns_buf_adds(&q, ", ");
-	cns_pg_quote_literal(&q, run_id);
-	cns_buf_adds(&q, ", now()) ON CONFLICT (job, source) DO UPDATE SET "
-			 "columns = EXCLUDED.columns, value = EXCLUDED.value, "
-			 "run_id = EXCLUDED.run_id, updated_at = now()");
+	watermark_upsert(&q, job, source, columns, n, cells, run_id);
 	return q.data;
+}
+
+char *cns_state_watermark_value(const struct cns_cell *const *cells, int n)
+{
+	struct cns_buf q;
+
+	cns_buf_init(&q);
+	add_text_array(&q, NULL, cells, n);
+	return q.data;
+}
+
+void cns_state_watermark_advance_sql(struct cns_buf *q, const char *job,
+				     const char *source,
+				     const char *const *columns, int n,
+				     const struct cns_cell *const *cells,
+				     const char *run_id, const char *from)
+{
+	cns_buf_adds(q, "WITH w AS (");
+	watermark_upsert(q, job, source, columns, n, cells, run_id);
+	/* ON CONFLICT ... WHERE: a row that another run moved is left
+	 * alone, and the empty RETURNING fails the chunk below. */
+	cns_buf_adds(q, " WHERE ");
+	if (from) {
+		cns_buf_adds(q, "consolidate.watermarks.value IS NOT "
+				"DISTINCT FROM ");
+		cns_buf_adds(q, from);
+	} else {
+		cns_buf_adds(q, "false");
+	}
+	cns_buf_adds(q, " RETURNING 1) SELECT consolidate.fail_unless("
+			"(SELECT count(*) FROM w) = 1, '" CNS_STATE_MOVED "', ");
+	{
+		char msg[600];
+
+		snprintf(msg, sizeof(msg),
+			 "the watermark of source \"%s\" moved since this run "
+			 "read it: another run of job \"%s\" loaded rows",
+			 source, job);
+		cns_pg_quote_literal(q, msg);
+	}
+	cns_buf_adds(q, ");");
+}
+
+void cns_state_ledger_sql(struct cns_buf *q, const char *run_id,
+			  const char *job, const char *source, int64_t chunk,
+			  int64_t rows)
+{
+	cns_buf_adds(q, "INSERT INTO consolidate.chunks (run_id, job, source, "
+			"chunk, rows) VALUES (");
+	cns_pg_quote_literal(q, run_id);
+	cns_buf_adds(q, ", ");
+	cns_pg_quote_literal(q, job);
+	cns_buf_adds(q, ", ");
+	cns_pg_quote_literal(q, source);
+	cns_buf_printf(q, ", %lld, %lld)", (long long)chunk, (long long)rows);
+}
+
+int64_t cns_state_ledger_chunks(PGconn *conn, const char *run_id,
+				const char *source, struct cns_error *err)
+{
+	struct cns_buf q;
+	PGresult *res;
+	int64_t n;
+
+	cns_buf_init(&q);
+	cns_buf_adds(&q, "SELECT count(*) FROM consolidate.chunks WHERE "
+			 "run_id = ");
+	cns_pg_quote_literal(&q, run_id);
+	cns_buf_adds(&q, " AND source = ");
+	cns_pg_quote_literal(&q, source);
+	res = cns_pg_exec(conn, q.data, PGRES_TUPLES_OK, WHAT, err);
+	cns_buf_release(&q);
+	if (!res)
+		return -1;
+	n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return n;
+}
+
+char *cns_state_restart_check_sql(const char *run_id)
+{
+	struct cns_buf q;
+
+	cns_buf_init(&q);
+	cns_buf_adds(&q, "SELECT consolidate.fail_unless(NOT EXISTS (SELECT 1 "
+			 "FROM consolidate.chunks WHERE run_id = ");
+	cns_pg_quote_literal(&q, run_id);
+	cns_buf_adds(&q, " AND server_start <> pg_postmaster_start_time()), "
+			 "'" CNS_STATE_RESTARTED "', 'the target server "
+			 "restarted (or failed over) after this run committed "
+			 "rows to its shadow table, which is unlogged: crash "
+			 "recovery may have emptied it, so the table keeps its "
+			 "old rows')");
+	return q.data;
+}
+
+int cns_state_ledger_forget(PGconn *conn, const char *job,
+			    const char *keep_run_id, struct cns_error *err)
+{
+	struct cns_buf q;
+	int rc;
+
+	cns_buf_init(&q);
+	cns_buf_adds(&q, "DELETE FROM consolidate.chunks WHERE job = ");
+	cns_pg_quote_literal(&q, job);
+	if (keep_run_id) {
+		cns_buf_adds(&q, " AND run_id <> ");
+		cns_pg_quote_literal(&q, keep_run_id);
+	}
+	rc = cns_pg_command(conn, q.data, WHAT, err);
+	cns_buf_release(&q);
+	return rc;
 }
 
 int cns_state_watermark_reset(PGconn *conn, const char *job,

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_POINTS 32
@@ -19,6 +21,7 @@ struct point {
 	long hits;
 	long kill_at;  /* 0: never */
 	long pause_at; /* 0: never */
+	long drop_at;  /* 0: never */
 };
 
 static struct point points[MAX_POINTS];
@@ -38,7 +41,9 @@ static struct point *find(const char *name, int create)
 	return &points[npoints++];
 }
 
-static void parse(const char *spec, int kill)
+enum action { KILL, PAUSE, DROP };
+
+static void parse(const char *spec, enum action what)
 {
 	char buf[1024], *save = NULL;
 
@@ -58,10 +63,12 @@ static void parse(const char *spec, int kill)
 		p = find(tok, 1);
 		if (!p)
 			continue;
-		if (kill)
+		if (what == KILL)
 			p->kill_at = n;
-		else
+		else if (what == PAUSE)
 			p->pause_at = n;
+		else
+			p->drop_at = n;
 	}
 }
 
@@ -69,8 +76,9 @@ static void init(void)
 {
 	const char *s = getenv("CNS_PAUSE_SECONDS");
 
-	parse(getenv("CNS_KILL_AT"), 1);
-	parse(getenv("CNS_PAUSE_AT"), 0);
+	parse(getenv("CNS_KILL_AT"), KILL);
+	parse(getenv("CNS_PAUSE_AT"), PAUSE);
+	parse(getenv("CNS_DROP_AT"), DROP);
 	if (s)
 		pause_seconds = atoi(s);
 }
@@ -100,6 +108,34 @@ void cns_testhook(const char *name)
 		fprintf(stderr, "testhook: paused at %s\n", name);
 		sleep((unsigned)pause_seconds);
 	}
+}
+
+void cns_testhook_drop(const char *point, int fd)
+{
+	struct timespec ts = {0, 300 * 1000000L};
+	struct point *p;
+	int drop = 0, pair[2];
+
+	pthread_once(&once, init);
+	if (npoints == 0 || fd < 0)
+		return;
+	pthread_mutex_lock(&mu);
+	p = find(point, 0);
+	if (p && p->drop_at)
+		drop = ++p->hits == p->drop_at;
+	pthread_mutex_unlock(&mu);
+	if (!drop)
+		return;
+	/* Time for the server to carry out what was sent; then the socket
+	 * is replaced by one whose peer is gone, so the answer is never
+	 * read and the next read sees the connection end. */
+	nanosleep(&ts, NULL);
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) < 0)
+		return;
+	fprintf(stderr, "testhook: connection dropped at %s\n", point);
+	dup2(pair[0], fd);
+	close(pair[0]);
+	close(pair[1]);
 }
 #else
 /* ISO C wants a translation unit to declare something. */

@@ -35,6 +35,8 @@ struct cns_lock {
 	int fd;              /* -1 when not held */
 	char path[4096];
 	void *pg;            /* PGconn of the advisory lock, or NULL */
+	char app[64];        /* its application_name; "" when no advisory
+				lock was taken */
 };
 
 /* The folder for lock files: lock_dir when set; else /run/lock/consolidate
@@ -60,6 +62,23 @@ int cns_lock_acquire_local(struct cns_lock *l, const struct cns_job_conf *job,
 int cns_lock_acquire_target(struct cns_lock *l, const struct cns_job_conf *job,
 			    const char *run_id, int64_t wait_ms,
 			    struct cns_error *err);
+
+/* The session that holds the advisory lock can end while the run goes
+ * on (terminated, the server restarted, idle_session_timeout), and the
+ * lock with it.  cns_lock_ensure() checks that the session still holds
+ * the lock; when it does not, it opens a new session and takes the lock
+ * again, setting *retaken.  Returns -1 with err when the target cannot be
+ * reached (CNS_E_TRANSIENT) or another run holds the lock now
+ * (CNS_E_TARGET: the run must stop).  Not thread-safe: callers
+ * serialize. */
+int cns_lock_ensure(struct cns_lock *l, const struct cns_job_conf *job,
+		    bool *retaken, struct cns_error *err);
+/* Appends to q a statement (ending in ';') for a chunk's transaction that
+ * fails with SQLSTATE 55P03 (lock_not_available) unless this run's lock
+ * session holds the advisory lock at that moment: a run that lost its
+ * lock cannot commit.  Appends nothing without an advisory lock. */
+void cns_lock_check_sql(const struct cns_lock *l,
+			const struct cns_job_conf *job, struct cns_buf *q);
 
 /* Releases both locks; safe to call when nothing is held. */
 void cns_lock_release(struct cns_lock *l);

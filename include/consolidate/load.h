@@ -59,6 +59,11 @@ int cns_target_rehearse(const struct cns_job_conf *job,
  * and drops the shadow. */
 int cns_target_swap(const struct cns_job_conf *job,
 		    const struct cns_schema *schema, struct cns_error *err);
+/* The same, running check_sql (when not NULL) first in the swap's
+ * transaction: when it fails, the target keeps its rows. */
+int cns_target_swap_checked(const struct cns_job_conf *job,
+			    const struct cns_schema *schema,
+			    const char *check_sql, struct cns_error *err);
 
 /* Ends what prepare kept for the run: the session holding the replace
  * lock on the target table, and a shadow the run made but did not swap

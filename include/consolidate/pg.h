@@ -36,6 +36,10 @@ int cns_pg_command(PGconn *conn, const char *sql, const char *what,
 int cns_pg_error(PGconn *conn, const PGresult *res, enum cns_error_code code,
 		 const char *what, const char *doing, struct cns_error *err);
 
+/* True when the connection is gone, whatever libpq said about it (it may
+ * still say CONNECTION_OK after the server vanished). */
+bool cns_pg_conn_lost(PGconn *conn);
+
 /* True when the SQLSTATE names a failure worth a retry. */
 bool cns_pg_sqlstate_transient(const char *sqlstate);
 

@@ -78,6 +78,15 @@ struct cns_run_hooks {
 	/* Before a source is tried again after a transient failure. */
 	void (*retry)(void *ctx, struct cns_run *run, int index, int attempt,
 		      int64_t delay_ms, const struct cns_error *cause);
+	/* After a failed try of a source that committed no chunk as far as
+	 * the run saw: how many the target says it committed (a COMMIT whose
+	 * acknowledgement was lost), or -1 when it cannot tell.  A source
+	 * with such chunks is not tried again from the start. */
+	int64_t (*committed_chunks)(void *ctx, struct cns_run *run,
+				    int index);
+	/* Replace mode: a statement (malloc'ed, or NULL) run first in the
+	 * swap's transaction; when it fails, the table keeps its rows. */
+	char *(*swap_check)(void *ctx, struct cns_run *run);
 };
 
 struct cns_run_options {
