@@ -117,8 +117,9 @@ struct cns_runlog {
 	char **secrets; /* read-only after open */
 	int nsecrets;
 
-	pthread_mutex_t lock; /* guards writes to fd */
+	pthread_mutex_t lock; /* guards writes to fd and werr */
 	int fd;
+	int werr; /* errno of the first line that could not be written */
 };
 
 

@@ -56,6 +56,8 @@ struct runner {
 	pthread_mutex_t mu;   /* guards state, inc[].after, logged */
 	struct inc_state *inc;
 	int logged;           /* reject lines written to the log */
+	struct cns_run *run;  /* set while the pipeline runs */
+	bool stopped;         /* stop_run() was called; guarded by mu */
 	struct cns_arena arena;
 };
 
@@ -120,12 +122,53 @@ static char *sources_json(const struct cns_source_stats *st, int n)
 
 /* ---- hooks, called from pipeline threads ---- */
 
+/* Stops the pipeline with e, once: a cancel reaches every connection,
+ * and a run with thousands of refused rows must not send thousands. */
+static void stop_run(struct runner *rn, const struct cns_error *e)
+{
+	bool first;
+
+	pthread_mutex_lock(&rn->mu);
+	first = !rn->stopped;
+	rn->stopped = true;
+	pthread_mutex_unlock(&rn->mu);
+	if (first && rn->run)
+		cns_pipeline_cancel(rn->run, e->code, "%s", e->message);
+}
+
 static void hook_reject(void *ctx, const struct cns_reject *r)
 {
 	struct runner *rn = ctx;
+	struct cns_error e;
 	bool log_it;
 
-	cns_rejects_add(rn->rejects, r);
+	cns_error_clear(&e);
+	/* Both checks come while the row's chunk is still open (the hook
+	 * runs in the transform or inside the chunk's transaction), and a
+	 * stopped run commits no further chunk: a row that cannot be
+	 * written to the rejects file, or one past a count limit, never
+	 * has its chunk committed and its watermark passed. */
+	if (cns_rejects_add(rn->rejects, r, &e) < 0) {
+		char msg[sizeof(e.message)];
+
+		snprintf(msg, sizeof(msg), "%s", e.message);
+		cns_error_clear(&e);
+		cns_error_set(&e, CNS_E_IO,
+			      "%s; the chunk holding row %lld of source "
+			      "\"%s\" was not committed",
+			      msg, (long long)r->rownum,
+			      r->source ? r->source : "?");
+	} else if (!rn->job->max_rejects_pct &&
+		   (double)cns_rejects_count(rn->rejects) >
+			   rn->job->max_rejects) {
+		cns_error_set(&e, CNS_E_REJECTS,
+			      "%lld rows were rejected, more than "
+			      "max_rejects = %g",
+			      (long long)cns_rejects_count(rn->rejects),
+			      rn->job->max_rejects);
+	}
+	if (cns_error_isset(&e))
+		stop_run(rn, &e);
 	pthread_mutex_lock(&rn->mu);
 	log_it = rn->logged++ < LOGGED_REJECTS;
 	pthread_mutex_unlock(&rn->mu);
@@ -611,10 +654,14 @@ static int open_state(struct runner *rn, struct cns_error *err)
 	return cns_state_run_begin(rn->state, &row, err);
 }
 
-/* Writes the end of a started run everywhere it is recorded. */
-static void record_end(struct runner *rn, struct cns_run *run,
-		       struct cns_runner_result *res,
-		       const struct cns_error *err)
+/* Writes the end of a started run everywhere it is recorded: the log and
+ * runs.jsonl first, then the target's history row, so that a record that
+ * cannot be written (a full disk) fails the run in the history row and the
+ * exit status too.  rc is the run's outcome so far (err set when -1);
+ * returns the final one. */
+static int record_end(struct runner *rn, struct cns_run *run,
+		      struct cns_runner_result *res, struct cns_error *err,
+		      int rc)
 {
 	struct cns_error e2;
 	struct cns_run_record rec;
@@ -624,7 +671,7 @@ static void record_end(struct runner *rn, struct cns_run *run,
 	char *sj = NULL;
 
 	cns_error_clear(&e2);
-	if (cns_error_isset(err))
+	if (rc < 0 && cns_error_isset(err))
 		cns_error_format(err, msg, sizeof(msg));
 	if (n) {
 		res->stats = cns_xcalloc((size_t)n, sizeof(*res->stats));
@@ -641,28 +688,13 @@ static void record_end(struct runner *rn, struct cns_run *run,
 		}
 		pthread_mutex_unlock(&rn->mu);
 	}
-	res->status = status_of(err ? err->code : CNS_OK);
+	res->status = status_of(rc < 0 ? err->code : CNS_OK);
 	if (rn->rejects) {
 		const char *p = cns_rejects_path(rn->rejects);
 
 		if (p)
 			snprintf(res->rejects_path, sizeof(res->rejects_path),
 				 "%s", p);
-	}
-	if (rn->state && PQstatus(state_conn(rn)) == CONNECTION_OK) {
-		int64_t rejected = 0;
-
-		for (int i = 0; i < n; i++)
-			rejected += res->stats[i].rejected;
-		if (cns_state_run_end(rn->state, rn->run_id, res->status,
-				      cns_error_exit_code(err ? err->code
-							      : CNS_OK),
-				      sj, rejected, msg[0] ? msg : NULL,
-				      &e2) < 0)
-			cns_runlog_event(rn->log, CNS_LOG_WARN, "end", NULL,
-					 "could not record the run in the "
-					 "target: %s",
-					 e2.message);
 	}
 	rec = (struct cns_run_record){
 		.run_id = rn->run_id,
@@ -672,7 +704,7 @@ static void record_end(struct runner *rn, struct cns_run *run,
 		.started_us = rn->started_us,
 		.ended_us = cns_wall_us(),
 		.status = res->status,
-		.exit_code = cns_error_exit_code(err ? err->code : CNS_OK),
+		.exit_code = cns_error_exit_code(rc < 0 ? err->code : CNS_OK),
 		.nsources = n,
 		.sources = res->stats,
 		.watermark_before = before,
@@ -714,10 +746,35 @@ static void record_end(struct runner *rn, struct cns_run *run,
 					 "%s", trend);
 	}
 	cns_error_clear(&e2);
-	cns_runlog_finish(rn->log, &rec, &e2);
+	if (cns_runlog_finish(rn->log, &rec, &e2) < 0) {
+		if (rc == 0) {
+			*err = e2;
+			rc = -1;
+			res->status = status_of(err->code);
+			cns_error_format(err, msg, sizeof(msg));
+		} else if (!err->detail[0]) {
+			cns_error_detail(err, "%s", e2.message);
+		}
+	}
+	if (rn->state && PQstatus(state_conn(rn)) == CONNECTION_OK) {
+		int64_t rejected = 0;
+
+		for (int i = 0; i < n; i++)
+			rejected += res->stats[i].rejected;
+		if (cns_state_run_end(rn->state, rn->run_id, res->status,
+				      cns_error_exit_code(rc < 0 ? err->code
+							    : CNS_OK),
+				      sj, rejected, msg[0] ? msg : NULL,
+				      &e2) < 0)
+			cns_runlog_event(rn->log, CNS_LOG_WARN, "end", NULL,
+					 "could not record the run in the "
+					 "target: %s",
+					 e2.message);
+	}
 	free(before);
 	free(after);
 	free(sj);
+	return rc;
 }
 
 static void release(struct runner *rn)
@@ -832,6 +889,7 @@ int cns_runner_run(const struct cns_job_conf *cjob,
 	memset(&ropt, 0, sizeof(ropt));
 	ropt.only_source = opt->only_source;
 	ropt.run_start_us = rn.started_us;
+	rn.run = &run;
 	if (cns_pipeline_start(&run, &job, xf, &ropt, &hooks, err) < 0)
 		goto end;
 	if (!supervise(&rn, &run, &job)) {
@@ -840,25 +898,31 @@ int cns_runner_run(const struct cns_job_conf *cjob,
 		 * the open transactions die with the connections. */
 		*err = run.err;
 		res->stuck = true;
-		record_end(&rn, &run, res, err);
+		rn.run = NULL;
+		record_end(&rn, &run, res, err, -1);
 		cns_lock_release(&lock);
 		return -1;
 	}
 	rc = cns_pipeline_finish(&run, err);
 	CNS_HOOK("run.finished");
 end:
+	rn.run = NULL;
+	/* What can still fail the run is judged before its end is
+	 * recorded, so that every record agrees with the exit status. */
 	if (rn.rejects) {
 		struct cns_error e2;
 
 		cns_error_clear(&e2);
-		record_end(&rn, &run, res, rc < 0 ? err : NULL);
-		if (cns_rejects_close(rn.rejects, &e2) < 0 && rc == 0) {
+		if (cns_rejects_finish(rn.rejects, &e2) < 0 && rc == 0) {
 			*err = e2;
 			rc = -1;
 		}
-	} else {
-		record_end(&rn, &run, res, rc < 0 ? err : NULL);
 	}
+	if (rc == 0 && cns_runlog_check(rn.log, err) < 0)
+		rc = -1;
+	rc = record_end(&rn, &run, res, err, rc);
+	if (rn.rejects)
+		cns_rejects_close(rn.rejects, NULL);
 	if (run.stats)
 		cns_pipeline_release(&run);
 out:
