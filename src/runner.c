@@ -838,25 +838,37 @@ int cns_runner_run(const struct cns_job_conf *cjob,
 
 	int64_t lock_start = cns_now_ms();
 
+	/* Every lock before any shared record: a run refused by either lock
+	 * (another host may hold the target's) must not open a log, judge
+	 * the holder's marker or write a running row; it only appends its
+	 * own "skipped" or "failed" record. */
 	if (cns_lock_acquire_local(&lock, &job, rn.run_id, opt->wait_lock_ms,
-				   err) < 0) {
-		if (err->code == CNS_E_LOCKED) {
-			struct cns_run_record rec = {
-				.run_id = rn.run_id,
-				.job = job.name,
-				.host = rn.host,
-				.pid = (long)getpid(),
-				.started_us = rn.started_us,
-				.ended_us = cns_wall_us(),
-				.status = "skipped",
-				.exit_code = CNS_EXIT_LOCKED,
-				.error = err->message,
-			};
-			struct cns_error e2;
+				   err) < 0 ||
+	    cns_lock_acquire_target(&lock, &job, rn.run_id,
+				    opt->wait_lock_ms -
+					    (cns_now_ms() - lock_start),
+				    err) < 0) {
+		struct cns_run_record rec = {
+			.run_id = rn.run_id,
+			.job = job.name,
+			.host = rn.host,
+			.pid = (long)getpid(),
+			.started_us = rn.started_us,
+			.ended_us = cns_wall_us(),
+			.status = status_of(err->code),
+			.exit_code = cns_error_exit_code(err->code),
+			.error = err->message,
+		};
+		struct cns_error e2;
 
-			cns_error_clear(&e2);
-			cns_runlog_record_skip(&job, &rec, &e2);
-		}
+		/* A target that cannot be reached is a failed run on
+		 * record, not a silence that monitoring only notices hours
+		 * later. */
+		cns_lock_release(&lock);
+		cns_error_clear(&e2);
+		if (cns_runlog_record_skip(&job, &rec, &e2) < 0)
+			cns_error_detail(err, "the run could not be recorded: %s",
+					 e2.message);
 		res->status = status_of(err->code);
 		release(&rn);
 		return -1;
@@ -866,14 +878,6 @@ int cns_runner_run(const struct cns_job_conf *cjob,
 		goto out;
 	snprintf(res->log_path, sizeof(res->log_path), "%s",
 		 cns_runlog_path(rn.log));
-	/* The advisory lock needs the target: once the log is open, a
-	 * target that cannot be reached is a failed run on record, not a
-	 * silence that monitoring only notices hours later. */
-	if (cns_lock_acquire_target(&lock, &job, rn.run_id,
-				    opt->wait_lock_ms -
-					    (cns_now_ms() - lock_start),
-				    err) < 0)
-		goto end;
 	cns_runlog_event(rn.log, CNS_LOG_INFO, "start", NULL,
 			 "run plan sources=%d batch_size=%d parallel=%d "
 			 "mode=%s",
