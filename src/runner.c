@@ -342,13 +342,24 @@ static char *hook_checkpoint(void *ctx, struct cns_run *run, int i,
 {
 	struct runner *rn = ctx;
 	struct inc_state *inc = &rn->inc[i];
-	const struct cns_cell *cells[64];
-	const char *vals[64];
+	const struct cns_cell *cells[2 * CNS_MAX_ORDER_COLUMNS];
+	const char *vals[2 * CNS_MAX_ORDER_COLUMNS];
 	char *sql, *after;
 	int r;
 
-	if (inc->n == 0 || inc->n > 64)
+	if (inc->n == 0)
 		return NULL;
+	if (inc->n > (int)(sizeof(vals) / sizeof(vals[0]))) {
+		/* A primary key wider than config allows for "key": the
+		 * watermark could never advance, so the run must not go on
+		 * as if it did. */
+		cns_pipeline_cancel(run, CNS_E_CONFIG,
+				    "source \"%s\" orders by %d columns, more "
+				    "than the %d a watermark holds",
+				    src->conf->name, inc->n,
+				    (int)(sizeof(vals) / sizeof(vals[0])));
+		return NULL;
+	}
 	if (src->conf->null_incremental == CNS_NULLINC_ERROR) {
 		for (r = 0; r <= last_row; r++)
 			for (int k = 0; k < inc->nnullable; k++)
@@ -403,8 +414,8 @@ static void restore_watermark(struct runner *rn, int i)
 {
 	const struct inc_state *inc = &rn->inc[i];
 	const char *name = rn->job->sources[i].name;
-	struct cns_cell cells[64];
-	const struct cns_cell *refs[64];
+	struct cns_cell cells[2 * CNS_MAX_ORDER_COLUMNS];
+	const struct cns_cell *refs[2 * CNS_MAX_ORDER_COLUMNS];
 	struct cns_error e;
 	char *sql;
 
@@ -413,7 +424,7 @@ static void restore_watermark(struct runner *rn, int i)
 	if (inc->nwm == 0) {
 		cns_state_watermark_reset(state_conn(rn), rn->job->name, name,
 					  &e);
-	} else if (inc->nwm <= 64) {
+	} else if (inc->nwm <= 2 * CNS_MAX_ORDER_COLUMNS) {
 		for (int k = 0; k < inc->nwm; k++) {
 			cells[k].data = inc->wm[k];
 			cells[k].len = inc->wm[k] ? (uint32_t)strlen(inc->wm[k])
