@@ -494,6 +494,10 @@ static int hook_after_source(void *ctx, struct cns_run *run, int i,
 			 (long long)st.read, (long long)st.filtered,
 			 (long long)st.rejected, (long long)st.loaded,
 			 (long long)st.written, (long long)st.chunks);
+	/* A log that lost lines fails the run here, before a replace
+	 * swaps its table in, rather than after. */
+	if (cns_runlog_check(rn->log, err) < 0)
+		return -1;
 	return volume_guard(rn, i, &st, err);
 }
 
@@ -788,6 +792,30 @@ static int record_end(struct runner *rn, struct cns_run *run,
 	return rc;
 }
 
+/* Records a run that ended before its log was open (refused by a lock,
+ * or unable to open the log) in runs.jsonl only: its own record, and no
+ * shared record touched. */
+static void record_unstarted(struct runner *rn, struct cns_error *err)
+{
+	struct cns_run_record rec = {
+		.run_id = rn->run_id,
+		.job = rn->job->name,
+		.host = rn->host,
+		.pid = (long)getpid(),
+		.started_us = rn->started_us,
+		.ended_us = cns_wall_us(),
+		.status = status_of(err->code),
+		.exit_code = cns_error_exit_code(err->code),
+		.error = err->message,
+	};
+	struct cns_error e2;
+
+	cns_error_clear(&e2);
+	if (cns_runlog_record_skip(rn->job, &rec, &e2) < 0)
+		cns_error_detail(err, "the run could not be recorded: %s",
+				 e2.message);
+}
+
 static void release(struct runner *rn)
 {
 	if (rn->state)
@@ -859,34 +887,23 @@ int cns_runner_run(const struct cns_job_conf *cjob,
 				    opt->wait_lock_ms -
 					    (cns_now_ms() - lock_start),
 				    err) < 0) {
-		struct cns_run_record rec = {
-			.run_id = rn.run_id,
-			.job = job.name,
-			.host = rn.host,
-			.pid = (long)getpid(),
-			.started_us = rn.started_us,
-			.ended_us = cns_wall_us(),
-			.status = status_of(err->code),
-			.exit_code = cns_error_exit_code(err->code),
-			.error = err->message,
-		};
-		struct cns_error e2;
-
 		/* A target that cannot be reached is a failed run on
 		 * record, not a silence that monitoring only notices hours
 		 * later. */
 		cns_lock_release(&lock);
-		cns_error_clear(&e2);
-		if (cns_runlog_record_skip(&job, &rec, &e2) < 0)
-			cns_error_detail(err, "the run could not be recorded: %s",
-					 e2.message);
+		record_unstarted(&rn, err);
 		res->status = status_of(err->code);
 		release(&rn);
 		return -1;
 	}
 	rn.log = cns_runlog_open(&job, rn.run_id, rn.started_us, err);
-	if (!rn.log)
+	if (!rn.log) {
+		/* No log, so no end line: the failure is recorded as a run
+		 * that never started, where runs.jsonl can still take it. */
+		record_unstarted(&rn, err);
+		res->status = status_of(err->code);
 		goto out;
+	}
 	snprintf(res->log_path, sizeof(res->log_path), "%s",
 		 cns_runlog_path(rn.log));
 	cns_runlog_event(rn.log, CNS_LOG_INFO, "start", NULL,
