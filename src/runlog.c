@@ -505,8 +505,10 @@ static int append_run_locked(const char *dir, const struct cns_buf *rec,
 	if (fd < 0 || write_all(fd, line.data, line.len) < 0)
 		rc = cns_error_set(err, CNS_E_IO, "could not write \"%s\": %s",
 				   path, strerror(errno));
-	if (fd >= 0)
-		close(fd);
+	/* A network file system may report a failed write only here. */
+	if (fd >= 0 && close(fd) < 0 && rc == 0)
+		rc = cns_error_set(err, CNS_E_IO, "could not write \"%s\": %s",
+				   path, strerror(errno));
 	if (rc == 0 && trim_runs(dir) < 0)
 		rc = cns_error_set(err, CNS_E_IO,
 				   "could not trim \"%s\": %s", path,
