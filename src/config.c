@@ -1451,6 +1451,19 @@ static void check_source(struct parser *p, struct section *s)
 				"with mode append",
 				s->label);
 	}
+	/* The watermark of a chunk is built from a fixed set of ordering
+	 * values (incremental, then key): bounded here, with the line,
+	 * rather than failing mid-run. */
+	if (c->incremental.n > CNS_MAX_ORDER_COLUMNS)
+		problem(p, s->keyline[KI_SOURCE_incremental], NULL,
+			"\"incremental\" in %s lists %d columns, more than "
+			"the %d allowed",
+			s->label, c->incremental.n, CNS_MAX_ORDER_COLUMNS);
+	if (c->key.n > CNS_MAX_ORDER_COLUMNS)
+		problem(p, s->keyline[KI_SOURCE_key], NULL,
+			"\"key\" in %s lists %d columns, more than the %d "
+			"allowed",
+			s->label, c->key.n, CNS_MAX_ORDER_COLUMNS);
 	if (is_set(s, KI_SOURCE_incremental) && mode_known &&
 	    mode == CNS_MODE_REPLACE)
 		problem(p, s->keyline[KI_SOURCE_incremental],

@@ -16,8 +16,11 @@
 #include <unistd.h>
 
 #include "consolidate/pg.h"
+#include "consolidate/testhook.h"
 
 #define LOCK_POLL_MS 200
+/* How long a refused run waits for the holder's details to appear. */
+#define HOLDER_WAIT_MS 2000
 
 static bool dir_usable(const char *dir)
 {
@@ -145,6 +148,17 @@ static int take_local(struct cns_lock *l, const struct cns_job_conf *job,
 			continue;
 		}
 		read_holder_fd(l->fd, &h);
+		/* The holder writes its details just after taking the lock:
+		 * an empty file means it is between the two (or releasing).
+		 * Asking again until the details are there makes taking the
+		 * lock and naming the holder one step for the reader. */
+		if (!h.run_id[0] &&
+		    cns_now_ms() < deadline + HOLDER_WAIT_MS) {
+			struct timespec ts = {0, 20 * 1000000L};
+
+			nanosleep(&ts, NULL);
+			continue;
+		}
 		describe_holder(&h, who, sizeof(who));
 		close(l->fd);
 		l->fd = -1;
@@ -153,14 +167,20 @@ static int take_local(struct cns_lock *l, const struct cns_job_conf *job,
 			      who);
 		return -1;
 	}
+	CNS_HOOK("lock.taken");
 	gethostname(host, sizeof(host) - 1);
 	n = snprintf(text, sizeof(text),
 		     "pid=%ld\nhost=%s\nrun_id=%s\nstarted_us=%lld\n",
 		     (long)getpid(), host, run_id, (long long)cns_wall_us());
-	if (ftruncate(l->fd, 0) < 0 || pwrite(l->fd, text, (size_t)n, 0) != n)
+	/* One write of the whole text, then the length: a reader never
+	 * sees half of it. */
+	errno = 0;
+	if (cns_fail_now("write") || pwrite(l->fd, text, (size_t)n, 0) != n ||
+	    ftruncate(l->fd, n) < 0)
 		return cns_error_set(err, CNS_E_IO,
 				     "could not write lock file \"%s\": %s",
-				     l->path, strerror(errno));
+				     l->path,
+				     strerror(errno ? errno : ENOSPC));
 	return 0;
 }
 
@@ -190,7 +210,7 @@ static void advisory_holder(PGconn *conn, int64_t key, char *buf, size_t size)
 		 "AND ((l.classid::bigint << 32) | l.objid::bigint) = "
 		 "%lld::bigint",
 		 (long long)key);
-	res = PQexec(conn, q);
+	res = cns_pq_exec(conn, q);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0)
 		snprintf(buf, size, "%s (from %s, connected since %s)",
 			 PQgetvalue(res, 0, 0),
@@ -216,11 +236,22 @@ static PGconn *open_lock_session(struct cns_lock *l,
 	if (!conn)
 		return NULL;
 	snprintf(q, sizeof(q), "SET application_name = '%s'", l->app);
-	PQclear(PQexec(conn, q));
+	/* Before the lock, so that the lock and its holder's name come
+	 * together; a run that cannot name itself does not take it. */
+	if (cns_pg_exec_ok(conn, q, "the target", err) < 0) {
+		PQfinish(conn);
+		return NULL;
+	}
 	/* The session idles for the whole run: a server-wide
 	 * idle_session_timeout must not end it (and the lock).  Servers
-	 * before 14 know no such setting, and need none. */
-	PQclear(PQexec(conn, "SET idle_session_timeout = 0"));
+	 * before 14 know no such setting and need none, so its failure is
+	 * the one result here that is not an error. */
+	if (PQserverVersion(conn) >= 140000 &&
+	    cns_pg_exec_ok(conn, "SET idle_session_timeout = 0", "the target",
+			   err) < 0) {
+		PQfinish(conn);
+		return NULL;
+	}
 	return conn;
 }
 

@@ -1094,7 +1094,7 @@ static int rollback(struct cns_loader *l)
 
 	if (PQstatus(l->conn) != CONNECTION_OK)
 		return -1;
-	res = PQexec(l->conn, "ROLLBACK");
+	res = cns_pq_exec(l->conn, "ROLLBACK");
 	PQclear(res);
 	return -1;
 }
@@ -1123,6 +1123,10 @@ static int flush_copy(struct cns_loader *l, struct cns_error *err)
 {
 	if (l->copybuf.len == 0)
 		return 0;
+	if (cns_fail_now("PQputCopyData"))
+		return cns_error_set(err, CNS_E_TARGET,
+				     "%s failed while sending rows: injected "
+				     "failure of PQputCopyData", l->what);
 	if (PQputCopyData(l->conn, l->copybuf.data, (int)l->copybuf.len) != 1)
 		return cns_pg_error(l->conn, NULL, CNS_E_TARGET, l->what,
 				    "sending rows", err);
@@ -1134,7 +1138,7 @@ static int flush_copy(struct cns_loader *l, struct cns_error *err)
 static int copy_rows(struct cns_loader *l, const struct cns_chunk *rows,
 		     int lo, int hi, struct cns_error *err)
 {
-	PGresult *res = PQexec(l->conn, l->copy_sql.data);
+	PGresult *res = cns_pq_exec(l->conn, l->copy_sql.data);
 	int rc = 0, mid = lo + (hi - lo) / 2;
 
 	l->sqlstate[0] = '\0';

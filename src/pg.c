@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "consolidate/testhook.h"
+
 /* Server notices ("schema already exists, skipping") are not for the
  * person running the job: libpq's default prints them on stderr, which
  * under cron becomes a mail. */
@@ -26,21 +28,26 @@ PGconn *cns_pg_connect(const char *conninfo, const char *what,
 
 	/* dbname carries the whole conninfo string (expand_dbname), and
 	 * the later keys only apply where the string does not set them. */
-	conn = PQconnectdbParams(keys, vals, 1);
+	conn = cns_fail_now("PQconnectdb") ? NULL
+					   : PQconnectdbParams(keys, vals, 1);
 	if (conn && PQstatus(conn) == CONNECTION_OK) {
-		PGresult *res;
-
 		PQsetNoticeProcessor(conn, ignore_notice, NULL);
 		/* Values travel as text between two sessions: both must write
 		 * and read dates the same way, and floats exactly, whatever
-		 * the servers' defaults. */
-		res = PQexec(conn, "SET DateStyle = 'ISO, YMD'; "
+		 * the servers' defaults.  A session where they did not take
+		 * would move wrong values without a word: it is refused. */
+		if (cns_pg_exec_ok(conn,
+				   "SET DateStyle = 'ISO, YMD'; "
 				   "SET IntervalStyle = 'postgres'; "
-				   "SET extra_float_digits = 3");
-		PQclear(res);
+				   "SET extra_float_digits = 3",
+				   what, err) < 0) {
+			PQfinish(conn);
+			return NULL;
+		}
 		return conn;
 	}
-	msg = conn ? PQerrorMessage(conn) : "out of memory";
+	msg = conn ? PQerrorMessage(conn)
+		   : "could not allocate the connection (out of memory)";
 	cns_error_set(err, CNS_E_TRANSIENT, "could not connect to %s: %s", what,
 		      msg);
 	/* libpq messages end with a newline; keep the first line only in
@@ -146,10 +153,40 @@ int cns_pg_error(PGconn *conn, const PGresult *res, enum cns_error_code code,
 	return -1;
 }
 
+PGresult *cns_pq_exec(PGconn *conn, const char *sql)
+{
+	/* An injected failure is a real one: the server refuses a
+	 * statement in this session, as it would a statement it cannot
+	 * run, and the caller sees an ordinary error result. */
+	if (cns_fail_now("PQexec"))
+		return PQexec(conn, "DO $$BEGIN RAISE EXCEPTION "
+				    "'injected failure of a statement' "
+				    "USING ERRCODE = 'XX000'; END$$");
+	return PQexec(conn, sql);
+}
+
+int cns_pg_exec_ok(PGconn *conn, const char *sql, const char *what,
+		   struct cns_error *err)
+{
+	PGresult *res = cns_pq_exec(conn, sql);
+	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+		PQclear(res);
+		return 0;
+	}
+	cns_pg_error(conn, res, CNS_E_TARGET, what, "running a statement",
+		     err);
+	if (err && !err->detail[0])
+		cns_error_detail(err, "statement: %.400s", sql);
+	PQclear(res);
+	return -1;
+}
+
 PGresult *cns_pg_exec(PGconn *conn, const char *sql, ExecStatusType expect,
 		      const char *what, struct cns_error *err)
 {
-	PGresult *res = PQexec(conn, sql);
+	PGresult *res = cns_pq_exec(conn, sql);
 
 	if (res && PQresultStatus(res) == expect)
 		return res;

@@ -10,8 +10,10 @@
  * Fields are quoted as libcsv writes them, so commas, quotes and line
  * breaks inside values survive.
  *
- * The gzip stream is flushed at least once a second, so a run killed in
- * the middle leaves a file that reads back up to its last second.
+ * The gzip stream is flushed after every record: a run killed in the
+ * middle leaves a file that reads back up to its last row, and a record
+ * that cannot be written (a full disk) is known before the chunk that
+ * holds its row commits, so the caller can stop the run there.
  */
 #include "consolidate/rejects.h"
 
@@ -25,6 +27,7 @@
 #include <csv.h>
 #include <zlib.h>
 
+#include "consolidate/testhook.h"
 #include "runlog_internal.h"
 
 /* Distinct (source, column, reason) groups counted for the summary; more
@@ -57,7 +60,6 @@ struct cns_rejects {
 	int ngroups;
 	int buckets[NBUCKETS]; /* index + 1 into groups, 0: empty */
 	struct cns_buf line;   /* the record being written */
-	int64_t last_flush_ms;
 };
 
 struct cns_rejects *cns_rejects_open(const struct cns_job_conf *job,
@@ -83,13 +85,50 @@ struct cns_rejects *cns_rejects_open(const struct cns_job_conf *job,
 
 /* ---- the file ---- */
 
-static void fail(struct cns_rejects *r, const char *what, int e)
+static void fail(struct cns_rejects *r, const char *what, const char *why)
 {
 	if (!r->failed)
 		cns_error_set(&r->err, CNS_E_IO,
 			      "could not %s the rejects file \"%s\": %s", what,
-			      r->want, strerror(e));
+			      r->want, why);
 	r->failed = true;
+}
+
+/* The reason a gzip call failed.  errno is read right after the failing
+ * call, as zlib itself does for its message; zlib's own text is the
+ * fallback, so that a failure never reads "Success". */
+static const char *gz_reason(gzFile gz, int saved_errno)
+{
+	int zerr = Z_OK;
+	const char *m = gz ? gzerror(gz, &zerr) : NULL;
+	const char *colon;
+
+	if (zerr == Z_ERRNO || !m || !*m)
+		return saved_errno ? strerror(saved_errno) : "write error";
+	/* "<fd:5>: message": the descriptor means nothing to a reader. */
+	colon = strstr(m, ": ");
+	return colon ? colon + 2 : m;
+}
+
+/* Writes n bytes through zlib and pushes them to the file at once, so
+ * that a full disk is known before the chunk holding the row commits. */
+static bool put(struct cns_rejects *r, const char *data, size_t n)
+{
+	int e;
+
+	errno = 0;
+	if (cns_fail_now("write")) {
+		errno = ENOSPC;
+		fail(r, "write", strerror(errno));
+		return false;
+	}
+	if (gzwrite(r->gz, data, (unsigned)n) != (int)n ||
+	    gzflush(r->gz, Z_SYNC_FLUSH) != Z_OK) {
+		e = errno;
+		fail(r, "write", gz_reason(r->gz, e));
+		return false;
+	}
+	return true;
 }
 
 static bool create_file(struct cns_rejects *r)
@@ -98,28 +137,22 @@ static bool create_file(struct cns_rejects *r)
 	int fd;
 
 	if (cns_mkdir_p(r->dir) < 0) {
-		fail(r, "create", errno);
+		fail(r, "create", strerror(errno));
 		return false;
 	}
 	fd = open(r->want, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (fd < 0) {
-		fail(r, "create", errno);
+		fail(r, "create", strerror(errno));
 		return false;
 	}
 	r->gz = gzdopen(fd, "wb6");
 	if (!r->gz) {
 		close(fd);
-		fail(r, "create", ENOMEM);
+		fail(r, "create", strerror(ENOMEM));
 		return false;
 	}
 	r->path = r->want;
-	r->last_flush_ms = cns_now_ms();
-	if (gzwrite(r->gz, header, sizeof(header) - 1) !=
-	    (int)sizeof(header) - 1) {
-		fail(r, "write", EIO);
-		return false;
-	}
-	return true;
+	return put(r, header, sizeof(header) - 1);
 }
 
 /* Appends one CSV field, quoted the way libcsv writes them. */
@@ -285,31 +318,26 @@ static void count(struct cns_rejects *r, const struct cns_reject *rej)
 	free(norm);
 }
 
-void cns_rejects_add(struct cns_rejects *r, const struct cns_reject *rej)
+int cns_rejects_add(struct cns_rejects *r, const struct cns_reject *rej,
+		    struct cns_error *err)
 {
-	int64_t now;
+	int rc = 0;
 
 	if (!r || !rej)
-		return;
+		return 0;
 	pthread_mutex_lock(&r->lock);
 	r->count++;
 	count(r, rej);
 	if (!r->failed && (r->gz || create_file(r))) {
 		build_line(&r->line, rej);
-		if (gzwrite(r->gz, r->line.data, (unsigned)r->line.len) !=
-		    (int)r->line.len) {
-			int e;
-
-			gzerror(r->gz, &e);
-			fail(r, "write", e == Z_ERRNO ? errno : EIO);
-		}
-		now = cns_now_ms();
-		if (!r->failed && now - r->last_flush_ms >= 1000) {
-			gzflush(r->gz, Z_SYNC_FLUSH);
-			r->last_flush_ms = now;
-		}
+		put(r, r->line.data, r->line.len);
+	}
+	if (r->failed) {
+		cns_error_set(err, r->err.code, "%s", r->err.message);
+		rc = -1;
 	}
 	pthread_mutex_unlock(&r->lock);
+	return rc;
 }
 
 int64_t cns_rejects_count(struct cns_rejects *r)
@@ -378,22 +406,43 @@ const char *cns_rejects_path(const struct cns_rejects *r)
 	return r ? r->path : NULL;
 }
 
-int cns_rejects_close(struct cns_rejects *r, struct cns_error *err)
+int cns_rejects_finish(struct cns_rejects *r, struct cns_error *err)
 {
 	int rc = 0;
 
 	if (!r)
 		return 0;
+	pthread_mutex_lock(&r->lock);
 	if (r->gz) {
-		int zrc = gzclose(r->gz);
+		int zrc, e;
 
-		if (zrc != Z_OK)
-			fail(r, "write", zrc == Z_ERRNO ? errno : EIO);
+		errno = 0;
+		if (cns_fail_now("write")) {
+			gzclose(r->gz);
+			fail(r, "write", strerror(ENOSPC));
+		} else if ((zrc = gzclose(r->gz)) != Z_OK) {
+			e = errno;
+			/* The gzFile is gone: no zlib text to ask for. */
+			fail(r, "write", zrc == Z_ERRNO && e ? strerror(e)
+							     : "write error");
+		}
+		r->gz = NULL;
 	}
 	if (r->failed) {
 		cns_error_set(err, r->err.code, "%s", r->err.message);
 		rc = -1;
 	}
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+int cns_rejects_close(struct cns_rejects *r, struct cns_error *err)
+{
+	int rc;
+
+	if (!r)
+		return 0;
+	rc = cns_rejects_finish(r, err);
 	for (int i = 0; i < r->ngroups; i++) {
 		free(r->groups[i].source);
 		free(r->groups[i].column);

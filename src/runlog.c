@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "consolidate/testhook.h"
 #include "runlog_internal.h"
 
 #ifndef CNS_VERSION
@@ -78,6 +79,10 @@ static const char *source_state_name(enum cns_source_state s)
 
 static int write_all(int fd, const char *data, size_t len)
 {
+	if (cns_fail_now("write")) {
+		errno = ENOSPC;
+		return -1;
+	}
 	while (len > 0) {
 		ssize_t w = write(fd, data, len);
 
@@ -316,8 +321,12 @@ static void emit(struct cns_runlog *l, enum cns_log_level level,
 		    source, msg.data);
 
 	pthread_mutex_lock(&l->lock);
-	if (l->fd >= 0)
-		(void)write_all(l->fd, line.data, line.len);
+	/* A line that cannot be written (a full disk) is kept as the log's
+	 * first failure: the run then ends as failed, not as a success
+	 * with a log that silently lacks its lines. */
+	if (l->fd >= 0 && write_all(l->fd, line.data, line.len) < 0 &&
+	    !l->werr)
+		l->werr = errno ? errno : EIO;
 	pthread_mutex_unlock(&l->lock);
 
 	if (l->syslog && (to_syslog || level == CNS_LOG_WARN ||
@@ -496,8 +505,10 @@ static int append_run_locked(const char *dir, const struct cns_buf *rec,
 	if (fd < 0 || write_all(fd, line.data, line.len) < 0)
 		rc = cns_error_set(err, CNS_E_IO, "could not write \"%s\": %s",
 				   path, strerror(errno));
-	if (fd >= 0)
-		close(fd);
+	/* A network file system may report a failed write only here. */
+	if (fd >= 0 && close(fd) < 0 && rc == 0)
+		rc = cns_error_set(err, CNS_E_IO, "could not write \"%s\": %s",
+				   path, strerror(errno));
 	if (rc == 0 && trim_runs(dir) < 0)
 		rc = cns_error_set(err, CNS_E_IO,
 				   "could not trim \"%s\": %s", path,
@@ -866,6 +877,22 @@ const char *cns_runlog_path(const struct cns_runlog *l)
 	return l->path;
 }
 
+int cns_runlog_check(struct cns_runlog *l, struct cns_error *err)
+{
+	int e;
+
+	if (!l)
+		return 0;
+	pthread_mutex_lock(&l->lock);
+	e = l->werr;
+	pthread_mutex_unlock(&l->lock);
+	if (!e)
+		return 0;
+	return cns_error_set(err, CNS_E_IO,
+			     "could not write the run log \"%s\": %s", l->path,
+			     strerror(e));
+}
+
 void cns_runlog_close(struct cns_runlog *l)
 {
 	if (!l)
@@ -915,6 +942,40 @@ int cns_runlog_finish(struct cns_runlog *l, const struct cns_run_record *rec,
 
 	fill_record(l, rec, &r);
 	ok = !strcmp(r.status, "ok");
+	cns_error_clear(&merr);
+	/* The metrics file before the end line and the record, so that a
+	 * metrics file that cannot be written makes the run failed in
+	 * both, as in the exit status. */
+	if (l->job->metrics_file) {
+		memset(&mrec, 0, sizeof(mrec));
+		mrec.run_id = r.run_id;
+		mrec.job = r.job;
+		mrec.host = r.host;
+		mrec.pid = r.pid;
+		mrec.started_us = r.started_us;
+		mrec.ended_us = r.ended_us;
+		mrec.status = r.status;
+		mrec.exit_code = r.exit_code;
+		mrec.nsources = r.nsources;
+		mrec.sources = r.sources;
+		mrec.error = r.error;
+		if (cns_metrics_write(l->job, &mrec, &merr) < 0) {
+			emit(l, CNS_LOG_ERROR, "metrics", NULL, merr.message,
+			     false);
+			cns_error_set(err, merr.code, "%s", merr.message);
+			rc = -1;
+		}
+	}
+	/* A log that lost lines (a full disk) fails a run that would
+	 * otherwise have succeeded. */
+	if (rc == 0 && cns_runlog_check(l, err) < 0)
+		rc = -1;
+	if (rc < 0 && ok) {
+		ok = false;
+		r.status = "failed";
+		r.exit_code = cns_error_exit_code(err ? err->code : CNS_E_IO);
+		r.error = err ? err->message : "could not write the run's files";
+	}
 	if (l->job->rejects_dir) {
 		snprintf(rejects, sizeof(rejects), "%s/%s/%s.csv.gz",
 			 l->job->rejects_dir, l->job->name, r.run_id);
@@ -969,29 +1030,19 @@ int cns_runlog_finish(struct cns_runlog *l, const struct cns_run_record *rec,
 						   : CNS_LOG_ERROR,
 	     "end", NULL, b.data, true);
 
+	/* The end line itself may be the one that finds the disk full. */
+	if (rc == 0 && cns_runlog_check(l, err) < 0) {
+		rc = -1;
+		if (ok) {
+			r.status = "failed";
+			r.exit_code = cns_error_exit_code(CNS_E_IO);
+			r.error = err ? err->message : "could not write the log";
+		}
+	}
 	cns_buf_reset(&b);
 	build_record(&r, &b);
 	if (append_run(l->dir, &b, err) < 0)
 		rc = -1;
-	cns_error_clear(&merr);
-	memset(&mrec, 0, sizeof(mrec));
-	mrec.run_id = r.run_id;
-	mrec.job = r.job;
-	mrec.host = r.host;
-	mrec.pid = r.pid;
-	mrec.started_us = r.started_us;
-	mrec.ended_us = r.ended_us;
-	mrec.status = r.status;
-	mrec.exit_code = r.exit_code;
-	mrec.nsources = r.nsources;
-	mrec.sources = r.sources;
-	mrec.error = r.error;
-	if (l->job->metrics_file &&
-	    cns_metrics_write(l->job, &mrec, &merr) < 0) {
-		emit(l, CNS_LOG_WARN, "metrics", NULL, merr.message, false);
-		cns_error_set(err, merr.code, "%s", merr.message);
-		rc = -1;
-	}
 	cns_buf_release(&b);
 
 	cns_runlog_retain(l);

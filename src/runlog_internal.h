@@ -100,8 +100,9 @@ struct cns_runlog {
 	bool json;
 	bool syslog;
 
-	pthread_mutex_t lock; /* guards writes to fd */
+	pthread_mutex_t lock; /* guards writes to fd and werr */
 	int fd;
+	int werr; /* errno of the first line that could not be written */
 };
 
 

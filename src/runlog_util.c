@@ -3,6 +3,7 @@
  * JSON strings out, a small JSON reader for runs.jsonl and the marker,
  * UTC timestamps and atomic file replacement.
  */
+#include "consolidate/testhook.h"
 #include "runlog_internal.h"
 
 #include <ctype.h>
@@ -619,13 +620,22 @@ int cns_write_atomic(const char *path, const char *data, size_t len,
 	if (fchmod(fd, (mode_t)mode) < 0)
 		goto fail;
 	while (off < len) {
-		ssize_t w = write(fd, data + off, len - off);
+		ssize_t w;
 
+		if (cns_fail_now("write")) {
+			errno = ENOSPC;
+			goto fail;
+		}
+		w = write(fd, data + off, len - off);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0)
 			goto fail;
 		off += (size_t)w;
+	}
+	if (cns_fail_now("fsync")) {
+		errno = EIO;
+		goto fail;
 	}
 	if (fsync(fd) < 0)
 		goto fail;
@@ -634,6 +644,10 @@ int cns_write_atomic(const char *path, const char *data, size_t len,
 		goto fail;
 	}
 	fd = -1;
+	if (cns_fail_now("rename")) {
+		errno = EIO;
+		goto fail;
+	}
 	if (rename(tmp, path) < 0)
 		goto fail;
 	return 0;

@@ -66,6 +66,8 @@ struct runner {
 	struct cns_lock *lock; /* its session guarded by mu */
 	int logged;           /* reject lines written to the log */
 	char warning[512];    /* the first guard warning, for notify; mu */
+	struct cns_run *run;  /* set while the pipeline runs */
+	bool stopped;         /* stop_run() was called; guarded by mu */
 	struct cns_arena arena;
 };
 
@@ -130,12 +132,53 @@ static char *sources_json(const struct cns_source_stats *st, int n)
 
 /* ---- hooks, called from pipeline threads ---- */
 
+/* Stops the pipeline with e, once: a cancel reaches every connection,
+ * and a run with thousands of refused rows must not send thousands. */
+static void stop_run(struct runner *rn, const struct cns_error *e)
+{
+	bool first;
+
+	pthread_mutex_lock(&rn->mu);
+	first = !rn->stopped;
+	rn->stopped = true;
+	pthread_mutex_unlock(&rn->mu);
+	if (first && rn->run)
+		cns_pipeline_cancel(rn->run, e->code, "%s", e->message);
+}
+
 static void hook_reject(void *ctx, const struct cns_reject *r)
 {
 	struct runner *rn = ctx;
+	struct cns_error e;
 	bool log_it;
 
-	cns_rejects_add(rn->rejects, r);
+	cns_error_clear(&e);
+	/* Both checks come while the row's chunk is still open (the hook
+	 * runs in the transform or inside the chunk's transaction), and a
+	 * stopped run commits no further chunk: a row that cannot be
+	 * written to the rejects file, or one past a count limit, never
+	 * has its chunk committed and its watermark passed. */
+	if (cns_rejects_add(rn->rejects, r, &e) < 0) {
+		char msg[sizeof(e.message)];
+
+		snprintf(msg, sizeof(msg), "%s", e.message);
+		cns_error_clear(&e);
+		cns_error_set(&e, CNS_E_IO,
+			      "%s; the chunk holding row %lld of source "
+			      "\"%s\" was not committed",
+			      msg, (long long)r->rownum,
+			      r->source ? r->source : "?");
+	} else if (!rn->job->max_rejects_pct &&
+		   (double)cns_rejects_count(rn->rejects) >
+			   rn->job->max_rejects) {
+		cns_error_set(&e, CNS_E_REJECTS,
+			      "%lld rows were rejected, more than "
+			      "max_rejects = %g",
+			      (long long)cns_rejects_count(rn->rejects),
+			      rn->job->max_rejects);
+	}
+	if (cns_error_isset(&e))
+		stop_run(rn, &e);
 	pthread_mutex_lock(&rn->mu);
 	log_it = rn->logged++ < LOGGED_REJECTS;
 	pthread_mutex_unlock(&rn->mu);
@@ -313,13 +356,24 @@ static bool checkpoint_watermark(struct runner *rn, struct cns_run *run,
 				 struct cns_buf *q)
 {
 	struct inc_state *inc = &rn->inc[i];
-	const struct cns_cell *cells[64];
-	const char *vals[64];
+	const struct cns_cell *cells[2 * CNS_MAX_ORDER_COLUMNS];
+	const char *vals[2 * CNS_MAX_ORDER_COLUMNS];
 	char *after;
 	int r;
 
-	if (inc->n == 0 || inc->n > 64)
+	if (inc->n == 0)
 		return true;
+	if (inc->n > (int)(sizeof(vals) / sizeof(vals[0]))) {
+		/* A primary key wider than config allows for "key": the
+		 * watermark could never advance, so the run must not go on
+		 * as if it did. */
+		cns_pipeline_cancel(run, CNS_E_CONFIG,
+				    "source \"%s\" orders by %d columns, more "
+				    "than the %d a watermark holds",
+				    src->conf->name, inc->n,
+				    (int)(sizeof(vals) / sizeof(vals[0])));
+		return false;
+	}
 	if (src->conf->null_incremental == CNS_NULLINC_ERROR) {
 		for (r = 0; r <= last_row; r++)
 			for (int k = 0; k < inc->nnullable; k++)
@@ -442,8 +496,8 @@ static void restore_watermark(struct runner *rn, int i)
 {
 	const struct inc_state *inc = &rn->inc[i];
 	const char *name = rn->job->sources[i].name;
-	struct cns_cell cells[64];
-	const struct cns_cell *refs[64];
+	struct cns_cell cells[2 * CNS_MAX_ORDER_COLUMNS];
+	const struct cns_cell *refs[2 * CNS_MAX_ORDER_COLUMNS];
 	struct cns_error e;
 	char *sql;
 
@@ -452,7 +506,7 @@ static void restore_watermark(struct runner *rn, int i)
 	if (inc->nwm == 0) {
 		cns_state_watermark_reset(state_conn(rn), rn->job->name, name,
 					  &e);
-	} else if (inc->nwm <= 64) {
+	} else if (inc->nwm <= 2 * CNS_MAX_ORDER_COLUMNS) {
 		for (int k = 0; k < inc->nwm; k++) {
 			cells[k].data = inc->wm[k];
 			cells[k].len = inc->wm[k] ? (uint32_t)strlen(inc->wm[k])
@@ -541,6 +595,10 @@ static int hook_after_source(void *ctx, struct cns_run *run, int i,
 			 (long long)st.read, (long long)st.filtered,
 			 (long long)st.rejected, (long long)st.loaded,
 			 (long long)st.written, (long long)st.chunks);
+	/* A log that lost lines fails the run here, before a replace
+	 * swaps its table in, rather than after. */
+	if (cns_runlog_check(rn->log, err) < 0)
+		return -1;
 	return volume_guard(rn, i, &st, err);
 }
 
@@ -778,10 +836,14 @@ static void notify(struct runner *rn, const struct cns_run_record *rec,
 	cns_notify_send(rn->job, &ev, notify_log, rn);
 }
 
-/* Writes the end of a started run everywhere it is recorded. */
-static void record_end(struct runner *rn, struct cns_run *run,
-		       struct cns_runner_result *res,
-		       const struct cns_error *err)
+/* Writes the end of a started run everywhere it is recorded: the log and
+ * runs.jsonl first, then the target's history row, so that a record that
+ * cannot be written (a full disk) fails the run in the history row and the
+ * exit status too.  rc is the run's outcome so far (err set when -1);
+ * returns the final one. */
+static int record_end(struct runner *rn, struct cns_run *run,
+		      struct cns_runner_result *res, struct cns_error *err,
+		      int rc)
 {
 	struct cns_error e2;
 	struct cns_run_record rec;
@@ -791,7 +853,7 @@ static void record_end(struct runner *rn, struct cns_run *run,
 	char *sj = NULL;
 
 	cns_error_clear(&e2);
-	if (cns_error_isset(err))
+	if (rc < 0 && cns_error_isset(err))
 		cns_error_format(err, msg, sizeof(msg));
 	if (n) {
 		res->stats = cns_xcalloc((size_t)n, sizeof(*res->stats));
@@ -808,39 +870,13 @@ static void record_end(struct runner *rn, struct cns_run *run,
 		}
 		pthread_mutex_unlock(&rn->mu);
 	}
-	res->status = status_of(err ? err->code : CNS_OK);
+	res->status = status_of(rc < 0 ? err->code : CNS_OK);
 	if (rn->rejects) {
 		const char *p = cns_rejects_path(rn->rejects);
 
 		if (p)
 			snprintf(res->rejects_path, sizeof(res->rejects_path),
 				 "%s", p);
-	}
-	if (rn->state && PQstatus(state_conn(rn)) == CONNECTION_OK) {
-		int64_t rejected = 0;
-		int rc;
-
-		for (int i = 0; i < n; i++)
-			rejected += res->stats[i].rejected;
-		rc = cns_state_run_end(rn->state, rn->run_id, res->status,
-				       cns_error_exit_code(err ? err->code
-							       : CNS_OK),
-				       sj, rejected, msg[0] ? msg : NULL, &e2);
-		if (rc < 0 && e2.code == CNS_E_TRANSIENT &&
-		    PQstatus(state_conn(rn)) == CONNECTION_OK) {
-			/* The session was lost since its last use: once
-			 * more on a new one (the UPDATE is idempotent). */
-			cns_error_clear(&e2);
-			rc = cns_state_run_end(
-				rn->state, rn->run_id, res->status,
-				cns_error_exit_code(err ? err->code : CNS_OK),
-				sj, rejected, msg[0] ? msg : NULL, &e2);
-		}
-		if (rc < 0)
-			cns_runlog_event(rn->log, CNS_LOG_WARN, "end", NULL,
-					 "could not record the run in the "
-					 "target: %s",
-					 e2.message);
 	}
 	rec = (struct cns_run_record){
 		.run_id = rn->run_id,
@@ -850,7 +886,7 @@ static void record_end(struct runner *rn, struct cns_run *run,
 		.started_us = rn->started_us,
 		.ended_us = cns_wall_us(),
 		.status = res->status,
-		.exit_code = cns_error_exit_code(err ? err->code : CNS_OK),
+		.exit_code = cns_error_exit_code(rc < 0 ? err->code : CNS_OK),
 		.nsources = n,
 		.sources = res->stats,
 		.watermark_before = before,
@@ -892,10 +928,70 @@ static void record_end(struct runner *rn, struct cns_run *run,
 	}
 	notify(rn, &rec, res);
 	cns_error_clear(&e2);
-	cns_runlog_finish(rn->log, &rec, &e2);
+	if (cns_runlog_finish(rn->log, &rec, &e2) < 0) {
+		if (rc == 0) {
+			*err = e2;
+			rc = -1;
+			res->status = status_of(err->code);
+			cns_error_format(err, msg, sizeof(msg));
+		} else if (!err->detail[0]) {
+			cns_error_detail(err, "%s", e2.message);
+		}
+	}
+	if (rn->state && PQstatus(state_conn(rn)) == CONNECTION_OK) {
+		int64_t rejected = 0;
+		int code = cns_error_exit_code(rc < 0 ? err->code : CNS_OK);
+		int done;
+
+		for (int i = 0; i < n; i++)
+			rejected += res->stats[i].rejected;
+		done = cns_state_run_end(rn->state, rn->run_id, res->status,
+					 code, sj, rejected,
+					 msg[0] ? msg : NULL, &e2);
+		if (done < 0 && e2.code == CNS_E_TRANSIENT &&
+		    PQstatus(state_conn(rn)) == CONNECTION_OK) {
+			/* The session was lost since its last use: once
+			 * more on a new one (the UPDATE is idempotent). */
+			cns_error_clear(&e2);
+			done = cns_state_run_end(rn->state, rn->run_id,
+						 res->status, code, sj,
+						 rejected, msg[0] ? msg : NULL,
+						 &e2);
+		}
+		if (done < 0)
+			cns_runlog_event(rn->log, CNS_LOG_WARN, "end", NULL,
+					 "could not record the run in the "
+					 "target: %s",
+					 e2.message);
+	}
 	free(before);
 	free(after);
 	free(sj);
+	return rc;
+}
+
+/* Records a run that ended before its log was open (refused by a lock,
+ * or unable to open the log) in runs.jsonl only: its own record, and no
+ * shared record touched. */
+static void record_unstarted(struct runner *rn, struct cns_error *err)
+{
+	struct cns_run_record rec = {
+		.run_id = rn->run_id,
+		.job = rn->job->name,
+		.host = rn->host,
+		.pid = (long)getpid(),
+		.started_us = rn->started_us,
+		.ended_us = cns_wall_us(),
+		.status = status_of(err->code),
+		.exit_code = cns_error_exit_code(err->code),
+		.error = err->message,
+	};
+	struct cns_error e2;
+
+	cns_error_clear(&e2);
+	if (cns_runlog_record_skip(rn->job, &rec, &e2) < 0)
+		cns_error_detail(err, "the run could not be recorded: %s",
+				 e2.message);
 }
 
 static void release(struct runner *rn)
@@ -966,42 +1062,35 @@ int cns_runner_run(const struct cns_job_conf *cjob,
 
 	int64_t lock_start = cns_now_ms();
 
+	/* Every lock before any shared record: a run refused by either lock
+	 * (another host may hold the target's) must not open a log, judge
+	 * the holder's marker or write a running row; it only appends its
+	 * own "skipped" or "failed" record. */
 	if (cns_lock_acquire_local(&lock, &job, rn.run_id, opt->wait_lock_ms,
-				   err) < 0) {
-		if (err->code == CNS_E_LOCKED) {
-			struct cns_run_record rec = {
-				.run_id = rn.run_id,
-				.job = job.name,
-				.host = rn.host,
-				.pid = (long)getpid(),
-				.started_us = rn.started_us,
-				.ended_us = cns_wall_us(),
-				.status = "skipped",
-				.exit_code = CNS_EXIT_LOCKED,
-				.error = err->message,
-			};
-			struct cns_error e2;
-
-			cns_error_clear(&e2);
-			cns_runlog_record_skip(&job, &rec, &e2);
-		}
+				   err) < 0 ||
+	    cns_lock_acquire_target(&lock, &job, rn.run_id,
+				    opt->wait_lock_ms -
+					    (cns_now_ms() - lock_start),
+				    err) < 0) {
+		/* A target that cannot be reached is a failed run on
+		 * record, not a silence that monitoring only notices hours
+		 * later. */
+		cns_lock_release(&lock);
+		record_unstarted(&rn, err);
 		res->status = status_of(err->code);
 		release(&rn);
 		return -1;
 	}
 	rn.log = cns_runlog_open(&job, rn.run_id, rn.started_us, err);
-	if (!rn.log)
+	if (!rn.log) {
+		/* No log, so no end line: the failure is recorded as a run
+		 * that never started, where runs.jsonl can still take it. */
+		record_unstarted(&rn, err);
+		res->status = status_of(err->code);
 		goto out;
+	}
 	snprintf(res->log_path, sizeof(res->log_path), "%s",
 		 cns_runlog_path(rn.log));
-	/* The advisory lock needs the target: once the log is open, a
-	 * target that cannot be reached is a failed run on record, not a
-	 * silence that monitoring only notices hours later. */
-	if (cns_lock_acquire_target(&lock, &job, rn.run_id,
-				    opt->wait_lock_ms -
-					    (cns_now_ms() - lock_start),
-				    err) < 0)
-		goto end;
 	cns_runlog_event(rn.log, CNS_LOG_INFO, "start", NULL,
 			 "run plan sources=%d batch_size=%d parallel=%d "
 			 "mode=%s",
@@ -1017,6 +1106,7 @@ int cns_runner_run(const struct cns_job_conf *cjob,
 	memset(&ropt, 0, sizeof(ropt));
 	ropt.only_source = opt->only_source;
 	ropt.run_start_us = rn.started_us;
+	rn.run = &run;
 	if (cns_pipeline_start(&run, &job, xf, &ropt, &hooks, err) < 0)
 		goto end;
 	if (!supervise(&rn, &run, &job)) {
@@ -1025,25 +1115,31 @@ int cns_runner_run(const struct cns_job_conf *cjob,
 		 * the open transactions die with the connections. */
 		*err = run.err;
 		res->stuck = true;
-		record_end(&rn, &run, res, err);
+		rn.run = NULL;
+		record_end(&rn, &run, res, err, -1);
 		cns_lock_release(&lock);
 		return -1;
 	}
 	rc = cns_pipeline_finish(&run, err);
 	CNS_HOOK("run.finished");
 end:
+	rn.run = NULL;
+	/* What can still fail the run is judged before its end is
+	 * recorded, so that every record agrees with the exit status. */
 	if (rn.rejects) {
 		struct cns_error e2;
 
 		cns_error_clear(&e2);
-		record_end(&rn, &run, res, rc < 0 ? err : NULL);
-		if (cns_rejects_close(rn.rejects, &e2) < 0 && rc == 0) {
+		if (cns_rejects_finish(rn.rejects, &e2) < 0 && rc == 0) {
 			*err = e2;
 			rc = -1;
 		}
-	} else {
-		record_end(&rn, &run, res, rc < 0 ? err : NULL);
 	}
+	if (rc == 0 && cns_runlog_check(rn.log, err) < 0)
+		rc = -1;
+	rc = record_end(&rn, &run, res, err, rc);
+	if (rn.rejects)
+		cns_rejects_close(rn.rejects, NULL);
 	if (run.stats)
 		cns_pipeline_release(&run);
 out:

@@ -130,7 +130,10 @@ int cns_state_ensure(PGconn *conn, struct cns_error *err)
 		goto rollback;
 	return cns_pg_command(conn, "COMMIT", WHAT, err);
 rollback:
-	PQclear(PQexec(conn, "ROLLBACK"));
+	/* err holds the failure that brought us here; a ROLLBACK that
+	 * fails too means the session is gone, which ends the
+	 * transaction as well. */
+	(void)cns_pg_exec_ok(conn, "ROLLBACK", WHAT, NULL);
 	return -1;
 }
 

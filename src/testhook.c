@@ -137,6 +137,94 @@ void cns_testhook_drop(const char *point, int fd)
 	close(pair[0]);
 	close(pair[1]);
 }
+
+/* ---- fail the Nth call ---- */
+
+#define MAX_FAILS 32
+
+struct failpoint {
+	char name[32];
+	long calls;
+	long fail_at; /* 0: never */
+	long failed;
+};
+
+static struct failpoint fails[MAX_FAILS];
+static int nfails;
+static int fail_count_report;
+static pthread_once_t fail_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t fail_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Called with fail_mu held, or before any thread exists. */
+static struct failpoint *fail_find(const char *name, int create)
+{
+	for (int i = 0; i < nfails; i++)
+		if (strcmp(fails[i].name, name) == 0)
+			return &fails[i];
+	if (!create || nfails == MAX_FAILS)
+		return NULL;
+	snprintf(fails[nfails].name, sizeof(fails[0].name), "%s", name);
+	return &fails[nfails++];
+}
+
+static void fail_report(void)
+{
+	pthread_mutex_lock(&fail_mu);
+	for (int i = 0; i < nfails; i++)
+		fprintf(stderr, "testhook: calls %s %ld failed %ld\n",
+			fails[i].name, fails[i].calls, fails[i].failed);
+	pthread_mutex_unlock(&fail_mu);
+}
+
+static void fail_init(void)
+{
+	const char *spec = getenv("CNS_FAIL_AT");
+	const char *count = getenv("CNS_FAIL_COUNT");
+	char buf[1024], *save = NULL;
+
+	if (spec) {
+		snprintf(buf, sizeof(buf), "%s", spec);
+		for (char *tok = strtok_r(buf, ",", &save); tok;
+		     tok = strtok_r(NULL, ",", &save)) {
+			char *colon = strrchr(tok, ':');
+			struct failpoint *f;
+
+			if (!colon)
+				continue;
+			*colon = '\0';
+			f = fail_find(tok, 1);
+			if (f)
+				f->fail_at = atol(colon + 1);
+		}
+	}
+	if (count && *count && strcmp(count, "0") != 0) {
+		fail_count_report = 1;
+		atexit(fail_report);
+	}
+}
+
+int cns_fail_now(const char *name)
+{
+	struct failpoint *f;
+	int fail = 0;
+
+	pthread_once(&fail_once, fail_init);
+	if (nfails == 0 && !fail_count_report)
+		return 0;
+	pthread_mutex_lock(&fail_mu);
+	f = fail_find(name, fail_count_report);
+	if (f) {
+		f->calls++;
+		fail = f->fail_at && f->calls == f->fail_at;
+		if (fail)
+			f->failed++;
+	}
+	pthread_mutex_unlock(&fail_mu);
+	if (fail)
+		fprintf(stderr, "testhook: failing call %ld of %s\n",
+			f->fail_at, name);
+	return fail;
+}
 #else
 /* ISO C wants a translation unit to declare something. */
 typedef int cns_testhook_unused;

@@ -65,6 +65,11 @@ enum cns_on_anomaly {
 	CNS_ANOMALY_FAIL
 };
 
+/* At most this many columns in a source's "incremental" and, apart, in
+ * its "key" (PostgreSQL's own limit of index columns): a watermark holds
+ * both. */
+#define CNS_MAX_ORDER_COLUMNS 32
+
 /* A list value: "a, b, c". */
 struct cns_list {
 	int n;

@@ -21,6 +21,19 @@
 PGconn *cns_pg_connect(const char *conninfo, const char *what,
 		       struct cns_error *err);
 
+/* PQexec(), counted and failable in test builds (CNS_FAIL_AT=PQexec:N
+ * makes the server refuse that statement).  Every statement of the
+ * engine goes through it; the caller judges the result (may be NULL) and
+ * PQclear()s it. */
+PGresult *cns_pq_exec(PGconn *conn, const char *sql);
+
+/* Runs sql (one or more statements) and checks that it succeeded
+ * (PGRES_COMMAND_OK or PGRES_TUPLES_OK); returns 0, or -1 with err set
+ * as cns_pg_error() does, with the statement as detail.  The one checked
+ * path for statements whose result is not needed. */
+int cns_pg_exec_ok(PGconn *conn, const char *sql, const char *what,
+		   struct cns_error *err);
+
 /* Runs sql, expecting `expect` (PGRES_COMMAND_OK or PGRES_TUPLES_OK).
  * Returns the result (caller PQclear()s it) or NULL with err set.  */
 PGresult *cns_pg_exec(PGconn *conn, const char *sql, ExecStatusType expect,

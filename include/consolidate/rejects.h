@@ -20,9 +20,12 @@ struct cns_rejects;
 
 struct cns_rejects *cns_rejects_open(const struct cns_job_conf *job,
 				     const char *run_id);
-/* Records one rejected row; errors writing the file are kept and returned
- * by close. */
-void cns_rejects_add(struct cns_rejects *r, const struct cns_reject *rej);
+/* Records one rejected row and writes it to the file before returning.
+ * Returns -1 with err set when the row (or an earlier one) could not be
+ * written: the caller must then stop before the row's chunk commits, or
+ * the row would be in neither the target nor the file. */
+int cns_rejects_add(struct cns_rejects *r, const struct cns_reject *rej,
+		    struct cns_error *err);
 /* Rejected rows so far. */
 int64_t cns_rejects_count(struct cns_rejects *r);
 /* Writes "source reason: count" lines, most frequent first, at most
@@ -30,7 +33,11 @@ int64_t cns_rejects_count(struct cns_rejects *r);
 void cns_rejects_summary(struct cns_rejects *r, FILE *out, int limit);
 /* The file's path, or NULL when nothing was rejected. */
 const char *cns_rejects_path(const struct cns_rejects *r);
-/* Flushes and closes the file; returns -1 if any write failed. */
+/* Closes the file (the counts and summary stay readable); returns -1 if
+ * any write failed.  Call before the run's end is recorded, so that the
+ * records agree with the exit status. */
+int cns_rejects_finish(struct cns_rejects *r, struct cns_error *err);
+/* Finishes (if not done) and frees; returns -1 if any write failed. */
 int cns_rejects_close(struct cns_rejects *r, struct cns_error *err);
 
 #endif

@@ -81,6 +81,11 @@ void cns_runlog_event(struct cns_runlog *l, enum cns_log_level level,
 int cns_runlog_finish(struct cns_runlog *l, const struct cns_run_record *rec,
 		      struct cns_error *err);
 
+/* Returns -1 with err set ("could not write the run log ...: No space
+ * left on device") when a line of the log could not be written; 0 when
+ * every line so far was. */
+int cns_runlog_check(struct cns_runlog *l, struct cns_error *err);
+
 /* The path of the run's log file (owned by l). */
 const char *cns_runlog_path(const struct cns_runlog *l);
 

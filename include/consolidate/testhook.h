@@ -15,6 +15,18 @@
  *                                      the peer gets the request already
  *                                      sent, the process never reads the
  *                                      answer (a lost acknowledgement)
+ *   CNS_FAIL_AT=name:N[,name:N...]     make the Nth call of a wrapped
+ *                                      function fail (once), in the style
+ *                                      of SQLite's test_malloc.c
+ *   CNS_FAIL_COUNT=1                   print "testhook: calls NAME N" for
+ *                                      every wrapped function at exit, so
+ *                                      a test knows how far to count
+ *
+ * Wrapped functions, by name: malloc (the cns_x* allocators), write,
+ * fsync, rename (files the run owns), PQconnectdb, PQexec,
+ * PQputCopyData, SQLFetch.  The call site asks cns_fail_now(name) just
+ * before the real call and, when it says 1, fails the way the real call
+ * would (NULL, -1 with errno, a bad status).
  */
 #ifndef CONSOLIDATE_TESTHOOK_H
 #define CONSOLIDATE_TESTHOOK_H
@@ -24,9 +36,13 @@ void cns_testhook(const char *point);
 void cns_testhook_drop(const char *point, int fd);
 #define CNS_HOOK(point) cns_testhook(point)
 #define CNS_HOOK_DROP(point, fd) cns_testhook_drop(point, fd)
+/* Counts this call of `name`; returns 1 when it is the call that
+ * CNS_FAIL_AT says must fail.  Safe from any thread; never allocates. */
+int cns_fail_now(const char *name);
 #else
 #define CNS_HOOK(point) ((void)0)
 #define CNS_HOOK_DROP(point, fd) ((void)(fd))
+#define cns_fail_now(name) 0
 #endif
 
 #endif

@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "consolidate/testhook.h"
+
 #ifdef CNS_TEST_HOOKS
 int cns_odbc_test_max_array;
 #endif
@@ -387,6 +389,11 @@ static int fetch(struct cns_source *src, struct cns_odbc *o,
 	memset(o->status, 0, o->array * sizeof(*o->status));
 	o->nfetched = 0;
 	o->rowpos = 0;
+	if (cns_fail_now("SQLFetch"))
+		return cns_error_set(err, CNS_E_SOURCE,
+				     "source \"%s\": could not fetch rows: "
+				     "injected failure of SQLFetch",
+				     src->conf->name);
 	rc = SQLFetch(o->stmt);
 	o->fetches++;
 	if (rc == SQL_NO_DATA || (SQL_SUCCEEDED(rc) && o->nfetched == 0)) {

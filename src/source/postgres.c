@@ -229,7 +229,7 @@ static void find_pkey(struct cns_source *src, struct pg_source *pg)
 	cns_buf_release(&rel);
 	cns_buf_adds(&q, "::regclass ORDER BY array_position(i.indkey, "
 			 "a.attnum)");
-	res = PQexec(pg->conn, q.data);
+	res = cns_pq_exec(pg->conn, q.data);
 	cns_buf_release(&q);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0) {
 		src->npkey = PQntuples(res);
@@ -290,7 +290,7 @@ static int pg_describe(struct cns_source *src, struct cns_error *err)
 		if (sscanf(src->coltypes[i], "%u:%d", &oid, &mod) != 2)
 			continue;
 		snprintf(q, sizeof(q), "SELECT format_type(%u, %d)", oid, mod);
-		res = PQexec(pg->conn, q);
+		res = cns_pq_exec(pg->conn, q);
 		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res))
 			src->coltypes[i] = cns_arena_strdup(
 				&src->arena, PQgetvalue(res, 0, 0));
@@ -310,7 +310,7 @@ static int start_copy(struct cns_source *src, struct pg_source *pg,
 	build_select(src, pg);
 	cns_buf_init(&copy);
 	cns_buf_printf(&copy, "COPY (%s) TO STDOUT", pg->sql.data);
-	res = PQexec(pg->conn, copy.data);
+	res = cns_pq_exec(pg->conn, copy.data);
 	cns_buf_release(&copy);
 	if (PQresultStatus(res) != PGRES_COPY_OUT) {
 		cns_pg_error(pg->conn, res, CNS_E_SOURCE, pg->what,
@@ -446,7 +446,7 @@ static int pg_count_rows(struct cns_source *src, int64_t *n,
 	build_select(src, pg);
 	cns_buf_init(&q);
 	cns_buf_printf(&q, "SELECT count(*) FROM (%s) AS c", pg->sql.data);
-	res = PQexec(pg->conn, q.data);
+	res = cns_pq_exec(pg->conn, q.data);
 	cns_buf_release(&q);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		cns_pg_error(pg->conn, res, CNS_E_SOURCE, pg->what,

@@ -722,6 +722,11 @@ static void test_bools(void **state)
 
 /* line: > 0 the expected line; -1 the line holding the marker ";<";
  * 0 an error about the whole file.  hint: NULL means none. */
+#define COLS32 "c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, " \
+	"c14, c15, c16, c17, c18, c19, c20, c21, c22, c23, c24, c25, c26, " \
+	"c27, c28, c29, c30, c31, c32"
+#define COLS33 COLS32 ", c33"
+
 struct bad_case {
 	const char *text;
 	int line;
@@ -978,6 +983,15 @@ static const struct bad_case bad_cases[] = {
 	{ JOB "[target]\nconninfo = x\ntable = t\nmode = upsert\nkey = id\n" PG
 	      "table = t\nlookback = 1h ;<\n",
 	  -1, "\"lookback\" in [source erp] needs \"incremental\"", NULL },
+	/* A watermark holds at most 32 incremental and 32 key columns. */
+	{ JOB "[target]\nconninfo = x\ntable = t\nmode = upsert\nkey = id\n" PG
+	      "table = t\nkey = id\nincremental = " COLS33 " ;<\n",
+	  -1, "\"incremental\" in [source erp] lists 33 columns, more than "
+	      "the 32 allowed", NULL },
+	{ JOB "[target]\nconninfo = x\ntable = t\nmode = upsert\nkey = id\n" PG
+	      "table = t\nincremental = u\nkey = " COLS33 " ;<\n",
+	  -1, "\"key\" in [source erp] lists 33 columns, more than the 32 "
+	      "allowed", NULL },
 	{ JOB "[target]\nconninfo = x\ntable = t\nmode = replace\n" PG
 	      "table = t\nincremental = u ;<\n",
 	  -1,

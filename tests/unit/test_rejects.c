@@ -187,9 +187,9 @@ static void test_content(void **state)
 
 	(void)state;
 	cns_error_clear(&err);
-	cns_rejects_add(r, &rej1);
-	cns_rejects_add(r, &rej2);
-	cns_rejects_add(r, &rej3);
+	cns_rejects_add(r, &rej1, NULL);
+	cns_rejects_add(r, &rej2, NULL);
+	cns_rejects_add(r, &rej3, NULL);
 	assert_int_equal(cns_rejects_count(r), 3);
 	snprintf(want, sizeof(want),
 		 "%s/rejects/content/20261122T031500Z-bbbbbb.csv.gz", tmpdir);
@@ -269,13 +269,13 @@ static void test_summary(void **state)
 					 reason, NULL, 0, NULL};
 
 		snprintf(reason, sizeof(reason), "invalid bigint \"x%d\"", i);
-		cns_rejects_add(r, &rej);
+		cns_rejects_add(r, &rej, NULL);
 	}
 	for (int i = 0; i < 2; i++) {
 		struct cns_reject rej = {"crm", 100 + i, NULL, NULL,
 					 "name is null", NULL, 0, NULL};
 
-		cns_rejects_add(r, &rej);
+		cns_rejects_add(r, &rej, NULL);
 	}
 	for (int i = 0; i < 3; i++) {
 		struct cns_reject rej = {"erp", 7 + i, NULL, NULL, reason,
@@ -283,13 +283,13 @@ static void test_summary(void **state)
 
 		snprintf(reason, sizeof(reason),
 			 "record has %d fields, expected 5", 3 + i % 2);
-		cns_rejects_add(r, &rej);
+		cns_rejects_add(r, &rej, NULL);
 	}
 	{
 		struct cns_reject rej = {"inv", 1, NULL, "qty", "not null",
 					 NULL, 0, NULL};
 
-		cns_rejects_add(r, &rej);
+		cns_rejects_add(r, &rej, NULL);
 	}
 	{
 		/* As the transform words it: the column is named in the
@@ -353,7 +353,7 @@ static void *write_many(void *arg)
 		snprintf(va, sizeof(va), "%d,%d", w->id, i);
 		v[0] = cell(va);
 		v[1] = cell(i % 2 ? NULL : "x\"y");
-		cns_rejects_add(w->r, &rej);
+		cns_rejects_add(w->r, &rej, NULL);
 	}
 	return NULL;
 }
@@ -427,8 +427,12 @@ static void test_unwritable(void **state)
 	job = make_job("blocked", blocker);
 	r = cns_rejects_open(job, "20261122T031500Z-eeeeee");
 	cns_error_clear(&err);
-	cns_rejects_add(r, &rej);
-	cns_rejects_add(r, &rej);
+	/* Each add reports the failure, so the caller can stop before the
+	 * row's chunk commits. */
+	assert_int_equal(cns_rejects_add(r, &rej, &err), -1);
+	assert_int_equal(err.code, CNS_E_IO);
+	cns_error_clear(&err);
+	assert_int_equal(cns_rejects_add(r, &rej, NULL), -1);
 	/* Rows are still counted. */
 	assert_int_equal(cns_rejects_count(r), 2);
 	assert_int_equal(cns_rejects_close(r, &err), -1);
@@ -445,7 +449,7 @@ static void test_unwritable(void **state)
 	}
 	cns_config_free(job);
 	/* NULL is harmless everywhere. */
-	cns_rejects_add(NULL, &rej);
+	assert_int_equal(cns_rejects_add(NULL, &rej, NULL), 0);
 	assert_int_equal(cns_rejects_count(NULL), 0);
 	assert_null(cns_rejects_path(NULL));
 	assert_int_equal(cns_rejects_close(NULL, &err), 0);

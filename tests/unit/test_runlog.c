@@ -304,7 +304,9 @@ static void test_write_errors(void **state)
 	assert_string_equal(err.message, want);
 
 	/* runs.jsonl and the metrics file cannot be written: finish says
-	 * so, and still ends the log and removes the marker. */
+	 * so (the metrics file first: it is written first), turns the
+	 * success into a failure in the log, and still ends the log and
+	 * removes the marker. */
 	job->log_dir = cns_arena_printf(&job->arena, "%s/log", tmpdir);
 	job->metrics_file = cns_arena_printf(&job->arena,
 					     "%s/not-a-dir/m.prom", tmpdir);
@@ -317,11 +319,15 @@ static void test_write_errors(void **state)
 					   &err),
 			 -1);
 	snprintf(want, sizeof(want),
-		 "could not write \"%s/runs.jsonl\": Is a directory", dir);
+		 "could not write the metrics file \"%s/not-a-dir/m.prom\": "
+		 "Not a directory",
+		 tmpdir);
 	assert_string_equal(err.message, want);
 	text = read_all(cns_runlog_path(l));
-	assert_non_null(strstr(text, "stage=end run succeeded status=ok"));
-	assert_non_null(strstr(text, "WARN  run=20261122T031500Z-0000e2 "
+	assert_null(strstr(text, "run succeeded"));
+	assert_non_null(strstr(text, "stage=end run failed: could not write "
+				     "the metrics file"));
+	assert_non_null(strstr(text, "ERROR run=20261122T031500Z-0000e2 "
 				     "stage=metrics could not write the "
 				     "metrics file"));
 	free(text);
