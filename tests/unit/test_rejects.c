@@ -299,7 +299,7 @@ static void test_summary(void **state)
 			"column \"amount\": invalid numeric \"1,5\"", NULL, 0,
 			NULL};
 
-		cns_rejects_add(r, &rej);
+		cns_rejects_add(r, &rej, NULL);
 	}
 	assert_int_equal(cns_rejects_count(r), 12);
 
