@@ -1,18 +1,49 @@
 /*
- * testhook.c - the fault-injection points of test builds (see testhook.h).
- * A release build compiles this file to nothing.
+ * testhook.c - the fault-injection points of test builds (see testhook.h),
+ * and cns_thread_create, the one place where threads start, so that the
+ * fault injection and the signal mask cover every thread.
  */
 #include "consolidate/testhook.h"
 
-#ifdef CNS_TEST_HOOKS
-#include <pthread.h>
+#include <errno.h>
 #include <signal.h>
+
+int cns_thread_create(pthread_t *tid, void *(*fn)(void *), void *arg)
+{
+	sigset_t block, old;
+	int rc;
+
+	if (cns_fail_now("pthread_create"))
+		return EAGAIN;
+	/* A thread inherits the mask of its creator: block around the
+	 * create, so the new thread starts blocked and this one is left as
+	 * it was. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGQUIT);
+	sigaddset(&block, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	rc = pthread_create(tid, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
+#ifdef CNS_TEST_HOOKS
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define MAX_POINTS 32
+
+/* The calls that CNS_FAIL_AT can make fail; each has a wrapper that asks
+ * cns_fail_now() with this name.  Add a name here with its wrapper. */
+static const char *const fail_calls[] = {
+	"pthread_create",
+};
+#define NCALLS (sizeof(fail_calls) / sizeof(fail_calls[0]))
 
 struct point {
 	char name[64];
@@ -23,6 +54,9 @@ struct point {
 
 static struct point points[MAX_POINTS];
 static int npoints;
+static long calls[NCALLS];   /* guarded by mu */
+static long fail_at[NCALLS]; /* 0: never; written once by init */
+static bool report;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static int pause_seconds = 30;
@@ -38,7 +72,17 @@ static struct point *find(const char *name, int create)
 	return &points[npoints++];
 }
 
-static void parse(const char *spec, int kill)
+static int call_index(const char *name)
+{
+	for (size_t i = 0; i < NCALLS; i++)
+		if (strcmp(fail_calls[i], name) == 0)
+			return (int)i;
+	return -1;
+}
+
+enum what { KILL, PAUSE, FAIL };
+
+static void parse(const char *spec, enum what what)
 {
 	char buf[1024], *save = NULL;
 
@@ -50,29 +94,74 @@ static void parse(const char *spec, int kill)
 		char *colon = strrchr(tok, ':');
 		long n = 1;
 		struct point *p;
+		int c;
 
 		if (colon) {
 			*colon = '\0';
 			n = atol(colon + 1);
 		}
+		if (what == FAIL) {
+			/* A misspelt call would fail nothing and let a
+			 * sweep pass for the wrong reason. */
+			if ((c = call_index(tok)) < 0)
+				fprintf(stderr,
+					"testhook: CNS_FAIL_AT names an "
+					"unknown call \"%s\"\n",
+					tok);
+			else
+				fail_at[c] = n;
+			continue;
+		}
 		p = find(tok, 1);
 		if (!p)
 			continue;
-		if (kill)
+		if (what == KILL)
 			p->kill_at = n;
 		else
 			p->pause_at = n;
 	}
 }
 
+static void print_report(void)
+{
+	pthread_mutex_lock(&mu);
+	for (size_t i = 0; i < NCALLS; i++)
+		fprintf(stderr, "testhook: calls %s %ld\n", fail_calls[i],
+			calls[i]);
+	pthread_mutex_unlock(&mu);
+}
+
 static void init(void)
 {
 	const char *s = getenv("CNS_PAUSE_SECONDS");
 
-	parse(getenv("CNS_KILL_AT"), 1);
-	parse(getenv("CNS_PAUSE_AT"), 0);
+	parse(getenv("CNS_KILL_AT"), KILL);
+	parse(getenv("CNS_PAUSE_AT"), PAUSE);
+	parse(getenv("CNS_FAIL_AT"), FAIL);
 	if (s)
 		pause_seconds = atoi(s);
+	s = getenv("CNS_FAIL_REPORT");
+	report = s && *s && strcmp(s, "0") != 0;
+	if (report)
+		atexit(print_report);
+}
+
+bool cns_fail_now(const char *call)
+{
+	int c;
+	bool fail;
+
+	pthread_once(&once, init);
+	c = call_index(call);
+	if (c < 0)
+		return false;
+	pthread_mutex_lock(&mu);
+	fail = ++calls[c] == fail_at[c];
+	pthread_mutex_unlock(&mu);
+	if (fail)
+		fprintf(stderr, "testhook: failing call %ld of %s\n",
+			(long)fail_at[c], call);
+	return fail;
 }
 
 void cns_testhook(const char *name)
@@ -101,7 +190,4 @@ void cns_testhook(const char *name)
 		sleep((unsigned)pause_seconds);
 	}
 }
-#else
-/* ISO C wants a translation unit to declare something. */
-typedef int cns_testhook_unused;
 #endif
