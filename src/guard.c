@@ -214,6 +214,9 @@ static int take_advisory(struct cns_lock *l, const struct cns_job_conf *job,
 	conn = cns_pg_connect(job->target.conninfo, "the target", err);
 	if (!conn)
 		return -1;
+	/* Its statements never block (pg_try_advisory_lock), and a run's
+	 * cancel must not reach the session that holds its lock. */
+	cns_pg_keep(conn);
 	l->pg = conn;
 	gethostname(host, sizeof(host) - 1);
 	/* application_name is how other runs learn who holds the lock. */

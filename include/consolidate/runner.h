@@ -29,6 +29,14 @@ struct cns_runner_options {
 	/* Called about every 200 ms from the calling thread. */
 	void (*tick)(void *ctx, const struct cns_source_stats *st, int n);
 	void *tick_ctx;
+	/* Called from the runner's guard thread when a phase of the run
+	 * outside the pipeline (connect, lock, prepare, swap, records) did
+	 * not stop within kill_grace after max_runtime or a signal: the run
+	 * is recorded as far as that can be done in a bounded time, and the
+	 * callee ends the process (the runner itself never exits).  May be
+	 * NULL: the run then waits for the blocked call. */
+	void (*stuck)(void *ctx, const struct cns_error *err);
+	void *stuck_ctx;
 };
 
 struct cns_runner_result {

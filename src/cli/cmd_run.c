@@ -125,6 +125,17 @@ static void tick(void *ctx, const struct cns_source_stats *st, int n)
 	cns_report_progress(stderr, st, n, cns_now_ms());
 }
 
+/* The runner's guard could not get a blocked call back within kill_grace:
+ * the run is recorded, and only ending the process frees it. */
+static void stuck(void *ctx, const struct cns_error *err)
+{
+	(void)ctx;
+	cns_cli_report(err);
+	fprintf(stderr, "consolidate: the run did not stop within "
+			"kill_grace; ending it now\n");
+	_exit(cns_error_exit_code(err->code));
+}
+
 static void install_signals(void)
 {
 	struct sigaction sa;
@@ -178,6 +189,7 @@ int cns_cmd_run(int argc, char **argv)
 	}
 	install_signals();
 	o.ropt.signal_flag = &got_signal;
+	o.ropt.stuck = stuck;
 	if (progress)
 		o.ropt.tick = tick;
 	rc = cns_runner_run(job, &o.ropt, &res, &err);
