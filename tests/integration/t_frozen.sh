@@ -101,7 +101,7 @@ queued_locks() { q fz_dst "SELECT count(*) FROM pg_locks WHERE NOT granted"; }
 run_frozen() {
 	local start pid
 	start=$(now_ms)
-	timeout 120 "$CNS" run "$1.conf" > "$1.out" 2>&1 &
+	timeout -k 5 120 "$CNS" run "$1.conf" > "$1.out" 2>&1 &
 	pid=$!
 	sleep 1.5
 	eval "$2"
@@ -114,7 +114,7 @@ run_frozen() {
 # since the signal).
 run_term() {
 	local t0 pid
-	timeout 120 "$CNS" run "$1.conf" > "$1.out" 2>&1 &
+	timeout -k 5 120 "$CNS" run "$1.conf" > "$1.out" 2>&1 &
 	pid=$!
 	eval "$2"
 	t0=$(now_ms)
