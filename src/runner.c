@@ -581,8 +581,8 @@ static bool supervise(struct runner *rn, struct cns_run *run,
 			cancel_deadline = give_up_at(job, now);
 			continue;
 		}
-		if (rn->opt->signal_flag && *rn->opt->signal_flag) {
-			int sig = *rn->opt->signal_flag;
+		if (rn->opt->signal_flag && atomic_load(rn->opt->signal_flag)) {
+			int sig = atomic_load(rn->opt->signal_flag);
 
 			cns_pipeline_cancel(run, CNS_E_CANCELLED,
 					    "run cancelled by %s",
@@ -946,7 +946,8 @@ static void *guard_main(void *arg)
 			break;
 		now = cns_now_ms();
 		if (!atomic_load(&g->fired)) {
-			int sig = opt->signal_flag ? *opt->signal_flag : 0;
+			int sig = opt->signal_flag ? atomic_load(opt->signal_flag)
+						   : 0;
 			char what[128], d[32];
 
 			if (sig) {

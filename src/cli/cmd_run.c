@@ -8,6 +8,7 @@
  */
 #include <getopt.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,9 @@ struct run_cli {
 	bool quiet;
 };
 
-static volatile sig_atomic_t got_signal;
+/* Atomics, not volatile sig_atomic_t: the runner's watchdog thread reads
+ * got_signal too (a lock-free atomic is safe in a handler). */
+static atomic_int got_signal;
 static volatile sig_atomic_t interrupts;
 
 /* Handlers only set flags; the runner's loop acts on them.  A second
@@ -36,7 +39,7 @@ static void on_signal(int sig)
 {
 	if (sig == SIGINT && ++interrupts > 1)
 		_exit(CNS_EXIT_CANCELLED);
-	got_signal = sig;
+	atomic_store(&got_signal, sig);
 }
 
 static int duration_arg(const char *opt, const char *val, int64_t *ms)
