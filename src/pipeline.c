@@ -362,6 +362,14 @@ static void register_live(struct cns_run *run, int i, struct cns_source *src,
 		pthread_cond_wait(&run->pin_cv, &run->lock);
 	run->live_src[i] = src;
 	run->live_loader[i] = l;
+	/* A source or loader that comes alive after the run was stopped
+	 * gets the cancel it missed. */
+	if (atomic_load(&run->stop) && (src || l)) {
+		if (src)
+			atomic_store(&src->cancelled, 1);
+		run->cancel_asked = true;
+		pthread_cond_broadcast(&run->cancel_cv);
+	}
 	pthread_mutex_unlock(&run->lock);
 }
 
@@ -375,9 +383,11 @@ static int open_source(struct source_task *t, struct cns_error *err)
 	t->src = cns_source_new(run->job, conf);
 	t->src->reject = reject_from_driver;
 	t->src->reject_ctx = t;
-	register_live(run, t->index, t->src, NULL);
 	if (t->src->ops->open(t->src, err) < 0)
 		return -1;
+	/* Only an opened source can be cancelled: open() sets up what
+	 * cancel() uses, and registering publishes it to the canceller. */
+	register_live(run, t->index, t->src, NULL);
 	if (t->src->ops->describe(t->src, err) < 0)
 		return -1;
 	if (run->hooks.before_source &&
