@@ -574,13 +574,6 @@ static bool supervise(struct runner *rn, struct cns_run *run,
 			}
 			continue;
 		}
-		if (atomic_load(&rn->guard.fired) == CNS_E_TIMEOUT) {
-			/* The guard's clock got there first: same limit. */
-			cns_pipeline_cancel(run, CNS_E_TIMEOUT, "%s",
-					    rn->guard.cause);
-			cancel_deadline = give_up_at(job, now);
-			continue;
-		}
 		if (rn->opt->signal_flag && atomic_load(rn->opt->signal_flag)) {
 			int sig = atomic_load(rn->opt->signal_flag);
 
@@ -595,7 +588,11 @@ static bool supervise(struct runner *rn, struct cns_run *run,
 			cancel_deadline = give_up_at(job, now);
 			continue;
 		}
-		switch (cns_watchdog_check(job, start, progress, now)) {
+		/* The guard's clock may get to max_runtime a tick first:
+		 * same limit, same verdict. */
+		switch (atomic_load(&rn->guard.fired) == CNS_E_TIMEOUT
+				? CNS_WD_RUNTIME
+				: cns_watchdog_check(job, start, progress, now)) {
 		case CNS_WD_OK:
 			break;
 		case CNS_WD_RUNTIME: {
@@ -900,7 +897,7 @@ static bool guard_end_stuck(struct guard *g, struct cns_run *run,
 	if (atomic_exchange(&g->ending, 1))
 		return false;
 	memset(&none, 0, sizeof(none));
-	cns_runlog_event(g->rn->log, CNS_LOG_ERROR, "guard", NULL,
+	cns_runlog_event(g->rn->log, CNS_LOG_ERROR, "watchdog", NULL,
 			 "the run did not stop within kill_grace: ending it");
 	record_end_how(g->rn, run ? run : &none, res, err, true);
 	return true;
@@ -921,7 +918,8 @@ static void guard_fire(struct guard *g, enum cns_error_code code,
 	snprintf(g->cause, sizeof(g->cause), "%s", what);
 	g->fired_ms = now;
 	atomic_store(&g->fired, (int)code);
-	cns_runlog_event(g->rn->log, CNS_LOG_WARN, "guard", NULL, "%s", what);
+	cns_runlog_event(g->rn->log, CNS_LOG_WARN, "watchdog", NULL,
+			 "%s, cancelling", what);
 	if (atomic_load(&g->in_pipeline))
 		return; /* supervise() cancels the pipeline */
 	/* Cancel requests are network I/O that a silent peer can block: a
