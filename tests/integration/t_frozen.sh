@@ -6,7 +6,8 @@
 #   - the source's server backend of the run stopped (SIGSTOP)
 #   - the target's backends of the run stopped
 #   - the target unreachable from the start (a stopped proxy: the connect
-#     hangs), ended by max_runtime and, separately, by SIGTERM
+#     hangs), ended by max_runtime, by SIGTERM, and by a connect_timeout
+#     set in the conninfo (which wins over the run's default)
 #   - a replace swap blocked by a reader holding a lock on the table,
 #     ended by max_runtime and, separately, by SIGTERM
 # Each time the run must end within max_runtime + kill_grace + 5 s (or
@@ -198,6 +199,16 @@ ok $(( TOOK <= GRACE * 1000 + 1000 ? 0 : 1 )) "SIGTERM during a hanging connect:
 like "$(cat fe.out)" 'cancelled by SIGTERM' "SIGTERM during a hanging connect: the message says so"
 is "$(last_status fe)" cancelled "SIGTERM during a hanging connect: runs.jsonl records cancelled"
 local_lock_free fe; ok $? "SIGTERM during a hanging connect: the local lock is released"
+# The connection defaults give way to the conninfo: connect_timeout=1
+# ends the hanging connect of a run without max_runtime in a second.
+write_job ff "$(via "$PROXY_PORT" fz_dst) connect_timeout=1" "$(conninfo fz_src)" append "table = t"
+sed -i '/^max_runtime/d' ff.conf
+start=$(now_ms)
+timeout -k 5 60 "$CNS" run ff.conf > ff.out 2>&1; rc=$?
+took=$(( $(now_ms) - start ))
+is "$rc" 1 "connect_timeout from the conninfo: the run fails"
+ok $(( took <= 4000 ? 0 : 1 )) "connect_timeout from the conninfo: after about a second (took ${took} ms)"
+like "$(cat ff.out)" 'could not connect to the target: .*timeout expired' "connect_timeout from the conninfo: the message says why"
 stop_proxy "$PROXY_PID"
 
 # -- 6. a replace swap blocked by a reader: max_runtime, then SIGTERM --
