@@ -5,6 +5,8 @@
 #                        tests against throwaway servers
 #   make unit            unit tests only
 #   make integration     integration tests only
+#   make integration-tsan  the threaded integration tests under
+#                        ThreadSanitizer (BUILD=build/tsan TSAN=1)
 #   make demo            run the example job on the bundled data
 #   make bench           scripts/bench (see README, Performance)
 #   make install         PREFIX=/usr/local DESTDIR=
@@ -71,6 +73,12 @@ endif
 ifeq ($(TEST_HOOKS),1)
 ALL_CFLAGS += -DCNS_TEST_HOOKS
 endif
+# ThreadSanitizer (make BUILD=build/tsan TSAN=1): the pipeline's threads,
+# queues and flags checked for data races in real runs.
+ifeq ($(TSAN),1)
+ALL_CFLAGS += -O1 -fsanitize=thread -fno-omit-frame-pointer -DCNS_TEST_HOOKS
+LDSAN := -fsanitize=thread
+endif
 
 # The engine is a library; the command-line program (src/cli) is an
 # archive of its own on top of it, so the library never depends on it.
@@ -88,7 +96,8 @@ DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) \
 BIN := $(BUILD)/consolidate
 
 .PHONY: all clean test unit unit-asan integration demo bench install \
-        deps deps-check lint-man fuzz format-check hooks integration-asan
+        deps deps-check lint-man fuzz format-check hooks integration-asan \
+        integration-tsan
 
 all: deps-check $(BIN)
 	@if [ "$(BUILD)" = build ]; then ln -sf $(BIN) consolidate; fi
@@ -155,6 +164,7 @@ test: all
 	$(MAKE) fuzz FUZZ_TIME=20
 	$(MAKE) integration
 	$(MAKE) integration-asan
+	$(MAKE) integration-tsan
 
 # The data-moving integration tests again, with consolidate itself built
 # with ASan and UBSan: a leak or an invalid access in a real run fails the
@@ -173,6 +183,24 @@ integration-asan:
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  tests/integration/run $(ASAN_TESTS)
+
+# The threaded integration tests once more with consolidate built with
+# ThreadSanitizer: a data race in a real run prints a report and, with
+# halt_on_error, fails the run and so the test.  The scripts are chosen to
+# stay within about 90 seconds.
+TSAN_TESTS := t_pg_modes.sh t_csv_modes.sh
+# Reports also go to files, so that one in a run whose exit status a test
+# does not look at still fails the target.
+integration-tsan:
+	$(MAKE) BUILD=build/tsan TSAN=1 build/tsan/consolidate
+	@rm -rf build/tsan/reports && mkdir -p build/tsan/reports
+	@CNS=$(CURDIR)/build/tsan/consolidate \
+	  CNS_HOOKS=$(CURDIR)/build/tsan/consolidate \
+	  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:exitcode=66:log_path=$(CURDIR)/build/tsan/reports/tsan \
+	  tests/integration/run $(TSAN_TESTS)
+	@if ls build/tsan/reports/tsan.* >/dev/null 2>&1; then \
+	  cat build/tsan/reports/tsan.*; \
+	  echo "integration-tsan: ThreadSanitizer reported the above"; exit 1; fi
 
 # libFuzzer on the transform language's parser and evaluator, with ASan and
 # UBSan: a short bounded run in `make test`, longer on demand

@@ -289,6 +289,9 @@ static int take_advisory(struct cns_lock *l, const struct cns_job_conf *job,
 	conn = open_lock_session(l, job, err);
 	if (!conn)
 		return -1;
+	/* Its statements never block (pg_try_advisory_lock), and a run's
+	 * cancel must not reach the session that holds its lock. */
+	cns_pg_keep(conn);
 	l->pg = conn;
 	for (;;) {
 		int got = try_advisory(conn, key, err);

@@ -55,7 +55,7 @@ struct cns_loader {
 	cns_reject_fn on_reject; /* NULL: a refused row fails the chunk */
 	void *reject_ctx;
 	int64_t rejected;      /* rows rejected in the current chunk */
-	volatile int *stop;    /* the run was asked to stop: do not commit */
+	atomic_int *stop;      /* the run was asked to stop: do not commit */
 	char stage[CNS_PG_NAME_MAX + 1]; /* staging table (pg_temp) */
 	char seqcol[CNS_PG_NAME_MAX + 1]; /* its arrival-order column */
 	bool *by_text;         /* per schema column: compare as ::text */
@@ -1348,7 +1348,7 @@ int cns_loader_load(struct cns_loader *l, const struct cns_chunk *rows,
 	    cns_pg_command(l->conn, checkpoint_sql, l->what, err) < 0)
 		return rollback(l);
 	CNS_HOOK("load.checkpointed");
-	if (l->stop && *l->stop) {
+	if (l->stop && atomic_load(l->stop)) {
 		/* A cancel that came while the chunk was on its way: the
 		 * chunk is not committed, so the target holds whole chunks
 		 * only and the watermark stays with them. */
@@ -1367,7 +1367,7 @@ int cns_loader_load(struct cns_loader *l, const struct cns_chunk *rows,
 	return 0;
 }
 
-void cns_loader_set_stop(struct cns_loader *l, volatile int *stop)
+void cns_loader_set_stop(struct cns_loader *l, atomic_int *stop)
 {
 	l->stop = stop;
 }

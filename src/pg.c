@@ -20,17 +20,29 @@ static void ignore_notice(void *arg, const char *message)
 PGconn *cns_pg_connect(const char *conninfo, const char *what,
 		       struct cns_error *err)
 {
-	const char *keys[] = {"dbname", "application_name",
-			      "client_encoding", NULL};
-	const char *vals[] = {conninfo, "consolidate", "UTF8", NULL};
+	const char *keys[12], *vals[12];
+	char buf[32];
 	PGconn *conn;
 	char *msg, *nl;
+	int n;
 
-	/* dbname carries the whole conninfo string (expand_dbname), and
-	 * the later keys only apply where the string does not set them. */
+	/* dbname carries the whole conninfo string (expand_dbname).  libpq
+	 * takes the keys in order, the last value winning: the timeout and
+	 * keepalive defaults come before it, so that the conninfo can
+	 * override them, application_name and client_encoding after. */
+	n = cns_pg_default_params(keys, vals, buf, sizeof(buf));
+	keys[n] = "dbname";
+	vals[n++] = conninfo;
+	keys[n] = "application_name";
+	vals[n++] = "consolidate";
+	keys[n] = "client_encoding";
+	vals[n++] = "UTF8";
+	keys[n] = NULL;
+	vals[n] = NULL;
 	conn = cns_fail_now("PQconnectdb") ? NULL
 					   : PQconnectdbParams(keys, vals, 1);
 	if (conn && PQstatus(conn) == CONNECTION_OK) {
+		cns_pg_register(conn);
 		PQsetNoticeProcessor(conn, ignore_notice, NULL);
 		/* Values travel as text between two sessions: both must write
 		 * and read dates the same way, and floats exactly, whatever

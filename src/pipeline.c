@@ -6,6 +6,7 @@
  */
 #include "consolidate/pipeline.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,19 +46,25 @@ struct source_task {
 	struct queue q;
 	struct slot slots[NSLOTS];
 	struct cns_error xerr; /* the extractor's error */
-	volatile int stop;     /* this source's loader gave up */
+	atomic_int stop;       /* this source's loader gave up */
 	int64_t committed;     /* chunks committed by this source, all tries */
 };
 
 /* ---- errors and statistics ---- */
 
+static void wake_queues_locked(struct cns_run *run);
+
+/* Records the run's first error and stops the run: every wait of every
+ * thread wakes up and sees the stop. */
 static void run_fail(struct cns_run *run, const struct cns_error *e)
 {
 	pthread_mutex_lock(&run->lock);
 	if (!cns_error_isset(&run->err))
 		run->err = *e;
+	atomic_store(&run->stop, 1);
+	pthread_cond_broadcast(&run->go_cv);
+	wake_queues_locked(run);
 	pthread_mutex_unlock(&run->lock);
-	run->stop = 1;
 }
 
 static struct cns_source_stats *stats_of(struct cns_run *run, int i)
@@ -117,10 +124,13 @@ static int rejects_error(struct cns_run *run, struct cns_error *err)
 {
 	int64_t rejected = 0, read = 0;
 
+	/* Called while other sources still count their rows. */
+	pthread_mutex_lock(&run->lock);
 	for (int i = 0; i < run->nsources; i++) {
 		rejected += run->stats[i].rejected;
 		read += run->stats[i].read;
 	}
+	pthread_mutex_unlock(&run->lock);
 	if (run->job->max_rejects_pct)
 		cns_error_set(err, CNS_E_REJECTS,
 			      "%lld of %lld rows were rejected (%.2f%%), more "
@@ -138,6 +148,13 @@ static int rejects_error(struct cns_run *run, struct cns_error *err)
 }
 
 /* ---- the queue ---- */
+
+/* Whether the source's queue must stop waiting: the run was stopped or
+ * this source's loader gave up. */
+static bool task_stopped(const struct source_task *t)
+{
+	return atomic_load(&t->run->stop) || atomic_load(&t->stop);
+}
 
 static void queue_init(struct source_task *t, int ncols, int cap)
 {
@@ -164,15 +181,17 @@ static void queue_release(struct source_task *t)
 	pthread_cond_destroy(&t->q.cv);
 }
 
-/* Takes a free slot; NULL when the consumer closed the queue. */
-static struct slot *take_free(struct queue *q)
+/* Takes a free slot; NULL when the consumer closed the queue or the
+ * source was stopped. */
+static struct slot *take_free(struct source_task *t)
 {
+	struct queue *q = &t->q;
 	struct slot *s = NULL;
 
 	pthread_mutex_lock(&q->mu);
-	while (!q->closed && q->nfree == 0)
+	while (!q->closed && !task_stopped(t) && q->nfree == 0)
 		pthread_cond_wait(&q->cv, &q->mu);
-	if (!q->closed)
+	if (!q->closed && !task_stopped(t))
 		s = q->free[--q->nfree];
 	pthread_mutex_unlock(&q->mu);
 	return s;
@@ -187,13 +206,20 @@ static void put_full(struct queue *q, struct slot *s)
 	pthread_mutex_unlock(&q->mu);
 }
 
-static struct slot *take_full(struct queue *q)
+/* Takes the next queued chunk; NULL when the queue is empty and the source
+ * was stopped (a stopped extractor may never queue its end marker). */
+static struct slot *take_full(struct source_task *t)
 {
+	struct queue *q = &t->q;
 	struct slot *s;
 
 	pthread_mutex_lock(&q->mu);
-	while (q->count == 0)
+	while (q->count == 0 && !task_stopped(t))
 		pthread_cond_wait(&q->cv, &q->mu);
+	if (q->count == 0) {
+		pthread_mutex_unlock(&q->mu);
+		return NULL;
+	}
 	s = q->full[q->head];
 	q->head = (q->head + 1) % (NSLOTS + 1);
 	q->count--;
@@ -217,6 +243,29 @@ static void queue_close(struct queue *q)
 	pthread_mutex_unlock(&q->mu);
 }
 
+/* Wakes every queue wait of the run, so that it looks at the stop flags;
+ * call with run->lock held (a task leaves live_task under it before its
+ * queue is destroyed). */
+static void wake_queues_locked(struct cns_run *run)
+{
+	for (int i = 0; i < run->nsources; i++) {
+		struct source_task *t = run->live_task[i];
+
+		if (!t)
+			continue;
+		pthread_mutex_lock(&t->q.mu);
+		pthread_cond_broadcast(&t->q.cv);
+		pthread_mutex_unlock(&t->q.mu);
+	}
+}
+
+static void register_task(struct cns_run *run, int i, struct source_task *t)
+{
+	pthread_mutex_lock(&run->lock);
+	run->live_task[i] = t;
+	pthread_mutex_unlock(&run->lock);
+}
+
 /* ---- extraction ---- */
 
 /* The extractor: reads chunks, transforms them, queues them.  It always
@@ -235,7 +284,7 @@ static void *extract_main(void *arg)
 		int rc;
 
 		cns_chunk_reset(&in);
-		if (run->stop || t->stop)
+		if (task_stopped(t))
 			break;
 		rc = src->ops->next_chunk(src, &in, &t->xerr);
 		CNS_HOOK("extract.chunk");
@@ -243,7 +292,7 @@ static void *extract_main(void *arg)
 			break;
 		if (rc == 0)
 			break;
-		s = take_free(&t->q);
+		s = take_free(t);
 		if (!s)
 			break;
 		cns_chunk_reset(&s->out);
@@ -276,11 +325,11 @@ static void *extract_main(void *arg)
 	cns_chunk_release(&in);
 	/* An error caused by a stop that someone else asked for (a failed
 	 * loader, the watchdog) is a consequence, not the cause. */
-	if (run->stop || t->stop)
+	if (task_stopped(t))
 		cns_error_clear(&t->xerr);
 	/* The end marker needs a slot; if the consumer is gone there is
 	 * nobody to tell. */
-	s = take_free(&t->q);
+	s = take_free(t);
 	if (s) {
 		s->end = true;
 		put_full(&t->q, s);
@@ -307,8 +356,20 @@ static void register_live(struct cns_run *run, int i, struct cns_source *src,
 			  struct cns_loader *l)
 {
 	pthread_mutex_lock(&run->lock);
+	/* The canceller may be using the old ones: they are closed and
+	 * freed once this returns. */
+	while (run->pin == i)
+		pthread_cond_wait(&run->pin_cv, &run->lock);
 	run->live_src[i] = src;
 	run->live_loader[i] = l;
+	/* A source or loader that comes alive after the run was stopped
+	 * gets the cancel it missed. */
+	if (atomic_load(&run->stop) && (src || l)) {
+		if (src)
+			atomic_store(&src->cancelled, 1);
+		run->cancel_asked = true;
+		pthread_cond_broadcast(&run->cancel_cv);
+	}
 	pthread_mutex_unlock(&run->lock);
 }
 
@@ -323,11 +384,15 @@ static int open_source(struct source_task *t, struct cns_error *err)
 	t->src = cns_source_new(run->job, &run->job->sources[t->index]);
 	t->src->reject = reject_from_driver;
 	t->src->reject_ctx = t;
-	register_live(run, t->index, t->src, NULL);
 	rc = cns_prepare_source(run->job, run->xf, t->src,
 				&run->hooks.prepare, &p, err);
 	t->prog = p.prog;
-	if (rc == 0 && run->hooks.prepared)
+	if (rc < 0)
+		return -1;
+	/* Only an opened source can be cancelled: open() sets up what
+	 * cancel() uses, and registering publishes it to the canceller. */
+	register_live(run, t->index, t->src, NULL);
+	if (run->hooks.prepared)
 		rc = run->hooks.prepared(run->hooks.ctx, run, t->index, &p,
 					 err);
 	return rc;
@@ -341,14 +406,14 @@ static int load_source(struct source_task *t, struct cns_loader *l,
 	struct slot *s;
 	int rc = 0;
 
-	while ((s = take_full(&t->q)) != NULL && !s->end) {
+	while ((s = take_full(t)) != NULL && !s->end) {
 		struct cns_load_stats ls = {0, 0, 0};
 		int64_t t0 = cns_now_ms();
 
-		if (rc == 0 && !run->stop &&
+		if (rc == 0 && !atomic_load(&run->stop) &&
 		    cns_loader_load(l, &s->out, s->checkpoint, &ls, err) < 0)
 			rc = -1;
-		if (rc == 0 && run->stop)
+		if (rc == 0 && atomic_load(&run->stop))
 			rc = -1;
 		if (rc == 0) {
 			t->committed += ls.chunks;
@@ -364,16 +429,24 @@ static int load_source(struct source_task *t, struct cns_loader *l,
 							ls.written,
 							cns_now_ms() - t0);
 		}
-		if (rc < 0 && !t->stop) {
+		if (rc < 0 && !atomic_load(&t->stop)) {
 			/* Stop the extractor: it may be blocked in the source
 			 * or waiting for a slot. */
-			t->stop = 1;
+			atomic_store(&t->stop, 1);
 			t->src->ops->cancel(t->src);
 		}
 		put_free(&t->q, s);
 	}
 	if (s)
 		put_free(&t->q, s);
+	else if (rc == 0)
+		/* Stopped before the source's end: never a success. */
+		rc = cns_error_set(err,
+				   atomic_load(&run->stop_code)
+					   ? (enum cns_error_code)atomic_load(
+						     &run->stop_code)
+					   : CNS_E_CANCELLED,
+				   "loading stopped before the source's end");
 	return rc;
 }
 
@@ -398,11 +471,27 @@ static int run_source(struct source_task *t, struct cns_error *err)
 			     t);
 	cns_loader_set_stop(l, &run->stop);
 	queue_init(t, schema->ncols, run->job->batch_size);
-	pthread_create(&tid, NULL, extract_main, t);
+	register_task(run, t->index, t);
+	rc = cns_thread_create(&tid, extract_main, t);
+	if (rc != 0) {
+		cns_error_set(err, CNS_E_INTERNAL,
+			      "could not start the extraction thread of "
+			      "source \"%s\": %s",
+			      run->job->sources[t->index].name, strerror(rc));
+		cns_error_hint(err, "the system refused a new thread (a "
+				    "process or memory limit?); nothing of "
+				    "this source was loaded");
+		register_task(run, t->index, NULL);
+		queue_release(t);
+		register_live(run, t->index, t->src, NULL);
+		cns_loader_close(l);
+		return -1;
+	}
 	rc = load_source(t, l, err);
 	if (rc < 0)
 		queue_close(&t->q);
 	pthread_join(tid, NULL);
+	register_task(run, t->index, NULL);
 	queue_release(t);
 	register_live(run, t->index, t->src, NULL);
 	cns_loader_close(l);
@@ -461,7 +550,7 @@ static void sleep_unless_stopped(struct cns_run *run, int64_t ms)
 {
 	int64_t until = cns_now_ms() + ms;
 
-	while (!run->stop && cns_now_ms() < until) {
+	while (!atomic_load(&run->stop) && cns_now_ms() < until) {
 		struct timespec ts = {0, 50 * 1000000L};
 
 		nanosleep(&ts, NULL);
@@ -487,7 +576,8 @@ static int run_source_tries(struct source_task *t, struct cns_error *err)
 		int64_t delay;
 		int rc = run_source(t, err);
 
-		if (rc == 0 || err->code != CNS_E_TRANSIENT || run->stop ||
+		if (rc == 0 || err->code != CNS_E_TRANSIENT ||
+		    atomic_load(&run->stop) ||
 		    attempt > run->job->retries || !retry_is_safe(t, err))
 			return rc;
 		delay = backoff_ms(run->job, attempt);
@@ -499,13 +589,17 @@ static int run_source_tries(struct source_task *t, struct cns_error *err)
 		cns_source_free(t->src);
 		t->prog = NULL;
 		t->src = NULL;
-		t->stop = 0;
+		atomic_store(&t->stop, 0);
 		cns_error_clear(&t->xerr);
 		cns_error_clear(err);
 		sleep_unless_stopped(run, delay);
-		if (run->stop)
-			return cns_error_set(err, run->stop_code ? run->stop_code
-								 : CNS_E_CANCELLED,
+		if (atomic_load(&run->stop))
+			return cns_error_set(err,
+					     atomic_load(&run->stop_code)
+						     ? (enum cns_error_code)
+							       atomic_load(
+								       &run->stop_code)
+						     : CNS_E_CANCELLED,
 					     "run stopped while waiting to "
 					     "retry");
 	}
@@ -515,13 +609,22 @@ static void *worker_main(void *arg)
 {
 	struct cns_run *run = arg;
 
+	/* No source starts before every thread of the run has started (or
+	 * the start failed and stopped the run): a run that cannot start
+	 * all its threads moves nothing. */
+	pthread_mutex_lock(&run->lock);
+	while (!run->go && !atomic_load(&run->stop))
+		pthread_cond_wait(&run->go_cv, &run->lock);
+	pthread_mutex_unlock(&run->lock);
 	for (;;) {
 		struct source_task t;
 		struct cns_error err;
 		int i;
 
 		pthread_mutex_lock(&run->lock);
-		i = run->next < run->nsources && !run->stop ? run->next++ : -1;
+		i = run->next < run->nsources && !atomic_load(&run->stop)
+			    ? run->next++
+			    : -1;
 		pthread_mutex_unlock(&run->lock);
 		if (i < 0)
 			break;
@@ -551,7 +654,75 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* ---- cancellation ---- */
+
+/* The canceller thread: waits until cancel() asks, then sends the cancel
+ * requests of every live source and loader.  A cancel request is network
+ * I/O (PQcancel opens a new connection, SQLCancel talks to the driver)
+ * and may block for as long as the peer does not answer: here it blocks
+ * nobody but this thread, and the supervisor's kill_grace still bounds
+ * the run.  Each index is pinned while its request is in flight, so its
+ * worker cannot free what is being cancelled. */
+static void *canceller_main(void *arg)
+{
+	struct cns_run *run = arg;
+
+	pthread_mutex_lock(&run->lock);
+	for (;;) {
+		while (!run->cancel_asked && !run->canceller_quit)
+			pthread_cond_wait(&run->cancel_cv, &run->lock);
+		if (run->canceller_quit)
+			break;
+		run->cancel_asked = false;
+		for (int i = 0; i < run->nsources; i++) {
+			struct cns_source *src = run->live_src[i];
+			struct cns_loader *l = run->live_loader[i];
+
+			if (!src && !l)
+				continue;
+			run->pin = i;
+			pthread_mutex_unlock(&run->lock);
+			if (src && src->ops->cancel)
+				src->ops->cancel(src);
+			if (l)
+				cns_loader_cancel(l);
+			pthread_mutex_lock(&run->lock);
+			run->pin = -1;
+			pthread_cond_broadcast(&run->pin_cv);
+		}
+	}
+	pthread_mutex_unlock(&run->lock);
+	return NULL;
+}
+
+static void stop_canceller(struct cns_run *run)
+{
+	if (!run->has_canceller)
+		return;
+	pthread_mutex_lock(&run->lock);
+	run->canceller_quit = true;
+	pthread_cond_broadcast(&run->cancel_cv);
+	pthread_mutex_unlock(&run->lock);
+	pthread_join(run->canceller, NULL);
+	run->has_canceller = false;
+}
+
 /* ---- the run ---- */
+
+/* Stops and joins the threads that did start, after one could not. */
+static void abandon_start(struct cns_run *run)
+{
+	pthread_mutex_lock(&run->lock);
+	atomic_store(&run->stop, 1);
+	pthread_cond_broadcast(&run->go_cv);
+	pthread_mutex_unlock(&run->lock);
+	for (int i = 0; i < run->nthreads; i++)
+		pthread_join(run->threads[i], NULL);
+	free(run->threads);
+	run->threads = NULL;
+	run->nthreads = 0;
+	stop_canceller(run);
+}
 
 int cns_pipeline_start(struct cns_run *run, const struct cns_job_conf *job,
 		       const struct cns_transform *xf,
@@ -559,7 +730,7 @@ int cns_pipeline_start(struct cns_run *run, const struct cns_job_conf *job,
 		       const struct cns_run_hooks *hooks,
 		       struct cns_error *err)
 {
-	int nthreads;
+	int nthreads, rc;
 
 	run->job = job;
 	run->xf = xf;
@@ -573,8 +744,16 @@ int cns_pipeline_start(struct cns_run *run, const struct cns_job_conf *job,
 				    sizeof(*run->live_src));
 	run->live_loader = cns_xcalloc((size_t)job->nsources,
 				       sizeof(*run->live_loader));
+	run->live_task = cns_xcalloc((size_t)job->nsources,
+				     sizeof(*run->live_task));
+	run->pin = -1;
+	atomic_init(&run->stop, 0);
+	atomic_init(&run->stop_code, 0);
 	pthread_mutex_init(&run->lock, NULL);
-	pthread_cond_init(&run->done_cv, NULL);
+	cns_cond_init_monotonic(&run->done_cv);
+	cns_cond_init_monotonic(&run->go_cv);
+	cns_cond_init_monotonic(&run->pin_cv);
+	cns_cond_init_monotonic(&run->cancel_cv);
 	for (int i = 0; i < job->nsources; i++) {
 		run->stats[i].name = job->sources[i].name;
 		if (run->opt.only_source &&
@@ -584,35 +763,41 @@ int cns_pipeline_start(struct cns_run *run, const struct cns_job_conf *job,
 	if (cns_prepare_target(job, cns_transform_schema(xf),
 			       &run->hooks.prepare, err) < 0)
 		return -1;
+	rc = cns_thread_create(&run->canceller, canceller_main, run);
+	if (rc != 0)
+		goto fail;
+	run->has_canceller = true;
 	nthreads = job->parallel < job->nsources ? job->parallel
 						 : job->nsources;
 	if (nthreads < 1)
 		nthreads = 1;
 	run->threads = cns_xcalloc((size_t)nthreads, sizeof(pthread_t));
 	for (int i = 0; i < nthreads; i++) {
-		if (pthread_create(&run->threads[i], NULL, worker_main, run)) {
-			cns_error_set(err, CNS_E_INTERNAL,
-				      "could not start a worker thread");
-			run->stop = 1;
-			break;
-		}
+		rc = cns_thread_create(&run->threads[i], worker_main, run);
+		if (rc != 0)
+			goto fail;
 		run->nthreads++;
 	}
+	pthread_mutex_lock(&run->lock);
+	run->go = true;
+	pthread_cond_broadcast(&run->go_cv);
+	pthread_mutex_unlock(&run->lock);
 	return 0;
+fail:
+	abandon_start(run);
+	cns_error_set(err, CNS_E_INTERNAL,
+		      "could not start the threads of the run: %s",
+		      strerror(rc));
+	cns_error_hint(err, "the system refused a new thread (a process or "
+			    "memory limit?); nothing was loaded");
+	return -1;
 }
 
 bool cns_pipeline_wait(struct cns_run *run, int timeout_ms)
 {
-	struct timespec ts;
+	struct timespec ts = cns_deadline_in(timeout_ms);
 	bool done;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&run->lock);
 	if (run->finished_threads < run->nthreads)
 		pthread_cond_timedwait(&run->done_cv, &run->lock, &ts);
@@ -623,6 +808,9 @@ bool cns_pipeline_wait(struct cns_run *run, int timeout_ms)
 			pthread_join(run->threads[i], NULL);
 		free(run->threads);
 		run->threads = NULL;
+		/* Every worker has taken its source and loader out of the
+		 * live lists, so the canceller is idle. */
+		stop_canceller(run);
 	}
 	return done;
 }
@@ -644,14 +832,17 @@ void cns_pipeline_cancel(struct cns_run *run, enum cns_error_code code,
 	pthread_mutex_lock(&run->lock);
 	if (!cns_error_isset(&run->err) || run->err.code != code)
 		run->err = e;
-	run->stop = 1;
-	run->stop_code = code;
-	for (int i = 0; i < run->nsources; i++) {
-		if (run->live_src[i] && run->live_src[i]->ops->cancel)
-			run->live_src[i]->ops->cancel(run->live_src[i]);
-		if (run->live_loader[i])
-			cns_loader_cancel(run->live_loader[i]);
-	}
+	atomic_store(&run->stop_code, (int)code);
+	atomic_store(&run->stop, 1);
+	/* Flags only, under the lock: the drivers' loops look at them
+	 * between rows and chunks. */
+	for (int i = 0; i < run->nsources; i++)
+		if (run->live_src[i])
+			atomic_store(&run->live_src[i]->cancelled, 1);
+	pthread_cond_broadcast(&run->go_cv);
+	wake_queues_locked(run);
+	run->cancel_asked = true;
+	pthread_cond_broadcast(&run->cancel_cv);
 	pthread_mutex_unlock(&run->lock);
 }
 
@@ -661,6 +852,30 @@ int cns_pipeline_finish(struct cns_run *run, struct cns_error *err)
 
 	if (cns_error_isset(&run->err)) {
 		*err = run->err;
+		return -1;
+	}
+	/* The last line of defence against a run that lost a source without
+	 * saying so (a thread that never ran it, a stop without an error):
+	 * no swap, no merge, no success unless every source got to its
+	 * end. */
+	for (int i = 0; i < run->nsources; i++) {
+		static const char *const names[] = {
+			[CNS_SRC_PENDING] = "pending",
+			[CNS_SRC_RUNNING] = "running",
+			[CNS_SRC_DONE] = "done",
+			[CNS_SRC_FAILED] = "failed",
+			[CNS_SRC_SKIPPED] = "skipped",
+		};
+		enum cns_source_state st = run->stats[i].state;
+
+		if (st == CNS_SRC_DONE || st == CNS_SRC_SKIPPED)
+			continue;
+		cns_error_set(err, CNS_E_INTERNAL,
+			      "source \"%s\" did not reach its end (state "
+			      "%s): the run is not complete",
+			      run->stats[i].name, names[st]);
+		cns_error_hint(err, "nothing was swapped in or recorded as "
+				    "done; run the job again");
 		return -1;
 	}
 	for (int i = 0; i < run->nsources; i++) {
@@ -697,17 +912,26 @@ void cns_pipeline_snapshot(struct cns_run *run, struct cns_source_stats *out)
 void cns_pipeline_release(struct cns_run *run)
 {
 	if (run->threads) {
-		run->stop = 1;
+		pthread_mutex_lock(&run->lock);
+		atomic_store(&run->stop, 1);
+		pthread_cond_broadcast(&run->go_cv);
+		wake_queues_locked(run);
+		pthread_mutex_unlock(&run->lock);
 		for (int i = 0; i < run->nthreads; i++)
 			pthread_join(run->threads[i], NULL);
 		free(run->threads);
 	}
 	if (run->job)
 		cns_target_release(run->job);
+	stop_canceller(run);
 	free(run->stats);
 	free(run->live_src);
 	free(run->live_loader);
+	free(run->live_task);
 	pthread_mutex_destroy(&run->lock);
 	pthread_cond_destroy(&run->done_cv);
+	pthread_cond_destroy(&run->go_cv);
+	pthread_cond_destroy(&run->pin_cv);
+	pthread_cond_destroy(&run->cancel_cv);
 	memset(run, 0, sizeof(*run));
 }

@@ -12,6 +12,7 @@
 
 #include <libpq-fe.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,53 @@
 
 #define TICK_MS 200
 #define LOGGED_REJECTS 10
+/* How long a run that is being ended may take to write its record to the
+ * target before it gives up on that copy (runs.jsonl is written
+ * anyway): at most this, and at most half of kill_grace. */
+#define RECORD_LIMIT_MS 2000
+/* What the guard gives supervise() on top of kill_grace, so that a run
+ * stuck in the pipeline is ended by supervise(), which knows more. */
+#define GUARD_SLACK_MS 1000
+
+/* The time a stuck run may take to write its record, taken out of
+ * kill_grace, so that the process ends kill_grace after the cancel. */
+static int64_t record_limit_ms(const struct cns_job_conf *job)
+{
+	return job->kill_grace_ms / 2 < RECORD_LIMIT_MS ? job->kill_grace_ms / 2
+							 : RECORD_LIMIT_MS;
+}
+
+/* When a cancelled run that has not stopped is given up on. */
+static int64_t give_up_at(const struct cns_job_conf *job, int64_t now)
+{
+	return now + job->kill_grace_ms - record_limit_ms(job);
+}
+
+struct runner;
+
+/* The guard: a thread that watches the whole run, from the first connect
+ * to the last record, for max_runtime and the signal flag.  When one
+ * fires, it cancels the statements of every connection the run has open
+ * (unless supervise() is watching the pipeline, which it cancels
+ * itself); when the run has not ended kill_grace later, it records the
+ * run as far as it can in a bounded time and has the caller end the
+ * process.  `mu` guards quit, log, run and res. */
+struct guard {
+	struct runner *rn;
+	pthread_t tid;
+	bool started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool quit;
+	int64_t start_ms;            /* monotonic, the run's start */
+	int64_t fired_ms;            /* guard thread only */
+	atomic_int fired;            /* enum cns_error_code, 0: not fired */
+	char cause[256];             /* written before fired is set */
+	atomic_int in_pipeline;      /* supervise() is watching */
+	atomic_int ending;           /* the stuck end is under way */
+	struct cns_run *run;         /* for the statistics, once started */
+	struct cns_runner_result *res;
+};
 
 /* Per-source state, set once prepared: the incremental ordering and
  * watermark, and whether the volume guard judged the source already. */
@@ -69,6 +117,7 @@ struct runner {
 	struct cns_run *run;  /* set while the pipeline runs */
 	bool stopped;         /* stop_run() was called; guarded by mu */
 	struct cns_arena arena;
+	struct guard guard;
 };
 
 /* ---- JSON helpers ---- */
@@ -662,7 +711,9 @@ static bool supervise(struct runner *rn, struct cns_run *run,
 {
 	struct cns_source_stats *snap =
 		cns_xcalloc((size_t)run->nsources, sizeof(*snap));
-	int64_t start = cns_now_ms(), cancel_deadline = 0;
+	/* max_runtime counts from the run's start, connect and prepare
+	 * included, as the guard counts it. */
+	int64_t start = rn->guard.start_ms, cancel_deadline = 0;
 	bool finished = true;
 
 	while (!cns_pipeline_wait(run, TICK_MS)) {
@@ -682,8 +733,8 @@ static bool supervise(struct runner *rn, struct cns_run *run,
 			}
 			continue;
 		}
-		if (rn->opt->signal_flag && *rn->opt->signal_flag) {
-			int sig = *rn->opt->signal_flag;
+		if (rn->opt->signal_flag && atomic_load(rn->opt->signal_flag)) {
+			int sig = atomic_load(rn->opt->signal_flag);
 
 			cns_pipeline_cancel(run, CNS_E_CANCELLED,
 					    "run cancelled by %s",
@@ -693,10 +744,14 @@ static bool supervise(struct runner *rn, struct cns_run *run,
 					 "cancelled by signal %d, rolling "
 					 "back the open chunks",
 					 sig);
-			cancel_deadline = now + job->kill_grace_ms;
+			cancel_deadline = give_up_at(job, now);
 			continue;
 		}
-		switch (cns_watchdog_check(job, start, progress, now)) {
+		/* The guard's clock may get to max_runtime a tick first:
+		 * same limit, same verdict. */
+		switch (atomic_load(&rn->guard.fired) == CNS_E_TIMEOUT
+				? CNS_WD_RUNTIME
+				: cns_watchdog_check(job, start, progress, now)) {
 		case CNS_WD_OK:
 			break;
 		case CNS_WD_RUNTIME: {
@@ -709,7 +764,7 @@ static bool supervise(struct runner *rn, struct cns_run *run,
 			cns_runlog_event(rn->log, CNS_LOG_ERROR, "watchdog",
 					 NULL, "max_runtime exceeded limit=%s",
 					 d);
-			cancel_deadline = now + job->kill_grace_ms;
+			cancel_deadline = give_up_at(job, now);
 			break;
 		}
 		case CNS_WD_STALL: {
@@ -723,7 +778,7 @@ static bool supervise(struct runner *rn, struct cns_run *run,
 					    d);
 			cns_runlog_event(rn->log, CNS_LOG_ERROR, "watchdog",
 					 NULL, "stalled limit=%s", d);
-			cancel_deadline = now + job->kill_grace_ms;
+			cancel_deadline = give_up_at(job, now);
 			break;
 		}
 		}
@@ -836,14 +891,87 @@ static void notify(struct runner *rn, const struct cns_run_record *rec,
 	cns_notify_send(rn->job, &ev, notify_log, rn);
 }
 
+/* The target's copy of the record of a run that is being ended: written
+ * on a connection of its own by a thread that the caller waits for
+ * RECORD_LIMIT_MS at most, since the target may be the peer that does
+ * not answer.  One per process (the end comes once); the thread may
+ * outlive the wait, so nothing here lives on a stack. */
+static struct bounded_record {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
+	const char *conninfo;
+	char run_id[64];
+	const char *status;
+	int exit_code;
+	char *sources_json;
+	int64_t rejected;
+	char msg[2048];
+} brec = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void *bounded_record_main(void *arg)
+{
+	struct cns_error e;
+	PGconn *conn;
+
+	(void)arg;
+	cns_error_clear(&e);
+	conn = cns_pg_connect(brec.conninfo, "the target", &e);
+	if (conn)
+		cns_state_run_end(conn, brec.run_id, brec.status,
+				  brec.exit_code, brec.sources_json,
+				  brec.rejected, brec.msg[0] ? brec.msg : NULL,
+				  &e);
+	PQfinish(conn);
+	pthread_mutex_lock(&brec.mu);
+	brec.done = true;
+	pthread_cond_broadcast(&brec.cv);
+	pthread_mutex_unlock(&brec.mu);
+	return NULL;
+}
+
+/* Returns true when the record reached the target in time. */
+static bool record_target_bounded(struct runner *rn, const char *status,
+				  int exit_code, const char *sj,
+				  int64_t rejected, const char *msg)
+{
+	int64_t until = cns_now_ms() + record_limit_ms(rn->job);
+	pthread_t tid;
+	bool done;
+
+	cns_cond_init_monotonic(&brec.cv);
+	brec.conninfo = rn->job->target.conninfo;
+	snprintf(brec.run_id, sizeof(brec.run_id), "%s", rn->run_id);
+	brec.status = status;
+	brec.exit_code = exit_code;
+	brec.sources_json = sj ? strdup(sj) : NULL;
+	brec.rejected = rejected;
+	snprintf(brec.msg, sizeof(brec.msg), "%s", msg ? msg : "");
+	if (cns_thread_create(&tid, bounded_record_main, NULL) != 0)
+		return false;
+	pthread_detach(tid);
+	pthread_mutex_lock(&brec.mu);
+	while (!brec.done && cns_now_ms() < until) {
+		struct timespec ts = cns_deadline_in(50);
+
+		pthread_cond_timedwait(&brec.cv, &brec.mu, &ts);
+	}
+	done = brec.done;
+	pthread_mutex_unlock(&brec.mu);
+	return done;
+}
+
 /* Writes the end of a started run everywhere it is recorded: the log and
  * runs.jsonl first, then the target's history row, so that a record that
  * cannot be written (a full disk) fails the run in the history row and the
  * exit status too.  rc is the run's outcome so far (err set when -1);
- * returns the final one. */
+ * returns the final one.  With bounded, the run is being ended because
+ * something does not answer: the target's copy is written on a fresh
+ * connection within RECORD_LIMIT_MS or not at all (the next run marks it
+ * crashed). */
 static int record_end(struct runner *rn, struct cns_run *run,
 		      struct cns_runner_result *res, struct cns_error *err,
-		      int rc)
+		      int rc, bool bounded)
 {
 	struct cns_error e2;
 	struct cns_run_record rec;
@@ -938,7 +1066,21 @@ static int record_end(struct runner *rn, struct cns_run *run,
 			cns_error_detail(err, "%s", e2.message);
 		}
 	}
-	if (rn->state && PQstatus(state_conn(rn)) == CONNECTION_OK) {
+	if (bounded) {
+		int64_t rejected = 0;
+
+		for (int i = 0; i < n; i++)
+			rejected += res->stats[i].rejected;
+		if (!record_target_bounded(rn, res->status,
+					   cns_error_exit_code(rc < 0
+								       ? err->code
+								       : CNS_OK),
+					   sj, rejected, msg[0] ? msg : NULL))
+			cns_runlog_event(rn->log, CNS_LOG_WARN, "end", NULL,
+					 "could not record the run in the "
+					 "target within %lld ms",
+					 (long long)record_limit_ms(rn->job));
+	} else if (rn->state && PQstatus(state_conn(rn)) == CONNECTION_OK) {
 		int64_t rejected = 0;
 		int code = cns_error_exit_code(rc < 0 ? err->code : CNS_OK);
 		int done;
@@ -992,6 +1134,186 @@ static void record_unstarted(struct runner *rn, struct cns_error *err)
 	if (cns_runlog_record_skip(rn->job, &rec, &e2) < 0)
 		cns_error_detail(err, "the run could not be recorded: %s",
 				 e2.message);
+}
+
+
+/* ---- the guard ---- */
+
+/* The cause the guard fired for, into err (the phase's own error, e.g.
+ * "canceling statement due to user request", becomes the detail). */
+static void guard_cause(struct guard *g, struct cns_error *err)
+{
+	char was[sizeof(err->message)] = "";
+
+	if (cns_error_isset(err))
+		snprintf(was, sizeof(was), "%s", err->message);
+	cns_error_clear(err);
+	cns_error_set(err, (enum cns_error_code)atomic_load(&g->fired), "%s",
+		      g->cause);
+	if (was[0])
+		cns_error_detail(err, "%s", was);
+}
+
+/* Records the end of a run that did not stop within kill_grace, in a
+ * bounded time.  Returns false when another thread is already doing
+ * it. */
+static bool guard_end_stuck(struct guard *g, struct cns_run *run,
+			    struct cns_runner_result *res,
+			    const struct cns_error *err)
+{
+	struct cns_run none;
+
+	if (atomic_exchange(&g->ending, 1))
+		return false;
+	memset(&none, 0, sizeof(none));
+	cns_runlog_event(g->rn->log, CNS_LOG_ERROR, "watchdog", NULL,
+			 "the run did not stop within kill_grace: ending it");
+	{
+		struct cns_error e = *err;
+
+		if (g->rn->log)
+			record_end(g->rn, run ? run : &none, res, &e, -1, true);
+		else
+			record_unstarted(g->rn, &e);
+	}
+	return true;
+}
+
+static void *canceller_main(void *arg)
+{
+	(void)arg;
+	cns_pg_cancel_all();
+	return NULL;
+}
+
+static void guard_fire(struct guard *g, enum cns_error_code code,
+		       const char *what, int64_t now)
+{
+	pthread_t tid;
+
+	snprintf(g->cause, sizeof(g->cause), "%s", what);
+	g->fired_ms = now;
+	atomic_store(&g->fired, (int)code);
+	cns_runlog_event(g->rn->log, CNS_LOG_WARN, "watchdog", NULL,
+			 "%s, cancelling", what);
+	if (atomic_load(&g->in_pipeline))
+		return; /* supervise() cancels the pipeline */
+	/* Cancel requests are network I/O that a silent peer can block: a
+	 * thread of their own, that nobody waits for. */
+	if (cns_thread_create(&tid, canceller_main, NULL) == 0)
+		pthread_detach(tid);
+}
+
+static void *guard_main(void *arg)
+{
+	struct guard *g = arg;
+	const struct cns_job_conf *job = g->rn->job;
+	const struct cns_runner_options *opt = g->rn->opt;
+
+	pthread_mutex_lock(&g->mu);
+	while (!g->quit) {
+		struct timespec ts = cns_deadline_in(TICK_MS);
+		int64_t now;
+
+		pthread_cond_timedwait(&g->cv, &g->mu, &ts);
+		if (g->quit)
+			break;
+		now = cns_now_ms();
+		if (!atomic_load(&g->fired)) {
+			int sig = opt->signal_flag ? atomic_load(opt->signal_flag)
+						   : 0;
+			char what[128], d[32];
+
+			if (sig) {
+				snprintf(what, sizeof(what),
+					 "run cancelled by %s",
+					 sig == SIGINT ? "SIGINT" : "SIGTERM");
+				guard_fire(g, CNS_E_CANCELLED, what, now);
+			} else if (job->max_runtime_ms > 0 &&
+				   now - g->start_ms >= job->max_runtime_ms) {
+				cns_format_duration(job->max_runtime_ms, d,
+						    sizeof(d));
+				snprintf(what, sizeof(what),
+					 "the run exceeded max_runtime = %s",
+					 d);
+				guard_fire(g, CNS_E_TIMEOUT, what, now);
+			}
+			continue;
+		}
+		if (now < give_up_at(job, g->fired_ms) +
+				  (atomic_load(&g->in_pipeline) ? GUARD_SLACK_MS
+								: 0))
+			continue;
+		{
+			struct cns_error e;
+
+			cns_error_clear(&e);
+			guard_cause(g, &e);
+			cns_error_detail(&e, "a call to a server did not "
+					     "return within kill_grace");
+			if (guard_end_stuck(g, g->run, g->res, &e) &&
+			    opt->stuck)
+				opt->stuck(opt->stuck_ctx, &e);
+			/* Without a stuck callback, or while another thread
+			 * ends the run, wait to be told to quit. */
+			g->fired_ms = INT64_MAX / 2;
+		}
+	}
+	pthread_mutex_unlock(&g->mu);
+	return NULL;
+}
+
+static int guard_start(struct runner *rn, struct cns_runner_result *res,
+		       struct cns_error *err)
+{
+	struct guard *g = &rn->guard;
+	int rc;
+
+	g->rn = rn;
+	g->res = res;
+	g->start_ms = cns_now_ms();
+	pthread_mutex_init(&g->mu, NULL);
+	cns_cond_init_monotonic(&g->cv);
+	rc = cns_thread_create(&g->tid, guard_main, g);
+	if (rc != 0)
+		return cns_error_set(err, CNS_E_INTERNAL,
+				     "could not start the run's watchdog: %s",
+				     strerror(rc));
+	g->started = true;
+	return 0;
+}
+
+static void guard_stop(struct guard *g)
+{
+	if (!g->started)
+		return;
+	pthread_mutex_lock(&g->mu);
+	g->quit = true;
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+	pthread_join(g->tid, NULL);
+	pthread_mutex_destroy(&g->mu);
+	pthread_cond_destroy(&g->cv);
+	g->started = false;
+}
+
+/* After a phase outside the pipeline failed: when the guard fired, the
+ * run ends with the guard's cause, whatever the phase said.  A phase that
+ * succeeded keeps its success (a swap that committed did swap). */
+static int guard_check(struct guard *g, int rc, struct cns_error *err)
+{
+	if (rc < 0 && atomic_load(&g->fired))
+		guard_cause(g, err);
+	return rc;
+}
+
+/* Between two phases: a run whose guard fired starts no next phase. */
+static int guard_point(struct guard *g, struct cns_error *err)
+{
+	if (!atomic_load(&g->fired))
+		return 0;
+	guard_cause(g, err);
+	return -1;
 }
 
 static void release(struct runner *rn)
@@ -1049,6 +1371,9 @@ int cns_runner_run(const struct cns_job_conf *cjob,
 	if (job.statement_timeout_ms == 0 && job.max_runtime_ms > 0)
 		job.statement_timeout_ms = job.max_runtime_ms +
 					   job.kill_grace_ms;
+	/* Before the first connection: the network timeouts derive from
+	 * stall_timeout. */
+	cns_pg_set_timeouts(job.stall_timeout_ms);
 	rn.job = &job;
 	rn.opt = opt;
 	rn.lock = &lock;
@@ -1062,26 +1387,47 @@ int cns_runner_run(const struct cns_job_conf *cjob,
 
 	int64_t lock_start = cns_now_ms();
 
+	/* From here on every phase is under the guard: a connect, a lock
+	 * wait, a prepare or a swap that blocks is cancelled at max_runtime
+	 * or on a signal, and the run is ended kill_grace later. */
+	if (guard_start(&rn, res, err) < 0) {
+		record_unstarted(&rn, err);
+		res->status = status_of(err->code);
+		release(&rn);
+		return -1;
+	}
 	/* Every lock before any shared record: a run refused by either lock
 	 * (another host may hold the target's) must not open a log, judge
 	 * the holder's marker or write a running row; it only appends its
 	 * own "skipped" or "failed" record. */
 	if (cns_lock_acquire_local(&lock, &job, rn.run_id, opt->wait_lock_ms,
 				   err) < 0 ||
-	    cns_lock_acquire_target(&lock, &job, rn.run_id,
-				    opt->wait_lock_ms -
-					    (cns_now_ms() - lock_start),
-				    err) < 0) {
+	    guard_check(&rn.guard,
+			cns_lock_acquire_target(&lock, &job, rn.run_id,
+						opt->wait_lock_ms -
+							(cns_now_ms() -
+							 lock_start),
+						err),
+			err) < 0) {
 		/* A target that cannot be reached is a failed run on
 		 * record, not a silence that monitoring only notices hours
 		 * later. */
+		guard_stop(&rn.guard);
 		cns_lock_release(&lock);
 		record_unstarted(&rn, err);
 		res->status = status_of(err->code);
 		release(&rn);
 		return -1;
 	}
-	rn.log = cns_runlog_open(&job, rn.run_id, rn.started_us, err);
+	{
+		/* The guard reads the log to say why it fires. */
+		struct cns_runlog *log =
+			cns_runlog_open(&job, rn.run_id, rn.started_us, err);
+
+		pthread_mutex_lock(&rn.guard.mu);
+		rn.log = log;
+		pthread_mutex_unlock(&rn.guard.mu);
+	}
 	if (!rn.log) {
 		/* No log, so no end line: the failure is recorded as a run
 		 * that never started, where runs.jsonl can still take it. */
@@ -1091,6 +1437,8 @@ int cns_runner_run(const struct cns_job_conf *cjob,
 	}
 	snprintf(res->log_path, sizeof(res->log_path), "%s",
 		 cns_runlog_path(rn.log));
+	if (guard_point(&rn.guard, err) < 0)
+		goto end;
 	cns_runlog_event(rn.log, CNS_LOG_INFO, "start", NULL,
 			 "run plan sources=%d batch_size=%d parallel=%d "
 			 "mode=%s",
@@ -1100,15 +1448,24 @@ int cns_runner_run(const struct cns_job_conf *cjob,
 							      : "replace");
 	if (cns_transform_load(job.transforms, rn.started_us, &xf, err) < 0)
 		goto end;
-	if (open_state(&rn, err) < 0)
+	if (guard_check(&rn.guard, open_state(&rn, err), err) < 0 ||
+	    guard_point(&rn.guard, err) < 0)
 		goto end;
+	if (rn.state)
+		cns_pg_keep(rn.state); /* the record goes there at the end */
 	rn.rejects = cns_rejects_open(&job, rn.run_id);
 	memset(&ropt, 0, sizeof(ropt));
 	ropt.only_source = opt->only_source;
 	ropt.run_start_us = rn.started_us;
 	rn.run = &run;
-	if (cns_pipeline_start(&run, &job, xf, &ropt, &hooks, err) < 0)
+	if (guard_check(&rn.guard,
+			cns_pipeline_start(&run, &job, xf, &ropt, &hooks, err),
+			err) < 0)
 		goto end;
+	pthread_mutex_lock(&rn.guard.mu);
+	rn.guard.run = &run;
+	pthread_mutex_unlock(&rn.guard.mu);
+	atomic_store(&rn.guard.in_pipeline, 1);
 	if (!supervise(&rn, &run, &job)) {
 		/* Threads are stuck in a call that ignored the cancel:
 		 * record what is known and let the caller end the process;
@@ -1116,11 +1473,18 @@ int cns_runner_run(const struct cns_job_conf *cjob,
 		*err = run.err;
 		res->stuck = true;
 		rn.run = NULL;
-		record_end(&rn, &run, res, err, -1);
+		if (!guard_end_stuck(&rn.guard, &run, res, err)) {
+			/* The guard is recording it: give it the time. */
+			struct timespec ts = {RECORD_LIMIT_MS / 1000 + 1, 0};
+
+			nanosleep(&ts, NULL);
+		}
+		guard_stop(&rn.guard);
 		cns_lock_release(&lock);
 		return -1;
 	}
-	rc = cns_pipeline_finish(&run, err);
+	atomic_store(&rn.guard.in_pipeline, 0);
+	rc = guard_check(&rn.guard, cns_pipeline_finish(&run, err), err);
 	CNS_HOOK("run.finished");
 end:
 	rn.run = NULL;
@@ -1137,12 +1501,14 @@ end:
 	}
 	if (rc == 0 && cns_runlog_check(rn.log, err) < 0)
 		rc = -1;
-	rc = record_end(&rn, &run, res, err, rc);
+	rc = record_end(&rn, &run, res, err, rc, false);
+	guard_stop(&rn.guard);
 	if (rn.rejects)
 		cns_rejects_close(rn.rejects, NULL);
 	if (run.stats)
 		cns_pipeline_release(&run);
 out:
+	guard_stop(&rn.guard);
 	cns_transform_free(xf);
 	cns_lock_release(&lock);
 	release(&rn);

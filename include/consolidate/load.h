@@ -14,6 +14,7 @@
 #ifndef CONSOLIDATE_LOAD_H
 #define CONSOLIDATE_LOAD_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -96,7 +97,7 @@ void cns_loader_on_reject(struct cns_loader *l, const char *source_name,
 
 /* A flag that, once set, makes the loader roll back the chunk in flight
  * instead of committing it. */
-void cns_loader_set_stop(struct cns_loader *l, volatile int *stop);
+void cns_loader_set_stop(struct cns_loader *l, atomic_int *stop);
 
 /* Runs one statement on the loader's connection (outside a chunk). */
 int cns_loader_exec(struct cns_loader *l, const char *sql,

@@ -70,3 +70,36 @@ void cns_pg_copy_format_row(struct cns_buf *out, const struct cns_cell *cells,
 			    int ncols);
 
 #endif
+
+/* ---- every connection of the process (pg_conns.c) ---- */
+
+/* Connection defaults, in force unless the conninfo sets the key itself:
+ * a connect gives up after connect_timeout seconds, an idle connection is
+ * probed by TCP keepalives (idle, interval, count), and sent data that
+ * the peer does not acknowledge ends the connection after
+ * tcp_user_timeout milliseconds: the job's stall_timeout when it has one,
+ * else CNS_PG_TCP_USER_TIMEOUT_MS. */
+#define CNS_PG_CONNECT_TIMEOUT "30"
+#define CNS_PG_KEEPALIVES_IDLE "30"
+#define CNS_PG_KEEPALIVES_INTERVAL "10"
+#define CNS_PG_KEEPALIVES_COUNT "3"
+#define CNS_PG_TCP_USER_TIMEOUT_MS 60000
+
+/* Sets the stall_timeout the connection defaults derive from (0: none);
+ * call before the run starts its threads. */
+void cns_pg_set_timeouts(int64_t stall_timeout_ms);
+/* Fills keys/vals (room for 6) with the defaults above; buf (32 bytes)
+ * holds a value.  Returns how many. */
+int cns_pg_default_params(const char **keys, const char **vals, char *buf,
+			  size_t size);
+
+/* Adds conn to the process's list of open connections; PQfinish() takes
+ * it out.  cns_pg_connect() does this for every connection. */
+void cns_pg_register(PGconn *conn);
+/* Marks conn as one that cns_pg_cancel_all() leaves alone (the run's own
+ * records and lock). */
+void cns_pg_keep(PGconn *conn);
+/* Sends a cancel request to every listed connection not kept; returns how
+ * many were sent.  Blocks while a peer does not answer: call it from a
+ * thread nobody waits for. */
+int cns_pg_cancel_all(void);

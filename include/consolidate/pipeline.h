@@ -18,6 +18,7 @@
 #define CONSOLIDATE_PIPELINE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -102,24 +103,44 @@ struct cns_run {
 
 	int nsources;
 	struct cns_source_stats *stats; /* guarded by lock */
-	pthread_mutex_t lock;          /* guards stats, err, next, active */
+	pthread_mutex_t lock;          /* guards stats, err, next, go,
+					* finished_threads, live_*, pin */
 	struct cns_error err;          /* first error of the run */
 	int next;                      /* next source index to start */
 	int nthreads;
 	pthread_t *threads;
 	int finished_threads;          /* guarded by lock */
 	pthread_cond_t done_cv;        /* signalled as threads finish */
-	volatile int stop;             /* set by cancel: stop soon */
-	enum cns_error_code stop_code;
+	bool go;                       /* every thread started: work */
+	pthread_cond_t go_cv;          /* signalled when go or stop is set */
+	atomic_int stop;               /* set by cancel: stop soon */
+	atomic_int stop_code;          /* enum cns_error_code of the stop */
 
-	/* Live sources and loaders, for cancel(); guarded by lock. */
+	/* Live sources, loaders and queues, for cancel(); guarded by lock.
+	 * A worker does not take its source or loader out of these while
+	 * the canceller has pinned that index (pin, pin_cv). */
 	struct cns_source **live_src;
 	struct cns_loader **live_loader;
+	void **live_task;
+	int pin;                       /* index the canceller uses, or -1 */
+	pthread_cond_t pin_cv;
+
+	/* The canceller thread: cancel() only sets flags and wakes it; it
+	 * does the cancel requests (network I/O) outside every lock, so
+	 * that neither the supervisor nor the workers wait on a peer that
+	 * does not answer. */
+	pthread_t canceller;
+	bool has_canceller;
+	bool cancel_asked;             /* guarded by lock */
+	bool canceller_quit;           /* guarded by lock */
+	pthread_cond_t cancel_cv;
 };
 
 /* Prepares the run (the target table, the shadow for replace mode) and
- * starts the worker threads.  run must be zeroed; on error nothing is left
- * running. */
+ * starts the worker threads and the canceller.  No source starts before
+ * every thread has started: when one cannot be started, those that were
+ * are stopped and joined and the call fails (nothing moved).  run must be
+ * zeroed; on error nothing is left running (call release()). */
 int cns_pipeline_start(struct cns_run *run, const struct cns_job_conf *job,
 		       const struct cns_transform *xf,
 		       const struct cns_run_options *opt,
@@ -130,15 +151,18 @@ int cns_pipeline_start(struct cns_run *run, const struct cns_job_conf *job,
  * (all threads joined). */
 bool cns_pipeline_wait(struct cns_run *run, int timeout_ms);
 
-/* Asks every source and loader to stop (from the main thread, e.g. the
- * watchdog or a signal); the run ends with `code`. */
+/* Asks every source and loader to stop (from any thread, e.g. the
+ * watchdog or a signal); the run ends with `code`.  Never blocks on the
+ * network: it sets flags, wakes the queues and hands the cancel requests
+ * to the canceller thread. */
 void cns_pipeline_cancel(struct cns_run *run, enum cns_error_code code,
 			 const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* After wait() returned true: swaps the shadow in replace mode when the run
  * succeeded, checks max_rejects, and returns 0 or -1 with the run's
- * error. */
+ * error.  A run in which a source that was not skipped did not reach its
+ * end fails, whatever else happened. */
 int cns_pipeline_finish(struct cns_run *run, struct cns_error *err);
 
 /* Copies the statistics under the lock. */

@@ -10,6 +10,7 @@
 #define CONSOLIDATE_RUNNER_H
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -23,12 +24,20 @@ struct cns_runner_options {
 	int64_t wait_lock_ms;     /* --wait */
 	int64_t max_runtime_ms;   /* overrides the job's when > 0 */
 	int64_t stall_timeout_ms; /* overrides the job's when > 0 */
-	/* Set by the caller's signal handlers (SIGTERM, SIGINT); may be
-	 * NULL. */
-	volatile sig_atomic_t *signal_flag;
+	/* Set by the caller's signal handlers (SIGTERM, SIGINT) to the
+	 * signal's number; read by the runner's threads; may be NULL. */
+	atomic_int *signal_flag;
 	/* Called about every 200 ms from the calling thread. */
 	void (*tick)(void *ctx, const struct cns_source_stats *st, int n);
 	void *tick_ctx;
+	/* Called from the runner's guard thread when a phase of the run
+	 * outside the pipeline (connect, lock, prepare, swap, records) did
+	 * not stop within kill_grace after max_runtime or a signal: the run
+	 * is recorded as far as that can be done in a bounded time, and the
+	 * callee ends the process (the runner itself never exits).  May be
+	 * NULL: the run then waits for the blocked call. */
+	void (*stuck)(void *ctx, const struct cns_error *err);
+	void *stuck_ctx;
 };
 
 struct cns_runner_result {

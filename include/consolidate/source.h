@@ -12,6 +12,7 @@
 #ifndef CONSOLIDATE_SOURCE_H
 #define CONSOLIDATE_SOURCE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -97,7 +98,7 @@ struct cns_source {
 	cns_source_reject_fn reject;
 	void *reject_ctx;
 
-	volatile int cancelled; /* set by cancel() implementations */
+	atomic_int cancelled; /* set by cancel() and by the run */
 	int64_t rows_read;      /* maintained by drivers */
 	int64_t bytes_read;
 

@@ -24,12 +24,14 @@
  *
  * Wrapped functions, by name: malloc (the cns_x* allocators), write,
  * fsync, rename (files the run owns), PQconnectdb, PQexec,
- * PQputCopyData, SQLFetch.  The call site asks cns_fail_now(name) just
+ * PQputCopyData, SQLFetch, pthread_create (cns_thread_create).  The call site asks cns_fail_now(name) just
  * before the real call and, when it says 1, fails the way the real call
  * would (NULL, -1 with errno, a bad status).
  */
 #ifndef CONSOLIDATE_TESTHOOK_H
 #define CONSOLIDATE_TESTHOOK_H
+
+#include <pthread.h>
 
 #ifdef CNS_TEST_HOOKS
 void cns_testhook(const char *point);
@@ -42,7 +44,14 @@ int cns_fail_now(const char *name);
 #else
 #define CNS_HOOK(point) ((void)0)
 #define CNS_HOOK_DROP(point, fd) ((void)(fd))
-#define cns_fail_now(name) 0
+#define cns_fail_now(name) ((void)(name), 0)
 #endif
+
+/* Starts a thread of the engine; returns 0 or an errno value, like
+ * pthread_create (EAGAIN under CNS_FAIL_AT=pthread_create:N).  The new
+ * thread starts with SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGPIPE
+ * blocked: they are for the thread that handles them (the CLI's main
+ * thread), never for a worker inside libpq or a driver. */
+int cns_thread_create(pthread_t *tid, void *(*fn)(void *), void *arg);
 
 #endif

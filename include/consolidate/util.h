@@ -12,6 +12,7 @@
 #ifndef CONSOLIDATE_UTIL_H
 #define CONSOLIDATE_UTIL_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -68,6 +69,11 @@ void cns_buf_vprintf(struct cns_buf *b, const char *fmt, va_list ap);
 int64_t cns_now_ms(void);
 /* Wall time in microseconds since the epoch, for timestamps in logs. */
 int64_t cns_wall_us(void);
+/* A condition variable whose timed waits run on the monotonic clock (a
+ * step of the wall clock must neither stretch nor shorten them), and the
+ * deadline ms from now on that clock, for pthread_cond_timedwait(). */
+void cns_cond_init_monotonic(pthread_cond_t *cv);
+struct timespec cns_deadline_in(int64_t ms);
 
 /* Checks that s[0..n) is well-formed UTF-8 (no overlongs, no surrogates).
  * Returns the byte offset of the first bad byte, or -1 when it is valid. */

@@ -8,6 +8,7 @@
  */
 #include <getopt.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,9 @@ struct run_cli {
 	bool quiet;
 };
 
-static volatile sig_atomic_t got_signal;
+/* Atomics, not volatile sig_atomic_t: the runner's watchdog thread reads
+ * got_signal too (a lock-free atomic is safe in a handler). */
+static atomic_int got_signal;
 static volatile sig_atomic_t interrupts;
 
 /* Handlers only set flags; the runner's loop acts on them.  A second
@@ -37,7 +40,7 @@ static void on_signal(int sig)
 {
 	if (sig == SIGINT && ++interrupts > 1)
 		_exit(CNS_EXIT_CANCELLED);
-	got_signal = sig;
+	atomic_store(&got_signal, sig);
 }
 
 static int duration_arg(const char *opt, const char *val, int64_t *ms)
@@ -113,6 +116,17 @@ static void tick(void *ctx, const struct cns_source_stats *st, int n)
 	cns_report_progress(stderr, st, n, cns_now_ms());
 }
 
+/* The runner's guard could not get a blocked call back within kill_grace:
+ * the run is recorded, and only ending the process frees it. */
+static void stuck(void *ctx, const struct cns_error *err)
+{
+	(void)ctx;
+	cns_cli_report(err);
+	fprintf(stderr, "consolidate: the run did not stop within "
+			"kill_grace; ending it now\n");
+	_exit(cns_error_exit_code(err->code));
+}
+
 static void install_signals(void)
 {
 	struct sigaction sa;
@@ -166,6 +180,7 @@ int cns_cmd_run(int argc, char **argv)
 	}
 	install_signals();
 	o.ropt.signal_flag = &got_signal;
+	o.ropt.stuck = stuck;
 	if (progress)
 		o.ropt.tick = tick;
 	rc = cns_runner_run(job, &o.ropt, &res, &err);
