@@ -141,7 +141,7 @@ build/fuzz/fuzz_transform: $(FUZZ_SRC) $(wildcard src/transform/*.h) \
 
 fuzz: build/fuzz/fuzz_transform
 	@mkdir -p build/fuzz/corpus
-	@cp -n transforms/*.xf build/fuzz/corpus/ 2>/dev/null || true
+	@cp -n transforms/*.xf tests/fuzz/seeds/transform/* build/fuzz/corpus/ 2>/dev/null || true
 	build/fuzz/fuzz_transform -max_total_time=$(FUZZ_TIME) \
 	  -print_final_stats=1 build/fuzz/corpus 2>&1 | \
 	  grep -E '^(stat::number_of_executed_units|Done|==[0-9]+==ERROR)' ; \

@@ -367,6 +367,51 @@ static void test_impossible_casts(void **state)
 	assert_string_equal(got, "COMPILE: cannot cast type boolean to date");
 }
 
+/* Numeric literals of every length up to past the limit of 1000 digits:
+ * each one is exact when it fits, and one that does not is a clean
+ * compile error, also where a cast or a typed column uses it (that path
+ * once read the missing value of a literal too long to keep). */
+static void test_long_literals(void **state)
+{
+	static const char *const uses[] = { "%s", "%s::integer",
+					    "%s::double precision",
+					    "cast(%s as numeric(10,2))",
+					    "%s + 1", "-%s" };
+	char lit[1200], expr[1300], got[2048], want[1300];
+	(void)state;
+
+	for (int len = 1; len <= 1100; len++) {
+		/* 1, 1.5, 1.05, 1.005, ... and every other one without a
+		 * point (then it is an integer literal up to 19 digits) */
+		if (len % 2 || len < 2) {
+			memset(lit, '9', (size_t)len);
+			lit[len] = '\0';
+		} else {
+			lit[0] = '1';
+			lit[1] = '.';
+			memset(lit + 2, '0', (size_t)len - 2);
+			lit[len] = '5';
+			lit[len + 1] = '\0';
+		}
+		for (size_t u = 0; u < sizeof(uses) / sizeof(*uses); u++) {
+			snprintf(expr, sizeof(expr), uses[u], lit);
+			xf_eval(expr, N, N, N, N, got, sizeof(got));
+			if (len > 1000) {
+				if (strncmp(got, "COMPILE: number \"", 17) != 0)
+					fail_msg("%d digits, %s: %.80s", len,
+						 uses[u], got);
+				continue;
+			}
+			assert_true(strncmp(got, "COMPILE", 7) != 0);
+			if (u == 0) {
+				snprintf(want, sizeof(want), "%s", lit);
+				if (strcmp(got, want) != 0)
+					fail_msg("%d digits: %.80s", len, got);
+			}
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -374,6 +419,7 @@ int main(void)
 		cmocka_unit_test(test_time_zones),
 		cmocka_unit_test(test_output_forms),
 		cmocka_unit_test(test_impossible_casts),
+		cmocka_unit_test(test_long_literals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
