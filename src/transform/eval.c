@@ -200,7 +200,9 @@ static int ev_arith_num(const struct node *n, struct ectx *c, struct xval *out)
 		break;
 	case T_SLASH:
 	case T_PERCENT:
-		if (xf_dec_is_zero(b.s, b.n))
+		/* NaN / 0 is NaN in PostgreSQL; everything else fails */
+		if (xf_dec_is_zero(b.s, b.n) &&
+		    xf_dec_special(a.s, a.n) != DEC_NAN)
 			return xf_ev_fail(c, "division by zero");
 		if (n->op == T_SLASH)
 			rc = xf_dec_div(c->scratch, a.s, a.n, b.s, b.n,
@@ -258,12 +260,24 @@ static int ev_date_arith(const struct node *n, struct ectx *c, struct xval *out)
 	}
 	out->null = false;
 	if (n->op == 'd') {
+		if (!XF_DT_FINITE(a.i) || !XF_DT_FINITE(b.i))
+			return xf_ev_fail(c, "cannot subtract infinite dates");
 		out->i = a.i - b.i;
 		return 0;
 	}
-	out->i = n->op == T_PLUS ? a.i + b.i : a.i - b.i;
-	/* 0001-01-01 .. 9999-12-31 */
-	if (out->i < -719162 || out->i > 2932896)
+	/* infinity plus or minus days is infinity, as in PostgreSQL */
+	if (n->args[0]->ty.t == CNS_T_DATE && !XF_DT_FINITE(a.i)) {
+		out->i = a.i;
+		return 0;
+	}
+	if (n->args[1]->ty.t == CNS_T_DATE && !XF_DT_FINITE(b.i)) {
+		out->i = b.i;
+		return 0;
+	}
+	if (n->op == T_PLUS ? __builtin_add_overflow(a.i, b.i, &out->i) :
+			      __builtin_sub_overflow(a.i, b.i, &out->i))
+		return xf_ev_fail(c, "date out of range");
+	if (out->i < XF_DATE_MIN || out->i > XF_DATE_MAX)
 		return xf_ev_fail(c, "date out of range");
 	return 0;
 }
