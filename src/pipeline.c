@@ -349,6 +349,10 @@ static int open_source(struct source_task *t, struct cns_error *err)
 						   "in [schema]",
 					      conf->name, run->job->transforms),
 			       -1;
+	/* Columns the driver types keep their type in casts (a
+	 * timestamptz's offset counts) */
+	cns_program_set_column_types(t->prog,
+				     (const char *const *)t->src->coltypes);
 	if (t->src->pg_exact_types)
 		cns_program_trust_types(t->prog,
 					(const char *const *)t->src->coltypes);

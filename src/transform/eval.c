@@ -96,11 +96,31 @@ int xf_eval_col(const struct node *n, struct ectx *c, struct xval *out)
 
 int xf_eval_cast(const struct node *n, struct ectx *c, struct xval *out)
 {
+	const struct node *a = n->args[0];
 	struct xval v;
 
-	if (n->args[0]->eval(n->args[0], c, &v) < 0)
+	if (a->eval(a, c, &v) < 0)
 		return -1;
-	return xf_cast_value(c, &v, n->args[0]->ty, n->ty, out);
+	/* A source column whose driver reports timestamptz keeps that
+	 * type: its text carries an offset, which reading it straight as
+	 * a date, timestamp or time would drop (23:30+00 in Berlin is the
+	 * next day). */
+	if (a->kind == N_COL && a->ty.untyped && !v.null && c->p->coltypes &&
+	    (n->ty.t == CNS_T_DATE || n->ty.t == CNS_T_TIMESTAMP ||
+	     n->ty.t == CNS_T_TIME)) {
+		int col = c->p->colmap[a->slot];
+
+		if (col >= 0 && c->p->coltypes[col] == CNS_T_TIMESTAMPTZ) {
+			struct xval at;
+
+			if (xf_parse_value(c, v.s, v.n, xt(CNS_T_TIMESTAMPTZ),
+					   &at) < 0)
+				return -1;
+			return xf_cast_value(c, &at, xt(CNS_T_TIMESTAMPTZ),
+					     n->ty, out);
+		}
+	}
+	return xf_cast_value(c, &v, a->ty, n->ty, out);
 }
 
 int xf_eval_bool(const struct node *n, struct ectx *c, int *truth)

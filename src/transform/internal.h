@@ -365,6 +365,9 @@ struct cns_program {
 	struct node **out; /* per schema column, see section.out */
 	int *trusted;      /* per schema column: the input column copied as
 			      it is (see cns_program_trust_types), or -1 */
+	enum cns_type *coltypes; /* per input column: the type its driver
+				    reports, CNS_T_UNKNOWN when none (see
+				    cns_program_set_column_types); or NULL */
 	struct cns_arena scratch;
 	struct cns_buf work; /* reused by functions that build a string */
 	struct tzinfo *tz; /* owned; NULL means UTC */

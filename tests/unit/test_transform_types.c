@@ -444,6 +444,70 @@ static void test_long_literals(void **state)
 	}
 }
 
+/* A source column the driver reports as timestamptz keeps that type in
+ * casts (its offset counts, then the program's zone); untyped text is
+ * read as the type asked for, as PostgreSQL reads a string literal. */
+static void test_typed_columns(void **state)
+{
+	static const char *const names[] = { "at" };
+	static const char *const typed[] = { "timestamp with time zone" };
+	static const char *const text[] = { "text" };
+	const char *const *kinds[] = { typed, text, NULL };
+	const char *want[] = { "2026-06-02|2026-06-02 01:30:00|01:30:00|"
+			       "2026-06-01 22:00:00+00",
+			       "2026-06-01|2026-06-01 23:30:00|23:30:00|"
+			       "2026-05-31 22:00:00+00",
+			       "2026-06-01|2026-06-01 23:30:00|23:30:00|"
+			       "2026-05-31 22:00:00+00" };
+	(void)state;
+
+	for (int k = 0; k < 3; k++) {
+		struct cns_transform *t = NULL;
+		struct cns_program *p = NULL;
+		struct cns_error err;
+		struct cns_chunk in, out;
+		struct cns_eval_stats st = { 0, 0 };
+		char got[256];
+		size_t at = 0;
+
+		cns_error_clear(&err);
+		assert_int_equal(
+			cns_transform_parse(
+				"t.xf",
+				"[schema]\nd date\nts timestamp\ntt time\n"
+				"tr timestamptz\n[from s]\nd = cast(at as date)\n"
+				"ts = cast(at as timestamp)\n"
+				"tt = cast(at as time)\n"
+				"tr = date_trunc('day', at)\n",
+				XF_NOW, &t, &err),
+			0);
+		assert_int_equal(cns_transform_bind(t, "s", 1, names, &p, &err),
+				 0);
+		cns_program_set_column_types(p, kinds[k]);
+		assert_int_equal(
+			cns_program_set_timezone(p, "Europe/Berlin", &err), 0);
+		cns_chunk_init(&in, 1, 1);
+		cns_chunk_init(&out, 4, 1);
+		cns_chunk_add_row(&in, 1, NULL);
+		cns_chunk_set(&in, 0, 0, "2026-06-01 23:30:00+00", 22);
+		assert_int_equal(
+			cns_program_run(p, &in, &out, NULL, NULL, &st, &err), 0);
+		assert_int_equal(out.nrows, 1);
+		for (int i = 0; i < 4; i++) {
+			const struct cns_cell *c = cns_chunk_row(&out, 0) + i;
+
+			at += (size_t)snprintf(got + at, sizeof(got) - at,
+					       "%s%.*s", i ? "|" : "",
+					       (int)c->len, c->data);
+		}
+		assert_string_equal(got, want[k]);
+		cns_chunk_release(&in);
+		cns_chunk_release(&out);
+		cns_program_free(p);
+		cns_transform_free(t);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -452,6 +516,7 @@ int main(void)
 		cmocka_unit_test(test_output_forms),
 		cmocka_unit_test(test_impossible_casts),
 		cmocka_unit_test(test_long_literals),
+		cmocka_unit_test(test_typed_columns),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
