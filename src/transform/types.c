@@ -628,7 +628,7 @@ static int parse_double(struct ectx *c, const char *s0, size_t n0,
 		      { "-inf", -INFINITY } };
 	const char *s = s0;
 	size_t n = n0, i;
-	char *buf, *end;
+	char small[128], *buf = small, *end;
 	double d;
 	int saved;
 
@@ -638,7 +638,13 @@ static int parse_double(struct ectx *c, const char *s0, size_t n0,
 	}
 	if (n == 0 || memchr(s, '\0', n))
 		return invalid(c, s0, n0, ty);
-	buf = cns_arena_strndup(c->scratch, s, n);
+	/* strtod needs a terminated copy; a long one goes to the arena */
+	if (n < sizeof(small)) {
+		memcpy(small, s, n);
+		small[n] = '\0';
+	} else {
+		buf = cns_arena_strndup(c->scratch, s, n);
+	}
 	pthread_once(&locales_once, locales_init);
 	errno = 0;
 	if (ty.t == CNS_T_REAL)
