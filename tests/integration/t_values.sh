@@ -297,5 +297,59 @@ sed 's/v11/late/g' v11.conf > late.conf
 is "$(q dst_values "SELECT count(*) FROM late")" 0 "timestamps past 294246 are refused"
 like "$(cat late.out; find "$TMPDIR_T/rejects" -path '*late*' -type f -exec zcat -f {} +)" \
 	'invalid timestamp ""294247-01-01""' "with a reason"
+# The same values through ODBC: psqlODBC hands a real, a double and a
+# numeric over as text, which the run reads by the same rules.  What
+# PostgreSQL itself prints for the extremes of real (3.4028235e+38,
+# 1e-45) and the special values must arrive unchanged.
+eval "$("$ROOT/scripts/odbc-setup" "$TMPDIR_T/odbc")"
+q dst_values "CREATE TABLE edges (id int PRIMARY KEY, r real,
+	d double precision, n numeric)" >/dev/null
+q dst_values "INSERT INTO edges VALUES
+	(1, '3.4028235e+38', '1.7976931348623157e308', 'NaN'),
+	(2, '-3.4028235e+38', '-1.7976931348623157e308', 'Infinity'),
+	(3, '1e-45', '5e-324', '-Infinity'),
+	(4, '-1e-45', '2.2250738585072014e-308', '-0.000000000000000000001'),
+	(5, 'NaN', 'NaN', '123456789012345678901234567890.5'),
+	(6, 'Infinity', '-Infinity', '0'),
+	(7, '1.17549435e-38', '0.1', '1e-300')" >/dev/null
+cat > edges.xf <<'XF'
+[schema]
+id integer not null
+r  real
+d  double precision
+n  numeric
+
+[from erp]
+id = id
+r  = r
+d  = d
+n  = n
+XF
+cat > edges.conf <<JOB
+[job]
+name        = edges
+transforms  = edges.xf
+log_dir     = $TMPDIR_T/log
+lock_dir    = $TMPDIR_T/lock
+rejects_dir = $TMPDIR_T/rejects
+
+[target]
+conninfo = $(conninfo dst_values)
+table    = edges_copy
+
+[source erp]
+driver     = odbc
+connection = Driver=PostgreSQL Unicode;Servername=127.0.0.1;Port=$PGPORT;Database=dst_values
+user       = $PGUSER
+table      = edges
+JOB
+"$CNS" run edges.conf > edges.out 2>&1
+rc=$?
+ok $rc "odbc: real, double and numeric extremes and special values load"
+[ $rc -eq 0 ] || sed 's/^/#   /' edges.out | head -n 20
+is "$(q dst_values "SELECT count(*) FROM edges e JOIN edges_copy c USING (id)
+	WHERE e.r::text = c.r::text AND e.d::text = c.d::text
+	  AND e.n::text = c.n::text")" 7 "odbc: every value arrives as the server holds it"
+
 echo "# $total strings compared with the server's input functions"
 done_testing
