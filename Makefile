@@ -118,7 +118,7 @@ test: all
 # (tests/lsan.supp).  Peak-memory and timing tests are left out: the
 # sanitizers change both.
 ASAN_TESTS := t_pg_modes.sh t_csv_modes.sh t_incremental.sh t_runlog.sh \
-              t_odbc.sh t_three_systems.sh
+              t_odbc.sh t_three_systems.sh t_values.sh t_timezones.sh
 integration-asan:
 	$(MAKE) BUILD=build/asan SAN=1 build/asan/consolidate
 	@CNS=$(CURDIR)/build/asan/consolidate \
