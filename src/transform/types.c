@@ -747,7 +747,7 @@ static int parse_bool(struct ectx *c, const char *s0, size_t n0,
 	case 'o':
 	case 'O':
 		/* "o" alone could be either */
-		if (n >= 2 && n <= 2 && !strncasecmp(s, "on", n))
+		if (n == 2 && !strncasecmp(s, "on", n))
 			v = 1;
 		else if (n >= 2 && n <= 3 && !strncasecmp(s, "off", n))
 			v = 0;
