@@ -220,6 +220,7 @@ static bool fraction(struct scan *sc, int64_t *us)
 {
 	char buf[64];
 	size_t k = 0;
+	int64_t v = 0;
 
 	*us = 0;
 	if (!lit(sc, '.'))
@@ -233,6 +234,14 @@ static bool fraction(struct scan *sc, int64_t *us)
 		sc->i++;
 	}
 	buf[k] = '\0';
+	if (k <= 8) {
+		/* up to microseconds the double rounds to the exact
+		 * integer: skip strtod on the common path */
+		for (size_t i = 2; i < 8; i++)
+			v = v * 10 + (i < k ? buf[i] - '0' : 0);
+		*us = v;
+		return true;
+	}
 	*us = (int64_t)rint(xf_text_to_double_c(buf) * 1e6);
 	return true;
 }
