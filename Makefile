@@ -96,8 +96,8 @@ DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) \
 BIN := $(BUILD)/consolidate
 
 .PHONY: all clean test unit unit-asan integration demo bench install \
-        deps deps-check lint-man fuzz format-check hooks integration-asan \
-        integration-tsan
+        deps deps-check lint-man fuzz fuzz-corpus format-check hooks \
+        integration-asan integration-tsan
 
 all: deps-check $(BIN)
 	@if [ "$(BUILD)" = build ]; then ln -sf $(BIN) consolidate; fi
@@ -173,7 +173,7 @@ test: all
 # sanitizers change both.
 ASAN_TESTS := t_pg_modes.sh t_csv_modes.sh t_incremental.sh t_runlog.sh \
               t_odbc.sh t_odbc_driver.sh t_three_systems.sh t_report.sh \
-              t_notify.sh t_names.sh
+              t_notify.sh t_names.sh t_values.sh t_timezones.sh
 integration-asan:
 	$(MAKE) BUILD=build/asan SAN=1 build/asan/consolidate \
 	  build/asan/tests/integration/test_odbc
@@ -202,26 +202,59 @@ integration-tsan:
 	  cat build/tsan/reports/tsan.*; \
 	  echo "integration-tsan: ThreadSanitizer reported the above"; exit 1; fi
 
-# libFuzzer on the transform language's parser and evaluator, with ASan and
-# UBSan: a short bounded run in `make test`, longer on demand
-# (make fuzz FUZZ_TIME=600).  Seeds are the bundled transform files.
+# libFuzzer targets, with ASan and UBSan: the transform language, cron
+# expressions, job files, the csv reader and the JSON reader of
+# runs.jsonl (tests/fuzz/fuzz_*.c).  `make fuzz` runs each for its share
+# of FUZZ_TIME seconds (make test: 20 in all) and fails on the first
+# crash; longer on demand (make fuzz FUZZ_TIME=600).  Each corpus starts
+# from the repository's own files of its kind and tests/fuzz/seeds/.
 FUZZ_TIME ?= 60
-FUZZ_SRC := $(sort $(wildcard src/transform/*.c)) src/schedule/tz.c src/util.c src/error.c \
-            src/chunk.c tests/fuzz/fuzz_transform.c
-build/fuzz/fuzz_transform: $(FUZZ_SRC) $(wildcard src/transform/*.h) \
-                           $(wildcard include/consolidate/*.h)
-	@mkdir -p $(dir $@)
-	clang -std=c11 -D_GNU_SOURCE -g -O1 \
-	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	  -Iinclude $(FUZZ_SRC) -lcsv -lcrypto -lm -o $@
+FUZZ_TARGETS := transform cron config csv json
+FUZZ_BIN := $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude $(PKG_CFLAGS) \
+               -DCNS_VERSION='"$(VERSION)"' \
+               -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
 
-fuzz: build/fuzz/fuzz_transform
-	@mkdir -p build/fuzz/corpus
-	@cp -n transforms/*.xf build/fuzz/corpus/ 2>/dev/null || true
-	build/fuzz/fuzz_transform -max_total_time=$(FUZZ_TIME) \
-	  -print_final_stats=1 build/fuzz/corpus 2>&1 | \
-	  grep -E '^(stat::number_of_executed_units|Done|==[0-9]+==ERROR)' ; \
-	  test $${PIPESTATUS[0]} -eq 0
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+build/fuzz/libconsolidate.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h \
+                   build/fuzz/libconsolidate.a
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $< build/fuzz/libconsolidate.a \
+	  $(LIBS) -o $@
+
+# Seeds: each target's folder of tests/fuzz/seeds, and the repository's
+# transform files, job files and (uncompressed, after an option byte)
+# csv data.
+fuzz-corpus:
+	@for t in $(FUZZ_TARGETS); do mkdir -p build/fuzz/corpus/$$t; \
+	  cp -n tests/fuzz/seeds/$$t/* build/fuzz/corpus/$$t/ 2>/dev/null; \
+	done; \
+	cp -n transforms/*.xf build/fuzz/corpus/transform/ 2>/dev/null; \
+	cp -n jobs/*.conf build/fuzz/corpus/config/ 2>/dev/null; \
+	for f in data/*.csv.gz; do \
+	  { printf '\000'; zcat "$$f" | head -n 40; } \
+	    > build/fuzz/corpus/csv/$$(basename "$$f" .gz); done; true
+
+fuzz: $(FUZZ_BIN) fuzz-corpus
+	@each=$$(( $(FUZZ_TIME) / $(words $(FUZZ_TARGETS)) )); \
+	[ $$each -ge 1 ] || each=1; \
+	for t in $(FUZZ_TARGETS); do \
+	  echo "fuzz_$$t: $$each s"; \
+	  build/fuzz/fuzz_$$t -max_total_time=$$each -print_final_stats=1 \
+	    -artifact_prefix=build/fuzz/crash-$$t- \
+	    build/fuzz/corpus/$$t 2>&1 | \
+	    grep -E '^(stat::number_of_executed_units|Done|==[0-9]+==ERROR|SUMMARY|.*runtime error)'; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
+
+-include $(FUZZ_OBJ:.o=.d)
 
 demo: all
 	scripts/demo

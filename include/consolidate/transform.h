@@ -110,6 +110,18 @@ void cns_program_free(struct cns_program *p);
 void cns_program_trust_types(struct cns_program *p,
 			     const char *const *coltypes);
 
+/* Tells the program the types the source's driver reports for its input
+ * columns (PostgreSQL's format_type() names, or the short names the ODBC
+ * driver gives: "timestamp", "date", ...; NULL entries, or coltypes
+ * NULL, for untyped text).  A column reported as timestamp with time
+ * zone keeps that type in casts: its value is read as an instant, with
+ * its offset, before it becomes a date, timestamp or time in the
+ * program's zone, as in PostgreSQL; untyped text is read as the type
+ * asked for, and an offset in it is ignored, as PostgreSQL reads a
+ * string literal. */
+void cns_program_set_column_types(struct cns_program *p,
+				  const char *const *coltypes);
+
 /* Sets the time zone in which the program reads timestamptz values that
  * carry no offset, and in which it converts between timestamp,
  * timestamptz and date (PostgreSQL's session TimeZone).  `zone` is a name

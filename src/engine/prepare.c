@@ -215,6 +215,10 @@ static int bind_program(const struct cns_job_conf *job,
 		if (problem(o, conf->name, err, problems) < 0)
 			return -1;
 	}
+	/* Columns the driver types keep their type in casts (a
+	 * timestamptz's offset counts). */
+	cns_program_set_column_types(p->prog,
+				     (const char *const *)src->coltypes);
 	if (src->pg_exact_types)
 		cns_program_trust_types(p->prog,
 					(const char *const *)src->coltypes);

@@ -212,6 +212,7 @@ void cns_program_free(struct cns_program *p)
 	cns_buf_release(&p->work);
 	xf_tz_free(p->tz);
 	free(p->trusted);
+	free(p->coltypes);
 	free(p);
 }
 
@@ -364,6 +365,31 @@ static bool pg_type(const char *name, struct xtype *ty)
 		return true;
 	}
 	return false;
+}
+
+void cns_program_set_column_types(struct cns_program *p,
+				  const char *const *coltypes)
+{
+	free(p->coltypes);
+	p->coltypes = NULL;
+	if (!coltypes)
+		return;
+	p->coltypes = cns_xcalloc((size_t)p->ncols + 1, sizeof(*p->coltypes));
+	for (int i = 0; i < p->ncols; i++) {
+		struct xtype ty;
+
+		p->coltypes[i] = CNS_T_UNKNOWN;
+		if (!coltypes[i])
+			continue;
+		if (pg_type(coltypes[i], &ty))
+			p->coltypes[i] = ty.t;
+		else if (!strcmp(coltypes[i], "timestamp"))
+			p->coltypes[i] = CNS_T_TIMESTAMP;
+		else if (!strcmp(coltypes[i], "timestamptz"))
+			p->coltypes[i] = CNS_T_TIMESTAMPTZ;
+		else if (!strcmp(coltypes[i], "time"))
+			p->coltypes[i] = CNS_T_TIME;
+	}
 }
 
 void cns_program_trust_types(struct cns_program *p,

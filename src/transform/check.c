@@ -331,9 +331,14 @@ static void check_literal(struct checker *ck, struct node *n)
 		}
 	} else if (n->ty.t == CNS_T_NUMERIC && !n->lit.s) {
 		if (xf_dec_parse(ck->arena, n->text, strlen(n->text), &n->lit.s,
-				 &n->lit.n) < 0)
+				 &n->lit.n) < 0) {
 			xf_check_report(ck, n, NULL,
 					"number \"%s\" is too long", n->text);
+			/* checking goes on to report every problem: the
+			 * casts and folds that follow need a value */
+			n->lit.s = "0";
+			n->lit.n = 1;
+		}
 	}
 }
 

@@ -5,7 +5,9 @@
  * Dates are days since 1970-01-01 in the proleptic Gregorian calendar;
  * times and timestamps are microseconds.  Text input accepts ISO 8601
  * forms (YYYY-MM-DD, a space or T, HH:MM[:SS[.ffffff]], an optional
- * offset Z, +HH, +HH:MM, +HHMM); years 1 to 9999.
+ * offset Z, +HH, +HH:MM, +HHMM, +HH:MM:SS, an optional BC or AD) and the
+ * words infinity, -infinity and epoch, within PostgreSQL's ranges, and
+ * rounds fractions of a second to microseconds as PostgreSQL does.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -13,6 +15,7 @@
 #include "internal.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +66,7 @@ bool xf_valid_ymd(int y, int m, int d)
 	       d <= xf_days_in_month(y, m);
 }
 
-static int64_t fdiv(int64_t a, int64_t b)
+static int64_t div_floor(int64_t a, int64_t b)
 {
 	int64_t q = a / b;
 
@@ -78,13 +81,17 @@ static void put2(char *b, int v)
 	b[1] = (char)('0' + v % 10);
 }
 
-int xf_fmt_date(int64_t days, char *buf)
+/* The date part, without the era; *bc tells whether " BC" is due. */
+static int fmt_ymd(int64_t days, char *buf, bool *bc)
 {
 	int y, m, d;
 
 	xf_civil_from_days(days, &y, &m, &d);
-	if (y < 1 || y > 9999)
-		return snprintf(buf, 40, "%04d-%02d-%02d", y, m, d);
+	*bc = y <= 0;
+	if (*bc)
+		y = 1 - y; /* astronomical year 0 is 1 BC */
+	if (y > 9999)
+		return snprintf(buf, 40, "%d-%02d-%02d", y, m, d);
 	put2(buf, y / 100);
 	put2(buf + 2, y % 100);
 	buf[4] = '-';
@@ -93,6 +100,27 @@ int xf_fmt_date(int64_t days, char *buf)
 	put2(buf + 8, d);
 	buf[10] = '\0';
 	return 10;
+}
+
+static int fmt_infinite(int64_t v, char *buf)
+{
+	return (int)strlen(strcpy(buf, v == XF_DT_NOEND ? "infinity" :
+							   "-infinity"));
+}
+
+int xf_fmt_date(int64_t days, char *buf)
+{
+	bool bc;
+	int len;
+
+	if (!XF_DT_FINITE(days))
+		return fmt_infinite(days, buf);
+	len = fmt_ymd(days, buf, &bc);
+	if (bc) {
+		memcpy(buf + len, " BC", 4);
+		len += 3;
+	}
+	return len;
 }
 
 int xf_fmt_time(int64_t us, char *buf)
@@ -122,21 +150,37 @@ int xf_fmt_time(int64_t us, char *buf)
 	return len;
 }
 
+static int fmt_ts(int64_t us, char *buf, bool tz)
+{
+	int64_t days;
+	bool bc;
+	int len;
+
+	if (!XF_DT_FINITE(us))
+		return fmt_infinite(us, buf);
+	days = div_floor(us, USECS_PER_DAY);
+	len = fmt_ymd(days, buf, &bc);
+	buf[len++] = ' ';
+	len += xf_fmt_time(us - days * USECS_PER_DAY, buf + len);
+	if (tz) {
+		memcpy(buf + len, "+00", 4);
+		len += 3;
+	}
+	if (bc) {
+		memcpy(buf + len, " BC", 4);
+		len += 3;
+	}
+	return len;
+}
+
 int xf_fmt_timestamp(int64_t us, char *buf)
 {
-	int64_t days = fdiv(us, USECS_PER_DAY);
-	int len = xf_fmt_date(days, buf);
-
-	buf[len++] = ' ';
-	return len + xf_fmt_time(us - days * USECS_PER_DAY, buf + len);
+	return fmt_ts(us, buf, false);
 }
 
 int xf_fmt_timestamptz(int64_t us, char *buf)
 {
-	int len = xf_fmt_timestamp(us, buf);
-
-	memcpy(buf + len, "+00", 4);
-	return len + 3;
+	return fmt_ts(us, buf, true);
 }
 
 /* ---- ISO text input ---- */
@@ -169,58 +213,64 @@ static bool lit(struct scan *sc, char ch)
 	return false;
 }
 
-/* [.fraction] rounded to microseconds */
+/* [.fraction] rounded to microseconds as PostgreSQL rounds it: the
+ * fraction read as a double, times a million, to the nearest integer
+ * with ties to even (rint), so .0000005 gives 0 and .0000015 gives 2. */
 static bool fraction(struct scan *sc, int64_t *us)
 {
+	char buf[64];
+	size_t k = 0;
 	int64_t v = 0;
-	int k = 0;
-	bool round = false;
 
 	*us = 0;
 	if (!lit(sc, '.'))
 		return true;
-	if (!(sc->i < sc->n && isdigit((unsigned char)sc->s[sc->i])))
-		return false;
+	buf[k++] = '0';
+	buf[k++] = '.';
 	while (sc->i < sc->n && isdigit((unsigned char)sc->s[sc->i])) {
-		int dg = sc->s[sc->i++] - '0';
-
-		if (k < 6)
-			v = v * 10 + dg;
-		else if (k == 6)
-			round = dg >= 5;
-		k++;
+		/* digits past the 60th cannot move a microsecond */
+		if (k < sizeof(buf) - 1)
+			buf[k++] = sc->s[sc->i];
+		sc->i++;
 	}
-	while (k < 6) {
-		v *= 10;
-		k++;
+	buf[k] = '\0';
+	if (k <= 8) {
+		/* up to microseconds the double rounds to the exact
+		 * integer: skip strtod on the common path */
+		for (size_t i = 2; i < 8; i++)
+			v = v * 10 + (i < k ? buf[i] - '0' : 0);
+		*us = v;
+		return true;
 	}
-	*us = v + round;
+	*us = (int64_t)rint(xf_text_to_double_c(buf) * 1e6);
 	return true;
 }
 
-/* HH:MM[:SS[.f]] into microseconds since midnight. */
+/* HH:[MM[:[SS[.f]]]] into microseconds since midnight; PostgreSQL
+ * takes a missing minute or second as zero and a second of 60 (a leap
+ * second) as the start of the next minute. */
 static bool clock_time(struct scan *sc, int64_t *us)
 {
-	int h, mi, s = 0;
+	int h, mi = 0, s = 0;
 	int64_t f = 0;
 
-	if (!digits(sc, 1, 2, &h) || !lit(sc, ':') || !digits(sc, 2, 2, &mi))
+	if (!digits(sc, 1, 2, &h) || !lit(sc, ':'))
 		return false;
-	if (lit(sc, ':')) {
-		if (!digits(sc, 2, 2, &s) || !fraction(sc, &f))
-			return false;
-	}
-	if (mi > 59 || s > 59 || h > 24)
+	if (digits(sc, 1, 2, &mi) && lit(sc, ':') && digits(sc, 1, 2, &s) &&
+	    !fraction(sc, &f))
+		return false;
+	if (mi > 59 || s > 60 || h > 24)
 		return false;
 	*us = ((int64_t)h * 3600 + mi * 60 + s) * USECS_PER_SEC + f;
 	return *us <= USECS_PER_DAY;
 }
 
-/* Z, UTC, GMT, +HH, +HH:MM, +HHMM: seconds east of UTC. */
+/* Z, UTC, GMT, +HH, +HH:MM, +HHMM, +HH:MM:SS: seconds east of UTC, up
+ * to PostgreSQL's limit of 15:59:59. */
 static bool zone_offset(struct scan *sc, bool *present, int32_t *off)
 {
 	size_t save;
-	int h = 0, m = 0, sign;
+	int h = 0, m = 0, sec = 0, sign;
 
 	*present = false;
 	save = sc->i;
@@ -241,26 +291,55 @@ static bool zone_offset(struct scan *sc, bool *present, int32_t *off)
 		sc->i += 3;
 		*present = true;
 		*off = 0;
-		if (sc->i == sc->n)
+		if (sc->i == sc->n || (sc->s[sc->i] != '+' &&
+				       sc->s[sc->i] != '-'))
 			return true;
 	}
-	if (sc->s[sc->i] != '+' && sc->s[sc->i] != '-')
-		return false;
+	if (sc->s[sc->i] != '+' && sc->s[sc->i] != '-') {
+		/* not an offset: perhaps the era that follows */
+		sc->i = save;
+		return true;
+	}
 	sign = sc->s[sc->i++] == '-' ? -1 : 1;
 	if (!digits(sc, 1, 2, &h))
 		return false;
 	if (lit(sc, ':')) {
 		if (!digits(sc, 2, 2, &m))
 			return false;
+		if (lit(sc, ':') && !digits(sc, 2, 2, &sec))
+			return false;
 	} else if (sc->i < sc->n && isdigit((unsigned char)sc->s[sc->i])) {
 		if (!digits(sc, 2, 2, &m))
 			return false;
 	}
-	if (h > 15 || m > 59)
+	if (h > 15 || m > 59 || sec > 59)
 		return false;
 	*present = true;
-	*off = sign * (h * 3600 + m * 60);
+	*off = sign * (h * 3600 + m * 60 + sec);
 	return true;
+}
+
+/* An optional era after the value: [blanks] BC or AD. */
+static bool era(struct scan *sc, bool *bc)
+{
+	size_t k = sc->i;
+
+	*bc = false;
+	while (k < sc->n && sc->s[k] == ' ')
+		k++;
+	if (sc->n - k == 2 && (!strncasecmp(sc->s + k, "BC", 2) ||
+			       !strncasecmp(sc->s + k, "AD", 2))) {
+		*bc = toupper((unsigned char)sc->s[k]) == 'B';
+		sc->i = sc->n;
+	}
+	return true;
+}
+
+static bool word_is(const struct scan *sc, const char *w)
+{
+	size_t n = strlen(w);
+
+	return sc->n - sc->i == n && !strncasecmp(sc->s + sc->i, w, n);
 }
 
 int xf_parse_datetime(struct ectx *c, const char *s0, size_t n0,
@@ -268,15 +347,30 @@ int xf_parse_datetime(struct ectx *c, const char *s0, size_t n0,
 {
 	struct scan sc = { s0, n0, 0 };
 	int y = 0, m = 0, d = 0;
-	int64_t tod = 0;
-	bool has_date = false, zp = false, range = false;
+	int64_t tod = 0, days = 0, v;
+	bool has_date = false, zp = false, bc = false, range = false;
 	int32_t off = 0;
 
 	while (sc.n && isspace((unsigned char)sc.s[sc.n - 1]))
 		sc.n--;
 	while (sc.i < sc.n && isspace((unsigned char)sc.s[sc.i]))
 		sc.i++;
-	/* a date starts with 4 digits and '-'; a time with 1-2 and ':' */
+	if (kind != CNS_T_TIME) {
+		if (word_is(&sc, "infinity")) {
+			*out = XF_DT_NOEND;
+			return 0;
+		}
+		if (word_is(&sc, "-infinity")) {
+			*out = XF_DT_NOBEGIN;
+			return 0;
+		}
+		if (word_is(&sc, "epoch")) {
+			*out = 0;
+			return 0;
+		}
+	}
+	/* a date starts with 4 or more digits and '-'; a time with 1-2
+	 * and ':' */
 	{
 		size_t k = sc.i;
 
@@ -285,14 +379,17 @@ int xf_parse_datetime(struct ectx *c, const char *s0, size_t n0,
 		has_date = k < sc.n ? sc.s[k] == '-' : kind != CNS_T_TIME;
 	}
 	if (has_date) {
-		if (!digits(&sc, 4, 4, &y) || !lit(&sc, '-') ||
-		    !digits(&sc, 1, 2, &m) || !lit(&sc, '-') ||
-		    !digits(&sc, 1, 2, &d))
+		/* PostgreSQL reads a run of '-' as one separator */
+		if (!digits(&sc, 4, 9, &y) || !lit(&sc, '-'))
 			goto bad;
-		if (!xf_valid_ymd(y, m, d)) {
-			range = true;
+		while (lit(&sc, '-'))
+			;
+		if (!digits(&sc, 1, 2, &m) || !lit(&sc, '-'))
 			goto bad;
-		}
+		while (lit(&sc, '-'))
+			;
+		if (!digits(&sc, 1, 2, &d))
+			goto bad;
 		if (sc.i < sc.n && (sc.s[sc.i] == ' ' || sc.s[sc.i] == 'T' ||
 				    sc.s[sc.i] == 't')) {
 			size_t save = sc.i;
@@ -311,27 +408,47 @@ int xf_parse_datetime(struct ectx *c, const char *s0, size_t n0,
 		if (kind != CNS_T_TIME || !clock_time(&sc, &tod))
 			goto bad;
 	}
-	if (!zone_offset(&sc, &zp, &off) || sc.i != sc.n)
+	if (!zone_offset(&sc, &zp, &off) || !era(&sc, &bc) || sc.i != sc.n)
 		goto bad;
+	if (has_date) {
+		if (y == 0)
+			goto bad;
+		if (bc)
+			y = 1 - y;
+		if (m < 1 || m > 12 || d < 1 || d > xf_days_in_month(y, m))
+			goto bad;
+		days = xf_days_from_civil(y, m, d);
+		range = days < XF_DATE_MIN || days > XF_DATE_MAX;
+	} else if (bc) {
+		goto bad;
+	}
 	switch (kind) {
-	case CNS_T_DATE: *out = xf_days_from_civil(y, m, d); return 0;
+	case CNS_T_DATE:
+		if (range)
+			goto bad;
+		*out = days;
+		return 0;
 	case CNS_T_TIME: *out = tod; return 0;
 	case CNS_T_TIMESTAMP:
+	case CNS_T_TIMESTAMPTZ:
+		if (range || days > XF_TS_MAX / USECS_PER_DAY + 1)
+			goto bad;
+		v = days * USECS_PER_DAY + tod;
 		/* PostgreSQL ignores an offset given to a timestamp
 		 * without time zone; so do we. */
-		*out = xf_days_from_civil(y, m, d) * USECS_PER_DAY + tod;
-		return 0;
-	case CNS_T_TIMESTAMPTZ:
-		*out = xf_days_from_civil(y, m, d) * USECS_PER_DAY + tod;
-		if (zp)
-			*out -= (int64_t)off * USECS_PER_SEC;
-		else
-			*out = xf_tz_local_to_utc_us(c->tz, *out);
+		if (kind == CNS_T_TIMESTAMPTZ) {
+			if (zp)
+				v -= (int64_t)off * USECS_PER_SEC;
+			else
+				v = xf_tz_local_to_utc_us(c->tz, v);
+		}
+		if (v < XF_TS_MIN || v > XF_TS_MAX)
+			goto bad;
+		*out = v;
 		return 0;
 	default: break;
 	}
 bad:
-	(void)range;
 	return xf_ev_fail(c, "invalid %s \"%s\"",
 			  kind == CNS_T_TIMESTAMPTZ ? "timestamptz" :
 						      cns_type_name(kind),
@@ -690,15 +807,20 @@ const char *const *xf_date_trunc_fields(void)
 
 int64_t xf_date_trunc_us(int field, int64_t us)
 {
-	int64_t days = fdiv(us, USECS_PER_DAY), tod = us - days * USECS_PER_DAY;
+	int64_t days, tod;
 	int y, m, d;
+
+	if (!XF_DT_FINITE(us))
+		return us;
+	days = div_floor(us, USECS_PER_DAY);
+	tod = us - days * USECS_PER_DAY;
 
 	switch (field) {
 	case 0: return us;
-	case 1: return fdiv(us, 1000) * 1000;
-	case 2: return fdiv(us, USECS_PER_SEC) * USECS_PER_SEC;
-	case 3: return fdiv(us, 60 * USECS_PER_SEC) * 60 * USECS_PER_SEC;
-	case 4: return fdiv(us, 3600 * USECS_PER_SEC) * 3600 * USECS_PER_SEC;
+	case 1: return div_floor(us, 1000) * 1000;
+	case 2: return div_floor(us, USECS_PER_SEC) * USECS_PER_SEC;
+	case 3: return div_floor(us, 60 * USECS_PER_SEC) * 60 * USECS_PER_SEC;
+	case 4: return div_floor(us, 3600 * USECS_PER_SEC) * 3600 * USECS_PER_SEC;
 	case 5: return days * USECS_PER_DAY;
 	case 6: {
 		/* ISO weeks start on Monday; 1970-01-01 was a Thursday */

@@ -4,7 +4,9 @@
  * A numeric value is carried as canonical decimal text: an optional '-',
  * the integer digits without leading zeros ("0" when there are none), and
  * optionally '.' and the fraction digits, whose count is the value's scale
- * (kept as given, as PostgreSQL keeps 1.50 apart from 1.5).  The
+ * (kept as given, as PostgreSQL keeps 1.50 apart from 1.5); or one of
+ * PostgreSQL's special values "NaN", "Infinity" and "-Infinity", which
+ * every operation handles first, by PostgreSQL's rules.  The
  * arithmetic works on arrays of decimal digits in the scratch arena:
  * schoolbook addition, multiplication and long division.  That is slow
  * next to binary bignums but simple to get exactly right, and the numbers
@@ -143,6 +145,54 @@ static bool is_canonical(const char *s, size_t n)
 	return !(st == 1 && !nonzero);
 }
 
+int xf_dec_special(const char *s, size_t n)
+{
+	if (n && s[0] == 'N')
+		return DEC_NAN;
+	if (n && s[0] == 'I')
+		return DEC_PINF;
+	if (n > 1 && s[0] == '-' && s[1] == 'I')
+		return DEC_NINF;
+	return DEC_FINITE;
+}
+
+static int put_special(int k, const char **out, uint32_t *outn)
+{
+	*out = k == DEC_NAN ? "NaN" : k == DEC_PINF ? "Infinity" : "-Infinity";
+	*outn = (uint32_t)strlen(*out);
+	return 0;
+}
+
+/* The sign of a value: -1, 0 or 1 (NaN: 0). */
+static int dec_sign(const char *s, size_t n)
+{
+	switch (xf_dec_special(s, n)) {
+	case DEC_NAN: return 0;
+	case DEC_PINF: return 1;
+	case DEC_NINF: return -1;
+	}
+	if (xf_dec_is_zero(s, n))
+		return 0;
+	return n && s[0] == '-' ? -1 : 1;
+}
+
+/* PostgreSQL's input words for the special values, case aside. */
+static int special_word(const char *s, size_t n)
+{
+	static const struct {
+		const char *w;
+		int k;
+	} words[] = { { "NaN", DEC_NAN },        { "Infinity", DEC_PINF },
+		      { "+Infinity", DEC_PINF }, { "-Infinity", DEC_NINF },
+		      { "inf", DEC_PINF },       { "+inf", DEC_PINF },
+		      { "-inf", DEC_NINF } };
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(*words); i++)
+		if (strlen(words[i].w) == n && !strncasecmp(words[i].w, s, n))
+			return words[i].k;
+	return DEC_FINITE;
+}
+
 int xf_dec_parse(struct cns_arena *a, const char *s, size_t n, const char **out,
 		 uint32_t *outn)
 {
@@ -161,6 +211,12 @@ int xf_dec_parse(struct cns_arena *a, const char *s, size_t n, const char **out,
 		n--;
 	while (i < n && isspace((unsigned char)s[i]))
 		i++;
+	{
+		int k = special_word(s + i, n - i);
+
+		if (k != DEC_FINITE)
+			return put_special(k, out, outn);
+	}
 	x.neg = false;
 	if (i < n && (s[i] == '+' || s[i] == '-'))
 		x.neg = s[i++] == '-';
@@ -187,6 +243,10 @@ int xf_dec_parse(struct cns_arena *a, const char *s, size_t n, const char **out,
 		size_t st;
 
 		i++;
+		/* PostgreSQL reads the exponent with strtol, which skips
+		 * blanks before it */
+		while (i < n && isspace((unsigned char)s[i]))
+			i++;
 		if (i < n && (s[i] == '+' || s[i] == '-'))
 			eneg = s[i++] == '-';
 		st = i;
@@ -245,6 +305,8 @@ int xf_dec_intlen(const char *x, size_t n)
 
 bool xf_dec_is_zero(const char *x, size_t n)
 {
+	if (xf_dec_special(x, n) != DEC_FINITE)
+		return false;
 	for (size_t i = 0; i < n; i++)
 		if (x[i] >= '1' && x[i] <= '9')
 			return false;
@@ -257,7 +319,14 @@ int xf_dec_cmp(const char *a, size_t an, const char *b, size_t bn)
 	int ia = xf_dec_intlen(a, an), ib = xf_dec_intlen(b, bn), r;
 	const char *pa, *pb;
 	size_t la, lb;
+	int ka = xf_dec_special(a, an), kb = xf_dec_special(b, bn);
 
+	if (ka != DEC_FINITE || kb != DEC_FINITE) {
+		/* -Infinity < numbers < Infinity < NaN, NaN = NaN */
+		static const int rank[] = { 1, 3, 2, 0 };
+
+		return (rank[ka] > rank[kb]) - (rank[ka] < rank[kb]);
+	}
 	if (xf_dec_is_zero(a, an))
 		na = false;
 	if (xf_dec_is_zero(b, bn))
@@ -309,7 +378,16 @@ int xf_dec_add(struct cns_arena *a, const char *xs, size_t xn, const char *ys,
 	struct dnum x, y, r;
 	int scale, ilen, width;
 	unsigned char *dx, *dy;
+	int kx = xf_dec_special(xs, xn), ky = xf_dec_special(ys, yn);
 
+	if (kx != DEC_FINITE || ky != DEC_FINITE) {
+		if (sub && ky != DEC_NAN && ky != DEC_FINITE)
+			ky = ky == DEC_PINF ? DEC_NINF : DEC_PINF;
+		if (kx == DEC_NAN || ky == DEC_NAN ||
+		    (kx != DEC_FINITE && ky != DEC_FINITE && kx != ky))
+			return put_special(DEC_NAN, out, outn);
+		return put_special(kx != DEC_FINITE ? kx : ky, out, outn);
+	}
 	unpack(a, xs, xn, &x);
 	unpack(a, ys, yn, &y);
 	if (sub)
@@ -360,7 +438,16 @@ int xf_dec_mul(struct cns_arena *a, const char *xs, size_t xn, const char *ys,
 {
 	struct dnum x, y, r;
 	int *acc;
+	int kx = xf_dec_special(xs, xn), ky = xf_dec_special(ys, yn);
 
+	if (kx != DEC_FINITE || ky != DEC_FINITE) {
+		int sg = dec_sign(xs, xn) * dec_sign(ys, yn);
+
+		/* NaN, or infinity times zero */
+		if (kx == DEC_NAN || ky == DEC_NAN || sg == 0)
+			return put_special(DEC_NAN, out, outn);
+		return put_special(sg > 0 ? DEC_PINF : DEC_NINF, out, outn);
+	}
 	unpack(a, xs, xn, &x);
 	unpack(a, ys, yn, &y);
 	r.len = x.len + y.len;
@@ -436,7 +523,21 @@ int xf_dec_div(struct cns_arena *a, const char *xs, size_t xn, const char *ys,
 	struct dnum x, y, r;
 	int e, nl;
 	unsigned char *num, *q, *rem;
+	int kx = xf_dec_special(xs, xn), ky = xf_dec_special(ys, yn);
 
+	if (kx != DEC_FINITE || ky != DEC_FINITE) {
+		int sg = dec_sign(xs, xn) * dec_sign(ys, yn);
+
+		if (kx == DEC_NAN || ky == DEC_NAN ||
+		    (kx != DEC_FINITE && ky != DEC_FINITE))
+			return put_special(DEC_NAN, out, outn);
+		if (ky != DEC_FINITE) { /* finite / infinity */
+			*out = "0";
+			*outn = 1;
+			return 0;
+		}
+		return put_special(sg >= 0 ? DEC_PINF : DEC_NINF, out, outn);
+	}
 	unpack(a, xs, xn, &x);
 	unpack(a, ys, yn, &y);
 	if (rs < x.scale)
@@ -483,7 +584,15 @@ int xf_dec_mod(struct cns_arena *a, const char *xs, size_t xn, const char *ys,
 	struct dnum x, y, r;
 	int s, nl;
 	unsigned char *num, *q, *rem;
+	int kx = xf_dec_special(xs, xn), ky = xf_dec_special(ys, yn);
 
+	if (kx != DEC_FINITE || ky != DEC_FINITE) {
+		if (kx != DEC_FINITE || ky == DEC_NAN)
+			return put_special(DEC_NAN, out, outn);
+		*out = xs; /* finite % infinity */
+		*outn = (uint32_t)xn;
+		return 0;
+	}
 	unpack(a, xs, xn, &x);
 	unpack(a, ys, yn, &y);
 	s = x.scale > y.scale ? x.scale : y.scale;
@@ -526,6 +635,11 @@ void xf_dec_round(struct cns_arena *a, const char *xs, size_t xn, int scale,
 	int keep, mlen, dropped, cur = xf_dec_scale(xs, xn);
 	unsigned char *m;
 
+	if (xf_dec_special(xs, xn) != DEC_FINITE) {
+		*out = xs;
+		*outn = (uint32_t)xn;
+		return;
+	}
 	if (scale >= cur) {
 		/* only zeros to add: the common case of numeric(p,s) */
 		size_t add = (size_t)(scale - cur) + (cur == 0 && scale > 0);
@@ -585,6 +699,11 @@ void xf_dec_integral(struct cns_arena *a, const char *xs, size_t xn, int mode,
 	bool frac = p && !xf_dec_is_zero(p, xn - (size_t)(p - xs));
 	size_t il = p ? (size_t)(p - xs) : xn;
 
+	if (xf_dec_special(xs, xn) != DEC_FINITE) {
+		*out = xs;
+		*outn = (uint32_t)xn;
+		return;
+	}
 	if (!frac || mode == 't' || (mode == 'f' && !neg) ||
 	    (mode == 'c' && neg)) {
 		const char *r;
@@ -612,6 +731,8 @@ int xf_dec_to_int64(const char *x, size_t n, int64_t *out)
 	bool neg = false;
 	uint64_t v = 0, lim;
 
+	if (xf_dec_special(x, n) != DEC_FINITE)
+		return -1;
 	if (n && x[0] == '-') {
 		neg = true;
 		i++;
@@ -668,8 +789,10 @@ int xf_dec_from_double(struct cns_arena *a, double d, const char **out,
 	char buf[64];
 	int n;
 
-	if (!isfinite(d))
-		return -1;
+	if (isnan(d))
+		return put_special(DEC_NAN, out, outn);
+	if (isinf(d))
+		return put_special(d > 0 ? DEC_PINF : DEC_NINF, out, outn);
 	n = xf_double_text(d, false, buf);
 	/* parse a copy: a canonical input is returned as it is */
 	return xf_dec_parse(a, cns_arena_strndup(a, buf, (size_t)n), (size_t)n,

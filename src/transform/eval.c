@@ -96,11 +96,31 @@ int xf_eval_col(const struct node *n, struct ectx *c, struct xval *out)
 
 int xf_eval_cast(const struct node *n, struct ectx *c, struct xval *out)
 {
+	const struct node *a = n->args[0];
 	struct xval v;
 
-	if (n->args[0]->eval(n->args[0], c, &v) < 0)
+	if (a->eval(a, c, &v) < 0)
 		return -1;
-	return xf_cast_value(c, &v, n->args[0]->ty, n->ty, out);
+	/* A source column whose driver reports timestamptz keeps that
+	 * type: its text carries an offset, which reading it straight as
+	 * a date, timestamp or time would drop (23:30+00 in Berlin is the
+	 * next day). */
+	if (a->kind == N_COL && a->ty.untyped && !v.null && c->p->coltypes &&
+	    (n->ty.t == CNS_T_DATE || n->ty.t == CNS_T_TIMESTAMP ||
+	     n->ty.t == CNS_T_TIME)) {
+		int col = c->p->colmap[a->slot];
+
+		if (col >= 0 && c->p->coltypes[col] == CNS_T_TIMESTAMPTZ) {
+			struct xval at;
+
+			if (xf_parse_value(c, v.s, v.n, xt(CNS_T_TIMESTAMPTZ),
+					   &at) < 0)
+				return -1;
+			return xf_cast_value(c, &at, xt(CNS_T_TIMESTAMPTZ),
+					     n->ty, out);
+		}
+	}
+	return xf_cast_value(c, &v, a->ty, n->ty, out);
 }
 
 int xf_eval_bool(const struct node *n, struct ectx *c, int *truth)
@@ -200,7 +220,9 @@ static int ev_arith_num(const struct node *n, struct ectx *c, struct xval *out)
 		break;
 	case T_SLASH:
 	case T_PERCENT:
-		if (xf_dec_is_zero(b.s, b.n))
+		/* NaN / 0 is NaN in PostgreSQL; everything else fails */
+		if (xf_dec_is_zero(b.s, b.n) &&
+		    xf_dec_special(a.s, a.n) != DEC_NAN)
 			return xf_ev_fail(c, "division by zero");
 		if (n->op == T_SLASH)
 			rc = xf_dec_div(c->scratch, a.s, a.n, b.s, b.n,
@@ -258,12 +280,24 @@ static int ev_date_arith(const struct node *n, struct ectx *c, struct xval *out)
 	}
 	out->null = false;
 	if (n->op == 'd') {
+		if (!XF_DT_FINITE(a.i) || !XF_DT_FINITE(b.i))
+			return xf_ev_fail(c, "cannot subtract infinite dates");
 		out->i = a.i - b.i;
 		return 0;
 	}
-	out->i = n->op == T_PLUS ? a.i + b.i : a.i - b.i;
-	/* 0001-01-01 .. 9999-12-31 */
-	if (out->i < -719162 || out->i > 2932896)
+	/* infinity plus or minus days is infinity, as in PostgreSQL */
+	if (n->args[0]->ty.t == CNS_T_DATE && !XF_DT_FINITE(a.i)) {
+		out->i = a.i;
+		return 0;
+	}
+	if (n->args[1]->ty.t == CNS_T_DATE && !XF_DT_FINITE(b.i)) {
+		out->i = b.i;
+		return 0;
+	}
+	if (n->op == T_PLUS ? __builtin_add_overflow(a.i, b.i, &out->i) :
+			      __builtin_sub_overflow(a.i, b.i, &out->i))
+		return xf_ev_fail(c, "date out of range");
+	if (out->i < XF_DATE_MIN || out->i > XF_DATE_MAX)
 		return xf_ev_fail(c, "date out of range");
 	return 0;
 }

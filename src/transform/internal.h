@@ -365,6 +365,9 @@ struct cns_program {
 	struct node **out; /* per schema column, see section.out */
 	int *trusted;      /* per schema column: the input column copied as
 			      it is (see cns_program_trust_types), or -1 */
+	enum cns_type *coltypes; /* per input column: the type its driver
+				    reports, CNS_T_UNKNOWN when none (see
+				    cns_program_set_column_types); or NULL */
 	struct cns_arena scratch;
 	struct cns_buf work; /* reused by functions that build a string */
 	struct tzinfo *tz; /* owned; NULL means UTC */
@@ -454,6 +457,9 @@ double xf_text_to_double_c(const char *buf);
 /* ---- exact decimals (decimal.c): canonical text "-12.340" ---- */
 
 #define DEC_MAX_DIGITS 1000 /* digits before plus after the point */
+/* What xf_dec_special() tells of a numeric's text. */
+enum { DEC_FINITE, DEC_NAN, DEC_PINF, DEC_NINF };
+int xf_dec_special(const char *s, size_t n);
 #define DEC_DIV_SCALE 16    /* minimum scale of a quotient */
 
 /* Parses decimal text (spaces, sign, digits, point, exponent) into
@@ -490,7 +496,8 @@ int xf_dec_to_int64(const char *x, size_t xn, int64_t *out);
 void xf_dec_from_int64(struct cns_arena *a, int64_t v, const char **out,
 		       uint32_t *outn);
 double xf_dec_to_double(const char *x, size_t xn);
-/* Shortest text that reads back as d; -1 for NaN or infinity. */
+/* Shortest text that reads back as d; NaN and the infinities as
+ * numeric's special values. */
 int xf_dec_from_double(struct cns_arena *a, double d, const char **out,
 		       uint32_t *outn);
 
@@ -499,12 +506,28 @@ int xf_dec_from_double(struct cns_arena *a, double d, const char **out,
 #define USECS_PER_DAY INT64_C(86400000000)
 #define USECS_PER_SEC INT64_C(1000000)
 
+/* 'infinity' and '-infinity' of date, timestamp and timestamptz (days or
+ * microseconds), which sort after and before every other value. */
+#define XF_DT_NOEND INT64_MAX
+#define XF_DT_NOBEGIN INT64_MIN
+#define XF_DT_FINITE(v) ((v) != XF_DT_NOEND && (v) != XF_DT_NOBEGIN)
+/* PostgreSQL's ranges: dates from 4714-11-24 BC (Julian day 0) to
+ * 5874897-12-31, timestamps from 4714-11-24 BC 00:00 to 294276 AD.
+ * Timestamps here are microseconds since 1970 in 64 bits, which end
+ * in January 294247: the last finite timestamp is 294246-12-31
+ * 23:59:59.999999, a few days inside that. */
+#define XF_DATE_MIN INT64_C(-2440588)
+#define XF_DATE_MAX INT64_C(2145042905)
+#define XF_TS_MIN (XF_DATE_MIN * USECS_PER_DAY)
+#define XF_TS_MAX (INT64_C(106751982) * USECS_PER_DAY - 1)
+
 int64_t xf_days_from_civil(int y, int m, int d);
 void xf_civil_from_days(int64_t z, int *y, int *m, int *d);
 bool xf_valid_ymd(int y, int m, int d);
 int xf_days_in_month(int y, int m);
 
-/* Text forms; buf at least 40 bytes; return the length. */
+/* Text forms as PostgreSQL prints them ("0044-03-15 BC", "infinity");
+ * buf at least 40 bytes; return the length. */
 int xf_fmt_date(int64_t days, char *buf);
 int xf_fmt_time(int64_t us, char *buf);
 int xf_fmt_timestamp(int64_t us, char *buf);

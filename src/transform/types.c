@@ -591,11 +591,15 @@ static int parse_int(struct ectx *c, const char *s0, size_t n0, struct xtype ty,
 static int numeric_typmod(struct ectx *c, const char *s, uint32_t n,
 			  struct xtype ty, struct xval *out)
 {
-	if (ty.p == 0) {
+	int k = xf_dec_special(s, n);
+
+	if (ty.p == 0 || k == DEC_NAN) {
 		out->s = s;
 		out->n = n;
 		return 0;
 	}
+	if (k != DEC_FINITE) /* numeric(p,s) cannot hold an infinity */
+		return out_of_range(c, s, n, ty);
 	if (xf_dec_scale(s, n) != ty.s)
 		xf_dec_round(c->scratch, s, n, ty.s, &out->s, &out->n);
 	else {
@@ -607,44 +611,67 @@ static int numeric_typmod(struct ectx *c, const char *s, uint32_t n,
 	return 0;
 }
 
+/* PostgreSQL's float4in and float8in: blanks around the value, what
+ * the C library's strtof or strtod reads in the C locale (which takes
+ * hexadecimal too), the words NaN, Infinity and inf in any case with a
+ * sign, and out of range only what overflows or underflows to zero, not
+ * a subnormal number such as 1e-45 for real. */
 static int parse_double(struct ectx *c, const char *s0, size_t n0,
 			struct xtype ty, double *out)
 {
-	char buf[128], *end;
+	static const struct {
+		const char *w;
+		double v;
+	} words[] = { { "NaN", NAN },         { "Infinity", INFINITY },
+		      { "+Infinity", INFINITY }, { "-Infinity", -INFINITY },
+		      { "inf", INFINITY },     { "+inf", INFINITY },
+		      { "-inf", -INFINITY } };
 	const char *s = s0;
-	size_t n = n0;
+	size_t n = n0, i;
+	char small[128], *buf = small, *end;
 	double d;
+	int saved;
 
-	trim_space(&s, &n);
-	if (n == 0 || n >= sizeof(buf))
-		return invalid(c, s0, n0, ty);
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	pthread_once(&locales_once, locales_init);
-	if (!cns_strcasecmp(buf, "infinity") ||
-	    !cns_strcasecmp(buf, "+infinity"))
-		d = INFINITY;
-	else if (!cns_strcasecmp(buf, "-infinity"))
-		d = -INFINITY;
-	else if (!cns_strcasecmp(buf, "nan"))
-		d = NAN;
-	else {
-		/* strtod also takes hex floats and "inf"; SQL does not */
-		for (size_t i = 0; i < n; i++)
-			if (!strchr("0123456789+-.eE", buf[i]))
-				return invalid(c, s0, n0, ty);
-		errno = 0;
-		d = strtod_l(buf, &end, c_numeric);
-		if (end != buf + n)
-			return invalid(c, s0, n0, ty);
-		if (errno == ERANGE && (isinf(d) || d == 0))
-			return out_of_range(c, s0, n0, ty);
+	while (n && isspace((unsigned char)*s)) {
+		s++;
+		n--;
 	}
-	if (ty.t == CNS_T_REAL && isfinite(d) &&
-	    (fabs(d) > FLT_MAX || (d != 0 && fabs(d) < FLT_MIN / (1 << 23))))
-		return out_of_range(c, s0, n0, ty);
+	if (n == 0 || memchr(s, '\0', n))
+		return invalid(c, s0, n0, ty);
+	/* strtod needs a terminated copy; a long one goes to the arena */
+	if (n < sizeof(small)) {
+		memcpy(small, s, n);
+		small[n] = '\0';
+	} else {
+		buf = cns_arena_strndup(c->scratch, s, n);
+	}
+	pthread_once(&locales_once, locales_init);
+	errno = 0;
 	if (ty.t == CNS_T_REAL)
-		d = (float)d;
+		d = strtof_l(buf, &end, c_numeric);
+	else
+		d = strtod_l(buf, &end, c_numeric);
+	saved = errno;
+	if (end == buf || saved != 0) {
+		bool word = false;
+
+		for (i = 0; i < sizeof(words) / sizeof(*words) && !word; i++)
+			if (!strncasecmp(buf, words[i].w, strlen(words[i].w))) {
+				d = words[i].v;
+				end = buf + strlen(words[i].w);
+				word = true;
+			}
+		if (!word && saved == ERANGE) {
+			if (d == 0 || isinf(d))
+				return out_of_range(c, s0, n0, ty);
+		} else if (!word) {
+			return invalid(c, s0, n0, ty);
+		}
+	}
+	while (*end && isspace((unsigned char)*end))
+		end++;
+	if (*end)
+		return invalid(c, s0, n0, ty);
 	*out = d;
 	return 0;
 }
@@ -660,6 +687,12 @@ int xf_double_text(double d, bool real, char *buf)
 	{
 		locale_t old = uselocale(c_numeric);
 		int lo = real ? 6 : 15, hi = real ? 9 : 17, len = 0;
+
+		/* From lo digits up the first text that reads back is the
+		 * shortest, as PostgreSQL prints, except for a subnormal
+		 * number, which has fewer digits of precision (1e-45) */
+		if (d != 0 && fabs(d) < (real ? FLT_MIN : DBL_MIN))
+			lo = 1;
 
 		for (int prec = lo; prec <= hi; prec++) {
 			len = snprintf(buf, 40, "%.*g", prec, d);
@@ -678,25 +711,60 @@ double xf_text_to_double_c(const char *buf)
 	return strtod_l(buf, NULL, c_numeric);
 }
 
+/* PostgreSQL's parse_bool: any prefix of true, false, yes or no, on and
+ * off from two letters, 1 and 0, case aside, blanks around. */
 static int parse_bool(struct ectx *c, const char *s0, size_t n0,
 		      struct xtype ty, int64_t *out)
 {
-	static const struct {
-		const char *w;
-		int v;
-	} words[] = { { "t", 1 },  { "true", 1 }, { "y", 1 },   { "yes", 1 },
-		      { "on", 1 }, { "1", 1 },    { "f", 0 },   { "false", 0 },
-		      { "n", 0 },  { "no", 0 },   { "off", 0 }, { "0", 0 } };
 	const char *s = s0;
 	size_t n = n0;
+	int v = -1;
 
 	trim_space(&s, &n);
-	for (size_t k = 0; k < sizeof(words) / sizeof(words[0]); k++)
-		if (strlen(words[k].w) == n && !strncasecmp(words[k].w, s, n)) {
-			*out = words[k].v;
-			return 0;
-		}
-	return invalid(c, s0, n0, ty);
+	if (n == 0)
+		return invalid(c, s0, n0, ty);
+	switch (*s) {
+	case 't':
+	case 'T':
+		if (n <= 4 && !strncasecmp(s, "true", n))
+			v = 1;
+		break;
+	case 'f':
+	case 'F':
+		if (n <= 5 && !strncasecmp(s, "false", n))
+			v = 0;
+		break;
+	case 'y':
+	case 'Y':
+		if (n <= 3 && !strncasecmp(s, "yes", n))
+			v = 1;
+		break;
+	case 'n':
+	case 'N':
+		if (n <= 2 && !strncasecmp(s, "no", n))
+			v = 0;
+		break;
+	case 'o':
+	case 'O':
+		/* "o" alone could be either */
+		if (n == 2 && !strncasecmp(s, "on", n))
+			v = 1;
+		else if (n >= 2 && n <= 3 && !strncasecmp(s, "off", n))
+			v = 0;
+		break;
+	case '1':
+		if (n == 1)
+			v = 1;
+		break;
+	case '0':
+		if (n == 1)
+			v = 0;
+		break;
+	}
+	if (v < 0)
+		return invalid(c, s0, n0, ty);
+	*out = v;
+	return 0;
 }
 
 static int hexval(int ch)
@@ -720,7 +788,7 @@ static int parse_uuid(struct ectx *c, const char *s0, size_t n0,
 	int digits = 0, k = 0;
 	bool brace = false;
 
-	trim_space(&s, &n);
+	/* PostgreSQL takes no blanks around a uuid */
 	if (n && s[0] == '{') {
 		if (s[n - 1] != '}')
 			return invalid(c, s0, n0, ty);
@@ -807,19 +875,28 @@ static int parse_bytea(struct ectx *c, const char *s, size_t n, struct xtype ty,
 	return 0;
 }
 
-static int varchar_check(struct ectx *c, const char *s, size_t n,
+/* varchar(n) holds n characters; as in PostgreSQL, a longer value whose
+ * characters past the n-th are all spaces is cut to n (the SQL
+ * standard's rule), any other is refused.  *n is the length kept. */
+static int varchar_check(struct ectx *c, const char *s, size_t *n,
 			 struct xtype ty)
 {
-	size_t len;
+	size_t len, at = 0;
 
-	if (ty.t != CNS_T_VARCHAR || ty.p == 0 || n <= (size_t)ty.p)
+	if (ty.t != CNS_T_VARCHAR || ty.p == 0 || *n <= (size_t)ty.p)
 		return 0;
-	len = xf_utf8_len(s, n);
-	if (len > (size_t)ty.p)
-		return xf_ev_fail(c,
-				  "value too long for varchar(%d) (%zu "
-				  "characters)",
-				  ty.p, len);
+	len = xf_utf8_len(s, *n);
+	if (len <= (size_t)ty.p)
+		return 0;
+	for (int k = 0; k < ty.p; k++)
+		at += xf_utf8_step(s + at, *n - at);
+	for (size_t i = at; i < *n; i++)
+		if (s[i] != ' ')
+			return xf_ev_fail(c,
+					  "value too long for varchar(%d) "
+					  "(%zu characters)",
+					  ty.p, len);
+	*n = at;
 	return 0;
 }
 
@@ -834,7 +911,7 @@ int xf_parse_value(struct ectx *c, const char *s, size_t n, struct xtype ty,
 	case CNS_T_TEXT:
 	case CNS_T_VARCHAR:
 		if (xf_check_text(c, s, n) < 0 ||
-		    varchar_check(c, s, n, ty) < 0)
+		    varchar_check(c, s, &n, ty) < 0)
 			return -1;
 		out->s = s;
 		out->n = (uint32_t)n;
@@ -958,18 +1035,24 @@ int xf_cast_value(struct ectx *c, const struct xval *v, struct xtype from,
 	 * UTF-8 check: it was valid when it became text). */
 	if (from.untyped || xf_type_is_stringish(f)) {
 		if (xf_type_is_stringish(t) && !from.untyped) {
-			if (varchar_check(c, v->s, v->n, to) < 0)
+			size_t len = v->n;
+
+			if (varchar_check(c, v->s, &len, to) < 0)
 				return -1;
 			out->s = v->s;
-			out->n = v->n;
+			out->n = (uint32_t)len;
 			return 0;
 		}
 		return xf_parse_value(c, v->s, v->n, to, out);
 	}
 	if (xf_type_is_stringish(t)) {
+		size_t len;
+
 		xf_value_text(c, v, from, buf, &s, &n);
-		if (varchar_check(c, s, n, to) < 0)
+		len = n;
+		if (varchar_check(c, s, &len, to) < 0)
 			return -1;
+		n = (uint32_t)len;
 		if (s == buf)
 			s = cns_arena_strndup(c->scratch, buf, n);
 		out->s = s;
@@ -1017,13 +1100,7 @@ int xf_cast_value(struct ectx *c, const struct xval *v, struct xtype from,
 			s = v->s;
 			n = v->n;
 		} else if (f == CNS_T_REAL || f == CNS_T_DOUBLE) {
-			if (isnan(v->d) || isinf(v->d))
-				return xf_ev_fail(c,
-						  "cannot convert %s to "
-						  "numeric",
-						  isnan(v->d) ? "NaN" :
-								"infinity");
-			if (f == CNS_T_REAL) {
+			if (f == CNS_T_REAL && isfinite(v->d)) {
 				int len = xf_double_text(v->d, true, buf);
 
 				if (xf_dec_parse(c->scratch,
@@ -1051,12 +1128,18 @@ int xf_cast_value(struct ectx *c, const struct xval *v, struct xtype from,
 		else
 			break;
 		if (t == CNS_T_REAL) {
-			if (isfinite(out->d) && fabs(out->d) > FLT_MAX) {
+			/* PostgreSQL's float8 to float4: out of range when
+			 * rounding to float overflows or underflows to 0 */
+			float r = (float)out->d;
+
+			if ((isinf(r) && !isinf(out->d)) ||
+			    (r == 0 && out->d != 0)) {
 				xf_value_text(c, v, from, buf, &s, &n);
 				return out_of_range(c, s, n, to);
 			}
-			out->d = (float)out->d;
-		} else if (isinf(out->d) && f == CNS_T_NUMERIC) {
+			out->d = r;
+		} else if (isinf(out->d) && f == CNS_T_NUMERIC &&
+			   xf_dec_special(v->s, v->n) == DEC_FINITE) {
 			return out_of_range(c, v->s, v->n, to);
 		}
 		return 0;
@@ -1067,12 +1150,15 @@ int xf_cast_value(struct ectx *c, const struct xval *v, struct xtype from,
 		}
 		break;
 	case CNS_T_DATE:
-		if (f == CNS_T_TIMESTAMP) {
-			out->i = floor_div(v->i, USECS_PER_DAY);
-			return 0;
-		}
-		if (f == CNS_T_TIMESTAMPTZ) {
-			out->i = floor_div(xf_tz_utc_to_local_us(c->tz, v->i),
+		if (f == CNS_T_TIMESTAMP || f == CNS_T_TIMESTAMPTZ) {
+			if (!XF_DT_FINITE(v->i)) {
+				out->i = v->i;
+				return 0;
+			}
+			out->i = floor_div(f == CNS_T_TIMESTAMP ?
+						   v->i :
+						   xf_tz_utc_to_local_us(c->tz,
+									 v->i),
 					   USECS_PER_DAY);
 			return 0;
 		}
@@ -1083,28 +1169,34 @@ int xf_cast_value(struct ectx *c, const struct xval *v, struct xtype from,
 					    v->i :
 					    xf_tz_utc_to_local_us(c->tz, v->i);
 
+			if (!XF_DT_FINITE(v->i))
+				return xf_ev_fail(c, "timestamp out of range");
 			out->i = l -
 				 floor_div(l, USECS_PER_DAY) * USECS_PER_DAY;
 			return 0;
 		}
 		break;
 	case CNS_T_TIMESTAMP:
+	case CNS_T_TIMESTAMPTZ:
 		if (f == CNS_T_DATE) {
+			if (!XF_DT_FINITE(v->i)) {
+				out->i = v->i;
+				return 0;
+			}
+			if (v->i > XF_TS_MAX / USECS_PER_DAY)
+				return xf_ev_fail(c,
+						  "date out of range for "
+						  "timestamp");
 			out->i = v->i * USECS_PER_DAY;
+			if (t == CNS_T_TIMESTAMPTZ)
+				out->i = xf_tz_local_to_utc_us(c->tz, out->i);
 			return 0;
 		}
-		if (f == CNS_T_TIMESTAMPTZ) {
+		if (f == CNS_T_TIMESTAMPTZ) { /* to timestamp */
 			out->i = xf_tz_utc_to_local_us(c->tz, v->i);
 			return 0;
 		}
-		break;
-	case CNS_T_TIMESTAMPTZ:
-		if (f == CNS_T_DATE) {
-			out->i = xf_tz_local_to_utc_us(c->tz,
-						       v->i * USECS_PER_DAY);
-			return 0;
-		}
-		if (f == CNS_T_TIMESTAMP) {
+		if (f == CNS_T_TIMESTAMP) { /* to timestamptz */
 			out->i = xf_tz_local_to_utc_us(c->tz, v->i);
 			return 0;
 		}

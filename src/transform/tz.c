@@ -101,7 +101,7 @@ int64_t xf_tz_utc_to_local_us(const struct tzinfo *tz, int64_t us)
 {
 	int64_t s;
 
-	if (!tz)
+	if (!tz || !XF_DT_FINITE(us))
 		return us;
 	s = us / USECS_PER_SEC - (us % USECS_PER_SEC < 0);
 	return us + (int64_t)xf_tz_offset_utc(tz, s) * USECS_PER_SEC;
@@ -111,7 +111,7 @@ int64_t xf_tz_local_to_utc_us(const struct tzinfo *tz, int64_t us)
 {
 	int64_t s, sub;
 
-	if (!tz)
+	if (!tz || !XF_DT_FINITE(us))
 		return us;
 	s = us / USECS_PER_SEC - (us % USECS_PER_SEC < 0);
 	sub = us - s * USECS_PER_SEC;

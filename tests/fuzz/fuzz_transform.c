@@ -4,24 +4,13 @@
  * (and a source without a section) is bound to the columns it asks for,
  * run over a small chunk of awkward values, and explained.
  *
- * Build and run from the top of the repository (no Makefile needed):
- *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
- *     src/transform/?*.c src/schedule/tz.c src/util.c src/error.c src/chunk.c \
- *     tests/fuzz/fuzz_transform.c -lcsv -lm -o fuzz_transform
- *   mkdir -p corpus && ./fuzz_transform -max_total_time=60 corpus
- *
- * (src/transform/?*.c is every .c file of that folder.)  Seeds: any
- * transform file, e.g. the examples in man/consolidate-transforms.7 or
- * the .xf files under transforms/.
+ * Built and run by `make fuzz` (build/fuzz/fuzz_transform); seeds are
+ * the .xf files under transforms/ and tests/fuzz/seeds/transform.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memmem */
 #endif
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "fuzz_util.h"
 
 #include "consolidate/chunk.h"
 #include "consolidate/transform.h"
@@ -43,6 +32,15 @@ static const char *const values[] = {
 	"  x  ",
 	"t",
 	"{\"a\": [1, 2]}",
+	/* the edges of PostgreSQL's input rules */
+	"infinity",
+	"-Infinity",
+	"NaN",
+	"0044-03-15 10:00:00+02 BC",
+	"294246-12-31 23:59:59.9999995",
+	"5874897-12-31",
+	"3.4028235e+38",
+	"1e-45",
 };
 #define NVALUES (sizeof(values) / sizeof(values[0]))
 
@@ -96,14 +94,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* lookup files are read from disk: keep the fuzzer away from
 	 * devices and kernel files */
-	if (memmem(data, size, "/dev", 4) || memmem(data, size, "/proc", 5) ||
-	    memmem(data, size, "/sys", 4))
+	if (fuzz_names_devices(data, size))
 		return 0;
-	text = malloc(size + 1);
+	text = fuzz_text(data, size);
 	if (!text)
 		return 0;
-	memcpy(text, data, size);
-	text[size] = '\0';
 	cns_error_clear(&err);
 	if (cns_transform_parse("fuzz.xf", text, 1714979289123456, &t, &err) ==
 	    0) {
