@@ -159,6 +159,7 @@ integration: all hooks $(ODBC_TEST)
 
 test: all
 	tests/build/t_first_build.sh
+	tests/build/t_layers.sh
 	$(MAKE) unit
 	$(MAKE) unit-asan
 	$(MAKE) fuzz FUZZ_TIME=20

@@ -21,7 +21,7 @@
 
 #include "consolidate/config.h"
 #include "consolidate/error.h"
-#include "consolidate/pipeline.h"
+#include "consolidate/stats.h"
 
 enum cns_log_level {
 	CNS_LOG_DEBUG,

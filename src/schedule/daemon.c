@@ -57,7 +57,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "civil.h"
+#include "consolidate/civil.h"
 
 extern char **environ;
 

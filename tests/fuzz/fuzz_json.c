@@ -13,7 +13,7 @@
 
 #include "consolidate/config.h"
 #include "consolidate/runlog.h"
-#include "../../src/runlog_internal.h"
+#include "../../src/runlog/internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -25,7 +25,7 @@
 #include <cmocka.h>
 
 #include "consolidate/source.h"
-#include "../../src/source/odbc_int.h"
+#include "../../src/source/odbc/odbc_int.h"
 
 #include <errno.h>
 #include <fcntl.h>

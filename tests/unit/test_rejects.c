@@ -23,7 +23,7 @@
 
 #include "consolidate/config.h"
 #include "consolidate/rejects.h"
-#include "../../src/runlog_internal.h"
+#include "../../src/runlog/internal.h"
 
 static char tmpdir[256];
 

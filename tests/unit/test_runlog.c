@@ -37,7 +37,7 @@
 #include "consolidate/config.h"
 #include "consolidate/runlog.h"
 #include "../../src/cli/commands.h"
-#include "../../src/runlog_internal.h"
+#include "../../src/runlog/internal.h"
 
 static char tmpdir[256];
 

@@ -18,7 +18,7 @@
 #include "consolidate/status.h"
 #include "consolidate/trend.h"
 #include "consolidate/tz.h"
-#include "runlog_internal.h"
+#include "internal.h"
 
 /* Chart geometry, in SVG user units. */
 #define W 720

@@ -20,7 +20,7 @@
  * run again while a repeated hour replays readings already seen; wildcard
  * jobs simply follow the wall clock.
  */
-#include "consolidate/schedule.h"
+#include "consolidate/cron.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -28,7 +28,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "civil.h"
+#include "consolidate/civil.h"
 
 struct field_spec {
 	const char *name;

@@ -9,7 +9,7 @@
  * limit.  The current run's log and the log of a run in progress are
  * never touched.
  */
-#include "runlog_internal.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <fcntl.h>

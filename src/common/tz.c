@@ -14,7 +14,8 @@
  *
  * Leap-second zones ("right/...") are refused: cron works in civil time.
  */
-#include "consolidate/schedule.h"
+#include "consolidate/tz.h"
+#include "consolidate/util.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -27,7 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "civil.h"
+#include "consolidate/civil.h"
 
 /* A transition date of a POSIX rule: Jn, n or Mm.w.d, plus a time of day
  * that may be negative or past 24h (RFC 8536 extension). */

@@ -31,7 +31,7 @@
 #include <unistd.h>
 
 #include "consolidate/testhook.h"
-#include "runlog_internal.h"
+#include "internal.h"
 
 #ifndef CNS_VERSION
 #define CNS_VERSION "unknown"

@@ -10,7 +10,7 @@
  * replaces.  The file is replaced atomically, so a scraper never sees
  * half of it.
  */
-#include "runlog_internal.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "runlog_internal.h"
+#include "internal.h"
 
 /* Only the tail of a runs.jsonl this large is read: it is trimmed long
  * before, so more means something else wrote to it. */

@@ -18,6 +18,7 @@
 #include <pthread.h>
 
 #include "consolidate/config.h"
+#include "consolidate/fs.h"
 #include "consolidate/runlog.h"
 #include "consolidate/secrets.h"
 #include "consolidate/util.h"
@@ -76,16 +77,6 @@ char *cns_runlog_compact(int64_t us, char *buf, size_t size);
  * optional, "Z" or an offset) and a date alone.  Returns 0, or -1 when s
  * is not such a time. */
 int cns_runlog_parse_iso(const char *s, int64_t *us);
-
-/* ---- files ---- */
-
-/* Creates a folder and its parents (mode 0750 for new ones); an existing
- * folder is fine.  Returns 0, or -1 with errno set. */
-int cns_mkdir_p(const char *path);
-/* Writes data to path atomically: a temporary file in the same folder,
- * fsync, then rename over path.  Returns 0, or -1 with errno set. */
-int cns_write_atomic(const char *path, const char *data, size_t len,
-		     int mode);
 
 /* ---- the open log (runlog.c), shared with retention ---- */
 

@@ -28,7 +28,8 @@
 #include <zlib.h>
 
 #include "consolidate/testhook.h"
-#include "runlog_internal.h"
+#include "consolidate/fs.h"
+#include "consolidate/runlog.h"
 
 /* Distinct (source, column, reason) groups counted for the summary; more
  * are counted together as "other reasons". */

@@ -6,7 +6,7 @@
  * The systemd form is rendered from the bitsets, not from the text, so it
  * cannot disagree with what the scheduler computes.
  */
-#include "consolidate/schedule.h"
+#include "consolidate/cron.h"
 
 #include <stdio.h>
 #include <string.h>
