@@ -46,6 +46,11 @@ struct cns_prepare_opts {
 	 * caller counts them).  NULL: the first problem is returned in err,
 	 * as a run wants it. */
 	void (*problem)(void *ctx, const struct cns_error *e);
+	/* The source is open, before it is described (which may block: a
+	 * FIFO without a writer, a slow catalog): the run makes it
+	 * cancellable here.  May be NULL. */
+	void (*opened)(void *opened_ctx, struct cns_source *src);
+	void *opened_ctx;
 };
 
 /* One source, ready to extract.  Everything points into the source's

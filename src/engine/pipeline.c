@@ -375,23 +375,33 @@ static void register_live(struct cns_run *run, int i, struct cns_source *src,
 
 /* Prepares the source through the path `check` and `plan` take too
  * (prepare.c), registered first so that a cancel reaches a slow connect. */
+static void source_opened(void *ctx, struct cns_source *src)
+{
+	struct source_task *t = ctx;
+
+	register_live(t->run, t->index, src, NULL);
+}
+
 static int open_source(struct source_task *t, struct cns_error *err)
 {
 	struct cns_run *run = t->run;
+	struct cns_prepare_opts opts;
 	struct cns_prepared p;
 	int rc;
 
 	t->src = cns_source_new(run->job, &run->job->sources[t->index]);
 	t->src->reject = reject_from_driver;
 	t->src->reject_ctx = t;
-	rc = cns_prepare_source(run->job, run->xf, t->src,
-				&run->hooks.prepare, &p, err);
+	/* Only an opened source can be cancelled: open() sets up what
+	 * cancel() uses, and registering publishes it to the canceller;
+	 * describe(), which may block, comes after. */
+	opts = run->hooks.prepare;
+	opts.opened = source_opened;
+	opts.opened_ctx = t;
+	rc = cns_prepare_source(run->job, run->xf, t->src, &opts, &p, err);
 	t->prog = p.prog;
 	if (rc < 0)
 		return -1;
-	/* Only an opened source can be cancelled: open() sets up what
-	 * cancel() uses, and registering publishes it to the canceller. */
-	register_live(run, t->index, t->src, NULL);
 	if (run->hooks.prepared)
 		rc = run->hooks.prepared(run->hooks.ctx, run, t->index, &p,
 					 err);

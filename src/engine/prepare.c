@@ -238,12 +238,16 @@ int cns_prepare_source(const struct cns_job_conf *job,
 {
 	const struct cns_source_conf *sc = src->conf;
 	int problems = 0;
+	bool opened;
 
 	memset(p, 0, sizeof(*p));
 	p->src = src;
 	if (opts->offline)
 		return 0;
-	if (src->ops->open(src, err) < 0 || src->ops->describe(src, err) < 0) {
+	opened = src->ops->open(src, err) == 0;
+	if (opened && opts->opened)
+		opts->opened(opts->opened_ctx, src);
+	if (!opened || src->ops->describe(src, err) < 0) {
 		problem(opts, sc->name, err, &problems);
 		return -1;
 	}
