@@ -105,9 +105,11 @@ predicts bad_tz 'Mars/Olympus'
 # ---- an existing target column of a type the schema's cannot go into ----
 # schema type / table column type
 i=0
-for pair in date:integer integer:date timestamptz:boolean text:integer \
+# (A text schema column is not among them: rows travel as text, and the
+# column's own input function reads each value, as COPY does.)
+for pair in date:integer integer:date timestamptz:boolean boolean:integer \
 	    boolean:date 'numeric(10,2):uuid' date:interval integer:inet \
-	    text:jsonb timestamptz:integer; do
+	    date:boolean timestamptz:integer; do
 	i=$((i + 1))
 	st=${pair%%:*} ct=${pair#*:}
 	case "$st" in
