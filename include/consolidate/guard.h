@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <stdatomic.h>
+
 #include "consolidate/config.h"
 #include "consolidate/error.h"
 
@@ -37,6 +39,10 @@ struct cns_lock {
 	void *pg;            /* PGconn of the advisory lock, or NULL */
 	char app[64];        /* its application_name; "" when no advisory
 				lock was taken */
+	/* Set by the caller before taking the locks: when it becomes
+	 * non-zero (a signal), a wait for a lock ends with CNS_E_CANCELLED
+	 * at once.  NULL: nothing ends the wait but wait_ms. */
+	const atomic_int *stop;
 };
 
 /* The folder for lock files: lock_dir when set; else /run/lock/consolidate

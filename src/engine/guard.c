@@ -117,6 +117,17 @@ static void describe_holder(const struct cns_lock_holder *h, char *buf,
 		 h->host[0] ? h->host : "?", started, took);
 }
 
+/* A signal arrived while waiting for a lock: the wait ends now, not at
+ * --wait's end. */
+static bool stopped(const struct cns_lock *l, struct cns_error *err)
+{
+	if (!l->stop || !atomic_load(l->stop))
+		return false;
+	cns_error_set(err, CNS_E_CANCELLED,
+		      "stopped by a signal while waiting for the job's lock");
+	return true;
+}
+
 static int take_local(struct cns_lock *l, const struct cns_job_conf *job,
 		      const char *run_id, int64_t wait_ms,
 		      struct cns_error *err)
@@ -141,6 +152,11 @@ static int take_local(struct cns_lock *l, const struct cns_job_conf *job,
 			return cns_error_set(err, CNS_E_IO,
 					     "could not lock \"%s\": %s",
 					     l->path, strerror(errno));
+		if (stopped(l, err)) {
+			close(l->fd);
+			l->fd = -1;
+			return -1;
+		}
 		if (cns_now_ms() < deadline) {
 			struct timespec ts = {0, LOCK_POLL_MS * 1000000L};
 
@@ -300,6 +316,8 @@ static int take_advisory(struct cns_lock *l, const struct cns_job_conf *job,
 			return -1;
 		if (got)
 			return 0;
+		if (stopped(l, err))
+			return -1;
 		if (cns_now_ms() >= deadline)
 			break;
 		struct timespec ts = {0, LOCK_POLL_MS * 1000000L};

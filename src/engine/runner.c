@@ -882,7 +882,7 @@ static void notify(struct runner *rn, const struct cns_run_record *rec,
 	ev.status = rec->status;
 	ev.error = rec->error;
 	ev.warning = rn->warning[0] ? rn->warning : NULL;
-	ev.log = cns_runlog_path(rn->log);
+	ev.log = rn->log ? cns_runlog_path(rn->log) : NULL;
 	for (int i = 0; i < res->nsources; i++) {
 		ev.rows_read += res->stats[i].read;
 		ev.rows_loaded += res->stats[i].loaded;
@@ -1128,14 +1128,18 @@ static void record_unstarted(struct runner *rn, struct cns_error *err)
 		.exit_code = cns_error_exit_code(err->code),
 		.error = err->message,
 	};
+	struct cns_runner_result none;
 	struct cns_error e2;
 
+	/* A run that could not reach its target is a failure to alert on
+	 * like any other (one refused by a lock is skipped: no alert). */
+	memset(&none, 0, sizeof(none));
+	notify(rn, &rec, &none);
 	cns_error_clear(&e2);
 	if (cns_runlog_record_skip(rn->job, &rec, &e2) < 0)
 		cns_error_detail(err, "the run could not be recorded: %s",
 				 e2.message);
 }
-
 
 /* ---- the guard ---- */
 
@@ -1150,7 +1154,8 @@ static void guard_cause(struct guard *g, struct cns_error *err)
 	cns_error_clear(err);
 	cns_error_set(err, (enum cns_error_code)atomic_load(&g->fired), "%s",
 		      g->cause);
-	if (was[0])
+	/* Said once: the phase may already report the guard's cause. */
+	if (was[0] && strcmp(was, g->cause) != 0)
 		cns_error_detail(err, "%s", was);
 }
 
@@ -1377,6 +1382,7 @@ int cns_runner_run(const struct cns_job_conf *cjob,
 	rn.job = &job;
 	rn.opt = opt;
 	rn.lock = &lock;
+	lock.stop = opt->signal_flag;
 	rn.started_us = cns_wall_us();
 	pthread_mutex_init(&rn.mu, NULL);
 	cns_arena_init(&rn.arena, 4096);

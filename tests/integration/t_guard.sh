@@ -179,4 +179,18 @@ write_job tr.conf trend "$TMPDIR_T/lock" "$slow_query" "job:schedule = */2 * * *
 "$CNS" run tr.conf; ok $? "a run that takes longer than its interval still runs"
 like "$("$CNS" log tr.conf last)" 'WARN .*stage=trend the job needs [0-9]+s of its 2s interval' "the log warns that the job needs most of its interval"
 like "$("$CNS" check --offline tr.conf 2>&1)" 'warning: the job needs [0-9]+s of its 2s interval' "check prints the trend"
+# SIGTERM ends a wait for the lock at once, not at --wait's end.
+write_job sw.conf sigwait "$TMPDIR_T/lock" "table = t"
+flock "$TMPDIR_T/lock/sigwait.lock" sleep 30 & holder=$!
+sleep 0.5
+start=$(date +%s%N)
+"$CNS" run --wait 60s sw.conf >/dev/null 2>sw.err & waiter=$!
+sleep 1
+kill -TERM "$waiter"
+wait "$waiter"; rc=$?
+took=$(( ($(date +%s%N) - start) / 1000000 ))
+kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
+is "$rc" 5 "SIGTERM during --wait: exit 5 (cancelled)"
+[ "$took" -lt 5000 ]; ok $? "SIGTERM during --wait ends the run at once (${took} ms, --wait 60s)"
+like "$(cat sw.err)" 'stopped by a signal while waiting for the job.s lock' "the message says the wait was stopped"
 done_testing

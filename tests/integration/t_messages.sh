@@ -65,6 +65,7 @@ retries     = 0
 log_dir     = $TMPDIR_T/log
 lock_dir    = $TMPDIR_T/lock
 rejects_dir = $TMPDIR_T/rejects
+lock        = local
 [target]
 conninfo = host=127.0.0.1 port=1 dbname=x connect_timeout=5
 table    = t

@@ -72,6 +72,7 @@ rejects_dir    = $TMPDIR_T/rejects
 notify_command = $TMPDIR_T/notify.sh
 notify_url     = http://127.0.0.1:$PORT/hook
 notify_timeout = ${NOTIFY_TIMEOUT:-10s}
+lock           = local
 JOB
 		for l in "$@"; do echo "$l"; done
 		cat <<JOB
@@ -98,7 +99,8 @@ write_job "$(conninfo n_dst)"
 is "$(notified)" "" "an ordinary success runs no notify_command"
 is "$(posts)" 0 "an ordinary success posts nothing"
 
-# A failure: both channels, with the facts.
+# A failure: both channels, with the facts.  (lock = local: the run
+# opens its log before it meets the target that is down.)
 write_job "$down"
 "$CNS" run job.conf >/dev/null 2>&1
 is "$?" 1 "a run whose target is down fails"
