@@ -173,8 +173,7 @@ test: all
 # (tests/lsan.supp).  Peak-memory and timing tests are left out: the
 # sanitizers change both.
 ASAN_TESTS := t_pg_modes.sh t_csv_modes.sh t_incremental.sh t_runlog.sh \
-              t_odbc.sh t_odbc_driver.sh t_three_systems.sh t_report.sh \
-              t_notify.sh t_names.sh t_values.sh t_timezones.sh
+              t_odbc_driver.sh t_notify.sh t_values.sh t_secrets.sh
 integration-asan:
 	$(MAKE) BUILD=build/asan SAN=1 build/asan/consolidate \
 	  build/asan/tests/integration/test_odbc
