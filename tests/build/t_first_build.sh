@@ -26,7 +26,7 @@ chmod 755 "$tmp/bin/pkg-config" "$tmp/install"
 
 fail=0
 if PATH="$tmp/bin:$PATH" make -s -C "$ROOT" BUILD="$tmp/b" \
-	INSTALL_DEPS="$tmp/install" "$tmp/b/src/pg.o" >"$tmp/out" 2>&1; then
+	INSTALL_DEPS="$tmp/install" "$tmp/b/src/pg/pg.o" >"$tmp/out" 2>&1; then
 	echo "ok 1 - first build compiles against libpq after the install step"
 else
 	echo "not ok 1 - first build compiles against libpq after the install step"
