@@ -710,11 +710,34 @@ static int take_replace_lock(struct target_run *r, struct cns_error *err)
 	return 0;
 }
 
+/* Creates the target table from the schema: a key column whose type has
+ * no btree equality becomes part of a unique index on its text form.
+ * Returns 0, or -1 with err. */
+static int create_table(PGconn *conn, const struct cns_job_conf *job,
+			const struct cns_schema *schema, struct cns_error *err)
+{
+	bool *key_text = cns_xcalloc((size_t)schema->ncols + 1, sizeof(bool));
+	struct cns_buf q;
+	int rc = -1;
+
+	cns_buf_init(&q);
+	schema_types_from(&q, schema);
+	if (!job->target.key.n ||
+	    type_flags(conn, schema, q.data, true, key_text, "the target",
+		       err) == 0) {
+		cns_buf_reset(&q);
+		write_create(&q, job, schema, true, key_text);
+		rc = cns_pg_command(conn, q.data, "the target", err);
+	}
+	cns_buf_release(&q);
+	free(key_text);
+	return rc;
+}
+
 int cns_target_prepare(const struct cns_job_conf *job,
 		       const struct cns_schema *schema, struct cns_error *err)
 {
 	struct target_run *r = find_run(job);
-	bool *key_text = NULL;
 	PGconn *conn;
 	struct cns_buf q;
 	bool exists;
@@ -723,19 +746,8 @@ int cns_target_prepare(const struct cns_job_conf *job,
 	if (open_target(job, schema, &conn, &exists, err) < 0)
 		return -1;
 	cns_buf_init(&q);
-	if (!exists) {
-		key_text = cns_xcalloc((size_t)schema->ncols + 1,
-				       sizeof(bool));
-		schema_types_from(&q, schema);
-		if (job->target.key.n &&
-		    type_flags(conn, schema, q.data, true, key_text,
-			       "the target", err) < 0)
-			goto out;
-		cns_buf_reset(&q);
-		write_create(&q, job, schema, true, key_text);
-		if (cns_pg_command(conn, q.data, "the target", err) < 0)
-			goto out;
-	}
+	if (!exists && create_table(conn, job, schema, err) < 0)
+		goto out;
 	if (check_columns(conn, job, schema, err) < 0 ||
 	    check_types(conn, job, schema, NULL, NULL, &bad, err) < 0)
 		goto out;
@@ -774,7 +786,6 @@ int cns_target_prepare(const struct cns_job_conf *job,
 	}
 	rc = 0;
 out:
-	free(key_text);
 	cns_buf_release(&q);
 	PQfinish(conn);
 	return rc;
@@ -1432,7 +1443,6 @@ int cns_target_rehearse(const struct cns_job_conf *job,
 			void *ctx, struct cns_error *err)
 {
 	struct cns_loader l = {.job = job, .schema = schema};
-	bool *key_text = NULL;
 	PGconn *conn;
 	struct cns_buf q;
 	bool exists;
@@ -1447,19 +1457,8 @@ int cns_target_rehearse(const struct cns_job_conf *job,
 	 * the changes are nobody's. */
 	if (cns_pg_command(conn, "BEGIN", "the target", err) < 0)
 		goto out;
-	if (!exists) {
-		key_text = cns_xcalloc((size_t)schema->ncols + 1,
-				       sizeof(bool));
-		schema_types_from(&q, schema);
-		if (job->target.key.n &&
-		    type_flags(conn, schema, q.data, true, key_text,
-			       "the target", err) < 0)
-			goto out;
-		cns_buf_reset(&q);
-		write_create(&q, job, schema, true, key_text);
-		if (cns_pg_command(conn, q.data, "the target", err) < 0)
-			goto out;
-	}
+	if (!exists && create_table(conn, job, schema, err) < 0)
+		goto out;
 	if (check_columns(conn, job, schema, err) < 0) {
 		found_problem(report, ctx, err, &problems);
 		if (!report)
@@ -1497,7 +1496,6 @@ int cns_target_rehearse(const struct cns_job_conf *job,
 out:
 	if (cns_error_isset(err) && problems == 0)
 		problems++;
-	free(key_text);
 	free(l.by_text);
 	cns_buf_release(&q);
 	PQfinish(conn); /* rolls back */
