@@ -71,9 +71,14 @@ int cns_target_swap_checked(const struct cns_job_conf *job,
  * (dropped).  Safe to call when nothing was prepared. */
 void cns_target_release(const struct cns_job_conf *job);
 
-/* Writes the target DDL (CREATE TABLE) for `plan`. */
-void cns_target_write_ddl(const struct cns_job_conf *job,
-			  const struct cns_schema *schema, FILE *out);
+/* Writes the target DDL (CREATE TABLE) that the run would send, for
+ * `plan`: the server decides whether the key can be a primary key or
+ * becomes a unique index on its text form, as at run time; `offline`,
+ * a list of PostgreSQL's built-in types stands in for the server.
+ * Returns 0, or -1 with err when the target cannot be asked. */
+int cns_target_write_ddl(const struct cns_job_conf *job,
+			 const struct cns_schema *schema, bool offline,
+			 FILE *out, struct cns_error *err);
 
 /* Opens a loader on its own connection.  `label` names it in messages
  * ("source \"erp\""). */

@@ -246,7 +246,12 @@ int cns_cmd_plan(int argc, char **argv)
 	cns_prepare_job(job, xf, &opts, &rep);
 	printf("[target] %s, mode %s\n", job->target.table,
 	       mode_name(job->target.mode));
-	cns_target_write_ddl(job, cns_transform_schema(xf), stdout);
+	if (cns_target_write_ddl(job, cns_transform_schema(xf), offline,
+				 stdout, &err) < 0) {
+		/* prepare has reported why the target does not answer. */
+		cns_error_clear(&err);
+		r.problems++;
+	}
 	rc = r.problems ? CNS_EXIT_FAILED : CNS_EXIT_OK;
 out:
 	cns_transform_free(xf);

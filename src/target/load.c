@@ -404,15 +404,48 @@ static void write_create(struct cns_buf *b, const struct cns_job_conf *job,
 	}
 }
 
-void cns_target_write_ddl(const struct cns_job_conf *job,
-			  const struct cns_schema *schema, FILE *out)
+/* The offline answer of type_flags.  Of the types a schema can name
+ * (enum cns_type), only json has no btree ordering and so cannot be a
+ * primary key; tests/integration/t_check_plan.sh holds this against the
+ * server's answer for every one of them. */
+static void guess_type_flags(const struct cns_schema *s, bool *by_text)
 {
+	for (int i = 0; i < s->ncols; i++)
+		by_text[i] = s->cols[i].type == CNS_T_JSON;
+}
+
+static void schema_types_from(struct cns_buf *b,
+			      const struct cns_schema *s);
+
+int cns_target_write_ddl(const struct cns_job_conf *job,
+			 const struct cns_schema *schema, bool offline,
+			 FILE *out, struct cns_error *err)
+{
+	bool *key_text = cns_xcalloc((size_t)schema->ncols + 1, sizeof(bool));
 	struct cns_buf b;
+	int rc = 0;
 
 	cns_buf_init(&b);
-	write_create(&b, job, schema, true, NULL);
-	fprintf(out, "%s;\n", b.data);
+	if (offline || !job->target.key.n) {
+		guess_type_flags(schema, key_text);
+	} else {
+		PGconn *conn = cns_pg_connect(job->target.conninfo,
+					      "the target", err);
+
+		schema_types_from(&b, schema);
+		rc = conn ? type_flags(conn, schema, b.data, true, key_text,
+				       "the target", err)
+			  : -1;
+		PQfinish(conn);
+		cns_buf_reset(&b);
+	}
+	if (rc == 0) {
+		write_create(&b, job, schema, true, key_text);
+		fprintf(out, "%s;\n", b.data);
+	}
 	cns_buf_release(&b);
+	free(key_text);
+	return rc;
 }
 
 /* Checks that the target has every schema column; a missing one would make

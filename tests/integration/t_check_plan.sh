@@ -267,4 +267,38 @@ is "$(q cp_dst 'SELECT count(*) FROM fresh_t')" 58 "the planned run read the cha
 # Offline, plan still shows the extraction (without a watermark).
 like "$("$CNS" plan --offline fresh.conf 2>&1)" 'extract: COPY \(SELECT' "plan --offline"
 
+# ---- plan's CREATE TABLE is the one the run sends, for every key type ----
+# The run asks the server whether a key column's type has a btree
+# ordering (else the key is a unique index on its text form); plan asks
+# the same, and plan --offline must come to the same answer alone.  Every
+# type name the transform language knows (its table in types.c) as the
+# key, with the server as the oracle.
+mapfile -t KT < <(sed -n 's/^\t{ "\([a-z0-9]*\)", CNS_T_[A-Z]* },$/\1/p' "$ROOT/src/transform/types.c")
+[ "${#KT[@]}" -ge 17 ]; ok $? "the transform language knows ${#KT[@]} type names"
+differ=""
+for t in "${KT[@]}"; do
+	cat > "kt_$t.xf" <<XF
+[schema]
+id  integer not null
+k   $t not null
+
+[from s]
+id = id
+k  = null
+XF
+	job "kt_$t" "kt_$t" "kt_$t.xf" "" "key = k"
+	on=$("$CNS" plan "kt_$t.conf" 2>/dev/null | sed -n '/^\[target\]/,$p')
+	off=$("$CNS" plan --offline "kt_$t.conf" 2>/dev/null | sed -n '/^\[target\]/,$p')
+	case "$on" in *"CREATE TABLE"*) ;; *) differ+=" $t(no DDL online)" ;; esac
+	[ "$on" = "$off" ] || differ+=" $t"
+done
+is "$differ" "" "plan and plan --offline print the same CREATE TABLE for every key type"
+like "$("$CNS" plan kt_json.conf 2>/dev/null)" 'CREATE UNIQUE INDEX ON "kt_json" \(\(\("k"\)::text\)\)' \
+	"plan: a json key becomes a unique index on its text form"
+job json_key json_k js.xf "" "key = doc"
+sed -i 's/^table    = items$/table    = docs/; s/^mode     = append$/mode     = upsert/' json_key.conf
+"$CNS" run json_key.conf; ok $? "an upsert keyed by a json column runs"
+is "$(q cp_dst "SELECT count(*) FROM pg_index WHERE indrelid = 'json_k'::regclass AND NOT indisprimary AND indisunique")" 1 \
+	"the run made that unique index, as plan says"
+
 done_testing
