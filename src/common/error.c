@@ -131,6 +131,30 @@ int cns_error_exit_code(enum cns_error_code code)
 	return CNS_EXIT_FAILED;
 }
 
+/* Appends the detail to buf[0..*n).  Each thing is said once: a detail
+ * whose first line repeats what is already in buf (the location and the
+ * message, as a transform's list of errors starts) goes on without that
+ * line, and without the "DETAIL:" label, so that a quoted source line and
+ * its caret keep their columns; a detail that is the message again is
+ * left out. */
+static void format_detail(const struct cns_error *err, char *buf,
+			  size_t size, size_t *n)
+{
+	const char *d = err->detail;
+	size_t have = *n < size ? *n : (size ? size - 1 : 0);
+	size_t first = strcspn(d, "\n");
+
+	if (!d[0] || *n >= size || strcmp(d, err->message) == 0)
+		return;
+	if (first == have && strncmp(d, buf, first) == 0) {
+		if (d[first])
+			*n += (size_t)snprintf(buf + *n, size - *n, "%s",
+					       d + first);
+		return;
+	}
+	*n += (size_t)snprintf(buf + *n, size - *n, "\nDETAIL: %s", d);
+}
+
 char *cns_error_format(const struct cns_error *err, char *buf, size_t size)
 {
 	size_t n = 0;
@@ -151,9 +175,10 @@ char *cns_error_format(const struct cns_error *err, char *buf, size_t size)
 	if (err->source[0] && !strstr(err->message, err->source))
 		ADD("source \"%s\": ", err->source);
 	ADD("%s", err->message);
-	if (err->detail[0])
-		ADD("\nDETAIL: %s", err->detail);
-	if (err->hint[0])
+	format_detail(err, buf, size, &n);
+	/* A hint already in the detail (the caret line of a transform
+	 * error carries its suggestion) is not said twice. */
+	if (err->hint[0] && !strstr(err->detail, err->hint))
 		ADD("\nHINT: %s", err->hint);
 #undef ADD
 	return buf;

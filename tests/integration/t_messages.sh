@@ -47,6 +47,22 @@ for p in 'unknown key "batchsize"' 'for "parallel"'; do
 		"two problems: $p is said exactly once"
 done
 
+# ---- transform errors: said once, quoted as a compiler does ----
+printf '[schema]\nid bigint not null\nv  txt\n[from a]\nid = 1\nv = v\n' > bad1.xf
+printf '[schema]\nid bigintt not null\nv  txt\n[from a]\nid = 1\nv = v\n' > bad2.xf
+for n in 1 2; do
+	sed "s/^transforms = t.xf/transforms = bad$n.xf/" one.conf | sed '/^batchsize/d' > bad$n.conf
+	err=$("$CNS" check bad$n.conf 2>&1)
+	is "$(printf '%s\n' "$err" | grep -c 'unknown type "txt"')" 1 \
+		"$n transform error(s): \"unknown type\" of v is said once"
+	is "$(printf '%s\n' "$err" | grep -cE '^(DETAIL|HINT)')" 0 \
+		"$n transform error(s): no DETAIL or HINT that repeats it"
+	is "$(printf '%s\n' "$err" | grep -c 'did you mean "text"')" 1 \
+		"$n transform error(s): the suggestion is said once"
+	like "$err" $'\n  v  txt\n     \\^~~ did you mean' \
+		"$n transform error(s): the line, and a caret under the word"
+done
+
 # ---- a failed run: one end line ----
 cat > t.xf <<'XF'
 [schema]
