@@ -113,6 +113,14 @@ static int mag_cmp(const unsigned char *a, const unsigned char *b, int n)
 
 /* Whether s is canonical already: [-]digits[.digits], no leading zero
  * but a lone one, not "-0" (most numbers from a database are). */
+static bool is_zero(const struct dnum *x)
+{
+	for (int i = 0; i < x->len; i++)
+		if (x->d[i])
+			return false;
+	return true;
+}
+
 static bool is_canonical(const char *s, size_t n)
 {
 	size_t i = 0, st;
@@ -252,7 +260,7 @@ int xf_dec_parse(struct cns_arena *a, const char *s, size_t n, const char **out,
 		st = i;
 		for (; i < n && isdigit((unsigned char)s[i]); i++) {
 			exp = exp * 10 + (s[i] - '0');
-			if (exp > 2 * DEC_MAX_DIGITS)
+			if (exp > DEC_IN_MAX_EXPONENT)
 				return -1;
 		}
 		if (i == st)
@@ -263,6 +271,16 @@ int xf_dec_parse(struct cns_arena *a, const char *s, size_t n, const char **out,
 	if (i != n)
 		return -1;
 	x.scale = frac - (int)exp;
+	if (is_zero(&x)) {
+		/* zero keeps its scale, never a negative one, whatever the
+		 * exponent: "0e5000" is 0 */
+		x.len = 0;
+		if (x.scale < 0)
+			x.scale = 0;
+	}
+	if (x.scale > DEC_IN_MAX_SCALE ||
+	    x.len - x.scale > DEC_IN_MAX_INT_DIGITS)
+		return -1;
 	if (x.scale < 0) {
 		unsigned char *d = cns_arena_zalloc(
 			a, (size_t)x.len - (size_t)x.scale + 1);
@@ -280,9 +298,37 @@ int xf_dec_parse(struct cns_arena *a, const char *s, size_t n, const char **out,
 		x.d = d;
 		x.len = x.scale;
 	}
-	if (x.len > DEC_MAX_DIGITS)
-		return -1;
 	pack(a, &x, out, outn);
+	return 0;
+}
+
+int xf_dec_neg(struct cns_arena *a, const char *x, size_t n,
+	       const char **out, uint32_t *outn)
+{
+	int k = xf_dec_special(x, n);
+	char *p;
+
+	if (k != DEC_FINITE)
+		return put_special(k == DEC_PINF   ? DEC_NINF :
+				   k == DEC_NINF ? DEC_PINF :
+						   DEC_NAN,
+				   out, outn);
+	if (x[0] == '-') {
+		*out = x + 1;
+		*outn = (uint32_t)n - 1;
+		return 0;
+	}
+	if (dec_sign(x, n) == 0) {
+		*out = x;
+		*outn = (uint32_t)n;
+		return 0;
+	}
+	p = cns_arena_alloc(a, n + 2);
+	p[0] = '-';
+	memcpy(p + 1, x, n);
+	p[n + 1] = '\0';
+	*out = p;
+	*outn = (uint32_t)n + 1;
 	return 0;
 }
 

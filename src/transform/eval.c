@@ -233,7 +233,9 @@ static int ev_arith_num(const struct node *n, struct ectx *c, struct xval *out)
 		break;
 	}
 	if (rc < 0)
-		return xf_ev_fail(c, "value overflows numeric format");
+		return xf_ev_fail(c, "numeric result longer than the %d digits "
+				     "of the transform's arithmetic",
+				  DEC_MAX_DIGITS);
 	return 0;
 }
 
@@ -319,10 +321,7 @@ static int ev_neg(const struct node *n, struct ectx *c, struct xval *out)
 		return int_range(n, c, out->i);
 	case REP_DBL: out->d = -a.d; return 0;
 	case REP_STR:
-		return xf_dec_add(c->scratch, "0", 1, a.s, a.n, true, &out->s,
-				  &out->n) < 0 ?
-			       xf_ev_fail(c, "value overflows numeric format") :
-			       0;
+		return xf_dec_neg(c->scratch, a.s, a.n, &out->s, &out->n);
 	}
 	return 0;
 }

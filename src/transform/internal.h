@@ -456,7 +456,15 @@ double xf_text_to_double_c(const char *buf);
 
 /* ---- exact decimals (decimal.c): canonical text "-12.340" ---- */
 
-#define DEC_MAX_DIGITS 1000 /* digits before plus after the point */
+#define DEC_MAX_DIGITS 1000 /* digits of an arithmetic operand or result */
+/* What PostgreSQL 15's numeric input takes (numeric.c): an exponent of
+ * less than half the range of int32, then a value of at most 131072
+ * digits before the point (a weight of 32767 base-10000 digits) and 16383
+ * after it.  Text within these is a value, even one too long for the
+ * transform's arithmetic. */
+#define DEC_IN_MAX_EXPONENT (INT32_MAX / 2 - 1)
+#define DEC_IN_MAX_INT_DIGITS 131072
+#define DEC_IN_MAX_SCALE 16383
 /* What xf_dec_special() tells of a numeric's text. */
 enum { DEC_FINITE, DEC_NAN, DEC_PINF, DEC_NINF };
 int xf_dec_special(const char *s, size_t n);
@@ -469,6 +477,9 @@ int xf_dec_special(const char *s, size_t n);
 int xf_dec_parse(struct cns_arena *a, const char *s, size_t n, const char **out,
 		 uint32_t *outn);
 int xf_dec_cmp(const char *a, size_t an, const char *b, size_t bn);
+/* -x of canonical text, exact at any length (a sign flip). */
+int xf_dec_neg(struct cns_arena *a, const char *x, size_t n, const char **out,
+	       uint32_t *outn);
 /* Arithmetic; -1 when the result would exceed DEC_MAX_DIGITS (or for
  * division by zero, which callers check first). */
 int xf_dec_add(struct cns_arena *a, const char *x, size_t xn, const char *y,

@@ -102,6 +102,16 @@ gen_numeric() {
 		printf '%s\n' "1e$e" "1e-$e" "-2.5e$e" "9.99e-$e"
 	done
 	printf '%s\n' "$(printf '9%.0s' {1..500})" "-0.$(printf '0%.0s' {1..300})1"
+	# PostgreSQL's own limits: 131072 digits before the point, 16383
+	# after it, an exponent within half the range of int32.
+	local nines
+	nines=$(head -c 131072 /dev/zero | tr '\0' 9)
+	printf '%s\n' "1${nines:0:1000}" "$nines" "1$nines" "-$nines.5" \
+		"0.${nines:0:16383}" "0.${nines:0:16384}" "1.${nines:0:16382}e-1" \
+		"1.5e1000" "1e1001" "1e-1000" "1e-1001" "${nines:0:2000}e1000" \
+		"0e1000" "0e1001" "0e200000" "0e-16383" "0e-16384" "0.0e-16383" \
+		"1e-16383" "1e-16384" "1e131071" "1e131072" "5e1073741823" \
+		"0e1073741823" "0e1073741824" "1e-1073741824"
 	words nan infinity inf
 	printf '%s\n' "" " " "+" "-" "." "e" "1e" "1e+" "e5" ".e5" "1.2.3" \
 		"1e5.5" "0x10" "1,5" "1 5" "1_000" "--1" "+-1" "1f" "1.5 x" \
