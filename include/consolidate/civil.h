@@ -1,7 +1,8 @@
 /*
  * civil.h - proleptic Gregorian calendar arithmetic on plain integers,
- * for the scheduler's own time code (no struct tm, no libc time zone
- * state, so every function is pure and thread-safe).
+ * the one copy that cron, time zones, the transform's dates and the ODBC
+ * source share (no struct tm, no libc time zone state, so every function
+ * is pure and thread-safe).
  *
  * Days are counted from 1970-01-01; the day <-> date conversions are the
  * well-known era-based algorithms (400-year cycles), exact for any year an

@@ -14,65 +14,38 @@
 #endif
 #include "internal.h"
 
+#include "consolidate/civil.h"
+
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Howard Hinnant's civil calendar algorithms. */
-int64_t xf_days_from_civil(int y0, int m, int d)
+/* The calendar itself is common/civil.h's; these keep the transform's
+ * int years. */
+int64_t xf_days_from_civil(int y, int m, int d)
 {
-	int64_t y = y0 - (m <= 2);
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-
-	return era * 146097 + doe - 719468;
+	return days_from_civil(y, m, d);
 }
 
 void xf_civil_from_days(int64_t z, int *y, int *m, int *d)
 {
-	int64_t era, doe, yoe, doy, mp;
+	int64_t year;
 
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
-static bool leap(int y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	civil_from_days(z, &year, m, d);
+	*y = (int)year;
 }
 
 int xf_days_in_month(int y, int m)
 {
-	static const int dim[] = { 31, 28, 31, 30, 31, 30,
-				   31, 31, 30, 31, 30, 31 };
-
-	return m == 2 && leap(y) ? 29 : dim[m - 1];
+	return days_in_month(y, m);
 }
 
 bool xf_valid_ymd(int y, int m, int d)
 {
 	return y >= 1 && y <= 9999 && m >= 1 && m <= 12 && d >= 1 &&
 	       d <= xf_days_in_month(y, m);
-}
-
-static int64_t div_floor(int64_t a, int64_t b)
-{
-	int64_t q = a / b;
-
-	if ((a % b != 0) && ((a < 0) != (b < 0)))
-		q--;
-	return q;
 }
 
 static void put2(char *b, int v)
@@ -158,7 +131,7 @@ static int fmt_ts(int64_t us, char *buf, bool tz)
 
 	if (!XF_DT_FINITE(us))
 		return fmt_infinite(us, buf);
-	days = div_floor(us, USECS_PER_DAY);
+	days = floor_div(us, USECS_PER_DAY);
 	len = fmt_ymd(days, buf, &bc);
 	buf[len++] = ' ';
 	len += xf_fmt_time(us - days * USECS_PER_DAY, buf + len);
@@ -759,7 +732,7 @@ int xf_dtformat_parse(struct ectx *c, const struct dtformat *f, const char *s,
 		h = h % 12 + (pm ? 12 : 0);
 	}
 	if (doy) {
-		if (doy > (leap(y) ? 366 : 365) || y < 1 || y > 9999)
+		if (doy > (is_leap(y) ? 366 : 365) || y < 1 || y > 9999)
 			goto bad;
 		xf_civil_from_days(xf_days_from_civil(y, 1, 1) + doy - 1, &y,
 				   &mo, &d);
@@ -812,15 +785,15 @@ int64_t xf_date_trunc_us(int field, int64_t us)
 
 	if (!XF_DT_FINITE(us))
 		return us;
-	days = div_floor(us, USECS_PER_DAY);
+	days = floor_div(us, USECS_PER_DAY);
 	tod = us - days * USECS_PER_DAY;
 
 	switch (field) {
 	case 0: return us;
-	case 1: return div_floor(us, 1000) * 1000;
-	case 2: return div_floor(us, USECS_PER_SEC) * USECS_PER_SEC;
-	case 3: return div_floor(us, 60 * USECS_PER_SEC) * 60 * USECS_PER_SEC;
-	case 4: return div_floor(us, 3600 * USECS_PER_SEC) * 3600 * USECS_PER_SEC;
+	case 1: return floor_div(us, 1000) * 1000;
+	case 2: return floor_div(us, USECS_PER_SEC) * USECS_PER_SEC;
+	case 3: return floor_div(us, 60 * USECS_PER_SEC) * 60 * USECS_PER_SEC;
+	case 4: return floor_div(us, 3600 * USECS_PER_SEC) * 3600 * USECS_PER_SEC;
 	case 5: return days * USECS_PER_DAY;
 	case 6: {
 		/* ISO weeks start on Monday; 1970-01-01 was a Thursday */

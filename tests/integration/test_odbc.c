@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "consolidate/civil.h"
 #include "consolidate/source.h"
 #include "../../src/source/odbc/odbc_int.h"
 
@@ -122,22 +123,6 @@ static int start_sandbox(const char *cmd, const char *const *names,
 
 /* ---- expected values ---- */
 
-static void civil_from_days(long z, int *y, int *m, int *d)
-{
-	/* Howard Hinnant's days_from_civil inverse. */
-	long era, doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
 /* The text the driver of dialect d must deliver for column col of row
  * id of the people table; false for NULL. */
 static bool expected(enum dialect d, int id, int col, char *out, size_t size)
@@ -233,12 +218,13 @@ static bool expected(enum dialect d, int id, int col, char *out, size_t size)
 			snprintf(out, size, "note %d", id);
 		return true;
 	case 6: {
-		int y, m, dd;
+		int64_t y;
+		int m, dd;
 
 		if (id % 23 == 0)
 			return false;
 		civil_from_days(10957 + id % 10000, &y, &m, &dd);
-		snprintf(out, size, "%04d-%02d-%02d", y, m, dd);
+		snprintf(out, size, "%04d-%02d-%02d", (int)y, m, dd);
 		return true;
 	}
 	}
