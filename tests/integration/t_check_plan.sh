@@ -273,7 +273,7 @@ like "$("$CNS" plan --offline fresh.conf 2>&1)" 'extract: COPY \(SELECT' "plan -
 # the same, and plan --offline must come to the same answer alone.  Every
 # type name the transform language knows (its table in types.c) as the
 # key, with the server as the oracle.
-mapfile -t KT < <(sed -n 's/^\t{ "\([a-z0-9]*\)", CNS_T_[A-Z]* },$/\1/p' "$ROOT/src/transform/types.c")
+mapfile -t KT < <(sed -n 's/^[[:space:]]*{ *"\([a-z0-9]*\)", *CNS_T_[A-Z]* *},$/\1/p' "$ROOT/src/transform/types.c")
 [ "${#KT[@]}" -ge 17 ]; ok $? "the transform language knows ${#KT[@]} type names"
 differ=""
 for t in "${KT[@]}"; do
