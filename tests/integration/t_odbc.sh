@@ -199,6 +199,32 @@ done
 is "$(q odbc_dst "SELECT array_to_string(value, ',') FROM consolidate.watermarks WHERE job = 'odbc_e2e' AND source = 'crm'")" \
    "2026-06-02 00:00:00.500000,2001" "the watermark is the last row's (updated_at, id)"
 
+# ---- plan prints the statement psqlODBC sends, with the bound values ----
+# psqlODBC puts the bound values into the text and wraps it in a cursor
+# (UseDeclareFetch): the server's log, less that wrapper and with each
+# literal read back as a "?", must be plan's text, and the literals must
+# be the watermark plan names.
+q odbc_erp "UPDATE accounts SET updated_at = '2026-06-03 00:00:00' WHERE id = 10"
+"$CNS" plan job.conf > plan.out 2>&1
+planned=$(awk '/^\[source / { on = ($0 == "[source erp] driver odbc") }
+	on && /^  extract: / { grab = 1; sub(/^  extract: /, "") }
+	on && /^  [a-z]+: / && !/extract/ { grab = 0 }
+	grab && NF { print }' plan.out | grep -v '^-- ' | tr '\n' ' ' | sed 's/ $//')
+wm=$(sed -n '/^\[source erp\]/,/^$/s/^  watermark: //p' plan.out)
+like "$planned" '^SELECT \* FROM "accounts" WHERE .*\?' "plan shows the erp extraction with its parameters"
+log="$CNS_PG_SANDBOX/server.log"
+q odbc_erp "ALTER DATABASE odbc_erp SET log_statement = 'all'"
+mark=$(wc -l < "$log")
+"$CNS" run job.conf >/dev/null 2>&1; ok $? "the planned run succeeds"
+q odbc_erp "ALTER DATABASE odbc_erp RESET log_statement"
+sent=$(tail -n +"$((mark + 1))" "$log" | grep -F 'FROM "accounts" WHERE' | tail -n 1 |
+	sed -E 's/.*LOG:  (statement|execute [^:]*): //; s/^BEGIN;declare "[^"]*" cursor with hold for //; s/;fetch [0-9]+ in "[^"]*"$//')
+is "$(printf '%s' "$sent" | sed -E "s/'[^']*'/?/g")" "$planned" \
+	"plan's erp extraction is the statement the server received through psqlODBC"
+is "$(printf '%s' "$sent" | grep -oE "'[^']*'" | tr -d "'" | sort -u | paste -sd,)" \
+   "$(printf '%s\n' "$wm" | sed 's/, /\n/g' | sort -u | paste -sd,)" \
+	"the values it bound are the watermark plan names ($wm)"
+
 # ---- volume guard: judged before extraction, by a count on the source ----
 # Append mode, incremental, one job per driver: once the history shows
 # about 50 new rows a run, 500 new rows fail the run before any row moves,
