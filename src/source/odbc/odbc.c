@@ -634,6 +634,8 @@ static int odbc_describe(struct cns_source *src, struct cns_error *err)
 			goto fail;
 		cns_odbc_plan_column(col, o->wide, o->block_getdata,
 				     o->quirks->unsized_text);
+		if (o->quirks->native_datetime)
+			cns_odbc_plan_native(col);
 		src->colnames[i] = col->name;
 		src->coltypes[i] = cns_odbc_type_name(&src->arena,
 						      col->sqltype, col->size,
