@@ -9,6 +9,10 @@
 # printed by PostgreSQL, must be equal row for row.
 # (psqlODBC itself turns infinity into 9999-12-31 23:59:59 and drops BC:
 # such values are not part of this test.)
+#
+# Then the connection timeouts: an ODBC source behind a listener that
+# accepts connections and never answers fails after its login_timeout
+# instead of hanging.
 . "$ROOT/tests/integration/lib.sh"
 cd "$TMPDIR_T"
 
@@ -107,5 +111,52 @@ for drv in "PostgreSQL Unicode" "PostgreSQL ANSI"; do
 		fi
 	done
 done
+
+# ---- a server that accepts the connection and never answers ----
+# A listener that never reads: the kernel completes the TCP handshake,
+# and the driver waits for the server's first answer.
+python3 - "$TMPDIR_T/mute.port" <<'PY' &
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+open(sys.argv[1] + ".tmp", "w").write(str(s.getsockname()[1]))
+import os
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+time.sleep(600)
+PY
+MUTE=$!
+trap 'kill "$MUTE" 2>/dev/null' EXIT
+for _ in $(seq 100); do [ -s mute.port ] && break; sleep 0.05; done
+MUTE_PORT=$(cat mute.port)
+
+# mute_job NAME EXTRA: a job whose source is the mute listener.
+mute_job() {
+	job "$1" "PostgreSQL Unicode" 100
+	sed -i "s/Port=$PGPORT;/Port=$MUTE_PORT;/" "$1.conf"
+	[ -z "$2" ] || printf '%s\n' "$2" >> "$1.conf"
+}
+mute_job mute2 "login_timeout = 2s"
+t0=$(date +%s%3N)
+out=$(timeout 60 "$CNS" check mute2.conf 2>&1)
+rc=$?
+ms=$(( $(date +%s%3N) - t0 ))
+ok $(( rc != 0 && rc != 124 ? 0 : 1 )) "login_timeout = 2s: check fails instead of waiting"
+ok $(( ms < 20000 ? 0 : 1 )) "login_timeout = 2s: it gives up within 20 s (took ${ms} ms)"
+like "$out" 'source "src"' "login_timeout = 2s: the message names the source"
+
+# The default is 30 s: ended by our own timeout here when the default is
+# not applied, so the test stays short either way.
+mute_job mute_default ""
+t0=$(date +%s%3N)
+timeout 50 "$CNS" check mute_default.conf >/dev/null 2>&1
+rc=$?
+ms=$(( $(date +%s%3N) - t0 ))
+ok $(( rc != 0 && rc != 124 ? 0 : 1 )) "the default login timeout ends the attempt by itself"
+ok $(( ms > 25000 && ms < 45000 ? 0 : 1 )) "the default login timeout is about 30 s (took ${ms} ms)"
+
+mute_job mute_bad "login_timeout = soon"
+out=$("$CNS" check mute_bad.conf 2>&1)
+like "$out" 'login_timeout' "a login_timeout that is not a duration is a config error naming the key"
 
 done_testing
