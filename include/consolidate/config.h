@@ -89,6 +89,7 @@ struct cns_source_conf {
 	char *user;
 	char *password;      /* never logged */
 	char *password_file; /* resolved path */
+	int64_t login_timeout_ms; /* SQL_ATTR_LOGIN_TIMEOUT; 0: none */
 	/* postgres and odbc */
 	char *table;
 	struct cns_qname qtable; /* postgres: table, parsed */

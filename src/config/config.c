@@ -161,6 +161,8 @@ enum storage {
 	  D_ODBC, "odbc: password (better: password_file or ${ENV})")         \
 	X(SOURCE, password_file, password_file, PATH, NULL, false, NULL, 0,   \
 	  0, D_ODBC, "odbc: file holding the password")                       \
+	X(SOURCE, login_timeout, login_timeout_ms, DURATION, "30s", false,    \
+	  NULL, 0, 0, D_ODBC, "odbc: longest connection attempt (0: none)")   \
 	X(SOURCE, table, table, STRING, NULL, false, NULL, 0, 0, D_SQL,       \
 	  "table or view to read: [schema.]table (postgres: folds as SQL)")   \
 	X(SOURCE, columns, columns, LIST, NULL, false, NULL, 0, 0, D_ALL,     \

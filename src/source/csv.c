@@ -496,6 +496,30 @@ static void reject_row(struct csv_state *st, const char *reason)
 				cur_file(st), reason);
 }
 
+/* True when s[0..n) is ASCII without a NUL byte, as most fields are:
+ * checked eight bytes at a time.  Any other field takes the full UTF-8
+ * and NUL checks. */
+static bool plain_ascii(const char *s, size_t n)
+{
+	const uint64_t high = UINT64_C(0x8080808080808080);
+	const uint64_t ones = UINT64_C(0x0101010101010101);
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, s + i, 8);
+		/* A high bit, or a zero byte (exact when no high bit is
+		 * set). */
+		if ((w & high) || ((w - ones) & ~w & high))
+			return false;
+	}
+	for (; i < n; i++)
+		if ((unsigned char)s[i] - 1u >= 0x7Fu)
+			return false;
+	return true;
+}
+
 static void on_field(void *s, size_t len, void *data)
 {
 	struct csv_state *st = data;
@@ -526,6 +550,10 @@ static void on_field(void *s, size_t len, void *data)
 	col = st->map[i];
 	if (col < 0 || st->bad_col >= 0)
 		return;
+	if (plain_ascii(s, len)) {
+		cns_chunk_set(st->chunk, st->row, col, s, len);
+		return;
+	}
 	at = cns_utf8_invalid_at(s, len);
 	st->bad_nul = false;
 	if (at < 0) {
@@ -666,14 +694,41 @@ static int file_finish(struct csv_state *st)
 	return 0;
 }
 
-/* Parses the next segment of the open file, up to and including the next
- * CR or LF, so that at most one record is completed.  Returns -1 on
- * error. */
+/* The length of p[0..avail) up to and including its ends-th CR or LF,
+ * or avail.  Line ends are nearly always a lone LF: memchr finds them,
+ * and a byte loop counts only when a CR is among them. */
+static size_t segment_end(const char *p, size_t avail, int ends)
+{
+	const char *q = p, *end = p + avail;
+	size_t seg;
+
+	for (int n = ends; q < end;) {
+		const char *lf = memchr(q, '\n', (size_t)(end - q));
+
+		q = lf ? lf + 1 : end;
+		if (--n == 0)
+			break;
+	}
+	if (!memchr(p, '\r', (size_t)(q - p)))
+		return (size_t)(q - p);
+	for (seg = 0; seg < avail; seg++)
+		if ((p[seg] == '\n' || p[seg] == '\r') && --ends == 0)
+			return seg + 1;
+	return avail;
+}
+
+/* Parses the next segment of the open file: up to and including the
+ * k-th CR or LF, where k is the number of rows the chunk has room for (at
+ * least one, to finish a record whose row it already holds).  A line end
+ * completes at most one record and a record takes at most one row, so
+ * the chunk never overflows, while one libcsv call covers many records.
+ * Returns -1 on error. */
 static int feed(struct csv_state *st)
 {
 	struct reader *r = &st->rd;
 	const char *p;
 	size_t avail, seg, done;
+	int ends;
 
 	if (r->pos == r->len) {
 		ssize_t n = reader_more(st);
@@ -685,11 +740,8 @@ static int feed(struct csv_state *st)
 	}
 	p = r->buf + r->pos;
 	avail = r->len - r->pos;
-	for (seg = 0; seg < avail; seg++)
-		if (p[seg] == '\n' || p[seg] == '\r') {
-			seg++;
-			break;
-		}
+	ends = st->chunk->cap - st->chunk->nrows;
+	seg = segment_end(p, avail, ends < 1 ? 1 : ends);
 	parser_grow_step(&st->parser);
 	done = csv_parse(&st->parser, p, seg, on_field, on_record, st);
 	r->pos += done;

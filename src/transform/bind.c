@@ -392,6 +392,62 @@ void cns_program_set_column_types(struct cns_program *p,
 	}
 }
 
+/* The column an output expression passes on when its value is not NULL:
+ * through casts and the first argument of coalesce(); NULL when the
+ * expression is anything else.  Whether the casts keep the value is
+ * keeps_text()'s question. */
+static const struct node *column_through(const struct node *n)
+{
+	while (n) {
+		if (n->kind == N_COL)
+			return n;
+		if (n->kind == N_CAST && n->nargs == 1)
+			n = n->args[0];
+		else if (n->kind == N_FUNC && n->fn && n->nargs >= 1 &&
+			 strcmp(n->fn->name, "coalesce") == 0)
+			n = n->args[0];
+		else
+			return NULL;
+	}
+	return NULL;
+}
+
+/* True when a value of the source type from prints exactly as a value of
+ * type t(prec, scale): the same type, precision and scale, a wider
+ * integer, or a numeric with more digits and the same scale. */
+static bool same_text(struct xtype from, enum cns_type t, int prec, int scale)
+{
+	if (from.t == t && from.p == prec && from.s == scale)
+		return true;
+	switch (from.t) {
+	case CNS_T_SMALLINT:
+		return t == CNS_T_INTEGER || t == CNS_T_BIGINT;
+	case CNS_T_INTEGER:
+		return t == CNS_T_BIGINT;
+	case CNS_T_NUMERIC:
+		return t == CNS_T_NUMERIC && from.p > 0 && prec >= from.p &&
+		       scale == from.s;
+	default:
+		return false;
+	}
+}
+
+/* True when every step from column col up to expression top, and the
+ * schema column's type, keep a non-NULL value's text as the source
+ * printed it: then the value is already in the form the target reads,
+ * and parsing it only to print it again would change nothing. */
+static bool keeps_text(struct xtype from, const struct node *top,
+		       const struct node *col, enum cns_type t, int prec,
+		       int scale)
+{
+	if (!same_text(from, t, prec, scale))
+		return false;
+	for (const struct node *n = top; n && n != col; n = n->args[0])
+		if (!same_text(from, n->ty.t, n->ty.p, n->ty.s))
+			return false;
+	return true;
+}
+
 void cns_program_trust_types(struct cns_program *p,
 			     const char *const *coltypes)
 {
@@ -405,19 +461,16 @@ void cns_program_trust_types(struct cns_program *p,
 		int k;
 
 		p->trusted[i] = -1;
-		if (n && n->kind == N_CAST && n->implicit)
-			n = n->args[0];
-		if (!n || n->kind != N_COL || !coltypes)
+		n = column_through(n);
+		if (!n || !coltypes)
 			continue;
 		k = p->colmap[n->slot];
 		if (k < 0 || !coltypes[k] || !pg_type(coltypes[k], &ty))
 			continue;
-		/* Only the exact same type, precision and scale: then the
-		 * value is already in the form the target reads, and parsing
-		 * it only to print it again would change nothing. */
-		if (ty.t == sc->cols[i].type && ty.p == sc->cols[i].precision &&
-		    ty.s == sc->cols[i].scale)
-			p->trusted[i] = k;
+		if (!keeps_text(ty, p->out[i], n, sc->cols[i].type,
+				sc->cols[i].precision, sc->cols[i].scale))
+			continue;
+		p->trusted[i] = k;
 	}
 }
 

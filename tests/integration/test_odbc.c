@@ -1925,6 +1925,126 @@ static void test_text_conversion(void **state)
 	cns_buf_release(&u);
 }
 
+/* psqlODBC's own text of a date or timestamp struct (its
+ * stime2timestamp: "%.4d-%.2d-%.2d %.2d:%.2d:%.2d", nine fraction digits
+ * cut at the first of the trailing zeros, " BC" for a negative year),
+ * written out here as the oracle of cns_odbc_format_*. */
+static void psql_text(const SQL_TIMESTAMP_STRUCT *t, bool date, char *out,
+		      size_t size)
+{
+	char frac[16] = "";
+	int y = t->year < 0 ? -t->year : t->year;
+
+	if (!date && t->fraction) {
+		int i;
+
+		snprintf(frac, sizeof(frac), ".%09lu",
+			 (unsigned long)t->fraction);
+		for (i = 9; i > 0 && frac[i] == '0'; i--)
+			frac[i] = '\0';
+	}
+	if (date)
+		snprintf(out, size, "%.4d-%.2d-%.2d%s", y, t->month, t->day,
+			 t->year < 0 ? " BC" : "");
+	else
+		snprintf(out, size, "%.4d-%.2d-%.2d %.2d:%.2d:%.2d%s%s", y,
+			 t->month, t->day, t->hour, t->minute, t->second, frac,
+			 t->year < 0 ? " BC" : "");
+}
+
+/* Every year, month and day edge, every time field edge, fractions of
+ * every length and digit, negative years: the same text as psqlODBC. */
+static void test_datetime_text(void **state)
+{
+	static const int years[] = {-9999, -44, -1, 0, 1, 9, 10, 99, 100,
+				    999, 1000, 1970, 2024, 9999};
+	static const unsigned long fracs[] = {
+		0, 1, 9, 10, 1000, 1001, 100000000, 123456789, 500000000,
+		999999000, 999999999, 10000, 120000000, 20300000
+	};
+	char want[80], got[CNS_ODBC_DATETIME_TEXT];
+	long n = 0;
+
+	(void)state;
+	for (size_t yi = 0; yi < sizeof(years) / sizeof(years[0]); yi++)
+		for (int m = 0; m <= 12; m += 3)
+			for (int d = 0; d <= 31; d += 7)
+				for (int h = 0; h <= 23; h += 23)
+					for (size_t fi = 0;
+					     fi < sizeof(fracs) / sizeof(fracs[0]);
+					     fi++) {
+						SQL_TIMESTAMP_STRUCT t = {
+							(SQLSMALLINT)years[yi],
+							(SQLUSMALLINT)m,
+							(SQLUSMALLINT)d,
+							(SQLUSMALLINT)h,
+							(SQLUSMALLINT)(h ? 59 : 0),
+							(SQLUSMALLINT)(h ? 59 : 0),
+							(SQLUINTEGER)fracs[fi]};
+						SQL_DATE_STRUCT dt = {t.year,
+								      t.month,
+								      t.day};
+						size_t len;
+
+						psql_text(&t, false, want,
+							  sizeof(want));
+						len = cns_odbc_format_timestamp(
+							&t, got);
+						assert_string_equal(got, want);
+						assert_int_equal(len,
+								 strlen(want));
+						psql_text(&t, true, want,
+							  sizeof(want));
+						len = cns_odbc_format_date(&dt,
+									   got);
+						assert_string_equal(got, want);
+						assert_int_equal(len,
+								 strlen(want));
+						n++;
+					}
+	assert_true(n > 1000);
+}
+
+/* Dates and timestamps are bound as structs only where the quirks say
+ * so; other types keep their plan. */
+static void test_plan_native(void **state)
+{
+	static const SQLSMALLINT keep[] = {SQL_INTEGER, SQL_BIGINT,
+					   SQL_DOUBLE, SQL_NUMERIC,
+					   SQL_VARCHAR, SQL_TYPE_TIME,
+					   SQL_BIT, SQL_VARBINARY};
+
+	(void)state;
+	assert_true(cns_odbc_quirks_for("psqlodbcw.so")->native_datetime);
+	assert_true(cns_odbc_quirks_for("psqlodbca.so")->native_datetime);
+	assert_false(cns_odbc_quirks_for("libmaodbc.so")->native_datetime);
+	assert_false(cns_odbc_quirks_for("sqlite3odbc.so")->native_datetime);
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+		struct cns_odbc_col a = {.sqltype = keep[i], .size = 20};
+		struct cns_odbc_col b;
+
+		cns_odbc_plan_column(&a, true, true, false);
+		b = a;
+		cns_odbc_plan_native(&b);
+		assert_memory_equal(&a, &b, sizeof(a));
+	}
+	for (int date = 0; date <= 1; date++) {
+		struct cns_odbc_col c = {
+			.sqltype = date ? SQL_TYPE_DATE : SQL_TYPE_TIMESTAMP,
+			.size = date ? 10 : 26, .digits = date ? 0 : 6};
+
+		cns_odbc_plan_column(&c, true, true, false);
+		cns_odbc_plan_native(&c);
+		assert_int_equal(c.fmt, date ? CNS_ODBC_DATE :
+					       CNS_ODBC_TIMESTAMP);
+		assert_int_equal(c.ctype, date ? SQL_C_TYPE_DATE :
+						SQL_C_TYPE_TIMESTAMP);
+		assert_int_equal(c.cell, date ? sizeof(SQL_DATE_STRUCT) :
+						sizeof(SQL_TIMESTAMP_STRUCT));
+		assert_false(c.unbounded);
+	}
+}
+
 static void test_quirks(void **state)
 {
 	(void)state;
@@ -1999,6 +2119,8 @@ int main(void)
 		cmocka_unit_test(test_column_plans),
 		cmocka_unit_test(test_text_conversion),
 		cmocka_unit_test(test_quirks),
+		cmocka_unit_test(test_datetime_text),
+		cmocka_unit_test(test_plan_native),
 		cmocka_unit_test(test_people_sqlite),
 		cmocka_unit_test(test_people_postgres),
 		cmocka_unit_test(test_people_mariadb),

@@ -242,6 +242,7 @@ static const char full_text[] =
 	"dsn = inventory\n"
 	"user = reader\n"
 	"password_file = secrets/inventory.pw\n"
+	"login_timeout = 10s\n"
 	"query = select sku, qty from stock\n"
 	"\n"
 	"[source shop]\n"
@@ -334,6 +335,7 @@ static void test_full(void **state)
 	assert_null(s->connection);
 	assert_string_equal(s->user, "reader");
 	assert_string_equal(s->password_file, in_dir("secrets/inventory.pw"));
+	assert_int_equal(s->login_timeout_ms, 10000);
 	assert_string_equal(s->query, "select sku, qty from stock");
 
 	s = cns_config_source(job, "shop");
@@ -352,7 +354,7 @@ static void test_full(void **state)
 	assert_int_equal(s->delimiter, '\t');
 	assert_int_equal(s->quote, '\'');
 	assert_string_equal(s->encoding, "utf-8");
-	assert_int_equal(s->line, 70);
+	assert_int_equal(s->line, 71);
 	cns_config_free(job);
 }
 
@@ -442,6 +444,8 @@ static void test_relative_paths(void **state)
 	assert_string_equal(job->rejects_dir, in_dir("jobs/r/"));
 	assert_string_equal(job->sources[0].path, in_dir("jobs/in/*.csv"));
 	assert_string_equal(job->sources[1].password_file, "/etc/pw");
+	/* The default: libpq's connect_timeout of the other connections. */
+	assert_int_equal(job->sources[1].login_timeout_ms, 30000);
 	cns_config_free(job);
 }
 

@@ -549,6 +549,132 @@ static void test_typed_columns(void **state)
 	}
 }
 
+/* Runs program p on the values of one column; writes each output row as
+ * "text" or "NULL" or "-" (rejected), joined by '|', into got. */
+static void run_column(struct cns_program *p, const char *const *vals, int n,
+		       char *got, size_t size)
+{
+	struct cns_chunk in, out;
+	struct cns_eval_stats st = { 0, 0 };
+	struct cns_error err;
+	size_t at = 0;
+
+	cns_error_clear(&err);
+	cns_chunk_init(&in, 1, n);
+	cns_chunk_init(&out, 1, n);
+	for (int r = 0; r < n; r++) {
+		cns_chunk_add_row(&in, r + 1, NULL);
+		if (vals[r])
+			cns_chunk_set(&in, r, 0, vals[r], strlen(vals[r]));
+	}
+	assert_int_equal(cns_program_run(p, &in, &out, NULL, NULL, &st, &err),
+			 0);
+	got[0] = '\0';
+	for (int r = 0, o = 0; r < n; r++) {
+		const struct cns_cell *c;
+
+		if (o >= out.nrows || out.rownum[o] != r + 1) {
+			at += (size_t)snprintf(got + at, size - at, "-|");
+			continue;
+		}
+		c = cns_chunk_row(&out, o++);
+		if (c->null)
+			at += (size_t)snprintf(got + at, size - at, "NULL|");
+		else
+			at += (size_t)snprintf(got + at, size - at, "%.*s|",
+					       (int)c->len, c->data);
+	}
+	cns_chunk_release(&in);
+	cns_chunk_release(&out);
+}
+
+/* A column whose driver types it exactly (postgres) may be copied as it
+ * is, unparsed, when the expression passes it on unchanged: every
+ * source type, through casts and coalesce(), into every schema type, must
+ * give exactly what the evaluator gives, and a narrowing cast must not
+ * be skipped. */
+static void test_trusted_columns(void **state)
+{
+	static const struct {
+		const char *type;
+		const char *vals[5];
+	} srcs[] = {
+		{ "smallint", { "-32768", "32767", "0", NULL, "7" } },
+		{ "integer", { "-2147483648", "2147483647", "40000", NULL, "-7" } },
+		{ "bigint", { "-9223372036854775808", "9223372036854775807",
+			      "2147483648", NULL, "0" } },
+		{ "numeric(12,2)", { "-9999999999.99", "0.00", "12.55", NULL,
+				     "99.95" } },
+		{ "numeric", { "1.5", "-0.000001", "123456789012.345", NULL,
+			       "7" } },
+		{ "boolean", { "t", "f", "t", NULL, "f" } },
+		{ "date", { "2024-02-29", "0001-01-01", "9999-12-31", NULL,
+			    "1970-01-01" } },
+		{ "timestamp with time zone",
+		  { "2020-01-01 00:00:37.000001+00", "2024-02-29 23:59:59+00",
+		    "1999-12-31 23:00:00.5+00", NULL, "2000-01-01 00:00:00+00" } },
+		{ "text", { "", "abc", "Zoë", NULL, "  x  " } },
+		{ "double precision", { "0.1", "1.7976931348623157e+308", "-0",
+					NULL, "3" } },
+	};
+	static const char *const schemas[] = {
+		"smallint", "integer", "bigint", "numeric(12,2)",
+		"numeric(14,2)", "numeric(12,1)", "numeric(20,4)",
+		"numeric(3,2)", "text", "varchar(3)", "boolean", "date",
+		"timestamptz", "timestamp", "double precision", "real",
+	};
+	static const char *const forms[] = {
+		"c", "cast(c as %s)", "coalesce(c, c)",
+		"cast(coalesce(c, c) as %s)", "coalesce(cast(c as %s), c)",
+		"cast(cast(c as numeric(12,1)) as %s)",
+		"cast(cast(c as integer) as %s)",
+	};
+	const char *names[] = { "c" };
+	int compared = 0;
+
+	(void)state;
+	for (size_t a = 0; a < sizeof(srcs) / sizeof(srcs[0]); a++)
+		for (size_t b = 0; b < sizeof(schemas) / sizeof(schemas[0]); b++)
+			for (size_t f = 0; f < sizeof(forms) / sizeof(forms[0]);
+			     f++) {
+				const char *types[] = { srcs[a].type };
+				struct cns_transform *t = NULL;
+				struct cns_program *p = NULL;
+				struct cns_error err;
+				char text[512], expr[128], want[512], got[512];
+
+				snprintf(expr, sizeof(expr), forms[f],
+					 schemas[b]);
+				snprintf(text, sizeof(text),
+					 "[schema]\nv %s\n[from s]\nv = %s\n",
+					 schemas[b], expr);
+				cns_error_clear(&err);
+				if (cns_transform_parse("t.xf", text, XF_NOW, &t,
+							&err) < 0)
+					continue;
+				if (cns_transform_bind(t, "s", 1, names, &p,
+						       &err) < 0) {
+					cns_transform_free(t);
+					continue;
+				}
+				cns_program_set_column_types(p, types);
+				run_column(p, srcs[a].vals, 5, want,
+					   sizeof(want));
+				cns_program_trust_types(p, types);
+				run_column(p, srcs[a].vals, 5, got, sizeof(got));
+				if (strcmp(want, got) != 0)
+					fail_msg("%s column, v %s = %s: "
+						 "evaluated \"%s\", trusted "
+						 "\"%s\"",
+						 srcs[a].type, schemas[b], expr,
+						 want, got);
+				compared++;
+				cns_program_free(p);
+				cns_transform_free(t);
+			}
+	assert_true(compared > 300);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -558,6 +684,7 @@ int main(void)
 		cmocka_unit_test(test_impossible_casts),
 		cmocka_unit_test(test_long_literals),
 		cmocka_unit_test(test_typed_columns),
+		cmocka_unit_test(test_trusted_columns),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

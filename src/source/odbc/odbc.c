@@ -237,6 +237,33 @@ static int new_stmt(struct cns_source *src, struct cns_odbc *o,
 	return 0;
 }
 
+/* Whole seconds, rounded up, for an ODBC timeout attribute. */
+static SQLULEN whole_seconds(int64_t ms)
+{
+	return (SQLULEN)((ms + 999) / 1000);
+}
+
+/* Timeouts of the connection, set before connecting (they stay set for
+ * the second connection with the driver's options): the source's
+ * login_timeout bounds each connection attempt, which the watchdog's
+ * stall_timeout does not reach while the run is still connecting, and
+ * the job's stall_timeout bounds the wait for any answer on the
+ * connection.  Drivers without one of them refuse it or ignore it; the
+ * watchdog still cancels. */
+static void set_timeouts(struct cns_source *src, struct cns_odbc *o)
+{
+	int64_t stall = src->job ? src->job->stall_timeout_ms : 0;
+
+	if (src->conf->login_timeout_ms > 0)
+		SQLSetConnectAttr(o->dbc, SQL_ATTR_LOGIN_TIMEOUT,
+				  (SQLPOINTER)whole_seconds(
+					  src->conf->login_timeout_ms),
+				  0);
+	if (stall > 0)
+		SQLSetConnectAttr(o->dbc, SQL_ATTR_CONNECTION_TIMEOUT,
+				  (SQLPOINTER)whole_seconds(stall), 0);
+}
+
 /* Frees the statement in *slot, if any. */
 static void free_stmt(struct cns_odbc *o, SQLHSTMT *slot)
 {
@@ -275,6 +302,7 @@ static int odbc_open(struct cns_source *src, struct cns_error *err)
 			      "could not allocate a connection", err);
 		goto fail;
 	}
+	set_timeouts(src, o);
 	base_conn(src, o->password, &o->conn);
 	if (driver_connect(src, o, err) < 0)
 		goto fail;
@@ -634,6 +662,8 @@ static int odbc_describe(struct cns_source *src, struct cns_error *err)
 			goto fail;
 		cns_odbc_plan_column(col, o->wide, o->block_getdata,
 				     o->quirks->unsized_text);
+		if (o->quirks->native_datetime)
+			cns_odbc_plan_native(col);
 		src->colnames[i] = col->name;
 		src->coltypes[i] = cns_odbc_type_name(&src->arena,
 						      col->sqltype, col->size,

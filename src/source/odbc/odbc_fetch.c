@@ -213,6 +213,8 @@ static size_t cell_room(const struct cns_odbc_col *c)
 		return c->cell - sizeof(SQLWCHAR);
 	case CNS_ODBC_BIT:
 	case CNS_ODBC_BINARY:
+	case CNS_ODBC_DATE:
+	case CNS_ODBC_TIMESTAMP:
 		break;
 	}
 	return c->cell;
@@ -332,6 +334,23 @@ static int put_cell(struct cns_source *src, struct cns_odbc *o,
 		src->bytes_read += 1;
 		return 0;
 	}
+	if (c->fmt == CNS_ODBC_DATE || c->fmt == CNS_ODBC_TIMESTAMP) {
+		char text[CNS_ODBC_DATETIME_TEXT];
+
+		/* A struct is never cut: its indicator is not a length. */
+		if (c->fmt == CNS_ODBC_DATE)
+			len = cns_odbc_format_date(
+				(const SQL_DATE_STRUCT *)(const void *)data,
+				text);
+		else
+			len = cns_odbc_format_timestamp(
+				(const SQL_TIMESTAMP_STRUCT *)(const void *)
+					data,
+				text);
+		cns_chunk_set(chunk, row, i, text, len);
+		src->bytes_read += (int64_t)len;
+		return 0;
+	}
 	if (ind == SQL_NO_TOTAL || ind < 0 || (size_t)ind > cell_room(c)) {
 		int rc = read_long(src, o, i, r, err);
 
@@ -374,6 +393,8 @@ static int put_cell(struct cns_source *src, struct cns_odbc *o,
 		cns_chunk_set(chunk, row, i, o->conv.data, len);
 		break;
 	case CNS_ODBC_BIT:
+	case CNS_ODBC_DATE:
+	case CNS_ODBC_TIMESTAMP:
 		break;
 	}
 	src->bytes_read += (int64_t)len;

@@ -38,7 +38,9 @@ enum cns_odbc_fmt {
 	CNS_ODBC_TEXT,   /* SQL_C_CHAR: bytes as they come (UTF-8) */
 	CNS_ODBC_WTEXT,  /* SQL_C_WCHAR: UTF-16, converted to UTF-8 */
 	CNS_ODBC_BIT,    /* SQL_C_BIT: "t" or "f" */
-	CNS_ODBC_BINARY  /* SQL_C_BINARY: "\x" and hex digits (bytea) */
+	CNS_ODBC_BINARY, /* SQL_C_BINARY: "\x" and hex digits (bytea) */
+	CNS_ODBC_DATE,   /* SQL_C_TYPE_DATE, written as psqlODBC would */
+	CNS_ODBC_TIMESTAMP /* SQL_C_TYPE_TIMESTAMP, likewise */
 };
 
 /* Per-driver adjustments, found by the driver's file name
@@ -54,6 +56,8 @@ struct cns_odbc_quirks {
 	bool unsized_text;     /* declared text lengths are not enforced */
 	const char *quote;     /* identifier quote to use instead of the
 				  driver's, or NULL */
+	bool native_datetime;  /* dates and timestamps are bound as their
+				  structs (see cns_odbc_plan_native) */
 };
 
 /* Returns the quirks for a driver name, or an entry with match == NULL
@@ -177,6 +181,20 @@ char *cns_odbc_type_name(struct cns_arena *arena, SQLSMALLINT sqltype,
 /* Chooses fmt, ctype, cell and unbounded for col. */
 void cns_odbc_plan_column(struct cns_odbc_col *col, bool wide,
 			  bool block_getdata, bool unsized_text);
+/* For a driver whose text of a date or timestamp is printed from the
+ * same struct it fills for SQL_C_TYPE_DATE and SQL_C_TYPE_TIMESTAMP
+ * (psqlODBC parses the server's text into it either way): binds such a
+ * column as the struct, which spares the driver a printf and a scanf per
+ * value, and writes the text itself (cns_odbc_format_*).  Other columns
+ * keep the plan of cns_odbc_plan_column. */
+void cns_odbc_plan_native(struct cns_odbc_col *col);
+/* The text psqlODBC writes for a date or timestamp struct as SQL_C_CHAR:
+ * "YYYY-MM-DD", then " HH:MM:SS", then the fraction without trailing
+ * zeros, then " BC" for a negative year.  out holds at least
+ * CNS_ODBC_DATETIME_TEXT bytes; returns the length. */
+#define CNS_ODBC_DATETIME_TEXT 64
+size_t cns_odbc_format_date(const SQL_DATE_STRUCT *d, char *out);
+size_t cns_odbc_format_timestamp(const SQL_TIMESTAMP_STRUCT *t, char *out);
 /* Rows per fetch for these columns: min(batch, CNS_ODBC_MAX_ARRAY, what
  * CNS_ODBC_BUDGET holds), at least 1. */
 SQLULEN cns_odbc_array_size(const struct cns_odbc_col *cols, int ncols,

@@ -22,7 +22,10 @@ _Static_assert(sizeof(SQLWCHAR) == 2, "unixODBC SQLWCHAR is UTF-16");
 /* psqlODBC holds a whole result set in memory unless it reads through a
  * cursor (UseDeclareFetch), and by default reports booleans as varchar
  * "1"/"0".  Its Unicode build converts narrow text through the process
- * locale's character set, so it is used through the wide API. */
+ * locale's character set, so it is used through the wide API.  Its text
+ * of a date or timestamp is printed from the struct it parsed the
+ * server's text into, so binding the struct gives the same values for
+ * less work (native_datetime). */
 static const char *const psql_options[] = {
 	"UseDeclareFetch=1", "Fetch=%F", "BoolsAsChar=0", NULL
 };
@@ -41,11 +44,11 @@ static const char *const maria_options[] = {
 static const char *const sqlite_options[] = {"StepAPI=1", NULL};
 
 static const struct cns_odbc_quirks quirks[] = {
-	{"psqlodbcw", psql_options, true, false, false, NULL},
-	{"psqlodbc", psql_options, false, false, false, NULL},
-	{"maodbc", maria_options, false, true, false, NULL},
-	{"sqlite3odbc", sqlite_options, false, false, true, "`"},
-	{NULL, NULL, false, false, false, NULL}
+	{"psqlodbcw", psql_options, true, false, false, NULL, true},
+	{"psqlodbc", psql_options, false, false, false, NULL, true},
+	{"maodbc", maria_options, false, true, false, NULL, false},
+	{"sqlite3odbc", sqlite_options, false, false, true, "`", false},
+	{NULL, NULL, false, false, false, NULL, false}
 };
 
 const struct cns_odbc_quirks *cns_odbc_quirks_for(const char *driver_name)
@@ -494,6 +497,10 @@ static size_t needed_cell(const struct cns_odbc_col *c, bool unsized_text)
 	switch (c->fmt) {
 	case CNS_ODBC_BIT:
 		return 1;
+	case CNS_ODBC_DATE:
+		return sizeof(SQL_DATE_STRUCT);
+	case CNS_ODBC_TIMESTAMP:
+		return sizeof(SQL_TIMESTAMP_STRUCT);
 	case CNS_ODBC_BINARY:
 		return unsized_text || size == 0 || size > (1u << 24) ?
 			       0 : (size_t)size;
@@ -563,6 +570,96 @@ void cns_odbc_plan_column(struct cns_odbc_col *c, bool wide,
 		c->cell++;
 }
 
+void cns_odbc_plan_native(struct cns_odbc_col *c)
+{
+	switch (c->sqltype) {
+	case SQL_TYPE_DATE:
+	case SQL_DATE:
+		c->fmt = CNS_ODBC_DATE;
+		c->ctype = SQL_C_TYPE_DATE;
+		c->cell = sizeof(SQL_DATE_STRUCT);
+		break;
+	case SQL_TYPE_TIMESTAMP:
+	case SQL_TIMESTAMP:
+		c->fmt = CNS_ODBC_TIMESTAMP;
+		c->ctype = SQL_C_TYPE_TIMESTAMP;
+		c->cell = sizeof(SQL_TIMESTAMP_STRUCT);
+		break;
+	default:
+		return;
+	}
+	c->unbounded = false;
+}
+
+/* Writes n (0 <= n < 10^width, or wider) with at least width digits. */
+static char *put_digits(char *p, long n, int width)
+{
+	char tmp[24];
+	int len = 0;
+
+	do {
+		tmp[len++] = (char)('0' + n % 10);
+		n /= 10;
+	} while (n > 0);
+	while (len < width)
+		tmp[len++] = '0';
+	while (len > 0)
+		*p++ = tmp[--len];
+	return p;
+}
+
+/* "YYYY-MM-DD" of a year that may be negative (BC, written last). */
+static char *put_ymd(char *p, long y, long m, long d)
+{
+	p = put_digits(p, y < 0 ? -y : y, 4);
+	*p++ = '-';
+	p = put_digits(p, m < 0 ? 0 : m, 2);
+	*p++ = '-';
+	return put_digits(p, d < 0 ? 0 : d, 2);
+}
+
+size_t cns_odbc_format_date(const SQL_DATE_STRUCT *d, char *out)
+{
+	char *p = put_ymd(out, d->year, d->month, d->day);
+
+	if (d->year < 0) {
+		memcpy(p, " BC", 3);
+		p += 3;
+	}
+	*p = '\0';
+	return (size_t)(p - out);
+}
+
+size_t cns_odbc_format_timestamp(const SQL_TIMESTAMP_STRUCT *t, char *out)
+{
+	char *p = put_ymd(out, t->year, t->month, t->day);
+	unsigned long fr = t->fraction % 1000000000u;
+
+	*p++ = ' ';
+	p = put_digits(p, t->hour, 2);
+	*p++ = ':';
+	p = put_digits(p, t->minute, 2);
+	*p++ = ':';
+	p = put_digits(p, t->second, 2);
+	if (fr > 0) {
+		int digits = 9;
+
+		/* Nanoseconds, without the trailing zeros. */
+		while (fr % 10 == 0) {
+			fr /= 10;
+			digits--;
+		}
+		*p++ = '.';
+		p = put_digits(p, (long)fr, digits);
+	}
+	if (t->year < 0) {
+		memcpy(p, " BC", 3);
+		p += 3;
+	}
+	*p = '\0';
+	return (size_t)(p - out);
+}
+
 SQLULEN cns_odbc_array_size(const struct cns_odbc_col *cols, int ncols,
 			    int batch)
 {
@@ -584,12 +681,19 @@ SQLULEN cns_odbc_array_size(const struct cns_odbc_col *cols, int ncols,
 int cns_odbc_utf16_to_utf8(const SQLWCHAR *w, size_t n, struct cns_buf *out)
 {
 	size_t start = out->len;
+	char *p;
 
+	/* A unit becomes at most 3 bytes (a surrogate pair, 2 units, 4):
+	 * one reservation covers the whole value. */
 	cns_buf_reserve(out, n * 3);
+	p = out->data + out->len;
 	for (size_t i = 0; i < n; i++) {
 		uint32_t cp = w[i];
-		char *p;
 
+		if (cp < 0x80) {
+			*p++ = (char)cp;
+			continue;
+		}
 		if (cp >= 0xD800 && cp <= 0xDBFF) {
 			if (i + 1 >= n || w[i + 1] < 0xDC00 ||
 			    w[i + 1] > 0xDFFF)
@@ -600,28 +704,24 @@ int cns_odbc_utf16_to_utf8(const SQLWCHAR *w, size_t n, struct cns_buf *out)
 		} else if (cp >= 0xDC00 && cp <= 0xDFFF) {
 			goto bad;
 		}
-		cns_buf_reserve(out, 4);
-		p = out->data + out->len;
-		if (cp < 0x80) {
-			p[0] = (char)cp;
-			out->len += 1;
-		} else if (cp < 0x800) {
+		if (cp < 0x800) {
 			p[0] = (char)(0xC0 | (cp >> 6));
 			p[1] = (char)(0x80 | (cp & 0x3F));
-			out->len += 2;
+			p += 2;
 		} else if (cp < 0x10000) {
 			p[0] = (char)(0xE0 | (cp >> 12));
 			p[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
 			p[2] = (char)(0x80 | (cp & 0x3F));
-			out->len += 3;
+			p += 3;
 		} else {
 			p[0] = (char)(0xF0 | (cp >> 18));
 			p[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
 			p[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
 			p[3] = (char)(0x80 | (cp & 0x3F));
-			out->len += 4;
+			p += 4;
 		}
 	}
+	out->len = (size_t)(p - out->data);
 	out->data[out->len] = '\0';
 	return 0;
 bad:
