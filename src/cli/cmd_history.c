@@ -118,6 +118,8 @@ static void cells_of(const struct cns_run_entry *e, struct cns_buf *cell)
 	cns_buf_adds(&cell[C_DURATION], format_secs(run_seconds(e), a,
 						    sizeof(a)));
 	cns_buf_adds(&cell[C_STATUS], e->status);
+	if (e->kind)
+		cns_buf_printf(&cell[C_STATUS], " (%s)", e->kind);
 	for (int i = 0; i < e->nsources; i++) {
 		const struct cns_run_source_entry *s = &e->sources[i];
 
