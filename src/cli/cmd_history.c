@@ -171,7 +171,9 @@ static void print_table(const struct cns_run_history *h)
 			printf(c == C_REJECTS ? "%*s  " : "%-*s  ",
 			       (int)width[c], cell[c].data);
 		printf("%s\n", cell[C_ERROR].data);
-		if (!strcmp(e->status, "ok") && run_seconds(e) >= 0)
+		/* A redrive's time says nothing about the job's runs. */
+		if (!strcmp(e->status, "ok") && !e->kind &&
+		    run_seconds(e) >= 0)
 			ok_secs[nok++] = run_seconds(e);
 	}
 	/* ok_secs holds the newest first. */

@@ -893,7 +893,8 @@ static bool last_run_failed(const struct cns_job_conf *job)
 	if (cns_runlog_history(job, 20, &h, NULL) < 0)
 		return false;
 	for (int i = h.n - 1; i >= 0; i--) {
-		if (!strcmp(h.runs[i].status, "skipped"))
+		/* Skipped runs and redrives say nothing of the last run. */
+		if (!strcmp(h.runs[i].status, "skipped") || h.runs[i].kind)
 			continue;
 		failed = strcmp(h.runs[i].status, "ok") != 0;
 		break;

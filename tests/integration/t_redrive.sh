@@ -127,6 +127,22 @@ like "$out" "re-drove 1 row of run $redrive_run: 0 loaded, 0 filtered, 1 still f
 write_job rep.conf rep replace
 like "$("$CNS" redrive rep.conf last 2>&1)" 'mode replace' "mode replace refuses a redrive"
 
+# ---- a redrive says nothing about the job's own runs ----
+write_xf "$BROKEN"
+write_job st.conf st upsert
+sed -i "s/^mode     = upsert/mode     = upsert\ncreate   = no/" st.conf
+q rd_dst "CREATE TABLE st (src text NOT NULL, id integer NOT NULL, amount integer, note text, PRIMARY KEY (src, id))"
+"$CNS" run st.conf >/dev/null 2>&1; ok $? "a run of job st with rejects"
+write_xf "$FIXED"
+q rd_dst "ALTER TABLE st RENAME TO st_away"
+"$CNS" redrive st.conf last > st.out 2>&1
+is "$?" 1 "a redrive whose target is gone fails"
+like "$("$CNS" history st.conf)" 'failed \(redrive\)' "and is recorded as a failed redrive"
+q rd_dst "ALTER TABLE st_away RENAME TO st"
+out=$("$CNS" status st.conf 2>&1); rc=$?
+is "$rc" 0 "status judges the job by its runs, not by a failed redrive"
+like "$out" ' ok ' "and calls it ok"
+
 # ---- killed, then run again: each row loaded once ----
 if [ -x "$HOOKS" ]; then
 	for point in redrive.transformed:1 load.merged:1 load.committed:1 redrive.loaded:1; do
