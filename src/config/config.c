@@ -193,7 +193,8 @@ enum storage {
 	X(SOURCE, min_rows, min_rows, INT, NULL, false, NULL, 0, INT64_MAX,   \
 	  D_ALL, "volume guard: fewest rows a run expects")                   \
 	X(SOURCE, max_change, max_change, PERCENT, NULL, false, NULL, 0, 0,   \
-	  D_ALL, "volume guard: largest change from the last 7 good runs' median") \
+	  D_ALL,                                                              \
+	  "volume guard: largest change from the last 7 good runs' median")   \
 	X(SOURCE, deletes, deletes, ENUM, "ignore", false, "ignore|soft|hard", \
 	  0, 0, D_ALL, "target rows of the source that a full read missed")   \
 	X(SOURCE, source_key, source_key, STRING, NULL, false, NULL, 0, 0,    \

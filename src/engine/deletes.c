@@ -58,7 +58,8 @@ static void add_source_key(struct cns_buf *b, const struct cns_source_conf *sc)
 static void add_seen_test(struct cns_buf *b, const struct cns_job_conf *job,
 			  const char *run_id, int i, bool exists)
 {
-	cns_buf_adds(b, exists ? "EXISTS (SELECT FROM " : "NOT EXISTS (SELECT FROM ");
+	cns_buf_adds(b, exists ? "EXISTS (SELECT FROM "
+			       : "NOT EXISTS (SELECT FROM ");
 	add_seen(b, run_id, i);
 	cns_buf_adds(b, " s WHERE ");
 	for (int k = 0; k < job->target.key.n; k++) {

@@ -138,6 +138,13 @@ static struct cns_source_stats *stats_of(struct redrive *rd,
 	return &rd->stats[rd->nstats - 1];
 }
 
+/* How many values a row was recorded with (none for a record that never
+ * became columns). */
+static int recorded_values(const struct cns_rejected_row *row)
+{
+	return row->nvalues < 0 ? 0 : row->nvalues;
+}
+
 /* Writes a row that still fails, with its source row number as
  * recorded. */
 static void still_fails(struct redrive *rd, const struct cns_rejected_row *row,
@@ -150,8 +157,7 @@ static void still_fails(struct redrive *rd, const struct cns_rejected_row *row,
 		.column = now ? now->column : row->column,
 		.reason = now ? now->reason : row->reason,
 		.values = now ? now->values : row->values,
-		.nvalues = now ? now->nvalues : (row->nvalues < 0 ? 0
-								 : row->nvalues),
+		.nvalues = now ? now->nvalues : recorded_values(row),
 		.colnames = now ? now->colnames : row->names,
 	};
 	struct cns_error e;
@@ -227,7 +233,8 @@ static int transform_group(struct redrive *rd, const struct cns_transform *xf,
 			   struct cns_error *err)
 {
 	const struct cns_rejected_row *g = &rd->file->rows[first];
-	const struct cns_source_conf *sc = cns_config_source(rd->job, g->source);
+	const struct cns_source_conf *sc =
+		cns_config_source(rd->job, g->source);
 	struct cns_program *prog = NULL;
 	struct cns_eval_stats es = {0, 0};
 	struct cns_chunk in;
