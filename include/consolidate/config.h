@@ -55,6 +55,13 @@ enum cns_null_incremental {
 	CNS_NULLINC_ERROR
 };
 
+/* What a run does with target rows of a source that it did not read. */
+enum cns_deletes {
+	CNS_DELETES_IGNORE,
+	CNS_DELETES_SOFT, /* set deleted_at; cleared when the row returns */
+	CNS_DELETES_HARD  /* DELETE them */
+};
+
 enum cns_log_format {
 	CNS_LOGFMT_TEXT,
 	CNS_LOGFMT_JSON
@@ -112,6 +119,14 @@ struct cns_source_conf {
 	/* volume guard */
 	int64_t min_rows;       /* -1 when unset */
 	double max_change;      /* fraction, -1 when unset */
+
+	/* rows deleted at the source (full reads, mode upsert) */
+	enum cns_deletes deletes;
+	char *source_key;       /* SQL condition on the target's rows that
+				   picks this source's; NULL: every row */
+	char *max_deletes_text; /* as written */
+	double max_deletes;     /* count, or fraction when _pct */
+	bool max_deletes_pct;
 };
 
 struct cns_target_conf {

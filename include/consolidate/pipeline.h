@@ -49,6 +49,11 @@ struct cns_run_hooks {
 	char *(*checkpoint)(void *ctx, struct cns_run *run, int index,
 			    struct cns_source *src,
 			    const struct cns_chunk *in, int last_row);
+	/* For each chunk, after checkpoint: more SQL for the chunk's
+	 * transaction, built from its transformed rows (schema columns);
+	 * malloc'ed or NULL. */
+	char *(*chunk_sql)(void *ctx, struct cns_run *run, int index,
+			   const struct cns_chunk *out);
 	/* After a source finished successfully. */
 	int (*after_source)(void *ctx, struct cns_run *run, int index,
 			    struct cns_error *err);

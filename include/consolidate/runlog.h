@@ -47,6 +47,7 @@ struct cns_run_record {
 	const char *const *watermark_before;
 	const char *const *watermark_after;
 	const char *error; /* NULL on success */
+	const char *kind;  /* "redrive"; NULL: an ordinary run */
 };
 
 struct cns_runlog;
@@ -126,6 +127,7 @@ struct cns_run_entry {
 	int nsources;
 	struct cns_run_source_entry *sources;
 	const char *line;    /* the record as written, without newline */
+	const char *kind;    /* "redrive", or NULL: an ordinary run */
 };
 
 struct cns_run_history {

@@ -20,7 +20,7 @@
 #include "consolidate/error.h"
 #include "consolidate/util.h"
 
-#define CNS_STATE_VERSION 2
+#define CNS_STATE_VERSION 3
 
 /* SQLSTATEs of the assertions a run makes in the target (class "CN" is
  * ours): the watermark moved under the run, the server restarted under
@@ -38,6 +38,7 @@ struct cns_run_row {
 	const char *host;
 	long pid;
 	int64_t started_us;
+	const char *kind; /* "redrive"; NULL: "run" */
 };
 int cns_state_run_begin(PGconn *conn, const struct cns_run_row *r,
 			struct cns_error *err);

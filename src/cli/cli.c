@@ -174,6 +174,13 @@ static const struct cns_cli_command commands[] = {
 	 "then per job its last runs as charts (duration against the\n"
 	 "schedule's interval, rows per source, rejects) and its failures.\n",
 	 report_opts, NULL, 0},
+	{"redrive", cns_cmd_redrive, "JOB.conf RUN|last",
+	 "Runs the rejected rows of a run (RUN, or the last run that left a\n"
+	 "rejects file) through the current transform, loads those that now\n"
+	 "pass, and writes those that still fail to a new rejects file.  A\n"
+	 "rejects file is re-driven once; a second redrive of it is refused\n"
+	 "(exit 1).\n",
+	 no_opts, NULL, 0},
 	{"unlock", cns_cmd_unlock, "JOB.conf",
 	 "Shows who holds the job's lock file (exit 75 while it is held).\n"
 	 "Locks end with their process, so there is never a stale lock to\n"

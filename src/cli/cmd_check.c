@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "consolidate/config.h"
+#include "consolidate/deletes.h"
 #include "consolidate/load.h"
 #include "consolidate/prepare.h"
 #include "consolidate/runlog.h"
@@ -124,6 +125,22 @@ static void on_problem(void *ctx, const struct cns_error *e)
 	r->problems++;
 }
 
+/* The statements the run's last transaction sends for a source with
+ * deletes = soft | hard. */
+static void print_deletes(const struct cns_job_conf *job, int i)
+{
+	struct cns_buf b;
+	char *line, *save = NULL;
+
+	cns_buf_init(&b);
+	cns_buf_adds(&b, "");
+	cns_deletes_describe(job, i, &b);
+	for (line = strtok_r(b.data, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save))
+		printf("  deletes: %s\n", line);
+	cns_buf_release(&b);
+}
+
 static void check_source(void *ctx, int i, const struct cns_prepared *p,
 			 bool ok)
 {
@@ -133,6 +150,8 @@ static void check_source(void *ctx, int i, const struct cns_prepared *p,
 	if (ok)
 		printf("source %-16s ok (%s, %d columns)\n", sc->name,
 		       sc->driver, p->src->ncols);
+	if (ok && cns_deletes_source(r->job, i, NULL))
+		print_deletes(r->job, i);
 }
 
 static void check_target(void *ctx, bool ok)
@@ -172,11 +191,26 @@ static void plan_source(void *ctx, int i, const struct cns_prepared *p,
 	}
 	if (p->counted)
 		printf("  rows:    %lld to extract\n", (long long)p->count);
+	if (cns_deletes_source(r->job, i, NULL))
+		print_deletes(r->job, i);
 	if (ok && p->prog) {
 		printf("  mapping:\n");
 		cns_program_explain(p->prog, stdout);
 	}
 	printf("\n");
+}
+
+/* Each source_key tried on the target, as the run's last transaction
+ * will use it. */
+static void rehearse_deletes(struct report *r, bool offline)
+{
+	struct cns_error err;
+
+	if (offline)
+		return;
+	cns_error_clear(&err);
+	if (cns_deletes_rehearse(r->job, on_problem, r, &err) < 0)
+		on_problem(r, &err);
 }
 
 int cns_cmd_check(int argc, char **argv)
@@ -204,6 +238,7 @@ int cns_cmd_check(int argc, char **argv)
 	r.job = job;
 	opts.offline = r.offline = offline;
 	cns_prepare_job(job, xf, &opts, &rep);
+	rehearse_deletes(&r, offline);
 	if (r.problems) {
 		fprintf(stderr, "consolidate: %d problem%s found in \"%s\"\n",
 			r.problems, r.problems == 1 ? "" : "s", argv[optind]);
@@ -244,6 +279,7 @@ int cns_cmd_plan(int argc, char **argv)
 	r.job = job;
 	opts.offline = offline;
 	cns_prepare_job(job, xf, &opts, &rep);
+	rehearse_deletes(&r, offline);
 	printf("[target] %s, mode %s\n", job->target.table,
 	       mode_name(job->target.mode));
 	if (cns_target_write_ddl(job, cns_transform_schema(xf), offline,

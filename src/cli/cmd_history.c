@@ -118,6 +118,8 @@ static void cells_of(const struct cns_run_entry *e, struct cns_buf *cell)
 	cns_buf_adds(&cell[C_DURATION], format_secs(run_seconds(e), a,
 						    sizeof(a)));
 	cns_buf_adds(&cell[C_STATUS], e->status);
+	if (e->kind)
+		cns_buf_printf(&cell[C_STATUS], " (%s)", e->kind);
 	for (int i = 0; i < e->nsources; i++) {
 		const struct cns_run_source_entry *s = &e->sources[i];
 
@@ -169,7 +171,9 @@ static void print_table(const struct cns_run_history *h)
 			printf(c == C_REJECTS ? "%*s  " : "%-*s  ",
 			       (int)width[c], cell[c].data);
 		printf("%s\n", cell[C_ERROR].data);
-		if (!strcmp(e->status, "ok") && run_seconds(e) >= 0)
+		/* A redrive's time says nothing about the job's runs. */
+		if (!strcmp(e->status, "ok") && !e->kind &&
+		    run_seconds(e) >= 0)
 			ok_secs[nok++] = run_seconds(e);
 	}
 	/* ok_secs holds the newest first. */

@@ -195,7 +195,14 @@ enum storage {
 	X(SOURCE, min_rows, min_rows, INT, NULL, false, NULL, 0, INT64_MAX,   \
 	  D_ALL, "volume guard: fewest rows a run expects")                   \
 	X(SOURCE, max_change, max_change, PERCENT, NULL, false, NULL, 0, 0,   \
-	  D_ALL, "volume guard: largest change from the last 7 good runs' median")
+	  D_ALL,                                                              \
+	  "volume guard: largest change from the last 7 good runs' median")   \
+	X(SOURCE, deletes, deletes, ENUM, "ignore", false, "ignore|soft|hard", \
+	  0, 0, D_ALL, "target rows of the source that a full read missed")   \
+	X(SOURCE, source_key, source_key, STRING, NULL, false, NULL, 0, 0,    \
+	  D_ALL, "SQL condition on target rows: those that came from here")   \
+	X(SOURCE, max_deletes, max_deletes_text, STRING, "10%", false, NULL,  \
+	  0, 0, D_ALL, "most rows a run may delete: a count or a percentage")
 
 #define KEY_INDEX(sec, key, ...) KI_##sec##_##key,
 enum key_index { KEYS(KEY_INDEX) NKEYS };
@@ -1432,6 +1439,78 @@ static unsigned driver_mask(const char *driver)
 	return D_CSV;
 }
 
+/* deletes, source_key and max_deletes: only a full read in mode upsert
+ * can tell a row that is gone from one that did not change. */
+static void check_deletes(struct parser *p, struct section *s)
+{
+	struct cns_source_conf *c = s->conf;
+	const struct section *t = p->target_sec;
+	bool mode_known = t && !t->bad[KI_TARGET_mode];
+	const char *v = c->max_deletes_text;
+	int nsrc = 0;
+	size_t n = v ? strlen(v) : 0;
+	int64_t i64;
+	double d;
+
+	if (n > 1 && v[n - 1] == '%' && parse_decimal(v, n - 1, &d) &&
+	    d <= 100) {
+		c->max_deletes = d / 100;
+		c->max_deletes_pct = true;
+	} else if (n && parse_int64(v, &i64) && i64 >= 0 && v[0] != '-' &&
+		   v[0] != '+') {
+		c->max_deletes = (double)i64;
+		c->max_deletes_pct = false;
+	} else {
+		problem(p, s->keyline[KI_SOURCE_max_deletes], NULL,
+			"invalid value \"%s\" for \"max_deletes\" in %s: "
+			"expected a count such as 100 or a percentage such as "
+			"10%%",
+			shown(p, v ? v : ""), s->label);
+	}
+	if (s->bad[KI_SOURCE_deletes] || c->deletes == CNS_DELETES_IGNORE) {
+		if (is_set(s, KI_SOURCE_source_key))
+			problem(p, s->keyline[KI_SOURCE_source_key],
+				"set \"deletes = soft\" or \"deletes = hard\"",
+				"\"source_key\" in %s does nothing without "
+				"\"deletes\"",
+				s->label);
+		return;
+	}
+	if (is_set(s, KI_SOURCE_incremental))
+		problem(p, s->keyline[KI_SOURCE_deletes],
+			"read the source in full (no \"incremental\") in a "
+			"job of its own on the same target, run for instance "
+			"nightly, and give that job the deletes",
+			"\"deletes\" in %s cannot be used with "
+			"\"incremental\": an incremental read sees only rows "
+			"that changed since the watermark, never rows that are "
+			"gone",
+			s->label);
+	if (mode_known && p->job->target.mode == CNS_MODE_APPEND)
+		problem(p, s->keyline[KI_SOURCE_deletes],
+			"use mode upsert with a key in [target]",
+			"\"deletes\" in %s needs mode upsert: mode append "
+			"keeps no key that tells which rows a run read",
+			s->label);
+	else if (mode_known && p->job->target.mode == CNS_MODE_REPLACE)
+		problem(p, s->keyline[KI_SOURCE_deletes],
+			"remove \"deletes\", or use mode upsert",
+			"\"deletes\" in %s is not needed with mode replace: "
+			"each run already keeps only the rows it read",
+			s->label);
+	for (int i = 0; i < p->nsecs; i++)
+		nsrc += p->secs[i]->kind == SEC_SOURCE;
+	if (nsrc > 1 && !is_set(s, KI_SOURCE_source_key))
+		problem(p, s->keyline[KI_SOURCE_deletes],
+			"add for instance \"source_key = source_system = "
+			"'erp'\", a condition true for the rows this source "
+			"loads",
+			"\"deletes\" in %s needs \"source_key\" when the "
+			"job has several sources: without it the run would "
+			"delete the other sources' rows",
+			s->label);
+}
+
 static void check_source(struct parser *p, struct section *s)
 {
 	struct cns_source_conf *c = s->conf;
@@ -1474,6 +1553,8 @@ static void check_source(struct parser *p, struct section *s)
 			"\"incremental\" in %s cannot be used with mode "
 			"replace",
 			s->label);
+
+	check_deletes(p, s);
 
 	if (!is_good(s, KI_SOURCE_driver))
 		return;

@@ -268,6 +268,21 @@ static void register_task(struct cns_run *run, int i, struct source_task *t)
 
 /* ---- extraction ---- */
 
+/* Appends the chunk_sql hook's statement to the chunk's checkpoint. */
+static void add_chunk_sql(struct cns_run *run, int i, struct slot *s)
+{
+	char *more = run->hooks.chunk_sql(run->hooks.ctx, run, i, &s->out);
+	struct cns_buf b;
+
+	if (!more)
+		return;
+	cns_buf_init(&b);
+	cns_buf_printf(&b, "%s;\n%s", s->checkpoint, more);
+	free(more);
+	free(s->checkpoint);
+	s->checkpoint = b.data;
+}
+
 /* The extractor: reads chunks, transforms them, queues them.  It always
  * ends by queueing an end marker, unless the consumer closed the queue. */
 static void *extract_main(void *arg)
@@ -309,6 +324,8 @@ static void *extract_main(void *arg)
 			s->checkpoint = run->hooks.checkpoint(
 				run->hooks.ctx, run, t->index, src, &in,
 				in.nrows - 1);
+		if (run->hooks.chunk_sql && s->checkpoint)
+			add_chunk_sql(run, t->index, s);
 		pthread_mutex_lock(&run->lock);
 		stats_of(run, t->index)->read += in.nrows;
 		stats_of(run, t->index)->filtered += es.filtered;

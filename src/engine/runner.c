@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "consolidate/deletes.h"
 #include "consolidate/guard.h"
 #include "consolidate/notify.h"
 #include "consolidate/pg.h"
@@ -500,6 +501,51 @@ static char *hook_checkpoint(void *ctx, struct cns_run *run, int i,
 	return q.data;
 }
 
+/* deletes = soft | hard: the keys of the chunk's rows join the run's
+ * seen-keys table in the chunk's own transaction. */
+static char *hook_chunk_sql(void *ctx, struct cns_run *run, int i,
+			    const struct cns_chunk *out)
+{
+	struct runner *rn = ctx;
+
+	if (!cns_deletes_source(rn->job, i, rn->opt->only_source))
+		return NULL;
+	return cns_deletes_seen_sql(rn->job, i, rn->run_id,
+				    cns_transform_schema(run->xf), out);
+}
+
+/* deletes = soft | hard, once every source got to its end: the run's
+ * last transaction on the target. */
+static int apply_deletes(struct runner *rn, struct cns_run *run,
+			 struct cns_error *err)
+{
+	struct cns_source_stats *st;
+	int64_t *deleted;
+	struct cns_buf check;
+	int rc;
+
+	if (!cns_deletes_any(rn->job, rn->opt->only_source))
+		return 0;
+	st = cns_xcalloc((size_t)run->nsources, sizeof(*st));
+	deleted = cns_xcalloc((size_t)run->nsources, sizeof(*deleted));
+	cns_pipeline_snapshot(run, st);
+	cns_buf_init(&check);
+	cns_buf_adds(&check, "");
+	pthread_mutex_lock(&rn->mu);
+	cns_lock_check_sql(rn->lock, rn->job, &check);
+	rc = cns_deletes_apply(state_conn(rn), rn->job, rn->run_id,
+			       rn->opt->only_source, st, check.data, rn->log,
+			       deleted, err);
+	pthread_mutex_unlock(&rn->mu);
+	if (rc < 0)
+		cns_runlog_event(rn->log, CNS_LOG_ERROR, "deletes", NULL, "%s",
+				 err->message);
+	cns_buf_release(&check);
+	free(deleted);
+	free(st);
+	return rc;
+}
+
 /* Whether a source committed chunks the run did not see commit (a lost
  * COMMIT acknowledgement), from the ledger; -1 when the target cannot
  * tell. */
@@ -847,7 +893,8 @@ static bool last_run_failed(const struct cns_job_conf *job)
 	if (cns_runlog_history(job, 20, &h, NULL) < 0)
 		return false;
 	for (int i = h.n - 1; i >= 0; i--) {
-		if (!strcmp(h.runs[i].status, "skipped"))
+		/* Skipped runs and redrives say nothing of the last run. */
+		if (!strcmp(h.runs[i].status, "skipped") || h.runs[i].kind)
 			continue;
 		failed = strcmp(h.runs[i].status, "ok") != 0;
 		break;
@@ -1361,6 +1408,7 @@ int cns_runner_run(const struct cns_job_conf *cjob,
 		.chunk_loaded = hook_chunk_loaded,
 		.committed_chunks = hook_committed_chunks,
 		.swap_check = hook_swap_check,
+		.chunk_sql = hook_chunk_sql,
 	};
 	int rc = -1;
 
@@ -1460,6 +1508,12 @@ int cns_runner_run(const struct cns_job_conf *cjob,
 	if (rn.state)
 		cns_pg_keep(rn.state); /* the record goes there at the end */
 	rn.rejects = cns_rejects_open(&job, rn.run_id);
+	if (guard_check(&rn.guard,
+			cns_deletes_begin(rn.state, &job, rn.run_id,
+					  cns_transform_schema(xf),
+					  opt->only_source, err),
+			err) < 0)
+		goto end;
 	memset(&ropt, 0, sizeof(ropt));
 	ropt.only_source = opt->only_source;
 	ropt.run_start_us = rn.started_us;
@@ -1491,9 +1545,16 @@ int cns_runner_run(const struct cns_job_conf *cjob,
 	}
 	atomic_store(&rn.guard.in_pipeline, 0);
 	rc = guard_check(&rn.guard, cns_pipeline_finish(&run, err), err);
+	if (rc == 0)
+		rc = guard_check(&rn.guard, apply_deletes(&rn, &run, err), err);
 	CNS_HOOK("run.finished");
 end:
 	rn.run = NULL;
+	if (rc < 0 && rn.state) {
+		pthread_mutex_lock(&rn.mu);
+		cns_deletes_end(state_conn(&rn), &job, rn.run_id);
+		pthread_mutex_unlock(&rn.mu);
+	}
 	/* What can still fail the run is judged before its end is
 	 * recorded, so that every record agrees with the exit status. */
 	if (rn.rejects) {

@@ -57,6 +57,7 @@ static bool parse_entry(struct cns_arena *a, const char *line, size_t len,
 	if (!e->run_id || !e->status)
 		return false;
 	e->job = cns_json_get_str(o, "job");
+	e->kind = cns_json_get_str(o, "kind");
 	e->host = cns_json_get_str(o, "host");
 	e->error = cns_json_get_str(o, "error");
 	e->log = cns_json_get_str(o, "log");
@@ -206,7 +207,8 @@ int cns_runlog_recent_rows(const struct cns_job_conf *job, const char *source,
 	for (int i = h.n - 1; i >= 0 && n < max; i--) {
 		const struct cns_run_entry *e = &h.runs[i];
 
-		if (strcmp(e->status, "ok"))
+		/* A redrive reads a rejects file, not the sources. */
+		if (strcmp(e->status, "ok") || e->kind)
 			continue;
 		for (int j = 0; j < e->nsources; j++) {
 			if (!strcmp(e->sources[j].name, source) &&

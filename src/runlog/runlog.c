@@ -577,6 +577,7 @@ struct record {
 	const struct cns_source_stats *sources;
 	const char *const *wm_before, *const *wm_after;
 	const char *rejects_file;
+	const char *kind; /* NULL: an ordinary run */
 };
 
 double cns_source_seconds(const struct cns_source_stats *s)
@@ -594,6 +595,10 @@ static void build_record(const struct record *r, struct cns_buf *b)
 	cns_json_add_cstr(b, r->run_id);
 	cns_buf_adds(b, ",\"job\":");
 	cns_json_add_cstr(b, r->job);
+	if (r->kind) {
+		cns_buf_adds(b, ",\"kind\":");
+		cns_json_add_cstr(b, r->kind);
+	}
 	cns_buf_adds(b, ",\"host\":");
 	cns_json_add_cstr(b, r->host);
 	cns_buf_printf(b, ",\"pid\":%ld,\"start\":", r->pid);
@@ -926,6 +931,7 @@ static void fill_record(const struct cns_runlog *l,
 	r->wm_after = rec->watermark_after;
 	r->file = l->job->file;
 	r->log = l->name;
+	r->kind = rec->kind;
 }
 
 int cns_runlog_finish(struct cns_runlog *l, const struct cns_run_record *rec,

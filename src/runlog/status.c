@@ -101,6 +101,9 @@ static void read_runs(const struct cns_job_conf *job, struct cns_job_status *js,
 	for (int i = h.n - 1; i >= 0 && (!last || !ok); i--) {
 		const struct cns_run_entry *e = &h.runs[i];
 
+		/* A redrive says nothing about the schedule's runs. */
+		if (e->kind)
+			continue;
 		if (!last && strcmp(e->status, "skipped"))
 			last = e;
 		if (!ok && !strcmp(e->status, "ok"))

@@ -58,7 +58,7 @@ int cns_trend_judge(const struct cns_job_conf *job, double run_s, char *buf,
 		for (int i = h.n - 1; i >= 0 && shown < TREND_RUNS && o < size;
 		     i--) {
 			if (strcmp(h.runs[i].status, "ok") != 0 ||
-			    h.runs[i].duration_s < 0)
+			    h.runs[i].kind || h.runs[i].duration_s < 0)
 				continue;
 			o += (size_t)snprintf(buf + o, size - o, "%s%s",
 					      shown ? ", " : "; last runs: ",

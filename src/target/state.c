@@ -56,6 +56,18 @@ static const char *const migrations[] = {
 	" 'BEGIN IF ok IS NOT TRUE THEN"
 	" RAISE EXCEPTION USING ERRCODE = code, MESSAGE = message;"
 	" END IF; RETURN true; END';",
+	/* 3: the kind of a run (a scheduled run, or a redrive of a rejects
+	 * file), and which rejects files were re-driven: a row written in
+	 * the transaction that loads the re-driven rows, whose key refuses
+	 * a second redrive of the same file. */
+	"ALTER TABLE consolidate.runs ADD COLUMN IF NOT EXISTS"
+	" kind text NOT NULL DEFAULT 'run';"
+	"CREATE TABLE IF NOT EXISTS consolidate.redrives ("
+	" job           text NOT NULL,"
+	" rejects_run   text NOT NULL,"
+	" run_id        text NOT NULL,"
+	" at            timestamptz NOT NULL DEFAULT now(),"
+	" PRIMARY KEY (job, rejects_run));",
 };
 
 int cns_state_ensure(PGconn *conn, struct cns_error *err)
@@ -153,14 +165,16 @@ int cns_state_run_begin(PGconn *conn, const struct cns_run_row *r,
 
 	cns_buf_init(&q);
 	cns_buf_adds(&q, "INSERT INTO consolidate.runs (run_id, job, host, "
-			 "pid, started_at, status) VALUES (");
+			 "pid, started_at, status, kind) VALUES (");
 	cns_pg_quote_literal(&q, r->run_id);
 	cns_buf_adds(&q, ", ");
 	cns_pg_quote_literal(&q, r->job);
 	cns_buf_adds(&q, ", ");
 	cns_pg_quote_literal(&q, r->host);
-	cns_buf_printf(&q, ", %ld, to_timestamp(%lld / 1e6), 'running')",
+	cns_buf_printf(&q, ", %ld, to_timestamp(%lld / 1e6), 'running', ",
 		       r->pid, (long long)r->started_us);
+	cns_pg_quote_literal(&q, r->kind ? r->kind : "run");
+	cns_buf_adds(&q, ")");
 	rc = cns_pg_command(conn, q.data, WHAT, err);
 	cns_buf_release(&q);
 	return rc;

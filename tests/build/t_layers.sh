@@ -27,10 +27,10 @@ declare -A header=(
 	[tz]=common [fs]=common [secrets]=common [civil]=common
 	[cron]=cron [config]=config [pg]=pg [transform]=transform
 	[source]=source [load]=target [state]=target [target]=target
-	[runlog]=runlog [status]=runlog [htmlreport]=runlog [trend]=runlog
+	[runlog]=runlog [status]=runlog [htmlreport]=runlog [trend]=runlog [rejfile]=runlog
 	[stats]=common
 	[pipeline]=engine [runner]=engine [guard]=engine [volume]=engine
-	[rejects]=engine [notify]=engine [prepare]=engine
+	[rejects]=engine [notify]=engine [prepare]=engine [deletes]=engine [redrive]=engine
 	[schedule]=schedule
 )
 

@@ -258,7 +258,10 @@ static const char full_text[] =
 	"columns = cust_no, email\n"
 	"delimiter = tab\n"
 	"quote = '\n"
-	"encoding = UTF-8\n";
+	"encoding = UTF-8\n"
+	"deletes = soft\n"
+	"source_key = source_system = 'crm'\n"
+	"max_deletes = 250\n";
 
 static void test_full(void **state)
 {
@@ -355,6 +358,12 @@ static void test_full(void **state)
 	assert_int_equal(s->quote, '\'');
 	assert_string_equal(s->encoding, "utf-8");
 	assert_int_equal(s->line, 71);
+	assert_int_equal(s->deletes, CNS_DELETES_SOFT);
+	assert_string_equal(s->source_key, "source_system = 'crm'");
+	assert_true(s->max_deletes == 250 && !s->max_deletes_pct);
+	s = cns_config_source(job, "erp");
+	assert_int_equal(s->deletes, CNS_DELETES_IGNORE);
+	assert_true(s->max_deletes == 0.1 && s->max_deletes_pct);
 	cns_config_free(job);
 }
 
@@ -757,6 +766,55 @@ static const struct bad_case bad_cases[] = {
 	  "double quotes, as in \"My Schema\".\"My Table\"" },
 	{ JOB TARGET PG "table = t\ncolumns = a, \"b ;<\n", -1,
 	  "bad quoted name \"b in \"columns\" of [source erp]", NULL },
+	/* deletes */
+	{ JOB TARGET CSV "max_deletes = x ;<\n", -1,
+	  "invalid value \"x\" for \"max_deletes\" in [source a]: "
+	  "expected a count such as 100 or a percentage such as 10%", NULL },
+	{ JOB TARGET CSV "max_deletes = -1 ;<\n", -1,
+	  "invalid value \"-1\" for \"max_deletes\" in [source a]: "
+	  "expected a count such as 100 or a percentage such as 10%", NULL },
+	{ JOB TARGET CSV "max_deletes = +5 ;<\n", -1,
+	  "invalid value \"+5\" for \"max_deletes\" in [source a]: "
+	  "expected a count such as 100 or a percentage such as 10%", NULL },
+	{ JOB TARGET CSV "max_deletes = 10 % ;<\n", -1,
+	  "invalid value \"10 %\" for \"max_deletes\" in [source a]: "
+	  "expected a count such as 100 or a percentage such as 10%", NULL },
+	{ JOB TARGET CSV "max_deletes = 101% ;<\n", -1,
+	  "invalid value \"101%\" for \"max_deletes\" in [source a]: "
+	  "expected a count such as 100 or a percentage such as 10%", NULL },
+	{ JOB TARGET CSV "max_deletes = % ;<\n", -1,
+	  "invalid value \"%\" for \"max_deletes\" in [source a]: "
+	  "expected a count such as 100 or a percentage such as 10%", NULL },
+	{ JOB TARGET CSV "max_deletes = 1e3 ;<\n", -1,
+	  "invalid value \"1e3\" for \"max_deletes\" in [source a]: "
+	  "expected a count such as 100 or a percentage such as 10%", NULL },
+	{ JOB TARGET CSV "deletes = hard ;<\n", -1,
+	  "\"deletes\" in [source a] needs mode upsert: mode append keeps no "
+	  "key that tells which rows a run read",
+	  "use mode upsert with a key in [target]" },
+	{ JOB TARGET "mode = replace\n" CSV "deletes = soft ;<\n", -1,
+	  "\"deletes\" in [source a] is not needed with mode replace: each "
+	  "run already keeps only the rows it read",
+	  "remove \"deletes\", or use mode upsert" },
+	{ JOB TARGET "mode = upsert\nkey = id\n" PG
+	  "table = t\nincremental = ts\ndeletes = hard ;<\n", -1,
+	  "\"deletes\" in [source erp] cannot be used with \"incremental\": "
+	  "an incremental read sees only rows that changed since the "
+	  "watermark, never rows that are gone",
+	  "read the source in full (no \"incremental\") in a job of its own "
+	  "on the same target, run for instance nightly, and give that job "
+	  "the deletes" },
+	{ JOB TARGET "mode = upsert\nkey = id\n" CSV
+	  "source_key = true ;<\n", -1,
+	  "\"source_key\" in [source a] does nothing without \"deletes\"",
+	  "set \"deletes = soft\" or \"deletes = hard\"" },
+	{ JOB TARGET "mode = upsert\nkey = id\n" CSV "deletes = hard ;<\n"
+	  "[source b]\ndriver = csv\npath = b.csv\n", -1,
+	  "\"deletes\" in [source a] needs \"source_key\" when the job has "
+	  "several sources: without it the run would delete the other "
+	  "sources' rows",
+	  "add for instance \"source_key = source_system = 'erp'\", a "
+	  "condition true for the rows this source loads" },
 	/* structure */
 	{ JOB "batchsize = 10 ;<\n" TARGET CSV, -1,
 	  "unknown key \"batchsize\" in [job]",

@@ -23,6 +23,7 @@
 
 #include "consolidate/config.h"
 #include "consolidate/rejects.h"
+#include "consolidate/rejfile.h"
 #include "../../src/runlog/internal.h"
 
 static char tmpdir[256];
@@ -455,6 +456,132 @@ static void test_unwritable(void **state)
 	assert_int_equal(cns_rejects_close(NULL, &err), 0);
 }
 
+
+/* ---- the reader redrive uses ---- */
+
+static void assert_cell(const struct cns_cell *c, const char *want)
+{
+	if (!want) {
+		assert_true(c->null);
+		return;
+	}
+	assert_false(c->null);
+	assert_int_equal(c->len, strlen(want));
+	assert_memory_equal(c->data, want, c->len);
+}
+
+/* Whatever the writer writes, the reader gives back: every field, NULL
+ * apart from the empty string, line breaks, quotes and commas; a record
+ * without values reads as such; a file still open (a killed run) reads
+ * up to its last record. */
+static void test_reader_round_trip(void **state)
+{
+	static const char *const names[] = {"id", "name", "note", "empty",
+					    "missing"};
+	static const char *const vals[5] = {"1", "Smith, \"Bob\"",
+					    "line1\nline2\r\n", "", NULL};
+	struct cns_job_conf *job = make_job("reader", NULL);
+	struct cns_rejects *r = cns_rejects_open(job, "20261122T031500Z-cccccc");
+	struct cns_cell row[5];
+	struct cns_reject rej = {"crm", 17, "/data/crm/a.csv", "customer_id",
+				 "invalid bigint \"x\", expected digits", row,
+				 5, names};
+	struct cns_reject bare = {"erp", 3, NULL, NULL,
+				  "record has 3 fields, expected 5", NULL, 0,
+				  NULL};
+	struct cns_rejects_file f;
+	struct cns_error err;
+	char copy[600], cmd[1400];
+
+	(void)state;
+	for (int k = 0; k < 5; k++)
+		row[k] = cell(vals[k]);
+	cns_error_clear(&err);
+	cns_rejects_add(r, &rej, NULL);
+	cns_rejects_add(r, &bare, NULL);
+	/* The file as a run killed now leaves it: no gzip trailer. */
+	snprintf(copy, sizeof(copy), "%s/killed.csv.gz", tmpdir);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", cns_rejects_path(r), copy);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(cns_rejects_close(r, &err), 0);
+
+	for (int pass = 0; pass < 2; pass++) {
+		const char *path = pass ? copy : NULL;
+		char want[512];
+
+		snprintf(want, sizeof(want),
+			 "%s/rejects/reader/20261122T031500Z-cccccc.csv.gz",
+			 tmpdir);
+		assert_int_equal(cns_rejects_file_read(path ? path : want, &f,
+						       &err),
+				 0);
+		assert_int_equal(f.n, 2);
+		assert_string_equal(f.rows[0].source, "crm");
+		assert_int_equal(f.rows[0].rownum, 17);
+		assert_string_equal(f.rows[0].origin, "/data/crm/a.csv");
+		assert_string_equal(f.rows[0].column, "customer_id");
+		assert_string_equal(f.rows[0].reason,
+				    "invalid bigint \"x\", expected digits");
+		assert_int_equal(f.rows[0].nvalues, 5);
+		for (int k = 0; k < 5; k++) {
+			assert_string_equal(f.rows[0].names[k], names[k]);
+			assert_cell(&f.rows[0].values[k], vals[k]);
+		}
+		assert_string_equal(f.rows[1].source, "erp");
+		assert_null(f.rows[1].origin);
+		assert_null(f.rows[1].column);
+		assert_int_equal(f.rows[1].nvalues, -1);
+		cns_rejects_file_release(&f);
+	}
+	cns_arena_release(&job->arena);
+	free(job);
+}
+
+/* A record cut in the middle (a write the kill interrupted) is dropped;
+ * a file that is not a rejects file is refused with the reason. */
+static void test_reader_cut_and_bad(void **state)
+{
+	static const char *const texts[] = {
+		"source,row,origin,column,reason,values\n"
+		"a,1,,,r,\"{\"\"x\"\":\"\"1\"\"}\"\n"
+		"a,2,,,r,\"{\"\"x\"\":\"\"2",
+		"id,name\n1,2\n",
+		"source,row,origin,column,reason,values\na,1,,,r\n",
+		"source,row,origin,column,reason,values\na,1,,,r,\"[1]\"\n",
+	};
+	static const char *const why[] = {
+		NULL, "its first line is not the header",
+		"record 1 has 5 fields, not 6",
+		"the values of record 1 are not a JSON object",
+	};
+	char path[600];
+	struct cns_rejects_file f;
+	struct cns_error err;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		gzFile gz;
+
+		snprintf(path, sizeof(path), "%s/cut%zu.csv.gz", tmpdir, i);
+		gz = gzopen(path, "wb");
+		assert_non_null(gz);
+		gzputs(gz, texts[i]);
+		gzclose(gz);
+		cns_error_clear(&err);
+		if (!why[i]) {
+			assert_int_equal(cns_rejects_file_read(path, &f, &err),
+					 0);
+			assert_int_equal(f.n, 1);
+			assert_cell(&f.rows[0].values[0], "1");
+			cns_rejects_file_release(&f);
+			continue;
+		}
+		assert_int_equal(cns_rejects_file_read(path, &f, &err), -1);
+		if (!strstr(err.message, why[i]))
+			fail_msg("case %zu: \"%s\"", i, err.message);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -463,6 +590,8 @@ int main(void)
 		cmocka_unit_test(test_summary),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_unwritable),
+		cmocka_unit_test(test_reader_round_trip),
+		cmocka_unit_test(test_reader_cut_and_bad),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
