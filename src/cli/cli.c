@@ -151,6 +151,14 @@ static const struct cns_cli_command commands[] = {
 	 "folders (default /etc/consolidate/jobs) and files at its\n"
 	 "schedule.\n",
 	 bin_opts, NULL, 0},
+	{"scrontab", cns_cmd_scrontab, "[DIR|FILE...] [--bin PATH]",
+	 "Prints Slurm scrontab entries (#SCRON options, cron fields) that\n"
+	 "run each job of the folders (default /etc/consolidate/jobs) and\n"
+	 "files at its schedule.\n",
+	 bin_opts,
+	 "scrontab reads the times in the zone of slurmctld: a job whose\n"
+	 "timezone differs gets a warning.\n",
+	 0},
 	{"systemd", cns_cmd_systemd, "JOB.conf [--bin PATH] [--output-dir DIR]",
 	 "Prints a systemd .service and .timer pair for the job.\n",
 	 systemd_opts, NULL, 0},

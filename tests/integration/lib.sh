@@ -64,3 +64,15 @@ table_digest() {
 conninfo() {
 	echo "host=$PGHOST port=$PGPORT user=$PGUSER dbname=$1"
 }
+
+# slurm_start DIR: a Slurm sandbox (scripts/slurm-sandbox) in DIR, its
+# exports (SLURM_CONF) evaluated in the calling shell, stopped on exit.
+# Returns 1 when Slurm is not installed, 2 when it did not start.
+slurm_start() {
+	command -v sbatch >/dev/null 2>&1 || return 1
+	SLURM_SB=$1
+	trap '"$ROOT/scripts/slurm-sandbox" stop "$SLURM_SB" >/dev/null 2>&1' EXIT
+	local e
+	e=$("$ROOT/scripts/slurm-sandbox" start "$SLURM_SB") || return 2
+	eval "$e"
+}

@@ -10,17 +10,13 @@ set -u
 T=${TMPDIR_T:?}
 SB=$T/slurm
 
-if ! command -v sbatch >/dev/null 2>&1; then
+slurm_start "$SB"
+rc=$?
+if [ $rc -eq 1 ]; then
 	ok 0 "# SKIP slurm-wlm is not installed"
 	done_testing
 fi
-
-cleanup() { "$ROOT/scripts/slurm-sandbox" stop "$SB" >/dev/null 2>&1; }
-trap cleanup EXIT
-
-sb_env=$("$ROOT/scripts/slurm-sandbox" start "$SB")
-ok $? "the sandbox starts"
-eval "$sb_env"
+ok $rc "the sandbox starts"
 pids=$(cat "$SB"/munged.pid "$SB"/slurmctld.pid "$SB"/slurmd.pid 2>/dev/null)
 is "$(printf '%s\n' "$pids" | grep -c .)" 3 "three daemons wrote their pids"
 status=$("$ROOT/scripts/slurm-sandbox" status "$SB")
