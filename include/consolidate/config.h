@@ -76,6 +76,16 @@ struct cns_list {
 	char **items;
 };
 
+/* How a source splits into shards (split_method). */
+enum cns_split_method {
+	CNS_SPLIT_AUTO,   /* range with split_by; else blocks (postgres),
+			     files (csv) */
+	CNS_SPLIT_RANGE,  /* quantile ranges of split_by */
+	CNS_SPLIT_HASH,   /* hash of split_by's text */
+	CNS_SPLIT_BLOCKS, /* ctid block ranges (postgres, full load) */
+	CNS_SPLIT_FILES   /* one shard per file (csv) */
+};
+
 struct cns_source_conf {
 	char *name;   /* from [source NAME] */
 	int line;     /* line of the section header */
@@ -111,6 +121,11 @@ struct cns_source_conf {
 	/* volume guard */
 	int64_t min_rows;       /* -1 when unset */
 	double max_change;      /* fraction, -1 when unset */
+
+	/* shards (see shard.h): 1 reads the source whole */
+	int shards;
+	char *split_by;         /* column, or NULL */
+	enum cns_split_method split_method;
 };
 
 struct cns_target_conf {
@@ -168,6 +183,8 @@ struct cns_job_conf {
 	char *notify_command; /* resolved; NULL: none */
 	char *notify_url;     /* NULL: none */
 	int64_t notify_timeout_ms;
+
+	int parallel_shards; /* shards read at once by `run` */
 
 	struct cns_target_conf target;
 

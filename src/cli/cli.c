@@ -104,6 +104,20 @@ static const struct cns_cli_option report_opts[] = {
 	{NULL, 0, 0, NULL, NULL},
 };
 
+static const struct cns_cli_option shard_opts[] = {
+	{"plan", 0, 'p', NULL,
+	 "only plan the run (or find the unfinished one):\n"
+	 "print its id and its number of shards"},
+	{"run", 0, 'r', "ID", "the run planned by --plan"},
+	{"shard", 0, 'n', "N", "the shard to read, 0 to NSHARDS-1"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
+static const struct cns_cli_option finalize_opts[] = {
+	{"run", 0, 'r', "ID", "the run planned by shard --plan"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
 static const struct cns_cli_option no_opts[] = {
 	{NULL, 0, 0, NULL, NULL},
 };
@@ -187,6 +201,20 @@ static const struct cns_cli_command commands[] = {
 	 "Locks end with their process, so there is never a stale lock to\n"
 	 "remove.\n",
 	 no_opts, NULL, 0},
+	{"shard", cns_cmd_shard,
+	 "JOB.conf --plan | JOB.conf --run ID --shard N",
+	 "The steps of a sharded run (sources with shards > 1) for a\n"
+	 "scheduler that runs them apart: --plan plans the run once and\n"
+	 "prints \"RUN_ID NSHARDS\"; --run and --shard read one shard into\n"
+	 "the run's staging table.\n",
+	 shard_opts,
+	 "Each step may run again after it was killed.  Exit 75 when\n"
+	 "another run holds the job's lock.\n",
+	 0},
+	{"finalize", cns_cmd_finalize, "JOB.conf --run ID",
+	 "Checks that every shard of the run is done and merges the run\n"
+	 "into the target in one transaction (once: a merged run exits 0).\n",
+	 finalize_opts, NULL, 0},
 	{"help", cns_cmd_help, "[COMMAND|keys]",
 	 "Shows help for a command, or every job-file key with \"keys\".\n",
 	 no_opts, NULL, 0},

@@ -21,6 +21,8 @@ int cns_cmd_log(int argc, char **argv);
 int cns_cmd_status(int argc, char **argv);
 int cns_cmd_report(int argc, char **argv);
 int cns_cmd_unlock(int argc, char **argv);
+int cns_cmd_shard(int argc, char **argv);
+int cns_cmd_finalize(int argc, char **argv);
 int cns_cmd_help(int argc, char **argv);
 int cns_cmd_version(int argc, char **argv);
 
