@@ -80,6 +80,18 @@ static const struct cns_cli_option systemd_opts[] = {
 	{NULL, 0, 0, NULL, NULL},
 };
 
+static const struct cns_cli_option k8s_opts[] = {
+	{"image", 'i', 'i', "IMAGE",
+	 "the container image holding consolidate\n"
+	 "and the job file (default\n"
+	 "consolidate:VERSION)"},
+	{"namespace", 'n', 'n', "NS", "the namespace (default: default)"},
+	{"bin", 'b', 'b', "PATH",
+	 "the program in the image (default:\n"
+	 "consolidate)"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
 static const struct cns_cli_option history_opts[] = {
 	{"limit", 'n', 'n', "N", "how many runs (default 20)"},
 	{"json", 0, 'j', NULL, "the records as stored, oldest first"},
@@ -173,6 +185,12 @@ static const struct cns_cli_command commands[] = {
 	 "scrontab reads the times in the zone of slurmctld: a job whose\n"
 	 "timezone differs gets a warning.\n",
 	 0},
+	{"k8s", cns_cmd_k8s, "JOB.conf [--image IMAGE] [--namespace NS] "
+			     "[--bin PATH]",
+	 "Prints the Kubernetes objects (YAML) that run the job at its\n"
+	 "schedule: a CronJob; for a sharded job its pod plans the run and\n"
+	 "creates an Indexed Job of the shards, then a finalize Job.\n",
+	 k8s_opts, NULL, 0},
 	{"systemd", cns_cmd_systemd, "JOB.conf [--bin PATH] [--output-dir DIR]",
 	 "Prints a systemd .service and .timer pair for the job.\n",
 	 systemd_opts, NULL, 0},
