@@ -92,6 +92,16 @@ static const struct cns_cli_option k8s_opts[] = {
 	{NULL, 0, 0, NULL, NULL},
 };
 
+static const struct cns_cli_option submit_opts[] = {
+	{"bin", 'b', 'b', "PATH",
+	 "the program the Slurm jobs run (default:\n"
+	 "this one)"},
+	{"slurm", 0, 'S', NULL,
+	 "submit to Slurm; every argument after it\n"
+	 "is an sbatch option for every job"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
 static const struct cns_cli_option history_opts[] = {
 	{"limit", 'n', 'n', "N", "how many runs (default 20)"},
 	{"json", 0, 'j', NULL, "the records as stored, oldest first"},
@@ -184,6 +194,18 @@ static const struct cns_cli_command commands[] = {
 	 bin_opts,
 	 "scrontab reads the times in the zone of slurmctld: a job whose\n"
 	 "timezone differs gets a warning.\n",
+	 0},
+	{"submit", cns_cmd_submit,
+	 "JOB.conf [--bin PATH] --slurm [SBATCH-OPTION...]",
+	 "Plans one run of the job and submits it to Slurm: its shards as a\n"
+	 "job array (parallel_shards at a time), then a finalize job that\n"
+	 "depends on the array (afterany) and checks every shard.  A job\n"
+	 "without shards is submitted as one `consolidate run`.  Prints the\n"
+	 "run and the Slurm job ids.\n",
+	 submit_opts,
+	 "Every job gets --job-name=consolidate-NAME, --dependency=singleton\n"
+	 "(runs never overlap) and --time from max_runtime; sbatch options\n"
+	 "given after --slurm come later and win.\n",
 	 0},
 	{"k8s", cns_cmd_k8s, "JOB.conf [--image IMAGE] [--namespace NS] "
 			     "[--bin PATH]",

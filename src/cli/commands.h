@@ -17,6 +17,7 @@ int cns_cmd_crontab(int argc, char **argv);
 int cns_cmd_systemd(int argc, char **argv);
 int cns_cmd_scrontab(int argc, char **argv);
 int cns_cmd_k8s(int argc, char **argv);
+int cns_cmd_submit(int argc, char **argv);
 int cns_cmd_history(int argc, char **argv);
 int cns_cmd_log(int argc, char **argv);
 int cns_cmd_status(int argc, char **argv);

@@ -19,6 +19,9 @@ int64_t cns_batch_limit_s(const struct cns_job_conf *job)
 
 void cns_batch_slurm_time(struct cns_buf *b, int64_t s)
 {
+	/* Slurm keeps time limits in whole minutes and rounds up; say so
+	 * here rather than print seconds it would not keep. */
+	s = (s + 59) / 60 * 60;
 	cns_buf_printf(b, "%lld-%02lld:%02lld:%02lld", (long long)(s / 86400),
 		       (long long)(s / 3600 % 24), (long long)(s / 60 % 60),
 		       (long long)(s % 60));

@@ -17,7 +17,8 @@
  * first and the batch system's kill is only a backstop.  0 when the job
  * has no max_runtime. */
 int64_t cns_batch_limit_s(const struct cns_job_conf *job);
-/* Appends seconds as Slurm's --time value, "D-HH:MM:SS". */
+/* Appends seconds as Slurm's --time value, "D-HH:MM:00", rounded up to
+ * the minute (Slurm's unit). */
 void cns_batch_slurm_time(struct cns_buf *b, int64_t seconds);
 
 /* Appends `s` as one /bin/sh word: as is when it holds only characters

@@ -76,3 +76,26 @@ slurm_start() {
 	e=$("$ROOT/scripts/slurm-sandbox" start "$SLURM_SB") || return 2
 	eval "$e"
 }
+
+# slurm_wait SECONDS ID...: waits until every job (every task of an array)
+# has left the queue; returns 1 when SECONDS pass first.
+slurm_wait() {
+	local limit=$(( $1 * 10 )) i j all
+	shift
+	for ((i = 0; i < limit; i++)); do
+		all=1
+		for j in "$@"; do
+			[ -z "$(squeue -h -j "$j" 2>/dev/null)" ] || all=""
+		done
+		[ -n "$all" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# slurm_state ID: the job's state as scontrol tells it (COMPLETED, FAILED,
+# CANCELLED...).
+slurm_state() {
+	scontrol show job "$1" 2>/dev/null | grep -o 'JobState=[A-Z_]*' |
+		head -1 | cut -d= -f2
+}

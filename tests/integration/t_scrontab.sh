@@ -41,13 +41,13 @@ like "$off" '^[0-9]+$' "jitter becomes a sleep before the run"
 [ "${off:-301}" -lt 300 ]
 ok $? "the sleep is within the jitter (5m)"
 is "$body" "#SCRON --job-name=consolidate-hourly-cron
-#SCRON --time=0-00:11:30
+#SCRON --time=0-00:12:00
 5 * * * * /opt/c/consolidate run $T/jobs/hourly.conf
 #SCRON --job-name=consolidate-london-cron
 30 1 * * * /opt/c/consolidate run $T/jobs/london.conf
 #SCRON --job-name=consolidate-odd.name-1-cron
 0 3 * * 1-5 sleep $off && /opt/c/consolidate run $T/jobs/odd.name-1.conf" \
-	"the entries: job name, --time = max_runtime + kill_grace + 1m, fields, command"
+	"the entries: job name, --time = max_runtime + kill_grace + 1m (minutes), fields, command"
 like "$out" "# WARNING: this schedule is meant in Europe/London; scrontab reads it in the" \
 	"a job with a timezone gets a warning in the file"
 like "$(grep -c WARNING <<<"$out")" '^1$' "only the job with a timezone"

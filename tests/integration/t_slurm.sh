@@ -29,21 +29,6 @@ is "$(timeout 60 srun -t 1 hostname 2>&1)" "$(hostname -s)" \
 like "$(scontrol show config | grep -i '^CommunicationParameters')" \
 	"NoCtldInAddrAny" "the daemons bind loopback only"
 
-# job_done ID: true once the job (every task of an array) has left the
-# queue.
-job_done() { [ -z "$(squeue -h -j "$1" 2>/dev/null)" ]; }
-wait_jobs() { # wait_jobs SECONDS ID...
-	local limit=$(( $1 * 10 )) i
-	shift
-	for ((i = 0; i < limit; i++)); do
-		local all=1 j
-		for j in "$@"; do job_done "$j" || all=""; done
-		[ -n "$all" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # An array of 4 tasks, 2 at a time, and a job that runs after it.
 arr=$(sbatch --parsable --array=0-3%2 -o "$T/task_%a.out" \
 	--wrap 'echo "task $SLURM_ARRAY_TASK_ID"')
@@ -53,7 +38,7 @@ fin=$(sbatch --parsable --dependency="afterany:$arr" -o "$T/fin.out" \
 like "$fin" '^[0-9]+$' "sbatch submits a dependent job"
 like "$(scontrol show job "$arr" | grep -o 'ArrayTaskThrottle=[0-9]*' | head -1)" \
 	'ArrayTaskThrottle=2' "the array runs at most 2 tasks at a time"
-wait_jobs 60 "$arr" "$fin"
+slurm_wait 60 "$arr" "$fin"
 ok $? "the array and the dependent job finish"
 is "$(cat "$T/all.out" 2>/dev/null)" "$(printf 'task %d\n' 0 1 2 3)" \
 	"the dependent job ran after every task"
@@ -68,7 +53,7 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 scancel "${arr}_1"
-wait_jobs 60 "$arr" "$fin"
+slurm_wait 60 "$arr" "$fin"
 ok $? "a cancelled task ends the array"
 is "$(cat "$T/fin2.out" 2>/dev/null)" ran \
 	"afterany runs the dependent job after a cancelled task"
@@ -80,7 +65,7 @@ s1=$(sbatch --parsable -J cns-single --dependency=singleton -o /dev/null \
 	--wrap "date +%s.%N >> $T/single.log; sleep 2; date +%s.%N >> $T/single.log")
 s2=$(sbatch --parsable -J cns-single --dependency=singleton -o /dev/null \
 	--wrap "date +%s.%N >> $T/single.log; sleep 1; date +%s.%N >> $T/single.log")
-wait_jobs 60 "$s1" "$s2"
+slurm_wait 60 "$s1" "$s2"
 ok $? "two singleton jobs finish"
 ordered=$(awk 'NR == 2 { e = $1 } NR == 3 { exit !($1 >= e) }' \
 	"$T/single.log" && echo yes)
