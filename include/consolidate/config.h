@@ -126,6 +126,9 @@ struct cns_source_conf {
 	int shards;
 	char *split_by;         /* column, or NULL */
 	enum cns_split_method split_method;
+	/* Not a key: the snapshot a shard reads in (SET TRANSACTION
+	 * SNAPSHOT), set by shard.c on the shard's copy; NULL: none. */
+	char *snapshot;
 };
 
 struct cns_target_conf {

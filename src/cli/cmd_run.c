@@ -17,6 +17,7 @@
 
 #include "consolidate/config.h"
 #include "consolidate/runner.h"
+#include "consolidate/shard.h"
 #include "cli.h"
 #include "commands.h"
 #include "report.h"
@@ -179,6 +180,25 @@ int cns_cmd_run(int argc, char **argv)
 		return rc;
 	}
 	install_signals();
+	if (cns_shard_enabled(job) && !o.ropt.only_source) {
+		/* A sharded job: plan, shards on local workers, finalize
+		 * (shard.h); each shard is a run under the watchdog. */
+		char run_id[64] = "";
+
+		rc = cns_shard_run_local(job, 0, &got_signal, run_id,
+					 sizeof(run_id), &err);
+		if (rc < 0) {
+			cns_cli_report(&err);
+			if (run_id[0] && err.code != CNS_E_LOCKED)
+				fprintf(stderr, "consolidate: run %s\n",
+					run_id);
+		} else if (summary) {
+			fprintf(stderr, "run %s: every shard merged\n",
+				run_id);
+		}
+		cns_config_free(job);
+		return rc < 0 ? cns_error_exit_code(err.code) : CNS_EXIT_OK;
+	}
 	o.ropt.signal_flag = &got_signal;
 	o.ropt.stuck = stuck;
 	if (progress)
