@@ -27,14 +27,15 @@ ok $rc "the Slurm sandbox starts"
 
 createdb_fresh src_sub
 createdb_fresh dst_sub
-# grp has NULLs and a skew; each row costs the reader 2 ms (the view), so
-# that a shard runs long enough to be killed while it reads.
+# grp has NULLs and a skew.  Through the view each row costs the reader
+# 4 ms, so that a shard runs long enough to be killed while it reads; the
+# seeds and the references read the table.
 q src_sub "CREATE TABLE items (id int PRIMARY KEY, grp int, name text)"
 q src_sub "INSERT INTO items SELECT i, CASE WHEN i % 10 = 0 THEN NULL
              WHEN i % 3 = 0 THEN 7 ELSE i END, 'item ' || i
            FROM generate_series(1, 1200) i"
 q src_sub "CREATE VIEW slow_items AS
-           SELECT id, grp, name, pg_sleep(0.002) IS NULL AS s FROM items"
+           SELECT id, grp, name, pg_sleep(0.004) IS NULL AS s FROM items"
 
 cat > items.xf <<'XF'
 [schema]
@@ -48,10 +49,12 @@ grp  = grp
 name = name
 XF
 
-# write_job FILE NAME TABLE MODE [SOURCE KEY = VALUE...]
+# write_job FILE NAME TABLE MODE [SOURCE KEY = VALUE...]: reads the view
+# when a source key is given, else the table.
 write_job() {
-	local f=$1 name=$2 table=$3 mode=$4 l
+	local f=$1 name=$2 table=$3 mode=$4 l src=items
 	shift 4
+	[ $# -eq 0 ] || src=slow_items
 	{
 		cat <<JOB
 [job]
@@ -75,7 +78,7 @@ JOB
 [source src]
 driver   = postgres
 conninfo = $(conninfo src_sub)
-table    = slow_items
+table    = $src
 JOB
 		for l in "$@"; do echo "$l"; done
 	} >"$f"
@@ -146,7 +149,7 @@ for mode in append upsert replace; do
 	write_job "seed_sh_$mode.conf" "seeds_$mode" "sh_$mode" "$mode"
 	write_job "ref_$mode.conf" "ref_$mode" "ref_$mode" "$mode"
 	write_job "sh_$mode.conf" "sh_$mode" "sh_$mode" "$mode" \
-		"shards = 4" "split_by = grp"
+		"shards = 2" "split_by = grp"
 	"$CNS" run "seed_ref_$mode.conf" && "$CNS" run "seed_sh_$mode.conf"
 	ok $? "$mode: both targets seeded"
 	change_source
@@ -154,7 +157,11 @@ for mode in append upsert replace; do
 	ok $? "$mode: the reference run (no shards) succeeds"
 	seed=$(digest "sh_$mode")
 
-	out=$("$CNS" submit "sh_$mode.conf" --slurm -o "$T/sh_$mode-%A_%a.out" 2>&1)
+	# replace: held, so that a task is surely cancelled before it starts.
+	hold=()
+	[ "$mode" = replace ] && hold=(--hold)
+	out=$("$CNS" submit "sh_$mode.conf" --slurm -o "$T/sh_$mode-%A_%a.out" \
+		"${hold[@]}" 2>&1)
 	ok $? "$mode: submit exits 0"
 	run=$(printf '%s\n' "$out" | sed -n 's/^run \([^ ]*\) shards [0-9]*$/\1/p')
 	n=$(printf '%s\n' "$out" | sed -n 's/^run [^ ]* shards \([0-9]*\)$/\1/p')
@@ -181,8 +188,11 @@ for mode in append upsert replace; do
 		sleep 0.5
 		scancel "${arr}_1"
 		how="scancel while it runs" ;;
-	replace) # scancel before the task started.
+	replace) # scancel before the task started (sbatch options pass).
+		like "$(squeue -h -j "$arr" -o %r | sort -u)" '^JobHeldUser$' \
+			"$mode: --hold after --slurm reached sbatch"
 		scancel "${arr}_$((n - 1))"
+		scontrol release "$arr" "$fin"
 		how="scancel before it started" ;;
 	esac
 	slurm_wait 180 "$arr" "$fin"
