@@ -10,7 +10,8 @@
  * (same seconds and jitter handling).  What scrontab cannot say is said
  * in comments, and the one thing that silently changes the meaning, the
  * time zone, also on stderr: scrontab has no CRON_TZ and reads every
- * entry in the zone slurmctld runs in.
+ * entry in the zone slurmctld runs in.  A sharded job's entry runs
+ * `consolidate submit --slurm`, which plans and submits the run.
  */
 #include <getopt.h>
 #include <limits.h>
@@ -21,6 +22,7 @@
 #include "consolidate/config.h"
 #include "consolidate/cron.h"
 #include "consolidate/schedule.h"
+#include "consolidate/shard.h"
 #include "cli.h"
 #include "commands.h"
 #include "slurm.h"
@@ -86,9 +88,17 @@ static int job_entry(const struct cns_job_conf *job, const char *bin,
 	if (sleep_s > 0)
 		cns_buf_printf(out, "sleep %lld && ", (long long)sleep_s);
 	cns_batch_sh_word(out, bin);
-	cns_buf_adds(out, " run ");
-	cns_batch_sh_word(out, job->file);
-	cns_buf_addc(out, '\n');
+	/* A sharded job's entry only plans the run and submits its shards
+	 * and finalize as jobs of their own, spread over the cluster. */
+	if (cns_shard_enabled(job)) {
+		cns_buf_adds(out, " submit ");
+		cns_batch_sh_word(out, job->file);
+		cns_buf_adds(out, " --slurm\n");
+	} else {
+		cns_buf_adds(out, " run ");
+		cns_batch_sh_word(out, job->file);
+		cns_buf_addc(out, '\n');
+	}
 	cns_buf_release(&line);
 	return 0;
 }

@@ -32,6 +32,8 @@ mkdir -p "$T/jobs"
 job hourly "5 * * * *" "max_runtime = 10m" "kill_grace = 30s"
 job london "30 1 * * *" "timezone = Europe/London"
 job odd.name-1 "0 3 * * 1-5" "jitter = 5m"
+job sharded "0 4 * * *"
+printf 'shards = 3\n' >>"$T/jobs/sharded.conf"
 
 out=$("$CNS" scrontab --bin /opt/c/consolidate "$T/jobs" 2>"$T/err")
 ok $? "scrontab exits 0"
@@ -46,7 +48,9 @@ is "$body" "#SCRON --job-name=consolidate-hourly-cron
 #SCRON --job-name=consolidate-london-cron
 30 1 * * * /opt/c/consolidate run $T/jobs/london.conf
 #SCRON --job-name=consolidate-odd.name-1-cron
-0 3 * * 1-5 sleep $off && /opt/c/consolidate run $T/jobs/odd.name-1.conf" \
+0 3 * * 1-5 sleep $off && /opt/c/consolidate run $T/jobs/odd.name-1.conf
+#SCRON --job-name=consolidate-sharded-cron
+0 4 * * * /opt/c/consolidate submit $T/jobs/sharded.conf --slurm" \
 	"the entries: job name, --time = max_runtime + kill_grace + 1m (minutes), fields, command"
 like "$out" "# WARNING: this schedule is meant in Europe/London; scrontab reads it in the" \
 	"a job with a timezone gets a warning in the file"
@@ -85,7 +89,7 @@ while IFS= read -r l; do
 		;;
 	esac
 done <<<"$out"
-is "$checked" 3 "every entry was checked"
+is "$checked" 4 "every entry was checked"
 r=$(sbatch --test-only --time=0-00:00:99x --wrap true 2>&1)
 like "$r" "[Ii]nvalid" "(and sbatch --test-only does refuse a bad --time)"
 "$ROOT/scripts/slurm-sandbox" stop "$SB"
