@@ -70,10 +70,11 @@ bool cns_shard_enabled(const struct cns_job_conf *job);
 
 /* ---- pure parts (no connection) ---- */
 
-/* The predicate of range shard `i` of the ranges cut at bounds[0..nb-1]
- * (SQL literals, ascending, distinct): "col < b0", "col >= b0 AND col <
- * b1", ..., "col >= b(nb-1)"; ranges never include NULL.  col is an
- * already quoted expression.  Returns a malloc'ed string. */
+/* The predicate of range shard `i` (0..nb) of the ranges cut at
+ * bounds[0..nb-1] (SQL literals of values of the column, ascending,
+ * distinct): "col <= b0", "col > b0 AND col <= b1", ..., "col >
+ * b(nb-1)"; no range holds NULL, every other value is in exactly one.
+ * col is an already quoted expression.  Returns a malloc'ed string. */
 char *cns_shard_range_predicate(const char *col, const char *const *bounds,
 				int nb, int i);
 /* Hash shard i of n of col's text form (NULL never matches).  Returns a

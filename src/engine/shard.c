@@ -54,11 +54,11 @@ char *cns_shard_range_predicate(const char *col, const char *const *bounds,
 		return b.data;
 	}
 	if (i > 0)
-		cns_buf_printf(&b, "%s >= %s", col, bounds[i - 1]);
+		cns_buf_printf(&b, "%s > %s", col, bounds[i - 1]);
 	if (i > 0 && i < nb)
 		cns_buf_adds(&b, " AND ");
 	if (i < nb)
-		cns_buf_printf(&b, "%s < %s", col, bounds[i]);
+		cns_buf_printf(&b, "%s <= %s", col, bounds[i]);
 	return b.data;
 }
 
@@ -366,15 +366,20 @@ static int range_bounds(PGconn *conn, const struct cns_source_conf *c,
 	cns_buf_printf(&cond, "%s IS NOT NULL", col);
 	if (window)
 		cns_buf_printf(&cond, " AND (%s)", window);
+	/* Each bound is a value of the column and closes its range from
+	 * above, so the lowest range holds the minimum; a bound equal to
+	 * the maximum would leave the range above it empty and is left
+	 * out. */
 	cns_buf_init(&q);
-	cns_buf_adds(&q, "SELECT u.v::text FROM unnest((SELECT "
-			 "percentile_disc(ARRAY[");
+	cns_buf_adds(&q, "SELECT u.v::text FROM (SELECT percentile_disc(ARRAY[");
 	for (int i = 1; i < nshards; i++)
 		cns_buf_printf(&q, "%s%d.0/%d", i > 1 ? ", " : "", i, nshards);
-	cns_buf_printf(&q, "]::float8[]) WITHIN GROUP (ORDER BY %s)", col);
+	cns_buf_printf(&q, "]::float8[]) WITHIN GROUP (ORDER BY %s) AS p, "
+			   "max(%s) AS m",
+		       col, col);
 	add_from_where(&q, c, cond.data);
-	cns_buf_adds(&q, ")) WITH ORDINALITY AS u(v, i) "
-			 "WHERE u.v IS NOT NULL ORDER BY u.i");
+	cns_buf_adds(&q, ") AS s, unnest(s.p) WITH ORDINALITY AS u(v, i) "
+			 "WHERE u.v IS NOT NULL AND u.v < s.m ORDER BY u.i");
 	cns_buf_release(&cond);
 	res = cns_pg_exec(conn, q.data, PGRES_TUPLES_OK, "the source", err);
 	cns_buf_release(&q);
@@ -390,8 +395,6 @@ static int range_bounds(PGconn *conn, const struct cns_source_conf *c,
 		b[i] = lit.data;
 	}
 	PQclear(res);
-	/* The lowest quantile is the column's minimum when the shards
-	 * outnumber the values; a range below it would be empty. */
 	*nb = cns_shard_unique_bounds(b, n);
 	*out = b;
 	return 0;
