@@ -200,6 +200,13 @@ for mode in append upsert replace; do
 	is "$(slurm_state "$fin")" FAILED \
 		"$mode: finalize refuses the run with a shard killed ($how)"
 	is "$(digest "sh_$mode")" "$seed" "$mode: and the target is as before"
+	case $mode in
+	replace) killed=$((n - 1)) ;;
+	*) killed=1 ;;
+	esac
+	like "$("$CNS" history "sh_$mode.conf" 2>&1)" \
+		"^$run  [0-9T:Z-]+  planned  $((n - 1))/$n  -  $killed (pending|running)\$" \
+		"$mode: history shows the run planned, with the shard not done"
 
 	out2=$("$CNS" submit "sh_$mode.conf" --slurm -o "$T/sh_$mode-%A_%a.out" 2>&1)
 	ok $? "$mode: the second submit exits 0"
@@ -211,5 +218,8 @@ for mode in append upsert replace; do
 	is "$(slurm_state "$fin2")" COMPLETED "$mode: finalize merges the run"
 	is "$(digest "sh_$mode")" "$(digest "ref_$mode")" \
 		"$mode: the sharded target equals the unsharded one, row for row"
+	like "$("$CNS" history "sh_$mode.conf" 2>&1)" \
+		"^$run  [0-9T:Z-]+  merged  $n/$n  [0-9]+  -\$" \
+		"$mode: history shows the run merged, every shard done"
 done
 done_testing
