@@ -182,10 +182,23 @@ int cns_cmd_run(int argc, char **argv)
 	install_signals();
 	if (cns_shard_enabled(job) && !o.ropt.only_source) {
 		/* A sharded job: plan, shards on local workers, finalize
-		 * (shard.h); each shard is a run under the watchdog. */
+		 * (shard.h); each shard is a run under the watchdog, with
+		 * the limits given here. */
+		struct cns_job_conf sharded = *job;
 		char run_id[64] = "";
 
-		rc = cns_shard_run_local(job, 0, &got_signal, run_id,
+		if (o.ropt.full_refresh || o.ropt.wait_lock_ms > 0) {
+			rc = cns_cli_usage("run", "--full-refresh and --wait "
+						  "do not apply to a sharded "
+						  "job");
+			cns_config_free(job);
+			return rc;
+		}
+		if (o.ropt.max_runtime_ms > 0)
+			sharded.max_runtime_ms = o.ropt.max_runtime_ms;
+		if (o.ropt.stall_timeout_ms > 0)
+			sharded.stall_timeout_ms = o.ropt.stall_timeout_ms;
+		rc = cns_shard_run_local(&sharded, 0, &got_signal, run_id,
 					 sizeof(run_id), &err);
 		if (rc < 0) {
 			cns_cli_report(&err);

@@ -1464,6 +1464,65 @@ out:
 	return rc;
 }
 
+/* The merged run in the job's history, where `history` and `status`
+ * read it: runs.jsonl and the target's run table, with the rows of each
+ * source summed over its shards.  The merge is what counts, so a record
+ * that cannot be written fails nothing. */
+static void record_run(PGconn *tconn, const struct cns_job_conf *job,
+		       const char *run_id, const struct fin_shard *fs, int n,
+		       int64_t written)
+{
+	struct cns_source_stats *st =
+		cns_xcalloc((size_t)job->nsources + 1, sizeof(*st));
+	struct cns_run_row row;
+	struct cns_run_record rec;
+	struct cns_runlog *log;
+	struct cns_error e2;
+	char host[256] = "";
+	int64_t now = cns_wall_us();
+
+	gethostname(host, sizeof(host) - 1);
+	for (int s = 0; s < job->nsources; s++) {
+		st[s].name = job->sources[s].name;
+		st[s].state = CNS_SRC_DONE;
+		for (int i = 0; i < n; i++)
+			if (strcmp(fs[i].source, st[s].name) == 0) {
+				st[s].read += fs[i].rows;
+				st[s].loaded += fs[i].rows;
+			}
+	}
+	/* The merge's own count, which upsert makes smaller than what was
+	 * loaded, goes with the first source. */
+	if (job->nsources > 0)
+		st[0].written = written;
+	cns_error_clear(&e2);
+	row = (struct cns_run_row){run_id, job->name, host, (long)getpid(),
+				   now};
+	if (cns_state_run_begin(tconn, &row, &e2) == 0)
+		cns_state_run_end(tconn, run_id, "ok", 0, "{}", 0, NULL, &e2);
+	log = cns_runlog_open(job, run_id, now, &e2);
+	if (log) {
+		cns_runlog_event(log, CNS_LOG_INFO, "finalize", NULL,
+				 "%d shards merged, %lld rows written", n,
+				 (long long)written);
+		rec = (struct cns_run_record){
+			.run_id = run_id,
+			.job = job->name,
+			.host = host,
+			.pid = (long)getpid(),
+			.started_us = now,
+			.ended_us = cns_wall_us(),
+			.status = "ok",
+			.exit_code = 0,
+			.nsources = job->nsources,
+			.sources = st,
+		};
+		cns_runlog_finish(log, &rec, &e2);
+		cns_runlog_close(log);
+	}
+	free(st);
+}
+
 /* Finalize, the job's lock held by the caller. */
 static int finalize_locked(const struct cns_job_conf *job, const char *run_id,
 			   atomic_int *stop, int64_t *rows,
@@ -1576,25 +1635,7 @@ static int finalize_locked(const struct cns_job_conf *job, const char *run_id,
 	CNS_HOOK("finalize.checked");
 	if (merge_run(tconn, job, run_id, fs, n, total, &written, err) < 0)
 		goto out;
-	{
-		/* The run in the job's history; the merge above is what
-		 * counts, so a record that cannot be written fails
-		 * nothing. */
-		struct cns_run_row row;
-		struct cns_error e2;
-		char host[256] = "";
-
-		gethostname(host, sizeof(host) - 1);
-		row.run_id = run_id;
-		row.job = job->name;
-		row.host = host;
-		row.pid = (long)getpid();
-		row.started_us = cns_wall_us();
-		cns_error_clear(&e2);
-		if (cns_state_run_begin(tconn, &row, &e2) == 0)
-			cns_state_run_end(tconn, run_id, "ok", 0, "{}", 0,
-					  NULL, &e2);
-	}
+	record_run(tconn, job, run_id, fs, n, written);
 	if (rows)
 		*rows = total;
 	rc = 0;

@@ -95,6 +95,9 @@ is "$(q sh_dst "SELECT count(*) FROM consolidate.shard_runs r JOIN consolidate.s
 is "$(q sh_dst "SELECT s.rows FROM consolidate.shard_runs r JOIN consolidate.shards s USING (run_id)
                WHERE job = 'sh_append' AND predicate LIKE '%IS NULL%'")" \
    "$(q sh_src "SELECT count(*) FROM ev WHERE grp IS NULL")" "the NULL shard holds the NULL rows"
+run=$(q sh_dst "SELECT run_id FROM consolidate.shard_runs WHERE job = 'sh_append'")
+like "$("$CNS" history sh_append.conf 2>&1)" "$run .* ok +src 6,000/6,000" \
+     "history shows the merged run with the rows of its shards"
 
 # Other splits: a hash of a text key with NULLs, and ctid blocks.
 write_job sh_hash upsert "shards = 5" "split_by = code" "split_method = hash"
