@@ -83,6 +83,16 @@ struct cns_list {
 	char **items;
 };
 
+/* How a source splits into shards (split_method). */
+enum cns_split_method {
+	CNS_SPLIT_AUTO,   /* range with split_by; else blocks (postgres),
+			     files (csv) */
+	CNS_SPLIT_RANGE,  /* quantile ranges of split_by */
+	CNS_SPLIT_HASH,   /* hash of split_by's text */
+	CNS_SPLIT_BLOCKS, /* ctid block ranges (postgres, full load) */
+	CNS_SPLIT_FILES   /* one shard per file (csv) */
+};
+
 struct cns_source_conf {
 	char *name;   /* from [source NAME] */
 	int line;     /* line of the section header */
@@ -127,6 +137,13 @@ struct cns_source_conf {
 	char *max_deletes_text; /* as written */
 	double max_deletes;     /* count, or fraction when _pct */
 	bool max_deletes_pct;
+	/* shards (see shard.h): 1 reads the source whole */
+	int shards;
+	char *split_by;         /* column, or NULL */
+	enum cns_split_method split_method;
+	/* Not a key: the snapshot a shard reads in (SET TRANSACTION
+	 * SNAPSHOT), set by shard.c on the shard's copy; NULL: none. */
+	char *snapshot;
 };
 
 struct cns_target_conf {
@@ -184,6 +201,8 @@ struct cns_job_conf {
 	char *notify_command; /* resolved; NULL: none */
 	char *notify_url;     /* NULL: none */
 	int64_t notify_timeout_ms;
+
+	int parallel_shards; /* shards read at once by `run` */
 
 	struct cns_target_conf target;
 

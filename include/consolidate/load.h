@@ -93,6 +93,15 @@ int cns_loader_load(struct cns_loader *l, const struct cns_chunk *rows,
 		    const char *checkpoint_sql, struct cns_load_stats *stats,
 		    struct cns_error *err);
 
+/* Loads every row of the n tables (quoted names; each has the schema's
+ * columns) as one chunk: in one transaction with checkpoint_sql (may be
+ * NULL), through the same staging table and merge statement as
+ * cns_loader_load(), then commits.  On error nothing of it remains.
+ * For merging the staging tables of a sharded run. */
+int cns_loader_load_tables(struct cns_loader *l, const char *const *tables,
+			   int n, const char *checkpoint_sql,
+			   struct cns_load_stats *stats, struct cns_error *err);
+
 /* Lets the loader isolate rows the server refuses (a constraint, a bad
  * value): the chunk is split in halves within savepoints until the bad
  * rows stand alone; they go to fn with the server's message and the good

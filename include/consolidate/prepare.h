@@ -22,6 +22,7 @@
 
 #include "consolidate/config.h"
 #include "consolidate/error.h"
+#include "consolidate/shard.h"
 #include "consolidate/source.h"
 #include "consolidate/transform.h"
 
@@ -106,6 +107,10 @@ struct cns_prepare_report {
 	void (*source)(void *ctx, int index, const struct cns_prepared *p,
 		       bool ok);
 	void (*target)(void *ctx, bool ok);
+	/* A sharded job (shard.h): after each source that was prepared,
+	 * its shards as the coordinator would plan them now; may be NULL
+	 * (the split is then still checked). */
+	void (*shards)(void *ctx, int index, const struct cns_shard_list *l);
 };
 
 /* check and plan: prepares every source and the target with

@@ -80,6 +80,28 @@ static const struct cns_cli_option systemd_opts[] = {
 	{NULL, 0, 0, NULL, NULL},
 };
 
+static const struct cns_cli_option k8s_opts[] = {
+	{"image", 'i', 'i', "IMAGE",
+	 "the container image holding consolidate\n"
+	 "and the job file (default\n"
+	 "consolidate:VERSION)"},
+	{"namespace", 'n', 'n', "NS", "the namespace (default: default)"},
+	{"bin", 'b', 'b', "PATH",
+	 "the program in the image (default:\n"
+	 "consolidate)"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
+static const struct cns_cli_option submit_opts[] = {
+	{"bin", 'b', 'b', "PATH",
+	 "the program the Slurm jobs run (default:\n"
+	 "this one)"},
+	{"slurm", 0, 'S', NULL,
+	 "submit to Slurm; every argument after it\n"
+	 "is an sbatch option for every job"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
 static const struct cns_cli_option history_opts[] = {
 	{"limit", 'n', 'n', "N", "how many runs (default 20)"},
 	{"json", 0, 'j', NULL, "the records as stored, oldest first"},
@@ -101,6 +123,20 @@ static const struct cns_cli_option report_opts[] = {
 	{"output", 'o', 'o', "FILE", "write the page to FILE (default: stdout)"},
 	{"runs", 'n', 'n', "N", "how many of each job's runs (default 50)"},
 	{"now", 0, 'N', "TIME", "judge as of TIME (also $CNS_NOW)"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
+static const struct cns_cli_option shard_opts[] = {
+	{"plan", 0, 'p', NULL,
+	 "only plan the run (or find the unfinished one):\n"
+	 "print its id and its number of shards"},
+	{"run", 0, 'r', "ID", "the run planned by --plan"},
+	{"shard", 0, 'n', "N", "the shard to read, 0 to NSHARDS-1"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
+static const struct cns_cli_option finalize_opts[] = {
+	{"run", 0, 'r', "ID", "the run planned by shard --plan"},
 	{NULL, 0, 0, NULL, NULL},
 };
 
@@ -151,6 +187,32 @@ static const struct cns_cli_command commands[] = {
 	 "folders (default /etc/consolidate/jobs) and files at its\n"
 	 "schedule.\n",
 	 bin_opts, NULL, 0},
+	{"scrontab", cns_cmd_scrontab, "[DIR|FILE...] [--bin PATH]",
+	 "Prints Slurm scrontab entries (#SCRON options, cron fields) that\n"
+	 "run each job of the folders (default /etc/consolidate/jobs) and\n"
+	 "files at its schedule.\n",
+	 bin_opts,
+	 "scrontab reads the times in the zone of slurmctld: a job whose\n"
+	 "timezone differs gets a warning.\n",
+	 0},
+	{"submit", cns_cmd_submit,
+	 "JOB.conf [--bin PATH] --slurm [SBATCH-OPTION...]",
+	 "Plans one run of the job and submits it to Slurm: its shards as a\n"
+	 "job array (parallel_shards at a time), then a finalize job that\n"
+	 "depends on the array (afterany) and checks every shard.  A job\n"
+	 "without shards is submitted as one `consolidate run`.  Prints the\n"
+	 "run and the Slurm job ids.\n",
+	 submit_opts,
+	 "Every job gets --job-name=consolidate-NAME, --dependency=singleton\n"
+	 "(runs never overlap) and --time from max_runtime; sbatch options\n"
+	 "given after --slurm come later and win.\n",
+	 0},
+	{"k8s", cns_cmd_k8s, "JOB.conf [--image IMAGE] [--namespace NS] "
+			     "[--bin PATH]",
+	 "Prints the Kubernetes objects (YAML) that run the job at its\n"
+	 "schedule: a CronJob; for a sharded job its pod plans the run and\n"
+	 "creates an Indexed Job of the shards, then a finalize Job.\n",
+	 k8s_opts, NULL, 0},
 	{"systemd", cns_cmd_systemd, "JOB.conf [--bin PATH] [--output-dir DIR]",
 	 "Prints a systemd .service and .timer pair for the job.\n",
 	 systemd_opts, NULL, 0},
@@ -186,6 +248,20 @@ static const struct cns_cli_command commands[] = {
 	 "Locks end with their process, so there is never a stale lock to\n"
 	 "remove.\n",
 	 no_opts, NULL, 0},
+	{"shard", cns_cmd_shard,
+	 "JOB.conf --plan | JOB.conf --run ID --shard N",
+	 "The steps of a sharded run (sources with shards > 1) for a\n"
+	 "scheduler that runs them apart: --plan plans the run once and\n"
+	 "prints \"RUN_ID NSHARDS\"; --run and --shard read one shard into\n"
+	 "the run's staging table.\n",
+	 shard_opts,
+	 "Each step may run again after it was killed.  Exit 75 when\n"
+	 "another run holds the job's lock.\n",
+	 0},
+	{"finalize", cns_cmd_finalize, "JOB.conf --run ID",
+	 "Checks that every shard of the run is done and merges the run\n"
+	 "into the target in one transaction (once: a merged run exits 0).\n",
+	 finalize_opts, NULL, 0},
 	{"help", cns_cmd_help, "[COMMAND|keys]",
 	 "Shows help for a command, or every job-file key with \"keys\".\n",
 	 no_opts, NULL, 0},

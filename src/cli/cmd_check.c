@@ -114,6 +114,7 @@ struct report {
 	const struct cns_job_conf *job;
 	int problems;
 	bool offline; /* nothing was connected: nothing to call ok */
+	int nshards;  /* shards printed so far */
 };
 
 /* Each problem once, as it is found. */
@@ -213,6 +214,24 @@ static void rehearse_deletes(struct report *r, bool offline)
 		on_problem(r, &err);
 }
 
+/* A sharded job: each shard's predicate and the planner's estimate,
+ * numbered across the job as the coordinator numbers them. */
+static void plan_shards(void *ctx, int i, const struct cns_shard_list *l)
+{
+	struct report *r = ctx;
+
+	printf("[source %s] %d shard%s\n", r->job->sources[i].name, l->n,
+	       l->n == 1 ? "" : "s");
+	for (int k = 0; k < l->n; k++) {
+		printf("  shard %d: %s", r->nshards++, l->v[k].predicate);
+		if (l->v[k].estimate >= 0)
+			printf(" (about %lld rows)",
+			       (long long)l->v[k].estimate);
+		printf("\n");
+	}
+	printf("\n");
+}
+
 int cns_cmd_check(int argc, char **argv)
 {
 	struct cns_job_conf *job = NULL;
@@ -260,7 +279,7 @@ int cns_cmd_plan(int argc, char **argv)
 	struct report r = {0};
 	struct cns_prepare_opts opts = {.ctx = &r, .problem = on_problem};
 	struct cns_prepare_report rep = {
-		.ctx = &r, .source = plan_source};
+		.ctx = &r, .source = plan_source, .shards = plan_shards};
 	bool offline = false;
 	int rc;
 

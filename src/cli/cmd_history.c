@@ -18,6 +18,8 @@
 #include "cli.h"
 #include "commands.h"
 #include "report.h"
+#include "consolidate/shard.h"
+#include "shard_runs.h"
 
 struct history_cli {
 	const char *job_path;
@@ -226,6 +228,10 @@ int cns_cmd_history(int argc, char **argv)
 	} else {
 		print_table(&h);
 	}
+	/* A sharded run's shards ran wherever a cluster put them; only the
+	 * target saw them all. */
+	if (!o.json && cns_shard_enabled(job))
+		cns_cli_print_shard_runs(job, o.limit);
 	if (h.nbad)
 		fprintf(stderr,
 			"consolidate: %d damaged line%s in \"%s/runs.jsonl\" "

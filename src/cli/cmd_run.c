@@ -17,6 +17,7 @@
 
 #include "consolidate/config.h"
 #include "consolidate/runner.h"
+#include "consolidate/shard.h"
 #include "cli.h"
 #include "commands.h"
 #include "report.h"
@@ -179,6 +180,38 @@ int cns_cmd_run(int argc, char **argv)
 		return rc;
 	}
 	install_signals();
+	if (cns_shard_enabled(job) && !o.ropt.only_source) {
+		/* A sharded job: plan, shards on local workers, finalize
+		 * (shard.h); each shard is a run under the watchdog, with
+		 * the limits given here. */
+		struct cns_job_conf sharded = *job;
+		char run_id[64] = "";
+
+		if (o.ropt.full_refresh || o.ropt.wait_lock_ms > 0) {
+			rc = cns_cli_usage("run", "--full-refresh and --wait "
+						  "do not apply to a sharded "
+						  "job");
+			cns_config_free(job);
+			return rc;
+		}
+		if (o.ropt.max_runtime_ms > 0)
+			sharded.max_runtime_ms = o.ropt.max_runtime_ms;
+		if (o.ropt.stall_timeout_ms > 0)
+			sharded.stall_timeout_ms = o.ropt.stall_timeout_ms;
+		rc = cns_shard_run_local(&sharded, 0, &got_signal, run_id,
+					 sizeof(run_id), &err);
+		if (rc < 0) {
+			cns_cli_report(&err);
+			if (run_id[0] && err.code != CNS_E_LOCKED)
+				fprintf(stderr, "consolidate: run %s\n",
+					run_id);
+		} else if (summary) {
+			fprintf(stderr, "run %s: every shard merged\n",
+				run_id);
+		}
+		cns_config_free(job);
+		return rc < 0 ? cns_error_exit_code(err.code) : CNS_EXIT_OK;
+	}
 	o.ropt.signal_flag = &got_signal;
 	o.ropt.stuck = stuck;
 	if (progress)

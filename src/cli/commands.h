@@ -15,12 +15,17 @@ int cns_cmd_next(int argc, char **argv);
 int cns_cmd_schedule(int argc, char **argv);
 int cns_cmd_crontab(int argc, char **argv);
 int cns_cmd_systemd(int argc, char **argv);
+int cns_cmd_scrontab(int argc, char **argv);
+int cns_cmd_k8s(int argc, char **argv);
+int cns_cmd_submit(int argc, char **argv);
 int cns_cmd_history(int argc, char **argv);
 int cns_cmd_log(int argc, char **argv);
 int cns_cmd_status(int argc, char **argv);
 int cns_cmd_report(int argc, char **argv);
 int cns_cmd_unlock(int argc, char **argv);
 int cns_cmd_redrive(int argc, char **argv);
+int cns_cmd_shard(int argc, char **argv);
+int cns_cmd_finalize(int argc, char **argv);
 int cns_cmd_help(int argc, char **argv);
 int cns_cmd_version(int argc, char **argv);
 

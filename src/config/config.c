@@ -97,6 +97,8 @@ enum storage {
 	  0, "rows per chunk, loaded and committed together")                 \
 	X(JOB, parallel, parallel, INT, "4", false, NULL, 1, 64, 0,           \
 	  "sources read at the same time")                                    \
+	X(JOB, parallel_shards, parallel_shards, INT, "1", false, NULL, 1,    \
+	  64, 0, "shards of a sharded job read at once by run")               \
 	X(JOB, max_rejects, max_rejects, REJECTS, "0", false, NULL, 0, 0, 0,  \
 	  "rejected rows allowed: a count (100) or a percentage (1%)")        \
 	X(JOB, retries, retries, INT, "3", false, NULL, 0, 100, 0,            \
@@ -202,7 +204,14 @@ enum storage {
 	X(SOURCE, source_key, source_key, STRING, NULL, false, NULL, 0, 0,    \
 	  D_ALL, "SQL condition on target rows: those that came from here")   \
 	X(SOURCE, max_deletes, max_deletes_text, STRING, "10%", false, NULL,  \
-	  0, 0, D_ALL, "most rows a run may delete: a count or a percentage")
+	  0, 0, D_ALL, "most rows a run may delete: a count or a percentage") \
+	X(SOURCE, shards, shards, INT, "1", false, NULL, 1, 1024, D_ALL,      \
+	  "split the source into this many shards (plus one for NULLs)")     \
+	X(SOURCE, split_by, split_by, STRING, NULL, false, NULL, 0, 0, D_SQL, \
+	  "column whose values split the shards")                             \
+	X(SOURCE, split_method, split_method, ENUM, "auto", false,            \
+	  "auto|range|hash|blocks|files", 0, 0, D_ALL,                       \
+	  "how shards split: quantile ranges, hash, ctid blocks, files")
 
 #define KEY_INDEX(sec, key, ...) KI_##sec##_##key,
 enum key_index { KEYS(KEY_INDEX) NKEYS };

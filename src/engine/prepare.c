@@ -342,6 +342,21 @@ int cns_prepare_job(const struct cns_job_conf *job,
 			problems++;
 		if (rep && rep->source)
 			rep->source(rep->ctx, i, &p, rc == 0);
+		if (rc == 0 && !o.offline && cns_shard_enabled(job)) {
+			/* The split the coordinator would make, read the
+			 * same way: a split the run would refuse is a
+			 * problem here too. */
+			struct cns_shard_list l = {0, NULL};
+
+			if (cns_shard_split(job, i, &l, &err) < 0) {
+				problems++;
+				if (o.problem)
+					o.problem(o.ctx, &err);
+			} else if (rep && rep->shards) {
+				rep->shards(rep->ctx, i, &l);
+			}
+			cns_shard_list_free(&l);
+		}
 		cns_program_free(p.prog);
 		cns_source_free(src);
 	}

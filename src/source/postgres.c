@@ -75,6 +75,25 @@ static int pg_open(struct cns_source *src, struct cns_error *err)
 		if (cns_pg_command(pg->conn, set, pg->what, err) < 0)
 			return -1;
 	}
+	if (src->conf->snapshot) {
+		/* A shard of a sharded run: every statement of the source
+		 * sees the coordinator's snapshot, as its sibling shards do;
+		 * when it cannot be imported the shard fails rather than
+		 * read another one. */
+		struct cns_buf q;
+		int rc;
+
+		cns_buf_init(&q);
+		cns_buf_adds(&q, "BEGIN ISOLATION LEVEL REPEATABLE READ "
+				 "READ ONLY; SET TRANSACTION SNAPSHOT ");
+		cns_pg_quote_literal(&q, src->conf->snapshot);
+		rc = cns_pg_command(pg->conn, q.data, pg->what, err);
+		cns_buf_release(&q);
+		if (rc < 0) {
+			cns_error_in_source(err, src->conf->name);
+			return -1;
+		}
+	}
 	return 0;
 }
 

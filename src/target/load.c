@@ -1422,6 +1422,70 @@ int cns_loader_load(struct cns_loader *l, const struct cns_chunk *rows,
 	return 0;
 }
 
+int cns_loader_load_tables(struct cns_loader *l, const char *const *tables,
+			   int n, const char *checkpoint_sql,
+			   struct cns_load_stats *stats, struct cns_error *err)
+{
+	struct cns_buf q;
+	int64_t sent = 0, written = 0;
+	PGresult *res;
+
+	if (cns_pg_command(l->conn, "BEGIN", l->what, err) < 0)
+		return -1;
+	cns_buf_init(&q);
+	for (int i = 0; i < n; i++) {
+		/* Into the session's staging table when the mode merges, so
+		 * that the rows meet the same merge statement as a chunk's;
+		 * else straight into the table the loader writes to. */
+		cns_buf_reset(&q);
+		cns_buf_adds(&q, "INSERT INTO ");
+		if (l->merge)
+			add_stage(&q, l);
+		else
+			cns_target_load_table(l->job, &q);
+		cns_buf_adds(&q, " (");
+		add_column_list(&q, l->schema, NULL);
+		cns_buf_adds(&q, ") SELECT ");
+		add_column_list(&q, l->schema, NULL);
+		cns_buf_printf(&q, " FROM %s", tables[i]);
+		res = cns_pg_exec(l->conn, q.data, PGRES_COMMAND_OK, l->what,
+				  err);
+		if (!res) {
+			cns_buf_release(&q);
+			return rollback(l);
+		}
+		sent += strtoll(PQcmdTuples(res), NULL, 10);
+		PQclear(res);
+	}
+	cns_buf_release(&q);
+	if (!l->merge) {
+		written = sent;
+	} else {
+		res = PQexecPrepared(l->conn, "cns_merge", 0, NULL, NULL, NULL,
+				     0);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			cns_pg_error(l->conn, res, CNS_E_TARGET, l->what,
+				     "merging rows", err);
+			PQclear(res);
+			return rollback(l);
+		}
+		written = strtoll(PQcmdTuples(res), NULL, 10);
+		PQclear(res);
+	}
+	CNS_HOOK("load.tables_merged");
+	if (checkpoint_sql &&
+	    cns_pg_command(l->conn, checkpoint_sql, l->what, err) < 0)
+		return rollback(l);
+	if (commit_chunk(l, err) < 0)
+		return -1;
+	if (stats) {
+		stats->sent += sent;
+		stats->written += written;
+		stats->chunks++;
+	}
+	return 0;
+}
+
 void cns_loader_set_stop(struct cns_loader *l, atomic_int *stop)
 {
 	l->stop = stop;

@@ -31,6 +31,7 @@ declare -A header=(
 	[stats]=common
 	[pipeline]=engine [runner]=engine [guard]=engine [volume]=engine
 	[rejects]=engine [notify]=engine [prepare]=engine [deletes]=engine [redrive]=engine
+	[shard]=engine
 	[schedule]=schedule
 )
 

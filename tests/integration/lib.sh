@@ -64,3 +64,38 @@ table_digest() {
 conninfo() {
 	echo "host=$PGHOST port=$PGPORT user=$PGUSER dbname=$1"
 }
+
+# slurm_start DIR: a Slurm sandbox (scripts/slurm-sandbox) in DIR, its
+# exports (SLURM_CONF) evaluated in the calling shell, stopped on exit.
+# Returns 1 when Slurm is not installed, 2 when it did not start.
+slurm_start() {
+	command -v sbatch >/dev/null 2>&1 || return 1
+	SLURM_SB=$1
+	trap '"$ROOT/scripts/slurm-sandbox" stop "$SLURM_SB" >/dev/null 2>&1' EXIT
+	local e
+	e=$("$ROOT/scripts/slurm-sandbox" start "$SLURM_SB") || return 2
+	eval "$e"
+}
+
+# slurm_wait SECONDS ID...: waits until every job (every task of an array)
+# has left the queue; returns 1 when SECONDS pass first.
+slurm_wait() {
+	local limit=$(( $1 * 10 )) i j all
+	shift
+	for ((i = 0; i < limit; i++)); do
+		all=1
+		for j in "$@"; do
+			[ -z "$(squeue -h -j "$j" 2>/dev/null)" ] || all=""
+		done
+		[ -n "$all" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# slurm_state ID: the job's state as scontrol tells it (COMPLETED, FAILED,
+# CANCELLED...).
+slurm_state() {
+	scontrol show job "$1" 2>/dev/null | grep -o 'JobState=[A-Z_]*' |
+		head -1 | cut -d= -f2
+}

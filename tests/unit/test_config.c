@@ -212,6 +212,7 @@ static const char full_text[] =
 	"notify_command = bin/page-oncall\n"
 	"notify_url = https://hooks.example.com/T0k3n\n"
 	"notify_timeout = 10s\n"
+	"parallel_shards = 2\n"
 	"\n"
 	"[target]\n"
 	"driver = postgres\n"
@@ -236,6 +237,7 @@ static const char full_text[] =
 	"timezone = UTC\n"
 	"min_rows = 1000\n"
 	"max_change = 50%\n"
+	"split_by = id\n"
 	"\n"
 	"[source inventory]\n"
 	"driver = odbc\n"
@@ -261,7 +263,9 @@ static const char full_text[] =
 	"encoding = UTF-8\n"
 	"deletes = soft\n"
 	"source_key = source_system = 'crm'\n"
-	"max_deletes = 250\n";
+	"max_deletes = 250\n"
+	"shards = 3\n"
+	"split_method = files\n";
 
 static void test_full(void **state)
 {
@@ -300,6 +304,7 @@ static void test_full(void **state)
 	assert_string_equal(job->notify_command, in_dir("bin/page-oncall"));
 	assert_string_equal(job->notify_url, "https://hooks.example.com/T0k3n");
 	assert_int_equal(job->notify_timeout_ms, 10000);
+	assert_int_equal(job->parallel_shards, 2);
 
 	assert_string_equal(job->target.conninfo,
 			    "host=db port=5433 dbname=warehouse");
@@ -330,6 +335,9 @@ static void test_full(void **state)
 	assert_string_equal(s->timezone, "UTC");
 	assert_int_equal(s->min_rows, 1000);
 	assert_true(s->max_change == 0.5);
+	assert_string_equal(s->split_by, "id");
+	assert_int_equal(s->shards, 1);
+	assert_int_equal(s->split_method, CNS_SPLIT_AUTO);
 
 	s = cns_config_source(job, "inventory");
 	assert_non_null(s);
@@ -357,7 +365,9 @@ static void test_full(void **state)
 	assert_int_equal(s->delimiter, '\t');
 	assert_int_equal(s->quote, '\'');
 	assert_string_equal(s->encoding, "utf-8");
-	assert_int_equal(s->line, 71);
+	assert_int_equal(s->line, 73);
+	assert_int_equal(s->shards, 3);
+	assert_int_equal(s->split_method, CNS_SPLIT_FILES);
 	assert_int_equal(s->deletes, CNS_DELETES_SOFT);
 	assert_string_equal(s->source_key, "source_system = 'crm'");
 	assert_true(s->max_deletes == 250 && !s->max_deletes_pct);
