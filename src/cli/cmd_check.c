@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "consolidate/config.h"
+#include "consolidate/evolve.h"
 #include "consolidate/load.h"
 #include "consolidate/prepare.h"
 #include "consolidate/runlog.h"
@@ -179,6 +180,19 @@ static void plan_source(void *ctx, int i, const struct cns_prepared *p,
 	printf("\n");
 }
 
+/* How [schema] and the target table differ, and the DDL a run would
+ * execute; a failure to tell was reported by the preparation already. */
+static void show_schema_change(const struct cns_job_conf *job,
+			       const struct cns_transform *xf, bool offline)
+{
+	struct cns_error err;
+
+	cns_error_clear(&err);
+	if (!offline)
+		cns_schema_diff_write(job, cns_transform_schema(xf), stdout,
+				      &err);
+}
+
 int cns_cmd_check(int argc, char **argv)
 {
 	struct cns_job_conf *job = NULL;
@@ -204,6 +218,7 @@ int cns_cmd_check(int argc, char **argv)
 	r.job = job;
 	opts.offline = r.offline = offline;
 	cns_prepare_job(job, xf, &opts, &rep);
+	show_schema_change(job, xf, offline);
 	if (r.problems) {
 		fprintf(stderr, "consolidate: %d problem%s found in \"%s\"\n",
 			r.problems, r.problems == 1 ? "" : "s", argv[optind]);
@@ -247,6 +262,7 @@ int cns_cmd_plan(int argc, char **argv)
 	printf("[target] %s, mode %s\n", job->target.table,
 	       mode_name(job->target.mode));
 	cns_target_write_ddl(job, cns_transform_schema(xf), stdout);
+	show_schema_change(job, xf, offline);
 	rc = r.problems ? CNS_EXIT_FAILED : CNS_EXIT_OK;
 out:
 	cns_transform_free(xf);

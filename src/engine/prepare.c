@@ -13,6 +13,7 @@
 #include <libpq-fe.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "consolidate/load.h"
@@ -299,6 +300,27 @@ int cns_prepare_volume(const struct cns_job_conf *job, struct cns_prepared *p,
 	return -1;
 }
 
+/* What on_schema_change found, in the run log: a column left narrower
+ * or wider than [schema] is worth a warning (values may not fit, or the
+ * schema no longer says what the table holds); what evolve changes is
+ * information. */
+static void note_schema_change(const struct cns_job_conf *job,
+			       const struct cns_prepare_opts *o)
+{
+	bool evolve = job->target.on_schema_change == CNS_SCHEMA_EVOLVE;
+	char *notes = cns_target_schema_notes(job), *save = NULL;
+
+	for (char *line = notes ? strtok_r(notes, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save))
+		note(o,
+		     strstr(line, ": kept") ||
+				     (!evolve && strstr(line, "widening"))
+			     ? CNS_PREP_WARN
+			     : CNS_PREP_INFO,
+		     "target", NULL, "schema change: %s", line);
+	free(notes);
+}
+
 int cns_prepare_target(const struct cns_job_conf *job,
 		       const struct cns_schema *schema,
 		       const struct cns_prepare_opts *opts,
@@ -308,8 +330,12 @@ int cns_prepare_target(const struct cns_job_conf *job,
 
 	if (opts->offline)
 		return 0;
-	if (!opts->no_data)
-		return cns_target_prepare(job, schema, err);
+	if (!opts->no_data) {
+		if (cns_target_prepare(job, schema, err) < 0)
+			return -1;
+		note_schema_change(job, opts);
+		return 0;
+	}
 	if (cns_target_rehearse(job, schema, opts->problem, opts->ctx, err) <
 	    0) {
 		/* What the rehearsal could not hand on one by one. */
