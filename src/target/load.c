@@ -930,15 +930,17 @@ int cns_target_swap_checked(const struct cns_job_conf *job,
 	cns_buf_init(&q);
 	cns_buf_adds(&q, "BEGIN; ");
 	swap_add_check(&q, check_sql);
+	cns_buf_adds(&q, "TRUNCATE ");
+	add_target(&q, job);
+	cns_buf_adds(&q, "; ");
 	if (r->swap_ddl) {
 		/* on_schema_change = evolve: the target changes with its
-		 * rows, or not at all. */
+		 * rows, or not at all; after the TRUNCATE, a widening that
+		 * rewrites the table rewrites an empty one. */
 		cns_buf_adds(&q, r->swap_ddl);
 		cns_buf_adds(&q, "; ");
 	}
-	cns_buf_adds(&q, "TRUNCATE ");
-	add_target(&q, job);
-	cns_buf_adds(&q, "; INSERT INTO ");
+	cns_buf_adds(&q, "INSERT INTO ");
 	add_target(&q, job);
 	cns_buf_adds(&q, " (");
 	add_column_list(&q, schema, NULL);

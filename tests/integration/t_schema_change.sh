@@ -205,6 +205,27 @@ for mode in append upsert replace; do
 	done
 done
 
+# ---- two sources loading at once: one alters, the other waits ----
+# Each source's loader opens while the other may hold the ALTER's lock;
+# whichever commits first changes the table, the other finds nothing left
+# to do.  Several rounds, so that either can come first.
+q sc_src "CREATE TABLE src2 AS SELECT id + 1000 AS id, name, qty, price, \"select\", \"Order Id\" FROM src"
+for round in 1 2 3; do
+	q sc_dst "DROP TABLE IF EXISTS t_par"
+	write_job par.conf upsert v1.xf evolve
+	sed -i -e 's/^table    = t_upsert/table    = t_par/' -e 's/^name        = sc_upsert/name        = sc_par/' par.conf
+	printf '\n[source src2]\ndriver   = postgres\nconninfo = %s\ntable    = src2\n' "$(conninfo sc_src)" >> par.conf
+	"$CNS" run par.conf; ok $? "two sources, round $round: the first run creates the table"
+	sed -i 's/^transforms  = v1.xf/transforms  = v2.xf/' par.conf
+	"$CNS" run par.conf > par.out 2>&1; rc=$?
+	is $rc 0 "two sources, round $round: the evolving run succeeds"
+	[ $rc -eq 0 ] || sed 's/^/#   /' par.out
+	is "$(types t_par)" "id integer, name character varying(40), qty bigint, price numeric(12,2), select text, Order Id text" \
+	   "two sources, round $round: the table is altered once"
+	is "$(q sc_dst "SELECT count(*) || ':' || count(\"Order Id\") FROM t_par")" "120:120" \
+	   "two sources, round $round: both sources' rows carry the new columns"
+done
+
 # ---- every documented widening, the server's spelling as the oracle ----
 # [schema] writes time types without a precision (the most, 6): their
 # narrower side exists only in the table.
