@@ -236,13 +236,21 @@ void cns_schema_diff_ddl(const struct cns_schema_diff *d,
 		}
 		cns_buf_adds(out, first ? " " : ", ");
 		first = false;
-		/* A new column is added without NOT NULL: the rows already
-		 * in the table have no value for it. */
 		cns_buf_adds(out, c->kind == CNS_COL_ADD ? "ADD COLUMN "
 							 : "ALTER COLUMN ");
 		cns_pg_quote_ident(out, s->cols[c->col].name);
 		cns_buf_adds(out, c->kind == CNS_COL_ADD ? " " : " TYPE ");
 		cns_buf_adds(out, s->cols[c->col].type_sql);
+		/* A new column takes its [schema] default when that is a
+		 * constant, and the rows already in the table get it too;
+		 * only then can it be NOT NULL. */
+		if (c->kind == CNS_COL_ADD && s->cols[c->col].default_sql) {
+			if (s->cols[c->col].not_null)
+				cns_buf_adds(out, " NOT NULL");
+			cns_buf_printf(out, " DEFAULT CAST(%s AS %s)",
+				       s->cols[c->col].default_sql,
+				       s->cols[c->col].type_sql);
+		}
 	}
 }
 

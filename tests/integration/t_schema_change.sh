@@ -247,14 +247,21 @@ done
 q sc_dst "DROP TABLE IF EXISTS w; CREATE TABLE w (id integer PRIMARY KEY $old_cols)"
 q sc_dst "INSERT INTO w VALUES (1, 7, 7, 7, 1.5, 'abc', 'abc', 'abc', 12.34, 12.34,
   '2026-01-02 03:04:05', '2026-01-02 03:04:05.12+00', '01:02:03')"
-before_vals=$(q sc_dst "SELECT w::text FROM w")
+oldlist=$(seq -s, -f 'c%g' 1 $i)
+before_vals=$(q sc_dst "SELECT ($oldlist) FROM w")
 oracle=$(psql -X -q -At -d sc_dst <<SQL
-CREATE TEMP TABLE o (id integer $(echo "$new_cols" | sed '/^$/d' | sed 's/^/, /' | tr '\n' ' '));
+CREATE TEMP TABLE o (id integer $(echo "$new_cols" | sed '/^$/d' | sed 's/^/, /' | tr '\n' ' '),
+  d1 text, d2 numeric(6,2), d3 boolean, d4 timestamptz);
 SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum)
   FROM pg_attribute WHERE attrelid = 'o'::regclass AND attnum > 0;
 SQL
 )
-printf '[schema]\nid integer not null%s\n' "$new_cols" > w.xf
+# New columns with defaults: a constant one is the column's default
+# (NOT NULL kept) and fills the rows already there; now() is per row.
+printf '[schema]\nid integer not null%s\n%s\n' "$new_cols" "d1 text not null default 'it''s'
+d2 numeric(6,2) default 2.5
+d3 boolean default true
+d4 timestamptz default now()" > w.xf
 printf '[schema]\nid integer not null%s\n' "$narrow_cols" > wn.xf
 q sc_src "CREATE TABLE wsrc (id int PRIMARY KEY)"
 cat > w.conf <<JOB
@@ -285,7 +292,13 @@ like "$(types w)" "c1 smallint" "widenings: a run that loads nothing leaves the 
 q sc_src "INSERT INTO wsrc VALUES (2)"
 "$CNS" run w.conf > wrun.out 2>&1; ok $? "widenings: the run succeeds"
 is "$(types w)" "$oracle" "widenings: every column has the type the server gives the schema's type"
-is "$(q sc_dst "SELECT w::text FROM w WHERE id = 1")" "$before_vals" "widenings: every stored value is unchanged"
+is "$(q sc_dst "SELECT ($oldlist) FROM w WHERE id = 1")" "$before_vals" "widenings: every stored value is unchanged"
+is "$(q sc_dst "SELECT concat_ws('|', d1, d2, d3, d4 IS NULL) FROM w WHERE id = 1")" "it's|2.50|t|t" \
+   "new columns: a row already there gets each constant default, and no value for now()"
+is "$(q sc_dst "SELECT string_agg(attname || ':' || attnotnull, ',' ORDER BY attnum) FROM pg_attribute WHERE attrelid = 'w'::regclass AND attname LIKE 'd_'")" \
+   "d1:true,d2:false,d3:false,d4:false" "new columns: not null is kept where a constant default fills the old rows"
+like "$(cat wcheck.out)" "ADD COLUMN \"d1\" text NOT NULL DEFAULT CAST\('it''s' AS text\), ADD COLUMN \"d2\" numeric\(6,2\) DEFAULT CAST\(2.5 AS numeric\(6,2\)\), ADD COLUMN \"d3\" boolean DEFAULT CAST\(true AS boolean\), ADD COLUMN \"d4\" timestamptz;" \
+     "new columns: check prints each constant default"
 sed -i 's/^transforms .*/transforms  = wn.xf/' w.conf
 "$CNS" check w.conf > wn.out 2>&1
 is "$(grep -c 'kept, a column is never narrowed$' wn.out)" "$nnarrow" "narrowings: check keeps all $nnarrow columns as they are"
