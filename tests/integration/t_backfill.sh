@@ -104,6 +104,24 @@ is "$(wm)" "$wm0" "the watermark is still as it was"
 "$CNS" run up.conf; ok $? "an ordinary run after backfills succeeds"
 is "$(wm)" "$wm0" "and finds nothing new: the watermark did not go back"
 
+# ---- the same lock: a backfill while a run holds the job ----
+HOOKS=${CNS_HOOKS:-$ROOT/build/hooks/consolidate}
+if [ -x "$HOOKS" ]; then
+	CNS_PAUSE_AT=load.begin:1 CNS_PAUSE_SECONDS=3 "$HOOKS" run up.conf --full-refresh > hold.out 2>&1 &
+	hpid=$!
+	for _ in $(seq 50); do grep -q . "$TMPDIR_T"/lock/*.lock 2>/dev/null && break; sleep 0.1; done
+	sleep 0.5
+	"$CNS" run up.conf --range '2026-01-01..2026-01-02' > locked.out 2>&1; rc=$?
+	wait $hpid; hrc=$?
+	is $rc 75 "run --range while another run holds the job's lock: exit 75"
+	like "$(cat locked.out)" 'already running' "it names the run that holds the lock"
+	is $hrc 0 "the holding run completes"
+	wm0=$(wm)
+else
+	echo "not ok - $HOOKS is not built (make TEST_HOOKS=1)"
+	TEST_FAILED=$((TEST_FAILED + 1))
+fi
+
 # ---- refused before anything runs ----
 refused() {	# refused WHAT CONF EXPECTED-EXIT REGEX [ARGS...]
 	local what=$1 conf=$2 want=$3 re=$4
