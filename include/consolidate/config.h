@@ -72,6 +72,12 @@ enum cns_on_anomaly {
 	CNS_ANOMALY_FAIL
 };
 
+/* What a run does when [schema] and the existing target table differ. */
+enum cns_on_schema_change {
+	CNS_SCHEMA_FAIL,
+	CNS_SCHEMA_EVOLVE
+};
+
 /* At most this many columns in a source's "incremental" and, apart, in
  * its "key" (PostgreSQL's own limit of index columns): a watermark holds
  * both. */
@@ -156,6 +162,7 @@ struct cns_target_conf {
 	bool create;
 	char *dedupe_order; /* optional: ORDER BY for dedupe, last wins */
 	bool dedupe;
+	enum cns_on_schema_change on_schema_change;
 	int line;
 };
 

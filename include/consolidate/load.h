@@ -39,6 +39,11 @@ struct cns_load_stats {
 int cns_target_prepare(const struct cns_job_conf *job,
 		       const struct cns_schema *schema, struct cns_error *err);
 
+/* How cns_target_prepare() found [schema] and the existing table to
+ * differ (columns added, widened, kept wider, extra), one line each;
+ * NULL when they agree.  The caller frees it. */
+char *cns_target_schema_notes(const struct cns_job_conf *job);
+
 /* What `check` does: connects, and checks that the table exists (or will
  * be created) with every schema column.  Changes nothing. */
 int cns_target_check(const struct cns_job_conf *job,

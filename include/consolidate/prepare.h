@@ -52,6 +52,11 @@ struct cns_prepare_opts {
 	 * cancellable here.  May be NULL. */
 	void (*opened)(void *opened_ctx, struct cns_source *src);
 	void *opened_ctx;
+	/* `--range FROM..TO`: each incremental source reads the rows whose
+	 * first incremental column lies in [range_from, range_to] instead
+	 * of those after its watermark (cns_prepare_range_check() says
+	 * which jobs may).  NULL: the watermark as usual. */
+	const char *range_from, *range_to;
 };
 
 /* One source, ready to extract.  Everything points into the source's
@@ -84,6 +89,18 @@ int cns_prepare_source(const struct cns_job_conf *job,
 		       const struct cns_transform *xf, struct cns_source *src,
 		       const struct cns_prepare_opts *opts,
 		       struct cns_prepared *p, struct cns_error *err);
+
+/* Whether `run --range` (and `plan --range`) may re-read a window of the
+ * job's sources (only_source, or every one): upsert mode, where rows read
+ * again overwrite themselves, and postgres sources with "incremental".
+ * Returns 0, or -1 with err saying why not. */
+int cns_prepare_range_check(const struct cns_job_conf *job,
+			    const char *only_source, struct cns_error *err);
+
+/* Splits "FROM..TO" at its first "..", into strings the caller frees.
+ * Returns 0, or -1 with err. */
+int cns_prepare_range_parse(const char *text, char **from, char **to,
+			    struct cns_error *err);
 
 /* The volume pre-check (on_volume_anomaly = fail, a driver that can
  * count, not replace mode): judges the row count the extraction would

@@ -21,6 +21,10 @@
 struct cns_runner_options {
 	const char *only_source;  /* --source */
 	bool full_refresh;        /* --full-refresh */
+	/* --range FROM..TO: re-read this window of the incremental column
+	 * (both ends included) and leave the watermarks alone; the job must
+	 * pass cns_prepare_range_check().  NULL: no window. */
+	const char *range_from, *range_to;
 	int64_t wait_lock_ms;     /* --wait */
 	int64_t max_runtime_ms;   /* overrides the job's when > 0 */
 	int64_t stall_timeout_ms; /* overrides the job's when > 0 */

@@ -89,6 +89,10 @@ struct cns_source {
 	int nwatermark;
 	const char *const *watermark;
 	int64_t lookback_ms;
+	/* `run --range`: only rows whose first incremental column lies
+	 * between these two values, both included (text, cast by the
+	 * source to the column's type); NULL: no window. */
+	const char *range_from, *range_to;
 
 	/* The source table's primary key as found by describe(), when the
 	 * driver can tell; a default tie-breaker.  Owned by `arena`. */

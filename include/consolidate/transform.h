@@ -56,6 +56,10 @@ struct cns_schema_col {
 	int scale;        /* numeric s */
 	bool not_null;
 	int line;         /* line in the transform file */
+	/* The default as a SQL constant ('text', 42, true) when it is a
+	 * plain literal, for a column that on_schema_change = evolve adds;
+	 * NULL for none, NULL, or an expression (now(), 1 + 2). */
+	const char *default_sql;
 };
 
 struct cns_schema {

@@ -28,6 +28,11 @@ static const struct cns_cli_option run_opts[] = {
 	 "forget the watermarks of incremental\n"
 	 "sources (with -s, of that source) and\n"
 	 "read everything again"},
+	{"range", 0, 'r', "FROM..TO",
+	 "upsert: re-read the rows of incremental\n"
+	 "sources whose incremental column is\n"
+	 "from FROM to TO (both included); the\n"
+	 "watermarks stay"},
 	{"wait", 0, 'w', "DURATION",
 	 "wait this long for the job's lock\n"
 	 "instead of exiting 75 at once"},
@@ -47,6 +52,13 @@ static const struct cns_cli_option run_opts[] = {
 
 static const struct cns_cli_option offline_opts[] = {
 	{"offline", 0, 'o', NULL, "connect to nothing"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
+static const struct cns_cli_option plan_opts[] = {
+	{"offline", 0, 'o', NULL, "connect to nothing"},
+	{"range", 0, 'r', "FROM..TO",
+	 "show the extraction of run --range"},
 	{NULL, 0, 0, NULL, NULL},
 };
 
@@ -160,11 +172,11 @@ static const struct cns_cli_command commands[] = {
 	 "seem to.  Reports every problem it finds (exit 1; 3 when a file\n"
 	 "does not parse).\n",
 	 offline_opts, NULL, 0},
-	{"plan", cns_cmd_plan, "JOB.conf [--offline]",
+	{"plan", cns_cmd_plan, "JOB.conf [--offline] [--range FROM..TO]",
 	 "Prints per source the extraction (SQL or files) and the compiled\n"
 	 "mapping, then the target table's DDL.  With --offline it shows no\n"
 	 "mappings.\n",
-	 offline_opts, NULL, 0},
+	 plan_opts, NULL, 0},
 	{"next", cns_cmd_next, "JOB.conf|'EXPR' [--from TIME] [--count N] "
 			       "[--tz ZONE]",
 	 "Prints the next fire times of a schedule, one ISO 8601 time with\n"

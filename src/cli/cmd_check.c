@@ -16,6 +16,7 @@
 
 #include "consolidate/config.h"
 #include "consolidate/deletes.h"
+#include "consolidate/evolve.h"
 #include "consolidate/load.h"
 #include "consolidate/prepare.h"
 #include "consolidate/runlog.h"
@@ -27,7 +28,7 @@
 #include "commands.h"
 
 static int parse_job_arg(const char *cmd, int argc, char **argv,
-			 bool *offline)
+			 bool *offline, const char **range)
 {
 	int c;
 
@@ -36,6 +37,9 @@ static int parse_job_arg(const char *cmd, int argc, char **argv,
 		switch (c) {
 		case 'o': /* plan without connecting */
 			*offline = true;
+			break;
+		case 'r': /* plan: the extraction of run --range */
+			*range = optarg;
 			break;
 		case 'h':
 			cns_cmd_help(2, (char *[]){"help", (char *)cmd, NULL});
@@ -183,9 +187,13 @@ static void plan_source(void *ctx, int i, const struct cns_prepared *p,
 		for (int k = 0; k < p->ninc; k++)
 			printf("%s%s", k ? ", " : "", p->inc_cols[k]);
 		printf("\n  watermark:");
-		if (!p->bound)
+		if (src->range_from)
+			printf(" not used by the window, and kept:");
+		else if (!p->bound)
 			printf(" none (reads from the start)");
-		for (int k = 0; p->bound && k < p->nstored; k++)
+		for (int k = 0; (p->bound || src->range_from) &&
+				k < p->nstored;
+		     k++)
 			printf(" %s%s", p->stored[k] ? p->stored[k] : "NULL",
 			       k + 1 < p->nstored ? "," : "");
 		printf("\n");
@@ -232,6 +240,19 @@ static void plan_shards(void *ctx, int i, const struct cns_shard_list *l)
 	printf("\n");
 }
 
+/* How [schema] and the target table differ, and the DDL a run would
+ * execute; a failure to tell was reported by the preparation already. */
+static void show_schema_change(const struct cns_job_conf *job,
+			       const struct cns_transform *xf, bool offline)
+{
+	struct cns_error err;
+
+	cns_error_clear(&err);
+	if (!offline)
+		cns_schema_diff_write(job, cns_transform_schema(xf), stdout,
+				      &err);
+}
+
 int cns_cmd_check(int argc, char **argv)
 {
 	struct cns_job_conf *job = NULL;
@@ -241,10 +262,11 @@ int cns_cmd_check(int argc, char **argv)
 	struct cns_prepare_opts opts = {.ctx = &r, .problem = on_problem};
 	struct cns_prepare_report rep = {
 		.ctx = &r, .source = check_source, .target = check_target};
+	const char *range = NULL;
 	bool offline = false;
 	int rc;
 
-	rc = parse_job_arg("check", argc, argv, &offline);
+	rc = parse_job_arg("check", argc, argv, &offline, &range);
 	if (rc)
 		return rc == -2 ? CNS_EXIT_OK : rc;
 	cns_error_clear(&err);
@@ -258,6 +280,7 @@ int cns_cmd_check(int argc, char **argv)
 	opts.offline = r.offline = offline;
 	cns_prepare_job(job, xf, &opts, &rep);
 	rehearse_deletes(&r, offline);
+	show_schema_change(job, xf, offline);
 	if (r.problems) {
 		fprintf(stderr, "consolidate: %d problem%s found in \"%s\"\n",
 			r.problems, r.problems == 1 ? "" : "s", argv[optind]);
@@ -280,10 +303,12 @@ int cns_cmd_plan(int argc, char **argv)
 	struct cns_prepare_opts opts = {.ctx = &r, .problem = on_problem};
 	struct cns_prepare_report rep = {
 		.ctx = &r, .source = plan_source, .shards = plan_shards};
+	const char *range = NULL;
+	char *range_from = NULL, *range_to = NULL;
 	bool offline = false;
 	int rc;
 
-	rc = parse_job_arg("plan", argc, argv, &offline);
+	rc = parse_job_arg("plan", argc, argv, &offline, &range);
 	if (rc)
 		return rc == -2 ? CNS_EXIT_OK : rc;
 	cns_error_clear(&err);
@@ -292,11 +317,24 @@ int cns_cmd_plan(int argc, char **argv)
 		rc = cns_error_exit_code(err.code);
 		goto out;
 	}
+	if (range &&
+	    (cns_prepare_range_parse(range, &range_from, &range_to, &err) < 0 ||
+	     cns_prepare_range_check(job, NULL, &err) < 0)) {
+		cns_cli_report(&err);
+		rc = cns_error_exit_code(err.code);
+		goto out;
+	}
 	printf("job %s: %d source%s, batch_size %d, parallel %d\n\n",
 	       job->name, job->nsources, job->nsources == 1 ? "" : "s",
 	       job->batch_size, job->parallel);
+	if (range)
+		printf("backfill of %s..%s (run --range): the watermarks "
+		       "stay\n\n",
+		       range_from, range_to);
 	r.job = job;
 	opts.offline = offline;
+	opts.range_from = range_from;
+	opts.range_to = range_to;
 	cns_prepare_job(job, xf, &opts, &rep);
 	rehearse_deletes(&r, offline);
 	printf("[target] %s, mode %s\n", job->target.table,
@@ -307,8 +345,11 @@ int cns_cmd_plan(int argc, char **argv)
 		cns_error_clear(&err);
 		r.problems++;
 	}
+	show_schema_change(job, xf, offline);
 	rc = r.problems ? CNS_EXIT_FAILED : CNS_EXIT_OK;
 out:
+	free(range_from);
+	free(range_to);
 	cns_transform_free(xf);
 	cns_config_free(job);
 	return rc;

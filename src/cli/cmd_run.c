@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "consolidate/config.h"
+#include "consolidate/prepare.h"
 #include "consolidate/runner.h"
 #include "consolidate/shard.h"
 #include "cli.h"
@@ -28,6 +29,7 @@ struct run_cli {
 	int progress; /* -1: auto (on a terminal) */
 	int summary;  /* -1: auto (on a terminal) */
 	bool quiet;
+	const char *range; /* --range, as given */
 };
 
 /* Atomics, not volatile sig_atomic_t: the runner's watchdog thread reads
@@ -71,6 +73,9 @@ static int parse_args(int argc, char **argv, struct run_cli *o)
 		case 'F': /* ignore and reset watermarks */
 			o->ropt.full_refresh = true;
 			break;
+		case 'r': /* backfill a window, watermarks untouched */
+			o->range = optarg;
+			break;
 		case 'w': /* wait for the lock instead of skipping */
 			if (duration_arg("--wait", optarg,
 					 &o->ropt.wait_lock_ms))
@@ -107,6 +112,9 @@ static int parse_args(int argc, char **argv, struct run_cli *o)
 	}
 	if (optind + 1 != argc)
 		return cns_cli_usage("run", "expected one job file");
+	if (o->range && o->ropt.full_refresh)
+		return cns_cli_usage("run", "--range and --full-refresh "
+					    "exclude each other");
 	o->job_path = argv[optind];
 	return 0;
 }
@@ -151,6 +159,24 @@ static void print_peak_memory(FILE *out)
 			(double)ru.ru_maxrss / 1024.0);
 }
 
+/* --range: the window, for a job that may re-read one; when it may not,
+ * reports why and returns the exit code (else 0). */
+static int start_range(const struct cns_job_conf *job, struct run_cli *o,
+		       char **from, char **to)
+{
+	struct cns_error err;
+
+	cns_error_clear(&err);
+	if (cns_prepare_range_parse(o->range, from, to, &err) < 0 ||
+	    cns_prepare_range_check(job, o->ropt.only_source, &err) < 0) {
+		cns_cli_report(&err);
+		return cns_error_exit_code(err.code);
+	}
+	o->ropt.range_from = *from;
+	o->ropt.range_to = *to;
+	return 0;
+}
+
 int cns_cmd_run(int argc, char **argv)
 {
 	struct run_cli o;
@@ -159,6 +185,7 @@ int cns_cmd_run(int argc, char **argv)
 	struct cns_error err;
 	bool tty = isatty(STDERR_FILENO);
 	bool progress, summary;
+	char *range_from = NULL, *range_to = NULL;
 	int rc;
 
 	rc = parse_args(argc, argv, &o);
@@ -176,6 +203,12 @@ int cns_cmd_run(int argc, char **argv)
 	if (o.ropt.only_source && !cns_config_source(job, o.ropt.only_source)) {
 		rc = cns_cli_usage("run", "job \"%s\" has no source \"%s\"",
 				   job->name, o.ropt.only_source);
+		cns_config_free(job);
+		return rc;
+	}
+	if (o.range && (rc = start_range(job, &o, &range_from, &range_to))) {
+		free(range_from);
+		free(range_to);
 		cns_config_free(job);
 		return rc;
 	}
@@ -242,6 +275,8 @@ int cns_cmd_run(int argc, char **argv)
 		fputs(res.rejects_summary, stderr);
 	}
 	free(res.stats);
+	free(range_from);
+	free(range_to);
 	cns_config_free(job);
 	return rc < 0 ? cns_error_exit_code(err.code) : CNS_EXIT_OK;
 }

@@ -149,6 +149,9 @@ enum storage {
 	  "keep one row per key: the last by dedupe_order")                  \
 	X(TARGET, dedupe_order, dedupe_order, STRING, NULL, false, NULL, 0,   \
 	  0, 0, "schema columns, as a tuple, that pick the last row of a key")\
+	X(TARGET, on_schema_change, on_schema_change, ENUM, "fail", false,    \
+	  "fail|evolve", 0, 0, 0,                                             \
+	  "[schema] and the table differ: fail, or add and widen columns")    \
 	X(SOURCE, driver, driver, ENUM, NULL, true, "postgres|odbc|csv", 0,   \
 	  0, D_ALL, "kind of source")                                         \
 	X(SOURCE, conninfo, conninfo, SECRET, NULL, false, NULL, 0, 0, D_PG,  \

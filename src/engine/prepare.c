@@ -13,6 +13,7 @@
 #include <libpq-fe.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "consolidate/load.h"
@@ -159,6 +160,18 @@ static int prepare_incremental(const struct cns_job_conf *job,
 	src->ninc = n;
 	src->inc_cols = p->inc_cols;
 	src->lookback_ms = sc->lookback_ms;
+	if (o->range_from) {
+		/* A backfill reads its window whatever the watermark says,
+		 * and leaves the watermark where it is. */
+		src->range_from = o->range_from;
+		src->range_to = o->range_to;
+		src->lookback_ms = 0;
+		note(o, CNS_PREP_INFO, "extract", sc->name,
+		     "backfill: rows with %s from %s to %s (both included); "
+		     "the watermark stays",
+		     p->inc_cols[0], o->range_from, o->range_to);
+		return 0;
+	}
 	if (nwm == n) {
 		src->nwatermark = nwm;
 		src->watermark = (const char *const *)wm;
@@ -261,6 +274,83 @@ int cns_prepare_source(const struct cns_job_conf *job,
 	return problems ? -1 : 0;
 }
 
+int cns_prepare_range_check(const struct cns_job_conf *job,
+			    const char *only_source, struct cns_error *err)
+{
+	int read = 0;
+
+	if (job->target.mode != CNS_MODE_UPSERT)
+		return cns_error_set(err, CNS_E_CONFIG,
+				     "--range needs mode = upsert, and job "
+				     "\"%s\" %s",
+				     job->name,
+				     job->target.mode == CNS_MODE_APPEND
+					     ? "appends: the window's rows "
+					       "would be loaded a second time"
+					     : "replaces its table: every run "
+					       "reads everything"),
+		       cns_error_hint(err, "re-read a window through an "
+					   "upsert job, or reload everything "
+					   "with --full-refresh"),
+		       -1;
+	for (int i = 0; i < job->nsources; i++) {
+		const struct cns_source_conf *sc = &job->sources[i];
+
+		if (only_source && strcmp(sc->name, only_source) != 0)
+			continue;
+		read++;
+		if (sc->incremental.n == 0)
+			return cns_error_set(err, CNS_E_CONFIG,
+					     "--range re-reads a window of an "
+					     "incremental source, and source "
+					     "\"%s\" (%s) is read in full",
+					     sc->name, sc->driver),
+			       cns_error_hint(err,
+					      "name an incremental source with "
+					      "--source, or reload everything "
+					      "with --full-refresh"),
+			       -1;
+		if (strcmp(sc->driver, "postgres") != 0)
+			return cns_error_set(err, CNS_E_CONFIG,
+					     "--range reads windows of postgres "
+					     "sources only, and source \"%s\" "
+					     "is %s",
+					     sc->name, sc->driver),
+			       cns_error_hint(err,
+					      "name a postgres source with "
+					      "--source, or reload this one "
+					      "with --full-refresh --source "
+					      "%s",
+					      sc->name),
+			       -1;
+	}
+	if (read == 0)
+		return cns_error_set(err, CNS_E_CONFIG,
+				     "job \"%s\" has no source \"%s\"",
+				     job->name, only_source ? only_source : ""),
+		       -1;
+	return 0;
+}
+
+int cns_prepare_range_parse(const char *text, char **from, char **to,
+			    struct cns_error *err)
+{
+	const char *dots = strstr(text, "..");
+
+	*from = *to = NULL;
+	if (!dots || dots == text || !dots[2] || strstr(dots + 2, ".."))
+		return cns_error_set(err, CNS_E_USAGE,
+				     "invalid range \"%s\": expected "
+				     "FROM..TO, such as "
+				     "2026-01-01..2026-01-31",
+				     text),
+		       -1;
+	*from = cns_xstrdup(text);
+	(*from)[dots - text] = '\0';
+	*to = cns_xstrdup(dots + 2);
+	return 0;
+}
+
 /* With on_volume_anomaly = fail, a source whose driver can count the rows
  * it is about to read is judged before any of them moves, so that the
  * target and the watermark stay exactly as they were.  Not in replace
@@ -276,7 +366,10 @@ int cns_prepare_volume(const struct cns_job_conf *job, struct cns_prepared *p,
 	int64_t n = -1;
 	int problems = 0;
 
-	if (opts->offline || job->on_volume_anomaly != CNS_ANOMALY_FAIL ||
+	/* A backfill's window says nothing about a source's usual
+	 * volume. */
+	if (opts->offline || opts->range_from ||
+	    job->on_volume_anomaly != CNS_ANOMALY_FAIL ||
 	    (sc->min_rows < 0 && sc->max_change < 0) ||
 	    !src->ops->count_rows || job->target.mode == CNS_MODE_REPLACE)
 		return 0;
@@ -299,6 +392,27 @@ int cns_prepare_volume(const struct cns_job_conf *job, struct cns_prepared *p,
 	return -1;
 }
 
+/* What on_schema_change found, in the run log: a column left narrower
+ * or wider than [schema] is worth a warning (values may not fit, or the
+ * schema no longer says what the table holds); what evolve changes is
+ * information. */
+static void note_schema_change(const struct cns_job_conf *job,
+			       const struct cns_prepare_opts *o)
+{
+	bool evolve = job->target.on_schema_change == CNS_SCHEMA_EVOLVE;
+	char *notes = cns_target_schema_notes(job), *save = NULL;
+
+	for (char *line = notes ? strtok_r(notes, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save))
+		note(o,
+		     strstr(line, ": kept") ||
+				     (!evolve && strstr(line, "widening"))
+			     ? CNS_PREP_WARN
+			     : CNS_PREP_INFO,
+		     "target", NULL, "schema change: %s", line);
+	free(notes);
+}
+
 int cns_prepare_target(const struct cns_job_conf *job,
 		       const struct cns_schema *schema,
 		       const struct cns_prepare_opts *opts,
@@ -308,8 +422,12 @@ int cns_prepare_target(const struct cns_job_conf *job,
 
 	if (opts->offline)
 		return 0;
-	if (!opts->no_data)
-		return cns_target_prepare(job, schema, err);
+	if (!opts->no_data) {
+		if (cns_target_prepare(job, schema, err) < 0)
+			return -1;
+		note_schema_change(job, opts);
+		return 0;
+	}
 	if (cns_target_rehearse(job, schema, opts->problem, opts->ctx, err) <
 	    0) {
 		/* What the rehearsal could not hand on one by one. */

@@ -492,7 +492,9 @@ static char *hook_checkpoint(void *ctx, struct cns_run *run, int i,
 	pthread_mutex_lock(&rn->mu);
 	cns_lock_check_sql(rn->lock, rn->job, &q);
 	pthread_mutex_unlock(&rn->mu);
-	if (!checkpoint_watermark(rn, run, i, src, in, last_row, &q)) {
+	/* A backfill (--range) leaves the watermark where it was. */
+	if (!rn->opt->range_from &&
+	    !checkpoint_watermark(rn, run, i, src, in, last_row, &q)) {
 		cns_buf_release(&q);
 		return NULL;
 	}
@@ -650,6 +652,8 @@ static int volume_guard(struct runner *rn, int i,
 
 	if (rn->inc[i].counted)
 		return 0; /* judged before extraction (prepare.c) */
+	if (rn->opt->range_from)
+		return 0; /* a backfill's window is not a usual volume */
 	if (cns_volume_judge(rn->job, st->name, st->read, why, sizeof(why)) ==
 	    0)
 		return 0;
@@ -1430,6 +1434,8 @@ int cns_runner_run(const struct cns_job_conf *cjob,
 	rn.job = &job;
 	rn.opt = opt;
 	rn.lock = &lock;
+	hooks.prepare.range_from = opt->range_from;
+	hooks.prepare.range_to = opt->range_to;
 	lock.stop = opt->signal_flag;
 	rn.started_us = cns_wall_us();
 	pthread_mutex_init(&rn.mu, NULL);

@@ -221,6 +221,16 @@ static void build_select(struct cns_source *src, struct pg_source *pg)
 			add_watermark(b, src, inc, ninc);
 		}
 	}
+	if (ninc > 0 && src->range_from) {
+		/* A backfill's window: the server casts the two literals to
+		 * the column's type, and says so when one does not fit. */
+		cns_buf_adds(b, has_where ? " AND " : " WHERE ");
+		cns_pg_quote_ident(b, inc[0]);
+		cns_buf_adds(b, " BETWEEN ");
+		cns_pg_quote_literal(b, src->range_from);
+		cns_buf_adds(b, " AND ");
+		cns_pg_quote_literal(b, src->range_to);
+	}
 	if (ninc > 0) {
 		cns_buf_adds(b, " ORDER BY ");
 		add_ident_list(b, inc, ninc);

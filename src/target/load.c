@@ -11,6 +11,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "consolidate/evolve.h"
 #include "consolidate/pg.h"
 #include "consolidate/testhook.h"
 
@@ -34,6 +35,13 @@ struct target_run {
 	char token[13];    /* 12 hex digits, unique to the run */
 	char oid[16];      /* replace: the target table's oid */
 	char shadow[CNS_PG_NAME_MAX + 1];
+	/* on_schema_change = evolve, append and upsert: the first loader
+	 * to open alters the table in its first chunk's transaction
+	 * (evolve), and the commit of that chunk makes it done (evolved).
+	 * Replace: the ALTER TABLE of the target, run in the swap. */
+	bool evolve, evolved;
+	char *swap_ddl;
+	char *schema_notes; /* the difference, one line each, or NULL */
 	struct target_run *next;
 };
 
@@ -59,6 +67,8 @@ struct cns_loader {
 	char stage[CNS_PG_NAME_MAX + 1]; /* staging table (pg_temp) */
 	char seqcol[CNS_PG_NAME_MAX + 1]; /* its arrival-order column */
 	bool *by_text;         /* per schema column: compare as ::text */
+	bool in_tx;            /* a transaction is open: the evolve DDL */
+	bool evolving;         /* its commit completes the evolve */
 };
 
 /* ---- names ---- */
@@ -767,10 +777,58 @@ static int create_table(PGconn *conn, const struct cns_job_conf *job,
 	return rc;
 }
 
+/* The schema columns that on_schema_change = evolve leaves as they are:
+ * the ones it adds or widens will have the schema's own type, so only
+ * the rest need the column checks.  rest->cols is the caller's to free. */
+static void unchanged_columns(const struct cns_schema_diff *d,
+			      const struct cns_schema *s,
+			      struct cns_schema *rest)
+{
+	rest->ncols = 0;
+	rest->cols = cns_xcalloc((size_t)s->ncols + 1, sizeof(*rest->cols));
+	for (int i = 0; i < s->ncols; i++) {
+		bool changed = false;
+
+		for (int k = 0; k < d->n; k++)
+			changed |= d->v[k].col == i &&
+				   (d->v[k].kind == CNS_COL_ADD ||
+				    d->v[k].kind == CNS_COL_WIDEN);
+		if (!changed)
+			rest->cols[rest->ncols++] = s->cols[i];
+	}
+}
+
+/* True when the run alters the table (on_schema_change = evolve, and a
+ * column to add or widen). */
+static bool evolving(const struct cns_job_conf *job,
+		     const struct cns_schema_diff *d)
+{
+	return job->target.on_schema_change == CNS_SCHEMA_EVOLVE &&
+	       cns_schema_diff_pending(d);
+}
+
+/* [schema] against the existing table, judged by on_schema_change; the
+ * difference is in *d (the caller releases it) and, when the run alters
+ * the table, *rest as for unchanged_columns(). */
+static int schema_change(PGconn *conn, const struct cns_job_conf *job,
+			 const struct cns_schema *s, struct cns_schema_diff *d,
+			 struct cns_schema *rest, struct cns_error *err)
+{
+	if (cns_schema_diff_read(conn, job, s, &job->target.qtable, d, err) <
+		    0 ||
+	    cns_schema_diff_judge(job, s, d, err) < 0)
+		return -1;
+	if (evolving(job, d))
+		unchanged_columns(d, s, rest);
+	return 0;
+}
+
 int cns_target_prepare(const struct cns_job_conf *job,
 		       const struct cns_schema *schema, struct cns_error *err)
 {
 	struct target_run *r = find_run(job);
+	struct cns_schema_diff diff = {0};
+	struct cns_schema rest = *schema;
 	PGconn *conn;
 	struct cns_buf q;
 	bool exists;
@@ -779,11 +837,40 @@ int cns_target_prepare(const struct cns_job_conf *job,
 	if (open_target(job, schema, &conn, &exists, err) < 0)
 		return -1;
 	cns_buf_init(&q);
+	rest.cols = NULL;
 	if (!exists && create_table(conn, job, schema, err) < 0)
 		goto out;
-	if (check_columns(conn, job, schema, err) < 0 ||
-	    check_types(conn, job, schema, NULL, NULL, &bad, err) < 0)
+	if (exists && schema_change(conn, job, schema, &diff, &rest, err) < 0)
 		goto out;
+	if (check_columns(conn, job, rest.cols ? &rest : schema, err) < 0 ||
+	    check_types(conn, job, rest.cols ? &rest : schema, NULL, NULL,
+			&bad, err) < 0)
+		goto out;
+	/* A failed run leaves the table as it was: the ALTER TABLE waits
+	 * for the first chunk's transaction (append, upsert) or the swap's
+	 * (replace), and is worked out again by a retry. */
+	pthread_mutex_lock(&runs_lock);
+	r->evolve = evolving(job, &diff) &&
+		    job->target.mode != CNS_MODE_REPLACE;
+	r->evolved = false;
+	free(r->swap_ddl);
+	r->swap_ddl = NULL;
+	free(r->schema_notes);
+	r->schema_notes = NULL;
+	if (diff.n || diff.nextra) {
+		struct cns_buf notes;
+
+		cns_buf_init(&notes);
+		cns_schema_diff_describe(&diff, schema, "", &notes);
+		r->schema_notes = cns_xstrdup(notes.data);
+		cns_buf_release(&notes);
+	}
+	pthread_mutex_unlock(&runs_lock);
+	if (evolving(job, &diff) && job->target.mode == CNS_MODE_REPLACE) {
+		cns_buf_reset(&q);
+		cns_schema_diff_ddl(&diff, schema, &job->target.qtable, &q);
+		r->swap_ddl = cns_xstrdup(q.data);
+	}
 	if (job->target.mode == CNS_MODE_REPLACE) {
 		if (!r->lock && take_replace_lock(r, err) < 0) {
 			/* Without the lock the session is worth nothing;
@@ -816,9 +903,23 @@ int cns_target_prepare(const struct cns_job_conf *job,
 		if (cns_pg_command(r->lock, q.data, "the target", err) < 0)
 			goto out;
 		r->shadow_made = true;
+		if (r->swap_ddl) {
+			/* The shadow takes the new columns and types now, the
+			 * target in the swap. */
+			struct cns_qname sq = job->target.qtable;
+
+			sq.name = r->shadow;
+			cns_buf_reset(&q);
+			cns_schema_diff_ddl(&diff, schema, &sq, &q);
+			if (cns_pg_command(r->lock, q.data, "the target",
+					   err) < 0)
+				goto out;
+		}
 	}
 	rc = 0;
 out:
+	cns_schema_diff_release(&diff);
+	free(rest.cols);
 	cns_buf_release(&q);
 	PQfinish(conn);
 	return rc;
@@ -864,7 +965,15 @@ int cns_target_swap_checked(const struct cns_job_conf *job,
 	swap_add_check(&q, check_sql);
 	cns_buf_adds(&q, "TRUNCATE ");
 	add_target(&q, job);
-	cns_buf_adds(&q, "; INSERT INTO ");
+	cns_buf_adds(&q, "; ");
+	if (r->swap_ddl) {
+		/* on_schema_change = evolve: the target changes with its
+		 * rows, or not at all; after the TRUNCATE, a widening that
+		 * rewrites the table rewrites an empty one. */
+		cns_buf_adds(&q, r->swap_ddl);
+		cns_buf_adds(&q, "; ");
+	}
+	cns_buf_adds(&q, "INSERT INTO ");
 	add_target(&q, job);
 	cns_buf_adds(&q, " (");
 	add_column_list(&q, schema, NULL);
@@ -918,7 +1027,20 @@ void cns_target_release(const struct cns_job_conf *job)
 	}
 	if (r->lock)
 		PQfinish(r->lock);
+	free(r->swap_ddl);
+	free(r->schema_notes);
 	free(r);
+}
+
+char *cns_target_schema_notes(const struct cns_job_conf *job)
+{
+	struct target_run *r = find_run(job);
+	char *notes;
+
+	pthread_mutex_lock(&runs_lock);
+	notes = r->schema_notes ? cns_xstrdup(r->schema_notes) : NULL;
+	pthread_mutex_unlock(&runs_lock);
+	return notes;
 }
 
 /* ---- loader ---- */
@@ -1098,6 +1220,58 @@ static int setup_stage(struct cns_loader *l, struct cns_error *err)
 	return 0;
 }
 
+static int rollback(struct cns_loader *l);
+
+/* on_schema_change = evolve in append and upsert mode: the first loader
+ * of the run opens the transaction of its first chunk with the ALTER
+ * TABLE, so that the new columns commit with the first rows that need
+ * them, and a run that fails before leaves the table as it was.  The
+ * lock makes the other loaders of the run wait for that commit (or the
+ * rollback), and the difference read under it says what is left to do:
+ * nothing once another loader committed it. */
+static int evolve_in_first_chunk(struct cns_loader *l, struct cns_error *err)
+{
+	struct target_run *r;
+	struct cns_schema_diff d;
+	struct cns_buf q;
+	bool todo;
+	int rc;
+
+	if (l->job->target.mode == CNS_MODE_REPLACE)
+		return 0;
+	r = find_run(l->job);
+	pthread_mutex_lock(&runs_lock);
+	todo = r->evolve && !r->evolved;
+	pthread_mutex_unlock(&runs_lock);
+	if (!todo)
+		return 0;
+	cns_buf_init(&q);
+	cns_buf_adds(&q, "BEGIN; LOCK TABLE ");
+	add_target(&q, l->job);
+	cns_buf_adds(&q, " IN ACCESS EXCLUSIVE MODE");
+	rc = cns_pg_command(l->conn, q.data, l->what, err);
+	cns_buf_reset(&q);
+	if (rc == 0)
+		rc = cns_schema_diff_read(l->conn, l->job, l->schema,
+					  &l->job->target.qtable, &d, err);
+	if (rc == 0) {
+		cns_schema_diff_ddl(&d, l->schema, &l->job->target.qtable,
+				    &q);
+		cns_schema_diff_release(&d);
+		if (q.len == 0)
+			rc = cns_pg_command(l->conn, "COMMIT", l->what, err);
+		else if ((rc = cns_pg_command(l->conn, q.data, l->what,
+					      err)) == 0) {
+			l->in_tx = l->evolving = true;
+			CNS_HOOK("evolve.altered");
+		}
+	}
+	if (rc < 0)
+		rollback(l);
+	cns_buf_release(&q);
+	return rc;
+}
+
 struct cns_loader *cns_loader_open(const struct cns_job_conf *job,
 				   const struct cns_schema *schema,
 				   const char *label, struct cns_error *err)
@@ -1127,6 +1301,8 @@ struct cns_loader *cns_loader_open(const struct cns_job_conf *job,
 	l->merge = job->target.key.n > 0 &&
 		   (job->target.mode == CNS_MODE_UPSERT ||
 		    job->target.mode == CNS_MODE_REPLACE);
+	if (evolve_in_first_chunk(l, err) < 0)
+		goto fail;
 	if (l->merge && setup_stage(l, err) < 0)
 		goto fail;
 	cns_buf_adds(&l->copy_sql, "COPY ");
@@ -1147,6 +1323,7 @@ static int rollback(struct cns_loader *l)
 {
 	PGresult *res;
 
+	l->in_tx = l->evolving = false;
 	if (PQstatus(l->conn) != CONNECTION_OK)
 		return -1;
 	res = cns_pq_exec(l->conn, "ROLLBACK");
@@ -1375,7 +1552,8 @@ int cns_loader_load(struct cns_loader *l, const struct cns_chunk *rows,
 	int64_t written = 0;
 
 	l->rejected = 0;
-	if (cns_pg_command(l->conn, "BEGIN", l->what, err) < 0)
+	/* The first chunk of an evolving loader is already open. */
+	if (!l->in_tx && cns_pg_command(l->conn, "BEGIN", l->what, err) < 0)
 		return -1;
 	CNS_HOOK("load.begin");
 	if (rows->nrows > 0) {
@@ -1411,8 +1589,19 @@ int cns_loader_load(struct cns_loader *l, const struct cns_chunk *rows,
 			      "%s: the open chunk was rolled back", l->what);
 		return rollback(l);
 	}
-	if (commit_chunk(l, err) < 0)
+	l->in_tx = false;
+	if (commit_chunk(l, err) < 0) {
+		l->evolving = false;
 		return -1;
+	}
+	if (l->evolving) {
+		struct target_run *r = find_run(l->job);
+
+		pthread_mutex_lock(&runs_lock);
+		r->evolved = true;
+		pthread_mutex_unlock(&runs_lock);
+		l->evolving = false;
+	}
 	CNS_HOOK("load.committed");
 	if (stats) {
 		stats->sent += rows->nrows - l->rejected;
@@ -1540,6 +1729,8 @@ int cns_target_rehearse(const struct cns_job_conf *job,
 			void *ctx, struct cns_error *err)
 {
 	struct cns_loader l = {.job = job, .schema = schema};
+	struct cns_schema_diff diff = {0};
+	struct cns_schema rest = {0};
 	PGconn *conn;
 	struct cns_buf q;
 	bool exists;
@@ -1556,6 +1747,21 @@ int cns_target_rehearse(const struct cns_job_conf *job,
 		goto out;
 	if (!exists && create_table(conn, job, schema, err) < 0)
 		goto out;
+	if (exists &&
+	    schema_change(conn, job, schema, &diff, &rest, err) < 0) {
+		/* The column checks and the staging table would only say
+		 * the same again. */
+		found_problem(report, ctx, err, &problems);
+		goto out;
+	}
+	if (evolving(job, &diff)) {
+		/* evolve: the run's ALTER TABLE, rolled back with the rest;
+		 * the shadow below is made from the altered table. */
+		cns_buf_reset(&q);
+		cns_schema_diff_ddl(&diff, schema, &job->target.qtable, &q);
+		if (cns_pg_command(conn, q.data, "the target", err) < 0)
+			goto out;
+	}
 	if (check_columns(conn, job, schema, err) < 0) {
 		found_problem(report, ctx, err, &problems);
 		if (!report)
@@ -1593,6 +1799,8 @@ int cns_target_rehearse(const struct cns_job_conf *job,
 out:
 	if (cns_error_isset(err) && problems == 0)
 		problems++;
+	cns_schema_diff_release(&diff);
+	free(rest.cols);
 	free(l.by_text);
 	cns_buf_release(&q);
 	PQfinish(conn); /* rolls back */

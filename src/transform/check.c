@@ -776,6 +776,15 @@ void xf_check_transform(struct cns_transform *t, struct diags *d)
 			continue;
 		t->defaults[i] = xf_check_expr(&ck, t->defaults[i]);
 		xf_coerce(&ck, &t->defaults[i], ty);
+		{
+			struct cns_buf lit;
+
+			cns_buf_init(&lit);
+			if (xf_print_sql_literal(&lit, t->defaults[i]))
+				t->schema.cols[i].default_sql =
+					cns_arena_strdup(&t->arena, lit.data);
+			cns_buf_release(&lit);
+		}
 	}
 	ck.no_columns = false;
 	for (int k = 0; k < t->nsections; k++)

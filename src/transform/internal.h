@@ -583,6 +583,9 @@ const char *const *xf_date_trunc_fields(void); /* NULL-terminated */
 
 /* Appends the canonical text of n. */
 void xf_print_expr(struct cns_buf *b, const struct node *n);
+/* Appends a plain literal (not NULL, not a function, not folded from an
+ * expression) as a SQL constant and returns true; else false. */
+bool xf_print_sql_literal(struct cns_buf *b, const struct node *n);
 
 /* ---- misc ---- */
 

@@ -237,6 +237,23 @@ static void pr(struct cns_buf *b, const struct node *n, int min)
 		cns_buf_addc(b, ')');
 }
 
+bool xf_print_sql_literal(struct cns_buf *b, const struct node *n)
+{
+	/* As written: past the checker's casts and folds (a folded
+	 * expression is then no literal). */
+	while ((n->kind == N_CAST && n->implicit) || n->orig)
+		n = n->kind == N_CAST ? n->args[0] : n->orig;
+	if (n->kind != N_LIT || n->fn || n->lit.null)
+		return false;
+	/* A string as SQL quotes it; a number or a boolean as written,
+	 * which SQL reads the same way. */
+	if (n->ty.untyped)
+		print_string(b, n->lit.s, n->lit.n);
+	else
+		cns_buf_adds(b, n->text);
+	return true;
+}
+
 void xf_print_expr(struct cns_buf *b, const struct node *n)
 {
 	pr(b, n, 0);

@@ -28,7 +28,7 @@ declare -A header=(
 	[cron]=cron [config]=config [pg]=pg [transform]=transform
 	[source]=source [load]=target [state]=target [target]=target
 	[runlog]=runlog [status]=runlog [htmlreport]=runlog [trend]=runlog [rejfile]=runlog
-	[stats]=common
+	[stats]=common [evolve]=target
 	[pipeline]=engine [runner]=engine [guard]=engine [volume]=engine
 	[rejects]=engine [notify]=engine [prepare]=engine [deletes]=engine [redrive]=engine
 	[shard]=engine

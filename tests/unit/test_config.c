@@ -144,6 +144,7 @@ static void test_minimal(void **state)
 	assert_false(job->syslog);
 	assert_int_equal(job->max_age_ms, 0);
 	assert_int_equal(job->on_volume_anomaly, CNS_ANOMALY_WARN);
+	assert_int_equal(job->target.on_schema_change, CNS_SCHEMA_FAIL);
 
 	assert_string_equal(job->target.driver, "postgres");
 	assert_string_equal(job->target.conninfo, "service=w");
@@ -223,6 +224,7 @@ static const char full_text[] =
 	"create = no\n"
 	"dedupe = yes\n"
 	"dedupe_order = updated_at\n"
+	"on_schema_change = evolve\n"
 	"\n"
 	"[source erp]\n"
 	"driver = postgres\n"
@@ -301,6 +303,7 @@ static void test_full(void **state)
 	assert_true(job->syslog);
 	assert_int_equal(job->max_age_ms, 2 * 86400000LL);
 	assert_int_equal(job->on_volume_anomaly, CNS_ANOMALY_FAIL);
+	assert_int_equal(job->target.on_schema_change, CNS_SCHEMA_EVOLVE);
 	assert_string_equal(job->notify_command, in_dir("bin/page-oncall"));
 	assert_string_equal(job->notify_url, "https://hooks.example.com/T0k3n");
 	assert_int_equal(job->notify_timeout_ms, 10000);
@@ -365,7 +368,7 @@ static void test_full(void **state)
 	assert_int_equal(s->delimiter, '\t');
 	assert_int_equal(s->quote, '\'');
 	assert_string_equal(s->encoding, "utf-8");
-	assert_int_equal(s->line, 73);
+	assert_int_equal(s->line, 74);
 	assert_int_equal(s->shards, 3);
 	assert_int_equal(s->split_method, CNS_SPLIT_FILES);
 	assert_int_equal(s->deletes, CNS_DELETES_SOFT);
@@ -1478,7 +1481,7 @@ static void test_print_keys(void **state)
 	assert_non_null(strstr(out, "\n\n[source NAME]\n"));
 	assert_non_null(strstr(out, "  batch_size         int 1..1000000"));
 	assert_non_null(strstr(out, "rows per chunk"));
-	assert_non_null(strstr(out, "  mode          append|upsert|replace  "
+	assert_non_null(strstr(out, "  mode              append|upsert|replace  "
 				    "append"));
 	free(out);
 }

@@ -252,9 +252,54 @@ static void test_offline_opens_nothing(void **state)
 	done(job, xf, &p, src);
 }
 
+/* run --range FROM..TO: split at the one "..", both bounds non-empty;
+ * the bounds themselves are the server's to judge. */
+static void test_range_parse(void **state)
+{
+	static const struct {
+		const char *text, *from, *to; /* from NULL: refused */
+	} cases[] = {
+		{"2026-01-01..2026-01-31", "2026-01-01", "2026-01-31"},
+		{"2026-01-01 10:00+00..2026-01-01 20:00+00",
+		 "2026-01-01 10:00+00", "2026-01-01 20:00+00"},
+		{"1.5..2.5", "1.5", "2.5"},
+		{"-7..7", "-7", "7"},
+		{"a..b", "a", "b"},
+		{"2026-01-01", NULL, NULL},
+		{"..2026-01-01", NULL, NULL},
+		{"2026-01-01..", NULL, NULL},
+		{"..", NULL, NULL},
+		{"", NULL, NULL},
+		{"1..2..3", NULL, NULL},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct cns_error err;
+		char *from, *to;
+		int rc;
+
+		cns_error_clear(&err);
+		rc = cns_prepare_range_parse(cases[i].text, &from, &to, &err);
+		if (!cases[i].from) {
+			assert_int_equal(rc, -1);
+			assert_null(from);
+			assert_int_equal(err.code, CNS_E_USAGE);
+			assert_non_null(strstr(err.message, "invalid range"));
+			continue;
+		}
+		assert_int_equal(rc, 0);
+		assert_string_equal(from, cases[i].from);
+		assert_string_equal(to, cases[i].to);
+		free(from);
+		free(to);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_range_parse),
 		cmocka_unit_test(test_good_source_binds),
 		cmocka_unit_test(test_each_defect),
 		cmocka_unit_test(test_check_hears_every_problem),
