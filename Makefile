@@ -173,7 +173,8 @@ test: all
 # (tests/lsan.supp).  Peak-memory and timing tests are left out: the
 # sanitizers change both.
 ASAN_TESTS := t_pg_modes.sh t_csv_modes.sh t_incremental.sh t_runlog.sh \
-              t_odbc_driver.sh t_notify.sh t_values.sh t_secrets.sh
+              t_odbc_driver.sh t_notify.sh t_values.sh t_secrets.sh \
+              t_deletes.sh t_redrive.sh t_backfill.sh
 integration-asan:
 	$(MAKE) BUILD=build/asan SAN=1 build/asan/consolidate \
 	  build/asan/tests/integration/test_odbc
