@@ -92,17 +92,6 @@ static void on_signal(int sig)
 	atomic_store(&got_signal, sig);
 }
 
-static void install_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-}
-
 static int fail(struct cns_job_conf *job, const struct cns_error *err)
 {
 	cns_cli_report(err);
@@ -143,7 +132,7 @@ int cns_cmd_shard(int argc, char **argv)
 			/* The line goes out now: the caller starts the
 			 * shards while this process keeps the snapshots. */
 			fflush(stdout);
-			install_signals();
+			cns_cli_on_stop_signals(on_signal);
 			rc = cns_shard_wait_merged(job, run_id, &got_signal,
 						   &err);
 			cns_shard_release(job);
