@@ -135,6 +135,13 @@ int cns_shard_run_local(const struct cns_job_conf *job, int workers,
 			atomic_int *signal_flag, char *run_id,
 			size_t run_id_size, struct cns_error *err);
 
+/* For a coordinator that keeps its snapshots open while shards run in
+ * other processes (`shard --plan --hold`): waits until the run is merged
+ * (returns 0), or *stop becomes non-zero (CNS_E_CANCELLED), polling the
+ * target every second; a target that cannot be reached fails it. */
+int cns_shard_wait_merged(const struct cns_job_conf *job, const char *run_id,
+			  const atomic_int *stop, struct cns_error *err);
+
 /* Ends the snapshot sessions kept by cns_shard_coordinate(). */
 void cns_shard_release(const struct cns_job_conf *job);
 

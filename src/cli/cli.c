@@ -8,6 +8,7 @@
 #include "cli.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +143,9 @@ static const struct cns_cli_option shard_opts[] = {
 	{"plan", 0, 'p', NULL,
 	 "only plan the run (or find the unfinished one):\n"
 	 "print its id and its number of shards"},
+	{"hold", 0, 'H', NULL,
+	 "with --plan: stay, the snapshots open, until the\n"
+	 "run is merged (or SIGTERM)"},
 	{"run", 0, 'r', "ID", "the run planned by --plan"},
 	{"shard", 0, 'n', "N", "the shard to read, 0 to NSHARDS-1"},
 	{NULL, 0, 0, NULL, NULL},
@@ -261,7 +265,7 @@ static const struct cns_cli_command commands[] = {
 	 "remove.\n",
 	 no_opts, NULL, 0},
 	{"shard", cns_cmd_shard,
-	 "JOB.conf --plan | JOB.conf --run ID --shard N",
+	 "JOB.conf --plan [--hold] | JOB.conf --run ID --shard N",
 	 "The steps of a sharded run (sources with shards > 1) for a\n"
 	 "scheduler that runs them apart: --plan plans the run once and\n"
 	 "prints \"RUN_ID NSHARDS\"; --run and --shard read one shard into\n"
@@ -287,6 +291,17 @@ static const struct cns_cli_command commands[] = {
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+void cns_cli_on_stop_signals(void (*fn)(int))
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = fn;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
 
 const struct cns_cli_command *cns_cli_commands(size_t *n)
 {

@@ -52,6 +52,9 @@ int cns_cli_count(const char *command, const char *text, int *n);
  * error and returns CNS_EXIT_USAGE. */
 int cns_cli_now(const char *command, const char *text, int64_t *now);
 
+/* Installs fn (which only sets a flag) for SIGINT and SIGTERM. */
+void cns_cli_on_stop_signals(void (*fn)(int));
+
 /* Prints "Usage: ..." and the command's help to `out`. */
 void cns_cli_print_help(const struct cns_cli_command *c, FILE *out);
 /* Prints the list of every command's synopsis and the exit codes. */

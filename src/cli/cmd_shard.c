@@ -3,7 +3,7 @@
  * of a sharded run, for a scheduler that runs them as separate jobs on
  * any hosts (a Slurm job array, a Kubernetes Indexed Job).
  *
- *   consolidate shard JOB.conf --plan             prints "RUN_ID NSHARDS"
+ *   consolidate shard JOB.conf --plan [--hold]    prints "RUN_ID NSHARDS"
  *   consolidate shard JOB.conf --run ID --shard N reads and stages shard N
  *   consolidate finalize JOB.conf --run ID        merges the run once
  *
@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@ struct shard_cli {
 	const char *run_id;
 	int shard; /* -1: not given */
 	bool plan;
+	bool hold; /* --hold: keep the snapshots until the run is merged */
 	bool help; /* -h: help was printed, nothing else to do */
 };
 
@@ -64,6 +66,10 @@ static int parse_args(const char *cmd, int argc, char **argv,
 		case 'p': /* --plan: only the coordinator step */
 			o->plan = true;
 			break;
+		case 'H': /* --hold: the coordinator stays, its snapshots
+			     open, until finalize merged the run */
+			o->hold = true;
+			break;
 		case 'h':
 			o->help = true;
 			return cns_cmd_help(2, (char *[]){"help",
@@ -76,6 +82,14 @@ static int parse_args(const char *cmd, int argc, char **argv,
 		return cns_cli_usage(cmd, "expected one job file");
 	o->job_path = argv[optind];
 	return 0;
+}
+
+/* Handlers only set the flag the hold loop reads. */
+static atomic_int got_signal;
+
+static void on_signal(int sig)
+{
+	atomic_store(&got_signal, sig);
 }
 
 static int fail(struct cns_job_conf *job, const struct cns_error *err)
@@ -94,6 +108,8 @@ int cns_cmd_shard(int argc, char **argv)
 
 	if (rc || o.help)
 		return rc;
+	if (o.hold && !o.plan)
+		return cns_cli_usage("shard", "--hold goes with --plan");
 	if (o.plan && (o.run_id || o.shard >= 0))
 		return cns_cli_usage("shard", "--plan takes neither --run "
 					      "nor --shard");
@@ -108,10 +124,21 @@ int cns_cmd_shard(int argc, char **argv)
 		char run_id[64];
 		int n = 0;
 
-		if (cns_shard_coordinate(job, false, run_id, sizeof(run_id),
+		if (cns_shard_coordinate(job, o.hold, run_id, sizeof(run_id),
 					 &n, &err) < 0)
 			return fail(job, &err);
 		printf("%s %d\n", run_id, n);
+		if (o.hold) {
+			/* The line goes out now: the caller starts the
+			 * shards while this process keeps the snapshots. */
+			fflush(stdout);
+			cns_cli_on_stop_signals(on_signal);
+			rc = cns_shard_wait_merged(job, run_id, &got_signal,
+						   &err);
+			cns_shard_release(job);
+			if (rc < 0)
+				return fail(job, &err);
+		}
 	} else if (cns_shard_run(job, o.run_id, o.shard, &err) < 0) {
 		return fail(job, &err);
 	}

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "consolidate/guard.h"
@@ -1777,5 +1778,47 @@ int cns_shard_run_local(const struct cns_job_conf *job, int workers,
 		rc = finalize_locked(job, run_id, signal_flag, NULL, err);
 	cns_shard_release(job);
 	cns_lock_release(&lock);
+	return rc;
+}
+
+int cns_shard_wait_merged(const struct cns_job_conf *job, const char *run_id,
+			  const atomic_int *stop, struct cns_error *err)
+{
+	PGconn *tconn = cns_pg_connect(job->target.conninfo, WHAT, err);
+	struct cns_buf q;
+	int rc = -1;
+
+	if (!tconn)
+		return -1;
+	cns_buf_init(&q);
+	cns_buf_adds(&q, "SELECT state = 'merged' FROM consolidate.shard_runs "
+			 "WHERE run_id = ");
+	cns_pg_quote_literal(&q, run_id);
+	for (;;) {
+		struct timespec ts = {1, 0};
+		PGresult *res = cns_pg_exec(tconn, q.data, PGRES_TUPLES_OK,
+					    WHAT, err);
+		bool merged;
+
+		if (!res)
+			break;
+		merged = PQntuples(res) == 0 ||
+			 strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		PQclear(res);
+		if (merged) {
+			rc = 0;
+			break;
+		}
+		if (stop && atomic_load(stop)) {
+			cns_error_set(err, CNS_E_CANCELLED,
+				      "stopped holding the snapshots of run "
+				      "\"%s\" before it was merged",
+				      run_id);
+			break;
+		}
+		nanosleep(&ts, NULL);
+	}
+	cns_buf_release(&q);
+	PQfinish(tconn);
 	return rc;
 }

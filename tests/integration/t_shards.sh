@@ -140,6 +140,31 @@ is "$(digest sh_apart)" "$(digest ref_upsert)" "steps apart: target equals the u
 "$CNS" finalize sh_apart.conf --run "$run"; ok $? "finalize of a merged run is a no-op"
 is "$(digest sh_apart)" "$(digest ref_upsert)" "and changes nothing"
 
+# The coordinator held (shard --plan --hold): shards started apart read
+# in its snapshot, and finalize reads nothing again.
+write_job sh_hold upsert "shards = 3" "split_by = id"
+"$CNS" shard sh_hold.conf --plan --hold > hold.out 2> hold.err &
+hold_pid=$!
+for _ in $(seq 100); do [ -s hold.out ] && break; sleep 0.1; done
+set -- $(cat hold.out)
+run=$1 n=$2
+for i in $(seq 0 $((n - 1))); do
+	"$CNS" shard sh_hold.conf --run "$run" --shard "$i"; ok $? "held: shard $i runs"
+done
+is "$(q sh_dst "SELECT count(*) FROM consolidate.shards WHERE run_id = '$run' AND read_snapshot = snapshot")" "$n" \
+   "held: every shard read in the coordinator's snapshot"
+"$CNS" finalize sh_hold.conf --run "$run"; ok $? "held: finalize merges"
+wait "$hold_pid"; ok $? "the holder exits 0 once the run is merged"
+is "$(digest sh_hold)" "$(digest ref_upsert)" "held: target equals the unsharded one"
+"$CNS" shard sh_hold.conf --plan --hold > hold2.out 2>&1 &
+hold_pid=$!
+for _ in $(seq 100); do [ -s hold2.out ] && break; sleep 0.1; done
+kill -TERM "$hold_pid"; wait "$hold_pid"; rc=$?
+is "$rc" 5 "SIGTERM ends the hold (exit 5), the plan stays for a rerun"
+set -- $(cat hold2.out)
+"$CNS" run sh_hold.conf; ok $? "run resumes the plan the holder left"
+is "$(q sh_dst "SELECT state FROM consolidate.shard_runs WHERE run_id = '$1'")" merged "that plan is merged"
+
 # A csv source of several files splits by file.
 mkdir -p csv
 for f in 1 2 3; do
