@@ -64,3 +64,21 @@ table_digest() {
 conninfo() {
 	echo "host=$PGHOST port=$PGPORT user=$PGUSER dbname=$1"
 }
+
+# create_try_input DB: makes try_input(s, table) in DB, which returns
+# "ok:" and the text of s once stored into the one column (v) of table
+# (the type's input function and the assignment to a column of the
+# type, as a load does), or "err".  pg_input_is_valid() needs PostgreSQL
+# 16; this works on 15.
+create_try_input() {
+	q "$1" "CREATE FUNCTION try_input(s text, tbl text) RETURNS text
+LANGUAGE plpgsql AS \$\$
+DECLARE r text;
+BEGIN
+	EXECUTE format('INSERT INTO %I VALUES (%L) RETURNING v::text', tbl, s)
+		INTO r;
+	RETURN 'ok:' || r;
+EXCEPTION WHEN OTHERS THEN
+	RETURN 'err';
+END \$\$" >/dev/null
+}
