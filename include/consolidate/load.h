@@ -106,6 +106,11 @@ int cns_loader_load(struct cns_loader *l, const struct cns_chunk *rows,
 int cns_loader_load_tables(struct cns_loader *l, const char *const *tables,
 			   int n, const char *checkpoint_sql,
 			   struct cns_load_stats *stats, struct cns_error *err);
+/* Makes the chunks this loader committed durable: chunk commits do not
+ * wait for the WAL flush (a lost one loses its watermark with its rows),
+ * this one waits for all of them.  Call it once the source's last chunk
+ * is loaded, before the run counts as done; 0, or -1 with err. */
+int cns_loader_finish(struct cns_loader *l, struct cns_error *err);
 
 /* Lets the loader isolate rows the server refuses (a constraint, a bad
  * value): the chunk is split in halves within savepoints until the bad

@@ -464,9 +464,13 @@ static int load_source(struct source_task *t, struct cns_loader *l,
 		}
 		put_free(&t->q, s);
 	}
-	if (s)
+	if (s) {
 		put_free(&t->q, s);
-	else if (rc == 0)
+		/* Every chunk is in: make their commits durable before the
+		 * source counts as loaded. */
+		if (rc == 0 && cns_loader_finish(l, err) < 0)
+			rc = -1;
+	} else if (rc == 0)
 		/* Stopped before the source's end: never a success. */
 		rc = cns_error_set(err,
 				   atomic_load(&run->stop_code)

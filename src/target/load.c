@@ -13,6 +13,7 @@
 
 #include "consolidate/evolve.h"
 #include "consolidate/pg.h"
+#include "consolidate/pgbinary.h"
 #include "consolidate/testhook.h"
 
 #define COPY_FLUSH_BYTES (1024 * 1024)
@@ -57,6 +58,24 @@ struct cns_loader {
 	bool merge;            /* COPY into staging + INSERT ON CONFLICT */
 	struct cns_buf copy_sql;
 	struct cns_buf copybuf;
+	/* Per schema column, the binary encoder of the target column's type;
+	 * binary: every column has one, so chunks may go in binary COPY. */
+	enum cns_pgbin_kind *kinds;
+	bool binary;
+	/* Chunk commits need not wait for the WAL flush (their watermark
+	 * commits with them); cns_loader_finish() makes them durable.
+	 * unsynced: a chunk committed so since the last flush. */
+	bool async_commit;
+	bool unsynced;
+	/* The merge of a chunk whose key values are all different as text
+	 * skips DISTINCT ON; dedupe_next forces it for the chunk (two texts
+	 * of one key value, as '1' and '01', met in the server). */
+	bool dedupe_next;
+	bool has_fast;         /* cns_merge_fast is prepared */
+	bool fast_refused;     /* the fast merge met such a pair */
+	int *keycols;          /* schema index of each key column */
+	int *slots;            /* hash table of rows, for duplicate keys */
+	size_t nslots;
 	char sqlstate[6];      /* of the last failed statement */
 	char **colnames;       /* schema column names, for rejects */
 	const char *source_name;
@@ -295,7 +314,7 @@ static void add_nonkey_list(struct cns_buf *b, const struct cns_schema *s,
 static const char TYPE_CMP_SQL[] =
 	"SELECT v.n, NOT EXISTS (SELECT 1 FROM pg_catalog.pg_opclass o "
 	"JOIN pg_catalog.pg_am m ON m.oid = o.opcmethod "
-	"WHERE o.opcdefault AND m.amname = ANY ($1::text[]) AND ("
+	"WHERE o.opcdefault AND m.amname = ANY ('%1$s'::text[]) AND ("
 	"o.opcintype = b.oid"
 	" OR EXISTS (SELECT 1 FROM pg_catalog.pg_cast c WHERE"
 	"     c.castsource = b.oid AND c.casttarget = o.opcintype"
@@ -308,11 +327,11 @@ static const char TYPE_CMP_SQL[] =
 	"     AND EXISTS (SELECT 1 FROM pg_catalog.pg_opclass o2"
 	"     JOIN pg_catalog.pg_am m2 ON m2.oid = o2.opcmethod"
 	"     JOIN pg_catalog.pg_type e ON e.oid = b.typelem"
-	"     WHERE o2.opcdefault AND m2.amname = ANY ($1::text[])"
+	"     WHERE o2.opcdefault AND m2.amname = ANY ('%1$s'::text[])"
 	"     AND (o2.opcintype = e.oid OR o2.opcintype = e.typbasetype"
 	"     OR (o2.opcintype = 'anyenum'::regtype AND e.typtype = 'e')"
 	"     OR (o2.opcintype = 'anyrange'::regtype AND e.typtype = 'r')))))"
-	") FROM (%s) AS v(n, ty) JOIN pg_catalog.pg_type t ON t.oid = v.ty "
+	") FROM (%2$s) AS v(n, ty) JOIN pg_catalog.pg_type t ON t.oid = v.ty "
 	"JOIN pg_catalog.pg_type b ON b.oid = CASE WHEN t.typtype = 'd' "
 	"THEN t.typbasetype ELSE t.oid END";
 
@@ -323,20 +342,15 @@ static int type_flags(PGconn *conn, const struct cns_schema *s,
 		      const char *what, struct cns_error *err)
 {
 	const char *am = ordered ? "{btree}" : "{btree,hash}";
-	const char *const params[1] = {am};
 	struct cns_buf q;
 	PGresult *res;
 
 	cns_buf_init(&q);
-	cns_buf_printf(&q, TYPE_CMP_SQL, from);
-	res = PQexecParams(conn, q.data, 1, NULL, params, NULL, NULL, 0);
+	cns_buf_printf(&q, TYPE_CMP_SQL, am, from);
+	res = cns_pg_exec(conn, q.data, PGRES_TUPLES_OK, what, err);
 	cns_buf_release(&q);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		cns_pg_error(conn, res, CNS_E_TARGET, what,
-			     "looking up the column types", err);
-		PQclear(res);
+	if (!res)
 		return -1;
-	}
 	for (int i = 0; i < s->ncols; i++)
 		by_text[i] = false;
 	for (int r = 0; r < PQntuples(res); r++) {
@@ -561,7 +575,7 @@ static int check_types(PGconn *conn, const struct cns_job_conf *job,
 		cns_buf_adds(&q, " (");
 		cns_pg_quote_ident(&q, s->cols[i].name);
 		cns_buf_printf(&q, ") SELECT NULL::%s", s->cols[i].type_sql);
-		res = PQexec(conn, q.data);
+		res = cns_pq_exec(conn, q.data);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 			const char *why =
 				PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
@@ -579,9 +593,11 @@ static int check_types(PGconn *conn, const struct cns_job_conf *job,
 			found_problem(report, ctx, err, problems);
 		}
 		PQclear(res);
-		if (in_tx) {
-			res = PQexec(conn, "ROLLBACK TO SAVEPOINT cns_type");
-			PQclear(res);
+		if (in_tx && cns_pg_command(conn, "ROLLBACK TO SAVEPOINT cns_type",
+					    "the target", err) < 0) {
+			PQclear(cols);
+			cns_buf_release(&q);
+			return -1;
 		}
 	}
 	PQclear(cols);
@@ -1019,10 +1035,16 @@ void cns_target_release(const struct cns_job_conf *job)
 		 * marker). */
 		struct cns_buf q;
 
+		struct cns_error ignored;
+
 		cns_buf_init(&q);
 		cns_buf_adds(&q, "ROLLBACK; DROP TABLE IF EXISTS ");
 		add_shadow(&q, r);
-		PQclear(PQexec(r->lock, q.data));
+		/* Checked, and not reported: release runs as the run ends,
+		 * with its outcome already decided, and a later replace
+		 * drops what is left by its marker. */
+		cns_error_clear(&ignored);
+		(void)cns_pg_exec_ok(r->lock, q.data, "the target", &ignored);
 		cns_buf_release(&q);
 	}
 	if (r->lock)
@@ -1111,6 +1133,70 @@ static void add_stage(struct cns_buf *b, const struct cns_loader *l)
 	cns_pg_quote_ident(b, l->stage);
 }
 
+/* The merge of the staging table into the target: INSERT ... ON
+ * CONFLICT, which measured as fast as UPDATE ... FROM with an anti-joined
+ * INSERT, or MERGE, and unlike them stays right when another session
+ * inserts the same key meanwhile.  fast: without DISTINCT ON, for chunks
+ * whose keys do not repeat. */
+static int write_merge(struct cns_buf *q, const struct cns_loader *l,
+		       bool fast, bool any_update, struct cns_error *err)
+{
+	const struct cns_list *key = &l->job->target.key;
+	const struct cns_schema *s = l->schema;
+
+	cns_buf_adds(q, "INSERT INTO ");
+	cns_target_load_table(l->job, q);
+	cns_buf_adds(q, " AS t (");
+	add_column_list(q, s, NULL);
+	cns_buf_adds(q, ") SELECT ");
+	if (!fast) {
+		cns_buf_adds(q, "DISTINCT ON (");
+		add_key_list(q, key, s, l->by_text);
+		cns_buf_adds(q, ") ");
+	}
+	add_column_list(q, s, NULL);
+	cns_buf_adds(q, " FROM ");
+	add_stage(q, l);
+	if (!fast) {
+		cns_buf_adds(q, " ORDER BY ");
+		add_key_list(q, key, s, l->by_text);
+		if (l->job->target.dedupe && l->job->target.dedupe_order &&
+		    add_order_list(q, l, NULL, " DESC", err) < 0)
+			return -1;
+		cns_buf_adds(q, ", ");
+		cns_pg_quote_ident(q, l->seqcol);
+		cns_buf_adds(q, " DESC");
+	}
+	cns_buf_adds(q, " ON CONFLICT (");
+	add_index_list(q, key, s, l->by_text);
+	cns_buf_adds(q, ") DO ");
+	if (!any_update) {
+		cns_buf_adds(q, "NOTHING");
+		return 0;
+	}
+	cns_buf_adds(q, "UPDATE SET ");
+	add_nonkey_list(q, s, key, NULL, true, NULL);
+	/* Only rows that changed are written: a rerun that brings nothing
+	 * new writes nothing (no dead tuples, no WAL). */
+	cns_buf_adds(q, " WHERE (");
+	add_nonkey_list(q, s, key, "t.", false, l->by_text);
+	cns_buf_adds(q, ") IS DISTINCT FROM (");
+	add_nonkey_list(q, s, key, "EXCLUDED.", false, l->by_text);
+	cns_buf_adds(q, ")");
+	if (l->job->target.dedupe && l->job->target.dedupe_order) {
+		/* dedupe: a row replaces the stored one only when it is not
+		 * older by dedupe_order, whichever source or chunk brought it
+		 * first. */
+		cns_buf_adds(q, " AND (");
+		if (add_order_list(q, l, "EXCLUDED.", NULL, err) < 0)
+			return -1;
+		cns_buf_adds(q, ") >= (");
+		add_order_list(q, l, "t.", NULL, err);
+		cns_buf_adds(q, ")");
+	}
+	return 0;
+}
+
 static int setup_stage(struct cns_loader *l, struct cns_error *err)
 {
 	struct cns_buf q;
@@ -1118,7 +1204,6 @@ static int setup_stage(struct cns_loader *l, struct cns_error *err)
 	const struct cns_schema *s = l->schema;
 	struct target_run *r = find_run(l->job);
 	bool any_update = false, *key_text;
-	PGresult *res;
 
 	/* Per-run names: the staging table, and an arrival-order column
 	 * that no schema column can be called. */
@@ -1142,8 +1227,9 @@ static int setup_stage(struct cns_loader *l, struct cns_error *err)
 
 	cns_buf_init(&q);
 	/* The staging table lives in this session only and empties itself at
-	 * each commit; the sequence column keeps arrival order so that the
-	 * last row of a key within a chunk wins. */
+	 * each commit; the sequence column, sent with the rows of a chunk
+	 * whose keys repeat, keeps arrival order so that the last row of a
+	 * key within a chunk wins. */
 	cns_buf_adds(&q, "CREATE TEMP TABLE ");
 	cns_pg_quote_ident(&q, l->stage);
 	cns_buf_adds(&q, " ON COMMIT DELETE ROWS AS SELECT ");
@@ -1154,73 +1240,86 @@ static int setup_stage(struct cns_loader *l, struct cns_error *err)
 	add_stage(&q, l);
 	cns_buf_adds(&q, " ADD COLUMN ");
 	cns_pg_quote_ident(&q, l->seqcol);
-	cns_buf_adds(&q, " bigserial");
+	cns_buf_adds(&q, " bigint");
 	if (cns_pg_command(l->conn, q.data, l->what, err) < 0) {
 		cns_buf_release(&q);
 		return -1;
 	}
-	cns_buf_reset(&q);
-	cns_buf_adds(&q, "INSERT INTO ");
-	cns_target_load_table(l->job, &q);
-	cns_buf_adds(&q, " AS t (");
-	add_column_list(&q, s, NULL);
-	cns_buf_adds(&q, ") SELECT DISTINCT ON (");
-	add_key_list(&q, key, s, l->by_text);
-	cns_buf_adds(&q, ") ");
-	add_column_list(&q, s, NULL);
-	cns_buf_adds(&q, " FROM ");
-	add_stage(&q, l);
-	cns_buf_adds(&q, " ORDER BY ");
-	add_key_list(&q, key, s, l->by_text);
-	if (l->job->target.dedupe && l->job->target.dedupe_order) {
-		if (add_order_list(&q, l, NULL, " DESC", err) < 0) {
+	for (int i = 0; i < s->ncols; i++)
+		any_update |= !is_key(key, s->cols[i].name);
+	/* Two merges: cns_merge picks one row per key (DISTINCT ON), for
+	 * chunks whose keys repeat; cns_merge_fast, for the others, leaves
+	 * out that sort.  With DO NOTHING (every column is key) it would keep
+	 * the first of two texts of one key, not the last: no fast merge. */
+	l->has_fast = any_update;
+	for (int fast = 0; fast < (any_update ? 2 : 1); fast++) {
+		cns_buf_reset(&q);
+		cns_buf_printf(&q, "PREPARE %s AS ",
+			       fast ? "cns_merge_fast" : "cns_merge");
+		if (write_merge(&q, l, fast, any_update, err) < 0 ||
+		    cns_pg_command(l->conn, q.data, l->what, err) < 0) {
 			cns_buf_release(&q);
 			return -1;
 		}
 	}
-	cns_buf_adds(&q, ", ");
-	cns_pg_quote_ident(&q, l->seqcol);
-	cns_buf_adds(&q, " DESC ON CONFLICT (");
-	add_index_list(&q, key, s, l->by_text);
-	cns_buf_adds(&q, ") DO ");
-	for (int i = 0; i < s->ncols; i++)
-		any_update |= !is_key(key, s->cols[i].name);
-	if (!any_update) {
-		cns_buf_adds(&q, "NOTHING");
-	} else {
-		cns_buf_adds(&q, "UPDATE SET ");
-		add_nonkey_list(&q, s, key, NULL, true, NULL);
-		/* Only rows that changed are written: a rerun that brings
-		 * nothing new writes nothing (no dead tuples, no WAL). */
-		cns_buf_adds(&q, " WHERE (");
-		add_nonkey_list(&q, s, key, "t.", false, l->by_text);
-		cns_buf_adds(&q, ") IS DISTINCT FROM (");
-		add_nonkey_list(&q, s, key, "EXCLUDED.", false, l->by_text);
-		cns_buf_adds(&q, ")");
-		if (l->job->target.dedupe && l->job->target.dedupe_order) {
-			/* dedupe: a row replaces the stored one only when it
-			 * is not older by dedupe_order, whichever source or
-			 * chunk brought it first. */
-			cns_buf_adds(&q, " AND (");
-			add_order_list(&q, l, "EXCLUDED.", NULL, err);
-			cns_buf_adds(&q, ") >= (");
-			add_order_list(&q, l, "t.", NULL, err);
-			cns_buf_adds(&q, ")");
-		}
-	}
-	res = PQprepare(l->conn, "cns_merge", q.data, 0, NULL);
 	cns_buf_release(&q);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		cns_pg_error(l->conn, res, CNS_E_TARGET, l->what,
-			     "preparing the merge statement", err);
-		PQclear(res);
-		return -1;
-	}
-	PQclear(res);
 	return 0;
 }
 
-static int rollback(struct cns_loader *l);
+/* What the loader needs to know of the target, in one catalog query: the
+ * binary encoder of each column's type (a domain's base type), and
+ * whether this role may write the message that cns_loader_finish() needs
+ * for chunk commits that do not wait for the flush (without it, every
+ * chunk commit waits, as it did). */
+static int look_up_target(struct cns_loader *l, struct cns_error *err)
+{
+	const struct cns_schema *s = l->schema;
+	struct cns_buf q;
+	PGresult *res;
+
+	cns_buf_init(&q);
+	cns_buf_adds(&q, "SELECT a.attname, CASE WHEN b.typtype = 'b' AND "
+			 "b.typnamespace = 'pg_catalog'::regnamespace THEN "
+			 "b.typname::text END, coalesce(has_function_privilege("
+			 "to_regprocedure('pg_catalog.pg_logical_emit_message("
+			 "boolean,text,text)'), 'execute'), false) "
+			 "FROM pg_catalog.pg_attribute a "
+			 "JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
+			 "JOIN pg_catalog.pg_type b ON b.oid = CASE WHEN "
+			 "t.typtype = 'd' THEN t.typbasetype ELSE t.oid END "
+			 "WHERE a.attrelid = ");
+	add_target_literal(&q, l->job);
+	cns_buf_adds(&q, "::regclass AND a.attnum > 0 AND NOT a.attisdropped");
+	res = cns_pg_exec(l->conn, q.data, PGRES_TUPLES_OK, l->what, err);
+	cns_buf_release(&q);
+	if (!res)
+		return -1;
+	l->kinds = cns_xcalloc((size_t)s->ncols + 1, sizeof(*l->kinds));
+	l->binary = s->ncols > 0;
+	for (int i = 0; i < s->ncols; i++) {
+		for (int r = 0; r < PQntuples(res); r++)
+			if (strcmp(PQgetvalue(res, r, 0), s->cols[i].name) == 0 &&
+			    !PQgetisnull(res, r, 1))
+				l->kinds[i] = cns_pgbin_kind(
+					PQgetvalue(res, r, 1));
+		l->binary &= l->kinds[i] != CNS_PGBIN_NONE;
+	}
+	l->async_commit = PQntuples(res) > 0 &&
+			  strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+	PQclear(res);
+	if (l->merge) {
+		l->keycols = cns_xcalloc((size_t)l->job->target.key.n + 1,
+					 sizeof(int));
+		for (int k = 0; k < l->job->target.key.n; k++) {
+			l->keycols[k] = col_index(s, l->job->target.key.items[k]);
+			if (l->keycols[k] < 0)
+				l->has_fast = false;
+		}
+	}
+	return 0;
+}
+
+static int rollback(struct cns_loader *l, struct cns_error *err);
 
 /* on_schema_change = evolve in append and upsert mode: the first loader
  * of the run opens the transaction of its first chunk with the ALTER
@@ -1267,7 +1366,7 @@ static int evolve_in_first_chunk(struct cns_loader *l, struct cns_error *err)
 		}
 	}
 	if (rc < 0)
-		rollback(l);
+		rollback(l, err);
 	cns_buf_release(&q);
 	return rc;
 }
@@ -1305,29 +1404,28 @@ struct cns_loader *cns_loader_open(const struct cns_job_conf *job,
 		goto fail;
 	if (l->merge && setup_stage(l, err) < 0)
 		goto fail;
-	cns_buf_adds(&l->copy_sql, "COPY ");
-	if (l->merge)
-		add_stage(&l->copy_sql, l);
-	else
-		cns_target_load_table(job, &l->copy_sql);
-	cns_buf_adds(&l->copy_sql, " (");
-	add_column_list(&l->copy_sql, schema, NULL);
-	cns_buf_adds(&l->copy_sql, ") FROM STDIN");
+	if (look_up_target(l, err) < 0)
+		goto fail;
 	return l;
 fail:
 	cns_loader_close(l);
 	return NULL;
 }
 
-static int rollback(struct cns_loader *l)
+/* Rolls the chunk back after an error: the first error stays the one
+ * reported; a failed ROLLBACK only fills err when it holds none.
+ * Returns -1. */
+static int rollback(struct cns_loader *l, struct cns_error *err)
 {
-	PGresult *res;
+	struct cns_error e;
 
 	l->in_tx = l->evolving = false;
 	if (PQstatus(l->conn) != CONNECTION_OK)
 		return -1;
-	res = cns_pq_exec(l->conn, "ROLLBACK");
-	PQclear(res);
+	cns_error_clear(&e);
+	if (cns_pg_command(l->conn, "ROLLBACK", l->what, &e) < 0 &&
+	    !cns_error_isset(err))
+		*err = e;
 	return -1;
 }
 
@@ -1351,28 +1449,95 @@ static bool row_level_failure(const struct cns_loader *l)
 		strcmp(l->sqlstate, "P0001") == 0);
 }
 
-static int flush_copy(struct cns_loader *l, struct cns_error *err)
+/* Sends bytes [from, to) of copybuf, in pieces of COPY_FLUSH_BYTES. */
+static int send_copy(struct cns_loader *l, size_t from, size_t to,
+		     struct cns_error *err)
 {
-	if (l->copybuf.len == 0)
-		return 0;
-	if (cns_fail_now("PQputCopyData"))
-		return cns_error_set(err, CNS_E_TARGET,
-				     "%s failed while sending rows: injected "
-				     "failure of PQputCopyData", l->what);
-	if (PQputCopyData(l->conn, l->copybuf.data, (int)l->copybuf.len) != 1)
-		return cns_pg_error(l->conn, NULL, CNS_E_TARGET, l->what,
-				    "sending rows", err);
-	cns_buf_reset(&l->copybuf);
+	while (from < to) {
+		size_t n = to - from;
+
+		if (n > COPY_FLUSH_BYTES)
+			n = COPY_FLUSH_BYTES;
+		if (cns_fail_now("PQputCopyData"))
+			return cns_error_set(err, CNS_E_TARGET,
+					     "%s failed while sending rows: "
+					     "injected failure of "
+					     "PQputCopyData",
+					     l->what);
+		if (PQputCopyData(l->conn, l->copybuf.data + from, (int)n) != 1)
+			return cns_pg_error(l->conn, NULL, CNS_E_TARGET,
+					    l->what, "sending rows", err);
+		from += n;
+	}
 	return 0;
+}
+
+/* Encodes rows [lo, hi) into copybuf: in the binary format when the
+ * table's types allow it and every value has an exact binary form, else
+ * as text (the server then reads the chunk as it always did).  With seq,
+ * each row also carries its index (the staging table's order column).
+ * *mid_at: the length after the middle row.  Returns whether binary. */
+static bool encode_rows(struct cns_loader *l, const struct cns_chunk *rows,
+			int lo, int hi, bool seq, size_t *mid_at)
+{
+	struct cns_buf *b = &l->copybuf;
+	int mid = lo + (hi - lo) / 2;
+
+	cns_buf_reset(b);
+	if (l->binary) {
+		bool ok = true;
+
+		cns_pgbin_header(b);
+		for (int r = lo; r < hi && ok; r++) {
+			int64_t n = r;
+
+			ok = cns_pgbin_row(b, cns_chunk_row(rows, r), l->kinds,
+					   rows->ncols, seq ? &n : NULL);
+			if (r == mid)
+				*mid_at = b->len;
+		}
+		if (ok) {
+			cns_pgbin_trailer(b);
+			return true;
+		}
+		cns_buf_reset(b);
+	}
+	for (int r = lo; r < hi; r++) {
+		cns_pg_copy_format_row(b, cns_chunk_row(rows, r), rows->ncols);
+		if (seq) {
+			b->len--; /* the newline */
+			cns_buf_printf(b, "\t%d\n", r);
+		}
+		if (r == mid)
+			*mid_at = b->len;
+	}
+	return false;
 }
 
 /* Streams rows [lo, hi) of the chunk through COPY. */
 static int copy_rows(struct cns_loader *l, const struct cns_chunk *rows,
-		     int lo, int hi, struct cns_error *err)
+		     int lo, int hi, bool seq, struct cns_error *err)
 {
-	PGresult *res = cns_pq_exec(l->conn, l->copy_sql.data);
-	int rc = 0, mid = lo + (hi - lo) / 2;
+	size_t mid_at = SIZE_MAX, from = 0;
+	bool binary = encode_rows(l, rows, lo, hi, seq, &mid_at);
+	PGresult *res;
+	int rc = 0;
 
+	cns_buf_reset(&l->copy_sql);
+	cns_buf_adds(&l->copy_sql, "COPY ");
+	if (l->merge)
+		add_stage(&l->copy_sql, l);
+	else
+		cns_target_load_table(l->job, &l->copy_sql);
+	cns_buf_adds(&l->copy_sql, " (");
+	add_column_list(&l->copy_sql, l->schema, NULL);
+	if (seq) {
+		cns_buf_adds(&l->copy_sql, ", ");
+		cns_pg_quote_ident(&l->copy_sql, l->seqcol);
+	}
+	cns_buf_adds(&l->copy_sql, binary ? ") FROM STDIN (FORMAT binary)"
+					  : ") FROM STDIN");
+	res = cns_pq_exec(l->conn, l->copy_sql.data);
 	l->sqlstate[0] = '\0';
 	if (PQresultStatus(res) != PGRES_COPY_IN) {
 		keep_state(l, res);
@@ -1382,20 +1547,16 @@ static int copy_rows(struct cns_loader *l, const struct cns_chunk *rows,
 		return -1;
 	}
 	PQclear(res);
-	cns_buf_reset(&l->copybuf);
-	for (int r = lo; r < hi && rc == 0; r++) {
-		cns_pg_copy_format_row(&l->copybuf, cns_chunk_row(rows, r),
-				       rows->ncols);
-		if (l->copybuf.len >= COPY_FLUSH_BYTES)
-			rc = flush_copy(l, err);
-		if (r == mid) {
-			/* Half the rows are on their way to the server. */
-			rc = rc ? rc : flush_copy(l, err);
-			CNS_HOOK("load.mid_copy");
-		}
+	if (mid_at != SIZE_MAX) {
+		rc = send_copy(l, 0, mid_at, err);
+		from = mid_at;
+		/* Half the rows are on their way to the server. */
+		CNS_HOOK("load.mid_copy");
 	}
 	if (rc == 0)
-		rc = flush_copy(l, err);
+		rc = send_copy(l, from, l->copybuf.len, err);
+	/* Ends the COPY in every case: after a failure, so that the server
+	 * gives up the rows sent so far (the first error stays). */
 	if (PQputCopyEnd(l->conn, rc ? "aborted" : NULL) != 1 && rc == 0)
 		rc = cns_pg_error(l->conn, NULL, CNS_E_TARGET, l->what,
 				  "ending COPY", err);
@@ -1410,22 +1571,29 @@ static int copy_rows(struct cns_loader *l, const struct cns_chunk *rows,
 	return rc;
 }
 
-/* COPY rows [lo, hi) and merge them; adds the rows written to *written. */
+/* COPY rows [lo, hi) and merge them (fast: without DISTINCT ON, for rows
+ * whose keys do not repeat); adds the rows written to *written. */
 static int load_rows(struct cns_loader *l, const struct cns_chunk *rows,
-		     int lo, int hi, int64_t *written, struct cns_error *err)
+		     int lo, int hi, bool fast, int64_t *written,
+		     struct cns_error *err)
 {
 	PGresult *res;
 
-	if (copy_rows(l, rows, lo, hi, err) < 0)
+	if (copy_rows(l, rows, lo, hi, l->merge && !fast, err) < 0)
 		return -1;
 	CNS_HOOK("load.copied");
 	if (!l->merge) {
 		*written += hi - lo;
 		return 0;
 	}
-	res = PQexecPrepared(l->conn, "cns_merge", 0, NULL, NULL, NULL, 0);
+	res = cns_pq_exec(l->conn, fast ? "EXECUTE cns_merge_fast"
+					: "EXECUTE cns_merge");
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		keep_state(l, res);
+		/* cardinality_violation: two texts of one key value ('1'
+		 * and '01') that the fast merge met as a second change of
+		 * one row. */
+		l->fast_refused = fast && strcmp(l->sqlstate, "21000") == 0;
 		cns_pg_error(l->conn, res, CNS_E_TARGET, l->what,
 			     "merging rows", err);
 		PQclear(res);
@@ -1434,6 +1602,58 @@ static int load_rows(struct cns_loader *l, const struct cns_chunk *rows,
 	*written += strtoll(PQcmdTuples(res), NULL, 10);
 	PQclear(res);
 	return 0;
+}
+
+/* Whether two rows of the chunk carry the same text in every key column:
+ * such a chunk needs the merge with DISTINCT ON.  Keys equal as values
+ * but not as text slip through; the fast merge refuses them (see
+ * load_rows). */
+static bool keys_repeat(struct cns_loader *l, const struct cns_chunk *rows)
+{
+	size_t need = 16, mask;
+	int nk = l->job->target.key.n;
+
+	while (need < (size_t)rows->nrows * 2)
+		need *= 2;
+	if (need > l->nslots) {
+		free(l->slots);
+		l->slots = cns_xcalloc(need, sizeof(int));
+		l->nslots = need;
+	}
+	mask = l->nslots - 1;
+	memset(l->slots, 0, l->nslots * sizeof(int));
+	for (int r = 0; r < rows->nrows; r++) {
+		const struct cns_cell *row = cns_chunk_row(rows, r);
+		uint64_t h = 0xcbf29ce484222325ULL;
+		size_t i;
+
+		for (int k = 0; k < nk; k++) {
+			const struct cns_cell *c = &row[l->keycols[k]];
+
+			h = fnv1a(h, &c->len, sizeof(c->len));
+			h = fnv1a(h, &c->null, sizeof(c->null));
+			if (!c->null)
+				h = fnv1a(h, c->data, c->len);
+		}
+		for (i = h & mask; l->slots[i]; i = (i + 1) & mask) {
+			const struct cns_cell *o =
+				cns_chunk_row(rows, l->slots[i] - 1);
+			bool same = true;
+
+			for (int k = 0; k < nk && same; k++) {
+				const struct cns_cell *a = &row[l->keycols[k]];
+				const struct cns_cell *b = &o[l->keycols[k]];
+
+				same = a->null == b->null && a->len == b->len &&
+				       (a->null || a->len == 0 ||
+					memcmp(a->data, b->data, a->len) == 0);
+			}
+			if (same)
+				return true;
+		}
+		l->slots[i] = r + 1;
+	}
+	return false;
 }
 
 static int savepoint(struct cns_loader *l, const char *verb,
@@ -1498,7 +1718,9 @@ static int bisect(struct cns_loader *l, const struct cns_chunk *rows, int lo,
 		if (rc < 0)
 			return -1;
 	}
-	if (load_rows(l, rows, lo, hi, written, &why) == 0)
+	/* Never the fast merge here: a refusal of it would be taken for a
+	 * failure of the load, not of a row. */
+	if (load_rows(l, rows, lo, hi, false, written, &why) == 0)
 		return savepoint(l, "RELEASE SAVEPOINT", err);
 	if (!row_level_failure(l)) {
 		*err = why;
@@ -1544,42 +1766,82 @@ static int commit_chunk(struct cns_loader *l, struct cns_error *err)
 	return rc;
 }
 
-int cns_loader_load(struct cns_loader *l, const struct cns_chunk *rows,
-		    const char *checkpoint_sql, struct cns_load_stats *stats,
-		    struct cns_error *err)
+/* Opens a chunk's transaction.  Its commit does not wait for the WAL
+ * flush: the chunk's rows, its watermark and its ledger row commit
+ * together, so a commit that a server crash loses takes all of them with
+ * it, and the next run loads those rows again.  cns_loader_finish()
+ * waits for the flush before the run calls itself done. */
+static int begin_chunk(struct cns_loader *l, struct cns_error *err)
+{
+	return cns_pg_command(l->conn,
+			      l->async_commit ? "BEGIN; SET LOCAL "
+						"synchronous_commit = off"
+					      : "BEGIN",
+			      l->what, err);
+}
+
+/* Takes back the rows a chunk's transaction holds, to load them again:
+ * to its savepoint when the transaction also holds the ALTER of evolve,
+ * else all of it, and a new transaction. */
+static int restart_rows(struct cns_loader *l, bool evolved_tx,
+			struct cns_error *err)
+{
+	if (evolved_tx)
+		return cns_pg_command(l->conn, "ROLLBACK TO SAVEPOINT cns_rows",
+				      l->what, err);
+	if (cns_pg_command(l->conn, "ROLLBACK", l->what, err) < 0)
+		return -1;
+	return begin_chunk(l, err);
+}
+
+/* One try at a chunk: BEGIN, the rows, the checkpoint, COMMIT. */
+static int load_chunk(struct cns_loader *l, const struct cns_chunk *rows,
+		      const char *checkpoint_sql,
+		      struct cns_load_stats *stats, struct cns_error *err)
 {
 	struct cns_error first;
 	int64_t written = 0;
+	bool evolved_tx = l->in_tx;
 
 	l->rejected = 0;
-	/* The first chunk of an evolving loader is already open. */
-	if (!l->in_tx && cns_pg_command(l->conn, "BEGIN", l->what, err) < 0)
+	l->fast_refused = false;
+	/* The first chunk of an evolving loader is already open, with the
+	 * ALTER TABLE in it: its rows go in a savepoint, so that a refused
+	 * row takes back the rows and not the new columns. */
+	if (evolved_tx) {
+		if (cns_pg_command(l->conn, "SAVEPOINT cns_rows", l->what,
+				   err) < 0)
+			return rollback(l, err);
+	} else if (begin_chunk(l, err) < 0) {
 		return -1;
+	}
 	CNS_HOOK("load.begin");
 	if (rows->nrows > 0) {
-		/* The whole chunk in one go first: bad rows are rare. */
+		bool fast = l->has_fast && !l->dedupe_next &&
+			    !keys_repeat(l, rows);
+
+		/* The whole chunk in one go first, outside any savepoint:
+		 * bad rows are rare, and rows written in a subtransaction
+		 * cost the server more, then and at each later read. */
 		cns_error_clear(&first);
-		if (l->on_reject && savepoint(l, "SAVEPOINT", err) < 0)
-			return rollback(l);
-		if (load_rows(l, rows, 0, rows->nrows, &written, &first) < 0) {
+		if (load_rows(l, rows, 0, rows->nrows, fast, &written,
+			      &first) < 0) {
 			if (!l->on_reject || !row_level_failure(l)) {
 				*err = first;
-				return rollback(l);
+				return rollback(l, err);
 			}
+			/* Nothing but the rows ran in the transaction: it
+			 * starts again, and the halves go in savepoints. */
 			written = 0;
-			if (savepoint(l, "ROLLBACK TO SAVEPOINT", err) < 0 ||
-			    savepoint(l, "RELEASE SAVEPOINT", err) < 0 ||
+			if (restart_rows(l, evolved_tx, err) < 0 ||
 			    bisect(l, rows, 0, rows->nrows, &written, err) < 0)
-				return rollback(l);
-		} else if (l->on_reject &&
-			   savepoint(l, "RELEASE SAVEPOINT", err) < 0) {
-			return rollback(l);
+				return rollback(l, err);
 		}
 	}
 	CNS_HOOK("load.merged");
 	if (checkpoint_sql &&
 	    cns_pg_command(l->conn, checkpoint_sql, l->what, err) < 0)
-		return rollback(l);
+		return rollback(l, err);
 	CNS_HOOK("load.checkpointed");
 	if (l->stop && atomic_load(l->stop)) {
 		/* A cancel that came while the chunk was on its way: the
@@ -1587,7 +1849,7 @@ int cns_loader_load(struct cns_loader *l, const struct cns_chunk *rows,
 		 * only and the watermark stays with them. */
 		cns_error_set(err, CNS_E_CANCELLED,
 			      "%s: the open chunk was rolled back", l->what);
-		return rollback(l);
+		return rollback(l, err);
 	}
 	l->in_tx = false;
 	if (commit_chunk(l, err) < 0) {
@@ -1602,6 +1864,7 @@ int cns_loader_load(struct cns_loader *l, const struct cns_chunk *rows,
 		pthread_mutex_unlock(&runs_lock);
 		l->evolving = false;
 	}
+	l->unsynced |= l->async_commit;
 	CNS_HOOK("load.committed");
 	if (stats) {
 		stats->sent += rows->nrows - l->rejected;
@@ -1634,14 +1897,24 @@ int cns_loader_load_tables(struct cns_loader *l, const char *const *tables,
 			cns_target_load_table(l->job, &q);
 		cns_buf_adds(&q, " (");
 		add_column_list(&q, l->schema, NULL);
+		if (l->merge) {
+			/* arrival order for the merge's one row per key:
+			 * table by table, and within each as it is read */
+			cns_buf_adds(&q, ", ");
+			cns_pg_quote_ident(&q, l->seqcol);
+		}
 		cns_buf_adds(&q, ") SELECT ");
 		add_column_list(&q, l->schema, NULL);
+		if (l->merge)
+			cns_buf_printf(&q, ", (%d::bigint << 40) + "
+					   "row_number() OVER ()",
+				       i);
 		cns_buf_printf(&q, " FROM %s", tables[i]);
 		res = cns_pg_exec(l->conn, q.data, PGRES_COMMAND_OK, l->what,
 				  err);
 		if (!res) {
 			cns_buf_release(&q);
-			return rollback(l);
+			return rollback(l, err);
 		}
 		sent += strtoll(PQcmdTuples(res), NULL, 10);
 		PQclear(res);
@@ -1650,13 +1923,12 @@ int cns_loader_load_tables(struct cns_loader *l, const char *const *tables,
 	if (!l->merge) {
 		written = sent;
 	} else {
-		res = PQexecPrepared(l->conn, "cns_merge", 0, NULL, NULL, NULL,
-				     0);
+		res = cns_pq_exec(l->conn, "EXECUTE cns_merge");
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			cns_pg_error(l->conn, res, CNS_E_TARGET, l->what,
 				     "merging rows", err);
 			PQclear(res);
-			return rollback(l);
+			return rollback(l, err);
 		}
 		written = strtoll(PQcmdTuples(res), NULL, 10);
 		PQclear(res);
@@ -1664,7 +1936,7 @@ int cns_loader_load_tables(struct cns_loader *l, const char *const *tables,
 	CNS_HOOK("load.tables_merged");
 	if (checkpoint_sql &&
 	    cns_pg_command(l->conn, checkpoint_sql, l->what, err) < 0)
-		return rollback(l);
+		return rollback(l, err);
 	if (commit_chunk(l, err) < 0)
 		return -1;
 	if (stats) {
@@ -1672,6 +1944,45 @@ int cns_loader_load_tables(struct cns_loader *l, const char *const *tables,
 		stats->written += written;
 		stats->chunks++;
 	}
+	return 0;
+}
+
+int cns_loader_load(struct cns_loader *l, const struct cns_chunk *rows,
+		    const char *checkpoint_sql, struct cns_load_stats *stats,
+		    struct cns_error *err)
+{
+	int rc = load_chunk(l, rows, checkpoint_sql, stats, err);
+
+	if (rc < 0 && l->fast_refused && PQstatus(l->conn) == CONNECTION_OK) {
+		/* Rolled back before any row was rejected or committed:
+		 * the chunk again, through the merge that picks one row per
+		 * key. */
+		cns_error_clear(err);
+		l->dedupe_next = true;
+		/* the rollback took back an ALTER of evolve too: again */
+		rc = evolve_in_first_chunk(l, err);
+		if (rc == 0)
+			rc = load_chunk(l, rows, checkpoint_sql, stats, err);
+		l->dedupe_next = false;
+	}
+	return rc;
+}
+
+int cns_loader_finish(struct cns_loader *l, struct cns_error *err)
+{
+	if (!l->unsynced)
+		return 0;
+	/* A commit that waits for the WAL flush, after every chunk commit
+	 * of this session: the WAL is flushed in order, so once it returns
+	 * those commits are on disk too.  A transaction that writes no WAL
+	 * would not wait; the message is the smallest write there is (only
+	 * logical decoding sees it, with the prefix "consolidate"). */
+	if (cns_pg_exec_ok(l->conn,
+			   "BEGIN; SELECT pg_catalog.pg_logical_emit_message("
+			   "true, 'consolidate', 'chunks loaded'); COMMIT",
+			   l->what, err) < 0)
+		return -1;
+	l->unsynced = false;
 	return 0;
 }
 
@@ -1719,6 +2030,9 @@ void cns_loader_close(struct cns_loader *l)
 	cns_buf_release(&l->copybuf);
 	free(l->colnames);
 	free(l->by_text);
+	free(l->kinds);
+	free(l->keycols);
+	free(l->slots);
 	free(l);
 }
 

@@ -25,7 +25,7 @@ declare -A rank=([common]=0 [cron]=1 [config]=2 [pg]=3 [transform]=3
 declare -A header=(
 	[util]=common [error]=common [testhook]=common [chunk]=common
 	[tz]=common [fs]=common [secrets]=common [civil]=common
-	[cron]=cron [config]=config [pg]=pg [transform]=transform
+	[cron]=cron [config]=config [pg]=pg [pgbinary]=pg [transform]=transform
 	[source]=source [load]=target [state]=target [target]=target
 	[runlog]=runlog [status]=runlog [htmlreport]=runlog [trend]=runlog [rejfile]=runlog
 	[stats]=common [evolve]=target

@@ -98,4 +98,20 @@ slurm_wait() {
 slurm_state() {
 	scontrol show job "$1" 2>/dev/null | grep -o 'JobState=[A-Z_]*' |
 		head -1 | cut -d= -f2
+# create_try_input DB: makes try_input(s, table) in DB, which returns
+# "ok:" and the text of s once stored into the one column (v) of table
+# (the type's input function and the assignment to a column of the
+# type, as a load does), or "err".  pg_input_is_valid() needs PostgreSQL
+# 16; this works on 15.
+create_try_input() {
+	q "$1" "CREATE FUNCTION try_input(s text, tbl text) RETURNS text
+LANGUAGE plpgsql AS \$\$
+DECLARE r text;
+BEGIN
+	EXECUTE format('INSERT INTO %I VALUES (%L) RETURNING v::text', tbl, s)
+		INTO r;
+	RETURN 'ok:' || r;
+EXCEPTION WHEN OTHERS THEN
+	RETURN 'err';
+END \$\$" >/dev/null
 }

@@ -16,20 +16,7 @@ createdb_fresh dst_values
 # which the oracle sets as its own.
 export PGTZ=UTC
 
-# try_input(s, table): the text of s stored into the one column of table
-# (the type's input function and the assignment to a column of the
-# type, as a load does), or "err".  pg_input_is_valid() needs PostgreSQL
-# 16; this works on 15.
-q dst_values "CREATE FUNCTION try_input(s text, tbl text) RETURNS text
-LANGUAGE plpgsql AS \$\$
-DECLARE r text;
-BEGIN
-	EXECUTE format('INSERT INTO %I VALUES (%L) RETURNING v::text', tbl, s)
-		INTO r;
-	RETURN 'ok:' || r;
-EXCEPTION WHEN OTHERS THEN
-	RETURN 'err';
-END \$\$" >/dev/null
+create_try_input dst_values
 
 # words W: W in lower, upper, capitalised and mixed case, signed and with
 # blanks around it.
