@@ -397,6 +397,19 @@ static void summary(struct cns_buf *b, struct cns_job_status *js, int n)
 	cns_buf_adds(b, "</table>");
 }
 
+/* A redrive reads a rejects file, not the sources, and is not one of the
+ * schedule's runs: its rows and its time would stand in the charts as a
+ * run's (status and history leave it out the same way). */
+static void skip_redrives(struct cns_run_history *h)
+{
+	int n = 0;
+
+	for (int i = 0; i < h->n; i++)
+		if (!h->runs[i].kind)
+			h->runs[n++] = h->runs[i];
+	h->n = n;
+}
+
 static void job_section(struct cns_buf *b, const char *file,
 			const struct cns_job_status *js, int runs,
 			int64_t now)
@@ -421,6 +434,7 @@ static void job_section(struct cns_buf *b, const char *file,
 		cns_config_free(job);
 		return;
 	}
+	skip_redrives(&h);
 	if (h.n == 0) {
 		cns_buf_adds(b, "<p>No run recorded.</p>");
 	} else {
