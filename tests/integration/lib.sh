@@ -98,6 +98,8 @@ slurm_wait() {
 slurm_state() {
 	scontrol show job "$1" 2>/dev/null | grep -o 'JobState=[A-Z_]*' |
 		head -1 | cut -d= -f2
+}
+
 # create_try_input DB: makes try_input(s, table) in DB, which returns
 # "ok:" and the text of s once stored into the one column (v) of table
 # (the type's input function and the assignment to a column of the
