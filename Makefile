@@ -96,7 +96,7 @@ DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) \
 BIN := $(BUILD)/consolidate
 
 .PHONY: all clean test unit unit-asan integration demo bench install \
-        deps deps-check lint-man fuzz fuzz-corpus format-check hooks \
+        deps deps-check lint-man fuzz fuzz-corpus format format-check hooks \
         integration-asan integration-tsan
 
 all: deps-check $(BIN)
@@ -158,6 +158,7 @@ integration: all hooks $(ODBC_TEST)
 	  CNS_ODBC_TEST=$(CURDIR)/$(ODBC_TEST) tests/integration/run
 
 test: all
+	$(MAKE) format-check
 	tests/build/t_first_build.sh
 	tests/build/t_layers.sh
 	$(MAKE) unit
@@ -265,6 +266,17 @@ bench: all
 
 lint-man:
 	mandoc -T lint -W warning man/*.[0-9]
+
+# .clang-format is the one formatter configuration: `make format` applies
+# it to every C file of the repository, `make format-check` (the first
+# step of `make test`) fails on a file that it would change.
+FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	clang-format -i $(FORMAT_FILES)
+
+format-check:
+	@command -v clang-format >/dev/null || scripts/install-deps
+	clang-format --dry-run -Werror $(FORMAT_FILES)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
