@@ -27,12 +27,12 @@ struct cns_chunk {
 	int ncols;
 	int nrows;
 	int cap;
-	struct cns_cell *cells;  /* cap * ncols, row-major */
-	int64_t *rownum;         /* source row number of each row (1-based) */
-	const char **origin;     /* per row: file or object it came from, or
+	struct cns_cell *cells; /* cap * ncols, row-major */
+	int64_t *rownum;        /* source row number of each row (1-based) */
+	const char **origin;    /* per row: file or object it came from, or
 				    NULL; strings owned by the source */
-	int64_t bytes;           /* bytes of cell data added since reset */
-	struct cns_arena arena;  /* cell bytes */
+	int64_t bytes;          /* bytes of cell data added since reset */
+	struct cns_arena arena; /* cell bytes */
 };
 
 void cns_chunk_init(struct cns_chunk *c, int ncols, int cap);
@@ -44,8 +44,7 @@ static inline bool cns_chunk_full(const struct cns_chunk *c)
 	return c->nrows >= c->cap;
 }
 
-static inline struct cns_cell *cns_chunk_row(const struct cns_chunk *c,
-					     int row)
+static inline struct cns_cell *cns_chunk_row(const struct cns_chunk *c, int row)
 {
 	return c->cells + (size_t)row * (size_t)c->ncols;
 }
@@ -60,8 +59,8 @@ void cns_chunk_drop_last(struct cns_chunk *c);
 void cns_chunk_set(struct cns_chunk *c, int row, int col, const char *data,
 		   size_t n);
 /* Points the cell at bytes the caller keeps alive until reset. */
-void cns_chunk_set_ref(struct cns_chunk *c, int row, int col,
-		       const char *data, size_t n);
+void cns_chunk_set_ref(struct cns_chunk *c, int row, int col, const char *data,
+		       size_t n);
 void cns_chunk_set_null(struct cns_chunk *c, int row, int col);
 
 #endif

@@ -40,8 +40,8 @@ static inline bool is_leap(int64_t y)
 
 static inline int days_in_month(int64_t y, int m)
 {
-	static const int dim[13] = {0, 31, 28, 31, 30, 31, 30,
-				    31, 31, 30, 31, 30, 31};
+	static const int dim[13] = { 0,  31, 28, 31, 30, 31, 30,
+				     31, 31, 30, 31, 30, 31 };
 
 	return m == 2 && is_leap(y) ? 29 : dim[m];
 }

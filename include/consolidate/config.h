@@ -110,8 +110,8 @@ struct cns_source_conf {
 	char *dsn;
 	char *connection;
 	char *user;
-	char *password;      /* never logged */
-	char *password_file; /* resolved path */
+	char *password;           /* never logged */
+	char *password_file;      /* resolved path */
 	int64_t login_timeout_ms; /* SQL_ATTR_LOGIN_TIMEOUT; 0: none */
 	/* postgres and odbc */
 	char *table;
@@ -120,7 +120,7 @@ struct cns_source_conf {
 	char *where;
 	char *query;
 	struct cns_list incremental;
-	struct cns_list key;  /* tie-breaker for incremental, default none */
+	struct cns_list key; /* tie-breaker for incremental, default none */
 	int64_t lookback_ms;
 	enum cns_null_incremental null_incremental;
 	char *timezone; /* zone of values without an offset */
@@ -133,8 +133,8 @@ struct cns_source_conf {
 	char *encoding; /* only utf-8 for now */
 
 	/* volume guard */
-	int64_t min_rows;       /* -1 when unset */
-	double max_change;      /* fraction, -1 when unset */
+	int64_t min_rows;  /* -1 when unset */
+	double max_change; /* fraction, -1 when unset */
 
 	/* rows deleted at the source (full reads, mode upsert) */
 	enum cns_deletes deletes;
@@ -145,7 +145,7 @@ struct cns_source_conf {
 	bool max_deletes_pct;
 	/* shards (see shard.h): 1 reads the source whole */
 	int shards;
-	char *split_by;         /* column, or NULL */
+	char *split_by; /* column, or NULL */
 	enum cns_split_method split_method;
 	/* Not a key: the snapshot a shard reads in (SET TRANSACTION
 	 * SNAPSHOT), set by shard.c on the shard's copy; NULL: none. */
@@ -155,7 +155,7 @@ struct cns_source_conf {
 struct cns_target_conf {
 	char *driver; /* postgres */
 	char *conninfo;
-	char *table; /* schema.table or table, as written */
+	char *table;             /* schema.table or table, as written */
 	struct cns_qname qtable; /* table, parsed: what SQL uses */
 	struct cns_list key;
 	enum cns_load_mode mode;
@@ -182,13 +182,13 @@ struct cns_job_conf {
 	enum cns_catchup catchup;
 	int64_t jitter_ms;
 
-	int64_t max_runtime_ms;    /* 0: unlimited */
-	int64_t stall_timeout_ms;  /* 0: unlimited */
+	int64_t max_runtime_ms;   /* 0: unlimited */
+	int64_t stall_timeout_ms; /* 0: unlimited */
 	int64_t kill_grace_ms;
 	int64_t statement_timeout_ms; /* 0: unset */
 	int batch_size;
 	int parallel;
-	double max_rejects;     /* count, or fraction when max_rejects_pct */
+	double max_rejects; /* count, or fraction when max_rejects_pct */
 	bool max_rejects_pct;
 	int retries;
 	int64_t retry_delay_ms;
@@ -200,7 +200,7 @@ struct cns_job_conf {
 	char *log_dir;  /* resolved */
 	char *rejects_dir;
 	enum cns_log_format log_format;
-	char *log_keep;  /* count or duration, as written */
+	char *log_keep; /* count or duration, as written */
 	char *metrics_file;
 	bool syslog;
 	int64_t max_age_ms; /* for `status`; 0: two schedule intervals */
@@ -222,15 +222,15 @@ struct cns_job_conf {
 /* Value types of the key table. */
 enum cns_key_type {
 	CNS_KEY_STRING,
-	CNS_KEY_PATH,     /* resolved against the job file's folder */
-	CNS_KEY_SECRET,   /* a string never printed */
+	CNS_KEY_PATH,   /* resolved against the job file's folder */
+	CNS_KEY_SECRET, /* a string never printed */
 	CNS_KEY_INT,
 	CNS_KEY_BOOL,
 	CNS_KEY_DURATION,
 	CNS_KEY_LIST,
 	CNS_KEY_ENUM,
 	CNS_KEY_CHAR,
-	CNS_KEY_REJECTS,  /* count or percentage */
+	CNS_KEY_REJECTS, /* count or percentage */
 	CNS_KEY_PERCENT
 };
 
@@ -240,11 +240,11 @@ struct cns_config_key {
 	const char *section; /* "job", "target" or "source" */
 	const char *name;
 	enum cns_key_type type;
-	const char *def;     /* default as written in a job file, or NULL */
+	const char *def; /* default as written in a job file, or NULL */
 	bool required;
-	const char *values;  /* for enums: "append|upsert|replace" */
-	const char *doc;     /* one line */
-	int64_t min, max;    /* for integers: the allowed range */
+	const char *values; /* for enums: "append|upsert|replace" */
+	const char *doc;    /* one line */
+	int64_t min, max;   /* for integers: the allowed range */
 };
 
 /* The key table and its length. */

@@ -50,9 +50,9 @@ enum cns_cron_field {
 #define CNS_CRON_DOM_STAR 0x01 /* day-of-month starts with "*" */
 #define CNS_CRON_DOW_STAR 0x02 /* day-of-week starts with "*" */
 #define CNS_CRON_MIN_STAR 0x04 /* minute starts with "*" */
-#define CNS_CRON_HR_STAR  0x08 /* hour starts with "*" */
-#define CNS_CRON_SECONDS  0x10 /* written with a leading seconds field */
-#define CNS_CRON_MACRO    0x20 /* written as @daily, @hourly ... */
+#define CNS_CRON_HR_STAR 0x08  /* hour starts with "*" */
+#define CNS_CRON_SECONDS 0x10  /* written with a leading seconds field */
+#define CNS_CRON_MACRO 0x20    /* written as @daily, @hourly ... */
 
 /* A parsed expression.  Bit n of a field is set when the field matches the
  * value n: second and minute 0-59, hour 0-23, dom 1-31, month 1-12, dow 0-6
@@ -77,8 +77,7 @@ struct cns_cron {
  * a message naming the field and the value, often with a hint, and returns
  * -1; *c is then unspecified.  An expression that can never fire (day 30
  * of February) is an error too. */
-int cns_cron_parse(struct cns_cron *c, const char *expr,
-		   struct cns_error *err);
+int cns_cron_parse(struct cns_cron *c, const char *expr, struct cns_error *err);
 
 /* True for a job that follows the wall clock across DST changes: "*" first
  * in its minute or hour field (cronie's MIN_STAR/HR_STAR). */
@@ -87,7 +86,6 @@ bool cns_cron_is_wildcard(const struct cns_cron *c);
 /* True when the local wall-clock reading `local` (seconds) matches every
  * field, with cronie's day-of-month/day-of-week rule. */
 bool cns_cron_matches(const struct cns_cron *c, int64_t local);
-
 
 /* Finds the first fire time strictly after `after` (UTC seconds) in zone
  * tz (NULL: UTC), following the DST rules above.  Returns 0 and sets

@@ -60,8 +60,7 @@ void cns_error_clear(struct cns_error *err);
  * -1 so that "return cns_error_set(err, ...)" reads naturally.  err may be
  * NULL, in which case nothing is recorded. */
 int cns_error_set(struct cns_error *err, enum cns_error_code code,
-		  const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+		  const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Add detail or hint to the error that is set (they keep the first value). */
 void cns_error_detail(struct cns_error *err, const char *fmt, ...)

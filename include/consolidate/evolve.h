@@ -18,24 +18,24 @@
 struct pg_conn;
 
 enum cns_col_change {
-	CNS_COL_ADD,     /* in [schema], not in the table: ADD COLUMN */
-	CNS_COL_WIDEN,   /* [schema]'s type safely widens the table's */
-	CNS_COL_KEPT,    /* the table's type is the wider: left as it is */
-	CNS_COL_REFUSED  /* a change evolve does not make (see why) */
+	CNS_COL_ADD,    /* in [schema], not in the table: ADD COLUMN */
+	CNS_COL_WIDEN,  /* [schema]'s type safely widens the table's */
+	CNS_COL_KEPT,   /* the table's type is the wider: left as it is */
+	CNS_COL_REFUSED /* a change evolve does not make (see why) */
 };
 
 struct cns_col_diff {
 	int col; /* index in the schema */
 	enum cns_col_change kind;
-	char have[128]; /* the table's type (format_type), "" for ADD */
-	char want[128]; /* the schema's type, as the server spells it */
+	char have[128];  /* the table's type (format_type), "" for ADD */
+	char want[128];  /* the schema's type, as the server spells it */
 	const char *why; /* REFUSED: why not (static text) */
 };
 
 struct cns_schema_diff {
 	int n;
 	struct cns_col_diff *v; /* owned; cns_schema_diff_release() */
-	int nextra; /* table columns [schema] does not name */
+	int nextra;             /* table columns [schema] does not name */
 };
 
 /* Reads the existing target table `table` through conn and compares

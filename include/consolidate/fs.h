@@ -11,7 +11,6 @@
 int cns_mkdir_p(const char *path);
 /* Writes data to path atomically: a temporary file in the same folder,
  * fsync, then rename over path.  Returns 0, or -1 with errno set. */
-int cns_write_atomic(const char *path, const char *data, size_t len,
-		     int mode);
+int cns_write_atomic(const char *path, const char *data, size_t len, int mode);
 
 #endif

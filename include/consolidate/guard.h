@@ -34,10 +34,10 @@ struct cns_lock_holder {
 };
 
 struct cns_lock {
-	int fd;              /* -1 when not held */
+	int fd; /* -1 when not held */
 	char path[4096];
-	void *pg;            /* PGconn of the advisory lock, or NULL */
-	char app[64];        /* its application_name; "" when no advisory
+	void *pg;     /* PGconn of the advisory lock, or NULL */
+	char app[64]; /* its application_name; "" when no advisory
 				lock was taken */
 	/* Set by the caller before taking the locks: when it becomes
 	 * non-zero (a signal), a wait for a lock ends with CNS_E_CANCELLED

@@ -47,8 +47,8 @@ struct cns_run_hooks {
 	 * checkpoint), built from the last source row of the chunk; returns
 	 * a malloc'ed string or NULL. */
 	char *(*checkpoint)(void *ctx, struct cns_run *run, int index,
-			    struct cns_source *src,
-			    const struct cns_chunk *in, int last_row);
+			    struct cns_source *src, const struct cns_chunk *in,
+			    int last_row);
 	/* For each chunk, after checkpoint: more SQL for the chunk's
 	 * transaction, built from its transformed rows (schema columns);
 	 * malloc'ed or NULL. */
@@ -67,8 +67,7 @@ struct cns_run_hooks {
 	 * the run saw: how many the target says it committed (a COMMIT whose
 	 * acknowledgement was lost), or -1 when it cannot tell.  A source
 	 * with such chunks is not tried again from the start. */
-	int64_t (*committed_chunks)(void *ctx, struct cns_run *run,
-				    int index);
+	int64_t (*committed_chunks)(void *ctx, struct cns_run *run, int index);
 	/* Replace mode: a statement (malloc'ed, or NULL) run first in the
 	 * swap's transaction; when it fails, the table keeps its rows. */
 	char *(*swap_check)(void *ctx, struct cns_run *run);
@@ -87,18 +86,18 @@ struct cns_run {
 
 	int nsources;
 	struct cns_source_stats *stats; /* guarded by lock */
-	pthread_mutex_t lock;          /* guards stats, err, next, go,
+	pthread_mutex_t lock;           /* guards stats, err, next, go,
 					* finished_threads, live_*, pin */
-	struct cns_error err;          /* first error of the run */
-	int next;                      /* next source index to start */
+	struct cns_error err;           /* first error of the run */
+	int next;                       /* next source index to start */
 	int nthreads;
 	pthread_t *threads;
-	int finished_threads;          /* guarded by lock */
-	pthread_cond_t done_cv;        /* signalled as threads finish */
-	bool go;                       /* every thread started: work */
-	pthread_cond_t go_cv;          /* signalled when go or stop is set */
-	atomic_int stop;               /* set by cancel: stop soon */
-	atomic_int stop_code;          /* enum cns_error_code of the stop */
+	int finished_threads;   /* guarded by lock */
+	pthread_cond_t done_cv; /* signalled as threads finish */
+	bool go;                /* every thread started: work */
+	pthread_cond_t go_cv;   /* signalled when go or stop is set */
+	atomic_int stop;        /* set by cancel: stop soon */
+	atomic_int stop_code;   /* enum cns_error_code of the stop */
 
 	/* Live sources, loaders and queues, for cancel(); guarded by lock.
 	 * A worker does not take its source or loader out of these while
@@ -106,7 +105,7 @@ struct cns_run {
 	struct cns_source **live_src;
 	struct cns_loader **live_loader;
 	void **live_task;
-	int pin;                       /* index the canceller uses, or -1 */
+	int pin; /* index the canceller uses, or -1 */
 	pthread_cond_t pin_cv;
 
 	/* The canceller thread: cancel() only sets flags and wakes it; it
@@ -115,8 +114,8 @@ struct cns_run {
 	 * does not answer. */
 	pthread_t canceller;
 	bool has_canceller;
-	bool cancel_asked;             /* guarded by lock */
-	bool canceller_quit;           /* guarded by lock */
+	bool cancel_asked;   /* guarded by lock */
+	bool canceller_quit; /* guarded by lock */
 	pthread_cond_t cancel_cv;
 };
 
@@ -150,8 +149,7 @@ void cns_pipeline_cancel(struct cns_run *run, enum cns_error_code code,
 int cns_pipeline_finish(struct cns_run *run, struct cns_error *err);
 
 /* Copies the statistics under the lock. */
-void cns_pipeline_snapshot(struct cns_run *run,
-			   struct cns_source_stats *out);
+void cns_pipeline_snapshot(struct cns_run *run, struct cns_source_stats *out);
 
 void cns_pipeline_release(struct cns_run *run);
 

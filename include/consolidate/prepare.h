@@ -26,7 +26,11 @@
 #include "consolidate/source.h"
 #include "consolidate/transform.h"
 
-enum cns_prepare_level { CNS_PREP_INFO, CNS_PREP_WARN, CNS_PREP_ERROR };
+enum cns_prepare_level {
+	CNS_PREP_INFO,
+	CNS_PREP_WARN,
+	CNS_PREP_ERROR
+};
 
 struct cns_prepare_opts {
 	/* check and plan: change nothing in the target and move no data. */

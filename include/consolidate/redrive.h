@@ -23,24 +23,24 @@
 #include "consolidate/error.h"
 
 struct cns_redrive_options {
-	const char *which;        /* a run id, or "last" */
-	int64_t wait_lock_ms;     /* wait for the job's lock; 0: not */
+	const char *which;             /* a run id, or "last" */
+	int64_t wait_lock_ms;          /* wait for the job's lock; 0: not */
 	const atomic_int *signal_flag; /* ends a lock wait; may be NULL */
 };
 
 struct cns_redrive_result {
-	char run_id[64];          /* the redrive's own run id */
-	char rejects_run[64];     /* the run whose rejects were re-driven */
+	char run_id[64];      /* the redrive's own run id */
+	char rejects_run[64]; /* the run whose rejects were re-driven */
 	char rejects_path[4096];
 	char log_path[4096];
-	char new_rejects[4096];   /* rows that still fail; "" when none */
-	int64_t rows;             /* rows in the file */
-	int64_t loaded;           /* sent to the target and not refused */
-	int64_t filtered;         /* removed by the transform's `where` */
-	int64_t failing;          /* still refused */
-	bool already;             /* re-driven before: nothing was done */
-	char already_by[64];      /* ... by this run */
-	char already_at[64];      /* ... at this time */
+	char new_rejects[4096]; /* rows that still fail; "" when none */
+	int64_t rows;           /* rows in the file */
+	int64_t loaded;         /* sent to the target and not refused */
+	int64_t filtered;       /* removed by the transform's `where` */
+	int64_t failing;        /* still refused */
+	bool already;           /* re-driven before: nothing was done */
+	char already_by[64];    /* ... by this run */
+	char already_at[64];    /* ... at this time */
 };
 
 /* Runs one redrive under the job's locks.  Returns 0 when the rows were

@@ -108,7 +108,7 @@ struct cns_run_source_entry {
 	const char *name;
 	const char *status; /* ok failed skipped pending running */
 	int64_t read, filtered, rejected, loaded, written, chunks, bytes;
-	double seconds;     /* -1 when unknown */
+	double seconds; /* -1 when unknown */
 };
 
 /* One record of runs.jsonl.  Strings live in the history's arena. */
@@ -117,17 +117,17 @@ struct cns_run_entry {
 	const char *job;
 	const char *host;
 	const char *status;
-	const char *error;   /* NULL when the run recorded none */
-	const char *log;     /* file name of the run's log, or NULL */
+	const char *error; /* NULL when the run recorded none */
+	const char *log;   /* file name of the run's log, or NULL */
 	long pid;
-	int64_t started_us;  /* -1 when unknown */
-	int64_t ended_us;    /* -1 when unknown (a crashed run) */
-	double duration_s;   /* -1 when unknown */
-	int exit_code;       /* -1 when unknown */
+	int64_t started_us; /* -1 when unknown */
+	int64_t ended_us;   /* -1 when unknown (a crashed run) */
+	double duration_s;  /* -1 when unknown */
+	int exit_code;      /* -1 when unknown */
 	int nsources;
 	struct cns_run_source_entry *sources;
-	const char *line;    /* the record as written, without newline */
-	const char *kind;    /* "redrive", or NULL: an ordinary run */
+	const char *line; /* the record as written, without newline */
+	const char *kind; /* "redrive", or NULL: an ordinary run */
 };
 
 struct cns_run_history {
@@ -163,8 +163,8 @@ struct cns_run_marker {
 
 /* Reads the marker.  Returns 1 and fills *m when there is one, 0 when
  * there is none, -1 with err set when it cannot be read. */
-int cns_runlog_marker(const struct cns_job_conf *job,
-		      struct cns_run_marker *m, struct cns_error *err);
+int cns_runlog_marker(const struct cns_job_conf *job, struct cns_run_marker *m,
+		      struct cns_error *err);
 /* True when the marker's process still runs: same host, the pid exists,
  * and that process started no later than the run (so a pid reused after a
  * crash or a reboot does not count).  A marker from another host counts as

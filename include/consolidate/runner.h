@@ -19,8 +19,8 @@
 #include "consolidate/pipeline.h"
 
 struct cns_runner_options {
-	const char *only_source;  /* --source */
-	bool full_refresh;        /* --full-refresh */
+	const char *only_source; /* --source */
+	bool full_refresh;       /* --full-refresh */
 	/* --range FROM..TO: re-read this window of the incremental column
 	 * (both ends included) and leave the watermarks alone; the job must
 	 * pass cns_prepare_range_check().  NULL: no window. */

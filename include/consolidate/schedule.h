@@ -63,7 +63,7 @@ void cns_sched_files_free(char **files, int nfiles);
 struct cns_scheduler_opts {
 	char *const *paths; /* folders and job files, as for list_files */
 	int npaths;
-	int64_t grace_ms;   /* how long a stop waits for running jobs */
+	int64_t grace_ms;      /* how long a stop waits for running jobs */
 	const char *log_file;  /* also log here (appended), or NULL */
 	const char *state_dir; /* lock and state files; NULL: job folders */
 	/* The command that runs a job; NULL: this program's `run` (through

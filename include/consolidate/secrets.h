@@ -44,7 +44,7 @@ enum cns_conn_kind {
 /* One token of a connection string, passed to a cns_conn_fn. */
 struct cns_conn_token {
 	enum cns_conn_kind kind;
-	const char *key;   /* as written, NULL for WORD, USER and PASS;
+	const char *key; /* as written, NULL for WORD, USER and PASS;
 			    * "dbname" for a libpq string with no "=",
 			    * which libpq reads as a database name */
 	size_t keylen;

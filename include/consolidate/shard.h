@@ -116,8 +116,8 @@ int cns_shard_coordinate(const struct cns_job_conf *job, bool keep_open,
  * shard read and loaded whole, its locks being those of the shard (two
  * processes never run the same shard).  Returns 0 when the shard is
  * done, or -1 with err. */
-int cns_shard_run(const struct cns_job_conf *job, const char *run_id,
-		  int shard, struct cns_error *err);
+int cns_shard_run(const struct cns_job_conf *job, const char *run_id, int shard,
+		  struct cns_error *err);
 
 /* The finalize step (`consolidate finalize JOB --run ID`): checks each
  * shard itself and merges once, as described above; a run already merged

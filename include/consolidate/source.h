@@ -103,7 +103,7 @@ struct cns_source {
 	void *reject_ctx;
 
 	atomic_int cancelled; /* set by cancel() and by the run */
-	int64_t rows_read;      /* maintained by drivers */
+	int64_t rows_read;    /* maintained by drivers */
 	int64_t bytes_read;
 
 	void *impl; /* driver state */

@@ -46,9 +46,8 @@ int cns_state_run_begin(PGconn *conn, const struct cns_run_row *r,
  * "cancelled"), exit code, per-source figures as a JSON object, and the
  * error message (NULL on success). */
 int cns_state_run_end(PGconn *conn, const char *run_id, const char *status,
-		      int exit_code, const char *sources_json,
-		      int64_t rejected, const char *error,
-		      struct cns_error *err);
+		      int exit_code, const char *sources_json, int64_t rejected,
+		      const char *error, struct cns_error *err);
 /* Marks runs of `job` that started and never ended as "crashed"; the
  * caller holds the job's lock, so none of them is still running.  Returns
  * how many were marked, or -1. */
@@ -98,7 +97,7 @@ int cns_state_ledger_forget(PGconn *conn, const char *job,
 
 /* Forgets the watermark of one source, or of every source when source is
  * NULL (--full-refresh). */
-int cns_state_watermark_reset(PGconn *conn, const char *job,
-			      const char *source, struct cns_error *err);
+int cns_state_watermark_reset(PGconn *conn, const char *job, const char *source,
+			      struct cns_error *err);
 
 #endif

@@ -19,13 +19,13 @@ enum cns_source_state {
 struct cns_source_stats {
 	const char *name;
 	enum cns_source_state state;
-	int64_t read;      /* rows delivered by the source (incl. rejected) */
-	int64_t filtered;  /* removed by `where` */
-	int64_t rejected;  /* bad rows */
-	int64_t loaded;    /* rows sent to the target */
-	int64_t written;   /* rows the target inserted or changed */
-	int64_t chunks;    /* committed chunks */
-	int64_t bytes;     /* bytes read from the source */
+	int64_t read;     /* rows delivered by the source (incl. rejected) */
+	int64_t filtered; /* removed by `where` */
+	int64_t rejected; /* bad rows */
+	int64_t loaded;   /* rows sent to the target */
+	int64_t written;  /* rows the target inserted or changed */
+	int64_t chunks;   /* committed chunks */
+	int64_t bytes;    /* bytes read from the source */
 	int64_t started_ms, finished_ms; /* monotonic */
 	int64_t last_progress_ms;        /* monotonic, for stall detection */
 };

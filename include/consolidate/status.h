@@ -67,8 +67,7 @@ struct cns_job_status {
 
 /* Judges the job of `file` as of `now` (seconds since the epoch).  Never
  * fails: a file that cannot be read is the verdict "error", with why. */
-void cns_status_judge(const char *file, int64_t now,
-		      struct cns_job_status *js);
+void cns_status_judge(const char *file, int64_t now, struct cns_job_status *js);
 void cns_job_status_release(struct cns_job_status *js);
 
 #endif

@@ -50,12 +50,12 @@ enum cns_type {
 
 struct cns_schema_col {
 	char *name;
-	char *type_sql;   /* the type as written for DDL: "numeric(18,4)" */
+	char *type_sql; /* the type as written for DDL: "numeric(18,4)" */
 	enum cns_type type;
-	int precision;    /* numeric p, varchar n; 0 when unset */
-	int scale;        /* numeric s */
+	int precision; /* numeric p, varchar n; 0 when unset */
+	int scale;     /* numeric s */
 	bool not_null;
-	int line;         /* line in the transform file */
+	int line; /* line in the transform file */
 	/* The default as a SQL constant ('text', 42, true) when it is a
 	 * plain literal, for a column that on_schema_change = evolve adds;
 	 * NULL for none, NULL, or an expression (now(), 1 + 2). */
@@ -140,12 +140,12 @@ int cns_program_set_timezone(struct cns_program *p, const char *zone,
 struct cns_reject {
 	const char *source;
 	int64_t rownum;
-	const char *origin;        /* file, or NULL */
-	const char *column;        /* target column, or NULL for row rules */
+	const char *origin; /* file, or NULL */
+	const char *column; /* target column, or NULL for row rules */
 	const char *reason;
 	const struct cns_cell *values; /* the source row */
 	int nvalues;
-	const char *const *colnames;   /* names of the source columns */
+	const char *const *colnames; /* names of the source columns */
 };
 typedef void (*cns_reject_fn)(void *ctx, const struct cns_reject *r);
 

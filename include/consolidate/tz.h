@@ -48,8 +48,7 @@ int64_t cns_tz_next_change(const struct cns_tz *tz, int64_t t);
  * once, 1 when it exists twice (the earlier instant is chosen), 2 when it
  * falls in a gap (converted with the offset before the gap, so 01:30 in a
  * 01:00->02:00 jump becomes 02:30 after it). */
-int cns_tz_local_to_utc(const struct cns_tz *tz, int64_t local,
-			int64_t *utc);
+int cns_tz_local_to_utc(const struct cns_tz *tz, int64_t local, int64_t *utc);
 
 /* Formats t as ISO 8601 with the zone's offset ("2026-03-29T02:00:00+01:00";
  * an offset with seconds is written +hh:mm:ss), or in UTC with "Z" when tz

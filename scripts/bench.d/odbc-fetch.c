@@ -36,9 +36,8 @@ static void diag(SQLSMALLINT type, SQLHANDLE h, const char *what)
 	SQLSMALLINT len;
 
 	fprintf(stderr, "odbc-fetch: %s failed\n", what);
-	for (SQLSMALLINT i = 1;
-	     SQL_SUCCEEDED(SQLGetDiagRec(type, h, i, state, &native, msg,
-					 sizeof(msg), &len));
+	for (SQLSMALLINT i = 1; SQL_SUCCEEDED(SQLGetDiagRec(
+		     type, h, i, state, &native, msg, sizeof(msg), &len));
 	     i++)
 		fprintf(stderr, "  %s (%ld): %s\n", state, (long)native, msg);
 	exit(1);
@@ -80,12 +79,8 @@ static void plan(SQLSMALLINT sqltype, SQLULEN size, const char *mode,
 		case SQL_LONGVARCHAR:
 		case SQL_WCHAR:
 		case SQL_WVARCHAR:
-		case SQL_WLONGVARCHAR:
-			*ctype = SQL_C_WCHAR;
-			break;
-		default:
-			*ctype = SQL_C_CHAR;
-			break;
+		case SQL_WLONGVARCHAR: *ctype = SQL_C_WCHAR; break;
+		default: *ctype = SQL_C_CHAR; break;
 		}
 	} else {
 		*ctype = !strcmp(mode, "wchar") ? SQL_C_WCHAR : SQL_C_CHAR;
@@ -118,14 +113,9 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "a:m:")) != -1) {
 		switch (opt) {
-		case 'a':
-			array = strtoul(optarg, NULL, 10);
-			break;
-		case 'm':
-			mode = optarg;
-			break;
-		default:
-			return 2;
+		case 'a': array = strtoul(optarg, NULL, 10); break;
+		case 'm': mode = optarg; break;
+		default: return 2;
 		}
 	}
 	if (argc - optind != 2 || array == 0 ||
@@ -138,18 +128,17 @@ int main(int argc, char **argv)
 	SQLAllocHandle(SQL_HANDLE_ENV, SQL_NULL_HANDLE, &env);
 	SQLSetEnvAttr(env, SQL_ATTR_ODBC_VERSION, (SQLPOINTER)SQL_OV_ODBC3, 0);
 	SQLAllocHandle(SQL_HANDLE_DBC, env, &dbc);
-	if (!SQL_SUCCEEDED(SQLDriverConnect(dbc, NULL,
-					    (SQLCHAR *)argv[optind], SQL_NTS,
-					    NULL, 0, NULL,
+	if (!SQL_SUCCEEDED(SQLDriverConnect(dbc, NULL, (SQLCHAR *)argv[optind],
+					    SQL_NTS, NULL, 0, NULL,
 					    SQL_DRIVER_NOPROMPT)))
 		diag(SQL_HANDLE_DBC, dbc, "connecting");
 	SQLAllocHandle(SQL_HANDLE_STMT, dbc, &st);
-	if (!SQL_SUCCEEDED(SQLExecDirect(st, (SQLCHAR *)argv[optind + 1],
-					 SQL_NTS)))
+	if (!SQL_SUCCEEDED(
+		    SQLExecDirect(st, (SQLCHAR *)argv[optind + 1], SQL_NTS)))
 		diag(SQL_HANDLE_STMT, st, "running the query");
 	SQLNumResultCols(st, &ncols);
-	SQLSetStmtAttr(st, SQL_ATTR_ROW_BIND_TYPE, (SQLPOINTER)SQL_BIND_BY_COLUMN,
-		       0);
+	SQLSetStmtAttr(st, SQL_ATTR_ROW_BIND_TYPE,
+		       (SQLPOINTER)SQL_BIND_BY_COLUMN, 0);
 	SQLSetStmtAttr(st, SQL_ATTR_ROW_ARRAY_SIZE, (SQLPOINTER)array, 0);
 	SQLGetStmtAttr(st, SQL_ATTR_ROW_ARRAY_SIZE, &array, 0, NULL);
 	SQLSetStmtAttr(st, SQL_ATTR_ROWS_FETCHED_PTR, &fetched, 0);
@@ -162,10 +151,9 @@ int main(int argc, char **argv)
 		SQLULEN size;
 		void *buf;
 
-		if (!SQL_SUCCEEDED(SQLDescribeCol(st, (SQLUSMALLINT)(i + 1),
-						  name, sizeof(name), &namelen,
-						  &type, &size, &digits,
-						  &nullable)))
+		if (!SQL_SUCCEEDED(SQLDescribeCol(
+			    st, (SQLUSMALLINT)(i + 1), name, sizeof(name),
+			    &namelen, &type, &size, &digits, &nullable)))
 			diag(SQL_HANDLE_STMT, st, "describing a column");
 		plan(type, size, mode, &ctype, &cell[i]);
 		text[i] = ctype == SQL_C_CHAR || ctype == SQL_C_WCHAR;

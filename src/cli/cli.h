@@ -30,8 +30,8 @@ struct cns_cli_command {
 	const char *synopsis; /* what follows "consolidate NAME" */
 	const char *text;     /* what the command does */
 	const struct cns_cli_option *options; /* ends with a NULL name */
-	const char *notes;    /* printed after the options, or NULL */
-	int hidden;           /* an alias such as --version: no help */
+	const char *notes; /* printed after the options, or NULL */
+	int hidden;        /* an alias such as --version: no help */
 };
 
 /* The table, n commands long. */

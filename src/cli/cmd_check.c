@@ -27,25 +27,23 @@
 #include "cli.h"
 #include "commands.h"
 
-static int parse_job_arg(const char *cmd, int argc, char **argv,
-			 bool *offline, const char **range)
+static int parse_job_arg(const char *cmd, int argc, char **argv, bool *offline,
+			 const char **range)
 {
 	int c;
 
 	optind = 1;
 	while ((c = cns_cli_getopt(argc, argv)) != -1) {
 		switch (c) {
-		case 'o': /* plan without connecting */
-			*offline = true;
-			break;
+		case 'o': /* plan without connecting */ *offline = true; break;
 		case 'r': /* plan: the extraction of run --range */
 			*range = optarg;
 			break;
 		case 'h':
-			cns_cmd_help(2, (char *[]){"help", (char *)cmd, NULL});
+			cns_cmd_help(2,
+				     (char *[]){ "help", (char *)cmd, NULL });
 			return -2;
-		default:
-			return cns_cli_usage(cmd, "invalid option");
+		default: return cns_cli_usage(cmd, "invalid option");
 		}
 	}
 	if (optind + 1 != argc)
@@ -97,8 +95,9 @@ static void warn_schedule(const struct cns_job_conf *job)
 	if (cns_cron_warnings(&job->cron, &out) > 0)
 		for (line = strtok_r(out.data, "\n", &save); line;
 		     line = strtok_r(NULL, "\n", &save))
-			fprintf(stderr, "consolidate: warning: schedule \"%s\": "
-					"%s\n",
+			fprintf(stderr,
+				"consolidate: warning: schedule \"%s\": "
+				"%s\n",
 				job->schedule, line);
 	cns_buf_release(&out);
 	printf("schedule %-14s ok (%s)\n", job->schedule,
@@ -170,14 +169,13 @@ static void check_target(void *ctx, bool ok)
 
 /* The extraction exactly as the run sends it, with the watermark it would
  * bind. */
-static void plan_source(void *ctx, int i, const struct cns_prepared *p,
-			bool ok)
+static void plan_source(void *ctx, int i, const struct cns_prepared *p, bool ok)
 {
 	struct report *r = ctx;
 	const struct cns_source_conf *sc = &r->job->sources[i];
 	struct cns_source *src = p->src;
-	const char *sql =
-		src->ops->describe_plan ? src->ops->describe_plan(src) : NULL;
+	const char *sql = src->ops->describe_plan ? src->ops->describe_plan(src)
+						  : NULL;
 
 	printf("[source %s] driver %s\n", sc->name, sc->driver);
 	if (sql)
@@ -191,8 +189,7 @@ static void plan_source(void *ctx, int i, const struct cns_prepared *p,
 			printf(" not used by the window, and kept:");
 		else if (!p->bound)
 			printf(" none (reads from the start)");
-		for (int k = 0; (p->bound || src->range_from) &&
-				k < p->nstored;
+		for (int k = 0; (p->bound || src->range_from) && k < p->nstored;
 		     k++)
 			printf(" %s%s", p->stored[k] ? p->stored[k] : "NULL",
 			       k + 1 < p->nstored ? "," : "");
@@ -258,10 +255,11 @@ int cns_cmd_check(int argc, char **argv)
 	struct cns_job_conf *job = NULL;
 	struct cns_transform *xf = NULL;
 	struct cns_error err;
-	struct report r = {0};
-	struct cns_prepare_opts opts = {.ctx = &r, .problem = on_problem};
-	struct cns_prepare_report rep = {
-		.ctx = &r, .source = check_source, .target = check_target};
+	struct report r = { 0 };
+	struct cns_prepare_opts opts = { .ctx = &r, .problem = on_problem };
+	struct cns_prepare_report rep = { .ctx = &r,
+					  .source = check_source,
+					  .target = check_target };
 	const char *range = NULL;
 	bool offline = false;
 	int rc;
@@ -299,10 +297,11 @@ int cns_cmd_plan(int argc, char **argv)
 	struct cns_job_conf *job = NULL;
 	struct cns_transform *xf = NULL;
 	struct cns_error err;
-	struct report r = {0};
-	struct cns_prepare_opts opts = {.ctx = &r, .problem = on_problem};
-	struct cns_prepare_report rep = {
-		.ctx = &r, .source = plan_source, .shards = plan_shards};
+	struct report r = { 0 };
+	struct cns_prepare_opts opts = { .ctx = &r, .problem = on_problem };
+	struct cns_prepare_report rep = { .ctx = &r,
+					  .source = plan_source,
+					  .shards = plan_shards };
 	const char *range = NULL;
 	char *range_from = NULL, *range_to = NULL;
 	bool offline = false;
@@ -324,9 +323,9 @@ int cns_cmd_plan(int argc, char **argv)
 		rc = cns_error_exit_code(err.code);
 		goto out;
 	}
-	printf("job %s: %d source%s, batch_size %d, parallel %d\n\n",
-	       job->name, job->nsources, job->nsources == 1 ? "" : "s",
-	       job->batch_size, job->parallel);
+	printf("job %s: %d source%s, batch_size %d, parallel %d\n\n", job->name,
+	       job->nsources, job->nsources == 1 ? "" : "s", job->batch_size,
+	       job->parallel);
 	if (range)
 		printf("backfill of %s..%s (run --range): the watermarks "
 		       "stay\n\n",
@@ -339,8 +338,8 @@ int cns_cmd_plan(int argc, char **argv)
 	rehearse_deletes(&r, offline);
 	printf("[target] %s, mode %s\n", job->target.table,
 	       mode_name(job->target.mode));
-	if (cns_target_write_ddl(job, cns_transform_schema(xf), offline,
-				 stdout, &err) < 0) {
+	if (cns_target_write_ddl(job, cns_transform_schema(xf), offline, stdout,
+				 &err) < 0) {
 		/* prepare has reported why the target does not answer. */
 		cns_error_clear(&err);
 		r.problems++;

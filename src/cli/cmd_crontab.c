@@ -63,7 +63,7 @@ static const char *self_path(char *buf, size_t size)
 
 int cns_cmd_crontab(int argc, char **argv)
 {
-	struct cns_error err = {0};
+	struct cns_error err = { 0 };
 	char exe[PATH_MAX];
 	const char *bin = NULL;
 	char **files;
@@ -79,10 +79,9 @@ int cns_cmd_crontab(int argc, char **argv)
 			bin = optarg;
 			break;
 		case 'h':
-			cns_cmd_help(2, (char *[]){"help", "crontab", NULL});
+			cns_cmd_help(2, (char *[]){ "help", "crontab", NULL });
 			return CNS_EXIT_OK;
-		default:
-			return cns_cli_usage("crontab", "invalid option");
+		default: return cns_cli_usage("crontab", "invalid option");
 		}
 	}
 	if (!bin)
@@ -135,8 +134,9 @@ int cns_cmd_crontab(int argc, char **argv)
 		cns_error_clear(&err);
 		if (cns_cron_crontab_text(&d->cron, &line, &delay, &err) < 0) {
 			cns_error_at(&err, d->file, 0, 0);
-			cns_buf_printf(&out, "# %s; use `consolidate schedule` "
-					     "or `consolidate systemd`\n",
+			cns_buf_printf(&out,
+				       "# %s; use `consolidate schedule` "
+				       "or `consolidate systemd`\n",
 				       err.message);
 			cns_cli_report(&err);
 			failed = failed ? failed : CNS_EXIT_CONFIG;

@@ -40,14 +40,11 @@ static int parse_args(int argc, char **argv, struct history_cli *o)
 			if (cns_cli_count("history", optarg, &o->limit))
 				return CNS_EXIT_USAGE;
 			break;
-		case 'j': /* the records as written */
-			o->json = true;
-			break;
+		case 'j': /* the records as written */ o->json = true; break;
 		case 'h':
-			cns_cmd_help(2, (char *[]){"help", "history", NULL});
+			cns_cmd_help(2, (char *[]){ "help", "history", NULL });
 			return -2;
-		default:
-			return cns_cli_usage("history", "invalid option");
+		default: return cns_cli_usage("history", "invalid option");
 		}
 	}
 	if (optind + 1 != argc)
@@ -105,8 +102,16 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* The cells of one run, in table order. */
-enum { C_RUN, C_START, C_DURATION, C_STATUS, C_ROWS, C_REJECTS, C_ERROR,
-       NCOLS };
+enum {
+	C_RUN,
+	C_START,
+	C_DURATION,
+	C_STATUS,
+	C_ROWS,
+	C_REJECTS,
+	C_ERROR,
+	NCOLS
+};
 
 static void cells_of(const struct cns_run_entry *e, struct cns_buf *cell)
 {
@@ -117,8 +122,8 @@ static void cells_of(const struct cns_run_entry *e, struct cns_buf *cell)
 		cns_buf_reset(&cell[c]);
 	cns_buf_adds(&cell[C_RUN], e->run_id);
 	cns_buf_adds(&cell[C_START], format_time(e->started_us, a, sizeof(a)));
-	cns_buf_adds(&cell[C_DURATION], format_secs(run_seconds(e), a,
-						    sizeof(a)));
+	cns_buf_adds(&cell[C_DURATION],
+		     format_secs(run_seconds(e), a, sizeof(a)));
 	cns_buf_adds(&cell[C_STATUS], e->status);
 	if (e->kind)
 		cns_buf_printf(&cell[C_STATUS], " (%s)", e->kind);
@@ -127,16 +132,15 @@ static void cells_of(const struct cns_run_entry *e, struct cns_buf *cell)
 
 		rejected += s->rejected;
 		cns_buf_printf(&cell[C_ROWS], "%s%s %s/%s", i ? "  " : "",
-			       s->name,
-			       cns_report_count(s->read, a, sizeof(a)),
+			       s->name, cns_report_count(s->read, a, sizeof(a)),
 			       cns_report_count(s->loaded, b, sizeof(b)));
 		if (strcmp(s->status, "ok"))
 			cns_buf_printf(&cell[C_ROWS], " (%s)", s->status);
 	}
 	if (!e->nsources)
 		cns_buf_adds(&cell[C_ROWS], "-");
-	cns_buf_adds(&cell[C_REJECTS], cns_report_count(rejected, a,
-							sizeof(a)));
+	cns_buf_adds(&cell[C_REJECTS],
+		     cns_report_count(rejected, a, sizeof(a)));
 	if (e->error)
 		cns_buf_add(&cell[C_ERROR], e->error, strcspn(e->error, "\n"));
 	cns_buf_add(&cell[C_ERROR], "", 0);
@@ -145,8 +149,10 @@ static void cells_of(const struct cns_run_entry *e, struct cns_buf *cell)
 static void print_table(const struct cns_run_history *h)
 {
 	static const char *const heads[NCOLS] = {
-		"RUN", "START (UTC)", "DURATION", "STATUS",
-		"ROWS (read/loaded)", "REJECTS", "ERROR"};
+		"RUN",    "START (UTC)",        "DURATION",
+		"STATUS", "ROWS (read/loaded)", "REJECTS",
+		"ERROR"
+	};
 	struct cns_buf cell[NCOLS];
 	size_t width[NCOLS];
 	double *ok_secs = cns_xcalloc((size_t)h->n + 1, sizeof(double));
@@ -163,8 +169,8 @@ static void print_table(const struct cns_run_history *h)
 				width[c] = cell[c].len;
 	}
 	for (int c = 0; c < NCOLS; c++)
-		printf(c < NCOLS - 1 ? "%-*s  " : "%.*s\n",
-		       (int)width[c], heads[c]);
+		printf(c < NCOLS - 1 ? "%-*s  " : "%.*s\n", (int)width[c],
+		       heads[c]);
 	for (int i = h->n - 1; i >= 0; i--) {
 		const struct cns_run_entry *e = &h->runs[i];
 
@@ -174,8 +180,7 @@ static void print_table(const struct cns_run_history *h)
 			       (int)width[c], cell[c].data);
 		printf("%s\n", cell[C_ERROR].data);
 		/* A redrive's time says nothing about the job's runs. */
-		if (!strcmp(e->status, "ok") && !e->kind &&
-		    run_seconds(e) >= 0)
+		if (!strcmp(e->status, "ok") && !e->kind && run_seconds(e) >= 0)
 			ok_secs[nok++] = run_seconds(e);
 	}
 	/* ok_secs holds the newest first. */

@@ -107,13 +107,12 @@ static void container(struct cns_buf *b, const char *image, const char *bin,
  * holds it: @RUN@, @RUNKEY@ and @NSHARDS@ are filled in by the
  * coordinator. */
 static void step_template(struct cns_buf *b, const struct cns_job_conf *job,
-			  const char *file, const char *name,
-			  const char *image, const char *bin, bool shards,
-			  int64_t limit)
+			  const char *file, const char *name, const char *image,
+			  const char *bin, bool shards, int64_t limit)
 {
-	const char *sargs[] = {"shard", file, "--run", "@RUN@",
-			       "--shard", "$(JOB_COMPLETION_INDEX)"};
-	const char *fargs[] = {"finalize", file, "--run", "@RUN@"};
+	const char *sargs[] = { "shard", file,      "--run",
+				"@RUN@", "--shard", "$(JOB_COMPLETION_INDEX)" };
+	const char *fargs[] = { "finalize", file, "--run", "@RUN@" };
 
 	cns_buf_printf(b,
 		       "apiVersion: batch/v1\n"
@@ -129,15 +128,15 @@ static void step_template(struct cns_buf *b, const struct cns_job_conf *job,
 		       name, shards ? "shards" : "finalize", name,
 		       shards ? "shards" : "finalize");
 	if (shards)
-		cns_buf_printf(b,
-			       "  completionMode: Indexed\n"
-			       "  completions: @NSHARDS@\n"
-			       "  parallelism: %d\n"
-			       "  # a shard that failed runs again from an empty "
-			       "staging table\n"
-			       "  backoffLimit: @NSHARDS@\n",
-			       job->parallel_shards > 0 ? job->parallel_shards
-							: 1);
+		cns_buf_printf(
+			b,
+			"  completionMode: Indexed\n"
+			"  completions: @NSHARDS@\n"
+			"  parallelism: %d\n"
+			"  # a shard that failed runs again from an empty "
+			"staging table\n"
+			"  backoffLimit: @NSHARDS@\n",
+			job->parallel_shards > 0 ? job->parallel_shards : 1);
 	else
 		cns_buf_adds(b, "  backoffLimit: 2\n");
 	if (limit > 0)
@@ -164,8 +163,9 @@ static void coordinator_script(struct cns_buf *b, const char *file,
 {
 	cns_buf_adds(b, "set -eu\n");
 	if (sleep_s > 0)
-		cns_buf_printf(b, "# the job's jitter (or a seconds field)\n"
-				  "sleep %lld\n",
+		cns_buf_printf(b,
+			       "# the job's jitter (or a seconds field)\n"
+			       "sleep %lld\n",
 			       (long long)sleep_s);
 	cns_buf_adds(b, "plan=$(");
 	cns_batch_sh_word(b, bin);
@@ -211,7 +211,7 @@ static void coordinator_script(struct cns_buf *b, const char *file,
 
 int cns_cmd_k8s(int argc, char **argv)
 {
-	struct cns_error err = {0};
+	struct cns_error err = { 0 };
 	struct cns_job_conf *job = NULL;
 	const char *image = "consolidate:" CNS_VERSION, *ns = "default";
 	const char *bin = "consolidate", *file;
@@ -230,22 +230,23 @@ int cns_cmd_k8s(int argc, char **argv)
 		case 'n': /* the namespace of the objects: a DNS label */
 			ns = optarg;
 			if (!*ns || strlen(ns) > 63 ||
-			    strspn(ns, "abcdefghijklmnopqrstuvwxyz0123456789-") !=
+			    strspn(ns,
+				   "abcdefghijklmnopqrstuvwxyz0123456789-") !=
 				    strlen(ns))
-				return cns_cli_usage("k8s",
-						     "invalid namespace \"%s\": "
-						     "expected lowercase letters, "
-						     "digits and \"-\"",
-						     ns);
+				return cns_cli_usage(
+					"k8s",
+					"invalid namespace \"%s\": "
+					"expected lowercase letters, "
+					"digits and \"-\"",
+					ns);
 			break;
 		case 'b': /* the program inside the image */
 			bin = optarg;
 			break;
 		case 'h':
-			cns_cmd_help(2, (char *[]){"help", "k8s", NULL});
+			cns_cmd_help(2, (char *[]){ "help", "k8s", NULL });
 			return CNS_EXIT_OK;
-		default:
-			return cns_cli_usage("k8s", "invalid option");
+		default: return cns_cli_usage("k8s", "invalid option");
 		}
 	}
 	if (optind + 1 != argc)
@@ -271,17 +272,18 @@ int cns_cmd_k8s(int argc, char **argv)
 	}
 	sharded = cns_shard_enabled(job);
 	limit = cns_batch_limit_s(job);
-	sleep_s = delay + cns_sched_jitter_offset(job->name, job->jitter_ms) /
-				  1000;
+	sleep_s = delay +
+		  cns_sched_jitter_offset(job->name, job->jitter_ms) / 1000;
 	cns_buf_init(&out);
 	cns_buf_init(&name);
 	cns_buf_init(&tmpl);
 	cns_buf_init(&script);
 	k8s_name(&name, job->name);
 
-	cns_buf_printf(&out, "# consolidate job %s, written by `consolidate "
-			     "k8s`; apply with kubectl apply -f -\n"
-			     "# The image ",
+	cns_buf_printf(&out,
+		       "# consolidate job %s, written by `consolidate "
+		       "k8s`; apply with kubectl apply -f -\n"
+		       "# The image ",
 		       job->name);
 	q(&out, image);
 	cns_buf_adds(&out, " must hold consolidate and the job file at ");
@@ -337,11 +339,13 @@ int cns_cmd_k8s(int argc, char **argv)
 			       "  shards.yaml: |\n",
 			       name.data, ns, name.data, ns, name.data, ns,
 			       name.data, ns, name.data, name.data, ns);
-		step_template(&tmpl, job, file, name.data, image, bin, true, limit);
+		step_template(&tmpl, job, file, name.data, image, bin, true,
+			      limit);
 		block(&out, tmpl.data, 4);
 		cns_buf_reset(&tmpl);
 		cns_buf_adds(&out, "  finalize.yaml: |\n");
-		step_template(&tmpl, job, file, name.data, image, bin, false, limit);
+		step_template(&tmpl, job, file, name.data, image, bin, false,
+			      limit);
 		block(&out, tmpl.data, 4);
 	}
 

@@ -45,10 +45,9 @@ static int parse_args(int argc, char **argv, struct log_cli *o)
 			o->follow = true;
 			break;
 		case 'h':
-			cns_cmd_help(2, (char *[]){"help", "log", NULL});
+			cns_cmd_help(2, (char *[]){ "help", "log", NULL });
 			return -2;
-		default:
-			return cns_cli_usage("log", "invalid option");
+		default: return cns_cli_usage("log", "invalid option");
 		}
 	}
 	if (optind >= argc)
@@ -103,7 +102,7 @@ static int follow(const struct cns_job_conf *job, const char *path,
 		  struct cns_error *err)
 {
 	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-	const struct timespec pause = {0, POLL_MS * 1000000L};
+	const struct timespec pause = { 0, POLL_MS * 1000000L };
 	char buf[65536];
 	struct cns_buf line;
 	bool ended = false, draining = false;

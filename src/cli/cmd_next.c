@@ -35,8 +35,7 @@ static int parse_args(int argc, char **argv, struct next_cli *o)
 	memset(o, 0, sizeof(*o));
 	o->count = COUNT_DEFAULT;
 	optind = 1;
-	while ((c = cns_cli_getopt(argc, argv)) !=
-	       -1) {
+	while ((c = cns_cli_getopt(argc, argv)) != -1) {
 		switch (c) {
 		case 'f': /* fire times strictly after this instant */
 			o->from = optarg;
@@ -54,10 +53,9 @@ static int parse_args(int argc, char **argv, struct next_cli *o)
 			o->zone = optarg;
 			break;
 		case 'h':
-			cns_cmd_help(2, (char *[]){"help", "next", NULL});
+			cns_cmd_help(2, (char *[]){ "help", "next", NULL });
 			return -2;
-		default:
-			return cns_cli_usage("next", "invalid option");
+		default: return cns_cli_usage("next", "invalid option");
 		}
 	}
 	if (optind + 1 != argc)
@@ -98,8 +96,8 @@ static int fail(struct cns_error *err)
 int cns_cmd_next(int argc, char **argv)
 {
 	struct next_cli o;
-	struct cns_error err = {0};
-	struct cns_sched_def def = {0};
+	struct cns_error err = { 0 };
+	struct cns_sched_def def = { 0 };
 	struct cns_cron cron, *c = &cron;
 	struct cns_tz *tz = NULL;
 	int64_t t;
@@ -116,8 +114,9 @@ int cns_cmd_next(int argc, char **argv)
 		if (!def.schedule) {
 			cns_error_set(&err, CNS_E_CONFIG,
 				      "job \"%s\" has no schedule", def.name);
-			cns_error_hint(&err, "set \"schedule\" in [job] of "
-					     "\"%s\"",
+			cns_error_hint(&err,
+				       "set \"schedule\" in [job] of "
+				       "\"%s\"",
 				       o.arg);
 			goto out;
 		}

@@ -13,14 +13,14 @@
 int cns_cmd_redrive(int argc, char **argv)
 {
 	struct cns_job_conf *job = NULL;
-	struct cns_redrive_options opt = {0};
+	struct cns_redrive_options opt = { 0 };
 	struct cns_redrive_result res;
 	struct cns_error err;
 	int rc;
 
-	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 ||
-			  strcmp(argv[1], "--help") == 0))
-		return cns_cmd_help(2, (char *[]){"help", "redrive", NULL});
+	if (argc >= 2 &&
+	    (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0))
+		return cns_cmd_help(2, (char *[]){ "help", "redrive", NULL });
 	if (argc != 3 || argv[1][0] == '-' || argv[2][0] == '-')
 		return cns_cli_usage("redrive",
 				     "expected a job file and a run id or "
@@ -45,8 +45,8 @@ int cns_cmd_redrive(int argc, char **argv)
 	printf("run %s re-drove %lld row%s of run %s: %lld loaded, %lld "
 	       "filtered, %lld still failing\n",
 	       res.run_id, (long long)res.rows, res.rows == 1 ? "" : "s",
-	       res.rejects_run, (long long)res.loaded,
-	       (long long)res.filtered, (long long)res.failing);
+	       res.rejects_run, (long long)res.loaded, (long long)res.filtered,
+	       (long long)res.failing);
 	if (res.new_rejects[0])
 		printf("rows that still fail: %s\n", res.new_rejects);
 	cns_config_free(job);

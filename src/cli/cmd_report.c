@@ -14,7 +14,7 @@
 
 int cns_cmd_report(int argc, char **argv)
 {
-	struct cns_htmlreport_opts o = {0};
+	struct cns_htmlreport_opts o = { 0 };
 	struct cns_error err;
 	const char *out = "-";
 	const char *now_text = getenv("CNS_NOW");
@@ -36,10 +36,9 @@ int cns_cmd_report(int argc, char **argv)
 			now_text = optarg;
 			break;
 		case 'h':
-			cns_cmd_help(2, (char *[]){"help", "report", NULL});
+			cns_cmd_help(2, (char *[]){ "help", "report", NULL });
 			return CNS_EXIT_OK;
-		default:
-			return cns_cli_usage("report", "invalid option");
+		default: return cns_cli_usage("report", "invalid option");
 		}
 	}
 	if (cns_cli_now("report", now_text, &o.now))

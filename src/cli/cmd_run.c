@@ -94,20 +94,15 @@ static int parse_args(int argc, char **argv, struct run_cli *o)
 		case 'p': /* progress line even when not on a terminal */
 			o->progress = 1;
 			break;
-		case 'P':
-			o->progress = 0;
-			break;
+		case 'P': o->progress = 0; break;
 		case 'S': /* summary table even when not on a terminal */
 			o->summary = 1;
 			break;
-		case 'q': /* nothing but errors */
-			o->quiet = true;
-			break;
+		case 'q': /* nothing but errors */ o->quiet = true; break;
 		case 'h':
-			cns_cmd_help(2, (char *[]){"help", "run", NULL});
+			cns_cmd_help(2, (char *[]){ "help", "run", NULL });
 			return -2;
-		default:
-			return cns_cli_usage("run", "invalid option");
+		default: return cns_cli_usage("run", "invalid option");
 		}
 	}
 	if (optind + 1 != argc)
@@ -233,8 +228,7 @@ int cns_cmd_run(int argc, char **argv)
 				fprintf(stderr, "consolidate: run %s\n",
 					run_id);
 		} else if (summary) {
-			fprintf(stderr, "run %s: every shard merged\n",
-				run_id);
+			fprintf(stderr, "run %s: every shard merged\n", run_id);
 		}
 		cns_config_free(job);
 		return rc < 0 ? cns_error_exit_code(err.code) : CNS_EXIT_OK;

@@ -20,15 +20,14 @@
 
 int cns_cmd_schedule(int argc, char **argv)
 {
-	struct cns_scheduler_opts opts = {0};
-	struct cns_error err = {0};
+	struct cns_scheduler_opts opts = { 0 };
+	struct cns_error err = { 0 };
 	const char *cmd = getenv("CNS_SCHEDULE_COMMAND");
 	int c;
 
 	opts.grace_ms = GRACE_DEFAULT_MS;
 	optind = 1;
-	while ((c = cns_cli_getopt(argc, argv)) !=
-	       -1) {
+	while ((c = cns_cli_getopt(argc, argv)) != -1) {
 		switch (c) {
 		case 'g': /* how long a stop waits for running jobs */
 			if (cns_parse_duration(optarg, &opts.grace_ms, &err) <
@@ -45,10 +44,9 @@ int cns_cmd_schedule(int argc, char **argv)
 			opts.state_dir = optarg;
 			break;
 		case 'h':
-			cns_cmd_help(2, (char *[]){"help", "schedule", NULL});
+			cns_cmd_help(2, (char *[]){ "help", "schedule", NULL });
 			return CNS_EXIT_OK;
-		default:
-			return cns_cli_usage("schedule", "invalid option");
+		default: return cns_cli_usage("schedule", "invalid option");
 		}
 	}
 	opts.paths = argv + optind;

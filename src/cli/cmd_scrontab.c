@@ -77,8 +77,8 @@ static int job_entry(const struct cns_job_conf *job, const char *bin,
 	cns_batch_job_name(out, job->name);
 	cns_buf_adds(out, "-cron\n");
 	limit = cns_batch_limit_s(job);
-	sleep_s = delay + cns_sched_jitter_offset(job->name, job->jitter_ms) /
-				  1000;
+	sleep_s = delay +
+		  cns_sched_jitter_offset(job->name, job->jitter_ms) / 1000;
 	if (limit > 0) {
 		cns_buf_adds(out, "#SCRON --time=");
 		cns_batch_slurm_time(out, limit + sleep_s);
@@ -105,7 +105,7 @@ static int job_entry(const struct cns_job_conf *job, const char *bin,
 
 int cns_cmd_scrontab(int argc, char **argv)
 {
-	struct cns_error err = {0};
+	struct cns_error err = { 0 };
 	char exe[PATH_MAX];
 	const char *bin = NULL;
 	char **files;
@@ -120,10 +120,9 @@ int cns_cmd_scrontab(int argc, char **argv)
 			bin = optarg;
 			break;
 		case 'h':
-			cns_cmd_help(2, (char *[]){"help", "scrontab", NULL});
+			cns_cmd_help(2, (char *[]){ "help", "scrontab", NULL });
 			return CNS_EXIT_OK;
-		default:
-			return cns_cli_usage("scrontab", "invalid option");
+		default: return cns_cli_usage("scrontab", "invalid option");
 		}
 	}
 	if (!bin)
@@ -149,7 +148,8 @@ int cns_cmd_scrontab(int argc, char **argv)
 		cns_error_clear(&err);
 		if (cns_config_load(files[i], &job, &err) < 0) {
 			cns_cli_report(&err);
-			failed = failed ? failed : cns_error_exit_code(err.code);
+			failed = failed ? failed
+					: cns_error_exit_code(err.code);
 			continue;
 		}
 		if (job_entry(job, bin, &out, &err) < 0) {

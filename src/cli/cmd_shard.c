@@ -59,8 +59,9 @@ static int parse_args(const char *cmd, int argc, char **argv,
 			break;
 		case 'n': /* --shard N: which shard of that plan */
 			if (parse_shard_number(optarg, &o->shard) < 0)
-				return cns_cli_usage(cmd, "invalid shard "
-							  "number \"%s\"",
+				return cns_cli_usage(cmd,
+						     "invalid shard "
+						     "number \"%s\"",
 						     optarg);
 			break;
 		case 'p': /* --plan: only the coordinator step */
@@ -72,10 +73,9 @@ static int parse_args(const char *cmd, int argc, char **argv,
 			break;
 		case 'h':
 			o->help = true;
-			return cns_cmd_help(2, (char *[]){"help",
-							  (char *)cmd, NULL});
-		default:
-			return CNS_EXIT_USAGE;
+			return cns_cmd_help(2, (char *[]){ "help", (char *)cmd,
+							   NULL });
+		default: return CNS_EXIT_USAGE;
 		}
 	}
 	if (optind != argc - 1)

@@ -39,14 +39,12 @@ static int parse_args(int argc, char **argv, struct status_cli *o)
 	optind = 1;
 	while ((c = cns_cli_getopt(argc, argv)) != -1) {
 		switch (c) {
-		case 'j': /* one JSON document */
-			o->json = true;
-			break;
+		case 'j': /* one JSON document */ o->json = true; break;
 		case 'N': /* the current time, for tests */
 			o->now_text = optarg;
 			break;
 		case 'h':
-			cns_cmd_help(2, (char *[]){"help", "status", NULL});
+			cns_cmd_help(2, (char *[]){ "help", "status", NULL });
 			return -2;
 		default:
 			cns_cli_usage("status", "invalid option");
@@ -69,11 +67,20 @@ static char *fmt_time_us(int64_t us, char *buf, size_t size)
 
 static void print_table(struct cns_job_status *js, int n)
 {
-	enum { C_JOB, C_VERDICT, C_LAST, C_STATUS, C_SUCCESS, C_NEXT, C_WHY,
-	       NCOLS };
+	enum {
+		C_JOB,
+		C_VERDICT,
+		C_LAST,
+		C_STATUS,
+		C_SUCCESS,
+		C_NEXT,
+		C_WHY,
+		NCOLS
+	};
 	static const char *const heads[NCOLS] = {
-		"JOB", "VERDICT", "LAST RUN (UTC)", "STATUS",
-		"LAST SUCCESS", "NEXT RUN", "DETAIL"};
+		"JOB",          "VERDICT",  "LAST RUN (UTC)", "STATUS",
+		"LAST SUCCESS", "NEXT RUN", "DETAIL"
+	};
 	char cells[NCOLS][512];
 	size_t width[NCOLS];
 
@@ -100,8 +107,8 @@ static void print_table(struct cns_job_status *js, int n)
 					 j->has_last ? j->last_status : "-");
 			fmt_time_us(j->success_us, cells[C_SUCCESS], 512);
 			if (j->next_s >= 0)
-				cns_time_format(j->next_s, NULL,
-						cells[C_NEXT], 512);
+				cns_time_format(j->next_s, NULL, cells[C_NEXT],
+						512);
 			else
 				snprintf(cells[C_NEXT], 512, "-");
 			snprintf(cells[C_WHY], 512, "%s",
@@ -131,11 +138,10 @@ static void add_time_member(struct cns_buf *b, const char *key, int64_t us)
 						     sizeof(t)));
 }
 
-static void print_json(struct cns_job_status *js, int n, int code,
-		       int64_t now)
+static void print_json(struct cns_job_status *js, int n, int code, int64_t now)
 {
-	static const char *const names[] = {"ok", "warning", "critical",
-					    "unknown"};
+	static const char *const names[] = { "ok", "warning", "critical",
+					     "unknown" };
 	struct cns_buf b;
 	char t[40];
 
@@ -188,15 +194,15 @@ static void print_json(struct cns_job_status *js, int n, int code,
 
 int cns_cmd_status(int argc, char **argv)
 {
-	static const char *const labels[] = {"OK", "WARNING", "CRITICAL",
-					     "UNKNOWN"};
+	static const char *const labels[] = { "OK", "WARNING", "CRITICAL",
+					      "UNKNOWN" };
 	struct status_cli o;
 	struct cns_error err;
 	struct cns_job_status *js;
 	char **files = NULL;
 	enum cns_monitor_code code = CNS_MONITOR_OK;
 	int nfiles = 0, rc;
-	int count[CNS_NVERDICTS] = {0};
+	int count[CNS_NVERDICTS] = { 0 };
 	int64_t now;
 
 	rc = parse_args(argc, argv, &o);
@@ -219,8 +225,7 @@ int cns_cmd_status(int argc, char **argv)
 	for (int i = 0; i < nfiles; i++) {
 		cns_status_judge(files[i], now, &js[i]);
 		count[js[i].verdict]++;
-		code = cns_monitor_worse(code,
-					 cns_verdict_code(js[i].verdict));
+		code = cns_monitor_worse(code, cns_verdict_code(js[i].verdict));
 	}
 	if (o.json) {
 		print_json(js, nfiles, code, now);

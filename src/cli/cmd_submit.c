@@ -111,14 +111,14 @@ static int sbatch(const struct argv_buf *a, char *id, size_t size,
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return cns_error_set(err, CNS_E_IO,
 				     "sbatch refused the job (exit %d)",
-				     WIFEXITED(status) ? WEXITSTATUS(status)
-						       : 128 + WTERMSIG(status));
+				     WIFEXITED(status)
+					     ? WEXITSTATUS(status)
+					     : 128 + WTERMSIG(status));
 	/* --parsable: "id" or "id;cluster". */
 	out[strspn(out, "0123456789")] = '\0';
 	len = strlen(out);
 	if (len == 0 || len >= size)
-		return cns_error_set(err, CNS_E_IO,
-				     "sbatch printed no job id");
+		return cns_error_set(err, CNS_E_IO, "sbatch printed no job id");
 	memcpy(id, out, len + 1);
 	return 0;
 }
@@ -173,12 +173,12 @@ static int submit_sharded(const struct cns_job_conf *job, const char *bin,
 {
 	char run_id[64], array_id[64], fin_id[64];
 	int n = 0, k = job->parallel_shards > 0 ? job->parallel_shards : 1;
-	struct argv_buf a = {0};
+	struct argv_buf a = { 0 };
 	struct cns_buf b;
 	int rc;
 
-	if (cns_shard_coordinate(job, false, run_id, sizeof(run_id), &n,
-				 err) < 0)
+	if (cns_shard_coordinate(job, false, run_id, sizeof(run_id), &n, err) <
+	    0)
 		return -1;
 	if (n < 1)
 		return cns_error_set(err, CNS_E_INTERNAL,
@@ -229,7 +229,7 @@ static int submit_whole(const struct cns_job_conf *job, const char *bin,
 			const char *file, char **user, int nuser,
 			struct cns_error *err)
 {
-	struct argv_buf a = {0};
+	struct argv_buf a = { 0 };
 	char id[64];
 	int rc;
 
@@ -244,7 +244,7 @@ static int submit_whole(const struct cns_job_conf *job, const char *bin,
 
 int cns_cmd_submit(int argc, char **argv)
 {
-	struct cns_error err = {0};
+	struct cns_error err = { 0 };
 	struct cns_job_conf *job = NULL;
 	char exe[PATH_MAX], abs[PATH_MAX];
 	const char *bin = NULL, *file;
@@ -264,10 +264,9 @@ int cns_cmd_submit(int argc, char **argv)
 			bin = optarg;
 			break;
 		case 'h':
-			cns_cmd_help(2, (char *[]){"help", "submit", NULL});
+			cns_cmd_help(2, (char *[]){ "help", "submit", NULL });
 			return CNS_EXIT_OK;
-		default:
-			return cns_cli_usage("submit", "invalid option");
+		default: return cns_cli_usage("submit", "invalid option");
 		}
 	}
 	if (optind + 1 != own)

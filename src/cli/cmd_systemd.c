@@ -76,7 +76,7 @@ static int write_file(const char *dir, const char *name, const char *text,
 
 int cns_cmd_systemd(int argc, char **argv)
 {
-	struct cns_error err = {0};
+	struct cns_error err = { 0 };
 	struct cns_sched_def d;
 	struct cns_buf unit, service, timer, cal, notes;
 	char exe[PATH_MAX];
@@ -93,10 +93,9 @@ int cns_cmd_systemd(int argc, char **argv)
 			outdir = optarg;
 			break;
 		case 'h':
-			cns_cmd_help(2, (char *[]){"help", "systemd", NULL});
+			cns_cmd_help(2, (char *[]){ "help", "systemd", NULL });
 			return CNS_EXIT_OK;
-		default:
-			return cns_cli_usage("systemd", "invalid option");
+		default: return cns_cli_usage("systemd", "invalid option");
 		}
 	}
 	if (optind + 1 != argc)

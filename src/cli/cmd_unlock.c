@@ -22,9 +22,9 @@ int cns_cmd_unlock(int argc, char **argv)
 	struct cns_error err;
 	int held;
 
-	if (argc == 2 && (strcmp(argv[1], "-h") == 0 ||
-			  strcmp(argv[1], "--help") == 0))
-		return cns_cmd_help(2, (char *[]){"help", "unlock", NULL});
+	if (argc == 2 &&
+	    (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0))
+		return cns_cmd_help(2, (char *[]){ "help", "unlock", NULL });
 	if (argc != 2 || argv[1][0] == '-')
 		return cns_cli_usage("unlock", "expected one job file");
 	cns_error_clear(&err);

@@ -23,7 +23,7 @@
 static void no_core_dumps(void)
 {
 	const char *want = getenv("CONSOLIDATE_CORE_DUMPS");
-	struct rlimit none = {0, 0};
+	struct rlimit none = { 0, 0 };
 
 	if (want && (!strcmp(want, "1") || !cns_strcasecmp(want, "yes")))
 		return;
@@ -41,7 +41,7 @@ int main(int argc, char **argv)
 
 	no_core_dumps();
 	if (argc < 2) {
-		cns_cmd_help(1, (char *[]){"help", NULL});
+		cns_cmd_help(1, (char *[]){ "help", NULL });
 		return CNS_EXIT_USAGE;
 	}
 	c = cns_cli_find(argv[1]);

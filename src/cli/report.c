@@ -57,8 +57,8 @@ void cns_report_progress(FILE *out, const struct cns_source_stats *st, int n,
 			cns_report_count(st[i].read, rows, sizeof(rows)),
 			cns_report_count(rate_of(&st[i], now_ms), rate,
 					 sizeof(rate)),
-			st[i].state == CNS_SRC_DONE	? " done"
-			: st[i].state == CNS_SRC_FAILED ? " failed"
+			st[i].state == CNS_SRC_DONE      ? " done"
+			: st[i].state == CNS_SRC_FAILED  ? " failed"
 			: st[i].state == CNS_SRC_PENDING ? " waiting"
 							 : "");
 	}
@@ -94,9 +94,9 @@ void cns_report_summary(FILE *out, const struct cns_source_stats *st, int n,
 	char c[6][32];
 
 	memset(&total, 0, sizeof(total));
-	fprintf(out, "%-16s %-8s %12s %10s %10s %12s %12s %8s %10s\n",
-		"source", "status", "read", "filtered", "rejected", "loaded",
-		"changed", "seconds", "rows/s");
+	fprintf(out, "%-16s %-8s %12s %10s %10s %12s %12s %8s %10s\n", "source",
+		"status", "read", "filtered", "rejected", "loaded", "changed",
+		"seconds", "rows/s");
 	for (int i = 0; i < n; i++) {
 		const struct cns_source_stats *s = &st[i];
 

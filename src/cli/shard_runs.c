@@ -26,8 +26,9 @@ int cns_cli_print_shard_runs(const struct cns_job_conf *job, int limit)
 	cns_error_clear(&err);
 	conn = cns_pg_connect(job->target.conninfo, "the target", &err);
 	if (!conn) {
-		fprintf(stderr, "consolidate: warning: sharded runs not shown: "
-				"%s\n",
+		fprintf(stderr,
+			"consolidate: warning: sharded runs not shown: "
+			"%s\n",
 			err.message);
 		return 0;
 	}
@@ -60,8 +61,9 @@ int cns_cli_print_shard_runs(const struct cns_job_conf *job, int limit)
 	res = cns_pg_exec(conn, q.data, PGRES_TUPLES_OK, "the target", &err);
 	cns_buf_release(&q);
 	if (!res) {
-		fprintf(stderr, "consolidate: warning: sharded runs not shown: "
-				"%s\n",
+		fprintf(stderr,
+			"consolidate: warning: sharded runs not shown: "
+			"%s\n",
 			err.message);
 		PQfinish(conn);
 		return 0;

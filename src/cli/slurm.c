@@ -52,6 +52,6 @@ void cns_batch_job_name(struct cns_buf *b, const char *job)
 {
 	cns_buf_adds(b, "consolidate-");
 	for (const unsigned char *p = (const unsigned char *)job; *p; p++)
-		cns_buf_addc(b, isalnum(*p) || strchr("-_.", *p) ? (char)*p
-								  : '_');
+		cns_buf_addc(b,
+			     isalnum(*p) || strchr("-_.", *p) ? (char)*p : '_');
 }

@@ -70,8 +70,8 @@ void cns_chunk_set(struct cns_chunk *c, int row, int col, const char *data,
 	c->bytes += (int64_t)n;
 }
 
-void cns_chunk_set_ref(struct cns_chunk *c, int row, int col,
-		       const char *data, size_t n)
+void cns_chunk_set_ref(struct cns_chunk *c, int row, int col, const char *data,
+		       size_t n)
 {
 	struct cns_cell *cell = cns_chunk_row(c, row) + col;
 

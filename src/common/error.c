@@ -67,8 +67,7 @@ void cns_error_hint(struct cns_error *err, const char *fmt, ...)
 	va_end(ap);
 }
 
-void cns_error_at(struct cns_error *err, const char *file, int line,
-		  int column)
+void cns_error_at(struct cns_error *err, const char *file, int line, int column)
 {
 	if (!err)
 		return;
@@ -125,8 +124,7 @@ int cns_error_exit_code(enum cns_error_code code)
 	case CNS_E_NOMEM:
 	case CNS_E_INTERNAL:
 	case CNS_E_TRANSIENT:
-	case CNS_E__COUNT:
-		break;
+	case CNS_E__COUNT: break;
 	}
 	return CNS_EXIT_FAILED;
 }
@@ -137,8 +135,8 @@ int cns_error_exit_code(enum cns_error_code code)
  * line, and without the "DETAIL:" label, so that a quoted source line and
  * its caret keep their columns; a detail that is the message again is
  * left out. */
-static void format_detail(const struct cns_error *err, char *buf,
-			  size_t size, size_t *n)
+static void format_detail(const struct cns_error *err, char *buf, size_t size,
+			  size_t *n)
 {
 	const char *d = err->detail;
 	size_t have = *n < size ? *n : (size ? size - 1 : 0);
@@ -159,9 +157,9 @@ char *cns_error_format(const struct cns_error *err, char *buf, size_t size)
 {
 	size_t n = 0;
 
-#define ADD(...)                                                          \
-	do {                                                              \
-		if (n < size)                                             \
+#define ADD(...)                                                               \
+	do {                                                                   \
+		if (n < size)                                                  \
 			n += (size_t)snprintf(buf + n, size - n, __VA_ARGS__); \
 	} while (0)
 	if (size)

@@ -38,8 +38,7 @@ int cns_mkdir_p(const char *path)
 	return 0;
 }
 
-int cns_write_atomic(const char *path, const char *data, size_t len,
-		     int mode)
+int cns_write_atomic(const char *path, const char *data, size_t len, int mode)
 {
 	static unsigned counter;
 	char tmp[PATH_MAX];

@@ -17,8 +17,8 @@
 /* Keys whose value is a secret, in any dialect.  sslpassword is libpq's
  * passphrase of the client key; passwd is what some ODBC drivers and
  * hand-written strings use. */
-static const char *const secret_keys[] = {"password", "passwd", "pwd",
-					  "sslpassword"};
+static const char *const secret_keys[] = { "password", "passwd", "pwd",
+					   "sslpassword" };
 #define NKEYS (sizeof(secret_keys) / sizeof(secret_keys[0]))
 
 /* Shorter values are not hidden wherever they occur (see secrets.h). */
@@ -49,8 +49,8 @@ struct scan {
 };
 
 static void emit(struct scan *sc, enum cns_conn_kind kind, const char *key,
-		 size_t keylen, const char *start, const char *end,
-		 bool secret, const char *problem)
+		 size_t keylen, const char *start, const char *end, bool secret,
+		 const char *problem)
 {
 	struct cns_conn_token t;
 
@@ -85,9 +85,9 @@ static void pct_decode(struct cns_buf *b, const char *s, size_t n)
 		if (s[i] == '%' && i + 2 < n &&
 		    hexval((unsigned char)s[i + 1]) >= 0 &&
 		    hexval((unsigned char)s[i + 2]) >= 0) {
-			cns_buf_addc(b, (char)(hexval((unsigned char)s[i + 1]) *
-						       16 +
-					       hexval((unsigned char)s[i + 2])));
+			cns_buf_addc(
+				b, (char)(hexval((unsigned char)s[i + 1]) * 16 +
+					  hexval((unsigned char)s[i + 2])));
 			i += 2;
 		} else {
 			cns_buf_addc(b, s[i]);
@@ -275,7 +275,7 @@ static void scan_odbc(struct scan *sc, const char *s)
 int cns_conn_scan(const char *conn, enum cns_conn_style style, cns_conn_fn fn,
 		  void *arg)
 {
-	struct scan sc = {fn, arg, 0, {NULL, 0, 0}};
+	struct scan sc = { fn, arg, 0, { NULL, 0, 0 } };
 
 	cns_buf_init(&sc.val);
 	switch (style) {
@@ -294,9 +294,7 @@ int cns_conn_scan(const char *conn, enum cns_conn_style style, cns_conn_fn fn,
 			scan_libpq(&sc, conn);
 		}
 		break;
-	case CNS_CONN_ODBC:
-		scan_odbc(&sc, conn);
-		break;
+	case CNS_CONN_ODBC: scan_odbc(&sc, conn); break;
 	}
 	cns_buf_release(&sc.val);
 	return sc.problems;
@@ -307,7 +305,7 @@ int cns_conn_scan(const char *conn, enum cns_conn_style style, cns_conn_fn fn,
 /* Guards set, nset and cap; held while scrubbing so that a secret added
  * by another thread is either used whole or not at all. */
 static pthread_mutex_t set_lock = PTHREAD_MUTEX_INITIALIZER;
-static char **set;  /* longest first, so a secret that holds another is
+static char **set; /* longest first, so a secret that holds another is
 		     * hidden whole */
 static size_t nset, cap;
 
@@ -347,8 +345,7 @@ static void add_token(const struct cns_conn_token *t, void *arg)
 	/* A quoted value without its quotes as written (escapes kept), and
 	 * the pieces of a password that held an unencoded "@". */
 	if (t->end - t->start >= 2 && (*t->start == '\'' || *t->start == '{'))
-		cns_secrets_add(t->start + 1,
-				(size_t)(t->end - t->start - 2));
+		cns_secrets_add(t->start + 1, (size_t)(t->end - t->start - 2));
 	if (t->kind == CNS_CONN_PASS)
 		for (const char *p = t->start, *e; p < t->end; p = e + 1) {
 			e = memchr(p, '@', (size_t)(t->end - p));
@@ -626,8 +623,8 @@ static void pass_quoted(const char *s, struct sink *out)
 void cns_secrets_scrub(const char *text, struct cns_buf *out)
 {
 	struct cns_buf a, b;
-	struct sink sa = {&a, NULL, 0, 0}, sb = {&b, NULL, 0, 0};
-	struct sink so = {out, NULL, 0, 0};
+	struct sink sa = { &a, NULL, 0, 0 }, sb = { &b, NULL, 0, 0 };
+	struct sink so = { out, NULL, 0, 0 };
 
 	cns_buf_init(&a);
 	cns_buf_init(&b);
@@ -648,8 +645,9 @@ void cns_secrets_scrub_fixed(const char *text, bool truncated, char *out,
 			     size_t size)
 {
 	char a[4096], b[4096];
-	struct sink sa = {NULL, a, 0, sizeof(a)}, sb = {NULL, b, 0, sizeof(b)};
-	struct sink so = {NULL, out, 0, size};
+	struct sink sa = { NULL, a, 0, sizeof(a) },
+		    sb = { NULL, b, 0, sizeof(b) };
+	struct sink so = { NULL, out, 0, size };
 
 	a[0] = b[0] = '\0';
 	if (size)
@@ -681,7 +679,7 @@ static void redact_token(const struct cns_conn_token *t, void *arg)
 void cns_secrets_redact_conn(const char *conn, enum cns_conn_style style,
 			     struct cns_buf *out)
 {
-	struct redact r = {conn, out};
+	struct redact r = { conn, out };
 
 	cns_buf_add(out, "", 0);
 	cns_conn_scan(conn, style, redact_token, &r);

@@ -67,7 +67,11 @@ static struct point *find(const char *name, int create)
 	return &points[npoints++];
 }
 
-enum action { KILL, PAUSE, DROP };
+enum action {
+	KILL,
+	PAUSE,
+	DROP
+};
 
 static void parse(const char *spec, enum action what)
 {
@@ -138,7 +142,7 @@ void cns_testhook(const char *name)
 
 void cns_testhook_drop(const char *point, int fd)
 {
-	struct timespec ts = {0, 300 * 1000000L};
+	struct timespec ts = { 0, 300 * 1000000L };
 	struct point *p;
 	int drop = 0, pair[2];
 

@@ -199,12 +199,8 @@ static int64_t rule_local(const struct rule_date *d, int64_t year)
 	int64_t jan1 = days_from_civil(year, 1, 1), day = jan1;
 
 	switch (d->kind) {
-	case 'J':
-		day = jan1 + d->n - 1 + (is_leap(year) && d->n >= 60);
-		break;
-	case 'D':
-		day = jan1 + d->n;
-		break;
+	case 'J': day = jan1 + d->n - 1 + (is_leap(year) && d->n >= 60); break;
+	case 'D': day = jan1 + d->n; break;
 	case 'M': {
 		int64_t first = days_from_civil(year, d->m, 1);
 		int wd = weekday_from_days(first);
@@ -294,8 +290,7 @@ int32_t cns_tz_offset(const struct cns_tz *tz, int64_t t)
 	int lo, hi;
 
 	if (tz->ntrans == 0)
-		return tz->has_rule ? rule_offset(&tz->rule, t)
-				    : tz->first_off;
+		return tz->has_rule ? rule_offset(&tz->rule, t) : tz->first_off;
 	if (t < tz->trans[0])
 		return tz->first_off;
 	if (t >= tz->trans[tz->ntrans - 1] && tz->has_rule)
@@ -341,8 +336,7 @@ int64_t cns_tz_next_change(const struct cns_tz *tz, int64_t t)
 	return rule_next_change(&tz->rule, t);
 }
 
-int cns_tz_local_to_utc(const struct cns_tz *tz, int64_t local,
-			int64_t *utc)
+int cns_tz_local_to_utc(const struct cns_tz *tz, int64_t local, int64_t *utc)
 {
 	/* Walk the segments of constant offset around `local` (offsets are
 	 * within +-26h) and keep every instant that reads as `local`. */
@@ -646,13 +640,14 @@ static void suggest_zone(const char *name, struct cns_error *err)
 				return;
 			}
 		}
-	} else if (!slash && closest_entry(tz_dir(), name, best,
-					   sizeof(best))) {
+	} else if (!slash &&
+		   closest_entry(tz_dir(), name, best, sizeof(best))) {
 		cns_error_hint(err, "did you mean \"%s\"?", best);
 		return;
 	}
-	cns_error_hint(err, "a time zone is a name from the tz database, "
-			    "such as \"Europe/London\" (see %s)",
+	cns_error_hint(err,
+		       "a time zone is a name from the tz database, "
+		       "such as \"Europe/London\" (see %s)",
 		       tz_dir());
 }
 
@@ -670,8 +665,9 @@ static int load_path(const char *path, const char *label, const char *name,
 			cns_error_set(err, CNS_E_CONFIG,
 				      "unknown time zone \"%s\"", label);
 			if (errno == EISDIR)
-				cns_error_hint(err, "\"%s\" is a folder of "
-						    "zones, such as \"%s/...\"",
+				cns_error_hint(err,
+					       "\"%s\" is a folder of "
+					       "zones, such as \"%s/...\"",
 					       label, label);
 			else
 				suggest_zone(label, err);
@@ -825,14 +821,13 @@ char *cns_time_format(int64_t t, const struct cns_tz *tz, char *buf,
 		snprintf(buf, size,
 			 "%04lld-%02d-%02dT%02d:%02d:%02d%c%02d:%02d:%02d",
 			 (long long)c.year, c.month, c.day, c.hour, c.minute,
-			 c.second, off < 0 ? '-' : '+', a / 3600,
-			 a / 60 % 60, a % 60);
+			 c.second, off < 0 ? '-' : '+', a / 3600, a / 60 % 60,
+			 a % 60);
 	else
 		snprintf(buf, size,
 			 "%04lld-%02d-%02dT%02d:%02d:%02d%c%02d:%02d",
 			 (long long)c.year, c.month, c.day, c.hour, c.minute,
-			 c.second, off < 0 ? '-' : '+', a / 3600,
-			 a / 60 % 60);
+			 c.second, off < 0 ? '-' : '+', a / 3600, a / 60 % 60);
 	return buf;
 }
 
@@ -873,14 +868,13 @@ int cns_time_parse(const char *text, const struct cns_tz *tz, int64_t *t,
 		   struct cns_error *err)
 {
 	const char *s = text;
-	struct civil c = {0};
+	struct civil c = { 0 };
 	int y, mo, d, oh = 0, om = 0;
 	bool has_off = false;
 	int sign = 1;
 
 	if (!take_digits(&s, 4, &y) || *s++ != '-' ||
-	    !take_digits(&s, 2, &mo) || *s++ != '-' ||
-	    !take_digits(&s, 2, &d))
+	    !take_digits(&s, 2, &mo) || *s++ != '-' || !take_digits(&s, 2, &d))
 		return bad_time(text, err);
 	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
 		return bad_time(text, err);

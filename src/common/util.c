@@ -466,20 +466,20 @@ static char *parse_name_part(struct cns_arena *a, const char **sp,
 	} else {
 		for (; *s && unquoted_char((unsigned char)*s, part.len == 0);
 		     s++)
-			cns_buf_addc(&part, (char)(*s >= 'A' && *s <= 'Z' ?
-							   *s - 'A' + 'a' :
-							   *s));
+			cns_buf_addc(&part, (char)(*s >= 'A' && *s <= 'Z'
+							   ? *s - 'A' + 'a'
+							   : *s));
 		if (part.len == 0) {
 			*why = *s ? "a name without quotes has only letters, "
 				    "digits, _ and $ and does not start with "
-				    "a digit" :
-				    "empty name";
+				    "a digit"
+				  : "empty name";
 			goto fail;
 		}
 	}
 	*sp = s;
-	out = cns_arena_strndup(a, part.data, cns_pg_name_clip(part.data,
-							      part.len));
+	out = cns_arena_strndup(a, part.data,
+				cns_pg_name_clip(part.data, part.len));
 	cns_buf_release(&part);
 	return out;
 fail:
@@ -513,8 +513,8 @@ int cns_pg_parse_qname(struct cns_arena *a, const char *text,
 		}
 	}
 	if (*s) {
-		*why = *s == '.' ? "more than two parts (schema.table)" :
-				   "a name without quotes has only letters, "
+		*why = *s == '.' ? "more than two parts (schema.table)"
+				 : "a name without quotes has only letters, "
 				   "digits, _ and $";
 		return -1;
 	}

@@ -36,10 +36,14 @@
 /* Longest source name: it ends up in file names and log prefixes. */
 #define SOURCE_NAME_MAX 63
 /* Characters of an environment variable name in ${NAME}. */
-#define NAME_CHARS                                                   \
+#define NAME_CHARS                                                             \
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
 
-enum sec_kind { SEC_JOB, SEC_TARGET, SEC_SOURCE };
+enum sec_kind {
+	SEC_JOB,
+	SEC_TARGET,
+	SEC_SOURCE
+};
 
 /* How a field is stored; derived from the field's C type below. */
 enum storage {
@@ -72,158 +76,160 @@ enum storage {
  * in a job file, required, enum values (in the order of the C enum),
  * integer range, drivers, doc line.
  */
-#define KEYS(X)                                                              \
-	X(JOB, name, name, STRING, NULL, false, NULL, 0, 0, 0,                \
-	  "job name in logs, locks and history (default: file name)")         \
-	X(JOB, schedule, schedule, STRING, NULL, false, NULL, 0, 0, 0,        \
-	  "cron expression (5 fields, or 6 with seconds first) or @daily ...")\
-	X(JOB, timezone, timezone, STRING, NULL, false, NULL, 0, 0, 0,        \
-	  "time zone of the schedule (default: the host's)")                  \
-	X(JOB, overlap, overlap, ENUM, "skip", false, "skip|queue", 0, 0, 0,  \
-	  "a run due while the last one still runs: skip it or queue it")     \
-	X(JOB, catchup, catchup, ENUM, "none", false, "none|once", 0, 0, 0,   \
-	  "runs missed while down: none, or run once")                        \
-	X(JOB, jitter, jitter_ms, DURATION, "0", false, NULL, 0, 0, 0,        \
-	  "upper bound of a fixed per-job delay (from its name) on each start")\
-	X(JOB, max_runtime, max_runtime_ms, DURATION, "0", false, NULL, 0, 0, \
-	  0, "stop a run that takes longer (0: no limit)")                    \
-	X(JOB, stall_timeout, stall_timeout_ms, DURATION, "0", false, NULL,   \
-	  0, 0, 0, "stop a run without progress for this long (0: no limit)") \
-	X(JOB, kill_grace, kill_grace_ms, DURATION, "30s", false, NULL, 0, 0, \
-	  0, "time a stopped run gets to roll back before it is killed")      \
-	X(JOB, statement_timeout, statement_timeout_ms, DURATION, "0", false, \
-	  NULL, 0, 0, 0, "statement_timeout of each query (0: server's)")     \
-	X(JOB, batch_size, batch_size, INT, "10000", false, NULL, 1, 1000000, \
-	  0, "rows per chunk, loaded and committed together")                 \
-	X(JOB, parallel, parallel, INT, "4", false, NULL, 1, 64, 0,           \
-	  "sources read at the same time")                                    \
-	X(JOB, parallel_shards, parallel_shards, INT, "1", false, NULL, 1,    \
-	  64, 0, "shards of a sharded job read at once by run")               \
-	X(JOB, max_rejects, max_rejects, REJECTS, "0", false, NULL, 0, 0, 0,  \
-	  "rejected rows allowed: a count (100) or a percentage (1%)")        \
-	X(JOB, retries, retries, INT, "3", false, NULL, 0, 100, 0,            \
-	  "retries after a transient failure")                                \
-	X(JOB, retry_delay, retry_delay_ms, DURATION, "1s", false, NULL, 0,   \
-	  0, 0, "wait before a retry")                                        \
-	X(JOB, transforms, transforms, PATH, NULL, true, NULL, 0, 0, 0,       \
-	  "transform file: sources to the target schema")                     \
-	X(JOB, lock, lock, ENUM, "both", false, "both|local|target", 0, 0, 0, \
-	  "overlap lock: local lock file, target advisory lock, or both")     \
-	X(JOB, lock_dir, lock_dir, PATH, NULL, false, NULL, 0, 0, 0,          \
-	  "folder of the lock file (default: the system's lock folder)")      \
-	X(JOB, log_dir, log_dir, PATH, "log", false, NULL, 0, 0, 0,           \
-	  "folder of run logs")                                               \
-	X(JOB, rejects_dir, rejects_dir, PATH, "rejects", false, NULL, 0, 0,  \
-	  0, "folder of rejected-row files")                                  \
-	X(JOB, log_format, log_format, ENUM, "text", false, "text|json", 0,   \
-	  0, 0, "format of the run log")                                      \
-	X(JOB, log_keep, log_keep, STRING, "30", false, NULL, 0, 0, 0,        \
-	  "run logs kept: a count (30) or an age (14d)")                      \
-	X(JOB, metrics_file, metrics_file, PATH, NULL, false, NULL, 0, 0, 0,  \
-	  "file rewritten with metrics after each run")                       \
-	X(JOB, syslog, syslog, BOOL, "no", false, NULL, 0, 0, 0,              \
-	  "also report runs to syslog")                                       \
-	X(JOB, max_age, max_age_ms, DURATION, "0", false, NULL, 0, 0, 0,      \
-	  "status: last success too old (0: two schedule intervals)")         \
-	X(JOB, on_volume_anomaly, on_volume_anomaly, ENUM, "warn", false,     \
-	  "warn|fail", 0, 0, 0, "a source outside min_rows or max_change")    \
-	X(JOB, notify_command, notify_command, PATH, NULL, false, NULL, 0, 0, \
-	  0, "program run on a failure, a recovery or a warning")             \
-	X(JOB, notify_url, notify_url, SECRET, NULL, false, NULL, 0, 0, 0,    \
-	  "URL that gets the same facts as a JSON POST")                      \
-	X(JOB, notify_timeout, notify_timeout_ms, DURATION, "30s", false,     \
-	  NULL, 0, 0, 0, "time limit of each notification")                  \
-	X(TARGET, driver, driver, ENUM, "postgres", false, "postgres", 0, 0,  \
-	  0, "kind of target database")                                       \
-	X(TARGET, conninfo, conninfo, SECRET, NULL, true, NULL, 0, 0, 0,      \
-	  "libpq connection string or URI")                                   \
-	X(TARGET, table, table, STRING, NULL, true, NULL, 0, 0, 0,            \
-	  "target table: [schema.]table; unquoted parts fold to lower case")  \
-	X(TARGET, key, key, LIST, NULL, false, NULL, 0, 0, 0,                 \
-	  "columns that identify a row (for upsert and dedupe)")              \
-	X(TARGET, mode, mode, ENUM, "append", false, "append|upsert|replace", \
-	  0, 0, 0, "how rows are loaded")                                     \
-	X(TARGET, create, create, BOOL, "yes", false, NULL, 0, 0, 0,          \
-	  "create the table from the transform schema if missing")           \
-	X(TARGET, dedupe, dedupe, BOOL, "no", false, NULL, 0, 0, 0,           \
-	  "keep one row per key: the last by dedupe_order")                  \
-	X(TARGET, dedupe_order, dedupe_order, STRING, NULL, false, NULL, 0,   \
-	  0, 0, "schema columns, as a tuple, that pick the last row of a key")\
-	X(TARGET, on_schema_change, on_schema_change, ENUM, "fail", false,    \
-	  "fail|evolve", 0, 0, 0,                                             \
-	  "[schema] and the table differ: fail, or add and widen columns")    \
-	X(SOURCE, driver, driver, ENUM, NULL, true, "postgres|odbc|csv", 0,   \
-	  0, D_ALL, "kind of source")                                         \
-	X(SOURCE, conninfo, conninfo, SECRET, NULL, false, NULL, 0, 0, D_PG,  \
-	  "postgres: libpq connection string or URI")                         \
-	X(SOURCE, dsn, dsn, STRING, NULL, false, NULL, 0, 0, D_ODBC,          \
-	  "odbc: data source name from odbc.ini")                             \
-	X(SOURCE, connection, connection, SECRET, NULL, false, NULL, 0, 0,    \
-	  D_ODBC, "odbc: connection string (Driver=...;...)")                 \
-	X(SOURCE, user, user, STRING, NULL, false, NULL, 0, 0, D_ODBC,        \
-	  "odbc: user name")                                                  \
-	X(SOURCE, password, password, SECRET, NULL, false, NULL, 0, 0,        \
-	  D_ODBC, "odbc: password (better: password_file or ${ENV})")         \
-	X(SOURCE, password_file, password_file, PATH, NULL, false, NULL, 0,   \
-	  0, D_ODBC, "odbc: file holding the password")                       \
-	X(SOURCE, login_timeout, login_timeout_ms, DURATION, "30s", false,    \
-	  NULL, 0, 0, D_ODBC, "odbc: longest connection attempt (0: none)")   \
-	X(SOURCE, table, table, STRING, NULL, false, NULL, 0, 0, D_SQL,       \
-	  "table or view to read: [schema.]table (postgres: folds as SQL)")   \
-	X(SOURCE, columns, columns, LIST, NULL, false, NULL, 0, 0, D_ALL,     \
-	  "columns to read (csv without header: their names)")                \
-	X(SOURCE, where, where, STRING, NULL, false, NULL, 0, 0, D_SQL,       \
-	  "SQL condition on table")                                           \
-	X(SOURCE, query, query, STRING, NULL, false, NULL, 0, 0, D_SQL,       \
-	  "SQL query to read instead of a table")                             \
-	X(SOURCE, incremental, incremental, LIST, NULL, false, NULL, 0, 0,    \
-	  D_SQL, "columns whose growth marks new rows (watermark)")           \
-	X(SOURCE, key, key, LIST, NULL, false, NULL, 0, 0, D_SQL,             \
-	  "tie-breaker columns for incremental")                              \
-	X(SOURCE, lookback, lookback_ms, DURATION, "0", false, NULL, 0, 0,    \
-	  D_SQL, "also read this far behind the watermark")                   \
-	X(SOURCE, null_incremental, null_incremental, ENUM, "skip", false,    \
-	  "skip|include-once|error", 0, 0, D_SQL,                             \
-	  "rows whose incremental column is null")                            \
-	X(SOURCE, timezone, timezone, STRING, NULL, false, NULL, 0, 0, D_ALL, \
-	  "zone of timestamps without an offset")                             \
-	X(SOURCE, path, path, PATH, NULL, false, NULL, 0, 0, D_CSV,           \
-	  "csv: file or glob; .gz files are decompressed")                    \
-	X(SOURCE, header, header, BOOL, "yes", false, NULL, 0, 0, D_CSV,      \
-	  "csv: the first line names the columns")                            \
-	X(SOURCE, delimiter, delimiter, CHAR, ",", false, NULL, 0, 0, D_CSV,  \
-	  "csv: field separator: one character, tab or space")                \
-	X(SOURCE, quote, quote, CHAR, "\"", false, NULL, 0, 0, D_CSV,         \
-	  "csv: quote character")                                             \
-	X(SOURCE, encoding, encoding, ENUM, "utf-8", false, "utf-8", 0, 0,    \
-	  D_CSV, "csv: file encoding")                                        \
-	X(SOURCE, min_rows, min_rows, INT, NULL, false, NULL, 0, INT64_MAX,   \
-	  D_ALL, "volume guard: fewest rows a run expects")                   \
-	X(SOURCE, max_change, max_change, PERCENT, NULL, false, NULL, 0, 0,   \
-	  D_ALL,                                                              \
-	  "volume guard: largest change from the last 7 good runs' median")   \
-	X(SOURCE, deletes, deletes, ENUM, "ignore", false, "ignore|soft|hard", \
-	  0, 0, D_ALL, "target rows of the source that a full read missed")   \
-	X(SOURCE, source_key, source_key, STRING, NULL, false, NULL, 0, 0,    \
-	  D_ALL, "SQL condition on target rows: those that came from here")   \
-	X(SOURCE, max_deletes, max_deletes_text, STRING, "10%", false, NULL,  \
-	  0, 0, D_ALL, "most rows a run may delete: a count or a percentage") \
-	X(SOURCE, shards, shards, INT, "1", false, NULL, 1, 1024, D_ALL,      \
-	  "split the source into this many shards (plus one for NULLs)")     \
-	X(SOURCE, split_by, split_by, STRING, NULL, false, NULL, 0, 0, D_SQL, \
-	  "column whose values split the shards")                             \
-	X(SOURCE, split_method, split_method, ENUM, "auto", false,            \
-	  "auto|range|hash|blocks|files", 0, 0, D_ALL,                       \
+#define KEYS(X)                                                                 \
+	X(JOB, name, name, STRING, NULL, false, NULL, 0, 0, 0,                  \
+	  "job name in logs, locks and history (default: file name)")           \
+	X(JOB, schedule, schedule, STRING, NULL, false, NULL, 0, 0, 0,          \
+	  "cron expression (5 fields, or 6 with seconds first) or @daily ...")  \
+	X(JOB, timezone, timezone, STRING, NULL, false, NULL, 0, 0, 0,          \
+	  "time zone of the schedule (default: the host's)")                    \
+	X(JOB, overlap, overlap, ENUM, "skip", false, "skip|queue", 0, 0, 0,    \
+	  "a run due while the last one still runs: skip it or queue it")       \
+	X(JOB, catchup, catchup, ENUM, "none", false, "none|once", 0, 0, 0,     \
+	  "runs missed while down: none, or run once")                          \
+	X(JOB, jitter, jitter_ms, DURATION, "0", false, NULL, 0, 0, 0,          \
+	  "upper bound of a fixed per-job delay (from its name) on each start") \
+	X(JOB, max_runtime, max_runtime_ms, DURATION, "0", false, NULL, 0, 0,   \
+	  0, "stop a run that takes longer (0: no limit)")                      \
+	X(JOB, stall_timeout, stall_timeout_ms, DURATION, "0", false, NULL, 0,  \
+	  0, 0, "stop a run without progress for this long (0: no limit)")      \
+	X(JOB, kill_grace, kill_grace_ms, DURATION, "30s", false, NULL, 0, 0,   \
+	  0, "time a stopped run gets to roll back before it is killed")        \
+	X(JOB, statement_timeout, statement_timeout_ms, DURATION, "0", false,   \
+	  NULL, 0, 0, 0, "statement_timeout of each query (0: server's)")       \
+	X(JOB, batch_size, batch_size, INT, "10000", false, NULL, 1, 1000000,   \
+	  0, "rows per chunk, loaded and committed together")                   \
+	X(JOB, parallel, parallel, INT, "4", false, NULL, 1, 64, 0,             \
+	  "sources read at the same time")                                      \
+	X(JOB, parallel_shards, parallel_shards, INT, "1", false, NULL, 1, 64,  \
+	  0, "shards of a sharded job read at once by run")                     \
+	X(JOB, max_rejects, max_rejects, REJECTS, "0", false, NULL, 0, 0, 0,    \
+	  "rejected rows allowed: a count (100) or a percentage (1%)")          \
+	X(JOB, retries, retries, INT, "3", false, NULL, 0, 100, 0,              \
+	  "retries after a transient failure")                                  \
+	X(JOB, retry_delay, retry_delay_ms, DURATION, "1s", false, NULL, 0, 0,  \
+	  0, "wait before a retry")                                             \
+	X(JOB, transforms, transforms, PATH, NULL, true, NULL, 0, 0, 0,         \
+	  "transform file: sources to the target schema")                       \
+	X(JOB, lock, lock, ENUM, "both", false, "both|local|target", 0, 0, 0,   \
+	  "overlap lock: local lock file, target advisory lock, or both")       \
+	X(JOB, lock_dir, lock_dir, PATH, NULL, false, NULL, 0, 0, 0,            \
+	  "folder of the lock file (default: the system's lock folder)")        \
+	X(JOB, log_dir, log_dir, PATH, "log", false, NULL, 0, 0, 0,             \
+	  "folder of run logs")                                                 \
+	X(JOB, rejects_dir, rejects_dir, PATH, "rejects", false, NULL, 0, 0,    \
+	  0, "folder of rejected-row files")                                    \
+	X(JOB, log_format, log_format, ENUM, "text", false, "text|json", 0, 0,  \
+	  0, "format of the run log")                                           \
+	X(JOB, log_keep, log_keep, STRING, "30", false, NULL, 0, 0, 0,          \
+	  "run logs kept: a count (30) or an age (14d)")                        \
+	X(JOB, metrics_file, metrics_file, PATH, NULL, false, NULL, 0, 0, 0,    \
+	  "file rewritten with metrics after each run")                         \
+	X(JOB, syslog, syslog, BOOL, "no", false, NULL, 0, 0, 0,                \
+	  "also report runs to syslog")                                         \
+	X(JOB, max_age, max_age_ms, DURATION, "0", false, NULL, 0, 0, 0,        \
+	  "status: last success too old (0: two schedule intervals)")           \
+	X(JOB, on_volume_anomaly, on_volume_anomaly, ENUM, "warn", false,       \
+	  "warn|fail", 0, 0, 0, "a source outside min_rows or max_change")      \
+	X(JOB, notify_command, notify_command, PATH, NULL, false, NULL, 0, 0,   \
+	  0, "program run on a failure, a recovery or a warning")               \
+	X(JOB, notify_url, notify_url, SECRET, NULL, false, NULL, 0, 0, 0,      \
+	  "URL that gets the same facts as a JSON POST")                        \
+	X(JOB, notify_timeout, notify_timeout_ms, DURATION, "30s", false,       \
+	  NULL, 0, 0, 0, "time limit of each notification")                     \
+	X(TARGET, driver, driver, ENUM, "postgres", false, "postgres", 0, 0,    \
+	  0, "kind of target database")                                         \
+	X(TARGET, conninfo, conninfo, SECRET, NULL, true, NULL, 0, 0, 0,        \
+	  "libpq connection string or URI")                                     \
+	X(TARGET, table, table, STRING, NULL, true, NULL, 0, 0, 0,              \
+	  "target table: [schema.]table; unquoted parts fold to lower case")    \
+	X(TARGET, key, key, LIST, NULL, false, NULL, 0, 0, 0,                   \
+	  "columns that identify a row (for upsert and dedupe)")                \
+	X(TARGET, mode, mode, ENUM, "append", false, "append|upsert|replace",   \
+	  0, 0, 0, "how rows are loaded")                                       \
+	X(TARGET, create, create, BOOL, "yes", false, NULL, 0, 0, 0,            \
+	  "create the table from the transform schema if missing")              \
+	X(TARGET, dedupe, dedupe, BOOL, "no", false, NULL, 0, 0, 0,             \
+	  "keep one row per key: the last by dedupe_order")                     \
+	X(TARGET, dedupe_order, dedupe_order, STRING, NULL, false, NULL, 0, 0,  \
+	  0, "schema columns, as a tuple, that pick the last row of a key")     \
+	X(TARGET, on_schema_change, on_schema_change, ENUM, "fail", false,      \
+	  "fail|evolve", 0, 0, 0,                                               \
+	  "[schema] and the table differ: fail, or add and widen columns")      \
+	X(SOURCE, driver, driver, ENUM, NULL, true, "postgres|odbc|csv", 0, 0,  \
+	  D_ALL, "kind of source")                                              \
+	X(SOURCE, conninfo, conninfo, SECRET, NULL, false, NULL, 0, 0, D_PG,    \
+	  "postgres: libpq connection string or URI")                           \
+	X(SOURCE, dsn, dsn, STRING, NULL, false, NULL, 0, 0, D_ODBC,            \
+	  "odbc: data source name from odbc.ini")                               \
+	X(SOURCE, connection, connection, SECRET, NULL, false, NULL, 0, 0,      \
+	  D_ODBC, "odbc: connection string (Driver=...;...)")                   \
+	X(SOURCE, user, user, STRING, NULL, false, NULL, 0, 0, D_ODBC,          \
+	  "odbc: user name")                                                    \
+	X(SOURCE, password, password, SECRET, NULL, false, NULL, 0, 0, D_ODBC,  \
+	  "odbc: password (better: password_file or ${ENV})")                   \
+	X(SOURCE, password_file, password_file, PATH, NULL, false, NULL, 0, 0,  \
+	  D_ODBC, "odbc: file holding the password")                            \
+	X(SOURCE, login_timeout, login_timeout_ms, DURATION, "30s", false,      \
+	  NULL, 0, 0, D_ODBC, "odbc: longest connection attempt (0: none)")     \
+	X(SOURCE, table, table, STRING, NULL, false, NULL, 0, 0, D_SQL,         \
+	  "table or view to read: [schema.]table (postgres: folds as SQL)")     \
+	X(SOURCE, columns, columns, LIST, NULL, false, NULL, 0, 0, D_ALL,       \
+	  "columns to read (csv without header: their names)")                  \
+	X(SOURCE, where, where, STRING, NULL, false, NULL, 0, 0, D_SQL,         \
+	  "SQL condition on table")                                             \
+	X(SOURCE, query, query, STRING, NULL, false, NULL, 0, 0, D_SQL,         \
+	  "SQL query to read instead of a table")                               \
+	X(SOURCE, incremental, incremental, LIST, NULL, false, NULL, 0, 0,      \
+	  D_SQL, "columns whose growth marks new rows (watermark)")             \
+	X(SOURCE, key, key, LIST, NULL, false, NULL, 0, 0, D_SQL,               \
+	  "tie-breaker columns for incremental")                                \
+	X(SOURCE, lookback, lookback_ms, DURATION, "0", false, NULL, 0, 0,      \
+	  D_SQL, "also read this far behind the watermark")                     \
+	X(SOURCE, null_incremental, null_incremental, ENUM, "skip", false,      \
+	  "skip|include-once|error", 0, 0, D_SQL,                               \
+	  "rows whose incremental column is null")                              \
+	X(SOURCE, timezone, timezone, STRING, NULL, false, NULL, 0, 0, D_ALL,   \
+	  "zone of timestamps without an offset")                               \
+	X(SOURCE, path, path, PATH, NULL, false, NULL, 0, 0, D_CSV,             \
+	  "csv: file or glob; .gz files are decompressed")                      \
+	X(SOURCE, header, header, BOOL, "yes", false, NULL, 0, 0, D_CSV,        \
+	  "csv: the first line names the columns")                              \
+	X(SOURCE, delimiter, delimiter, CHAR, ",", false, NULL, 0, 0, D_CSV,    \
+	  "csv: field separator: one character, tab or space")                  \
+	X(SOURCE, quote, quote, CHAR, "\"", false, NULL, 0, 0, D_CSV,           \
+	  "csv: quote character")                                               \
+	X(SOURCE, encoding, encoding, ENUM, "utf-8", false, "utf-8", 0, 0,      \
+	  D_CSV, "csv: file encoding")                                          \
+	X(SOURCE, min_rows, min_rows, INT, NULL, false, NULL, 0, INT64_MAX,     \
+	  D_ALL, "volume guard: fewest rows a run expects")                     \
+	X(SOURCE, max_change, max_change, PERCENT, NULL, false, NULL, 0, 0,     \
+	  D_ALL,                                                                \
+	  "volume guard: largest change from the last 7 good runs' median")     \
+	X(SOURCE, deletes, deletes, ENUM, "ignore", false, "ignore|soft|hard",  \
+	  0, 0, D_ALL, "target rows of the source that a full read missed")     \
+	X(SOURCE, source_key, source_key, STRING, NULL, false, NULL, 0, 0,      \
+	  D_ALL, "SQL condition on target rows: those that came from here")     \
+	X(SOURCE, max_deletes, max_deletes_text, STRING, "10%", false, NULL,    \
+	  0, 0, D_ALL, "most rows a run may delete: a count or a percentage")   \
+	X(SOURCE, shards, shards, INT, "1", false, NULL, 1, 1024, D_ALL,        \
+	  "split the source into this many shards (plus one for NULLs)")        \
+	X(SOURCE, split_by, split_by, STRING, NULL, false, NULL, 0, 0, D_SQL,   \
+	  "column whose values split the shards")                               \
+	X(SOURCE, split_method, split_method, ENUM, "auto", false,              \
+	  "auto|range|hash|blocks|files", 0, 0, D_ALL,                          \
 	  "how shards split: quantile ranges, hash, ctid blocks, files")
 
 #define KEY_INDEX(sec, key, ...) KI_##sec##_##key,
-enum key_index { KEYS(KEY_INDEX) NKEYS };
+enum key_index {
+	KEYS(KEY_INDEX) NKEYS
+};
 
-#define KEY_PUBLIC(sec, key, field, type, def, req, vals, lo, hi, drv, doc) \
+#define KEY_PUBLIC(sec, key, field, type, def, req, vals, lo, hi, drv, doc)    \
 	{ SECNAME_##sec, #key, CNS_KEY_##type, def, req, vals, doc, lo, hi },
 static const struct cns_config_key keys[] = { KEYS(KEY_PUBLIC) };
 
-#define STORAGE(sec, field)                                          \
+#define STORAGE(sec, field)                                                    \
 	_Generic(((STRUCT_##sec *)0)->field,                         \
 		 char *: ST_STR, int: ST_INT, int64_t: ST_I64,        \
 		 bool: ST_BOOL, char: ST_CHAR, double: ST_DOUBLE,     \
@@ -237,27 +243,29 @@ struct key_impl {
 	unsigned drivers;
 };
 
-#define KEY_IMPL(sec, key, field, type, def, req, vals, lo, hi, drv, doc) \
+#define KEY_IMPL(sec, key, field, type, def, req, vals, lo, hi, drv, doc)      \
 	{ SEC_##sec, offsetof(STRUCT_##sec, field), STORAGE(sec, field), drv },
 static const struct key_impl impl[] = { KEYS(KEY_IMPL) };
 
 /* A wrong field in the table would write the wrong bytes: catch it when
  * compiling. */
-#define TYPE_FITS(t, st)                                                   \
-	(((t) == CNS_KEY_STRING || (t) == CNS_KEY_PATH ||                  \
-	  (t) == CNS_KEY_SECRET) ? (st) == ST_STR :                        \
-	 (t) == CNS_KEY_INT ? ((st) == ST_INT || (st) == ST_I64) :         \
-	 (t) == CNS_KEY_BOOL ? (st) == ST_BOOL :                           \
-	 (t) == CNS_KEY_DURATION ? (st) == ST_I64 :                        \
-	 (t) == CNS_KEY_LIST ? (st) == ST_LIST :                           \
-	 (t) == CNS_KEY_ENUM ? ((st) == ST_ENUM || (st) == ST_STR) :       \
-	 (t) == CNS_KEY_CHAR ? (st) == ST_CHAR : (st) == ST_DOUBLE)
-#define KEY_CHECK(sec, key, field, type, ...)                              \
-	_Static_assert(TYPE_FITS(CNS_KEY_##type, STORAGE(sec, field)),     \
-		       "type of " #sec "." #key " does not fit its field"); \
-	_Static_assert(STORAGE(sec, field) != ST_ENUM ||                   \
-			       sizeof(((STRUCT_##sec *)0)->field) ==       \
-				       sizeof(int),                        \
+#define TYPE_FITS(t, st)                                                       \
+	(((t) == CNS_KEY_STRING || (t) == CNS_KEY_PATH ||                      \
+	  (t) == CNS_KEY_SECRET)                                               \
+		 ? (st) == ST_STR                                              \
+	 : (t) == CNS_KEY_INT      ? ((st) == ST_INT || (st) == ST_I64)        \
+	 : (t) == CNS_KEY_BOOL     ? (st) == ST_BOOL                           \
+	 : (t) == CNS_KEY_DURATION ? (st) == ST_I64                            \
+	 : (t) == CNS_KEY_LIST     ? (st) == ST_LIST                           \
+	 : (t) == CNS_KEY_ENUM     ? ((st) == ST_ENUM || (st) == ST_STR)       \
+	 : (t) == CNS_KEY_CHAR     ? (st) == ST_CHAR                           \
+				   : (st) == ST_DOUBLE)
+#define KEY_CHECK(sec, key, field, type, ...)                                  \
+	_Static_assert(TYPE_FITS(CNS_KEY_##type, STORAGE(sec, field)),         \
+		       "type of " #sec "." #key " does not fit its field");    \
+	_Static_assert(STORAGE(sec, field) != ST_ENUM ||                       \
+			       sizeof(((STRUCT_##sec *)0)->field) ==           \
+				       sizeof(int),                            \
 		       "enum " #sec "." #key " is not int-sized");
 KEYS(KEY_CHECK)
 _Static_assert(sizeof(keys) / sizeof(keys[0]) == NKEYS, "key table");
@@ -496,8 +504,8 @@ static const char *type_text(const struct cns_config_key *k, char *buf,
 		if (k->max == INT64_MAX)
 			snprintf(buf, size, "int >= %lld", (long long)k->min);
 		else
-			snprintf(buf, size, "int %lld..%lld",
-				 (long long)k->min, (long long)k->max);
+			snprintf(buf, size, "int %lld..%lld", (long long)k->min,
+				 (long long)k->max);
 		return buf;
 	case CNS_KEY_BOOL: return "yes|no";
 	case CNS_KEY_DURATION: return "duration";
@@ -554,11 +562,11 @@ void cns_config_print_keys(FILE *out)
 
 struct section {
 	enum sec_kind kind;
-	int line;            /* of the [header] */
-	const char *label;   /* "[job]", "[source erp]" */
-	void *conf;          /* the struct its keys fill */
-	int keyline[NKEYS];  /* line where each key was set, 0 if not */
-	bool bad[NKEYS];     /* the key's value was rejected */
+	int line;           /* of the [header] */
+	const char *label;  /* "[job]", "[source erp]" */
+	void *conf;         /* the struct its keys fill */
+	int keyline[NKEYS]; /* line where each key was set, 0 if not */
+	bool bad[NKEYS];    /* the key's value was rejected */
 };
 
 struct problem {
@@ -572,9 +580,9 @@ struct parser {
 	struct cns_job_conf *job;
 	const char *text;
 	size_t len, pos;
-	int lineno;           /* line being read */
-	struct section *cur;  /* section of the keys that follow */
-	bool skip_keys;       /* under a broken or duplicate header */
+	int lineno;          /* line being read */
+	struct section *cur; /* section of the keys that follow */
+	bool skip_keys;      /* under a broken or duplicate header */
 	struct section **secs;
 	int nsecs, capsecs;
 	struct section *job_sec, *target_sec;
@@ -860,8 +868,7 @@ static void read_job(struct parser *p)
 
 		p->pos += n + (nl != NULL);
 		p->lineno++;
-		if (p->lineno == 1 && n >= 3 &&
-		    !memcmp(s, "\xEF\xBB\xBF", 3)) {
+		if (p->lineno == 1 && n >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3)) {
 			s += 3;
 			n -= 3;
 		}
@@ -987,9 +994,9 @@ static int interpolate(struct parser *p, const char *key, const char *raw,
 		/* A variable named for a secret is one wherever it is
 		 * used; a password inside a connection string is found by
 		 * reading the string (secret_value). */
-		if (v && (strcasestr(name, "pass") || strcasestr(name, "pwd") ||
-			  strcasestr(name, "secret") ||
-			  strcasestr(name, "token")))
+		if (v &&
+		    (strcasestr(name, "pass") || strcasestr(name, "pwd") ||
+		     strcasestr(name, "secret") || strcasestr(name, "token")))
 			cns_secrets_add(v, strlen(v));
 		if (!v) {
 			problem(p, line, NULL,
@@ -1050,9 +1057,8 @@ static void first_problem(const struct cns_conn_token *t, void *arg)
 static int secret_value(struct parser *p, int idx, int line, const char *key,
 			const char *v)
 {
-	enum cns_conn_style style = idx == KI_SOURCE_connection
-					    ? CNS_CONN_ODBC
-					    : CNS_CONN_LIBPQ;
+	enum cns_conn_style style =
+		idx == KI_SOURCE_connection ? CNS_CONN_ODBC : CNS_CONN_LIBPQ;
 	const char *why = NULL, *hint;
 
 	/* A password, and a URL whose path or query may carry a token: the
@@ -1073,8 +1079,8 @@ static int secret_value(struct parser *p, int idx, int line, const char *key,
 	else
 		hint = "write every pair as key=value, and a value that "
 		       "holds blanks in quotes: 'two words'";
-	problem(p, line, hint, "cannot read the connection string of \"%s\": %s",
-		key, why);
+	problem(p, line, hint,
+		"cannot read the connection string of \"%s\": %s", key, why);
 	return -1;
 }
 
@@ -1118,8 +1124,8 @@ static int set_enum(struct parser *p, const struct cns_config_key *k,
 
 		if (strlen(v) == n && !strncasecmp(s, v, n)) {
 			if (m->st == ST_STR)
-				*(char **)field = cns_arena_strndup(
-					&p->job->arena, s, n);
+				*(char **)field =
+					cns_arena_strndup(&p->job->arena, s, n);
 			else
 				*(int *)field = idx;
 			return 0;
@@ -1246,8 +1252,7 @@ static int set_value(struct parser *p, struct section *sec, int idx,
 			return -1;
 		}
 		return 0;
-	case CNS_KEY_ENUM:
-		return set_enum(p, k, m, field, v, line);
+	case CNS_KEY_ENUM: return set_enum(p, k, m, field, v, line);
 	case CNS_KEY_CHAR:
 		if (strlen(v) == 1 && (unsigned char)v[0] > ' ' &&
 		    (unsigned char)v[0] < 0x7f)
@@ -1402,8 +1407,8 @@ static void unquote_list(struct parser *p, struct section *sec, int idx,
 				keys[idx].name, sec->label);
 			return;
 		}
-		d = l->items[i] = cns_arena_strndup(&p->job->arena, s + 1,
-						    n - 2);
+		d = l->items[i] =
+			cns_arena_strndup(&p->job->arena, s + 1, n - 2);
 		for (char *r = d; *r; r++) {
 			if (*r == '"' && r[1] == '"')
 				r++;
@@ -1663,8 +1668,7 @@ static void default_job_name(struct parser *p)
 		n -= 5;
 	job->name = cns_arena_strndup(&job->arena, base, n);
 	if (!valid_job_name(job->name))
-		problem(p, p->job_sec->line,
-			"set \"name\" in [job]",
+		problem(p, p->job_sec->line, "set \"name\" in [job]",
 			"job name \"%s\" taken from the file name may use only "
 			"letters, digits, \"_\", \"-\" and \".\", not "
 			"starting with \".\"",
@@ -1684,8 +1688,7 @@ static void check_schedule(struct parser *p, struct section *j)
 		cns_error_clear(&e);
 		if (cns_cron_parse(&job->cron, job->schedule, &e) < 0)
 			problem(p, j->keyline[KI_JOB_schedule],
-				e.hint[0] ? e.hint : NULL,
-				"%s", e.message);
+				e.hint[0] ? e.hint : NULL, "%s", e.message);
 	}
 	if (!j->bad[KI_JOB_timezone]) {
 		cns_error_clear(&e);

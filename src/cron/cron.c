@@ -38,19 +38,19 @@ struct field_spec {
 	int name_base;
 };
 
-static const char *const month_names[] = {"jan", "feb", "mar", "apr",
-					  "may", "jun", "jul", "aug",
-					  "sep", "oct", "nov", "dec"};
-static const char *const dow_names[] = {"sun", "mon", "tue", "wed",
-					"thu", "fri", "sat"};
+static const char *const month_names[] = { "jan", "feb", "mar", "apr",
+					   "may", "jun", "jul", "aug",
+					   "sep", "oct", "nov", "dec" };
+static const char *const dow_names[] = { "sun", "mon", "tue", "wed",
+					 "thu", "fri", "sat" };
 
 static const struct field_spec specs[6] = {
-	[CNS_CRON_SECOND] = {"second", 0, 59, NULL, 0, 0},
-	[CNS_CRON_MINUTE] = {"minute", 0, 59, NULL, 0, 0},
-	[CNS_CRON_HOUR] = {"hour", 0, 23, NULL, 0, 0},
-	[CNS_CRON_DOM] = {"day-of-month", 1, 31, NULL, 0, 0},
-	[CNS_CRON_MONTH] = {"month", 1, 12, month_names, 12, 1},
-	[CNS_CRON_DOW] = {"day-of-week", 0, 7, dow_names, 7, 0},
+	[CNS_CRON_SECOND] = { "second", 0, 59, NULL, 0, 0 },
+	[CNS_CRON_MINUTE] = { "minute", 0, 59, NULL, 0, 0 },
+	[CNS_CRON_HOUR] = { "hour", 0, 23, NULL, 0, 0 },
+	[CNS_CRON_DOM] = { "day-of-month", 1, 31, NULL, 0, 0 },
+	[CNS_CRON_MONTH] = { "month", 1, 12, month_names, 12, 1 },
+	[CNS_CRON_DOW] = { "day-of-week", 0, 7, dow_names, 7, 0 },
 };
 
 /* What a field parser needs to say where a problem is. */
@@ -84,9 +84,8 @@ static int field_error(struct pctx *p, const char *sub, size_t sublen,
 				     p->expr, p->spec->name, (int)p->flen,
 				     p->ftext, (int)sublen, sub, phrase);
 	return cns_error_set(p->err, CNS_E_CONFIG,
-			     "invalid schedule \"%s\": %s \"%.*s\" %s",
-			     p->expr, p->spec->name, (int)p->flen, p->ftext,
-			     phrase);
+			     "invalid schedule \"%s\": %s \"%.*s\" %s", p->expr,
+			     p->spec->name, (int)p->flen, p->ftext, phrase);
 }
 
 static bool all_digits(const char *s, size_t n)
@@ -136,10 +135,8 @@ static const char *quartz_letter(const char *s, size_t n)
 	if (n - i != 1)
 		return NULL;
 	switch (tolower((unsigned char)s[i])) {
-	case 'l':
-		return "L";
-	case 'w':
-		return "W";
+	case 'l': return "L";
+	case 'w': return "W";
 	}
 	return NULL;
 }
@@ -212,9 +209,8 @@ static int parse_value(struct pctx *p, const char *tok, size_t n, int *out)
 		long v = digits_value(tok, n);
 
 		if (v < spec->low || v > spec->high)
-			return field_error(p, tok, n,
-					   "is out of range %d-%d", spec->low,
-					   spec->high);
+			return field_error(p, tok, n, "is out of range %d-%d",
+					   spec->low, spec->high);
 		*out = (int)v;
 		return 0;
 	}
@@ -236,8 +232,9 @@ static int parse_value(struct pctx *p, const char *tok, size_t n, int *out)
 		if (hint)
 			cns_error_hint(p->err, "did you mean \"%s\"?", hint);
 		else
-			cns_error_hint(p->err, "names are the first three "
-					       "letters: %s",
+			cns_error_hint(p->err,
+				       "names are the first three "
+				       "letters: %s",
 				       spec == &specs[CNS_CRON_MONTH]
 					       ? "jan, feb ... dec"
 					       : "sun, mon ... sat");
@@ -260,8 +257,7 @@ static int high_item(const struct field_spec *spec)
 	return spec == &specs[CNS_CRON_DOW] ? 6 : spec->high;
 }
 
-static int parse_item(struct pctx *p, const char *e, size_t n,
-		      uint64_t *bits)
+static int parse_item(struct pctx *p, const char *e, size_t n, uint64_t *bits)
 {
 	const struct field_spec *spec = p->spec;
 	const char *slash = memchr(e, '/', n);
@@ -349,8 +345,7 @@ static int parse_item(struct pctx *p, const char *e, size_t n,
 			if (slash) {
 				/* cronie rejects "0/15"; Quartz users mean
 				 * "from 0, every 15". */
-				field_error(p, e, n,
-					    "has a step but no range");
+				field_error(p, e, n, "has a step but no range");
 				if (lo == spec->low)
 					cns_error_hint(p->err,
 						       "did you mean "
@@ -384,8 +379,7 @@ static int parse_item(struct pctx *p, const char *e, size_t n,
 			if (spec == &specs[CNS_CRON_DOW] && hi == 0 && lo > 0)
 				hi = 7;
 			if (lo > hi) {
-				field_error(p, e, blen,
-					    "is a backward range");
+				field_error(p, e, blen, "is a backward range");
 				cns_error_hint(p->err,
 					       "a range runs from low to "
 					       "high; for one that wraps, "
@@ -431,13 +425,13 @@ static const struct {
 } macros[] = {
 	/* Flags as cronie sets them: @hourly follows the wall clock,
 	 * @weekly, @monthly and @yearly combine the days with AND. */
-	{"@yearly", "0 0 1 1 *", CNS_CRON_DOW_STAR},
-	{"@annually", "0 0 1 1 *", CNS_CRON_DOW_STAR},
-	{"@monthly", "0 0 1 * *", CNS_CRON_DOW_STAR},
-	{"@weekly", "0 0 * * 0", CNS_CRON_DOW_STAR},
-	{"@daily", "0 0 * * *", 0},
-	{"@midnight", "0 0 * * *", 0},
-	{"@hourly", "0 * * * *", CNS_CRON_HR_STAR},
+	{ "@yearly", "0 0 1 1 *", CNS_CRON_DOW_STAR },
+	{ "@annually", "0 0 1 1 *", CNS_CRON_DOW_STAR },
+	{ "@monthly", "0 0 1 * *", CNS_CRON_DOW_STAR },
+	{ "@weekly", "0 0 * * 0", CNS_CRON_DOW_STAR },
+	{ "@daily", "0 0 * * *", 0 },
+	{ "@midnight", "0 0 * * *", 0 },
+	{ "@hourly", "0 * * * *", CNS_CRON_HR_STAR },
 };
 
 static int parse_macro(struct cns_cron *c, const char *expr, const char *tok,
@@ -513,8 +507,8 @@ static int check_days_exist(const struct cns_cron *c, const char *expr,
 			    const char *domtext, const char *montext,
 			    struct cns_error *err)
 {
-	static const int maxdim[13] = {0, 31, 29, 31, 30, 31, 30,
-				       31, 31, 30, 31, 30, 31};
+	static const int maxdim[13] = { 0,  31, 29, 31, 30, 31, 30,
+					31, 31, 30, 31, 30, 31 };
 
 	if (!(c->flags & (CNS_CRON_DOM_STAR | CNS_CRON_DOW_STAR)))
 		return 0; /* OR: any weekday of any month will do */
@@ -534,8 +528,7 @@ static int check_days_exist(const struct cns_cron *c, const char *expr,
 			     expr, domtext, montext);
 }
 
-int cns_cron_parse(struct cns_cron *c, const char *expr,
-		   struct cns_error *err)
+int cns_cron_parse(struct cns_cron *c, const char *expr, struct cns_error *err)
 {
 	const char *tok[8];
 	size_t len[8];
@@ -582,8 +575,8 @@ int cns_cron_parse(struct cns_cron *c, const char *expr,
 			char trimmed[CNS_CRON_MAX + 1];
 			size_t rl = strlen(rest);
 
-			while (rl && (rest[rl - 1] == ' ' ||
-				      rest[rl - 1] == '\t'))
+			while (rl &&
+			       (rest[rl - 1] == ' ' || rest[rl - 1] == '\t'))
 				rl--;
 			snprintf(trimmed, sizeof(trimmed), "%.*s", (int)rl,
 				 rest);
@@ -610,7 +603,8 @@ int cns_cron_parse(struct cns_cron *c, const char *expr,
 	first = n == 6 ? CNS_CRON_SECOND : CNS_CRON_MINUTE;
 	bits[CNS_CRON_SECOND] = 1;
 	for (int i = 0; i < n; i++) {
-		struct pctx p = {expr, &specs[first + i], tok[i], len[i], err};
+		struct pctx p = { expr, &specs[first + i], tok[i], len[i],
+				  err };
 
 		if (parse_field(&p, &bits[first + i]) < 0)
 			return -1;
@@ -644,8 +638,7 @@ int cns_cron_parse(struct cns_cron *c, const char *expr,
 	snprintf(domtext, sizeof(domtext), "%.*s",
 		 (int)len[CNS_CRON_DOM - first], tok[CNS_CRON_DOM - first]);
 	snprintf(montext, sizeof(montext), "%.*s",
-		 (int)len[CNS_CRON_MONTH - first],
-		 tok[CNS_CRON_MONTH - first]);
+		 (int)len[CNS_CRON_MONTH - first], tok[CNS_CRON_MONTH - first]);
 	return check_days_exist(c, expr, domtext, montext, err);
 }
 
@@ -864,14 +857,13 @@ int cns_cron_next(const struct cns_cron *c, const struct cns_tz *tz,
 		u = b;
 		o = o2;
 	}
-none:
-	{
-		char when[40];
+none : {
+	char when[40];
 
-		cns_time_format(after, tz, when, sizeof(when));
-		return cns_error_set(err, CNS_E_CONFIG,
-				     "schedule \"%s\" does not fire in the 8 "
-				     "years after %s",
-				     c->text, when);
-	}
+	cns_time_format(after, tz, when, sizeof(when));
+	return cns_error_set(err, CNS_E_CONFIG,
+			     "schedule \"%s\" does not fire in the 8 "
+			     "years after %s",
+			     c->text, when);
+}
 }

@@ -24,8 +24,8 @@ static bool dow_all(const struct cns_cron *c)
 	return c->dow == DOW_ALL;
 }
 
-static const char *const dow_short[] = {"sun", "mon", "tue", "wed",
-					"thu", "fri", "sat"};
+static const char *const dow_short[] = { "sun", "mon", "tue", "wed",
+					 "thu", "fri", "sat" };
 
 /* "*\/N" steps that do not divide their field leave one short gap. */
 static int warn_step(const struct cns_cron *c, enum cns_cron_field f,
@@ -60,11 +60,11 @@ static int warn_step(const struct cns_cron *c, enum cns_cron_field f,
 static int warn_short_months(const struct cns_cron *c, const char *dom,
 			     struct cns_buf *out)
 {
-	static const int maxdim[13] = {0, 31, 29, 31, 30, 31, 30,
-				       31, 31, 30, 31, 30, 31};
-	static const char *const mon[13] = {"", "jan", "feb", "mar", "apr",
-					    "may", "jun", "jul", "aug", "sep",
-					    "oct", "nov", "dec"};
+	static const int maxdim[13] = { 0,  31, 29, 31, 30, 31, 30,
+					31, 31, 30, 31, 30, 31 };
+	static const char *const mon[13] = { "",    "jan", "feb", "mar", "apr",
+					     "may", "jun", "jul", "aug", "sep",
+					     "oct", "nov", "dec" };
 	char lacking[64] = "";
 	int n = 0;
 

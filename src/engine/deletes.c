@@ -215,9 +215,8 @@ int cns_deletes_begin(PGconn *conn, const struct cns_job_conf *job,
 
 		if (!cns_deletes_source(job, i, only_source))
 			continue;
-		for (int c = 0; sc->deletes == CNS_DELETES_SOFT &&
-				c < schema->ncols;
-		     c++)
+		for (int c = 0;
+		     sc->deletes == CNS_DELETES_SOFT && c < schema->ncols; c++)
 			if (!strcmp(schema->cols[c].name, CNS_DELETED_AT)) {
 				cns_buf_release(&q);
 				cns_error_set(err, CNS_E_CONFIG,
@@ -309,7 +308,7 @@ char *cns_deletes_seen_sql(const struct cns_job_conf *job, int i,
 
 		cns_buf_adds(&q, r ? ",(" : "(");
 		for (int k = 0; k < nkey; k++) {
-			static const struct cns_cell null = {.null = true};
+			static const struct cns_cell null = { .null = true };
 
 			if (k)
 				cns_buf_addc(&q, ',');
@@ -416,11 +415,10 @@ static int apply_one(PGconn *conn, const struct cns_job_conf *job,
 	PQclear(res);
 	cns_buf_release(&q);
 	deleted[i] = gone;
-	cns_runlog_event(log, CNS_LOG_INFO, "deletes", sc->name,
-			 "%s rows=%lld of=%lld",
-			 sc->deletes == CNS_DELETES_SOFT ? "marked deleted"
-							 : "deleted",
-			 (long long)gone, (long long)live);
+	cns_runlog_event(
+		log, CNS_LOG_INFO, "deletes", sc->name, "%s rows=%lld of=%lld",
+		sc->deletes == CNS_DELETES_SOFT ? "marked deleted" : "deleted",
+		(long long)gone, (long long)live);
 	return 0;
 fail:
 	cns_buf_release(&q);

@@ -36,9 +36,10 @@ int cns_lock_dir(const struct cns_job_conf *job, char *buf, size_t size,
 
 	if (job->lock_dir) {
 		if (!dir_usable(job->lock_dir))
-			return cns_error_set(err, CNS_E_IO,
-					     "could not use lock_dir \"%s\": %s",
-					     job->lock_dir, strerror(errno));
+			return cns_error_set(
+				err, CNS_E_IO,
+				"could not use lock_dir \"%s\": %s",
+				job->lock_dir, strerror(errno));
 		snprintf(buf, size, "%s", job->lock_dir);
 		return 0;
 	}
@@ -158,7 +159,7 @@ static int take_local(struct cns_lock *l, const struct cns_job_conf *job,
 			return -1;
 		}
 		if (cns_now_ms() < deadline) {
-			struct timespec ts = {0, LOCK_POLL_MS * 1000000L};
+			struct timespec ts = { 0, LOCK_POLL_MS * 1000000L };
 
 			nanosleep(&ts, NULL);
 			continue;
@@ -168,9 +169,8 @@ static int take_local(struct cns_lock *l, const struct cns_job_conf *job,
 		 * an empty file means it is between the two (or releasing).
 		 * Asking again until the details are there makes taking the
 		 * lock and naming the holder one step for the reader. */
-		if (!h.run_id[0] &&
-		    cns_now_ms() < deadline + HOLDER_WAIT_MS) {
-			struct timespec ts = {0, 20 * 1000000L};
+		if (!h.run_id[0] && cns_now_ms() < deadline + HOLDER_WAIT_MS) {
+			struct timespec ts = { 0, 20 * 1000000L };
 
 			nanosleep(&ts, NULL);
 			continue;
@@ -195,8 +195,7 @@ static int take_local(struct cns_lock *l, const struct cns_job_conf *job,
 	    ftruncate(l->fd, n) < 0)
 		return cns_error_set(err, CNS_E_IO,
 				     "could not write lock file \"%s\": %s",
-				     l->path,
-				     strerror(errno ? errno : ENOSPC));
+				     l->path, strerror(errno ? errno : ENOSPC));
 	return 0;
 }
 
@@ -320,7 +319,7 @@ static int take_advisory(struct cns_lock *l, const struct cns_job_conf *job,
 			return -1;
 		if (cns_now_ms() >= deadline)
 			break;
-		struct timespec ts = {0, LOCK_POLL_MS * 1000000L};
+		struct timespec ts = { 0, LOCK_POLL_MS * 1000000L };
 
 		nanosleep(&ts, NULL);
 	}
@@ -458,8 +457,7 @@ int cns_lock_acquire_target(struct cns_lock *l, const struct cns_job_conf *job,
 }
 
 int cns_lock_acquire(struct cns_lock *l, const struct cns_job_conf *job,
-		     const char *run_id, int64_t wait_ms,
-		     struct cns_error *err)
+		     const char *run_id, int64_t wait_ms, struct cns_error *err)
 {
 	int64_t start = cns_now_ms();
 
@@ -502,10 +500,11 @@ int cns_lock_holder(const struct cns_job_conf *job, struct cns_lock_holder *h,
 		return -1;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ENOENT ? 0
-				       : cns_error_set(err, CNS_E_IO,
-						       "could not open \"%s\": %s",
-						       path, strerror(errno));
+		return errno == ENOENT
+			       ? 0
+			       : cns_error_set(err, CNS_E_IO,
+					       "could not open \"%s\": %s",
+					       path, strerror(errno));
 	held = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
 	if (held)
 		read_holder_fd(fd, h);

@@ -32,12 +32,9 @@ extern char **environ;
 const char *cns_notify_kind_name(enum cns_notify_kind k)
 {
 	switch (k) {
-	case CNS_NOTIFY_FAILED:
-		return "failed";
-	case CNS_NOTIFY_RECOVERED:
-		return "recovered";
-	case CNS_NOTIFY_WARNING:
-		return "warning";
+	case CNS_NOTIFY_FAILED: return "failed";
+	case CNS_NOTIFY_RECOVERED: return "recovered";
+	case CNS_NOTIFY_WARNING: return "warning";
 	}
 	return "?";
 }
@@ -60,7 +57,7 @@ static void say(cns_notify_log_fn log, void *ctx, int level, const char *fmt,
 
 static void sleep_ms(int64_t ms)
 {
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
@@ -73,18 +70,18 @@ static char **command_env(const struct cns_notify_event *ev,
 			  struct cns_arena *a)
 {
 	const char *facts[][2] = {
-		{"CNS_EVENT", cns_notify_kind_name(ev->kind)},
-		{"CNS_JOB", ev->job},
-		{"CNS_RUN_ID", ev->run_id},
-		{"CNS_STATUS", ev->status},
-		{"CNS_ERROR", ev->error},
-		{"CNS_WARNING", ev->warning},
-		{"CNS_LOG", ev->log},
+		{ "CNS_EVENT", cns_notify_kind_name(ev->kind) },
+		{ "CNS_JOB", ev->job },
+		{ "CNS_RUN_ID", ev->run_id },
+		{ "CNS_STATUS", ev->status },
+		{ "CNS_ERROR", ev->error },
+		{ "CNS_WARNING", ev->warning },
+		{ "CNS_LOG", ev->log },
 	};
-	const int64_t counts[] = {ev->rows_read, ev->rows_loaded,
-				  ev->rows_rejected};
-	const char *const count_names[] = {"CNS_ROWS_READ", "CNS_ROWS_LOADED",
-					   "CNS_ROWS_REJECTED"};
+	const int64_t counts[] = { ev->rows_read, ev->rows_loaded,
+				   ev->rows_rejected };
+	const char *const count_names[] = { "CNS_ROWS_READ", "CNS_ROWS_LOADED",
+					    "CNS_ROWS_REJECTED" };
 	size_t n = 0, k = 0;
 	char **env;
 
@@ -111,7 +108,7 @@ static void run_command(const struct cns_job_conf *job,
 	struct cns_arena a;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
-	char *argv[] = {job->notify_command, NULL};
+	char *argv[] = { job->notify_command, NULL };
 	int64_t waited = 0;
 	pid_t pid;
 	int rc, status = 0;

@@ -136,7 +136,8 @@ static int rejects_error(struct cns_run *run, struct cns_error *err)
 			      "%lld of %lld rows were rejected (%.2f%%), more "
 			      "than max_rejects = %g%%",
 			      (long long)rejected, (long long)read,
-			      read ? 100.0 * (double)rejected / (double)read : 0,
+			      read ? 100.0 * (double)rejected / (double)read
+				   : 0,
 			      run->job->max_rejects * 100);
 	else
 		cns_error_set(err, CNS_E_REJECTS,
@@ -295,7 +296,7 @@ static void *extract_main(void *arg)
 
 	cns_chunk_init(&in, src->ncols, src->batch_size);
 	for (;;) {
-		struct cns_eval_stats es = {0, 0};
+		struct cns_eval_stats es = { 0, 0 };
 		int rc;
 
 		cns_chunk_reset(&in);
@@ -321,9 +322,10 @@ static void *extract_main(void *arg)
 			break;
 		}
 		if (run->hooks.checkpoint)
-			s->checkpoint = run->hooks.checkpoint(
-				run->hooks.ctx, run, t->index, src, &in,
-				in.nrows - 1);
+			s->checkpoint = run->hooks.checkpoint(run->hooks.ctx,
+							      run, t->index,
+							      src, &in,
+							      in.nrows - 1);
 		if (run->hooks.chunk_sql && s->checkpoint)
 			add_chunk_sql(run, t->index, s);
 		pthread_mutex_lock(&run->lock);
@@ -434,7 +436,7 @@ static int load_source(struct source_task *t, struct cns_loader *l,
 	int rc = 0;
 
 	while ((s = take_full(t)) != NULL && !s->end) {
-		struct cns_load_stats ls = {0, 0, 0};
+		struct cns_load_stats ls = { 0, 0, 0 };
 		int64_t t0 = cns_now_ms();
 
 		if (rc == 0 && !atomic_load(&run->stop) &&
@@ -448,7 +450,8 @@ static int load_source(struct source_task *t, struct cns_loader *l,
 			stats_of(run, t->index)->loaded += ls.sent;
 			stats_of(run, t->index)->written += ls.written;
 			stats_of(run, t->index)->chunks += ls.chunks;
-			stats_of(run, t->index)->last_progress_ms = cns_now_ms();
+			stats_of(run, t->index)->last_progress_ms =
+				cns_now_ms();
 			pthread_mutex_unlock(&run->lock);
 			if (run->hooks.chunk_loaded)
 				run->hooks.chunk_loaded(run->hooks.ctx, run,
@@ -540,8 +543,7 @@ static int run_source(struct source_task *t, struct cns_error *err)
  * an incremental source resumes after its last committed chunk, a merge
  * on the key overwrites, and a source that committed nothing starts from
  * nothing. */
-static bool retry_is_safe(const struct source_task *t,
-			  struct cns_error *err)
+static bool retry_is_safe(const struct source_task *t, struct cns_error *err)
 {
 	struct cns_run *run = t->run;
 	const struct cns_job_conf *job = run->job;
@@ -582,7 +584,7 @@ static void sleep_unless_stopped(struct cns_run *run, int64_t ms)
 	int64_t until = cns_now_ms() + ms;
 
 	while (!atomic_load(&run->stop) && cns_now_ms() < until) {
-		struct timespec ts = {0, 50 * 1000000L};
+		struct timespec ts = { 0, 50 * 1000000L };
 
 		nanosleep(&ts, NULL);
 	}
@@ -608,13 +610,13 @@ static int run_source_tries(struct source_task *t, struct cns_error *err)
 		int rc = run_source(t, err);
 
 		if (rc == 0 || err->code != CNS_E_TRANSIENT ||
-		    atomic_load(&run->stop) ||
-		    attempt > run->job->retries || !retry_is_safe(t, err))
+		    atomic_load(&run->stop) || attempt > run->job->retries ||
+		    !retry_is_safe(t, err))
 			return rc;
 		delay = backoff_ms(run->job, attempt);
 		if (run->hooks.retry)
-			run->hooks.retry(run->hooks.ctx, run, t->index,
-					 attempt, delay, err);
+			run->hooks.retry(run->hooks.ctx, run, t->index, attempt,
+					 delay, err);
 		register_live(run, t->index, NULL, NULL);
 		cns_program_free(t->prog);
 		cns_source_free(t->src);
@@ -625,14 +627,14 @@ static int run_source_tries(struct source_task *t, struct cns_error *err)
 		cns_error_clear(err);
 		sleep_unless_stopped(run, delay);
 		if (atomic_load(&run->stop))
-			return cns_error_set(err,
-					     atomic_load(&run->stop_code)
-						     ? (enum cns_error_code)
-							       atomic_load(
-								       &run->stop_code)
-						     : CNS_E_CANCELLED,
-					     "run stopped while waiting to "
-					     "retry");
+			return cns_error_set(
+				err,
+				atomic_load(&run->stop_code)
+					? (enum cns_error_code)atomic_load(
+						  &run->stop_code)
+					: CNS_E_CANCELLED,
+				"run stopped while waiting to "
+				"retry");
 	}
 }
 
@@ -758,8 +760,7 @@ static void abandon_start(struct cns_run *run)
 int cns_pipeline_start(struct cns_run *run, const struct cns_job_conf *job,
 		       const struct cns_transform *xf,
 		       const struct cns_run_options *opt,
-		       const struct cns_run_hooks *hooks,
-		       struct cns_error *err)
+		       const struct cns_run_hooks *hooks, struct cns_error *err)
 {
 	int nthreads, rc;
 
@@ -771,12 +772,12 @@ int cns_pipeline_start(struct cns_run *run, const struct cns_job_conf *job,
 		run->hooks = *hooks;
 	run->nsources = job->nsources;
 	run->stats = cns_xcalloc((size_t)job->nsources, sizeof(*run->stats));
-	run->live_src = cns_xcalloc((size_t)job->nsources,
-				    sizeof(*run->live_src));
-	run->live_loader = cns_xcalloc((size_t)job->nsources,
-				       sizeof(*run->live_loader));
-	run->live_task = cns_xcalloc((size_t)job->nsources,
-				     sizeof(*run->live_task));
+	run->live_src =
+		cns_xcalloc((size_t)job->nsources, sizeof(*run->live_src));
+	run->live_loader =
+		cns_xcalloc((size_t)job->nsources, sizeof(*run->live_loader));
+	run->live_task =
+		cns_xcalloc((size_t)job->nsources, sizeof(*run->live_task));
 	run->pin = -1;
 	atomic_init(&run->stop, 0);
 	atomic_init(&run->stop_code, 0);
@@ -919,11 +920,12 @@ int cns_pipeline_finish(struct cns_run *run, struct cns_error *err)
 	if (!run->job->max_rejects_pct &&
 	    (double)rejected > run->job->max_rejects)
 		return rejects_error(run, err);
-	if (run->job->target.mode == CNS_MODE_REPLACE && !run->opt.only_source) {
-		char *check = run->hooks.swap_check
-				      ? run->hooks.swap_check(run->hooks.ctx,
-							      run)
-				      : NULL;
+	if (run->job->target.mode == CNS_MODE_REPLACE &&
+	    !run->opt.only_source) {
+		char *check =
+			run->hooks.swap_check
+				? run->hooks.swap_check(run->hooks.ctx, run)
+				: NULL;
 		int rc = cns_target_swap_checked(
 			run->job, cns_transform_schema(run->xf), check, err);
 

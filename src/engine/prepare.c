@@ -117,9 +117,9 @@ static int prepare_incremental(const struct cns_job_conf *job,
 		return 0;
 	if (nkey == 0)
 		return cns_error_set(
-			err, CNS_E_CONFIG,
-			"incremental source \"%s\" needs a tie-breaker key",
-			sc->name),
+			       err, CNS_E_CONFIG,
+			       "incremental source \"%s\" needs a tie-breaker key",
+			       sc->name),
 		       cns_error_hint(err,
 				      "set \"key = ...\" in [source %s] to "
 				      "columns that are unique with \"%s\"; "
@@ -129,8 +129,8 @@ static int prepare_incremental(const struct cns_job_conf *job,
 		       -1;
 	p->inc_cols = cns_arena_zalloc(&src->arena,
 				       sizeof(char *) * (size_t)(n + nkey));
-	p->inc_index = cns_arena_zalloc(&src->arena,
-					sizeof(int) * (size_t)(n + nkey));
+	p->inc_index =
+		cns_arena_zalloc(&src->arena, sizeof(int) * (size_t)(n + nkey));
 	for (int k = 0; k < n; k++)
 		p->inc_cols[k] = sc->incremental.items[k];
 	p->nnullable = n;
@@ -147,12 +147,11 @@ static int prepare_incremental(const struct cns_job_conf *job,
 	for (int k = 0; k < n; k++)
 		if (!find_column(src, p->inc_cols[k], &p->inc_index[k]))
 			return cns_error_set(
-				err, CNS_E_CONFIG,
-				"source \"%s\" does not deliver column \"%s\", "
-				"which orders its incremental extraction",
-				sc->name, p->inc_cols[k]),
-			       cns_error_hint(err, "add it to \"columns\""),
-			       -1;
+				       err, CNS_E_CONFIG,
+				       "source \"%s\" does not deliver column \"%s\", "
+				       "which orders its incremental extraction",
+				       sc->name, p->inc_cols[k]),
+			       cns_error_hint(err, "add it to \"columns\""), -1;
 	if (read_watermark(job, o, sc->name, &src->arena, &nwm, &wm, err) < 0)
 		return -1;
 	p->nstored = nwm;
@@ -222,8 +221,9 @@ static int bind_program(const struct cns_job_conf *job,
 		cns_error_set(err, CNS_E_CONFIG,
 			      "source \"%s\" does not map key column \"%s\"",
 			      conf->name, job->target.key.items[k]);
-		cns_error_hint(err, "map it in [from %s] of %s, or give it a "
-				    "default in [schema]",
+		cns_error_hint(err,
+			       "map it in [from %s] of %s, or give it a "
+			       "default in [schema]",
 			       conf->name, job->transforms);
 		if (problem(o, conf->name, err, problems) < 0)
 			return -1;
@@ -311,11 +311,12 @@ int cns_prepare_range_check(const struct cns_job_conf *job,
 					      "with --full-refresh"),
 			       -1;
 		if (strcmp(sc->driver, "postgres") != 0)
-			return cns_error_set(err, CNS_E_CONFIG,
-					     "--range reads windows of postgres "
-					     "sources only, and source \"%s\" "
-					     "is %s",
-					     sc->name, sc->driver),
+			return cns_error_set(
+				       err, CNS_E_CONFIG,
+				       "--range reads windows of postgres "
+				       "sources only, and source \"%s\" "
+				       "is %s",
+				       sc->name, sc->driver),
 			       cns_error_hint(err,
 					      "name a postgres source with "
 					      "--source, or reload this one "
@@ -370,8 +371,8 @@ int cns_prepare_volume(const struct cns_job_conf *job, struct cns_prepared *p,
 	 * volume. */
 	if (opts->offline || opts->range_from ||
 	    job->on_volume_anomaly != CNS_ANOMALY_FAIL ||
-	    (sc->min_rows < 0 && sc->max_change < 0) ||
-	    !src->ops->count_rows || job->target.mode == CNS_MODE_REPLACE)
+	    (sc->min_rows < 0 && sc->max_change < 0) || !src->ops->count_rows ||
+	    job->target.mode == CNS_MODE_REPLACE)
 		return 0;
 	if (src->ops->count_rows(src, &n, err) < 0) {
 		problem(opts, sc->name, err, &problems);
@@ -464,7 +465,7 @@ int cns_prepare_job(const struct cns_job_conf *job,
 			/* The split the coordinator would make, read the
 			 * same way: a split the run would refuse is a
 			 * problem here too. */
-			struct cns_shard_list l = {0, NULL};
+			struct cns_shard_list l = { 0, NULL };
 
 			if (cns_shard_split(job, i, &l, &err) < 0) {
 				problems++;

@@ -38,12 +38,12 @@ struct redrive {
 	const struct cns_job_conf *job;
 	struct cns_redrive_result *res;
 	const struct cns_rejects_file *file;
-	struct cns_rejects *rejects;  /* the redrive's own */
+	struct cns_rejects *rejects; /* the redrive's own */
 	struct cns_runlog *log;
 	struct cns_source_stats *stats; /* per job source, + 1: unknown */
 	int nstats;
-	struct cns_error werr;        /* a rejects row that was not written */
-	bool loading;                 /* refusals now come from the target */
+	struct cns_error werr; /* a rejects row that was not written */
+	bool loading;          /* refusals now come from the target */
 };
 
 static const char *rejects_dir(const struct cns_job_conf *job)
@@ -129,8 +129,7 @@ static int redriven_before(PGconn *conn, const struct cns_job_conf *job,
 	return 0;
 }
 
-static struct cns_source_stats *stats_of(struct redrive *rd,
-					 const char *source)
+static struct cns_source_stats *stats_of(struct redrive *rd, const char *source)
 {
 	for (int i = 0; i < rd->job->nsources; i++)
 		if (!strcmp(rd->job->sources[i].name, source))
@@ -236,7 +235,7 @@ static int transform_group(struct redrive *rd, const struct cns_transform *xf,
 	const struct cns_source_conf *sc =
 		cns_config_source(rd->job, g->source);
 	struct cns_program *prog = NULL;
-	struct cns_eval_stats es = {0, 0};
+	struct cns_eval_stats es = { 0, 0 };
 	struct cns_chunk in;
 	struct cns_error berr;
 	int n = 0, rc = 0;
@@ -273,7 +272,7 @@ static int transform_group(struct redrive *rd, const struct cns_transform *xf,
 		/* The transform cannot take these values any more (a
 		 * column it reads is not among them): each row still
 		 * fails, with that reason. */
-		struct cns_reject now = {.reason = berr.message};
+		struct cns_reject now = { .reason = berr.message };
 
 		for (int r = 0; r < in.nrows; r++) {
 			const struct cns_rejected_row *row =
@@ -337,7 +336,7 @@ static int load(struct redrive *rd, const struct cns_transform *xf,
 {
 	const struct cns_schema *s = cns_transform_schema(xf);
 	struct cns_loader *l;
-	struct cns_load_stats ls = {0, 0, 0};
+	struct cns_load_stats ls = { 0, 0, 0 };
 	struct cns_buf q;
 	int rc;
 
@@ -418,7 +417,7 @@ int cns_redrive(const struct cns_job_conf *job,
 		const struct cns_redrive_options *opt,
 		struct cns_redrive_result *res, struct cns_error *err)
 {
-	struct cns_lock lock = {.fd = -1};
+	struct cns_lock lock = { .fd = -1 };
 	struct cns_rejects_file file;
 	struct cns_transform *xf = NULL;
 	struct cns_chunk out;
@@ -461,10 +460,11 @@ int cns_redrive(const struct cns_job_conf *job,
 			      "by run %s at %s: nothing was done",
 			      res->rejects_run, res->already_by,
 			      res->already_at);
-		cns_error_hint(err, "re-drive the rows that still failed "
-				    "from that run's own rejects file: "
-				    "consolidate redrive JOB.conf %s",
-				    res->already_by);
+		cns_error_hint(err,
+			       "re-drive the rows that still failed "
+			       "from that run's own rejects file: "
+			       "consolidate redrive JOB.conf %s",
+			       res->already_by);
 		goto out;
 	}
 	rd.log = cns_runlog_open(job, res->run_id, started_us, err);
@@ -546,8 +546,8 @@ end:
 					 (long long)res->filtered,
 					 (long long)res->failing);
 		else
-			cns_runlog_event(rd.log, CNS_LOG_ERROR, "redrive",
-					 NULL, "%s", err->message);
+			cns_runlog_event(rd.log, CNS_LOG_ERROR, "redrive", NULL,
+					 "%s", err->message);
 		record(&rd, conn, rc, err);
 	}
 	if (rd.rejects)

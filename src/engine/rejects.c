@@ -38,8 +38,8 @@
 
 struct group {
 	char *source;
-	char *column; /* NULL for row rules */
-	char *reason; /* normalized: quoted values and numbers elided */
+	char *column;  /* NULL for row rules */
+	char *reason;  /* normalized: quoted values and numbers elided */
 	char *example; /* the first reason as given */
 	int64_t example_row;
 	int64_t count;
@@ -47,16 +47,16 @@ struct group {
 };
 
 struct cns_rejects {
-	char *path;     /* the file, once created; NULL before */
+	char *path; /* the file, once created; NULL before */
 	char *dir;
-	char *want;     /* where the file will go */
+	char *want; /* where the file will go */
 
 	pthread_mutex_t lock; /* guards everything below */
 	gzFile gz;
 	bool failed;          /* creating or writing the file failed */
 	struct cns_error err; /* the first such failure */
 	int64_t count;
-	int64_t other;        /* rows whose group did not fit */
+	int64_t other; /* rows whose group did not fit */
 	struct group *groups;
 	int ngroups;
 	int buckets[NBUCKETS]; /* index + 1 into groups, 0: empty */
@@ -73,8 +73,8 @@ struct cns_rejects *cns_rejects_open(const struct cns_job_conf *job,
 	cns_buf_init(&r->line);
 	cns_error_clear(&r->err);
 	cns_buf_init(&b);
-	cns_buf_printf(&b, "%s/%s", job->rejects_dir ? job->rejects_dir
-						     : "rejects",
+	cns_buf_printf(&b, "%s/%s",
+		       job->rejects_dir ? job->rejects_dir : "rejects",
 		       job->name);
 	r->dir = cns_xstrdup(b.data);
 	cns_buf_printf(&b, "/%s.csv.gz", run_id);
@@ -197,9 +197,8 @@ static void build_line(struct cns_buf *b, const struct cns_reject *rej)
 
 			if (i)
 				cns_buf_addc(&v, ',');
-			cns_json_add_cstr(&v, rej->colnames[i]
-						      ? rej->colnames[i]
-						      : "?");
+			cns_json_add_cstr(
+				&v, rej->colnames[i] ? rej->colnames[i] : "?");
 			cns_buf_addc(&v, ':');
 			if (c->null || !c->data)
 				cns_buf_adds(&v, "null");
@@ -247,8 +246,8 @@ static char *normalize(const char *s)
 
 			while (*e >= '0' && *e <= '9')
 				e++;
-			if (*e == '\0' || *e == ' ' || *e == ',' ||
-			    *e == ')' || *e == ':') {
+			if (*e == '\0' || *e == ' ' || *e == ',' || *e == ')' ||
+			    *e == ':') {
 				cns_buf_addc(&b, 'N');
 				s = e;
 				continue;
@@ -424,8 +423,8 @@ int cns_rejects_finish(struct cns_rejects *r, struct cns_error *err)
 		} else if ((zrc = gzclose(r->gz)) != Z_OK) {
 			e = errno;
 			/* The gzFile is gone: no zlib text to ask for. */
-			fail(r, "write", zrc == Z_ERRNO && e ? strerror(e)
-							     : "write error");
+			fail(r, "write",
+			     zrc == Z_ERRNO && e ? strerror(e) : "write error");
 		}
 		r->gz = NULL;
 	}

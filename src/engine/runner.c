@@ -48,7 +48,7 @@
 static int64_t record_limit_ms(const struct cns_job_conf *job)
 {
 	return job->kill_grace_ms / 2 < RECORD_LIMIT_MS ? job->kill_grace_ms / 2
-							 : RECORD_LIMIT_MS;
+							: RECORD_LIMIT_MS;
 }
 
 /* When a cancelled run that has not stopped is given up on. */
@@ -73,26 +73,26 @@ struct guard {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool quit;
-	int64_t start_ms;            /* monotonic, the run's start */
-	int64_t fired_ms;            /* guard thread only */
-	atomic_int fired;            /* enum cns_error_code, 0: not fired */
-	char cause[256];             /* written before fired is set */
-	atomic_int in_pipeline;      /* supervise() is watching */
-	atomic_int ending;           /* the stuck end is under way */
-	struct cns_run *run;         /* for the statistics, once started */
+	int64_t start_ms;       /* monotonic, the run's start */
+	int64_t fired_ms;       /* guard thread only */
+	atomic_int fired;       /* enum cns_error_code, 0: not fired */
+	char cause[256];        /* written before fired is set */
+	atomic_int in_pipeline; /* supervise() is watching */
+	atomic_int ending;      /* the stuck end is under way */
+	struct cns_run *run;    /* for the statistics, once started */
 	struct cns_runner_result *res;
 };
 
 /* Per-source state, set once prepared: the incremental ordering and
  * watermark, and whether the volume guard judged the source already. */
 struct inc_state {
-	int n;          /* incremental + tie-breaker columns */
+	int n; /* incremental + tie-breaker columns */
 	const char **cols;
-	int *index;     /* their positions in the source's columns */
-	int nnullable;  /* the first nnullable are the incremental ones */
-	char *before;   /* JSON array, malloc'ed */
-	char *after;    /* JSON array, malloc'ed; guarded by mu */
-	int nwm;        /* the watermark the run started from (run arena) */
+	int *index;    /* their positions in the source's columns */
+	int nnullable; /* the first nnullable are the incremental ones */
+	char *before;  /* JSON array, malloc'ed */
+	char *after;   /* JSON array, malloc'ed; guarded by mu */
+	int nwm;       /* the watermark the run started from (run arena) */
 	char **wm;
 	bool counted;   /* volume judged before extraction (prepare.c) */
 	char *prev;     /* the watermark as the target holds it after the
@@ -109,14 +109,14 @@ struct runner {
 	int64_t started_us;
 	struct cns_runlog *log;
 	struct cns_rejects *rejects;
-	PGconn *state;        /* guarded by mu once the pipeline runs */
-	pthread_mutex_t mu;   /* guards state, inc[].after, logged */
+	PGconn *state;      /* guarded by mu once the pipeline runs */
+	pthread_mutex_t mu; /* guards state, inc[].after, logged */
 	struct inc_state *inc;
 	struct cns_lock *lock; /* its session guarded by mu */
-	int logged;           /* reject lines written to the log */
-	char warning[512];    /* the first guard warning, for notify; mu */
-	struct cns_run *run;  /* set while the pipeline runs */
-	bool stopped;         /* stop_run() was called; guarded by mu */
+	int logged;            /* reject lines written to the log */
+	char warning[512];     /* the first guard warning, for notify; mu */
+	struct cns_run *run;   /* set while the pipeline runs */
+	bool stopped;          /* stop_run() was called; guarded by mu */
 	struct cns_arena arena;
 	struct guard guard;
 };
@@ -173,7 +173,8 @@ static char *sources_json(const struct cns_source_stats *st, int n)
 			       "\"written\":%lld,\"chunks\":%lld}",
 			       (long long)st[i].read, (long long)st[i].filtered,
 			       (long long)st[i].rejected,
-			       (long long)st[i].loaded, (long long)st[i].written,
+			       (long long)st[i].loaded,
+			       (long long)st[i].written,
 			       (long long)st[i].chunks);
 	}
 	cns_buf_addc(&b, '}');
@@ -233,14 +234,12 @@ static void hook_reject(void *ctx, const struct cns_reject *r)
 	log_it = rn->logged++ < LOGGED_REJECTS;
 	pthread_mutex_unlock(&rn->mu);
 	if (log_it)
-		cns_runlog_event(rn->log, CNS_LOG_WARN, "transform", r->source,
-				 "row rejected: %s row=%lld%s%s%s%s%s",
-				 r->reason, (long long)r->rownum,
-				 r->column ? " column=" : "",
-				 r->column ? r->column : "",
-				 r->origin ? " file=\"" : "",
-				 r->origin ? r->origin : "",
-				 r->origin ? "\"" : "");
+		cns_runlog_event(
+			rn->log, CNS_LOG_WARN, "transform", r->source,
+			"row rejected: %s row=%lld%s%s%s%s%s", r->reason,
+			(long long)r->rownum, r->column ? " column=" : "",
+			r->column ? r->column : "", r->origin ? " file=\"" : "",
+			r->origin ? r->origin : "", r->origin ? "\"" : "");
 }
 
 /* The state connection, reconnected when the server went away (a target
@@ -263,8 +262,8 @@ static int ensure_lock(struct runner *rn, const char *source,
 	bool retaken;
 
 	if (cns_lock_ensure(rn->lock, rn->job, &retaken, err) < 0) {
-		cns_runlog_event(rn->log, CNS_LOG_ERROR, "guard", source,
-				 "%s", err->message);
+		cns_runlog_event(rn->log, CNS_LOG_ERROR, "guard", source, "%s",
+				 err->message);
 		return -1;
 	}
 	if (retaken)
@@ -362,8 +361,8 @@ static int hook_prepared(void *ctx, struct cns_run *run, int i,
 		/* What the target holds now, for the conditional watermark
 		 * update of the first chunk. */
 		free(inc->prev);
-		inc->prev = watermark_expr(p->stored, p->nstored,
-					   p->nstored > 0);
+		inc->prev =
+			watermark_expr(p->stored, p->nstored, p->nstored > 0);
 		/* Sources start in parallel: the run arena is shared. */
 		pthread_mutex_lock(&rn->mu);
 		inc->n = p->ninc;
@@ -373,18 +372,18 @@ static int hook_prepared(void *ctx, struct cns_run *run, int i,
 		inc->index = cns_arena_zalloc(&rn->arena,
 					      sizeof(int) * (size_t)inc->n);
 		for (int k = 0; k < inc->n; k++) {
-			inc->cols[k] = cns_arena_strdup(&rn->arena,
-							p->inc_cols[k]);
+			inc->cols[k] =
+				cns_arena_strdup(&rn->arena, p->inc_cols[k]);
 			inc->index[k] = p->inc_index[k];
 		}
 		inc->nwm = nwm;
 		inc->wm = cns_arena_zalloc(&rn->arena,
 					   sizeof(char *) * (size_t)(nwm + 1));
 		for (int k = 0; k < nwm; k++)
-			inc->wm[k] = p->stored[k] ? cns_arena_strdup(
-							    &rn->arena,
-							    p->stored[k])
-						  : NULL;
+			inc->wm[k] = p->stored[k]
+					     ? cns_arena_strdup(&rn->arena,
+								p->stored[k])
+					     : NULL;
 		pthread_mutex_unlock(&rn->mu);
 		free(inc->before); /* a retry prepares again */
 		inc->before = json_values((const char *const *)p->stored, nwm);
@@ -400,8 +399,8 @@ static int hook_prepared(void *ctx, struct cns_run *run, int i,
 /* The watermark part of a chunk's checkpoint: the ordering values of its
  * last row whose incremental columns are not NULL, moved from the value
  * the previous chunk left.  Returns false when the run was cancelled. */
-static bool checkpoint_watermark(struct runner *rn, struct cns_run *run,
-				 int i, struct cns_source *src,
+static bool checkpoint_watermark(struct runner *rn, struct cns_run *run, int i,
+				 struct cns_source *src,
 				 const struct cns_chunk *in, int last_row,
 				 struct cns_buf *q)
 {
@@ -481,8 +480,8 @@ static bool checkpoint_watermark(struct runner *rn, struct cns_run *run,
  * chunk's row in the ledger, which says after a lost connection whether
  * the chunk committed. */
 static char *hook_checkpoint(void *ctx, struct cns_run *run, int i,
-			     struct cns_source *src,
-			     const struct cns_chunk *in, int last_row)
+			     struct cns_source *src, const struct cns_chunk *in,
+			     int last_row)
 {
 	struct runner *rn = ctx;
 	struct inc_state *inc = &rn->inc[i];
@@ -561,7 +560,7 @@ static int64_t hook_committed_chunks(void *ctx, struct cns_run *run, int i)
 	 * back. */
 	for (int attempt = 0; attempt < 5 && n < 0 && !run->stop; attempt++) {
 		if (attempt) {
-			struct timespec ts = {0, 500 * 1000000L};
+			struct timespec ts = { 0, 500 * 1000000L };
 
 			nanosleep(&ts, NULL);
 		}
@@ -660,8 +659,8 @@ static int volume_guard(struct runner *rn, int i,
 	if (rn->job->on_volume_anomaly == CNS_ANOMALY_WARN) {
 		cns_runlog_event(rn->log, CNS_LOG_WARN, "volume", st->name,
 				 "volume anomaly: %s", why);
-		note_warning(rn, "source \"%s\": volume anomaly: %s",
-			     st->name, why);
+		note_warning(rn, "source \"%s\": volume anomaly: %s", st->name,
+			     why);
 		return 0;
 	}
 	cns_runlog_event(rn->log, CNS_LOG_ERROR, "volume", st->name,
@@ -747,8 +746,7 @@ static const char *status_of(enum cns_error_code code)
 	case CNS_E_NOMEM:
 	case CNS_E_INTERNAL:
 	case CNS_E_TRANSIENT:
-	case CNS_E__COUNT:
-		break;
+	case CNS_E__COUNT: break;
 	}
 	return "failed";
 }
@@ -786,10 +784,9 @@ static bool supervise(struct runner *rn, struct cns_run *run,
 		if (rn->opt->signal_flag && atomic_load(rn->opt->signal_flag)) {
 			int sig = atomic_load(rn->opt->signal_flag);
 
-			cns_pipeline_cancel(run, CNS_E_CANCELLED,
-					    "run cancelled by %s",
-					    sig == SIGINT ? "SIGINT"
-							  : "SIGTERM");
+			cns_pipeline_cancel(
+				run, CNS_E_CANCELLED, "run cancelled by %s",
+				sig == SIGINT ? "SIGINT" : "SIGTERM");
 			cns_runlog_event(rn->log, CNS_LOG_WARN, "guard", NULL,
 					 "cancelled by signal %d, rolling "
 					 "back the open chunks",
@@ -801,9 +798,9 @@ static bool supervise(struct runner *rn, struct cns_run *run,
 		 * same limit, same verdict. */
 		switch (atomic_load(&rn->guard.fired) == CNS_E_TIMEOUT
 				? CNS_WD_RUNTIME
-				: cns_watchdog_check(job, start, progress, now)) {
-		case CNS_WD_OK:
-			break;
+				: cns_watchdog_check(job, start, progress,
+						     now)) {
+		case CNS_WD_OK: break;
 		case CNS_WD_RUNTIME: {
 			char d[32];
 
@@ -856,8 +853,7 @@ static int open_state(struct runner *rn, struct cns_error *err)
 	};
 	int crashed;
 
-	rn->state = cns_pg_connect(rn->job->target.conninfo, "the target",
-				   err);
+	rn->state = cns_pg_connect(rn->job->target.conninfo, "the target", err);
 	if (!rn->state || cns_state_ensure(rn->state, err) < 0)
 		return -1;
 	crashed = cns_state_mark_crashed(rn->state, rn->job->name, err);
@@ -869,8 +865,8 @@ static int open_state(struct runner *rn, struct cns_error *err)
 				 "marked crashed",
 				 crashed, crashed == 1 ? "" : "s");
 	/* The ledger matters only while its run goes on. */
-	if (cns_state_ledger_forget(rn->state, rn->job->name, rn->run_id,
-				    err) < 0)
+	if (cns_state_ledger_forget(rn->state, rn->job->name, rn->run_id, err) <
+	    0)
 		return -1;
 	if (rn->opt->full_refresh &&
 	    cns_state_watermark_reset(rn->state, rn->job->name,
@@ -883,8 +879,8 @@ static void notify_log(void *ctx, int level, const char *msg)
 {
 	struct runner *rn = ctx;
 
-	cns_runlog_event(rn->log, level ? CNS_LOG_WARN : CNS_LOG_INFO,
-			 "notify", NULL, "%s", msg);
+	cns_runlog_event(rn->log, level ? CNS_LOG_WARN : CNS_LOG_INFO, "notify",
+			 NULL, "%s", msg);
 }
 
 /* Whether the last recorded run before this one, skipped runs aside,
@@ -913,7 +909,7 @@ static bool last_run_failed(const struct cns_job_conf *job)
 static void notify(struct runner *rn, const struct cns_run_record *rec,
 		   const struct cns_runner_result *res)
 {
-	struct cns_notify_event ev = {0};
+	struct cns_notify_event ev = { 0 };
 	bool ok = !strcmp(rec->status, "ok");
 
 	if (!rn->job->notify_command && !rn->job->notify_url)
@@ -958,7 +954,7 @@ static struct bounded_record {
 	char *sources_json;
 	int64_t rejected;
 	char msg[2048];
-} brec = {.mu = PTHREAD_MUTEX_INITIALIZER};
+} brec = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 static void *bounded_record_main(void *arg)
 {
@@ -1122,11 +1118,10 @@ static int record_end(struct runner *rn, struct cns_run *run,
 
 		for (int i = 0; i < n; i++)
 			rejected += res->stats[i].rejected;
-		if (!record_target_bounded(rn, res->status,
-					   cns_error_exit_code(rc < 0
-								       ? err->code
-								       : CNS_OK),
-					   sj, rejected, msg[0] ? msg : NULL))
+		if (!record_target_bounded(
+			    rn, res->status,
+			    cns_error_exit_code(rc < 0 ? err->code : CNS_OK),
+			    sj, rejected, msg[0] ? msg : NULL))
 			cns_runlog_event(rn->log, CNS_LOG_WARN, "end", NULL,
 					 "could not record the run in the "
 					 "target within %lld ms",
@@ -1276,8 +1271,9 @@ static void *guard_main(void *arg)
 			break;
 		now = cns_now_ms();
 		if (!atomic_load(&g->fired)) {
-			int sig = opt->signal_flag ? atomic_load(opt->signal_flag)
-						   : 0;
+			int sig = opt->signal_flag
+					  ? atomic_load(opt->signal_flag)
+					  : 0;
 			char what[128], d[32];
 
 			if (sig) {
@@ -1296,9 +1292,9 @@ static void *guard_main(void *arg)
 			}
 			continue;
 		}
-		if (now < give_up_at(job, g->fired_ms) +
-				  (atomic_load(&g->in_pipeline) ? GUARD_SLACK_MS
-								: 0))
+		if (now <
+		    give_up_at(job, g->fired_ms) +
+			    (atomic_load(&g->in_pipeline) ? GUARD_SLACK_MS : 0))
 			continue;
 		{
 			struct cns_error e;
@@ -1395,7 +1391,7 @@ int cns_runner_run(const struct cns_job_conf *cjob,
 {
 	struct cns_job_conf job = *cjob; /* limits may be overridden */
 	struct runner rn;
-	struct cns_lock lock = {.fd = -1};
+	struct cns_lock lock = { .fd = -1 };
 	struct cns_transform *xf = NULL;
 	struct cns_run run;
 	struct cns_run_options ropt;
@@ -1403,9 +1399,9 @@ int cns_runner_run(const struct cns_job_conf *cjob,
 		.ctx = &rn,
 		.reject = hook_reject,
 		.prepared = hook_prepared,
-		.prepare = {.ctx = &rn,
-			    .watermark_get = prep_watermark,
-			    .event = prep_event},
+		.prepare = { .ctx = &rn,
+			     .watermark_get = prep_watermark,
+			     .event = prep_event },
 		.checkpoint = hook_checkpoint,
 		.after_source = hook_after_source,
 		.retry = hook_retry,
@@ -1426,8 +1422,8 @@ int cns_runner_run(const struct cns_job_conf *cjob,
 	/* A second line of defence behind the watchdog: no statement of a
 	 * run may outlive the run's own limit. */
 	if (job.statement_timeout_ms == 0 && job.max_runtime_ms > 0)
-		job.statement_timeout_ms = job.max_runtime_ms +
-					   job.kill_grace_ms;
+		job.statement_timeout_ms =
+			job.max_runtime_ms + job.kill_grace_ms;
 	/* Before the first connection: the network timeouts derive from
 	 * stall_timeout. */
 	cns_pg_set_timeouts(job.stall_timeout_ms);
@@ -1463,11 +1459,10 @@ int cns_runner_run(const struct cns_job_conf *cjob,
 	if (cns_lock_acquire_local(&lock, &job, rn.run_id, opt->wait_lock_ms,
 				   err) < 0 ||
 	    guard_check(&rn.guard,
-			cns_lock_acquire_target(&lock, &job, rn.run_id,
-						opt->wait_lock_ms -
-							(cns_now_ms() -
-							 lock_start),
-						err),
+			cns_lock_acquire_target(
+				&lock, &job, rn.run_id,
+				opt->wait_lock_ms - (cns_now_ms() - lock_start),
+				err),
 			err) < 0) {
 		/* A target that cannot be reached is a failed run on
 		 * record, not a silence that monitoring only notices hours
@@ -1541,7 +1536,7 @@ int cns_runner_run(const struct cns_job_conf *cjob,
 		rn.run = NULL;
 		if (!guard_end_stuck(&rn.guard, &run, res, err)) {
 			/* The guard is recording it: give it the time. */
-			struct timespec ts = {RECORD_LIMIT_MS / 1000 + 1, 0};
+			struct timespec ts = { RECORD_LIMIT_MS / 1000 + 1, 0 };
 
 			nanosleep(&ts, NULL);
 		}

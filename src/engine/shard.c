@@ -315,10 +315,10 @@ static int read_window(PGconn *conn, const struct cns_source_conf *c,
 	} else {
 		sp->upper = cns_xcalloc((size_t)n, sizeof(char *));
 		for (int i = 0; i < n; i++)
-			sp->upper[i] = PQgetisnull(res, 0, i)
-					       ? NULL
-					       : cns_xstrdup(
-							 PQgetvalue(res, 0, i));
+			sp->upper[i] =
+				PQgetisnull(res, 0, i)
+					? NULL
+					: cns_xstrdup(PQgetvalue(res, 0, i));
 		cns_buf_init(&q);
 		cns_buf_printf(&q, "%s AND (", lower.data);
 		add_ident_list(&q, cols, n, NULL);
@@ -372,11 +372,13 @@ static int range_bounds(PGconn *conn, const struct cns_source_conf *c,
 	 * the maximum would leave the range above it empty and is left
 	 * out. */
 	cns_buf_init(&q);
-	cns_buf_adds(&q, "SELECT u.v::text FROM (SELECT percentile_disc(ARRAY[");
+	cns_buf_adds(&q,
+		     "SELECT u.v::text FROM (SELECT percentile_disc(ARRAY[");
 	for (int i = 1; i < nshards; i++)
 		cns_buf_printf(&q, "%s%d.0/%d", i > 1 ? ", " : "", i, nshards);
-	cns_buf_printf(&q, "]::float8[]) WITHIN GROUP (ORDER BY %s) AS p, "
-			   "max(%s) AS m",
+	cns_buf_printf(&q,
+		       "]::float8[]) WITHIN GROUP (ORDER BY %s) AS p, "
+		       "max(%s) AS m",
 		       col, col);
 	add_from_where(&q, c, cond.data);
 	cns_buf_adds(&q, ") AS s, unnest(s.p) WITH ORDINALITY AS u(v, i) "
@@ -504,14 +506,15 @@ static int plan_source(const struct cns_job_conf *job, PGconn *conn,
 		if (step < 1)
 			step = 1;
 		for (int i = 0; i < n; i++) {
-			bool last = i == n - 1 || (int64_t)(i + 1) * step >= blocks;
+			bool last = i == n - 1 ||
+				    (int64_t)(i + 1) * step >= blocks;
 
 			add_shard(&sp->shards, sp->index,
 				  with_window(cns_shard_blocks_predicate(
 						      (int64_t)i * step,
 						      last ? -1
 							   : (int64_t)(i + 1) *
-								     step),
+								      step),
 					      sp->window));
 			if (last)
 				break;
@@ -542,13 +545,14 @@ static int plan_source(const struct cns_job_conf *job, PGconn *conn,
 				return -1;
 			}
 			for (int i = 0; i <= nb; i++)
-				add_shard(&sp->shards, sp->index,
-					  with_window(cns_shard_range_predicate(
-							      col.data,
-							      (const char *const
-								       *)b,
-							      nb, i),
-						      sp->window));
+				add_shard(
+					&sp->shards, sp->index,
+					with_window(
+						cns_shard_range_predicate(
+							col.data,
+							(const char *const *)b,
+							nb, i),
+						sp->window));
 			for (int i = 0; i < nb; i++)
 				free(b[i]);
 			free(b);
@@ -584,8 +588,9 @@ static PGconn *open_snapshot(const struct cns_source_conf *c, bool export,
 		return NULL;
 	/* The run's cancel-all must leave it alone: the shards need it. */
 	cns_pg_keep(conn);
-	if (cns_pg_command(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ "
-				 "READ ONLY",
+	if (cns_pg_command(conn,
+			   "BEGIN ISOLATION LEVEL REPEATABLE READ "
+			   "READ ONLY",
 			   what, err) < 0)
 		goto fail;
 	if (export) {
@@ -654,7 +659,8 @@ int cns_shard_split(const struct cns_job_conf *job, int index,
 			   strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 
 		PQclear(res);
-		if (has && is_pg(c) && read_lower(tconn, job, c, &sp, err) < 0) {
+		if (has && is_pg(c) &&
+		    read_lower(tconn, job, c, &sp, err) < 0) {
 			PQfinish(tconn);
 			return -1;
 		}
@@ -720,8 +726,7 @@ void cns_shard_release(const struct cns_job_conf *job)
 /* The staging table of a shard, in the consolidate schema: the run id
  * (at most 40 of its characters, folded to [a-z0-9_]) and the shard's
  * number keep it well within NAMEDATALEN. */
-static void staging_name(char *out, size_t size, const char *run_id,
-			 int shard)
+static void staging_name(char *out, size_t size, const char *run_id, int shard)
 {
 	char id[41];
 	size_t n = 0;
@@ -753,8 +758,7 @@ static void add_text_array(struct cns_buf *b, char **vals, int n)
 
 /* Creates the target table when it is absent (as a run's prepare does),
  * so that staging tables can be made like it. */
-static int ensure_target(const struct cns_job_conf *job,
-			 struct cns_error *err)
+static int ensure_target(const struct cns_job_conf *job, struct cns_error *err)
 {
 	struct cns_job_conf copy = *job;
 	struct cns_transform *xf = NULL;
@@ -921,10 +925,11 @@ static int new_plan(PGconn *tconn, const struct cns_job_conf *job,
 			char stage[CNS_PG_NAME_MAX + 1];
 
 			staging_name(stage, sizeof(stage), run_id, k);
-			cns_buf_adds(&q, "INSERT INTO consolidate.shards (run_id, "
-					 "shard, source, predicate, lower_wm, "
-					 "upper_wm, snapshot, staging) "
-					 "VALUES (");
+			cns_buf_adds(&q,
+				     "INSERT INTO consolidate.shards (run_id, "
+				     "shard, source, predicate, lower_wm, "
+				     "upper_wm, snapshot, staging) "
+				     "VALUES (");
 			cns_pg_quote_literal(&q, run_id);
 			cns_buf_printf(&q, ", %d, ", k);
 			cns_pg_quote_literal(&q, job->sources[i].name);
@@ -1168,7 +1173,7 @@ static int shard_run(const struct cns_job_conf *job, const char *run_id,
 	struct cns_runner_options opt;
 	struct cns_runner_result res;
 	struct cns_buf q;
-	char *keep[3] = {NULL, NULL, NULL};
+	char *keep[3] = { NULL, NULL, NULL };
 	const char *snap = NULL;
 	int index = -1, rc = -1;
 	int64_t rows = 0;
@@ -1178,7 +1183,8 @@ static int shard_run(const struct cns_job_conf *job, const char *run_id,
 	cns_buf_init(&q);
 	if (read_shard(tconn, run_id, shard, &r, err) < 0)
 		goto out;
-	if (strcmp(r.state, "done") == 0 || strcmp(r.run_state, "merged") == 0) {
+	if (strcmp(r.state, "done") == 0 ||
+	    strcmp(r.run_state, "merged") == 0) {
 		rc = 0;
 		goto out;
 	}
@@ -1220,13 +1226,15 @@ static int shard_run(const struct cns_job_conf *job, const char *run_id,
 		goto out;
 	}
 	for (int i = 0; i < res.nsources; i++)
-		if (res.stats[i].name && strcmp(res.stats[i].name, r.source) == 0)
+		if (res.stats[i].name &&
+		    strcmp(res.stats[i].name, r.source) == 0)
 			rows = res.stats[i].written;
 	free(res.stats);
 	CNS_HOOK("shard.loaded");
 	cns_buf_reset(&q);
-	cns_buf_printf(&q, "UPDATE consolidate.shards SET state = 'done', "
-			   "rows = %lld, read_snapshot = ",
+	cns_buf_printf(&q,
+		       "UPDATE consolidate.shards SET state = 'done', "
+		       "rows = %lld, read_snapshot = ",
 		       (long long)rows);
 	if (snap)
 		cns_pg_quote_literal(&q, snap);
@@ -1250,8 +1258,8 @@ out:
 	return rc;
 }
 
-int cns_shard_run(const struct cns_job_conf *job, const char *run_id,
-		  int shard, struct cns_error *err)
+int cns_shard_run(const struct cns_job_conf *job, const char *run_id, int shard,
+		  struct cns_error *err)
 {
 	return shard_run(job, run_id, shard, NULL, err);
 }
@@ -1380,8 +1388,9 @@ static int merge_state_sql(PGconn *tconn, const struct cns_job_conf *job,
 		       strcmp(PQgetvalue(res, i + k, 0), name) == 0 && k < 64;
 		     k++) {
 			cells[k].null = PQgetisnull(res, i + k, 1);
-			cells[k].data = cells[k].null ? NULL
-						      : PQgetvalue(res, i + k, 1);
+			cells[k].data = cells[k].null
+						? NULL
+						: PQgetvalue(res, i + k, 1);
 			cells[k].len = (uint32_t)PQgetlength(res, i + k, 1);
 			refs[k] = &cells[k];
 		}
@@ -1395,9 +1404,10 @@ static int merge_state_sql(PGconn *tconn, const struct cns_job_conf *job,
 		i += k;
 	}
 	PQclear(res);
-	cns_buf_printf(q, "UPDATE consolidate.shard_runs SET state = "
-			  "'merged', merged_at = now(), rows = %lld WHERE "
-			  "run_id = ",
+	cns_buf_printf(q,
+		       "UPDATE consolidate.shard_runs SET state = "
+		       "'merged', merged_at = now(), rows = %lld WHERE "
+		       "run_id = ",
 		       (long long)rows);
 	cns_pg_quote_literal(q, run_id);
 	for (int i = 0; i < n; i++) {
@@ -1415,7 +1425,7 @@ static int merge_run(PGconn *tconn, const struct cns_job_conf *job,
 	struct cns_transform *xf = NULL;
 	const struct cns_schema *schema;
 	struct cns_loader *l = NULL;
-	struct cns_load_stats st = {0, 0, 0};
+	struct cns_load_stats st = { 0, 0, 0 };
 	struct cns_buf state;
 	char **tables = cns_xcalloc((size_t)n + 1, sizeof(char *));
 	int rc = -1;
@@ -1428,7 +1438,8 @@ static int merge_run(PGconn *tconn, const struct cns_job_conf *job,
 		add_staging(&b, fs[i].staging);
 		tables[i] = b.data;
 	}
-	if (merge_state_sql(tconn, job, run_id, fs, n, total, &state, err) < 0 ||
+	if (merge_state_sql(tconn, job, run_id, fs, n, total, &state, err) <
+		    0 ||
 	    cns_transform_load(job->transforms, cns_wall_us(), &xf, err) < 0)
 		goto out;
 	schema = cns_transform_schema(xf);
@@ -1497,11 +1508,11 @@ static void record_run(PGconn *tconn, const struct cns_job_conf *job,
 	if (job->nsources > 0)
 		st[0].written = written;
 	cns_error_clear(&e2);
-	row = (struct cns_run_row){.run_id = run_id,
-				   .job = job->name,
-				   .host = host,
-				   .pid = (long)getpid(),
-				   .started_us = now};
+	row = (struct cns_run_row){ .run_id = run_id,
+				    .job = job->name,
+				    .host = host,
+				    .pid = (long)getpid(),
+				    .started_us = now };
 	if (cns_state_run_begin(tconn, &row, &e2) == 0)
 		cns_state_run_end(tconn, run_id, "ok", 0, "{}", 0, NULL, &e2);
 	log = cns_runlog_open(job, run_id, now, &e2);
@@ -1554,8 +1565,8 @@ static int finalize_locked(const struct cns_job_conf *job, const char *run_id,
 	if (PQntuples(res) == 0) {
 		PQclear(res);
 		cns_error_set(err, CNS_E_TARGET,
-			      "job \"%s\" has no planned run \"%s\"",
-			      job->name, run_id);
+			      "job \"%s\" has no planned run \"%s\"", job->name,
+			      run_id);
 		goto out;
 	}
 	if (strcmp(PQgetvalue(res, 0, 0), "merged") == 0) {
@@ -1670,12 +1681,12 @@ struct workers {
 	const char *run_id;
 	int nshards;
 	atomic_int *signal_flag;
-	pthread_mutex_t mu;     /* guards next, go, quit, err, failed */
+	pthread_mutex_t mu; /* guards next, go, quit, err, failed */
 	pthread_cond_t go_cv;
-	int next;               /* next shard to take */
-	bool go, quit;          /* every thread started / one could not */
+	int next;      /* next shard to take */
+	bool go, quit; /* every thread started / one could not */
 	bool failed;
-	struct cns_error err;   /* the first error */
+	struct cns_error err; /* the first error */
 };
 
 static void *worker_main(void *arg)
@@ -1695,7 +1706,8 @@ static void *worker_main(void *arg)
 		shard = w->next++;
 		pthread_mutex_unlock(&w->mu);
 		cns_error_clear(&e);
-		if (shard_run(w->job, w->run_id, shard, w->signal_flag, &e) < 0) {
+		if (shard_run(w->job, w->run_id, shard, w->signal_flag, &e) <
+		    0) {
 			pthread_mutex_lock(&w->mu);
 			if (!w->failed) {
 				w->failed = true;
@@ -1795,9 +1807,9 @@ int cns_shard_wait_merged(const struct cns_job_conf *job, const char *run_id,
 			 "WHERE run_id = ");
 	cns_pg_quote_literal(&q, run_id);
 	for (;;) {
-		struct timespec ts = {1, 0};
-		PGresult *res = cns_pg_exec(tconn, q.data, PGRES_TUPLES_OK,
-					    WHAT, err);
+		struct timespec ts = { 1, 0 };
+		PGresult *res =
+			cns_pg_exec(tconn, q.data, PGRES_TUPLES_OK, WHAT, err);
 		bool merged;
 
 		if (!res)

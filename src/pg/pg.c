@@ -187,8 +187,7 @@ int cns_pg_exec_ok(PGconn *conn, const char *sql, const char *what,
 		PQclear(res);
 		return 0;
 	}
-	cns_pg_error(conn, res, CNS_E_TARGET, what, "running a statement",
-		     err);
+	cns_pg_error(conn, res, CNS_E_TARGET, what, "running a statement", err);
 	if (err && !err->detail[0])
 		cns_error_detail(err, "statement: %.400s", sql);
 	PQclear(res);
@@ -202,8 +201,7 @@ PGresult *cns_pg_exec(PGconn *conn, const char *sql, ExecStatusType expect,
 
 	if (res && PQresultStatus(res) == expect)
 		return res;
-	cns_pg_error(conn, res, CNS_E_TARGET, what, "running a statement",
-		     err);
+	cns_pg_error(conn, res, CNS_E_TARGET, what, "running a statement", err);
 	if (err && !err->detail[0])
 		cns_error_detail(err, "statement: %.400s", sql);
 	PQclear(res);
@@ -242,12 +240,19 @@ static size_t copy_unescape(char *dst, const char *s, size_t len)
 		case 'b': dst[o++] = '\b'; break;
 		case 'f': dst[o++] = '\f'; break;
 		case 'v': dst[o++] = '\v'; break;
-		case '0': case '1': case '2': case '3':
-		case '4': case '5': case '6': case '7': {
+		case '0':
+		case '1':
+		case '2':
+		case '3':
+		case '4':
+		case '5':
+		case '6':
+		case '7': {
 			int v = c - '0';
 
-			for (int k = 0; k < 2 && i + 1 < len && s[i + 1] >= '0' &&
-					s[i + 1] <= '7'; k++)
+			for (int k = 0; k < 2 && i + 1 < len &&
+					s[i + 1] >= '0' && s[i + 1] <= '7';
+			     k++)
 				v = v * 8 + (s[++i] - '0');
 			dst[o++] = (char)v;
 			break;
@@ -260,8 +265,8 @@ static size_t copy_unescape(char *dst, const char *s, size_t len)
 			       s[i + 1]) {
 				char h = s[++i];
 
-				v = v * 16 + (h <= '9' ? h - '0' :
-					      (h | 0x20) - 'a' + 10);
+				v = v * 16 + (h <= '9' ? h - '0'
+						       : (h | 0x20) - 'a' + 10);
 				k++;
 			}
 			dst[o++] = (char)v;
@@ -312,7 +317,10 @@ int cns_pg_copy_parse_row(struct cns_chunk *chunk, int row, const char *line,
 
 /* Bytes the COPY text format escapes, and what follows their backslash. */
 static const char copy_escape[256] = {
-	['\\'] = '\\', ['\t'] = 't', ['\n'] = 'n', ['\r'] = 'r',
+	['\\'] = '\\',
+	['\t'] = 't',
+	['\n'] = 'n',
+	['\r'] = 'r',
 };
 
 /* True when one of the eight bytes of w is a backslash, tab, newline or
@@ -325,7 +333,8 @@ static inline bool word_needs_escape(uint64_t w)
 	uint64_t c = w ^ (ones * '\n'), e = w ^ (ones * '\r');
 
 	return (((a - ones) & ~a) | ((b - ones) & ~b) | ((c - ones) & ~c) |
-		((e - ones) & ~e)) & highs;
+		((e - ones) & ~e)) &
+	       highs;
 }
 
 void cns_pg_copy_format_row(struct cns_buf *out, const struct cns_cell *cells,

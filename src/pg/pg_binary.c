@@ -67,23 +67,23 @@ enum cns_pgbin_kind cns_pgbin_kind(const char *t)
 		const char *name;
 		enum cns_pgbin_kind kind;
 	} map[] = {
-		{"int2", CNS_PGBIN_INT2},
-		{"int4", CNS_PGBIN_INT4},
-		{"int8", CNS_PGBIN_INT8},
-		{"float4", CNS_PGBIN_FLOAT4},
-		{"float8", CNS_PGBIN_FLOAT8},
-		{"bool", CNS_PGBIN_BOOL},
-		{"text", CNS_PGBIN_TEXT},
-		{"varchar", CNS_PGBIN_TEXT},
-		{"bpchar", CNS_PGBIN_TEXT},
-		{"bytea", CNS_PGBIN_BYTEA},
-		{"date", CNS_PGBIN_DATE},
-		{"timestamp", CNS_PGBIN_TIMESTAMP},
-		{"timestamptz", CNS_PGBIN_TIMESTAMPTZ},
-		{"numeric", CNS_PGBIN_NUMERIC},
-		{"uuid", CNS_PGBIN_UUID},
-		{"json", CNS_PGBIN_JSON},
-		{"jsonb", CNS_PGBIN_JSONB},
+		{ "int2", CNS_PGBIN_INT2 },
+		{ "int4", CNS_PGBIN_INT4 },
+		{ "int8", CNS_PGBIN_INT8 },
+		{ "float4", CNS_PGBIN_FLOAT4 },
+		{ "float8", CNS_PGBIN_FLOAT8 },
+		{ "bool", CNS_PGBIN_BOOL },
+		{ "text", CNS_PGBIN_TEXT },
+		{ "varchar", CNS_PGBIN_TEXT },
+		{ "bpchar", CNS_PGBIN_TEXT },
+		{ "bytea", CNS_PGBIN_BYTEA },
+		{ "date", CNS_PGBIN_DATE },
+		{ "timestamp", CNS_PGBIN_TIMESTAMP },
+		{ "timestamptz", CNS_PGBIN_TIMESTAMPTZ },
+		{ "numeric", CNS_PGBIN_NUMERIC },
+		{ "uuid", CNS_PGBIN_UUID },
+		{ "json", CNS_PGBIN_JSON },
+		{ "jsonb", CNS_PGBIN_JSONB },
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -239,8 +239,7 @@ static bool float_text(const char *s, size_t n, char *buf)
 
 /* float8 or, with single, float4: strtod or strtof in the C locale, as
  * float8in and float4in read the same text. */
-static bool enc_float(struct cns_buf *b, const char *s, size_t n,
-		      bool single)
+static bool enc_float(struct cns_buf *b, const char *s, size_t n, bool single)
 {
 	char buf[64], *endp;
 	double v;
@@ -282,8 +281,8 @@ static bool enc_float(struct cns_buf *b, const char *s, size_t n,
 
 static bool enc_bool(struct cns_buf *b, const char *s, size_t n)
 {
-	static const char *const yes[] = {"t", "true", "yes", "on", "1"};
-	static const char *const no[] = {"f", "false", "no", "off", "0"};
+	static const char *const yes[] = { "t", "true", "yes", "on", "1" };
+	static const char *const no[] = { "f", "false", "no", "off", "0" };
 
 	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
 		if (same(s, n, yes[i])) {
@@ -434,8 +433,8 @@ static bool parse_ymd(const char **p, const char *end, int64_t *y, int *m,
  * exist in it and the date is inside PostgreSQL's Julian range. */
 static bool valid_date(int64_t year, bool bc, int m, int d, int64_t *astro)
 {
-	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
-				    30, 31};
+	static const int mdays[] = { 31, 28, 31, 30, 31, 30,
+				     31, 31, 30, 31, 30, 31 };
 	int64_t y = bc ? 1 - year : year;
 	int dim = mdays[m - 1] + (m == 2 && leap(y));
 
@@ -656,14 +655,13 @@ static bool enc_numeric(struct cns_buf *b, const char *s, size_t n)
 
 /* ---- rows ---- */
 
-bool cns_pgbin_value(struct cns_buf *b, enum cns_pgbin_kind kind,
-		     const char *s, size_t n)
+bool cns_pgbin_value(struct cns_buf *b, enum cns_pgbin_kind kind, const char *s,
+		     size_t n)
 {
 	int64_t v;
 
 	switch (kind) {
-	case CNS_PGBIN_NONE:
-		return false;
+	case CNS_PGBIN_NONE: return false;
 	case CNS_PGBIN_INT2:
 		if (!parse_int(s, n, INT16_MIN, INT16_MAX, &v))
 			return false;
@@ -679,32 +677,21 @@ bool cns_pgbin_value(struct cns_buf *b, enum cns_pgbin_kind kind,
 			return false;
 		add64(b, (uint64_t)v);
 		return true;
-	case CNS_PGBIN_FLOAT4:
-		return enc_float(b, s, n, true);
-	case CNS_PGBIN_FLOAT8:
-		return enc_float(b, s, n, false);
-	case CNS_PGBIN_BOOL:
-		return enc_bool(b, s, n);
+	case CNS_PGBIN_FLOAT4: return enc_float(b, s, n, true);
+	case CNS_PGBIN_FLOAT8: return enc_float(b, s, n, false);
+	case CNS_PGBIN_BOOL: return enc_bool(b, s, n);
 	case CNS_PGBIN_TEXT:
-	case CNS_PGBIN_JSON:
-		cns_buf_add(b, s, n);
-		return true;
+	case CNS_PGBIN_JSON: cns_buf_add(b, s, n); return true;
 	case CNS_PGBIN_JSONB:
 		cns_buf_addc(b, 1);
 		cns_buf_add(b, s, n);
 		return true;
-	case CNS_PGBIN_BYTEA:
-		return enc_bytea(b, s, n);
-	case CNS_PGBIN_DATE:
-		return enc_date(b, s, n);
-	case CNS_PGBIN_TIMESTAMP:
-		return enc_timestamp(b, s, n, false);
-	case CNS_PGBIN_TIMESTAMPTZ:
-		return enc_timestamp(b, s, n, true);
-	case CNS_PGBIN_NUMERIC:
-		return enc_numeric(b, s, n);
-	case CNS_PGBIN_UUID:
-		return enc_uuid(b, s, n);
+	case CNS_PGBIN_BYTEA: return enc_bytea(b, s, n);
+	case CNS_PGBIN_DATE: return enc_date(b, s, n);
+	case CNS_PGBIN_TIMESTAMP: return enc_timestamp(b, s, n, false);
+	case CNS_PGBIN_TIMESTAMPTZ: return enc_timestamp(b, s, n, true);
+	case CNS_PGBIN_NUMERIC: return enc_numeric(b, s, n);
+	case CNS_PGBIN_UUID: return enc_uuid(b, s, n);
 	}
 	return false;
 }

@@ -28,32 +28,21 @@
 #define MT 12
 #define MB 28 /* bottom margin: the x axis labels */
 
-static const char *const palette[] = {"#1f77b4", "#ff7f0e", "#2ca02c",
-				      "#9467bd", "#8c564b", "#e377c2",
-				      "#7f7f7f", "#bcbd22", "#17becf"};
+static const char *const palette[] = { "#1f77b4", "#ff7f0e", "#2ca02c",
+				       "#9467bd", "#8c564b", "#e377c2",
+				       "#7f7f7f", "#bcbd22", "#17becf" };
 #define NPALETTE (sizeof(palette) / sizeof(palette[0]))
 
 static void esc(struct cns_buf *b, const char *s)
 {
 	for (; s && *s; s++) {
 		switch (*s) {
-		case '&':
-			cns_buf_adds(b, "&amp;");
-			break;
-		case '<':
-			cns_buf_adds(b, "&lt;");
-			break;
-		case '>':
-			cns_buf_adds(b, "&gt;");
-			break;
-		case '"':
-			cns_buf_adds(b, "&quot;");
-			break;
-		case '\'':
-			cns_buf_adds(b, "&#39;");
-			break;
-		default:
-			cns_buf_addc(b, *s);
+		case '&': cns_buf_adds(b, "&amp;"); break;
+		case '<': cns_buf_adds(b, "&lt;"); break;
+		case '>': cns_buf_adds(b, "&gt;"); break;
+		case '"': cns_buf_adds(b, "&quot;"); break;
+		case '\'': cns_buf_adds(b, "&#39;"); break;
+		default: cns_buf_addc(b, *s);
 		}
 	}
 }
@@ -103,7 +92,7 @@ static double nice_max(double v)
 	while (p > v)
 		p /= 10;
 	for (int i = 0; i < 3; i++) {
-		static const double steps[] = {1, 2, 5};
+		static const double steps[] = { 1, 2, 5 };
 
 		if (steps[i] * p >= v)
 			return steps[i] * p;
@@ -149,26 +138,25 @@ static void frame(struct cns_buf *b, const char *kind, const char *title,
 		int64_t last = h->runs[h->n - 1].started_us;
 
 		if (first >= 0)
-			cns_buf_printf(b,
-				       "<text x=\"%d\" y=\"%d\">%s</text>",
+			cns_buf_printf(b, "<text x=\"%d\" y=\"%d\">%s</text>",
 				       ML, H - 8,
-				       cns_time_format(first / 1000000, NULL,
-						       t, sizeof(t)));
+				       cns_time_format(first / 1000000, NULL, t,
+						       sizeof(t)));
 		if (last >= 0)
 			cns_buf_printf(b,
 				       "<text x=\"%d\" y=\"%d\" "
 				       "text-anchor=\"end\">%s</text>",
 				       W - MR, H - 8,
-				       cns_time_format(last / 1000000, NULL,
-						       t, sizeof(t)));
+				       cns_time_format(last / 1000000, NULL, t,
+						       sizeof(t)));
 	}
 }
 
 /* One run's bar; at least min_px high, so that a run much shorter than
  * the scale still shows its status colour. */
 static void bar(struct cns_buf *b, int i, int n, double v, double max,
-		double min_px, const char *color,
-		const struct cns_run_entry *e, const char *what)
+		double min_px, const char *color, const struct cns_run_entry *e,
+		const char *what)
 {
 	double slot = (double)(W - ML - MR) / (n > 0 ? n : 1);
 	double w = slot * 0.7 > 1 ? slot * 0.7 : 1;
@@ -216,8 +204,8 @@ static void duration_chart(struct cns_buf *b, const struct cns_job_conf *job,
 	for (int i = 0; i < h->n; i++) {
 		const struct cns_run_entry *e = &h->runs[i];
 
-		bar(b, i, h->n, e->duration_s > 0 ? e->duration_s : 0, max,
-		    3, status_color(e->status), e, "s");
+		bar(b, i, h->n, e->duration_s > 0 ? e->duration_s : 0, max, 3,
+		    status_color(e->status), e, "s");
 	}
 	if (interval > 0)
 		cns_buf_printf(b,
@@ -283,8 +271,7 @@ static void rows_chart(struct cns_buf *b, const struct cns_run_history *h)
 				source_of(&h->runs[i], names[s]);
 
 			if (se)
-				cns_buf_printf(b, "%.1f,%.1f ",
-					       xpos(i, h->n),
+				cns_buf_printf(b, "%.1f,%.1f ", xpos(i, h->n),
 					       ypos((double)se->read, max));
 		}
 		cns_buf_adds(b, "\"><title>");
@@ -303,8 +290,7 @@ static void rows_chart(struct cns_buf *b, const struct cns_run_history *h)
 					ypos((double)se->read, max),
 					palette[s]);
 		}
-		cns_buf_printf(b,
-			       "<text x=\"%d\" y=\"%d\" fill=\"%s\">",
+		cns_buf_printf(b, "<text x=\"%d\" y=\"%d\" fill=\"%s\">",
 			       ML + 8 + 110 * s, MT + 10, palette[s]);
 		esc(b, names[s]);
 		cns_buf_adds(b, "</text>");
@@ -411,8 +397,7 @@ static void skip_redrives(struct cns_run_history *h)
 }
 
 static void job_section(struct cns_buf *b, const char *file,
-			const struct cns_job_status *js, int runs,
-			int64_t now)
+			const struct cns_job_status *js, int runs, int64_t now)
 {
 	struct cns_job_conf *job = NULL;
 	struct cns_run_history h;
@@ -505,9 +490,8 @@ int cns_htmlreport_save(const struct cns_htmlreport_opts *o, const char *path,
 					   "could not write the report: %s",
 					   strerror(errno));
 	} else if (cns_write_atomic(path, b.data, b.len, 0640) < 0) {
-		rc = cns_error_set(err, CNS_E_IO,
-				   "could not write \"%s\": %s", path,
-				   strerror(errno));
+		rc = cns_error_set(err, CNS_E_IO, "could not write \"%s\": %s",
+				   path, strerror(errno));
 	}
 	cns_buf_release(&b);
 	return rc;

@@ -36,11 +36,11 @@ enum cns_json_type {
 
 struct cns_json {
 	enum cns_json_type type;
-	const char *key;       /* member name inside an object, else NULL */
-	const char *str;       /* string: decoded text; number: as written */
-	size_t len;            /* length of str */
-	double num;            /* number */
-	bool b;                /* bool */
+	const char *key;        /* member name inside an object, else NULL */
+	const char *str;        /* string: decoded text; number: as written */
+	size_t len;             /* length of str */
+	double num;             /* number */
+	bool b;                 /* bool */
 	struct cns_json *child; /* array or object: first element */
 	struct cns_json *next;  /* next sibling */
 	/* Where the value starts and ends in the parsed text, so that a
@@ -83,7 +83,7 @@ int cns_runlog_parse_iso(const char *s, int64_t *us);
 struct cns_runlog {
 	const struct cns_job_conf *job; /* borrowed: outlives the log */
 	char dir[PATH_MAX];             /* <log_dir>/<job> */
-	char path[PATH_MAX + 512];            /* the log file */
+	char path[PATH_MAX + 512];      /* the log file */
 	char name[256];                 /* its file name */
 	char run_id[64];
 	char host[256];
@@ -95,7 +95,6 @@ struct cns_runlog {
 	int fd;
 	int werr; /* errno of the first line that could not be written */
 };
-
 
 /* Writes one event as the run's own (secrets scrubbed), for the steps
  * of finish that live in other files. */
@@ -118,10 +117,10 @@ int cns_metrics_write(const struct cns_job_conf *job,
 
 /* One log file of a job. */
 struct cns_logfile {
-	char name[256];         /* "<stamp>-<...>.log" or ".log.gz" */
+	char name[256]; /* "<stamp>-<...>.log" or ".log.gz" */
 	bool gz;
 	struct timespec mtime;
-	int64_t start_us;       /* the run's start, from the name */
+	int64_t start_us; /* the run's start, from the name */
 };
 
 /* True for the names of run logs, "<YYYYmmddTHHMMSSZ>-<...>.log[.gz]";

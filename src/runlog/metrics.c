@@ -133,8 +133,8 @@ static double take_counter(struct counter *c, int n, const char *source,
 	return 0;
 }
 
-static void metric_head(struct cns_buf *b, const char *name,
-			const char *type, const char *help)
+static void metric_head(struct cns_buf *b, const char *name, const char *type,
+			const char *help)
 {
 	cns_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
 		       type);
@@ -170,14 +170,14 @@ static double last_success_s(const struct cns_job_conf *job)
 	return t;
 }
 
-static const char *const statuses[] = {"ok",        "failed",  "timed_out",
-				       "cancelled", "skipped", "crashed"};
+static const char *const statuses[] = { "ok",        "failed",  "timed_out",
+					"cancelled", "skipped", "crashed" };
 
 int cns_metrics_write(const struct cns_job_conf *jc,
 		      const struct cns_run_record *r, struct cns_error *err)
 {
-	static const char *const kinds[] = {"read", "filtered", "rejected",
-					    "loaded", "written"};
+	static const char *const kinds[] = { "read", "filtered", "rejected",
+					     "loaded", "written" };
 	const char *path = jc->metrics_file, *job = jc->name;
 	struct counter *prev;
 	int nprev;
@@ -239,8 +239,8 @@ int cns_metrics_write(const struct cns_job_conf *jc,
 		    "Rows of the last run per source and kind.");
 	for (int i = 0; i < r->nsources && r->sources; i++) {
 		const struct cns_source_stats *s = &r->sources[i];
-		const int64_t v[] = {s->read, s->filtered, s->rejected,
-				     s->loaded, s->written};
+		const int64_t v[] = { s->read, s->filtered, s->rejected,
+				      s->loaded, s->written };
 
 		rejected += s->rejected;
 		for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
@@ -258,13 +258,13 @@ int cns_metrics_write(const struct cns_job_conf *jc,
 	for (int i = 0; i < r->nsources && r->sources; i++) {
 		const struct cns_source_stats *s = &r->sources[i];
 		const char *name = s->name ? s->name : "?";
-		const int64_t v[] = {s->read, s->filtered, s->rejected,
-				     s->loaded, s->written};
+		const int64_t v[] = { s->read, s->filtered, s->rejected,
+				      s->loaded, s->written };
 
 		for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
-			double total = take_counter(prev, nprev, name,
-						    kinds[k]) +
-				       (double)v[k];
+			double total =
+				take_counter(prev, nprev, name, kinds[k]) +
+				(double)v[k];
 
 			metric_job(&b, "consolidate_rows_total", job);
 			cns_buf_addc(&b, ',');
@@ -290,8 +290,8 @@ int cns_metrics_write(const struct cns_job_conf *jc,
 		    "Rows rejected by the last run.");
 	metric_job(&b, "consolidate_rejected_rows", job);
 	cns_buf_printf(&b, "} %lld\n", (long long)rejected);
-	metric_head(&b, "consolidate_last_run_source_duration_seconds",
-		    "gauge", "Time each source took in the last run.");
+	metric_head(&b, "consolidate_last_run_source_duration_seconds", "gauge",
+		    "Time each source took in the last run.");
 	for (int i = 0; i < r->nsources && r->sources; i++) {
 		double secs = cns_source_seconds(&r->sources[i]);
 
@@ -319,4 +319,3 @@ int cns_metrics_write(const struct cns_job_conf *jc,
 	free(prev);
 	return rc;
 }
-

@@ -72,8 +72,8 @@ static bool parse_entry(struct cns_arena *a, const char *line, size_t len,
 		return true;
 	for (const struct cns_json *s = srcs->child; s; s = s->next)
 		n++;
-	e->sources = cns_arena_zalloc(a, (size_t)(n ? n : 1) *
-						 sizeof(*e->sources));
+	e->sources =
+		cns_arena_zalloc(a, (size_t)(n ? n : 1) * sizeof(*e->sources));
 	for (const struct cns_json *s = srcs->child; s; s = s->next) {
 		struct cns_run_source_entry *se = &e->sources[e->nsources++];
 
@@ -224,8 +224,8 @@ int cns_runlog_recent_rows(const struct cns_job_conf *job, const char *source,
 
 /* ---- the marker ---- */
 
-int cns_runlog_marker(const struct cns_job_conf *job,
-		      struct cns_run_marker *m, struct cns_error *err)
+int cns_runlog_marker(const struct cns_job_conf *job, struct cns_run_marker *m,
+		      struct cns_error *err)
 {
 	char dir[4096], path[4200], text[4096];
 	struct cns_arena a;
@@ -342,7 +342,7 @@ bool cns_runlog_log_name(const char *name, bool *gz, int64_t *start_us)
 	for (int i = 0; i < 16; i++) {
 		char c = name[i];
 
-		if (i == 8 ? c != 'T'
+		if (i == 8    ? c != 'T'
 		    : i == 15 ? c != 'Z'
 			      : (c < '0' || c > '9'))
 			return false;
@@ -571,6 +571,6 @@ bool cns_runlog_is_end_line(const char *line, size_t n)
 		return (size_t)(line + n - q) >= 13 &&
 		       !memcmp(q + 8, "\"end\"", 5) &&
 		       memmem(line, n, ",\"status\":", 10) != NULL;
-	return p && (size_t)(line + n - p) >= 11 &&
-	       !memcmp(p + 7, "end ", 4) && memmem(line, n, " status=", 8);
+	return p && (size_t)(line + n - p) >= 11 && !memcmp(p + 7, "end ", 4) &&
+	       memmem(line, n, " status=", 8);
 }

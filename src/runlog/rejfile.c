@@ -21,7 +21,7 @@ struct reader {
 	char *field[NFIELDS];
 	size_t flen[NFIELDS];
 	int nfield;
-	int64_t record;  /* records seen, header included */
+	int64_t record; /* records seen, header included */
 	bool bad;
 	char why[160];
 };
@@ -59,8 +59,8 @@ static bool read_values(struct reader *r, struct cns_rejected_row *row)
 	for (m = o->child; m; m = m->next)
 		n++;
 	row->names = cns_arena_zalloc(a, sizeof(char *) * (size_t)(n + 1));
-	row->values = cns_arena_zalloc(a, sizeof(*row->values) *
-						  (size_t)(n + 1));
+	row->values =
+		cns_arena_zalloc(a, sizeof(*row->values) * (size_t)(n + 1));
 	for (m = o->child; m; m = m->next, k++) {
 		row->names[k] = m->key;
 		if (m->type == CNS_JSON_NULL) {

@@ -120,8 +120,7 @@ static void prune_rejects(struct cns_runlog *l, int64_t cutoff_us)
 
 	if (!l->job->rejects_dir)
 		return;
-	snprintf(dir, sizeof(dir), "%s/%s", l->job->rejects_dir,
-		 l->job->name);
+	snprintf(dir, sizeof(dir), "%s/%s", l->job->rejects_dir, l->job->name);
 	snprintf(mine, sizeof(mine), "%s.csv.gz", l->run_id);
 	d = opendir(dir);
 	if (!d)
@@ -218,16 +217,14 @@ void cns_runlog_retain(struct cns_runlog *l)
 			if (unlink(path) == 0)
 				removed++;
 			else
-				cns_runlog_emitf(l, CNS_LOG_WARN,
-						 "retention",
+				cns_runlog_emitf(l, CNS_LOG_WARN, "retention",
 						 "could not remove \"%s\": %s",
 						 path, strerror(errno));
 		} else if (pack && !f->gz) {
 			if (compress_log(l->dir, f) == 0)
 				compressed++;
 			else
-				cns_runlog_emitf(l, CNS_LOG_WARN,
-						 "retention",
+				cns_runlog_emitf(l, CNS_LOG_WARN, "retention",
 						 "could not compress \"%s\": "
 						 "%s",
 						 path, strerror(errno));
@@ -250,4 +247,3 @@ void cns_runlog_retain(struct cns_runlog *l)
 				 compressed, removed);
 	free(logs);
 }
-

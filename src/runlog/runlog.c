@@ -48,14 +48,10 @@ static char syslog_ident[64];
 static const char *level_name(enum cns_log_level level, bool lower)
 {
 	switch (level) {
-	case CNS_LOG_DEBUG:
-		return lower ? "debug" : "DEBUG";
-	case CNS_LOG_INFO:
-		return lower ? "info" : "INFO";
-	case CNS_LOG_WARN:
-		return lower ? "warn" : "WARN";
-	case CNS_LOG_ERROR:
-		return lower ? "error" : "ERROR";
+	case CNS_LOG_DEBUG: return lower ? "debug" : "DEBUG";
+	case CNS_LOG_INFO: return lower ? "info" : "INFO";
+	case CNS_LOG_WARN: return lower ? "warn" : "WARN";
+	case CNS_LOG_ERROR: return lower ? "error" : "ERROR";
 	}
 	return "?";
 }
@@ -63,16 +59,11 @@ static const char *level_name(enum cns_log_level level, bool lower)
 static const char *source_state_name(enum cns_source_state s)
 {
 	switch (s) {
-	case CNS_SRC_PENDING:
-		return "pending";
-	case CNS_SRC_RUNNING:
-		return "running";
-	case CNS_SRC_DONE:
-		return "ok";
-	case CNS_SRC_FAILED:
-		return "failed";
-	case CNS_SRC_SKIPPED:
-		return "skipped";
+	case CNS_SRC_PENDING: return "pending";
+	case CNS_SRC_RUNNING: return "running";
+	case CNS_SRC_DONE: return "ok";
+	case CNS_SRC_FAILED: return "failed";
+	case CNS_SRC_SKIPPED: return "skipped";
 	}
 	return "?";
 }
@@ -236,8 +227,8 @@ static bool is_json_number(const char *s, size_t n)
 
 static void add_json_kv(struct cns_buf *b, const struct kv *k)
 {
-	static const char *const reserved[] = {"ts", "level", "run", "stage",
-					       "source", "msg"};
+	static const char *const reserved[] = { "ts",    "level",  "run",
+						"stage", "source", "msg" };
 
 	cns_buf_addc(b, ',');
 	cns_buf_addc(b, '"');
@@ -288,8 +279,9 @@ static void format_line(const struct cns_runlog *l, struct cns_buf *b,
 		int nkv;
 		size_t mlen = split_message(msg, kv, &nkv);
 
-		cns_buf_printf(b, "{\"ts\":\"%s\",\"level\":\"%s\",\"run\":",
-			       ts, level_name(level, true));
+		cns_buf_printf(b,
+			       "{\"ts\":\"%s\",\"level\":\"%s\",\"run\":", ts,
+			       level_name(level, true));
 		cns_json_add_cstr(b, l->run_id);
 		cns_buf_adds(b, ",\"stage\":");
 		cns_json_add_cstr(b, stage);
@@ -324,16 +316,15 @@ static void emit(struct cns_runlog *l, enum cns_log_level level,
 	/* A line that cannot be written (a full disk) is kept as the log's
 	 * first failure: the run then ends as failed, not as a success
 	 * with a log that silently lacks its lines. */
-	if (l->fd >= 0 && write_all(l->fd, line.data, line.len) < 0 &&
-	    !l->werr)
+	if (l->fd >= 0 && write_all(l->fd, line.data, line.len) < 0 && !l->werr)
 		l->werr = errno ? errno : EIO;
 	pthread_mutex_unlock(&l->lock);
 
-	if (l->syslog && (to_syslog || level == CNS_LOG_WARN ||
-			  level == CNS_LOG_ERROR)) {
-		int prio = level == CNS_LOG_ERROR ? LOG_ERR
+	if (l->syslog &&
+	    (to_syslog || level == CNS_LOG_WARN || level == CNS_LOG_ERROR)) {
+		int prio = level == CNS_LOG_ERROR  ? LOG_ERR
 			   : level == CNS_LOG_WARN ? LOG_WARNING
-						  : LOG_INFO;
+						   : LOG_INFO;
 
 		cns_buf_reset(&line);
 		cns_buf_printf(&line, "run=%s stage=%s ", l->run_id,
@@ -510,9 +501,8 @@ static int append_run_locked(const char *dir, const struct cns_buf *rec,
 		rc = cns_error_set(err, CNS_E_IO, "could not write \"%s\": %s",
 				   path, strerror(errno));
 	if (rc == 0 && trim_runs(dir) < 0)
-		rc = cns_error_set(err, CNS_E_IO,
-				   "could not trim \"%s\": %s", path,
-				   strerror(errno));
+		rc = cns_error_set(err, CNS_E_IO, "could not trim \"%s\": %s",
+				   path, strerror(errno));
 	cns_buf_release(&line);
 	return rc;
 }
@@ -602,16 +592,16 @@ static void build_record(const struct record *r, struct cns_buf *b)
 	cns_buf_adds(b, ",\"host\":");
 	cns_json_add_cstr(b, r->host);
 	cns_buf_printf(b, ",\"pid\":%ld,\"start\":", r->pid);
-	cns_json_add_cstr(b, cns_runlog_iso(r->started_us, true, ts,
-					    sizeof(ts)));
+	cns_json_add_cstr(b,
+			  cns_runlog_iso(r->started_us, true, ts, sizeof(ts)));
 	cns_buf_adds(b, ",\"end\":");
 	if (r->ended_us >= 0) {
 		cns_json_add_cstr(b, cns_runlog_iso(r->ended_us, true, ts,
 						    sizeof(ts)));
 		cns_buf_adds(b, ",\"duration_s\":");
 		add_seconds(b, r->ended_us > r->started_us
-				       ? (double)(r->ended_us -
-						  r->started_us) / 1e6
+				       ? (double)(r->ended_us - r->started_us) /
+						 1e6
 				       : 0);
 	} else {
 		cns_buf_adds(b, "null,\"duration_s\":null");
@@ -684,10 +674,10 @@ static int write_marker(const struct cns_runlog *l)
 	cns_buf_printf(&b, ",\"pid\":%ld,\"host\":", (long)getpid());
 	cns_json_add_cstr(&b, l->host);
 	cns_buf_adds(&b, ",\"start\":");
-	cns_json_add_cstr(&b, cns_runlog_iso(l->started_us, true, ts,
-					     sizeof(ts)));
-	cns_buf_printf(&b, ",\"started_us\":%lld,\"log\":",
-		       (long long)l->started_us);
+	cns_json_add_cstr(&b,
+			  cns_runlog_iso(l->started_us, true, ts, sizeof(ts)));
+	cns_buf_printf(
+		&b, ",\"started_us\":%lld,\"log\":", (long long)l->started_us);
 	cns_json_add_cstr(&b, l->name);
 	cns_buf_adds(&b, "}\n");
 	rc = cns_write_atomic(path, b.data, b.len, 0640);
@@ -768,8 +758,8 @@ static void record_crash(struct cns_runlog *l, const struct cns_run_marker *m,
 				       "process %ld is gone status=crashed",
 				       m->pid);
 			add_pair(&rec, "found_by", l->run_id);
-			format_line(&other, &line, cns_wall_us(),
-				    CNS_LOG_ERROR, "end", NULL, rec.data);
+			format_line(&other, &line, cns_wall_us(), CNS_LOG_ERROR,
+				    "end", NULL, rec.data);
 			(void)write_all(fd, line.data, line.len);
 			close(fd);
 			cns_buf_release(&line);
@@ -824,8 +814,7 @@ struct cns_runlog *cns_runlog_open(const struct cns_job_conf *job,
 			      l->dir, strerror(errno));
 		goto fail;
 	}
-	l->fd = open(l->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-		     0640);
+	l->fd = open(l->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	if (l->fd < 0) {
 		cns_error_set(err, CNS_E_IO,
 			      "could not open the run log \"%s\": %s", l->path,
@@ -980,7 +969,8 @@ int cns_runlog_finish(struct cns_runlog *l, const struct cns_run_record *rec,
 		ok = false;
 		r.status = "failed";
 		r.exit_code = cns_error_exit_code(err ? err->code : CNS_E_IO);
-		r.error = err ? err->message : "could not write the run's files";
+		r.error = err ? err->message
+			      : "could not write the run's files";
 	}
 	if (l->job->rejects_dir) {
 		snprintf(rejects, sizeof(rejects), "%s/%s/%s.csv.gz",
@@ -1009,8 +999,8 @@ int cns_runlog_finish(struct cns_runlog *l, const struct cns_run_record *rec,
 			       (long long)s->chunks, (long long)s->bytes);
 		if (secs >= 0)
 			cns_buf_printf(&b, " seconds=%.3f", secs);
-		emit(l, s->state == CNS_SRC_FAILED ? CNS_LOG_ERROR
-						   : CNS_LOG_INFO,
+		emit(l,
+		     s->state == CNS_SRC_FAILED ? CNS_LOG_ERROR : CNS_LOG_INFO,
 		     "summary", s->name, b.data, false);
 	}
 
@@ -1032,8 +1022,8 @@ int cns_runlog_finish(struct cns_runlog *l, const struct cns_run_record *rec,
 		       (long long)read, (long long)loaded, (long long)rejected);
 	if (r.rejects_file)
 		add_pair(&b, "rejects", r.rejects_file);
-	emit(l, ok || !strcmp(r.status, "skipped") ? CNS_LOG_INFO
-						   : CNS_LOG_ERROR,
+	emit(l,
+	     ok || !strcmp(r.status, "skipped") ? CNS_LOG_INFO : CNS_LOG_ERROR,
 	     "end", NULL, b.data, true);
 
 	/* The end line itself may be the one that finds the disk full. */
@@ -1042,7 +1032,8 @@ int cns_runlog_finish(struct cns_runlog *l, const struct cns_run_record *rec,
 		if (ok) {
 			r.status = "failed";
 			r.exit_code = cns_error_exit_code(CNS_E_IO);
-			r.error = err ? err->message : "could not write the log";
+			r.error = err ? err->message
+				      : "could not write the log";
 		}
 	}
 	cns_buf_reset(&b);

@@ -15,16 +15,11 @@
 const char *cns_verdict_name(enum cns_verdict v)
 {
 	switch (v) {
-	case CNS_VERDICT_OK:
-		return "ok";
-	case CNS_VERDICT_LATE:
-		return "late";
-	case CNS_VERDICT_NEVER:
-		return "never";
-	case CNS_VERDICT_FAILING:
-		return "failing";
-	case CNS_VERDICT_ERROR:
-		return "error";
+	case CNS_VERDICT_OK: return "ok";
+	case CNS_VERDICT_LATE: return "late";
+	case CNS_VERDICT_NEVER: return "never";
+	case CNS_VERDICT_FAILING: return "failing";
+	case CNS_VERDICT_ERROR: return "error";
 	}
 	return "?";
 }
@@ -32,15 +27,11 @@ const char *cns_verdict_name(enum cns_verdict v)
 enum cns_monitor_code cns_verdict_code(enum cns_verdict v)
 {
 	switch (v) {
-	case CNS_VERDICT_OK:
-		return CNS_MONITOR_OK;
+	case CNS_VERDICT_OK: return CNS_MONITOR_OK;
 	case CNS_VERDICT_LATE:
-	case CNS_VERDICT_NEVER:
-		return CNS_MONITOR_WARNING;
-	case CNS_VERDICT_FAILING:
-		return CNS_MONITOR_CRITICAL;
-	case CNS_VERDICT_ERROR:
-		return CNS_MONITOR_UNKNOWN;
+	case CNS_VERDICT_NEVER: return CNS_MONITOR_WARNING;
+	case CNS_VERDICT_FAILING: return CNS_MONITOR_CRITICAL;
+	case CNS_VERDICT_ERROR: return CNS_MONITOR_UNKNOWN;
 	}
 	return CNS_MONITOR_UNKNOWN;
 }
@@ -164,8 +155,7 @@ static void read_runs(const struct cns_job_conf *job, struct cns_job_status *js,
 	cns_run_history_release(&h);
 }
 
-void cns_status_judge(const char *file, int64_t now,
-		      struct cns_job_status *js)
+void cns_status_judge(const char *file, int64_t now, struct cns_job_status *js)
 {
 	struct cns_job_conf *job = NULL;
 	struct cns_error err;
@@ -215,7 +205,8 @@ void cns_status_judge(const char *file, int64_t now,
 	} else if (job->max_age_ms > 0) {
 		int64_t age = now - js->success_us / 1000000;
 
-		js->verdict = age * 1000 > job->max_age_ms ? CNS_VERDICT_LATE : CNS_VERDICT_OK;
+		js->verdict = age * 1000 > job->max_age_ms ? CNS_VERDICT_LATE
+							   : CNS_VERDICT_OK;
 		if (js->verdict == CNS_VERDICT_LATE)
 			cns_buf_printf(&js->why,
 				       "last success %s ago, more than "
@@ -232,7 +223,8 @@ void cns_status_judge(const char *file, int64_t now,
 		    cns_cron_next(&job->cron, job->tz, f1, &f2, &err) < 0)
 			goto error;
 		grace = success_secs > 60 ? (int64_t)success_secs : 60;
-		js->verdict = now > f2 + grace ? CNS_VERDICT_LATE : CNS_VERDICT_OK;
+		js->verdict = now > f2 + grace ? CNS_VERDICT_LATE
+					       : CNS_VERDICT_OK;
 		if (js->verdict == CNS_VERDICT_LATE)
 			cns_buf_printf(&js->why,
 				       "no success since %s: the runs due at "

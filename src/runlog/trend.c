@@ -48,8 +48,9 @@ int cns_trend_judge(const struct cns_job_conf *job, double run_s, char *buf,
 	buf[0] = '\0';
 	if (interval <= 0)
 		return 0;
-	o = (size_t)snprintf(buf, size, "the job needs %s of its %s interval "
-					"(%.0f%%)",
+	o = (size_t)snprintf(buf, size,
+			     "the job needs %s of its %s interval "
+			     "(%.0f%%)",
 			     dur(run_s, a, sizeof(a)),
 			     dur((double)interval, b, sizeof(b)),
 			     100.0 * run_s / (double)interval);

@@ -76,21 +76,11 @@ void cns_json_add_str(struct cns_buf *b, const char *str, size_t n)
 			continue;
 		}
 		switch (c) {
-		case '"':
-			cns_buf_adds(b, "\\\"");
-			break;
-		case '\\':
-			cns_buf_adds(b, "\\\\");
-			break;
-		case '\n':
-			cns_buf_adds(b, "\\n");
-			break;
-		case '\r':
-			cns_buf_adds(b, "\\r");
-			break;
-		case '\t':
-			cns_buf_adds(b, "\\t");
-			break;
+		case '"': cns_buf_adds(b, "\\\""); break;
+		case '\\': cns_buf_adds(b, "\\\\"); break;
+		case '\n': cns_buf_adds(b, "\\n"); break;
+		case '\r': cns_buf_adds(b, "\\r"); break;
+		case '\t': cns_buf_adds(b, "\\t"); break;
 		default:
 			if (c < 0x20) {
 				cns_buf_printf(b, "\\u%04x", c);
@@ -220,8 +210,8 @@ static const char *jstring(struct jparser *j, size_t *len)
 			if (cp >= 0xD800 && cp <= 0xDBFF &&
 			    j->end - j->p >= 6 && j->p[0] == '\\' &&
 			    j->p[1] == 'u' &&
-			    hex4(j->p + 2, j->end, &lo) == 0 &&
-			    lo >= 0xDC00 && lo <= 0xDFFF) {
+			    hex4(j->p + 2, j->end, &lo) == 0 && lo >= 0xDC00 &&
+			    lo <= 0xDFFF) {
 				cp = 0x10000 + ((cp - 0xD800) << 10) +
 				     (lo - 0xDC00);
 				j->p += 6;
@@ -231,8 +221,7 @@ static const char *jstring(struct jparser *j, size_t *len)
 			put_utf8(&b, cp);
 			break;
 		}
-		default:
-			goto bad;
+		default: goto bad;
 		}
 	}
 	if (j->p >= j->end)
@@ -311,8 +300,8 @@ static struct cns_json *jnumber(struct jparser *j)
 
 static struct cns_json *jcompound(struct jparser *j, bool object)
 {
-	struct cns_json *v = jnode(j, object ? CNS_JSON_OBJECT
-					     : CNS_JSON_ARRAY);
+	struct cns_json *v =
+		jnode(j, object ? CNS_JSON_OBJECT : CNS_JSON_ARRAY);
 	struct cns_json **tail = &v->child;
 	char close = object ? '}' : ']';
 
@@ -370,12 +359,8 @@ static struct cns_json *jvalue(struct jparser *j)
 	if (j->p >= j->end)
 		return NULL;
 	switch (*j->p) {
-	case '{':
-		v = jcompound(j, true);
-		break;
-	case '[':
-		v = jcompound(j, false);
-		break;
+	case '{': v = jcompound(j, true); break;
+	case '[': v = jcompound(j, false); break;
 	case '"':
 		v = jnode(j, CNS_JSON_STRING);
 		v->str = jstring(j, &v->len);
@@ -394,9 +379,7 @@ static struct cns_json *jvalue(struct jparser *j)
 		if (!jword(j, "null"))
 			return NULL;
 		break;
-	default:
-		v = jnumber(j);
-		break;
+	default: v = jnumber(j); break;
 	}
 	if (v)
 		v->end = j->p;
@@ -406,7 +389,7 @@ static struct cns_json *jvalue(struct jparser *j)
 struct cns_json *cns_json_parse(struct cns_arena *a, const char *text,
 				size_t len)
 {
-	struct jparser j = {a, text, text + len, 0};
+	struct jparser j = { a, text, text + len, 0 };
 	struct cns_json *v = jvalue(&j);
 
 	if (!v)
@@ -415,8 +398,7 @@ struct cns_json *cns_json_parse(struct cns_arena *a, const char *text,
 	return j.p == j.end ? v : NULL;
 }
 
-const struct cns_json *cns_json_get(const struct cns_json *obj,
-				    const char *key)
+const struct cns_json *cns_json_get(const struct cns_json *obj, const char *key)
 {
 	if (!obj || obj->type != CNS_JSON_OBJECT)
 		return NULL;
@@ -444,8 +426,7 @@ int64_t cns_json_get_int(const struct cns_json *obj, const char *key,
 	return strtoll(m->str, NULL, 10);
 }
 
-double cns_json_get_num(const struct cns_json *obj, const char *key,
-			double def)
+double cns_json_get_num(const struct cns_json *obj, const char *key, double def)
 {
 	const struct cns_json *m = cns_json_get(obj, key);
 
@@ -569,4 +550,3 @@ int cns_runlog_parse_iso(const char *s, int64_t *us)
 	*us = ((int64_t)t - off) * 1000000 + frac_us;
 	return 0;
 }
-

@@ -61,20 +61,20 @@
 
 extern char **environ;
 
-#define LATE_TOLERANCE_S 300       /* cronie runs late wake-ups up to 5 min */
-#define CLOCK_STEP_MS 5000         /* drift that counts as a clock change */
-#define LARGE_JUMP_S (3 * 3600)    /* cronie: beyond 3 hours, a clock reset */
-#define MAX_SLEEP_MS 1000          /* wake this often to see clock changes */
-#define COUNT_MAX 1000             /* missed fires counted one by one */
+#define LATE_TOLERANCE_S 300    /* cronie runs late wake-ups up to 5 min */
+#define CLOCK_STEP_MS 5000      /* drift that counts as a clock change */
+#define LARGE_JUMP_S (3 * 3600) /* cronie: beyond 3 hours, a clock reset */
+#define MAX_SLEEP_MS 1000       /* wake this often to see clock changes */
+#define COUNT_MAX 1000          /* missed fires counted one by one */
 
 #define LOCK_NAME ".consolidate-schedule.lock"
 #define STATE_NAME ".consolidate-schedule.state"
 
 struct folder {
-	char *dir;   /* holds the lock and the state file */
-	char *real;  /* realpath of dir, to match job files to it */
+	char *dir;  /* holds the lock and the state file */
+	char *real; /* realpath of dir, to match job files to it */
 	int lock_fd;
-	bool dirty;  /* state changed since written */
+	bool dirty; /* state changed since written */
 	bool state_error_logged;
 };
 
@@ -197,8 +197,7 @@ static void slog(struct sched *s, const struct job *j, const char *fmt, ...)
 }
 
 /* An error on one line, for the log: "message; DETAIL: ...; HINT: ...". */
-static const char *err_line(const struct cns_error *err, char *buf,
-			    size_t size)
+static const char *err_line(const struct cns_error *err, char *buf, size_t size)
 {
 	char tmp[4096];
 	size_t n = 0;
@@ -216,8 +215,7 @@ static const char *err_line(const struct cns_error *err, char *buf,
 	return buf;
 }
 
-static const char *when(const struct job *j, int64_t t, char *buf,
-			size_t size)
+static const char *when(const struct job *j, int64_t t, char *buf, size_t size)
 {
 	if (t == INT64_MAX)
 		return "never";
@@ -396,8 +394,9 @@ static void write_state(struct sched *s, struct folder *f)
 		f->state_error_logged = false;
 	} else {
 		if (!f->state_error_logged)
-			slog(s, NULL, "could not write the state file \"%s\": "
-				      "%s",
+			slog(s, NULL,
+			     "could not write the state file \"%s\": "
+			     "%s",
 			     path, strerror(errno));
 		f->state_error_logged = true;
 		unlink(tmp);
@@ -446,7 +445,7 @@ static bool schedulable(const struct job *j)
 /* Next scheduled time after t, or INT64_MAX (logged) when none. */
 static int64_t next_after(struct sched *s, struct job *j, int64_t t)
 {
-	struct cns_error err = {0};
+	struct cns_error err = { 0 };
 	int64_t n;
 	char buf[2048];
 
@@ -467,8 +466,9 @@ static void log_next(struct sched *s, struct job *j, const char *what)
 		return;
 	}
 	if (j->def.jitter_offset_ms)
-		slog(s, j, "%s: schedule \"%s\" in %s, next fire %s (+%lldms "
-			   "jitter)",
+		slog(s, j,
+		     "%s: schedule \"%s\" in %s, next fire %s (+%lldms "
+		     "jitter)",
 		     what, j->def.cron.text, cns_tz_name(j->def.tz),
 		     when(j, j->next, a, sizeof(a)),
 		     (long long)j->def.jitter_offset_ms);
@@ -502,8 +502,8 @@ static struct job *add_job(struct sched *s, const char *file)
 	set_label(j);
 	if (s->njobs == s->capjobs) {
 		s->capjobs = s->capjobs ? s->capjobs * 2 : 16;
-		s->jobs = cns_xrealloc(s->jobs, (size_t)s->capjobs *
-							sizeof(*s->jobs));
+		s->jobs = cns_xrealloc(s->jobs,
+				       (size_t)s->capjobs * sizeof(*s->jobs));
 	}
 	s->jobs[s->njobs++] = j;
 	return j;
@@ -637,19 +637,22 @@ static void launch(struct sched *s, struct job *j, int64_t sched,
 	switch (j->def.overlap) {
 	case CNS_OVERLAP_SKIP:
 		j->skipped++;
-		slog(s, j, "skipped (scheduled %s): the run started %s (pid "
-			   "%ld) is still running; %ld skipped so far",
+		slog(s, j,
+		     "skipped (scheduled %s): the run started %s (pid "
+		     "%ld) is still running; %ld skipped so far",
 		     when(j, sched, a, sizeof(a)), b, (long)j->pid, j->skipped);
 		return;
 	case CNS_OVERLAP_QUEUE:
 		if (j->queued) {
-			slog(s, j, "queued (scheduled %s): coalesced with the "
-				   "run already waiting for pid %ld",
+			slog(s, j,
+			     "queued (scheduled %s): coalesced with the "
+			     "run already waiting for pid %ld",
 			     when(j, sched, a, sizeof(a)), (long)j->pid);
 		} else {
 			j->queued_count++;
-			slog(s, j, "queued (scheduled %s): waits for the run "
-				   "started %s (pid %ld)",
+			slog(s, j,
+			     "queued (scheduled %s): waits for the run "
+			     "started %s (pid %ld)",
 			     when(j, sched, a, sizeof(a)), b, (long)j->pid);
 		}
 		j->queued = true;
@@ -674,7 +677,7 @@ static void process_due(struct sched *s, struct job *j, int64_t wall)
 	x = j->next;
 	for (;;) {
 		int64_t y;
-		struct cns_error err = {0};
+		struct cns_error err = { 0 };
 
 		if (cns_cron_next(&j->def.cron, j->def.tz, x, &y, &err) < 0 ||
 		    y > now)
@@ -691,10 +694,10 @@ static void process_due(struct sched *s, struct job *j, int64_t wall)
 		/* Too many to count: find the last one from the start of the
 		 * tolerance window instead (at most one a second there). */
 		int64_t z = x > win ? x : win, y;
-		struct cns_error err = {0};
+		struct cns_error err = { 0 };
 
-		while (cns_cron_next(&j->def.cron, j->def.tz, z, &y,
-				     &err) == 0 &&
+		while (cns_cron_next(&j->def.cron, j->def.tz, z, &y, &err) ==
+			       0 &&
 		       y <= now)
 			z = y;
 		if (z > win)
@@ -741,8 +744,9 @@ static void process_due(struct sched *s, struct job *j, int64_t wall)
 	}
 	case CNS_CATCHUP_NONE:
 		j->missed += missed;
-		slog(s, j, "missed %s fires, the last scheduled %s (catchup = "
-			   "none); next fire %s",
+		slog(s, j,
+		     "missed %s fires, the last scheduled %s (catchup = "
+		     "none); next fire %s",
 		     w, when(j, latest, a, sizeof(a)),
 		     when(j, j->next, b, sizeof(b)));
 		return;
@@ -807,7 +811,7 @@ static void load_file(struct sched *s, const char *file, int64_t wall,
 {
 	struct job *j = find_job(s, file);
 	struct cns_sched_def d;
-	struct cns_error err = {0};
+	struct cns_error err = { 0 };
 	char buf[2048];
 
 	if (!j)
@@ -823,8 +827,9 @@ static void load_file(struct sched *s, const char *file, int64_t wall,
 			err.file[0] = '\0';
 		err_line(&err, buf, sizeof(buf));
 		if (j->has_def)
-			slog(s, j, "invalid, keeping the previous definition: "
-				   "%s",
+			slog(s, j,
+			     "invalid, keeping the previous definition: "
+			     "%s",
 			     buf);
 		else
 			slog(s, j, "invalid, not scheduled: %s", buf);
@@ -882,8 +887,9 @@ static int scan(struct sched *s, bool reload, struct cns_error *err)
 		if (j->pid) {
 			j->removed = true;
 			j->queued = false;
-			slog(s, j, "removed: its job file is gone; the run in "
-				   "progress (pid %ld) goes on",
+			slog(s, j,
+			     "removed: its job file is gone; the run in "
+			     "progress (pid %ld) goes on",
 			     (long)j->pid);
 		} else {
 			slog(s, j, "removed: its job file is gone");
@@ -897,7 +903,7 @@ static int scan(struct sched *s, bool reload, struct cns_error *err)
 
 static void reload(struct sched *s)
 {
-	struct cns_error err = {0};
+	struct cns_error err = { 0 };
 	char buf[2048];
 	int n = 0;
 
@@ -940,12 +946,14 @@ static void check_clock(struct sched *s, int64_t wall, int64_t mono)
 	} else if (drift < -CLOCK_STEP_MS && -drift <= LARGE_JUMP_S * 1000) {
 		/* Fires up to the old time were handled: each job keeps
 		 * waiting for its next fire, so none repeats. */
-		slog(s, NULL, "clock went back by %s: fires already made are "
-			      "not made again",
+		slog(s, NULL,
+		     "clock went back by %s: fires already made are "
+		     "not made again",
 		     dur(drift, d, sizeof(d)));
 	} else if (drift < -CLOCK_STEP_MS) {
-		slog(s, NULL, "clock jumped back by %s: the old time was "
-			      "wrong, schedules restart from now",
+		slog(s, NULL,
+		     "clock jumped back by %s: the old time was "
+		     "wrong, schedules restart from now",
 		     dur(drift, d, sizeof(d)));
 		for (int i = 0; i < s->njobs; i++) {
 			struct job *j = s->jobs[i];
@@ -977,8 +985,9 @@ static void stop(struct sched *s, sigset_t *waitmask)
 		}
 	reap(s);
 	if (running(s))
-		slog(s, NULL, "stopping: no new runs; waiting up to %s for %d "
-			      "running",
+		slog(s, NULL,
+		     "stopping: no new runs; waiting up to %s for %d "
+		     "running",
 		     dur(grace, d, sizeof(d)), running(s));
 	deadline = cns_now_ms() + grace;
 	while (running(s)) {
@@ -1018,8 +1027,9 @@ static void stop(struct sched *s, sigset_t *waitmask)
 				     (long)j->pid);
 			}
 		}
-		wake = !termed ? deadline : !killed ? kill_deadline
-						    : mono + 1000;
+		wake = !termed   ? deadline
+		       : !killed ? kill_deadline
+				 : mono + 1000;
 		if (wake - mono > 1000)
 			wake = mono + 1000;
 		if (wake < mono)
@@ -1040,8 +1050,9 @@ static void summary(struct sched *s)
 		const struct job *j = s->jobs[i];
 
 		if (j->has_def && j->def.schedule)
-			slog(s, j, "fired %ld, skipped %ld, queued %ld, "
-				   "missed %ld, caught up %ld",
+			slog(s, j,
+			     "fired %ld, skipped %ld, queued %ld, "
+			     "missed %ld, caught up %ld",
 			     j->fired, j->skipped, j->queued_count, j->missed,
 			     j->caught_up);
 	}
@@ -1068,7 +1079,7 @@ static void release(struct sched *s)
 
 static int setup_folders(struct sched *s, struct cns_error *err)
 {
-	static char *const def[] = {(char *)CNS_SCHED_DEFAULT_DIR};
+	static char *const def[] = { (char *)CNS_SCHED_DEFAULT_DIR };
 	char *const *paths = s->opts->npaths ? s->opts->paths : def;
 	int npaths = s->opts->npaths ? s->opts->npaths : 1;
 
@@ -1105,7 +1116,7 @@ static int setup_folders(struct sched *s, struct cns_error *err)
 int cns_scheduler_run(const struct cns_scheduler_opts *opts,
 		      struct cns_error *err)
 {
-	struct sched s = {0};
+	struct sched s = { 0 };
 	struct sigaction sa;
 	sigset_t block, oldmask, waitmask;
 	int n = 0;
@@ -1159,9 +1170,8 @@ int cns_scheduler_run(const struct cns_scheduler_opts *opts,
 	}
 	for (int i = 0; i < s.njobs; i++)
 		n += schedulable(s.jobs[i]);
-	slog(&s, NULL, "started: pid %ld, %d jobs scheduled%s",
-	     (long)getpid(), n,
-	     opts->command ? " (runs through $CNS_SCHEDULE_COMMAND)" : "");
+	slog(&s, NULL, "started: pid %ld, %d jobs scheduled%s", (long)getpid(),
+	     n, opts->command ? " (runs through $CNS_SCHEDULE_COMMAND)" : "");
 	s.prev_wall = wall_ms();
 	s.prev_mono = cns_now_ms();
 
@@ -1186,8 +1196,7 @@ int cns_scheduler_run(const struct cns_scheduler_opts *opts,
 			if (s.folders[i].dirty)
 				write_state(&s, &s.folders[i]);
 		for (int i = 0; i < s.njobs; i++)
-			if (schedulable(s.jobs[i]) &&
-			    due_ms(s.jobs[i]) < wake)
+			if (schedulable(s.jobs[i]) && due_ms(s.jobs[i]) < wake)
 				wake = due_ms(s.jobs[i]);
 		/* Recomputed on every pass: a wait measured on the
 		 * monotonic clock towards a wall-clock time. */

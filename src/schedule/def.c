@@ -24,9 +24,8 @@ int cns_sched_def_load(const char *file, struct cns_sched_def *def,
 	def->file = cns_xstrdup(file);
 	def->name = cns_xstrdup(job->name ? job->name : file);
 	def->schedule = dup_or_null(job->schedule);
-	def->zone = job->timezone && *job->timezone
-			    ? cns_xstrdup(job->timezone)
-			    : NULL;
+	def->zone = job->timezone && *job->timezone ? cns_xstrdup(job->timezone)
+						    : NULL;
 	def->overlap = job->overlap;
 	def->catchup = job->catchup;
 	def->jitter_ms = job->jitter_ms;

@@ -84,7 +84,7 @@ static int list_dir(const char *dir, struct strvec *out, struct cns_error *err)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
-	struct strvec found = {0};
+	struct strvec found = { 0 };
 	char *abs;
 
 	if (!d)
@@ -122,8 +122,8 @@ static int list_dir(const char *dir, struct strvec *out, struct cns_error *err)
 int cns_sched_list_files(char *const *args, int nargs, char ***files,
 			 int *nfiles, struct cns_error *err)
 {
-	static char *const def[] = {(char *)CNS_SCHED_DEFAULT_DIR};
-	struct strvec out = {0};
+	static char *const def[] = { (char *)CNS_SCHED_DEFAULT_DIR };
+	struct strvec out = { 0 };
 
 	if (nargs == 0) {
 		args = def;

@@ -64,14 +64,14 @@ struct names {
 
 /* The open file: raw bytes in, decoded bytes in buf[pos..len). */
 struct reader {
-	int fd;              /* -1 when no file is open */
-	bool poll_first;     /* a FIFO or other non-blocking file */
+	int fd;          /* -1 when no file is open */
+	bool poll_first; /* a FIFO or other non-blocking file */
 	bool gz;
-	bool gz_done;        /* the last gzip member has ended */
+	bool gz_done; /* the last gzip member has ended */
 	bool raw_eof;
 	bool zs_live;
 	z_stream zs;
-	unsigned char *raw;  /* compressed input, BLOCK_SIZE bytes */
+	unsigned char *raw; /* compressed input, BLOCK_SIZE bytes */
 	char *buf;
 	size_t pos;
 	size_t len;
@@ -109,13 +109,13 @@ struct csv_state {
 	int *map;             /* field index -> chunk column, or -1 */
 
 	/* The record being parsed. */
-	struct names hdr;    /* header fields, in PHASE_HEADER */
-	int field;           /* fields seen so far */
-	int row;             /* its chunk row, -1 before its first field */
-	int64_t row_bytes;   /* chunk->bytes before the row was added */
-	int bad_col;         /* first column with a bad value, or -1 */
-	long bad_at;         /* 0-based offset of the bad byte */
-	bool bad_nul;        /* the bad byte is a NUL, not bad UTF-8 */
+	struct names hdr;  /* header fields, in PHASE_HEADER */
+	int field;         /* fields seen so far */
+	int row;           /* its chunk row, -1 before its first field */
+	int64_t row_bytes; /* chunk->bytes before the row was added */
+	int bad_col;       /* first column with a bad value, or -1 */
+	long bad_at;       /* 0-based offset of the bad byte */
+	bool bad_nul;      /* the bad byte is a NUL, not bad UTF-8 */
 
 	struct cns_chunk *chunk; /* the chunk being filled */
 	struct cns_error *err;   /* the error of the current call */
@@ -127,11 +127,11 @@ struct csv_state {
 /* ---- helpers ---- */
 
 /* Sets err to "source "NAME": ..." and marks the source failed. */
-static int fail(struct csv_state *st, enum cns_error_code code,
-		const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(struct csv_state *st, enum cns_error_code code, const char *fmt,
+		...) __attribute__((format(printf, 3, 4)));
 
-static int fail(struct csv_state *st, enum cns_error_code code,
-		const char *fmt, ...)
+static int fail(struct csv_state *st, enum cns_error_code code, const char *fmt,
+		...)
 {
 	char msg[900];
 	va_list ap;
@@ -239,8 +239,7 @@ static int parse_error(struct csv_state *st, struct csv_parser *p)
 	 * it refuses, so a buffer at the limit means the field is too long
 	 * rather than memory short. */
 	if (status == CSV_ETOOBIG ||
-	    (status == CSV_ENOMEM &&
-	     csv_get_buffer_size(p) >= MAX_FIELD_BYTES))
+	    (status == CSV_ENOMEM && csv_get_buffer_size(p) >= MAX_FIELD_BYTES))
 		return fail(st, CNS_E_SOURCE,
 			    "a field in \"%s\" at row %" PRId64
 			    " is longer than %zu GB",
@@ -275,7 +274,7 @@ static ssize_t raw_read(struct csv_state *st, void *dst, size_t n)
 			/* A FIFO without a writer reads as the end of the
 			 * file: wait for data or a hang-up first, in short
 			 * steps so that cancel() is seen. */
-			struct pollfd pfd = {.fd = r->fd, .events = POLLIN};
+			struct pollfd pfd = { .fd = r->fd, .events = POLLIN };
 			int pr = poll(&pfd, 1, POLL_STEP_MS);
 
 			if (pr < 0 && errno != EINTR)
@@ -344,8 +343,7 @@ static ssize_t inflate_more(struct csv_state *st)
 			else
 				r->gz_done = true;
 			break;
-		case Z_OK:
-			break;
+		case Z_OK: break;
 		case Z_BUF_ERROR:
 			/* No progress is possible: the input ended inside
 			 * a member. */
@@ -480,8 +478,8 @@ static int reader_open(struct csv_state *st)
 		if (n == 0)
 			break;
 	}
-	if (r->len - r->pos >= 3 && memcmp(r->buf + r->pos, "\xEF\xBB\xBF",
-					   3) == 0)
+	if (r->len - r->pos >= 3 &&
+	    memcmp(r->buf + r->pos, "\xEF\xBB\xBF", 3) == 0)
 		r->pos += 3;
 	return 0;
 }
@@ -582,8 +580,8 @@ static void check_header(struct csv_state *st)
 		return; /* no columns known: nothing to compare with */
 	for (i = 0; i < a->n && i < b->n; i++)
 		if (names_len(a, i) != names_len(b, i) ||
-		    memcmp(names_get(a, i), names_get(b, i),
-			   names_len(a, i)) != 0)
+		    memcmp(names_get(a, i), names_get(b, i), names_len(a, i)) !=
+			    0)
 			break;
 	if (i == a->n && i == b->n)
 		return;
@@ -788,7 +786,7 @@ static int peek_first_record(struct csv_state *st, struct names *names)
 {
 	struct reader *r = &st->rd;
 	struct csv_parser p;
-	struct peek pk = {.names = names};
+	struct peek pk = { .names = names };
 	size_t off = 0; /* bytes parsed, from r->pos */
 	int ret = 0;
 
@@ -861,9 +859,8 @@ static int columns_from_header(struct csv_state *st, bool found)
 		/* Nothing to read: the columns list, if any, is taken on
 		 * trust so that the transform can still be checked. */
 		src->ncols = want->n;
-		src->colnames = cns_arena_alloc(&src->arena,
-						sizeof(char *) *
-						(size_t)(want->n + 1));
+		src->colnames = cns_arena_alloc(
+			&src->arena, sizeof(char *) * (size_t)(want->n + 1));
 		for (int j = 0; j < want->n; j++)
 			src->colnames[j] =
 				cns_arena_strdup(&src->arena, want->items[j]);
@@ -946,11 +943,11 @@ static int columns_from_header(struct csv_state *st, bool found)
 		st->map[at] = j;
 	}
 	src->ncols = want->n;
-	src->colnames = cns_arena_alloc(&src->arena,
-					sizeof(char *) * (size_t)want->n);
+	src->colnames =
+		cns_arena_alloc(&src->arena, sizeof(char *) * (size_t)want->n);
 	for (int j = 0; j < want->n; j++)
-		src->colnames[j] = cns_arena_strdup(&src->arena,
-						    want->items[j]);
+		src->colnames[j] =
+			cns_arena_strdup(&src->arena, want->items[j]);
 	return 0;
 }
 
@@ -1119,9 +1116,9 @@ static int csv_describe(struct cns_source *src, struct cns_error *err)
 	if (src->conf->header ? columns_from_header(st, found)
 			      : columns_headerless(st, found))
 		return -1;
-	src->coltypes = cns_arena_alloc(&src->arena,
-					sizeof(char *) *
-					(size_t)(src->ncols ? src->ncols : 1));
+	src->coltypes = cns_arena_alloc(
+		&src->arena,
+		sizeof(char *) * (size_t)(src->ncols ? src->ncols : 1));
 	for (int i = 0; i < src->ncols; i++)
 		src->coltypes[i] = "text";
 	st->described = true;

@@ -109,8 +109,7 @@ static int inc_columns(const struct cns_source *src, const char *const **cols)
 	return src->conf->incremental.n;
 }
 
-static void add_ident_list(struct cns_buf *b, const char *const *names,
-			   int n)
+static void add_ident_list(struct cns_buf *b, const char *const *names, int n)
 {
 	for (int i = 0; i < n; i++) {
 		if (i)
@@ -262,8 +261,8 @@ static void find_pkey(struct cns_source *src, struct pg_source *pg)
 	cns_buf_release(&q);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0) {
 		src->npkey = PQntuples(res);
-		src->pkey = cns_arena_zalloc(&src->arena, sizeof(char *) *
-							       (size_t)src->npkey);
+		src->pkey = cns_arena_zalloc(
+			&src->arena, sizeof(char *) * (size_t)src->npkey);
 		for (int i = 0; i < src->npkey; i++)
 			src->pkey[i] = cns_arena_strdup(&src->arena,
 							PQgetvalue(res, i, 0));
@@ -299,15 +298,15 @@ static int pg_describe(struct cns_source *src, struct cns_error *err)
 	}
 	n = PQnfields(res);
 	src->ncols = n;
-	src->colnames = cns_arena_zalloc(&src->arena, sizeof(char *) *
-							      (size_t)(n + 1));
-	src->coltypes = cns_arena_zalloc(&src->arena, sizeof(char *) *
-							      (size_t)(n + 1));
+	src->colnames =
+		cns_arena_zalloc(&src->arena, sizeof(char *) * (size_t)(n + 1));
+	src->coltypes =
+		cns_arena_zalloc(&src->arena, sizeof(char *) * (size_t)(n + 1));
 	for (int i = 0; i < n; i++) {
-		src->colnames[i] = cns_arena_strdup(&src->arena, PQfname(res, i));
-		src->coltypes[i] = cns_arena_printf(&src->arena, "%u:%d",
-						    PQftype(res, i),
-						    PQfmod(res, i));
+		src->colnames[i] =
+			cns_arena_strdup(&src->arena, PQfname(res, i));
+		src->coltypes[i] = cns_arena_printf(
+			&src->arena, "%u:%d", PQftype(res, i), PQfmod(res, i));
 	}
 	PQclear(res);
 	/* Turn type oids into names in one round trip. */
@@ -396,8 +395,8 @@ static int pg_next_chunk(struct cns_source *src, struct cns_chunk *chunk,
 		int row, nf;
 
 		if (len == -1)
-			return finish_copy(src, pg, err) < 0 ? -1 :
-							       chunk->nrows > 0;
+			return finish_copy(src, pg, err) < 0 ? -1
+							     : chunk->nrows > 0;
 		if (len < 0) {
 			cns_pg_error(pg->conn, NULL, CNS_E_SOURCE, pg->what,
 				     "extracting rows", err);
@@ -412,8 +411,8 @@ static int pg_next_chunk(struct cns_source *src, struct cns_chunk *chunk,
 		nf = cns_pg_copy_parse_row(chunk, row, line, (size_t)len, true);
 		if (pg->nheld == pg->capheld) {
 			pg->capheld = pg->capheld ? pg->capheld * 2 : 1024;
-			pg->held = cns_xrealloc(pg->held, sizeof(char *) *
-							      (size_t)pg->capheld);
+			pg->held = cns_xrealloc(
+				pg->held, sizeof(char *) * (size_t)pg->capheld);
 		}
 		pg->held[pg->nheld++] = line;
 		if (nf != chunk->ncols) {

@@ -13,7 +13,7 @@ static const struct cns_source_ops *const drivers[] = {
 	&cns_source_odbc_ops,
 };
 
-static const char *const driver_names[] = {"postgres", "csv", "odbc", NULL};
+static const char *const driver_names[] = { "postgres", "csv", "odbc", NULL };
 
 const struct cns_source_ops *cns_source_driver(const char *name)
 {

@@ -176,8 +176,8 @@ int cns_schema_diff_read(struct pg_conn *conn, const struct cns_job_conf *job,
 		}
 		matched++;
 		{
-			Oid from = (Oid)strtoul(PQgetvalue(cols, r, 1), NULL,
-						10);
+			Oid from =
+				(Oid)strtoul(PQgetvalue(cols, r, 1), NULL, 10);
 			int fm = atoi(PQgetvalue(cols, r, 2));
 			enum cns_col_change kind;
 
@@ -269,24 +269,28 @@ void cns_schema_diff_describe(const struct cns_schema_diff *d,
 				       c->want);
 			break;
 		case CNS_COL_WIDEN:
-			cns_buf_printf(out, "is %s in the table, %s in "
-					    "[schema]: a safe widening",
+			cns_buf_printf(out,
+				       "is %s in the table, %s in "
+				       "[schema]: a safe widening",
 				       c->have, c->want);
 			break;
 		case CNS_COL_KEPT:
-			cns_buf_printf(out, "is %s in the table, %s in "
-					    "[schema]: kept, a column is never "
-					    "narrowed",
+			cns_buf_printf(out,
+				       "is %s in the table, %s in "
+				       "[schema]: kept, a column is never "
+				       "narrowed",
 				       c->have, c->want);
 			break;
 		case CNS_COL_REFUSED:
 			if (c->have[0])
-				cns_buf_printf(out, "is %s in the table, %s "
-						    "in [schema]: ",
+				cns_buf_printf(out,
+					       "is %s in the table, %s "
+					       "in [schema]: ",
 					       c->have, c->want);
 			else
-				cns_buf_printf(out, "(%s) is not in the "
-						    "table: ",
+				cns_buf_printf(out,
+					       "(%s) is not in the "
+					       "table: ",
 					       c->want);
 			cns_buf_printf(out, "refused, %s", c->why);
 			break;
@@ -294,8 +298,9 @@ void cns_schema_diff_describe(const struct cns_schema_diff *d,
 		cns_buf_adds(out, "\n");
 	}
 	if (d->nextra > 0)
-		cns_buf_printf(out, "%s%d column%s of the table not in "
-				    "[schema]: left as they are\n",
+		cns_buf_printf(out,
+			       "%s%d column%s of the table not in "
+			       "[schema]: left as they are\n",
 			       indent, d->nextra, d->nextra == 1 ? "" : "s");
 }
 
@@ -344,8 +349,9 @@ int cns_schema_diff_judge(const struct cns_job_conf *job,
 		cns_error_hint(err, "change the table yourself, or the "
 				    "[schema]; nothing was changed");
 	else if (b.len)
-		cns_error_hint(err, "set \"on_schema_change = evolve\" in "
-				    "[target] to run: %s",
+		cns_error_hint(err,
+			       "set \"on_schema_change = evolve\" in "
+			       "[target] to run: %s",
 			       b.data);
 	else
 		cns_error_hint(err, "change the table yourself, or the "
@@ -366,7 +372,7 @@ int cns_schema_diff_write(const struct cns_job_conf *job,
 {
 	bool evolve = job->target.on_schema_change == CNS_SCHEMA_EVOLVE;
 	bool replace = job->target.mode == CNS_MODE_REPLACE;
-	struct cns_schema_diff d = {0};
+	struct cns_schema_diff d = { 0 };
 	struct cns_buf q;
 	PGconn *conn;
 	PGresult *res;
@@ -400,8 +406,9 @@ int cns_schema_diff_write(const struct cns_job_conf *job,
 		goto out;
 	cns_buf_reset(&q);
 	cns_schema_diff_describe(&d, s, "  ", &q);
-	fprintf(out, "[target] table \"%s\" and [schema] differ "
-		     "(on_schema_change = %s):\n%s",
+	fprintf(out,
+		"[target] table \"%s\" and [schema] differ "
+		"(on_schema_change = %s):\n%s",
 		job->target.table, evolve ? "evolve" : "fail", q.data);
 	cns_buf_reset(&q);
 	cns_schema_diff_ddl(&d, s, &job->target.qtable, &q);

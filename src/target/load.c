@@ -31,10 +31,10 @@
  * job (the daemon starts a process per run). */
 struct target_run {
 	const struct cns_job_conf *job;
-	PGconn *lock;      /* replace: holds the advisory lock; NULL else */
-	bool shadow_made;  /* this run created the shadow */
-	char token[13];    /* 12 hex digits, unique to the run */
-	char oid[16];      /* replace: the target table's oid */
+	PGconn *lock;     /* replace: holds the advisory lock; NULL else */
+	bool shadow_made; /* this run created the shadow */
+	char token[13];   /* 12 hex digits, unique to the run */
+	char oid[16];     /* replace: the target table's oid */
 	char shadow[CNS_PG_NAME_MAX + 1];
 	/* on_schema_change = evolve, append and upsert: the first loader
 	 * to open alters the table in its first chunk's transaction
@@ -55,7 +55,7 @@ struct cns_loader {
 	PGconn *conn;
 	PGcancel *cancel;
 	char what[160];
-	bool merge;            /* COPY into staging + INSERT ON CONFLICT */
+	bool merge; /* COPY into staging + INSERT ON CONFLICT */
 	struct cns_buf copy_sql;
 	struct cns_buf copybuf;
 	/* Per schema column, the binary encoder of the target column's type;
@@ -71,23 +71,23 @@ struct cns_loader {
 	 * skips DISTINCT ON; dedupe_next forces it for the chunk (two texts
 	 * of one key value, as '1' and '01', met in the server). */
 	bool dedupe_next;
-	bool has_fast;         /* cns_merge_fast is prepared */
-	bool fast_refused;     /* the fast merge met such a pair */
-	int *keycols;          /* schema index of each key column */
-	int *slots;            /* hash table of rows, for duplicate keys */
+	bool has_fast;     /* cns_merge_fast is prepared */
+	bool fast_refused; /* the fast merge met such a pair */
+	int *keycols;      /* schema index of each key column */
+	int *slots;        /* hash table of rows, for duplicate keys */
 	size_t nslots;
-	char sqlstate[6];      /* of the last failed statement */
-	char **colnames;       /* schema column names, for rejects */
+	char sqlstate[6]; /* of the last failed statement */
+	char **colnames;  /* schema column names, for rejects */
 	const char *source_name;
 	cns_reject_fn on_reject; /* NULL: a refused row fails the chunk */
 	void *reject_ctx;
-	int64_t rejected;      /* rows rejected in the current chunk */
-	atomic_int *stop;      /* the run was asked to stop: do not commit */
-	char stage[CNS_PG_NAME_MAX + 1]; /* staging table (pg_temp) */
+	int64_t rejected; /* rows rejected in the current chunk */
+	atomic_int *stop; /* the run was asked to stop: do not commit */
+	char stage[CNS_PG_NAME_MAX + 1];  /* staging table (pg_temp) */
 	char seqcol[CNS_PG_NAME_MAX + 1]; /* its arrival-order column */
-	bool *by_text;         /* per schema column: compare as ::text */
-	bool in_tx;            /* a transaction is open: the evolve DDL */
-	bool evolving;         /* its commit completes the evolve */
+	bool *by_text; /* per schema column: compare as ::text */
+	bool in_tx;    /* a transaction is open: the evolve DDL */
+	bool evolving; /* its commit completes the evolve */
 };
 
 /* ---- names ---- */
@@ -118,8 +118,8 @@ static void new_token(const struct cns_job_conf *job, char *out)
 		rnd = 0;
 	gethostname(host, sizeof(host) - 1);
 	h = fnv1a(h, job->target.table, strlen(job->target.table));
-	h = fnv1a(h, job->name ? job->name : "", job->name ? strlen(job->name)
-							   : 0);
+	h = fnv1a(h, job->name ? job->name : "",
+		  job->name ? strlen(job->name) : 0);
 	h = fnv1a(h, host, strlen(host));
 	h = fnv1a(h, &pid, sizeof(pid));
 	h = fnv1a(h, &now, sizeof(now));
@@ -194,9 +194,8 @@ static void add_target_literal(struct cns_buf *b,
 
 void cns_target_load_table(const struct cns_job_conf *job, struct cns_buf *b)
 {
-	struct target_run *r = job->target.mode == CNS_MODE_REPLACE ?
-				       find_run(job) :
-				       NULL;
+	struct target_run *r =
+		job->target.mode == CNS_MODE_REPLACE ? find_run(job) : NULL;
 
 	if (r)
 		add_shadow(b, r);
@@ -438,8 +437,7 @@ static void guess_type_flags(const struct cns_schema *s, bool *by_text)
 		by_text[i] = s->cols[i].type == CNS_T_JSON;
 }
 
-static void schema_types_from(struct cns_buf *b,
-			      const struct cns_schema *s);
+static void schema_types_from(struct cns_buf *b, const struct cns_schema *s);
 
 int cns_target_write_ddl(const struct cns_job_conf *job,
 			 const struct cns_schema *schema, bool offline,
@@ -453,8 +451,8 @@ int cns_target_write_ddl(const struct cns_job_conf *job,
 	if (offline || !job->target.key.n) {
 		guess_type_flags(schema, key_text);
 	} else {
-		PGconn *conn = cns_pg_connect(job->target.conninfo,
-					      "the target", err);
+		PGconn *conn =
+			cns_pg_connect(job->target.conninfo, "the target", err);
 
 		schema_types_from(&b, schema);
 		rc = conn ? type_flags(conn, schema, b.data, true, key_text,
@@ -496,9 +494,10 @@ static int check_columns(PGconn *conn, const struct cns_job_conf *job,
 			found = strcmp(PQgetvalue(res, r, 0),
 				       s->cols[i].name) == 0;
 		if (!found) {
-			cns_error_set(err, CNS_E_TARGET,
-				      "target table \"%s\" has no column \"%s\"",
-				      job->target.table, s->cols[i].name);
+			cns_error_set(
+				err, CNS_E_TARGET,
+				"target table \"%s\" has no column \"%s\"",
+				job->target.table, s->cols[i].name);
 			cns_error_hint(err,
 				       "add the column, or drop the table and "
 				       "let \"create = yes\" make it from the "
@@ -551,12 +550,12 @@ static int check_types(PGconn *conn, const struct cns_job_conf *job,
 		cns_buf_release(&q);
 		return -1;
 	}
-	for (int i = 0; i < s->ncols && (report || *problems == before);
-	     i++) {
+	for (int i = 0; i < s->ncols && (report || *problems == before); i++) {
 		const char *have = NULL;
 
 		for (int r = 0; r < PQntuples(cols) && !have; r++)
-			if (strcmp(PQgetvalue(cols, r, 0), s->cols[i].name) == 0)
+			if (strcmp(PQgetvalue(cols, r, 0), s->cols[i].name) ==
+			    0)
 				have = PQgetvalue(cols, r, 1);
 		if (!have)
 			continue; /* check_columns says so */
@@ -577,8 +576,8 @@ static int check_types(PGconn *conn, const struct cns_job_conf *job,
 		cns_buf_printf(&q, ") SELECT NULL::%s", s->cols[i].type_sql);
 		res = cns_pq_exec(conn, q.data);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-			const char *why =
-				PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+			const char *why = PQresultErrorField(
+				res, PG_DIAG_MESSAGE_PRIMARY);
 
 			cns_error_set(err, CNS_E_TARGET,
 				      "target column \"%s\" of \"%s\" is %s, "
@@ -587,14 +586,16 @@ static int check_types(PGconn *conn, const struct cns_job_conf *job,
 				      s->cols[i].type_sql);
 			if (why)
 				cns_error_detail(err, "%s", why);
-			cns_error_hint(err, "change the column's type, or the "
-					    "type in [schema] of %s",
+			cns_error_hint(err,
+				       "change the column's type, or the "
+				       "type in [schema] of %s",
 				       job->transforms);
 			found_problem(report, ctx, err, problems);
 		}
 		PQclear(res);
-		if (in_tx && cns_pg_command(conn, "ROLLBACK TO SAVEPOINT cns_type",
-					    "the target", err) < 0) {
+		if (in_tx &&
+		    cns_pg_command(conn, "ROLLBACK TO SAVEPOINT cns_type",
+				   "the target", err) < 0) {
 			PQclear(cols);
 			cns_buf_release(&q);
 			return -1;
@@ -746,12 +747,14 @@ static int take_replace_lock(struct target_run *r, struct cns_error *err)
 		return -1;
 	}
 	cns_buf_init(&q);
-	cns_buf_printf(&q, "SELECT c.oid::regclass::text FROM "
-			   "pg_catalog.pg_class c JOIN pg_catalog.pg_description"
-			   " d ON d.objoid = c.oid AND d.classoid = "
-			   "'pg_class'::regclass AND d.objsubid = 0 WHERE "
-			   "c.relkind = 'r' AND d.description LIKE '"
-			   SHADOW_MARK "%s run %%'", r->oid);
+	cns_buf_printf(&q,
+		       "SELECT c.oid::regclass::text FROM "
+		       "pg_catalog.pg_class c JOIN pg_catalog.pg_description"
+		       " d ON d.objoid = c.oid AND d.classoid = "
+		       "'pg_class'::regclass AND d.objsubid = 0 WHERE "
+		       "c.relkind = 'r' AND d.description LIKE '" SHADOW_MARK
+		       "%s run %%'",
+		       r->oid);
 	res = cns_pg_exec(r->lock, q.data, PGRES_TUPLES_OK, "the target", err);
 	cns_buf_release(&q);
 	if (!res)
@@ -843,7 +846,7 @@ int cns_target_prepare(const struct cns_job_conf *job,
 		       const struct cns_schema *schema, struct cns_error *err)
 {
 	struct target_run *r = find_run(job);
-	struct cns_schema_diff diff = {0};
+	struct cns_schema_diff diff = { 0 };
 	struct cns_schema rest = *schema;
 	PGconn *conn;
 	struct cns_buf q;
@@ -859,8 +862,8 @@ int cns_target_prepare(const struct cns_job_conf *job,
 	if (exists && schema_change(conn, job, schema, &diff, &rest, err) < 0)
 		goto out;
 	if (check_columns(conn, job, rest.cols ? &rest : schema, err) < 0 ||
-	    check_types(conn, job, rest.cols ? &rest : schema, NULL, NULL,
-			&bad, err) < 0)
+	    check_types(conn, job, rest.cols ? &rest : schema, NULL, NULL, &bad,
+			err) < 0)
 		goto out;
 	/* A failed run leaves the table as it was: the ALTER TABLE waits
 	 * for the first chunk's transaction (append, upsert) or the swap's
@@ -914,8 +917,8 @@ int cns_target_prepare(const struct cns_job_conf *job,
 		cns_buf_adds(&q, " INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
 				 "INCLUDING INDEXES); COMMENT ON TABLE ");
 		add_shadow(&q, r);
-		cns_buf_printf(&q, " IS '" SHADOW_MARK "%s run %s'",
-			       r->oid, r->token);
+		cns_buf_printf(&q, " IS '" SHADOW_MARK "%s run %s'", r->oid,
+			       r->token);
 		if (cns_pg_command(r->lock, q.data, "the target", err) < 0)
 			goto out;
 		r->shadow_made = true;
@@ -927,8 +930,8 @@ int cns_target_prepare(const struct cns_job_conf *job,
 			sq.name = r->shadow;
 			cns_buf_reset(&q);
 			cns_schema_diff_ddl(&diff, schema, &sq, &q);
-			if (cns_pg_command(r->lock, q.data, "the target",
-					   err) < 0)
+			if (cns_pg_command(r->lock, q.data, "the target", err) <
+			    0)
 				goto out;
 		}
 	}
@@ -1028,8 +1031,7 @@ void cns_target_release(const struct cns_job_conf *job)
 	pthread_mutex_unlock(&runs_lock);
 	if (!r)
 		return;
-	if (r->lock && r->shadow_made &&
-	    PQstatus(r->lock) == CONNECTION_OK) {
+	if (r->lock && r->shadow_made && PQstatus(r->lock) == CONNECTION_OK) {
 		/* A run that did not swap drops its own shadow (best
 		 * effort: a later replace drops what is left by its
 		 * marker). */
@@ -1138,8 +1140,8 @@ static void add_stage(struct cns_buf *b, const struct cns_loader *l)
  * INSERT, or MERGE, and unlike them stays right when another session
  * inserts the same key meanwhile.  fast: without DISTINCT ON, for chunks
  * whose keys do not repeat. */
-static int write_merge(struct cns_buf *q, const struct cns_loader *l,
-		       bool fast, bool any_update, struct cns_error *err)
+static int write_merge(struct cns_buf *q, const struct cns_loader *l, bool fast,
+		       bool any_update, struct cns_error *err)
 {
 	const struct cns_list *key = &l->job->target.key;
 	const struct cns_schema *s = l->schema;
@@ -1215,8 +1217,8 @@ static int setup_stage(struct cns_loader *l, struct cns_error *err)
 	key_text = cns_xcalloc((size_t)s->ncols + 1, sizeof(bool));
 	if (table_type_flags(l->conn, l->job, s, false, l->by_text, l->what,
 			     err) < 0 ||
-	    table_type_flags(l->conn, l->job, s, true, key_text, l->what,
-			     err) < 0) {
+	    table_type_flags(l->conn, l->job, s, true, key_text, l->what, err) <
+		    0) {
 		free(key_text);
 		return -1;
 	}
@@ -1298,10 +1300,11 @@ static int look_up_target(struct cns_loader *l, struct cns_error *err)
 	l->binary = s->ncols > 0;
 	for (int i = 0; i < s->ncols; i++) {
 		for (int r = 0; r < PQntuples(res); r++)
-			if (strcmp(PQgetvalue(res, r, 0), s->cols[i].name) == 0 &&
+			if (strcmp(PQgetvalue(res, r, 0), s->cols[i].name) ==
+				    0 &&
 			    !PQgetisnull(res, r, 1))
-				l->kinds[i] = cns_pgbin_kind(
-					PQgetvalue(res, r, 1));
+				l->kinds[i] =
+					cns_pgbin_kind(PQgetvalue(res, r, 1));
 		l->binary &= l->kinds[i] != CNS_PGBIN_NONE;
 	}
 	l->async_commit = PQntuples(res) > 0 &&
@@ -1311,7 +1314,8 @@ static int look_up_target(struct cns_loader *l, struct cns_error *err)
 		l->keycols = cns_xcalloc((size_t)l->job->target.key.n + 1,
 					 sizeof(int));
 		for (int k = 0; k < l->job->target.key.n; k++) {
-			l->keycols[k] = col_index(s, l->job->target.key.items[k]);
+			l->keycols[k] =
+				col_index(s, l->job->target.key.items[k]);
 			if (l->keycols[k] < 0)
 				l->has_fast = false;
 		}
@@ -1354,13 +1358,12 @@ static int evolve_in_first_chunk(struct cns_loader *l, struct cns_error *err)
 		rc = cns_schema_diff_read(l->conn, l->job, l->schema,
 					  &l->job->target.qtable, &d, err);
 	if (rc == 0) {
-		cns_schema_diff_ddl(&d, l->schema, &l->job->target.qtable,
-				    &q);
+		cns_schema_diff_ddl(&d, l->schema, &l->job->target.qtable, &q);
 		cns_schema_diff_release(&d);
 		if (q.len == 0)
 			rc = cns_pg_command(l->conn, "COMMIT", l->what, err);
-		else if ((rc = cns_pg_command(l->conn, q.data, l->what,
-					      err)) == 0) {
+		else if ((rc = cns_pg_command(l->conn, q.data, l->what, err)) ==
+			 0) {
 			l->in_tx = l->evolving = true;
 			CNS_HOOK("evolve.altered");
 		}
@@ -1433,8 +1436,7 @@ static int rollback(struct cns_loader *l, struct cns_error *err)
  * failure of the whole load. */
 static void keep_state(struct cns_loader *l, const PGresult *res)
 {
-	const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE)
-			     : NULL;
+	const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
 	snprintf(l->sqlstate, sizeof(l->sqlstate), "%s", st ? st : "");
 }
@@ -1515,8 +1517,8 @@ static bool encode_rows(struct cns_loader *l, const struct cns_chunk *rows,
 }
 
 /* Streams rows [lo, hi) of the chunk through COPY. */
-static int copy_rows(struct cns_loader *l, const struct cns_chunk *rows,
-		     int lo, int hi, bool seq, struct cns_error *err)
+static int copy_rows(struct cns_loader *l, const struct cns_chunk *rows, int lo,
+		     int hi, bool seq, struct cns_error *err)
 {
 	size_t mid_at = SIZE_MAX, from = 0;
 	bool binary = encode_rows(l, rows, lo, hi, seq, &mid_at);
@@ -1535,8 +1537,8 @@ static int copy_rows(struct cns_loader *l, const struct cns_chunk *rows,
 		cns_buf_adds(&l->copy_sql, ", ");
 		cns_pg_quote_ident(&l->copy_sql, l->seqcol);
 	}
-	cns_buf_adds(&l->copy_sql, binary ? ") FROM STDIN (FORMAT binary)"
-					  : ") FROM STDIN");
+	cns_buf_adds(&l->copy_sql,
+		     binary ? ") FROM STDIN (FORMAT binary)" : ") FROM STDIN");
 	res = cns_pq_exec(l->conn, l->copy_sql.data);
 	l->sqlstate[0] = '\0';
 	if (PQresultStatus(res) != PGRES_COPY_IN) {
@@ -1573,9 +1575,8 @@ static int copy_rows(struct cns_loader *l, const struct cns_chunk *rows,
 
 /* COPY rows [lo, hi) and merge them (fast: without DISTINCT ON, for rows
  * whose keys do not repeat); adds the rows written to *written. */
-static int load_rows(struct cns_loader *l, const struct cns_chunk *rows,
-		     int lo, int hi, bool fast, int64_t *written,
-		     struct cns_error *err)
+static int load_rows(struct cns_loader *l, const struct cns_chunk *rows, int lo,
+		     int hi, bool fast, int64_t *written, struct cns_error *err)
 {
 	PGresult *res;
 
@@ -1796,8 +1797,8 @@ static int restart_rows(struct cns_loader *l, bool evolved_tx,
 
 /* One try at a chunk: BEGIN, the rows, the checkpoint, COMMIT. */
 static int load_chunk(struct cns_loader *l, const struct cns_chunk *rows,
-		      const char *checkpoint_sql,
-		      struct cns_load_stats *stats, struct cns_error *err)
+		      const char *checkpoint_sql, struct cns_load_stats *stats,
+		      struct cns_error *err)
 {
 	struct cns_error first;
 	int64_t written = 0;
@@ -1824,8 +1825,8 @@ static int load_chunk(struct cns_loader *l, const struct cns_chunk *rows,
 		 * bad rows are rare, and rows written in a subtransaction
 		 * cost the server more, then and at each later read. */
 		cns_error_clear(&first);
-		if (load_rows(l, rows, 0, rows->nrows, fast, &written,
-			      &first) < 0) {
+		if (load_rows(l, rows, 0, rows->nrows, fast, &written, &first) <
+		    0) {
 			if (!l->on_reject || !row_level_failure(l)) {
 				*err = first;
 				return rollback(l, err);
@@ -1906,8 +1907,9 @@ int cns_loader_load_tables(struct cns_loader *l, const char *const *tables,
 		cns_buf_adds(&q, ") SELECT ");
 		add_column_list(&q, l->schema, NULL);
 		if (l->merge)
-			cns_buf_printf(&q, ", (%d::bigint << 40) + "
-					   "row_number() OVER ()",
+			cns_buf_printf(&q,
+				       ", (%d::bigint << 40) + "
+				       "row_number() OVER ()",
 				       i);
 		cns_buf_printf(&q, " FROM %s", tables[i]);
 		res = cns_pg_exec(l->conn, q.data, PGRES_COMMAND_OK, l->what,
@@ -2042,9 +2044,9 @@ int cns_target_rehearse(const struct cns_job_conf *job,
 			const struct cns_schema *schema, cns_problem_fn report,
 			void *ctx, struct cns_error *err)
 {
-	struct cns_loader l = {.job = job, .schema = schema};
-	struct cns_schema_diff diff = {0};
-	struct cns_schema rest = {0};
+	struct cns_loader l = { .job = job, .schema = schema };
+	struct cns_schema_diff diff = { 0 };
+	struct cns_schema rest = { 0 };
 	PGconn *conn;
 	struct cns_buf q;
 	bool exists;
@@ -2061,8 +2063,7 @@ int cns_target_rehearse(const struct cns_job_conf *job,
 		goto out;
 	if (!exists && create_table(conn, job, schema, err) < 0)
 		goto out;
-	if (exists &&
-	    schema_change(conn, job, schema, &diff, &rest, err) < 0) {
+	if (exists && schema_change(conn, job, schema, &diff, &rest, err) < 0) {
 		/* The column checks and the staging table would only say
 		 * the same again. */
 		found_problem(report, ctx, err, &problems);

@@ -90,8 +90,9 @@ int cns_state_ensure(PGconn *conn, struct cns_error *err)
 	if (!res)
 		goto rollback;
 	PQclear(res);
-	res = cns_pg_exec(conn, "SELECT to_regnamespace('consolidate') IS NULL, "
-				"to_regclass('consolidate.meta') IS NULL",
+	res = cns_pg_exec(conn,
+			  "SELECT to_regnamespace('consolidate') IS NULL, "
+			  "to_regclass('consolidate.meta') IS NULL",
 			  PGRES_TUPLES_OK, WHAT, err);
 	if (!res)
 		goto rollback;
@@ -106,13 +107,14 @@ int cns_state_ensure(PGconn *conn, struct cns_error *err)
 				    "schema \"consolidate\" for it");
 		goto rollback;
 	}
-	if (need_meta &&
-	    cns_pg_command(conn, "CREATE TABLE consolidate.meta "
-				 "(version integer NOT NULL)",
-			   WHAT, err) < 0)
+	if (need_meta && cns_pg_command(conn,
+					"CREATE TABLE consolidate.meta "
+					"(version integer NOT NULL)",
+					WHAT, err) < 0)
 		goto rollback;
-	res = cns_pg_exec(conn, "SELECT coalesce(max(version), 0) FROM "
-				"consolidate.meta",
+	res = cns_pg_exec(conn,
+			  "SELECT coalesce(max(version), 0) FROM "
+			  "consolidate.meta",
 			  PGRES_TUPLES_OK, WHAT, err);
 	if (!res)
 		goto rollback;
@@ -130,8 +132,9 @@ int cns_state_ensure(PGconn *conn, struct cns_error *err)
 	for (int v = version; v < latest; v++)
 		cns_buf_adds(&q, migrations[v]);
 	if (version < latest) {
-		cns_buf_printf(&q, "DELETE FROM consolidate.meta;"
-				   "INSERT INTO consolidate.meta VALUES (%d);",
+		cns_buf_printf(&q,
+			       "DELETE FROM consolidate.meta;"
+			       "INSERT INTO consolidate.meta VALUES (%d);",
 			       latest);
 		rc = cns_pg_command(conn, q.data, WHAT, err);
 	} else {
@@ -181,9 +184,8 @@ int cns_state_run_begin(PGconn *conn, const struct cns_run_row *r,
 }
 
 int cns_state_run_end(PGconn *conn, const char *run_id, const char *status,
-		      int exit_code, const char *sources_json,
-		      int64_t rejected, const char *error,
-		      struct cns_error *err)
+		      int exit_code, const char *sources_json, int64_t rejected,
+		      const char *error, struct cns_error *err)
 {
 	struct cns_buf q;
 	int rc;
@@ -204,8 +206,7 @@ int cns_state_run_end(PGconn *conn, const char *run_id, const char *status,
 	return rc;
 }
 
-int cns_state_mark_crashed(PGconn *conn, const char *job,
-			   struct cns_error *err)
+int cns_state_mark_crashed(PGconn *conn, const char *job, struct cns_error *err)
 {
 	struct cns_buf q;
 	PGresult *res;
@@ -251,14 +252,14 @@ int cns_state_watermark_get(PGconn *conn, const char *job, const char *source,
 		return -1;
 	rows = PQntuples(res);
 	if (rows > 0) {
-		*values = cns_arena_zalloc(arena, sizeof(char *) *
-							  (size_t)rows);
+		*values =
+			cns_arena_zalloc(arena, sizeof(char *) * (size_t)rows);
 		for (int i = 0; i < rows; i++)
-			(*values)[i] = PQgetisnull(res, i, 0)
-					       ? NULL
-					       : cns_arena_strdup(
-							 arena,
-							 PQgetvalue(res, i, 0));
+			(*values)[i] =
+				PQgetisnull(res, i, 0)
+					? NULL
+					: cns_arena_strdup(
+						  arena, PQgetvalue(res, i, 0));
 		*n = rows;
 	}
 	PQclear(res);
@@ -295,7 +296,7 @@ static void watermark_upsert(struct cns_buf *q, const char *job,
 			     const char *run_id)
 {
 	cns_buf_adds(q, "INSERT INTO consolidate.watermarks (job, source, "
-			 "columns, value, run_id, updated_at) VALUES (");
+			"columns, value, run_id, updated_at) VALUES (");
 	cns_pg_quote_literal(q, job);
 	cns_buf_adds(q, ", ");
 	cns_pg_quote_literal(q, source);
@@ -349,8 +350,9 @@ void cns_state_watermark_advance_sql(struct cns_buf *q, const char *job,
 	} else {
 		cns_buf_adds(q, "false");
 	}
-	cns_buf_adds(q, " RETURNING 1) SELECT consolidate.fail_unless("
-			"(SELECT count(*) FROM w) = 1, '" CNS_STATE_MOVED "', ");
+	cns_buf_adds(q,
+		     " RETURNING 1) SELECT consolidate.fail_unless("
+		     "(SELECT count(*) FROM w) = 1, '" CNS_STATE_MOVED "', ");
 	{
 		char msg[600];
 
@@ -434,8 +436,8 @@ int cns_state_ledger_forget(PGconn *conn, const char *job,
 	return rc;
 }
 
-int cns_state_watermark_reset(PGconn *conn, const char *job,
-			      const char *source, struct cns_error *err)
+int cns_state_watermark_reset(PGconn *conn, const char *job, const char *source,
+			      struct cns_error *err)
 {
 	struct cns_buf q;
 	int rc;

@@ -92,8 +92,8 @@ int cns_transform_parse(const char *name, const char *text,
 			continue;
 		/* relative to the transform file, not to the working
 		 * directory of whoever runs the job */
-		path = l->path[0] == '/' ? l->path :
-					   cns_arena_printf(&t->arena, "%s/%s",
+		path = l->path[0] == '/' ? l->path
+					 : cns_arena_printf(&t->arena, "%s/%s",
 							    t->dir, l->path);
 		xf_lookup_load(l, path, &d, l->line, 1);
 	}
@@ -243,9 +243,9 @@ int cns_transform_bind(const struct cns_transform *t, const char *source,
 		int found = -1;
 
 		for (int i = 0; i < ncols && found < 0; i++)
-			if (s->ref_quoted[r] ?
-				    !strcmp(colnames[i], s->refs[r]) :
-				    !cns_strcasecmp(colnames[i], s->refs[r]))
+			if (s->ref_quoted[r]
+				    ? !strcmp(colnames[i], s->refs[r])
+				    : !cns_strcasecmp(colnames[i], s->refs[r]))
 				found = i;
 		/* an unquoted name that matches no column case-blind may
 		 * still match a quoted one exactly */
@@ -273,8 +273,8 @@ int cns_transform_bind(const struct cns_transform *t, const char *source,
 			p->out[i] = t->defaults[i];
 	}
 	p->regex = cns_xcalloc((size_t)t->nregex + 1, sizeof(*p->regex));
-	p->regex_ascii = cns_xcalloc((size_t)t->nregex + 1,
-				     sizeof(*p->regex_ascii));
+	p->regex_ascii =
+		cns_xcalloc((size_t)t->nregex + 1, sizeof(*p->regex_ascii));
 	p->ascii_ok = cns_xcalloc((size_t)t->nregex + 1, sizeof(bool));
 	for (int i = 0; i < t->nregex; i++) {
 		const struct node *n = t->regex_nodes[i];
@@ -286,9 +286,10 @@ int cns_transform_bind(const struct cns_transform *t, const char *source,
 				    "could not compile the regular expression");
 			break;
 		}
-		p->ascii_ok[i] = xf_is_ascii(rx->pattern, strlen(rx->pattern)) &&
-				 regcomp(&p->regex_ascii[i], rx->pattern,
-					 rx->cflags) == 0;
+		p->ascii_ok[i] =
+			xf_is_ascii(rx->pattern, strlen(rx->pattern)) &&
+			regcomp(&p->regex_ascii[i], rx->pattern, rx->cflags) ==
+				0;
 		p->nregex++;
 	}
 	cns_arena_init(&p->scratch, 64 * 1024);
@@ -420,15 +421,12 @@ static bool same_text(struct xtype from, enum cns_type t, int prec, int scale)
 	if (from.t == t && from.p == prec && from.s == scale)
 		return true;
 	switch (from.t) {
-	case CNS_T_SMALLINT:
-		return t == CNS_T_INTEGER || t == CNS_T_BIGINT;
-	case CNS_T_INTEGER:
-		return t == CNS_T_BIGINT;
+	case CNS_T_SMALLINT: return t == CNS_T_INTEGER || t == CNS_T_BIGINT;
+	case CNS_T_INTEGER: return t == CNS_T_BIGINT;
 	case CNS_T_NUMERIC:
 		return t == CNS_T_NUMERIC && from.p > 0 && prec >= from.p &&
 		       scale == from.s;
-	default:
-		return false;
+	default: return false;
 	}
 }
 
@@ -448,8 +446,7 @@ static bool keeps_text(struct xtype from, const struct node *top,
 	return true;
 }
 
-void cns_program_trust_types(struct cns_program *p,
-			     const char *const *coltypes)
+void cns_program_trust_types(struct cns_program *p, const char *const *coltypes)
 {
 	const struct cns_schema *sc = &p->t->schema;
 

@@ -183,17 +183,17 @@ bool xf_common_type(struct xtype a, struct xtype b, struct xtype *out)
 		return true;
 	}
 	if (num_rank(a.t) && num_rank(b.t)) {
-		int r = num_rank(a.t) > num_rank(b.t) ? num_rank(a.t) :
-							num_rank(b.t);
+		int r = num_rank(a.t) > num_rank(b.t) ? num_rank(a.t)
+						      : num_rank(b.t);
 
 		if (r == 5 && (a.t == CNS_T_NUMERIC || b.t == CNS_T_NUMERIC))
 			r = 6;
-		*out = xt(r == 6 ? CNS_T_DOUBLE :
-			  r == 5 ? CNS_T_REAL :
-			  r == 4 ? CNS_T_NUMERIC :
-				   (a.t == b.t                    ? a.t :
-				    num_rank(a.t) > num_rank(b.t) ? a.t :
-								    b.t));
+		*out = xt(r == 6   ? CNS_T_DOUBLE
+			  : r == 5 ? CNS_T_REAL
+			  : r == 4 ? CNS_T_NUMERIC
+				   : (a.t == b.t                      ? a.t
+				      : num_rank(a.t) > num_rank(b.t) ? a.t
+								      : b.t));
 		return true;
 	}
 	if (time_rank(a.t) && time_rank(b.t)) {
@@ -321,9 +321,9 @@ static void check_literal(struct checker *ck, struct node *n)
 		}
 		if (xf_dec_to_int64(s, len, &v) == 0) {
 			n->lit.i = v;
-			n->ty = xt(v >= INT32_MIN && v <= INT32_MAX ?
-					   CNS_T_INTEGER :
-					   CNS_T_BIGINT);
+			n->ty = xt(v >= INT32_MIN && v <= INT32_MAX
+					   ? CNS_T_INTEGER
+					   : CNS_T_BIGINT);
 		} else {
 			n->lit.s = s;
 			n->lit.n = len;
@@ -589,9 +589,10 @@ struct node *xf_check_expr(struct checker *ck, struct node *n)
 	case N_FUNC: return check_func(ck, n);
 	case N_CAST:
 		if (!xf_cast_possible(n->args[0]->ty, n->ty))
-			xf_check_report(
-				ck, n, NULL, "cannot cast type %s to %s",
-				tname(ck, n->args[0]->ty), tname(ck, n->ty));
+			xf_check_report(ck, n, NULL,
+					"cannot cast type %s to %s",
+					tname(ck, n->args[0]->ty),
+					tname(ck, n->ty));
 		n->eval = xf_eval_cast;
 		return n;
 	case N_ARITH: check_arith(ck, n); return n;
@@ -643,8 +644,8 @@ static int schema_index(const struct cns_schema *sc, const char *name,
 			bool quoted)
 {
 	for (int i = 0; i < sc->ncols; i++)
-		if (quoted ? !strcmp(sc->cols[i].name, name) :
-			     !cns_strcasecmp(sc->cols[i].name, name))
+		if (quoted ? !strcmp(sc->cols[i].name, name)
+			   : !cns_strcasecmp(sc->cols[i].name, name))
 			return i;
 	return -1;
 }
@@ -695,8 +696,8 @@ static void check_section(struct checker *ck, struct section *s)
 				names[k] = sc->cols[k].name;
 			near = xf_closest_name(m->target, names, sc->ncols);
 			snprintf(hint, sizeof(hint),
-				 near ? "did you mean \"%s\"?" :
-					"target columns are declared in "
+				 near ? "did you mean \"%s\"?"
+				      : "target columns are declared in "
 					"[schema]",
 				 near);
 			xf_check_report(ck, &at, hint,

@@ -77,8 +77,8 @@ static int fmt_ymd(int64_t days, char *buf, bool *bc)
 
 static int fmt_infinite(int64_t v, char *buf)
 {
-	return (int)strlen(strcpy(buf, v == XF_DT_NOEND ? "infinity" :
-							   "-infinity"));
+	return (int)strlen(
+		strcpy(buf, v == XF_DT_NOEND ? "infinity" : "-infinity"));
 }
 
 int xf_fmt_date(int64_t days, char *buf)
@@ -264,8 +264,8 @@ static bool zone_offset(struct scan *sc, bool *present, int32_t *off)
 		sc->i += 3;
 		*present = true;
 		*off = 0;
-		if (sc->i == sc->n || (sc->s[sc->i] != '+' &&
-				       sc->s[sc->i] != '-'))
+		if (sc->i == sc->n ||
+		    (sc->s[sc->i] != '+' && sc->s[sc->i] != '-'))
 			return true;
 	}
 	if (sc->s[sc->i] != '+' && sc->s[sc->i] != '-') {
@@ -423,8 +423,8 @@ int xf_parse_datetime(struct ectx *c, const char *s0, size_t n0,
 	}
 bad:
 	return xf_ev_fail(c, "invalid %s \"%s\"",
-			  kind == CNS_T_TIMESTAMPTZ ? "timestamptz" :
-						      cns_type_name(kind),
+			  kind == CNS_T_TIMESTAMPTZ ? "timestamptz"
+						    : cns_type_name(kind),
 			  xf_ev_quote(c, s0, n0));
 }
 
@@ -663,9 +663,9 @@ int xf_dtformat_parse(struct ectx *c, const struct dtformat *f, const char *s,
 			bool ok = false;
 
 			for (int q = 0; q < 12 && !ok; q++) {
-				size_t l = sp->k == F_MON ?
-						   3 :
-						   strlen(month_names[q]);
+				size_t l = sp->k == F_MON
+						   ? 3
+						   : strlen(month_names[q]);
 
 				if (sc.n - sc.i >= l &&
 				    !strncasecmp(sc.s + sc.i, month_names[q],
@@ -684,8 +684,8 @@ int xf_dtformat_parse(struct ectx *c, const struct dtformat *f, const char *s,
 			bool ok = false;
 
 			for (int q = 0; q < 7 && !ok; q++) {
-				size_t l = sp->k == F_DY ? 3 :
-							   strlen(day_names[q]);
+				size_t l = sp->k == F_DY ? 3
+							 : strlen(day_names[q]);
 
 				if (sc.n - sc.i >= l &&
 				    !strncasecmp(sc.s + sc.i, day_names[q],
@@ -793,7 +793,9 @@ int64_t xf_date_trunc_us(int field, int64_t us)
 	case 1: return floor_div(us, 1000) * 1000;
 	case 2: return floor_div(us, USECS_PER_SEC) * USECS_PER_SEC;
 	case 3: return floor_div(us, 60 * USECS_PER_SEC) * 60 * USECS_PER_SEC;
-	case 4: return floor_div(us, 3600 * USECS_PER_SEC) * 3600 * USECS_PER_SEC;
+	case 4:
+		return floor_div(us, 3600 * USECS_PER_SEC) * 3600 *
+		       USECS_PER_SEC;
 	case 5: return days * USECS_PER_DAY;
 	case 6: {
 		/* ISO weeks start on Monday; 1970-01-01 was a Thursday */

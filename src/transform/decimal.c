@@ -302,16 +302,16 @@ int xf_dec_parse(struct cns_arena *a, const char *s, size_t n, const char **out,
 	return 0;
 }
 
-int xf_dec_neg(struct cns_arena *a, const char *x, size_t n,
-	       const char **out, uint32_t *outn)
+int xf_dec_neg(struct cns_arena *a, const char *x, size_t n, const char **out,
+	       uint32_t *outn)
 {
 	int k = xf_dec_special(x, n);
 	char *p;
 
 	if (k != DEC_FINITE)
-		return put_special(k == DEC_PINF   ? DEC_NINF :
-				   k == DEC_NINF ? DEC_PINF :
-						   DEC_NAN,
+		return put_special(k == DEC_PINF   ? DEC_NINF
+				   : k == DEC_NINF ? DEC_PINF
+						   : DEC_NAN,
 				   out, outn);
 	if (x[0] == '-') {
 		*out = x + 1;
@@ -439,8 +439,8 @@ int xf_dec_add(struct cns_arena *a, const char *xs, size_t xn, const char *ys,
 	if (sub)
 		y.neg = !y.neg;
 	scale = x.scale > y.scale ? x.scale : y.scale;
-	ilen = x.len - x.scale > y.len - y.scale ? x.len - x.scale :
-						   y.len - y.scale;
+	ilen = x.len - x.scale > y.len - y.scale ? x.len - x.scale
+						 : y.len - y.scale;
 	width = ilen + scale + 1;
 	if (width > DEC_MAX_DIGITS + 1)
 		return -1;

@@ -233,8 +233,9 @@ static int ev_arith_num(const struct node *n, struct ectx *c, struct xval *out)
 		break;
 	}
 	if (rc < 0)
-		return xf_ev_fail(c, "numeric result longer than the %d digits "
-				     "of the transform's arithmetic",
+		return xf_ev_fail(c,
+				  "numeric result longer than the %d digits "
+				  "of the transform's arithmetic",
 				  DEC_MAX_DIGITS);
 	return 0;
 }
@@ -296,8 +297,8 @@ static int ev_date_arith(const struct node *n, struct ectx *c, struct xval *out)
 		out->i = b.i;
 		return 0;
 	}
-	if (n->op == T_PLUS ? __builtin_add_overflow(a.i, b.i, &out->i) :
-			      __builtin_sub_overflow(a.i, b.i, &out->i))
+	if (n->op == T_PLUS ? __builtin_add_overflow(a.i, b.i, &out->i)
+			    : __builtin_sub_overflow(a.i, b.i, &out->i))
 		return xf_ev_fail(c, "date out of range");
 	if (out->i < XF_DATE_MIN || out->i > XF_DATE_MAX)
 		return xf_ev_fail(c, "date out of range");
@@ -320,8 +321,7 @@ static int ev_neg(const struct node *n, struct ectx *c, struct xval *out)
 		out->i = -a.i;
 		return int_range(n, c, out->i);
 	case REP_DBL: out->d = -a.d; return 0;
-	case REP_STR:
-		return xf_dec_neg(c->scratch, a.s, a.n, &out->s, &out->n);
+	case REP_STR: return xf_dec_neg(c->scratch, a.s, a.n, &out->s, &out->n);
 	}
 	return 0;
 }

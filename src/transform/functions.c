@@ -131,9 +131,9 @@ static int f_rtrim(const struct node *n, struct ectx *c, struct xval *out)
 static void ck_trim(struct checker *ck, struct node *n)
 {
 	all_text(ck, n, xt(CNS_T_TEXT));
-	n->eval = !strcmp(n->fn->name, "ltrim") ? f_ltrim :
-		  !strcmp(n->fn->name, "rtrim") ? f_rtrim :
-						  f_trim;
+	n->eval = !strcmp(n->fn->name, "ltrim")   ? f_ltrim
+		  : !strcmp(n->fn->name, "rtrim") ? f_rtrim
+						  : f_trim;
 }
 
 /* ---- case, length, substr ---- */
@@ -215,9 +215,9 @@ static int f_substr(const struct node *n, struct ectx *c, struct xval *out)
 		return 0;
 	}
 	a = char_offset(v[0].s, v[0].n, start - 1);
-	b = end == INT64_MAX ?
-		    v[0].n :
-		    a + char_offset(v[0].s + a, v[0].n - a, end - start);
+	b = end == INT64_MAX
+		    ? v[0].n
+		    : a + char_offset(v[0].s + a, v[0].n - a, end - start);
 	set_str(out, v[0].s + a, b - a);
 	return 0;
 }
@@ -254,7 +254,8 @@ static int f_replace(const struct node *n, struct ectx *c, struct xval *out)
 			cns_buf_addc(b, v[0].s[i++]);
 		}
 	}
-	set_str(out, cns_arena_strndup(c->scratch, b->data ? b->data : "", b->len),
+	set_str(out,
+		cns_arena_strndup(c->scratch, b->data ? b->data : "", b->len),
 		b->len);
 	return 0;
 }
@@ -457,13 +458,13 @@ static bool unify_args(struct checker *ck, struct node *n, int from,
 			xf_check_report(ck, n->args[i], NULL,
 					"%s types %s and %s cannot be matched",
 					n->fn->name,
-					t.untyped ?
-						"text" :
-						xf_xtype_name(t, a, sizeof(a)),
-					n->args[i]->ty.untyped ?
-						"text" :
-						xf_xtype_name(n->args[i]->ty, b,
-							      sizeof(b)));
+					t.untyped ? "text"
+						  : xf_xtype_name(t, a,
+								  sizeof(a)),
+					n->args[i]->ty.untyped
+						? "text"
+						: xf_xtype_name(n->args[i]->ty,
+								b, sizeof(b)));
 			return false;
 		}
 		t = r;
@@ -862,8 +863,8 @@ bool xf_is_ascii(const char *s, size_t n)
 
 /* The compiled pattern to match subject s with: the C-locale one when
  * both are ASCII (*utf8 false), else the UTF-8 one. */
-static const regex_t *pick_regex(const struct ectx *c, int slot,
-				 const char *s, size_t n, bool *utf8)
+static const regex_t *pick_regex(const struct ectx *c, int slot, const char *s,
+				 size_t n, bool *utf8)
 {
 	if (c->p->ascii_ok[slot] && xf_is_ascii(s, n)) {
 		*utf8 = false;
@@ -876,8 +877,7 @@ static const regex_t *pick_regex(const struct ectx *c, int slot,
 static int rx_exec(const regex_t *re, bool utf8, const char *s, size_t from,
 		   size_t n, regmatch_t *m, int nm)
 {
-	locale_t loc = utf8 ? xf_utf8_locale() : (locale_t)0,
-		 old = (locale_t)0;
+	locale_t loc = utf8 ? xf_utf8_locale() : (locale_t)0, old = (locale_t)0;
 	int rc;
 
 	/* the regex was compiled for UTF-8: match it under the same
@@ -954,7 +954,8 @@ static int f_regexp_replace(const struct node *n, struct ectx *c,
 	}
 	if (pos < v[0].n)
 		cns_buf_add(b, v[0].s + pos, v[0].n - pos);
-	set_str(out, cns_arena_strndup(c->scratch, b->data ? b->data : "", b->len),
+	set_str(out,
+		cns_arena_strndup(c->scratch, b->data ? b->data : "", b->len),
 		b->len);
 	return 0;
 }
@@ -986,8 +987,8 @@ static int f_regexp_match(const struct node *n, struct ectx *c,
 static void ck_regexp_any(struct checker *ck, struct node *n)
 {
 	ck_regexp(ck, n);
-	n->eval = !strcmp(n->fn->name, "regexp_replace") ? f_regexp_replace :
-							   f_regexp_match;
+	n->eval = !strcmp(n->fn->name, "regexp_replace") ? f_regexp_replace
+							 : f_regexp_match;
 }
 
 /* ---- md5, lookup, source ---- */
@@ -1069,8 +1070,8 @@ static void ck_lookup(struct checker *ck, struct node *n)
 			 near ? near : "");
 		xf_check_report(
 			ck, tn,
-			near ? hint :
-			       "declare it as [lookup NAME] with file = "
+			near ? hint
+			     : "declare it as [lookup NAME] with file = "
 			       "PATH",
 			"unknown lookup table \"%s\"", name);
 	}

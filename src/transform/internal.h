@@ -125,7 +125,11 @@ struct xtype {
 };
 
 /* How a value of a type is held while a row is evaluated. */
-enum rep { REP_STR, REP_INT, REP_DBL };
+enum rep {
+	REP_STR,
+	REP_INT,
+	REP_DBL
+};
 
 enum rep xf_type_rep(enum cns_type t);
 bool xf_type_is_int(enum cns_type t);
@@ -208,7 +212,12 @@ enum nkind {
 };
 
 /* Comparison flavours chosen by the checker. */
-enum cmpkind { CMP_INT, CMP_DBL, CMP_NUM, CMP_TEXT };
+enum cmpkind {
+	CMP_INT,
+	CMP_DBL,
+	CMP_NUM,
+	CMP_TEXT
+};
 
 struct func;
 
@@ -370,7 +379,7 @@ struct cns_program {
 				    cns_program_set_column_types); or NULL */
 	struct cns_arena scratch;
 	struct cns_buf work; /* reused by functions that build a string */
-	struct tzinfo *tz; /* owned; NULL means UTC */
+	struct tzinfo *tz;   /* owned; NULL means UTC */
 };
 
 /* ---- parser and checker ---- */
@@ -466,9 +475,14 @@ double xf_text_to_double_c(const char *buf);
 #define DEC_IN_MAX_INT_DIGITS 131072
 #define DEC_IN_MAX_SCALE 16383
 /* What xf_dec_special() tells of a numeric's text. */
-enum { DEC_FINITE, DEC_NAN, DEC_PINF, DEC_NINF };
+enum {
+	DEC_FINITE,
+	DEC_NAN,
+	DEC_PINF,
+	DEC_NINF
+};
 int xf_dec_special(const char *s, size_t n);
-#define DEC_DIV_SCALE 16    /* minimum scale of a quotient */
+#define DEC_DIV_SCALE 16 /* minimum scale of a quotient */
 
 /* Parses decimal text (spaces, sign, digits, point, exponent) into
  * canonical form; returns -1 when it is not a number or too long.  Text

@@ -237,9 +237,9 @@ static void lex_line(struct lexer *lx, int lineno, size_t line_start, size_t i,
 				cns_buf_release(&b);
 				t.len = 1;
 				error_tok(lx, &t, "%s",
-					  c == '\'' ?
-						  "unterminated quoted string" :
-						  "unterminated quoted name");
+					  c == '\''
+						  ? "unterminated quoted string"
+						  : "unterminated quoted name");
 				return;
 			}
 			if (c == '"' && b.len == 0) {
@@ -304,9 +304,9 @@ static void lex_line(struct lexer *lx, int lineno, size_t line_start, size_t i,
 
 				t.end = i + k;
 				t.len = 1;
-				error_tok(
-					lx, &t, "unexpected character \"%s\"",
-					cns_arena_strndup(lx->arena, s + i, k));
+				error_tok(lx, &t, "unexpected character \"%s\"",
+					  cns_arena_strndup(lx->arena, s + i,
+							    k));
 				i += k;
 				continue;
 			}
@@ -351,8 +351,8 @@ void xf_lex_file(const char *s, size_t len, struct cns_arena *arena,
 				t.k = T_NL;
 				t.line = lx.n ? lx.v[lx.n - 1].line : lineno;
 				t.col = lx.n ? lx.v[lx.n - 1].col +
-							lx.v[lx.n - 1].len :
-					       1;
+							lx.v[lx.n - 1].len
+					     : 1;
 				t.off = t.end = lx.n ? lx.v[lx.n - 1].end : at;
 				t.text = "";
 				push(&lx, &t);

@@ -174,11 +174,12 @@ int xf_lookup_load(struct lookup *l, const char *path, struct diags *d,
 	/* a device or a fifo would never end */
 	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) ||
 	    st.st_size > LOOKUP_MAX_BYTES) {
-		xf_diag_add(d, line, col, 1, NULL,
-			    S_ISREG(st.st_mode) ?
-				    "lookup file \"%s\" is larger than 64 MB" :
-				    "lookup file \"%s\" is not a regular file",
-			    l->path);
+		xf_diag_add(
+			d, line, col, 1, NULL,
+			S_ISREG(st.st_mode)
+				? "lookup file \"%s\" is larger than 64 MB"
+				: "lookup file \"%s\" is not a regular file",
+			l->path);
 		fclose(f);
 		return -1;
 	}

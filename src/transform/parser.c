@@ -157,9 +157,9 @@ static struct node *mk(struct parser *p, enum nkind k, const struct token *at,
 	struct node *n = xf_node_new(p->a, k, at);
 
 	n->nargs = nargs;
-	n->args = nargs ? cns_arena_zalloc(p->a,
-					   (size_t)nargs * sizeof(*n->args)) :
-			  NULL;
+	n->args =
+		nargs ? cns_arena_zalloc(p->a, (size_t)nargs * sizeof(*n->args))
+		      : NULL;
 	return n;
 }
 
@@ -643,8 +643,8 @@ static struct node *parse_is(struct parser *p)
 			cmp->neg = !neg; /* is true = is not distinct from */
 			l = cmp;
 		} else {
-			return expected(p, neg ? "\"null\" after \"is not\"" :
-						 "\"null\" or \"not null\" "
+			return expected(p, neg ? "\"null\" after \"is not\""
+					       : "\"null\" or \"not null\" "
 						 "after \"is\"");
 		}
 	}
@@ -721,7 +721,7 @@ static const struct node *too_deep(const struct node *n)
 	struct item {
 		const struct node *n;
 		int depth;
-	} *stack;
+	} * stack;
 	int top = 0, cap = 64;
 	const struct node *bad = NULL;
 
@@ -739,11 +739,11 @@ static const struct node *too_deep(const struct node *n)
 				continue;
 			if (top == cap) {
 				cap *= 2;
-				stack = cns_xrealloc(stack, (size_t)cap *
-								    sizeof(*stack));
+				stack = cns_xrealloc(
+					stack, (size_t)cap * sizeof(*stack));
 			}
-			stack[top++] = (struct item){ it.n->args[i],
-						      it.depth + 1 };
+			stack[top++] =
+				(struct item){ it.n->args[i], it.depth + 1 };
 		}
 	}
 	free(stack);
@@ -761,8 +761,8 @@ static struct node *parse_entry_expr(struct parser *p, bool stop_colon)
 		return NULL;
 	if ((deep = too_deep(n)) != NULL) {
 		if (!p->failed)
-			xf_diag_add(p->d, deep->line, deep->col, deep->len, NULL,
-				    "expression nested too deeply");
+			xf_diag_add(p->d, deep->line, deep->col, deep->len,
+				    NULL, "expression nested too deeply");
 		p->failed = true;
 		return NULL;
 	}
@@ -786,7 +786,13 @@ struct node *xf_parse_expr_tokens(const struct token *v, int n, int *i,
 
 /* ---- file structure ---- */
 
-enum section_kind { SEC_NONE, SEC_SCHEMA, SEC_FROM, SEC_LOOKUP, SEC_BAD };
+enum section_kind {
+	SEC_NONE,
+	SEC_SCHEMA,
+	SEC_FROM,
+	SEC_LOOKUP,
+	SEC_BAD
+};
 
 struct fileparse {
 	struct parser p;
@@ -840,8 +846,8 @@ static void parse_header(struct fileparse *fp)
 
 		syntax(p, kw,
 		       near ? cns_arena_printf(p->a, "did you mean \"%s\"?",
-					       near) :
-			      "sections are [schema], [from NAME] and "
+					       near)
+			    : "sections are [schema], [from NAME] and "
 			      "[lookup NAME]",
 		       "unknown section \"%s\"", kw->text);
 		return;
@@ -952,8 +958,8 @@ static void parse_schema_col(struct fileparse *fp)
 	if (xf_parse_type_name(p->v, p->n, &p->i, &ty, &sql, p->a, &msg,
 			       &hint) < 0) {
 		syntax(p, tt, hint, "%s",
-		       msg ? msg :
-			     cns_arena_printf(p->a,
+		       msg ? msg
+			   : cns_arena_printf(p->a,
 					      "expected a type after column "
 					      "\"%s\", found \"%s\"",
 					      name->text, tok_show(p, tt)));

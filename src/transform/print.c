@@ -40,10 +40,9 @@ static int prec(const struct node *n)
 	case N_LIKE: return P_PRED;
 	case N_CONCAT: return P_CONCAT;
 	case N_ARITH:
-		return n->op == T_STAR || n->op == T_SLASH ||
-				       n->op == T_PERCENT ?
-			       P_MUL :
-			       P_ADD;
+		return n->op == T_STAR || n->op == T_SLASH || n->op == T_PERCENT
+			       ? P_MUL
+			       : P_ADD;
 	case N_NEG: return P_NEG;
 	case N_LIT:
 		/* a negative number prints like a unary minus */
@@ -153,8 +152,8 @@ static void pr(struct cns_buf *b, const struct node *n, int min)
 	case N_ARITH:
 		pr(b, n->args[0], p);
 		cns_buf_printf(b, " %s ",
-			       n->op == 'd' ? "-" :
-					      xf_tok_name((enum tok)n->op));
+			       n->op == 'd' ? "-"
+					    : xf_tok_name((enum tok)n->op));
 		pr(b, n->args[1], p + 1);
 		break;
 	case N_NEG:
@@ -187,8 +186,8 @@ static void pr(struct cns_buf *b, const struct node *n, int min)
 		break;
 	case N_DISTINCT:
 		pr(b, n->args[0], p + 1);
-		cns_buf_adds(b, n->neg ? " is not distinct from " :
-					 " is distinct from ");
+		cns_buf_adds(b, n->neg ? " is not distinct from "
+				       : " is distinct from ");
 		pr(b, n->args[1], p + 1);
 		break;
 	case N_IN:

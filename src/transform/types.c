@@ -239,10 +239,10 @@ int xf_parse_type_name(const struct token *v, int n, int *ip, struct xtype *out,
 		if (a < 0 || (two && ty.t != CNS_T_NUMERIC) ||
 		    !(i + (two ? 4 : 2) < n &&
 		      v[i + (two ? 4 : 2)].k == T_RPAREN)) {
-			*msg = ty.t == CNS_T_VARCHAR ?
-				       "expected varchar(length)" :
-				       "expected numeric(precision) or "
-				       "numeric(precision, scale)";
+			*msg = ty.t == CNS_T_VARCHAR
+				       ? "expected varchar(length)"
+				       : "expected numeric(precision) or "
+					 "numeric(precision, scale)";
 			return -1;
 		}
 		i += two ? 5 : 3;
@@ -454,8 +454,8 @@ size_t xf_utf8_case(const char *s, size_t n, bool upper, char *dst)
 		size_t k;
 
 		if (b < 0x80) {
-			dst[o++] = (char)(upper ? toupper_ascii(b) :
-						  tolower_ascii(b));
+			dst[o++] = (char)(upper ? toupper_ascii(b)
+						: tolower_ascii(b));
 			i++;
 			continue;
 		}
@@ -467,8 +467,8 @@ size_t xf_utf8_case(const char *s, size_t n, bool upper, char *dst)
 		m = cp;
 		if (utf8_ctype)
 			m = (uint32_t)(upper ? towupper_l((wint_t)cp,
-							  utf8_ctype) :
-					       towlower_l((wint_t)cp,
+							  utf8_ctype)
+					     : towlower_l((wint_t)cp,
 							  utf8_ctype));
 		/* k >= 2 here and a character takes at most 4 bytes, so the
 		 * result never exceeds twice the input: dst has room */
@@ -622,9 +622,12 @@ static int parse_double(struct ectx *c, const char *s0, size_t n0,
 	static const struct {
 		const char *w;
 		double v;
-	} words[] = { { "NaN", NAN },         { "Infinity", INFINITY },
-		      { "+Infinity", INFINITY }, { "-Infinity", -INFINITY },
-		      { "inf", INFINITY },     { "+inf", INFINITY },
+	} words[] = { { "NaN", NAN },
+		      { "Infinity", INFINITY },
+		      { "+Infinity", INFINITY },
+		      { "-Infinity", -INFINITY },
+		      { "inf", INFINITY },
+		      { "+inf", INFINITY },
 		      { "-inf", -INFINITY } };
 	const char *s = s0;
 	size_t n = n0, i;
@@ -696,8 +699,8 @@ int xf_double_text(double d, bool real, char *buf)
 
 		for (int prec = lo; prec <= hi; prec++) {
 			len = snprintf(buf, 40, "%.*g", prec, d);
-			if (real ? (float)strtod(buf, NULL) == (float)d :
-				   strtod(buf, NULL) == d)
+			if (real ? (float)strtod(buf, NULL) == (float)d
+				 : strtod(buf, NULL) == d)
 				break;
 		}
 		uselocale(old);
@@ -1155,24 +1158,25 @@ int xf_cast_value(struct ectx *c, const struct xval *v, struct xtype from,
 				out->i = v->i;
 				return 0;
 			}
-			out->i = floor_div(f == CNS_T_TIMESTAMP ?
-						   v->i :
-						   xf_tz_utc_to_local_us(c->tz,
-									 v->i),
-					   USECS_PER_DAY);
+			out->i = floor_div(
+				f == CNS_T_TIMESTAMP
+					? v->i
+					: xf_tz_utc_to_local_us(c->tz, v->i),
+				USECS_PER_DAY);
 			return 0;
 		}
 		break;
 	case CNS_T_TIME:
 		if (f == CNS_T_TIMESTAMP || f == CNS_T_TIMESTAMPTZ) {
-			int64_t l = f == CNS_T_TIMESTAMP ?
-					    v->i :
-					    xf_tz_utc_to_local_us(c->tz, v->i);
+			int64_t l =
+				f == CNS_T_TIMESTAMP
+					? v->i
+					: xf_tz_utc_to_local_us(c->tz, v->i);
 
 			if (!XF_DT_FINITE(v->i))
 				return xf_ev_fail(c, "timestamp out of range");
-			out->i = l -
-				 floor_div(l, USECS_PER_DAY) * USECS_PER_DAY;
+			out->i =
+				l - floor_div(l, USECS_PER_DAY) * USECS_PER_DAY;
 			return 0;
 		}
 		break;
@@ -1184,9 +1188,8 @@ int xf_cast_value(struct ectx *c, const struct xval *v, struct xtype from,
 				return 0;
 			}
 			if (v->i > XF_TS_MAX / USECS_PER_DAY)
-				return xf_ev_fail(c,
-						  "date out of range for "
-						  "timestamp");
+				return xf_ev_fail(c, "date out of range for "
+						     "timestamp");
 			out->i = v->i * USECS_PER_DAY;
 			if (t == CNS_T_TIMESTAMPTZ)
 				out->i = xf_tz_local_to_utc_us(c->tz, out->i);
@@ -1279,8 +1282,8 @@ static bool jp_string(struct jp *j)
 			if (ch == 'u') {
 				for (int k = 0; k < 4; k++)
 					if (j->i >= j->n ||
-					    hexval((unsigned char)
-							   j->s[j->i++]) < 0) {
+					    hexval((unsigned char)j->s[j->i++]) <
+						    0) {
 						j->why = "bad \\u escape";
 						return false;
 					}
@@ -1383,8 +1386,8 @@ static bool jp_container(struct jp *j, char close)
 			j->depth--;
 			return true;
 		}
-		j->why = close == '}' ? "expected \",\" or \"}\"" :
-					"expected \",\" or \"]\"";
+		j->why = close == '}' ? "expected \",\" or \"}\""
+				      : "expected \",\" or \"]\"";
 		return false;
 	}
 }

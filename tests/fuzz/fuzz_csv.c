@@ -58,8 +58,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		gzclose(g);
 	} else {
-		snprintf(path, sizeof(path), "%s", fuzz_write("in.csv", data,
-							      size));
+		snprintf(path, sizeof(path), "%s",
+			 fuzz_write("in.csv", data, size));
 	}
 	memset(&job, 0, sizeof(job));
 	job.name = "fuzz";

@@ -50,8 +50,8 @@ static inline const char *fuzz_write(const char *name, const uint8_t *data,
  * given in the input, and reading /dev/zero never ends. */
 static inline int fuzz_names_devices(const uint8_t *data, size_t size)
 {
-	return memmem(data, size, "/dev", 4) || memmem(data, size, "/proc", 5) ||
-	       memmem(data, size, "/sys", 4);
+	return memmem(data, size, "/dev", 4) ||
+	       memmem(data, size, "/proc", 5) || memmem(data, size, "/sys", 4);
 }
 
 /* The input as a terminated string, owned by the caller (free()); NULL

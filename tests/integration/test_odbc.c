@@ -43,7 +43,12 @@
 
 #define NROWS 50000
 
-enum dialect { D_SQLITE, D_PG, D_MARIA, D__N };
+enum dialect {
+	D_SQLITE,
+	D_PG,
+	D_MARIA,
+	D__N
+};
 
 struct db {
 	const char *name;
@@ -54,14 +59,14 @@ struct db {
 	char table_prefix[64]; /* for a dotted table name */
 };
 
-static struct db dbs[D__N] = {
-	{.name = "sqlite"}, {.name = "postgres"}, {.name = "mariadb"}
-};
-static char root[512];       /* the repository */
-static char tmp[512];        /* everything this run creates */
+static struct db dbs[D__N] = { { .name = "sqlite" },
+			       { .name = "postgres" },
+			       { .name = "mariadb" } };
+static char root[512]; /* the repository */
+static char tmp[512];  /* everything this run creates */
 static bool have_scripts;
 static char pg_port[32];
-static char *long_value;     /* row 777's note */
+static char *long_value; /* row 777's note */
 static struct cns_job_conf job;
 
 /* ---- small helpers ---- */
@@ -128,9 +133,7 @@ static int start_sandbox(const char *cmd, const char *const *names,
 static bool expected(enum dialect d, int id, int col, char *out, size_t size)
 {
 	switch (col) {
-	case 0:
-		snprintf(out, size, "%d", id);
-		return true;
+	case 0: snprintf(out, size, "%d", id); return true;
 	case 1:
 		switch (id % 8) {
 		case 0: return false;
@@ -231,9 +234,8 @@ static bool expected(enum dialect d, int id, int col, char *out, size_t size)
 	return false;
 }
 
-static const char *const people_cols[] = {
-	"id", "name", "amount", "ts", "flag", "note", "d"
-};
+static const char *const people_cols[] = { "id",   "name", "amount", "ts",
+					   "flag", "note", "d" };
 
 /* The SQL that fills the people table in dialect d: the same formulas
  * as expected(). */
@@ -264,28 +266,31 @@ static void people_sql(enum dialect d, struct cns_buf *b)
 				"note mediumtext, d date) "
 				"DEFAULT CHARSET=utf8mb4;\n");
 		break;
-	case D__N:
-		break;
+	case D__N: break;
 	}
 	cns_buf_printf(b, "INSERT INTO people SELECT %s,\n", id);
 	cns_buf_printf(b,
 		       " CASE %s %% 8 WHEN 0 THEN NULL WHEN 1 THEN '' "
 		       "WHEN 2 THEN 'Zoë' WHEN 3 THEN '山田' "
-		       "WHEN 4 THEN 'Łukasz' WHEN 5 THEN 'x😀y' ", id);
+		       "WHEN 4 THEN 'Łukasz' WHEN 5 THEN 'x😀y' ",
+		       id);
 	if (maria)
-		cns_buf_printf(b, "WHEN 6 THEN CONCAT('name-', %s) "
-				  "ELSE CONCAT('Zoë 山田 Łukasz ', %s) END,\n",
+		cns_buf_printf(b,
+			       "WHEN 6 THEN CONCAT('name-', %s) "
+			       "ELSE CONCAT('Zoë 山田 Łukasz ', %s) END,\n",
 			       id, id);
 	else
-		cns_buf_printf(b, "WHEN 6 THEN 'name-' || %s "
-				  "ELSE 'Zoë 山田 Łukasz ' || %s END,\n",
+		cns_buf_printf(b,
+			       "WHEN 6 THEN 'name-' || %s "
+			       "ELSE 'Zoë 山田 Łukasz ' || %s END,\n",
 			       id, id);
 	/* SQLite keeps only 15 digits: no exact big value there. */
-	cns_buf_printf(b, " CASE WHEN %s = 1 THEN %s ELSE (CASE WHEN "
-			  "%s %% 3 = 0 THEN -1 ELSE 1 END) * %s * 1.2345 "
-			  "END,\n",
-		       id, d == D_SQLITE ? "1.2345" : "12345678901234.5678",
-		       id, id);
+	cns_buf_printf(b,
+		       " CASE WHEN %s = 1 THEN %s ELSE (CASE WHEN "
+		       "%s %% 3 = 0 THEN -1 ELSE 1 END) * %s * 1.2345 "
+		       "END,\n",
+		       id, d == D_SQLITE ? "1.2345" : "12345678901234.5678", id,
+		       id);
 	if (d == D_PG)
 		cns_buf_adds(b, " CASE WHEN id % 11 = 0 THEN NULL ELSE "
 				"timestamp '2024-01-01' + id * interval "
@@ -301,8 +306,10 @@ static void people_sql(enum dialect d, struct cns_buf *b)
 				"strftime('%Y-%m-%d %H:%M:%S', 1704067200 + "
 				"id * 61, 'unixepoch') || '.' || "
 				"printf('%06d', (id * 7919) % 1000000) END,\n");
-	cns_buf_printf(b, " CASE WHEN %s %% 13 = 0 THEN NULL ELSE "
-			  "%s %% 2 = 0 END,\n", id, id);
+	cns_buf_printf(b,
+		       " CASE WHEN %s %% 13 = 0 THEN NULL ELSE "
+		       "%s %% 2 = 0 END,\n",
+		       id, id);
 	if (d == D_SQLITE)
 		cns_buf_adds(b, " CASE WHEN id = 777 THEN "
 				"replace(hex(zeroblob(7200)), '00', "
@@ -317,8 +324,10 @@ static void people_sql(enum dialect d, struct cns_buf *b)
 		cns_buf_adds(b, " CASE WHEN id = 777 THEN "
 				"repeat('Zoë山田😀', 7200) WHEN id = 778 THEN "
 				"repeat('a', 5000) || 'END' ");
-	cns_buf_printf(b, "WHEN %s %% 17 = 0 THEN NULL WHEN %s %% 19 = 0 "
-			  "THEN '' ELSE ", id, id);
+	cns_buf_printf(b,
+		       "WHEN %s %% 17 = 0 THEN NULL WHEN %s %% 19 = 0 "
+		       "THEN '' ELSE ",
+		       id, id);
 	if (maria)
 		cns_buf_adds(b, "CONCAT('note ', id) END,\n");
 	else
@@ -375,27 +384,29 @@ static int load_sql(enum dialect d, const char *sql)
 		return sh("sqlite3 -bail '%s/data.db' < '%s'", tmp, path);
 	case D_PG:
 		return sh("psql -X -q -v ON_ERROR_STOP=1 -U postgres "
-			  "-d postgres -f '%s' >/dev/null", path);
+			  "-d postgres -f '%s' >/dev/null",
+			  path);
 	case D_MARIA:
 		return sh("mariadb --no-defaults --default-character-set="
 			  "utf8mb4 -S '%s/mdb/mysqld.sock' -uroot cns < '%s'",
 			  tmp, path);
-	case D__N:
-		break;
+	case D__N: break;
 	}
 	return -1;
 }
 
 static void start_servers(void)
 {
-	static const char *const pg_names[] = {"PGHOST", "PGPORT"};
-	static const char *const my_names[] = {"MARIADB_PORT", "MARIADB_USER",
-					       "MARIADB_PASSWORD"};
+	static const char *const pg_names[] = { "PGHOST", "PGPORT" };
+	static const char *const my_names[] = { "MARIADB_PORT", "MARIADB_USER",
+						"MARIADB_PASSWORD" };
 	char v[3][256];
 	char cmd[2048];
 
-	snprintf(cmd, sizeof(cmd), "'%s/scripts/odbc-setup' '%s/odbc' "
-		 ">/dev/null", root, tmp);
+	snprintf(cmd, sizeof(cmd),
+		 "'%s/scripts/odbc-setup' '%s/odbc' "
+		 ">/dev/null",
+		 root, tmp);
 	if (system(cmd) != 0) {
 		fprintf(stderr, "test_odbc: scripts/odbc-setup failed\n");
 		return;
@@ -407,11 +418,14 @@ static void start_servers(void)
 	/* A system and a user data source, and a registered driver whose
 	 * library does not exist. */
 	sh("printf '[cns_user]\\nDriver = SQLite3\\nDatabase = %s/data.db\\n'"
-	   " > '%s/user-odbc.ini'", tmp, tmp);
+	   " > '%s/user-odbc.ini'",
+	   tmp, tmp);
 	sh("printf '[cns_sys]\\nDriver = SQLite3\\nDatabase = %s/data.db\\n'"
-	   " > '%s/odbc/odbc.ini'", tmp, tmp);
+	   " > '%s/odbc/odbc.ini'",
+	   tmp, tmp);
 	sh("printf '[Broken]\\nDriver = /nonexistent/libbroken.so\\n'"
-	   " >> '%s/odbc/odbcinst.ini'", tmp);
+	   " >> '%s/odbc/odbcinst.ini'",
+	   tmp);
 
 	/* SQLite: a file. */
 	snprintf(dbs[D_SQLITE].conn, sizeof(dbs[D_SQLITE].conn),
@@ -427,7 +441,8 @@ static void start_servers(void)
 		snprintf(pg_port, sizeof(pg_port), "%.20s", v[1]);
 		snprintf(dbs[D_PG].conn, sizeof(dbs[D_PG].conn),
 			 "Driver=PostgreSQL Unicode;Servername=127.0.0.1;"
-			 "Port=%s;Database=postgres", v[1]);
+			 "Port=%s;Database=postgres",
+			 v[1]);
 		snprintf(dbs[D_PG].user, 256, "postgres");
 		snprintf(dbs[D_PG].table_prefix, 64, "sales.");
 		dbs[D_PG].up = true;
@@ -435,12 +450,15 @@ static void start_servers(void)
 		fprintf(stderr, "test_odbc: scripts/pg-sandbox failed\n");
 	}
 
-	snprintf(cmd, sizeof(cmd), "'%s/scripts/mariadb-sandbox' start "
-		 "'%s/mdb'", root, tmp);
+	snprintf(cmd, sizeof(cmd),
+		 "'%s/scripts/mariadb-sandbox' start "
+		 "'%s/mdb'",
+		 root, tmp);
 	if (start_sandbox(cmd, my_names, v, 3) == 0) {
 		snprintf(dbs[D_MARIA].conn, sizeof(dbs[D_MARIA].conn),
 			 "Driver=MariaDB;Server=127.0.0.1;Port=%s;"
-			 "Database=cns", v[0]);
+			 "Database=cns",
+			 v[0]);
 		snprintf(dbs[D_MARIA].user, 256, "%s", v[1]);
 		snprintf(dbs[D_MARIA].password, 256, "%s", v[2]);
 		snprintf(dbs[D_MARIA].table_prefix, 64, "cns.");
@@ -468,8 +486,8 @@ static void start_servers(void)
 
 static void stop_servers(void)
 {
-	sh("'%s/scripts/mariadb-sandbox' stop '%s/mdb' >/dev/null 2>&1",
-	   root, tmp);
+	sh("'%s/scripts/mariadb-sandbox' stop '%s/mdb' >/dev/null 2>&1", root,
+	   tmp);
 	sh("'%s/scripts/pg-sandbox' stop '%s/pg' >/dev/null 2>&1", root, tmp);
 }
 
@@ -484,7 +502,8 @@ static void start_reaper(void)
 	snprintf(cmd, sizeof(cmd),
 		 "'%s/scripts/mariadb-sandbox' stop '%s/mdb' >/dev/null 2>&1;"
 		 "'%s/scripts/pg-sandbox' stop '%s/pg' >/dev/null 2>&1;"
-		 "rm -rf '%s'", root, tmp, root, tmp, tmp);
+		 "rm -rf '%s'",
+		 root, tmp, root, tmp, tmp);
 	/* Close-on-exec: the servers, started through system(), must not
 	 * hold the write end, or the reaper would never see it close. */
 	if (pipe2(fd, O_CLOEXEC) < 0)
@@ -624,18 +643,18 @@ static void show_error(const struct cns_error *err)
 {
 	char buf[4096];
 
-	fprintf(stderr, "  error: %s\n", cns_error_format(err, buf,
-							   sizeof(buf)));
+	fprintf(stderr, "  error: %s\n",
+		cns_error_format(err, buf, sizeof(buf)));
 }
 
-#define SKIP_UNLESS_UP(d)                                                  \
-	do {                                                               \
-		if (!have_scripts) {                                       \
-			print_message("skipped: scripts/mariadb-sandbox, "  \
-				      "pg-sandbox or odbc-setup missing\n"); \
-			skip();                                            \
-		}                                                          \
-		assert_true(dbs[d].up);                                    \
+#define SKIP_UNLESS_UP(d)                                                      \
+	do {                                                                   \
+		if (!have_scripts) {                                           \
+			print_message("skipped: scripts/mariadb-sandbox, "     \
+				      "pg-sandbox or odbc-setup missing\n");   \
+			skip();                                                \
+		}                                                              \
+		assert_true(dbs[d].up);                                        \
 	} while (0)
 
 /* ---- people: every row compared ---- */
@@ -659,8 +678,8 @@ static void cmp_row(void *ctx, const struct cns_chunk *ch, int r)
 
 	if (id < 1 || id > NROWS || c->seen[id]) {
 		if (c->bad++ < 5)
-			fprintf(stderr, "  row %d: bad or repeated id %s\n",
-				r, cells[0].null ? "NULL" : cells[0].data);
+			fprintf(stderr, "  row %d: bad or repeated id %s\n", r,
+				cells[0].null ? "NULL" : cells[0].data);
 		return;
 	}
 	c->seen[id] = 1;
@@ -672,9 +691,9 @@ static void cmp_row(void *ctx, const struct cns_chunk *ch, int r)
 		bool want = expected(c->d, (int)id, col, c->buf, 200000);
 		const struct cns_cell *cell = &cells[i];
 		bool same = want ? !cell->null && cell->len == strlen(c->buf) &&
-					   memcmp(cell->data, c->buf,
-						  cell->len) == 0 :
-				   cell->null;
+					    memcmp(cell->data, c->buf,
+						   cell->len) == 0
+				 : cell->null;
 
 		if (!same && c->bad++ < 8)
 			fprintf(stderr,
@@ -682,8 +701,9 @@ static void cmp_row(void *ctx, const struct cns_chunk *ch, int r)
 				"want %s%.60s%s\n",
 				dbs[c->d].name, id, people_cols[col],
 				cell->null ? "NULL" : "\"",
-				cell->null ? 0 : (int)(cell->len > 60 ? 60 :
-						       cell->len),
+				cell->null ? 0
+					   : (int)(cell->len > 60 ? 60
+								  : cell->len),
 				cell->null ? "" : cell->data,
 				cell->null ? "" : "\"", want ? "\"" : "NULL",
 				want ? c->buf : "", want ? "\"" : "");
@@ -708,7 +728,7 @@ static long peak_kb(void)
 static void read_people(enum dialect d, int batch)
 {
 	struct tsrc *t = tsrc_new(d, "people", NULL, NULL, batch);
-	struct cmp c = {.d = d, .ncols = 7};
+	struct cmp c = { .d = d, .ncols = 7 };
 	struct cns_error err;
 	struct cns_odbc *o;
 	long n;
@@ -728,8 +748,8 @@ static void read_people(enum dialect d, int batch)
 	assert_int_equal(t->src->rows_read, NROWS);
 	o = t->src->impl;
 	print_message("%s batch %d: array %lu, %ld fetches, %s API, "
-		      "peak %ld kB\n", dbs[d].name, batch,
-		      (unsigned long)o->array, o->fetches,
+		      "peak %ld kB\n",
+		      dbs[d].name, batch, (unsigned long)o->array, o->fetches,
 		      o->wide ? "wide" : "narrow", peak_kb());
 	free(c.seen);
 	free(c.buf);
@@ -764,14 +784,14 @@ static void test_people_mariadb(void **state)
  * driver, never one fetch per row. */
 static void test_block_cursor(void **state)
 {
-	static const int map[] = {0, 2, 3, 4, 6};
+	static const int map[] = { 0, 2, 3, 4, 6 };
 
 	(void)state;
 	SKIP_UNLESS_UP(D_SQLITE);
 	for (int d = 0; d < D__N; d++) {
 		struct tsrc *t = tsrc_new((enum dialect)d, "people", NULL,
 					  "id,amount,ts,flag,d", 5000);
-		struct cmp c = {.d = (enum dialect)d, .ncols = 5, .map = map};
+		struct cmp c = { .d = (enum dialect)d, .ncols = 5, .map = map };
 		struct cns_error err;
 		struct cns_odbc *o;
 		long n;
@@ -786,9 +806,8 @@ static void test_block_cursor(void **state)
 		assert_int_equal(n, NROWS);
 		assert_int_equal(c.bad, 0);
 		o = t->src->impl;
-		print_message("%s block: array %lu, %ld fetches\n",
-			      dbs[d].name, (unsigned long)o->array,
-			      o->fetches);
+		print_message("%s block: array %lu, %ld fetches\n", dbs[d].name,
+			      (unsigned long)o->array, o->fetches);
 		assert_true(o->array >= 1000);
 		assert_true(o->fetches <= NROWS / 1000 + 2);
 		free(c.seen);
@@ -842,35 +861,47 @@ static void check_row1(enum dialect d, const char *table,
 
 static void test_types_and_quoting(void **state)
 {
-	static const char *const sq_names[] = {"Mixed Case", "sp col", "bin",
-					       "big", "tm", "r"};
-	static const char *const sq_types[] = {"integer", "text", "bytea",
-					       "bigint", "time",
-					       "double precision"};
-	static const char *const sq_values[] = {"1", "x", "\\x00ff10",
-						"9007199254740993",
-						"03:04:05.123456", "1.5"};
-	static const char *const pg_names[] = {"Mixed Case", "sp col", "bin",
-					       "big", "tm", "r", "u", "n",
-					       "vc"};
+	static const char *const sq_names[] = { "Mixed Case", "sp col", "bin",
+						"big",        "tm",     "r" };
+	static const char *const sq_types[] = { "integer", "text",
+						"bytea",   "bigint",
+						"time",    "double precision" };
+	static const char *const sq_values[] = {
+		"1",  "x", "\\x00ff10", "9007199254740993", "03:04:05.123456",
+		"1.5"
+	};
+	static const char *const pg_names[] = { "Mixed Case", "sp col", "bin",
+						"big",        "tm",     "r",
+						"u",          "n",      "vc" };
 	static const char *const pg_types[] = {
-		"integer", "text", "bytea", "bigint", "time", "real", "uuid",
-		"numeric(28,6)", "text"
+		"integer", "text", "bytea",         "bigint", "time",
+		"real",    "uuid", "numeric(28,6)", "text"
 	};
 	static const char *const pg_values[] = {
-		"1", "x", "\\x00ff10", "9007199254740993", "03:04:05.123456",
-		"1.5", "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11",
-		"123456789012345678901234567890.123456789", "abc"
+		"1",
+		"x",
+		"\\x00ff10",
+		"9007199254740993",
+		"03:04:05.123456",
+		"1.5",
+		"A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11",
+		"123456789012345678901234567890.123456789",
+		"abc"
 	};
-	static const char *const my_names[] = {"Mixed Case", "sp col", "bin",
-					       "big", "tm", "r", "u", "bits"};
-	static const char *const my_types[] = {"integer", "text", "bytea",
-					       "bigint", "time", "real",
-					       "bigint", "boolean"};
-	static const char *const my_values[] = {
-		"1", "x", "\\x00ff10", "9007199254740993", "03:04:05.123456",
-		"1.5", "4000000000", "t"
-	};
+	static const char *const my_names[] = { "Mixed Case", "sp col", "bin",
+						"big",        "tm",     "r",
+						"u",          "bits" };
+	static const char *const my_types[] = { "integer", "text",   "bytea",
+						"bigint",  "time",   "real",
+						"bigint",  "boolean" };
+	static const char *const my_values[] = { "1",
+						 "x",
+						 "\\x00ff10",
+						 "9007199254740993",
+						 "03:04:05.123456",
+						 "1.5",
+						 "4000000000",
+						 "t" };
 
 	(void)state;
 	SKIP_UNLESS_UP(D_SQLITE);
@@ -889,19 +920,19 @@ static void test_types_and_quoting(void **state)
 static void test_people_types(void **state)
 {
 	static const char *const want[D__N][7] = {
-		{"integer", "text", "double precision", "timestamp",
-		 "boolean", "text", "date"},
-		{"integer", "text", "numeric(18,4)", "timestamp", "boolean",
-		 "text", "date"},
-		{"integer", "text", "numeric(18,4)", "timestamp", "smallint",
-		 "text", "date"},
+		{ "integer", "text", "double precision", "timestamp", "boolean",
+		  "text", "date" },
+		{ "integer", "text", "numeric(18,4)", "timestamp", "boolean",
+		  "text", "date" },
+		{ "integer", "text", "numeric(18,4)", "timestamp", "smallint",
+		  "text", "date" },
 	};
 
 	(void)state;
 	SKIP_UNLESS_UP(D_SQLITE);
 	for (int d = 0; d < D__N; d++) {
-		struct tsrc *t = tsrc_new((enum dialect)d, "people", NULL,
-					  NULL, 100);
+		struct tsrc *t =
+			tsrc_new((enum dialect)d, "people", NULL, NULL, 100);
 		struct cns_error err;
 		struct cns_odbc *o;
 
@@ -925,15 +956,15 @@ static void test_people_types(void **state)
  * sleep for 5 seconds is described at once. */
 static void test_describe_runs_nothing(void **state)
 {
-	static const char *const sleepers[D__N] = {
-		NULL, "SELECT pg_sleep(5) AS s", "SELECT SLEEP(5) AS s"
-	};
+	static const char *const sleepers[D__N] = { NULL,
+						    "SELECT pg_sleep(5) AS s",
+						    "SELECT SLEEP(5) AS s" };
 
 	(void)state;
 	SKIP_UNLESS_UP(D_PG);
 	for (int d = D_PG; d < D__N; d++) {
-		struct tsrc *t = tsrc_new((enum dialect)d, NULL, sleepers[d],
-					  NULL, 10);
+		struct tsrc *t =
+			tsrc_new((enum dialect)d, NULL, sleepers[d], NULL, 10);
 		int64_t start = cns_now_ms();
 		struct cns_error err = open_describe(t);
 
@@ -1009,9 +1040,9 @@ static void run_inc(enum dialect d, int ninc, int nwm,
 		    enum cns_null_incremental rule, int64_t lookback_ms,
 		    long want)
 {
-	static const char *const inc_cols[] = {"d", "id"};
+	static const char *const inc_cols[] = { "d", "id" };
 	struct tsrc *t = tsrc_new(d, "people", NULL, "id,d", 777);
-	struct inc c = {.d = d, .prev_day = -1};
+	struct inc c = { .d = d, .prev_day = -1 };
 	struct cns_error err;
 	struct cns_source *s = t->src;
 	struct cns_chunk chunk;
@@ -1075,8 +1106,8 @@ static void test_incremental(void **state)
 			want_inc(2, -1, 0, true));
 		/* Three days of lookback: after 2000-01-02, the key is not
 		 * compared. */
-		run_inc((enum dialect)d, 2, 2, CNS_NULLINC_SKIP,
-			3 * 86400000LL, want_inc(1, 1, 0, false));
+		run_inc((enum dialect)d, 2, 2, CNS_NULLINC_SKIP, 3 * 86400000LL,
+			want_inc(1, 1, 0, false));
 	}
 }
 
@@ -1190,7 +1221,7 @@ static void test_error_no_dsn(void **state)
 /* A system DSN (ODBCSYSINI/odbc.ini) and a user DSN (ODBCINI). */
 static void test_dsn(void **state)
 {
-	const char *names[] = {"cns_sys", "cns_user"};
+	const char *names[] = { "cns_sys", "cns_user" };
 
 	(void)state;
 	SKIP_UNLESS_UP(D_SQLITE);
@@ -1237,8 +1268,7 @@ static void test_error_password(void **state)
 	assert_null(strstr(all, secret));
 	/* The plan shows the connection, never the password. */
 	assert_null(strstr(t->src->ops->describe_plan(t->src), secret));
-	assert_non_null(strstr(t->src->ops->describe_plan(t->src),
-			       "PWD=***"));
+	assert_non_null(strstr(t->src->ops->describe_plan(t->src), "PWD=***"));
 	tsrc_free(t);
 
 	/* password_file: its first line, without the newline. */
@@ -1307,7 +1337,8 @@ static void test_error_missing_table_column(void **state)
 		assert_int_equal(err.code, CNS_E_SOURCE);
 		snprintf(want, sizeof(want),
 			 "source \"%s\": a column does not exist in table "
-			 "\"people\": ", dbs[d].name);
+			 "\"people\": ",
+			 dbs[d].name);
 		assert_contains(err.message, want);
 		assert_contains(err.message, no_col[d]);
 		assert_contains(err.hint, "columns asked for: id, nosuchcol");
@@ -1346,8 +1377,8 @@ struct canceller {
 static void *cancel_later(void *arg)
 {
 	struct canceller *c = arg;
-	struct timespec ts = {c->delay_ms / 1000,
-			      (c->delay_ms % 1000) * 1000000L};
+	struct timespec ts = { c->delay_ms / 1000,
+			       (c->delay_ms % 1000) * 1000000L };
 
 	nanosleep(&ts, NULL);
 	c->src->ops->cancel(c->src);
@@ -1356,16 +1387,15 @@ static void *cancel_later(void *arg)
 
 static void test_cancel(void **state)
 {
-	static const char *const sleepers[D__N] = {
-		NULL, "SELECT pg_sleep(30)", "SELECT SLEEP(30)"
-	};
+	static const char *const sleepers[D__N] = { NULL, "SELECT pg_sleep(30)",
+						    "SELECT SLEEP(30)" };
 
 	(void)state;
 	SKIP_UNLESS_UP(D_PG);
 	for (int d = D_PG; d < D__N; d++) {
-		struct tsrc *t = tsrc_new((enum dialect)d, NULL, sleepers[d],
-					  NULL, 10);
-		struct canceller c = {t->src, 500};
+		struct tsrc *t =
+			tsrc_new((enum dialect)d, NULL, sleepers[d], NULL, 10);
+		struct canceller c = { t->src, 500 };
 		struct cns_error err;
 		pthread_t tid;
 		int64_t start = cns_now_ms();
@@ -1408,7 +1438,7 @@ static void on_reject(void *ctx, struct cns_source *src, int64_t rownum,
 static void test_invalid_utf8_rejected(void **state)
 {
 	struct tsrc *t;
-	struct rejects r = {0};
+	struct rejects r = { 0 };
 	struct cns_error err;
 
 	(void)state;
@@ -1451,7 +1481,7 @@ static void test_latin1_locale(void **state)
 {
 	char loc[PATH_MAX + 8];
 	struct tsrc *t;
-	struct names c = {0};
+	struct names c = { 0 };
 	struct cns_error err;
 
 	(void)state;
@@ -1459,7 +1489,8 @@ static void test_latin1_locale(void **state)
 	snprintf(loc, sizeof(loc), "%s/loc", tmp);
 	mkdir(loc, 0755);
 	if (sh("localedef -i en_US -f ISO-8859-1 '%s/en_US.ISO-8859-1' "
-	       ">/dev/null 2>&1", loc) < 0) {
+	       ">/dev/null 2>&1",
+	       loc) < 0) {
 		print_message("skipped: localedef cannot build a Latin-1 "
 			      "locale here\n");
 		skip();
@@ -1488,14 +1519,16 @@ static void test_postgres_ansi(void **state)
 {
 	char conn[1024];
 	struct tsrc *t;
-	struct names c = {0};
+	struct names c = { 0 };
 	struct cns_error err;
 	struct cns_odbc *o;
 
 	(void)state;
 	SKIP_UNLESS_UP(D_PG);
-	snprintf(conn, sizeof(conn), "Driver=PostgreSQL ANSI;"
-		 "Servername=127.0.0.1;Port=%s;Database=postgres", pg_port);
+	snprintf(conn, sizeof(conn),
+		 "Driver=PostgreSQL ANSI;"
+		 "Servername=127.0.0.1;Port=%s;Database=postgres",
+		 pg_port);
 	t = tsrc_new(D_PG, NULL, "SELECT id, name FROM people WHERE id <= 64",
 		     NULL, 10);
 	t->conf.connection = conn;
@@ -1520,7 +1553,7 @@ static void test_postgres_ansi(void **state)
 static void test_array_size_changed(void **state)
 {
 	struct tsrc *t;
-	struct cmp c = {.d = D_SQLITE, .ncols = 5, .ordered = false};
+	struct cmp c = { .d = D_SQLITE, .ncols = 5, .ordered = false };
 	struct cns_error err;
 	struct cns_odbc *o;
 
@@ -1529,7 +1562,8 @@ static void test_array_size_changed(void **state)
 	cns_odbc_test_max_array = 3;
 	t = tsrc_new(D_SQLITE, NULL,
 		     "SELECT id, name, amount, ts, flag FROM people "
-		     "WHERE id <= 100", NULL, 50);
+		     "WHERE id <= 100",
+		     NULL, 50);
 	c.seen = calloc(NROWS + 1, 1);
 	c.buf = malloc(200000);
 	cns_error_clear(&err);
@@ -1564,39 +1598,37 @@ static void test_conn_strings(void **state)
 	static const struct {
 		const char *conn, *key, *value;
 	} gets[] = {
-		{"DSN=a;UID=b", "uid", "b"},
-		{"Driver={My Driver};Database=x", "DRIVER", "{My Driver}"},
-		{"A=1; pwd = {se;cr}}et} ;B=2", "PWD", "{se;cr}}et}"},
-		{"A=1;B=2", "C", NULL},
-		{"UseDeclareFetch=1", "usedeclarefetch", "1"},
+		{ "DSN=a;UID=b", "uid", "b" },
+		{ "Driver={My Driver};Database=x", "DRIVER", "{My Driver}" },
+		{ "A=1; pwd = {se;cr}}et} ;B=2", "PWD", "{se;cr}}et}" },
+		{ "A=1;B=2", "C", NULL },
+		{ "UseDeclareFetch=1", "usedeclarefetch", "1" },
 	};
 	static const struct {
 		const char *value, *want;
 	} adds[] = {
-		{"plain", "PWD=plain;"},
-		{"a;b", "PWD={a;b};"},
-		{"x}y", "PWD={x}}y};"},
-		{" lead", "PWD={ lead};"},
-		{"", "PWD=;"},
+		{ "plain", "PWD=plain;" }, { "a;b", "PWD={a;b};" },
+		{ "x}y", "PWD={x}}y};" },  { " lead", "PWD={ lead};" },
+		{ "", "PWD=;" },
 	};
 	static const struct {
 		const char *conn, *secret, *want;
 	} redacts[] = {
-		{"DSN=a;UID=u;PWD=secret;", NULL, "DSN=a;UID=u;PWD=***;"},
-		{"Driver=x;Password={a;b}}c};Port=1", NULL,
-		 "Driver=x;Password=***;Port=1"},
-		{"Driver=x;Extra=hunter22", "hunter22", "Driver=x;Extra=***"},
-		{"Access denied; secret hunter22 here", "hunter22",
-		 "Access denied; secret *** here"},
-		{"pwd=abc", "abc", "pwd=***"},
+		{ "DSN=a;UID=u;PWD=secret;", NULL, "DSN=a;UID=u;PWD=***;" },
+		{ "Driver=x;Password={a;b}}c};Port=1", NULL,
+		  "Driver=x;Password=***;Port=1" },
+		{ "Driver=x;Extra=hunter22", "hunter22", "Driver=x;Extra=***" },
+		{ "Access denied; secret hunter22 here", "hunter22",
+		  "Access denied; secret *** here" },
+		{ "pwd=abc", "abc", "pwd=***" },
 	};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(gets) / sizeof(gets[0]); i++) {
 		const char *v;
 		size_t n;
-		bool found = cns_odbc_conn_get(gets[i].conn, gets[i].key, &v,
-					       &n);
+		bool found =
+			cns_odbc_conn_get(gets[i].conn, gets[i].key, &v, &n);
 
 		assert_int_equal(found, gets[i].value != NULL);
 		if (found) {
@@ -1635,44 +1667,50 @@ static void test_build_sql(void **state)
 		const char *want;
 		const char *params; /* watermark index per marker */
 	} cases[] = {
-		{"t", NULL, "a,b", NULL, NULL, "\"", 0, 0, false,
-		 "SELECT \"a\", \"b\" FROM \"t\"", ""},
-		{"s.t", NULL, NULL, "x > 1", NULL, "`", 0, 0, false,
-		 "SELECT * FROM `s`.`t` WHERE (x > 1)", ""},
-		{"we\"ird", NULL, "c\"d", NULL, NULL, "`", 0, 0, false,
-		 "SELECT `c\"d` FROM `we\"ird`", ""},
-		{"a`b", NULL, "c`d", NULL, NULL, "`", 0, 0, false,
-		 "SELECT `c``d` FROM a`b", ""},
-		{"t", NULL, "a", NULL, NULL, "", 0, 0, false,
-		 "SELECT a FROM t", ""},
-		{"\"My Schema\".t", NULL, "\"a\"", NULL, NULL, "\"", 0, 0,
-		 false, "SELECT \"a\" FROM \"My Schema\".t", ""},
-		{"t", NULL, "a,u", "a <> 0", "u,a", "\"", 1, 0, false,
-		 "SELECT \"a\", \"u\" FROM \"t\" WHERE (a <> 0) AND \"u\" "
-		 "IS NOT NULL ORDER BY \"u\", \"a\"", ""},
-		{"t", NULL, "a,u", "a <> 0", "u", "\"", 0, 1, false,
-		 "SELECT \"a\", \"u\" FROM \"t\" WHERE (a <> 0) AND "
-		 "((\"u\" > ?)) ORDER BY \"u\"", "0"},
-		{"t", NULL, NULL, NULL, "u,v,k", "\"", 2, 3, false,
-		 "SELECT * FROM \"t\" WHERE \"u\" IS NOT NULL AND \"v\" IS "
-		 "NOT NULL AND ((\"u\" > ?) OR (\"u\" = ? AND \"v\" > ?) OR "
-		 "(\"u\" = ? AND \"v\" = ? AND \"k\" > ?)) "
-		 "ORDER BY \"u\", \"v\", \"k\"", "001012"},
-		{"t", NULL, NULL, NULL, "ts,id", "\"", 1, 2, true,
-		 "SELECT * FROM \"t\" WHERE \"ts\" IS NOT NULL AND \"ts\" > ? "
-		 "ORDER BY \"ts\", \"id\"", "0"},
-		{NULL, "SELECT 1", NULL, "ignored", NULL, "\"", 0, 0, false,
-		 "SELECT 1", ""},
-		{NULL, "SELECT a FROM t; \n", NULL, NULL, "a", "`", 0, 1, false,
-		 "SELECT * FROM (SELECT a FROM t) cns_q WHERE ((`a` > ?)) "
-		 "ORDER BY `a`", "0"},
+		{ "t", NULL, "a,b", NULL, NULL, "\"", 0, 0, false,
+		  "SELECT \"a\", \"b\" FROM \"t\"", "" },
+		{ "s.t", NULL, NULL, "x > 1", NULL, "`", 0, 0, false,
+		  "SELECT * FROM `s`.`t` WHERE (x > 1)", "" },
+		{ "we\"ird", NULL, "c\"d", NULL, NULL, "`", 0, 0, false,
+		  "SELECT `c\"d` FROM `we\"ird`", "" },
+		{ "a`b", NULL, "c`d", NULL, NULL, "`", 0, 0, false,
+		  "SELECT `c``d` FROM a`b", "" },
+		{ "t", NULL, "a", NULL, NULL, "", 0, 0, false,
+		  "SELECT a FROM t", "" },
+		{ "\"My Schema\".t", NULL, "\"a\"", NULL, NULL, "\"", 0, 0,
+		  false, "SELECT \"a\" FROM \"My Schema\".t", "" },
+		{ "t", NULL, "a,u", "a <> 0", "u,a", "\"", 1, 0, false,
+		  "SELECT \"a\", \"u\" FROM \"t\" WHERE (a <> 0) AND \"u\" "
+		  "IS NOT NULL ORDER BY \"u\", \"a\"",
+		  "" },
+		{ "t", NULL, "a,u", "a <> 0", "u", "\"", 0, 1, false,
+		  "SELECT \"a\", \"u\" FROM \"t\" WHERE (a <> 0) AND "
+		  "((\"u\" > ?)) ORDER BY \"u\"",
+		  "0" },
+		{ "t", NULL, NULL, NULL, "u,v,k", "\"", 2, 3, false,
+		  "SELECT * FROM \"t\" WHERE \"u\" IS NOT NULL AND \"v\" IS "
+		  "NOT NULL AND ((\"u\" > ?) OR (\"u\" = ? AND \"v\" > ?) OR "
+		  "(\"u\" = ? AND \"v\" = ? AND \"k\" > ?)) "
+		  "ORDER BY \"u\", \"v\", \"k\"",
+		  "001012" },
+		{ "t", NULL, NULL, NULL, "ts,id", "\"", 1, 2, true,
+		  "SELECT * FROM \"t\" WHERE \"ts\" IS NOT NULL AND \"ts\" > ? "
+		  "ORDER BY \"ts\", \"id\"",
+		  "0" },
+		{ NULL, "SELECT 1", NULL, "ignored", NULL, "\"", 0, 0, false,
+		  "SELECT 1", "" },
+		{ NULL, "SELECT a FROM t; \n", NULL, NULL, "a", "`", 0, 1,
+		  false,
+		  "SELECT * FROM (SELECT a FROM t) cns_q WHERE ((`a` > ?)) "
+		  "ORDER BY `a`",
+		  "0" },
 	};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct cns_source_conf c;
 		struct cns_odbc_order ord;
-		char *items[2][8] = {{0}};
+		char *items[2][8] = { { 0 } };
 		struct cns_list ocols;
 		struct cns_buf b;
 		int *pof, np;
@@ -1699,12 +1737,13 @@ static void test_build_sql(void **state)
 		/* Counted (the volume guard): the same query, unordered. */
 		ord.unordered = true;
 		assert_int_equal(cns_odbc_build_sql(&b, &c, cases[i].quote,
-						    &ord, &pof), np);
+						    &ord, &pof),
+				 np);
 		free(pof);
 		{
 			const char *o = strstr(cases[i].want, " ORDER BY ");
-			size_t n = o ? (size_t)(o - cases[i].want) :
-				       strlen(cases[i].want);
+			size_t n = o ? (size_t)(o - cases[i].want)
+				     : strlen(cases[i].want);
 
 			assert_int_equal(b.len, n);
 			assert_memory_equal(b.data, cases[i].want, n);
@@ -1723,20 +1762,20 @@ static void test_lookback(void **state)
 		int64_t ms;
 		const char *want; /* NULL: refused */
 	} cases[] = {
-		{"2024-03-10 12:00:00", 3600000, "2024-03-10 11:00:00"},
-		{"2024-03-10 00:30:00.5", 3600000,
-		 "2024-03-09 23:30:00.500000"},
-		{"2024-03-01T00:00:00.123456+02:00", 86400000,
-		 "2024-02-29T00:00:00.123456+02:00"},
-		{"2024-01-01 00:00:00", 1, "2023-12-31 23:59:59.999000"},
-		{"2000-01-10", 3 * 86400000LL, "2000-01-07"},
-		{"2000-01-10", 3600000, "2000-01-09"},
-		{"2024-01-01 10:00", 60000, "2024-01-01 09:59:00"},
-		{"1970-01-01 00:00:00", 1000, "1969-12-31 23:59:59"},
-		{"12345", 1000, NULL},
-		{"2024-13-01", 1000, NULL},
-		{"2024-01-01 25:00:00", 1000, NULL},
-		{"", 1000, NULL},
+		{ "2024-03-10 12:00:00", 3600000, "2024-03-10 11:00:00" },
+		{ "2024-03-10 00:30:00.5", 3600000,
+		  "2024-03-09 23:30:00.500000" },
+		{ "2024-03-01T00:00:00.123456+02:00", 86400000,
+		  "2024-02-29T00:00:00.123456+02:00" },
+		{ "2024-01-01 00:00:00", 1, "2023-12-31 23:59:59.999000" },
+		{ "2000-01-10", 3 * 86400000LL, "2000-01-07" },
+		{ "2000-01-10", 3600000, "2000-01-09" },
+		{ "2024-01-01 10:00", 60000, "2024-01-01 09:59:00" },
+		{ "1970-01-01 00:00:00", 1000, "1969-12-31 23:59:59" },
+		{ "12345", 1000, NULL },
+		{ "2024-13-01", 1000, NULL },
+		{ "2024-01-01 25:00:00", 1000, NULL },
+		{ "", 1000, NULL },
 	};
 
 	(void)state;
@@ -1759,12 +1798,12 @@ static void test_split_table(void **state)
 	static const struct {
 		const char *name, *quote, *cat, *schema, *table;
 	} cases[] = {
-		{"t", "\"", "", "", "t"},
-		{"s.t", "\"", "", "s", "t"},
-		{"c.s.t", "`", "c", "s", "t"},
-		{"\"My.Schema\".\"odd \"\"t\"", "\"", "", "My.Schema",
-		 "odd \"t"},
-		{"`cns`.`odd table`", "`", "", "cns", "odd table"},
+		{ "t", "\"", "", "", "t" },
+		{ "s.t", "\"", "", "s", "t" },
+		{ "c.s.t", "`", "c", "s", "t" },
+		{ "\"My.Schema\".\"odd \"\"t\"", "\"", "", "My.Schema",
+		  "odd \"t" },
+		{ "`cns`.`odd table`", "`", "", "cns", "odd table" },
 	};
 
 	(void)state;
@@ -1788,38 +1827,37 @@ static void test_type_names(void **state)
 		bool uns;
 		const char *want;
 	} cases[] = {
-		{SQL_INTEGER, 10, 0, false, "integer"},
-		{SQL_INTEGER, 10, 0, true, "bigint"},
-		{SQL_BIGINT, 19, 0, false, "bigint"},
-		{SQL_BIGINT, 20, 0, true, "numeric(20,0)"},
-		{SQL_SMALLINT, 5, 0, false, "smallint"},
-		{SQL_TINYINT, 3, 0, false, "smallint"},
-		{SQL_NUMERIC, 18, 4, false, "numeric(18,4)"},
-		{SQL_DECIMAL, 0, 0, false, "numeric"},
-		{SQL_DOUBLE, 15, 0, false, "double precision"},
-		{SQL_FLOAT, 15, 0, false, "double precision"},
-		{SQL_REAL, 7, 0, false, "real"},
-		{SQL_BIT, 1, 0, false, "boolean"},
-		{SQL_TYPE_DATE, 10, 0, false, "date"},
-		{SQL_TYPE_TIME, 8, 6, false, "time"},
-		{SQL_TYPE_TIMESTAMP, 26, 6, false, "timestamp"},
-		{SQL_VARCHAR, 10, 0, false, "text"},
-		{SQL_WLONGVARCHAR, 8190, 0, false, "text"},
-		{SQL_LONGVARBINARY, 0, 0, false, "bytea"},
-		{SQL_GUID, 36, 0, false, "uuid"},
-		{SQL_INTERVAL_DAY_TO_SECOND, 20, 6, false, "interval"},
-		{-9999, 0, 0, false, "text"},
+		{ SQL_INTEGER, 10, 0, false, "integer" },
+		{ SQL_INTEGER, 10, 0, true, "bigint" },
+		{ SQL_BIGINT, 19, 0, false, "bigint" },
+		{ SQL_BIGINT, 20, 0, true, "numeric(20,0)" },
+		{ SQL_SMALLINT, 5, 0, false, "smallint" },
+		{ SQL_TINYINT, 3, 0, false, "smallint" },
+		{ SQL_NUMERIC, 18, 4, false, "numeric(18,4)" },
+		{ SQL_DECIMAL, 0, 0, false, "numeric" },
+		{ SQL_DOUBLE, 15, 0, false, "double precision" },
+		{ SQL_FLOAT, 15, 0, false, "double precision" },
+		{ SQL_REAL, 7, 0, false, "real" },
+		{ SQL_BIT, 1, 0, false, "boolean" },
+		{ SQL_TYPE_DATE, 10, 0, false, "date" },
+		{ SQL_TYPE_TIME, 8, 6, false, "time" },
+		{ SQL_TYPE_TIMESTAMP, 26, 6, false, "timestamp" },
+		{ SQL_VARCHAR, 10, 0, false, "text" },
+		{ SQL_WLONGVARCHAR, 8190, 0, false, "text" },
+		{ SQL_LONGVARBINARY, 0, 0, false, "bytea" },
+		{ SQL_GUID, 36, 0, false, "uuid" },
+		{ SQL_INTERVAL_DAY_TO_SECOND, 20, 6, false, "interval" },
+		{ -9999, 0, 0, false, "text" },
 	};
 	struct cns_arena a;
 
 	(void)state;
 	cns_arena_init(&a, 1024);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		assert_string_equal(cns_odbc_type_name(&a, cases[i].type,
-						       cases[i].size,
-						       cases[i].digits,
-						       cases[i].uns),
-				    cases[i].want);
+		assert_string_equal(
+			cns_odbc_type_name(&a, cases[i].type, cases[i].size,
+					   cases[i].digits, cases[i].uns),
+			cases[i].want);
 	cns_arena_release(&a);
 }
 
@@ -1833,25 +1871,30 @@ static void test_column_plans(void **state)
 		size_t cell;
 		bool unbounded;
 	} cases[] = {
-		{SQL_INTEGER, 10, false, true, false, CNS_ODBC_TEXT, 24, false},
-		{SQL_BIT, 1, true, true, false, CNS_ODBC_BIT, 1, false},
-		{SQL_VARCHAR, 10, false, true, false, CNS_ODBC_TEXT, 41, false},
-		{SQL_VARCHAR, 10, true, true, false, CNS_ODBC_WTEXT, 42, false},
-		{SQL_VARCHAR, 10, false, true, true, CNS_ODBC_TEXT, 4096, true},
-		{SQL_LONGVARCHAR, 65535, false, true, false, CNS_ODBC_TEXT,
-		 4096, true},
+		{ SQL_INTEGER, 10, false, true, false, CNS_ODBC_TEXT, 24,
+		  false },
+		{ SQL_BIT, 1, true, true, false, CNS_ODBC_BIT, 1, false },
+		{ SQL_VARCHAR, 10, false, true, false, CNS_ODBC_TEXT, 41,
+		  false },
+		{ SQL_VARCHAR, 10, true, true, false, CNS_ODBC_WTEXT, 42,
+		  false },
+		{ SQL_VARCHAR, 10, false, true, true, CNS_ODBC_TEXT, 4096,
+		  true },
+		{ SQL_LONGVARCHAR, 65535, false, true, false, CNS_ODBC_TEXT,
+		  4096, true },
 		/* Without SQLGetData in rowsets, bigger cells are worth it. */
-		{SQL_VARCHAR, 2000, false, false, false, CNS_ODBC_TEXT, 8001,
-		 false},
-		{SQL_VARCHAR, 2000, false, true, false, CNS_ODBC_TEXT, 4096,
-		 true},
-		{SQL_VARBINARY, 16, false, true, false, CNS_ODBC_BINARY, 16,
-		 false},
-		{SQL_NUMERIC, 18, true, true, false, CNS_ODBC_TEXT, 22, false},
-		{SQL_TYPE_TIMESTAMP, 26, true, true, false, CNS_ODBC_TEXT, 64,
-		 false},
-		{SQL_WVARCHAR, 0, true, true, false, CNS_ODBC_WTEXT, 4096,
-		 true},
+		{ SQL_VARCHAR, 2000, false, false, false, CNS_ODBC_TEXT, 8001,
+		  false },
+		{ SQL_VARCHAR, 2000, false, true, false, CNS_ODBC_TEXT, 4096,
+		  true },
+		{ SQL_VARBINARY, 16, false, true, false, CNS_ODBC_BINARY, 16,
+		  false },
+		{ SQL_NUMERIC, 18, true, true, false, CNS_ODBC_TEXT, 22,
+		  false },
+		{ SQL_TYPE_TIMESTAMP, 26, true, true, false, CNS_ODBC_TEXT, 64,
+		  false },
+		{ SQL_WVARCHAR, 0, true, true, false, CNS_ODBC_WTEXT, 4096,
+		  true },
 	};
 	struct cns_odbc_col cols[2];
 
@@ -1888,8 +1931,8 @@ static void test_text_conversion(void **state)
 	static const char *const texts[] = {
 		"", "abc", "Zoë", "山田", "Łukasz", "x😀y", "\xf4\x8f\xbf\xbf"
 	};
-	static const SQLWCHAR lone[] = {0x41, 0xD800, 0x42};
-	static const SQLWCHAR low[] = {0xDC00};
+	static const SQLWCHAR lone[] = { 0x41, 0xD800, 0x42 };
+	static const SQLWCHAR low[] = { 0xDC00 };
 	struct cns_buf w, u;
 
 	(void)state;
@@ -1956,12 +1999,13 @@ static void psql_text(const SQL_TIMESTAMP_STRUCT *t, bool date, char *out,
  * every length and digit, negative years: the same text as psqlODBC. */
 static void test_datetime_text(void **state)
 {
-	static const int years[] = {-9999, -44, -1, 0, 1, 9, 10, 99, 100,
-				    999, 1000, 1970, 2024, 9999};
-	static const unsigned long fracs[] = {
-		0, 1, 9, 10, 1000, 1001, 100000000, 123456789, 500000000,
-		999999000, 999999999, 10000, 120000000, 20300000
-	};
+	static const int years[] = { -9999, -44, -1,  0,    1,    9,    10,
+				     99,    100, 999, 1000, 1970, 2024, 9999 };
+	static const unsigned long fracs[] = { 0,         1,         9,
+					       10,        1000,      1001,
+					       100000000, 123456789, 500000000,
+					       999999000, 999999999, 10000,
+					       120000000, 20300000 };
 	char want[80], got[CNS_ODBC_DATETIME_TEXT];
 	long n = 0;
 
@@ -1971,19 +2015,23 @@ static void test_datetime_text(void **state)
 			for (int d = 0; d <= 31; d += 7)
 				for (int h = 0; h <= 23; h += 23)
 					for (size_t fi = 0;
-					     fi < sizeof(fracs) / sizeof(fracs[0]);
+					     fi <
+					     sizeof(fracs) / sizeof(fracs[0]);
 					     fi++) {
 						SQL_TIMESTAMP_STRUCT t = {
 							(SQLSMALLINT)years[yi],
 							(SQLUSMALLINT)m,
 							(SQLUSMALLINT)d,
 							(SQLUSMALLINT)h,
-							(SQLUSMALLINT)(h ? 59 : 0),
-							(SQLUSMALLINT)(h ? 59 : 0),
-							(SQLUINTEGER)fracs[fi]};
-						SQL_DATE_STRUCT dt = {t.year,
-								      t.month,
-								      t.day};
+							(SQLUSMALLINT)(h ? 59
+									 : 0),
+							(SQLUSMALLINT)(h ? 59
+									 : 0),
+							(SQLUINTEGER)fracs[fi]
+						};
+						SQL_DATE_STRUCT dt = { t.year,
+								       t.month,
+								       t.day };
 						size_t len;
 
 						psql_text(&t, false, want,
@@ -2009,10 +2057,10 @@ static void test_datetime_text(void **state)
  * so; other types keep their plan. */
 static void test_plan_native(void **state)
 {
-	static const SQLSMALLINT keep[] = {SQL_INTEGER, SQL_BIGINT,
-					   SQL_DOUBLE, SQL_NUMERIC,
-					   SQL_VARCHAR, SQL_TYPE_TIME,
-					   SQL_BIT, SQL_VARBINARY};
+	static const SQLSMALLINT keep[] = { SQL_INTEGER, SQL_BIGINT,
+					    SQL_DOUBLE,  SQL_NUMERIC,
+					    SQL_VARCHAR, SQL_TYPE_TIME,
+					    SQL_BIT,     SQL_VARBINARY };
 
 	(void)state;
 	assert_true(cns_odbc_quirks_for("psqlodbcw.so")->native_datetime);
@@ -2020,7 +2068,7 @@ static void test_plan_native(void **state)
 	assert_false(cns_odbc_quirks_for("libmaodbc.so")->native_datetime);
 	assert_false(cns_odbc_quirks_for("sqlite3odbc.so")->native_datetime);
 	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
-		struct cns_odbc_col a = {.sqltype = keep[i], .size = 20};
+		struct cns_odbc_col a = { .sqltype = keep[i], .size = 20 };
 		struct cns_odbc_col b;
 
 		cns_odbc_plan_column(&a, true, true, false);
@@ -2029,18 +2077,19 @@ static void test_plan_native(void **state)
 		assert_memory_equal(&a, &b, sizeof(a));
 	}
 	for (int date = 0; date <= 1; date++) {
-		struct cns_odbc_col c = {
-			.sqltype = date ? SQL_TYPE_DATE : SQL_TYPE_TIMESTAMP,
-			.size = date ? 10 : 26, .digits = date ? 0 : 6};
+		struct cns_odbc_col c = { .sqltype = date ? SQL_TYPE_DATE
+							  : SQL_TYPE_TIMESTAMP,
+					  .size = date ? 10 : 26,
+					  .digits = date ? 0 : 6 };
 
 		cns_odbc_plan_column(&c, true, true, false);
 		cns_odbc_plan_native(&c);
-		assert_int_equal(c.fmt, date ? CNS_ODBC_DATE :
-					       CNS_ODBC_TIMESTAMP);
-		assert_int_equal(c.ctype, date ? SQL_C_TYPE_DATE :
-						SQL_C_TYPE_TIMESTAMP);
-		assert_int_equal(c.cell, date ? sizeof(SQL_DATE_STRUCT) :
-						sizeof(SQL_TIMESTAMP_STRUCT));
+		assert_int_equal(c.fmt,
+				 date ? CNS_ODBC_DATE : CNS_ODBC_TIMESTAMP);
+		assert_int_equal(c.ctype,
+				 date ? SQL_C_TYPE_DATE : SQL_C_TYPE_TIMESTAMP);
+		assert_int_equal(c.cell, date ? sizeof(SQL_DATE_STRUCT)
+					      : sizeof(SQL_TIMESTAMP_STRUCT));
 		assert_false(c.unbounded);
 	}
 }

@@ -59,8 +59,7 @@ static int group_teardown(void **state)
 
 /* Writes text (len bytes) to tmpdir/name and returns the path in a static
  * buffer. */
-static const char *write_file_n(const char *name, const char *text,
-				size_t len)
+static const char *write_file_n(const char *name, const char *text, size_t len)
 {
 	static char path[PATH_MAX + 64];
 	FILE *f;
@@ -479,20 +478,19 @@ static void test_names(void **state)
 	const struct cns_source_conf *s;
 
 	(void)state;
-	job = load_ok("names.conf",
-		      "[job]\ntransforms = t.xf\n"
-		      "[target]\nconninfo = service=w\n"
-		      "table = \"Dst Schema\".\"All Types\"\n"
-		      "key = \"select\", Mixed, \"a\"\"b\"\n"
-		      "mode = upsert\n"
-		      "[source erp]\ndriver = postgres\n"
-		      "conninfo = service=erp\n"
-		      "table = Sales.Orders\n"
-		      "columns = \"from\", Name, \"Order Id\"\n"
-		      "incremental = \"updated At\"\n"
-		      "key = \"Order Id\"\n"
-		      "[source inv]\ndriver = odbc\ndsn = inv\n"
-		      "table = Db.Items\n");
+	job = load_ok("names.conf", "[job]\ntransforms = t.xf\n"
+				    "[target]\nconninfo = service=w\n"
+				    "table = \"Dst Schema\".\"All Types\"\n"
+				    "key = \"select\", Mixed, \"a\"\"b\"\n"
+				    "mode = upsert\n"
+				    "[source erp]\ndriver = postgres\n"
+				    "conninfo = service=erp\n"
+				    "table = Sales.Orders\n"
+				    "columns = \"from\", Name, \"Order Id\"\n"
+				    "incremental = \"updated At\"\n"
+				    "key = \"Order Id\"\n"
+				    "[source inv]\ndriver = odbc\ndsn = inv\n"
+				    "table = Db.Items\n");
 	assert_string_equal(job->target.table, "\"Dst Schema\".\"All Types\"");
 	assert_string_equal(job->target.qtable.schema, "Dst Schema");
 	assert_string_equal(job->target.qtable.name, "All Types");
@@ -522,23 +520,22 @@ static void test_lists_and_syntax(void **state)
 	(void)state;
 	/* Indented keys, ':' separators, comments of both kinds, CRLF line
 	 * ends, a BOM, and a ';' inside a value. */
-	job = load_ok("lists.conf",
-		      "\xEF\xBB\xBF; comment\r\n"
-		      "# another\r\n"
-		      "[job]\r\n"
-		      "  transforms : t.xf ; inline\r\n"
-		      "  name = lists.v2\r\n"
-		      "[ target ]\n"
-		      "\tconninfo = host=a;b\n"
-		      "\ttable = t\n"
-		      "\tkey = a\n"
-		      "[source  erp-2_x]\n"
-		      "driver = postgres\n"
-		      "conninfo = service=erp\n"
-		      "query = select 1 as a, 2 as b\n"
-		      "incremental =  a ,b,   c  \n"
-		      "min_rows = 0\n"
-		      "max_change = 12.5%\n");
+	job = load_ok("lists.conf", "\xEF\xBB\xBF; comment\r\n"
+				    "# another\r\n"
+				    "[job]\r\n"
+				    "  transforms : t.xf ; inline\r\n"
+				    "  name = lists.v2\r\n"
+				    "[ target ]\n"
+				    "\tconninfo = host=a;b\n"
+				    "\ttable = t\n"
+				    "\tkey = a\n"
+				    "[source  erp-2_x]\n"
+				    "driver = postgres\n"
+				    "conninfo = service=erp\n"
+				    "query = select 1 as a, 2 as b\n"
+				    "incremental =  a ,b,   c  \n"
+				    "min_rows = 0\n"
+				    "max_change = 12.5%\n");
 	assert_string_equal(job->name, "lists.v2");
 	assert_string_equal(job->transforms, in_dir("t.xf"));
 	assert_string_equal(job->target.conninfo, "host=a;b");
@@ -562,8 +559,8 @@ static void test_max_rejects_forms(void **state)
 		double v;
 		bool pct;
 	} cases[] = {
-		{ "100", 100, false },   { "0", 0, false },
-		{ "1%", 0.01, true },   { "0.5%", 0.005, true },
+		{ "100", 100, false }, { "0", 0, false },
+		{ "1%", 0.01, true },  { "0.5%", 0.005, true },
 		{ "100%", 1, true },
 	};
 
@@ -590,23 +587,31 @@ static void test_durations(void **state)
 		const char *text;
 		int64_t ms;
 	} ok[] = {
-		{ "0", 0 },
-		{ "45", 45000 },
-		{ "250ms", 250 },
-		{ "30s", 30000 },
-		{ "20m", 1200000 },
-		{ "1h", 3600000 },
-		{ "1h30m", 5400000 },
-		{ "1h 30m", 5400000 },
-		{ "2d", 172800000 },
-		{ "1d2h3m4s5ms", 93784005 },
-		{ "90m", 5400000 },
-		{ "0s", 0 },
+		{ "0", 0 },           { "45", 45000 },
+		{ "250ms", 250 },     { "30s", 30000 },
+		{ "20m", 1200000 },   { "1h", 3600000 },
+		{ "1h30m", 5400000 }, { "1h 30m", 5400000 },
+		{ "2d", 172800000 },  { "1d2h3m4s5ms", 93784005 },
+		{ "90m", 5400000 },   { "0s", 0 },
 	};
 	static const char *const bad[] = {
-		"", "-5s", "5x", "1.5h", "30m1h", "1h1h", "1h30", "h", "s30",
-		" 5s", "5s ", "5 s", "5S", "1e3", "99999999999999999999",
-		"106751991167301d", "ms",
+		"",
+		"-5s",
+		"5x",
+		"1.5h",
+		"30m1h",
+		"1h1h",
+		"1h30",
+		"h",
+		"s30",
+		" 5s",
+		"5s ",
+		"5 s",
+		"5S",
+		"1e3",
+		"99999999999999999999",
+		"106751991167301d",
+		"ms",
 	};
 	struct cns_error err;
 	int64_t ms;
@@ -641,11 +646,11 @@ static void test_format_duration(void **state)
 		int64_t ms;
 		const char *text;
 	} cases[] = {
-		{ 0, "0s" },       { 250, "250ms" },
-		{ 1000, "1s" },       { 1500, "1s500ms" },
-		{ 60000, "1m" },     { 5400000, "1h30m" },
-		{ 86400000, "1d" },  { 93784005, "1d2h3m4s5ms" },
-		{ 3600000, "1h" },   { -5, "-5ms" },
+		{ 0, "0s" },        { 250, "250ms" },
+		{ 1000, "1s" },     { 1500, "1s500ms" },
+		{ 60000, "1m" },    { 5400000, "1h30m" },
+		{ 86400000, "1d" }, { 93784005, "1d2h3m4s5ms" },
+		{ 3600000, "1h" },  { -5, "-5ms" },
 	};
 	char buf[64], small[4];
 
@@ -717,8 +722,8 @@ static void test_bools(void **state)
 		const char *text;
 		bool v;
 	} ok[] = {
-		{ "yes", true }, { "YES", true },   { "true", true },
-		{ "On", true },  { "1", true },     { "no", false },
+		{ "yes", true },    { "YES", true },  { "true", true },
+		{ "On", true },     { "1", true },    { "no", false },
 		{ "False", false }, { "off", false }, { "0", false },
 	};
 	static const char *const bad[] = { "", "y", "2", "maybe", "yes " };
@@ -748,8 +753,9 @@ static void test_bools(void **state)
 
 /* line: > 0 the expected line; -1 the line holding the marker ";<";
  * 0 an error about the whole file.  hint: NULL means none. */
-#define COLS32 "c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, " \
-	"c14, c15, c16, c17, c18, c19, c20, c21, c22, c23, c24, c25, c26, " \
+#define COLS32                                                                 \
+	"c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, "             \
+	"c14, c15, c16, c17, c18, c19, c20, c21, c22, c23, c24, c25, c26, "    \
 	"c27, c28, c29, c30, c31, c32"
 #define COLS33 COLS32 ", c33"
 
@@ -782,25 +788,32 @@ static const struct bad_case bad_cases[] = {
 	/* deletes */
 	{ JOB TARGET CSV "max_deletes = x ;<\n", -1,
 	  "invalid value \"x\" for \"max_deletes\" in [source a]: "
-	  "expected a count such as 100 or a percentage such as 10%", NULL },
+	  "expected a count such as 100 or a percentage such as 10%",
+	  NULL },
 	{ JOB TARGET CSV "max_deletes = -1 ;<\n", -1,
 	  "invalid value \"-1\" for \"max_deletes\" in [source a]: "
-	  "expected a count such as 100 or a percentage such as 10%", NULL },
+	  "expected a count such as 100 or a percentage such as 10%",
+	  NULL },
 	{ JOB TARGET CSV "max_deletes = +5 ;<\n", -1,
 	  "invalid value \"+5\" for \"max_deletes\" in [source a]: "
-	  "expected a count such as 100 or a percentage such as 10%", NULL },
+	  "expected a count such as 100 or a percentage such as 10%",
+	  NULL },
 	{ JOB TARGET CSV "max_deletes = 10 % ;<\n", -1,
 	  "invalid value \"10 %\" for \"max_deletes\" in [source a]: "
-	  "expected a count such as 100 or a percentage such as 10%", NULL },
+	  "expected a count such as 100 or a percentage such as 10%",
+	  NULL },
 	{ JOB TARGET CSV "max_deletes = 101% ;<\n", -1,
 	  "invalid value \"101%\" for \"max_deletes\" in [source a]: "
-	  "expected a count such as 100 or a percentage such as 10%", NULL },
+	  "expected a count such as 100 or a percentage such as 10%",
+	  NULL },
 	{ JOB TARGET CSV "max_deletes = % ;<\n", -1,
 	  "invalid value \"%\" for \"max_deletes\" in [source a]: "
-	  "expected a count such as 100 or a percentage such as 10%", NULL },
+	  "expected a count such as 100 or a percentage such as 10%",
+	  NULL },
 	{ JOB TARGET CSV "max_deletes = 1e3 ;<\n", -1,
 	  "invalid value \"1e3\" for \"max_deletes\" in [source a]: "
-	  "expected a count such as 100 or a percentage such as 10%", NULL },
+	  "expected a count such as 100 or a percentage such as 10%",
+	  NULL },
 	{ JOB TARGET CSV "deletes = hard ;<\n", -1,
 	  "\"deletes\" in [source a] needs mode upsert: mode append keeps no "
 	  "key that tells which rows a run read",
@@ -810,19 +823,20 @@ static const struct bad_case bad_cases[] = {
 	  "run already keeps only the rows it read",
 	  "remove \"deletes\", or use mode upsert" },
 	{ JOB TARGET "mode = upsert\nkey = id\n" PG
-	  "table = t\nincremental = ts\ndeletes = hard ;<\n", -1,
+		     "table = t\nincremental = ts\ndeletes = hard ;<\n",
+	  -1,
 	  "\"deletes\" in [source erp] cannot be used with \"incremental\": "
 	  "an incremental read sees only rows that changed since the "
 	  "watermark, never rows that are gone",
 	  "read the source in full (no \"incremental\") in a job of its own "
 	  "on the same target, run for instance nightly, and give that job "
 	  "the deletes" },
-	{ JOB TARGET "mode = upsert\nkey = id\n" CSV
-	  "source_key = true ;<\n", -1,
-	  "\"source_key\" in [source a] does nothing without \"deletes\"",
+	{ JOB TARGET "mode = upsert\nkey = id\n" CSV "source_key = true ;<\n",
+	  -1, "\"source_key\" in [source a] does nothing without \"deletes\"",
 	  "set \"deletes = soft\" or \"deletes = hard\"" },
 	{ JOB TARGET "mode = upsert\nkey = id\n" CSV "deletes = hard ;<\n"
-	  "[source b]\ndriver = csv\npath = b.csv\n", -1,
+		     "[source b]\ndriver = csv\npath = b.csv\n",
+	  -1,
 	  "\"deletes\" in [source a] needs \"source_key\" when the job has "
 	  "several sources: without it the run would delete the other "
 	  "sources' rows",
@@ -870,11 +884,10 @@ static const struct bad_case bad_cases[] = {
 	  "expected \"]\" at the end of the section header", NULL },
 	{ JOB "just some words ;<\n" TARGET CSV, -1,
 	  "expected \"key = value\", a [section] header or a comment", NULL },
-	{ JOB "= value ;<\n" TARGET CSV, -1,
-	  "missing key name before \"=\"", NULL },
-	{ JOB "transforms = u.xf ;<\n" TARGET CSV, -1,
-	  "duplicate key \"transforms\" in [job] (first set on line 2)",
+	{ JOB "= value ;<\n" TARGET CSV, -1, "missing key name before \"=\"",
 	  NULL },
+	{ JOB "transforms = u.xf ;<\n" TARGET CSV, -1,
+	  "duplicate key \"transforms\" in [job] (first set on line 2)", NULL },
 
 	/* required keys */
 	{ "[job]\nname = x\n" TARGET CSV, 1,
@@ -1061,12 +1074,16 @@ static const struct bad_case bad_cases[] = {
 	/* A watermark holds at most 32 incremental and 32 key columns. */
 	{ JOB "[target]\nconninfo = x\ntable = t\nmode = upsert\nkey = id\n" PG
 	      "table = t\nkey = id\nincremental = " COLS33 " ;<\n",
-	  -1, "\"incremental\" in [source erp] lists 33 columns, more than "
-	      "the 32 allowed", NULL },
+	  -1,
+	  "\"incremental\" in [source erp] lists 33 columns, more than "
+	  "the 32 allowed",
+	  NULL },
 	{ JOB "[target]\nconninfo = x\ntable = t\nmode = upsert\nkey = id\n" PG
 	      "table = t\nincremental = u\nkey = " COLS33 " ;<\n",
-	  -1, "\"key\" in [source erp] lists 33 columns, more than the 32 "
-	      "allowed", NULL },
+	  -1,
+	  "\"key\" in [source erp] lists 33 columns, more than the 32 "
+	  "allowed",
+	  NULL },
 	{ JOB "[target]\nconninfo = x\ntable = t\nmode = replace\n" PG
 	      "table = t\nincremental = u ;<\n",
 	  -1,
@@ -1103,8 +1120,9 @@ static const struct bad_case bad_cases[] = {
 	  -1, "\"dedupe_order\" needs \"dedupe = yes\" in [target]", NULL },
 	{ JOB "[target]\nconninfo = x\ntable = t\nkey = id\n"
 	      "dedupe = yes ;<\n" CSV,
-	  -1, "\"dedupe\" cannot be used with mode append, which keeps every "
-	      "row",
+	  -1,
+	  "\"dedupe\" cannot be used with mode append, which keeps every "
+	  "row",
 	  "use mode = upsert, which keeps one row per key" },
 	{ JOB TARGET PG "query = select 1\nwhere = x > 1 ;<\n", -1,
 	  "\"where\" cannot be used with \"query\" in [source erp]",
@@ -1168,17 +1186,16 @@ static void test_all_problems_listed(void **state)
 	char want[2048];
 
 	(void)state;
-	path = write_file("many.conf",
-			  "[job]\n"
-			  "parallel = 0\n"
-			  "batchsize = 5\n"
-			  "[target]\n"
-			  "conninfo = x\n"
-			  "table = t\n"
-			  "mode = upsert\n"
-			  "[source a]\n"
-			  "driver = csv\n"
-			  "header = perhaps\n");
+	path = write_file("many.conf", "[job]\n"
+				       "parallel = 0\n"
+				       "batchsize = 5\n"
+				       "[target]\n"
+				       "conninfo = x\n"
+				       "table = t\n"
+				       "mode = upsert\n"
+				       "[source a]\n"
+				       "driver = csv\n"
+				       "header = perhaps\n");
 	cns_error_clear(&err);
 	assert_int_equal(cns_config_load(path, &job, &err), -1);
 	/* Sorted by line, file-wide problems last. */
@@ -1213,9 +1230,9 @@ static void test_many_problems_cut(void **state)
 	for (int i = 0; i < 100; i++)
 		cns_buf_printf(&text, "bogus%d = 1\n", i);
 	cns_error_clear(&err);
-	assert_int_equal(
-		cns_config_load(write_file("cut.conf", text.data), &job, &err),
-		-1);
+	assert_int_equal(cns_config_load(write_file("cut.conf", text.data),
+					 &job, &err),
+			 -1);
 	cns_buf_release(&text);
 	assert_string_equal(err.message,
 			    "unknown key \"bogus0\" in [source a]");
@@ -1234,8 +1251,8 @@ static void test_secrets_stay_out(void **state)
 		JOB "[target]\nconninfo = password=hunter2 ${CNS_TEST_NOPE}\n"
 		    "table = t\n" CSV,
 		JOB "[target]\nconninfo = password=hunter2 ${\ntable = t\n" CSV,
-		JOB "[target]\nconninfo = password=hunter2 ${!}\ntable = t\n"
-		    CSV,
+		JOB
+		"[target]\nconninfo = password=hunter2 ${!}\ntable = t\n" CSV,
 		JOB TARGET "[source inv]\ndriver = csv\npath = p\n"
 			   "password = hunter2\n",
 	};
@@ -1247,10 +1264,10 @@ static void test_secrets_stay_out(void **state)
 		struct cns_error err;
 
 		cns_error_clear(&err);
-		assert_int_equal(cns_config_load(write_file("secret.conf",
-							    texts[i]),
-						 &job, &err),
-				 -1);
+		assert_int_equal(
+			cns_config_load(write_file("secret.conf", texts[i]),
+					&job, &err),
+			-1);
 		cns_error_format(&err, buf, sizeof(buf));
 		if (strstr(buf, "hunter2"))
 			fail_msg("case %zu shows the secret: %s", i, buf);
@@ -1290,10 +1307,10 @@ static void test_bad_bytes(void **state)
 
 	(void)state;
 	cns_error_clear(&err);
-	assert_int_equal(cns_config_load(write_file_n("nul.conf", nul,
-						      sizeof(nul) - 1),
-					 &job, &err),
-			 -1);
+	assert_int_equal(
+		cns_config_load(write_file_n("nul.conf", nul, sizeof(nul) - 1),
+				&job, &err),
+		-1);
 	assert_string_equal(err.message, "line contains a NUL byte");
 	assert_int_equal(err.line, 3);
 
@@ -1355,9 +1372,9 @@ static void test_schedule_parsed_once(void **state)
 	assert_int_equal(cns_trend_interval(job, now), 23 * 3600);
 	cns_config_free(job);
 
-	job = load_ok("sched.conf", "[job]\ntransforms = t.xf\n"
-				    "schedule = 0 12 * * *\ntimezone = UTC\n"
-				    TARGET CSV);
+	job = load_ok("sched.conf",
+		      "[job]\ntransforms = t.xf\n"
+		      "schedule = 0 12 * * *\ntimezone = UTC\n" TARGET CSV);
 	assert_int_equal(cns_trend_interval(job, now), 24 * 3600);
 	cns_config_free(job);
 
@@ -1377,20 +1394,20 @@ static void test_tokenizer(void **state)
 		const char *line; /* the last lines of a postgres source */
 		const char *name; /* the "where" they give */
 	} cases[] = {
-		{"where = plain\n", "plain"},
-		{"where=tight\n", "tight"},
-		{"where: colon\n", "colon"},
-		{"where = spaced value  \n", "spaced value"},
-		{"where = cut ; a comment\n", "cut"},
-		{"where = kept;semicolon\n", "kept;semicolon"},
-		{"where = kept # hash\n", "kept # hash"},
-		{"where = a=b\n", "a=b"},
-		{"where = crlf\r\n", "crlf"},
-		{"   where = indented\n", "indented"},
-		{"\twhere\t=\ttabs\t\n", "tabs"},
-		{"; where = commented\nwhere = after\n", "after"},
-		{"# where = commented\nwhere = after\n", "after"},
-		{"\n\n   \nwhere = blank lines\n", "blank lines"},
+		{ "where = plain\n", "plain" },
+		{ "where=tight\n", "tight" },
+		{ "where: colon\n", "colon" },
+		{ "where = spaced value  \n", "spaced value" },
+		{ "where = cut ; a comment\n", "cut" },
+		{ "where = kept;semicolon\n", "kept;semicolon" },
+		{ "where = kept # hash\n", "kept # hash" },
+		{ "where = a=b\n", "a=b" },
+		{ "where = crlf\r\n", "crlf" },
+		{ "   where = indented\n", "indented" },
+		{ "\twhere\t=\ttabs\t\n", "tabs" },
+		{ "; where = commented\nwhere = after\n", "after" },
+		{ "# where = commented\nwhere = after\n", "after" },
+		{ "\n\n   \nwhere = blank lines\n", "blank lines" },
 	};
 
 	(void)state;
@@ -1415,9 +1432,8 @@ static void test_tokenizer(void **state)
 				     "t.xf\n" TARGET CSV);
 
 		assert_string_equal(job->name, "first");
-		assert_string_equal(job->transforms + strlen(job->transforms) -
-					    4,
-				    "t.xf");
+		assert_string_equal(
+			job->transforms + strlen(job->transforms) - 4, "t.xf");
 		cns_config_free(job);
 	}
 	/* Headers: blanks inside the brackets, a comment after; a byte-order
@@ -1481,8 +1497,9 @@ static void test_print_keys(void **state)
 	assert_non_null(strstr(out, "\n\n[source NAME]\n"));
 	assert_non_null(strstr(out, "  batch_size         int 1..1000000"));
 	assert_non_null(strstr(out, "rows per chunk"));
-	assert_non_null(strstr(out, "  mode              append|upsert|replace  "
-				    "append"));
+	assert_non_null(strstr(out,
+			       "  mode              append|upsert|replace  "
+			       "append"));
 	free(out);
 }
 

@@ -62,8 +62,7 @@ static char *path_in(const char *name)
 	return p;
 }
 
-static void write_file(const char *name, const char *data, size_t len,
-		       bool gz)
+static void write_file(const char *name, const char *data, size_t len, bool gz)
 {
 	const char *path = path_in(name);
 
@@ -103,7 +102,7 @@ static void expand(char *out, size_t size, const char *s)
 
 static struct cns_list split_list(const char *s, char **store)
 {
-	struct cns_list l = {0, NULL};
+	struct cns_list l = { 0, NULL };
 	char *p;
 
 	if (!s)
@@ -186,9 +185,9 @@ static void result_release(struct result *res)
 static int run_source(const struct cns_source_conf *conf, int cap,
 		      bool with_reject, struct result *res)
 {
-	struct cns_job_conf job = {.name = "test", .batch_size = cap};
+	struct cns_job_conf job = { .name = "test", .batch_size = cap };
 	struct cns_source *src = cns_source_new(&job, conf);
-	struct cns_chunk chunk = {0};
+	struct cns_chunk chunk = { 0 };
 	bool chunk_live = false;
 	int rc = -1;
 
@@ -282,19 +281,19 @@ struct tcase {
 static const struct tcase cases[] = {
 	{
 		.name = "quoted delimiters and doubled quotes",
-		.files = {{"a.csv", "id,name,note\n"
-				    "1,\"Smith, Jane\",plain\n"
-				    "2,\"say \"\"hi\"\"\",\"\"\"\"\n"}},
+		.files = { { "a.csv", "id,name,note\n"
+				      "1,\"Smith, Jane\",plain\n"
+				      "2,\"say \"\"hi\"\"\",\"\"\"\"\n" } },
 		.cols = "id,name,note",
 		.rows = "a.csv:1:1|Smith, Jane|plain\n"
 			"a.csv:2:2|say \"hi\"|\"\n",
 	},
 	{
 		.name = "embedded line ends in quoted fields",
-		.files = {{"a.csv", "id,text\n"
-				    "1,\"line one\nline two\"\n"
-				    "2,\"crlf\r\ninside\"\n"
-				    "3,\"\n\"\n"}},
+		.files = { { "a.csv", "id,text\n"
+				      "1,\"line one\nline two\"\n"
+				      "2,\"crlf\r\ninside\"\n"
+				      "3,\"\n\"\n" } },
 		.cols = "id,text",
 		.rows = "a.csv:1:1|line one\nline two\n"
 			"a.csv:2:2|crlf\r\ninside\n"
@@ -302,82 +301,83 @@ static const struct tcase cases[] = {
 	},
 	{
 		.name = "CRLF line ends",
-		.files = {{"a.csv", "id,name\r\n1,a\r\n2,b\r\n"}},
+		.files = { { "a.csv", "id,name\r\n1,a\r\n2,b\r\n" } },
 		.cols = "id,name",
 		.rows = "a.csv:1:1|a\na.csv:2:2|b\n",
 	},
 	{
 		.name = "byte order mark skipped",
-		.files = {{"a.csv", "\xEF\xBB\xBFid,name\n1,x\n"}},
+		.files = { { "a.csv", "\xEF\xBB\xBFid,name\n1,x\n" } },
 		.cols = "id,name",
 		.rows = "a.csv:1:1|x\n",
 	},
 	{
 		.name = "byte order mark in a file without header",
-		.files = {{"a.csv", "\xEF\xBB\xBF" "1,x\n"}},
+		.files = { { "a.csv", "\xEF\xBB\xBF"
+				      "1,x\n" } },
 		.no_header = true,
 		.cols = "c1,c2",
 		.rows = "a.csv:1:1|x\n",
 	},
 	{
 		.name = "gzip",
-		.files = {{"a.csv.gz",
-			   "\xEF\xBB\xBFid,name\n1,Zo\xC3\xAB\n2,\"a,b\"\n",
-			   0, true}},
+		.files = { { "a.csv.gz",
+			     "\xEF\xBB\xBFid,name\n1,Zo\xC3\xAB\n2,\"a,b\"\n",
+			     0, true } },
 		.cols = "id,name",
 		.rows = "a.csv.gz:1:1|Zo\xC3\xAB\na.csv.gz:2:2|a,b\n",
 	},
 	{
 		.name = "gzip of an empty file",
-		.files = {{"a.csv.gz", "", 0, true}},
+		.files = { { "a.csv.gz", "", 0, true } },
 		.cols = "",
 		.rows = "",
 	},
 	{
 		.name = "empty file",
-		.files = {{"a.csv", ""}},
+		.files = { { "a.csv", "" } },
 		.cols = "",
 		.rows = "",
 	},
 	{
 		.name = "empty file with columns",
-		.files = {{"a.csv", ""}},
+		.files = { { "a.csv", "" } },
 		.columns = "id,name",
 		.cols = "id,name",
 		.rows = "",
 	},
 	{
 		.name = "header only",
-		.files = {{"a.csv", "id,name\n"}},
+		.files = { { "a.csv", "id,name\n" } },
 		.cols = "id,name",
 		.rows = "",
 	},
 	{
 		.name = "header only, no line end",
-		.files = {{"a.csv", "id,name"}},
+		.files = { { "a.csv", "id,name" } },
 		.cols = "id,name",
 		.rows = "",
 	},
 	{
 		.name = "last record without line end",
-		.files = {{"a.csv", "id,name\n1,x\n2,\"y\""}},
+		.files = { { "a.csv", "id,name\n1,x\n2,\"y\"" } },
 		.cols = "id,name",
 		.rows = "a.csv:1:1|x\na.csv:2:2|y\n",
 	},
 	{
 		.name = "blank lines are skipped",
-		.files = {{"a.csv", "id\n\n1\n\n\n2\n\n"}},
+		.files = { { "a.csv", "id\n\n1\n\n\n2\n\n" } },
 		.cols = "id",
 		.rows = "a.csv:1:1\na.csv:2:2\n",
 	},
 	{
 		.name = "ragged records rejected with their row",
-		.files = {{"a.csv", "a,b,c,d\n"
-				    "1,2,3,4\n"
-				    "1,2,3\n"
-				    "1,2,3,4,5\n"
-				    "9\n"
-				    "5,6,7,8\n"}},
+		.files = { { "a.csv", "a,b,c,d\n"
+				      "1,2,3,4\n"
+				      "1,2,3\n"
+				      "1,2,3,4,5\n"
+				      "9\n"
+				      "5,6,7,8\n" } },
 		.cols = "a,b,c,d",
 		.rows = "a.csv:1:1|2|3|4\na.csv:5:5|6|7|8\n",
 		.rejects = "a.csv:2: record has 3 fields, expected 4\n"
@@ -386,11 +386,12 @@ static const struct tcase cases[] = {
 	},
 	{
 		.name = "invalid UTF-8 rejected",
-		.files = {{"a.csv", "id,name\n"
-				    "1,Zo\xC3\xAB\n"
-				    "2,ab\xFF" "c\n"
-				    "3,\xC3\n"
-				    "4,ok\n"}},
+		.files = { { "a.csv", "id,name\n"
+				      "1,Zo\xC3\xAB\n"
+				      "2,ab\xFF"
+				      "c\n"
+				      "3,\xC3\n"
+				      "4,ok\n" } },
 		.cols = "id,name",
 		.rows = "a.csv:1:1|Zo\xC3\xAB\na.csv:4:4|ok\n",
 		.rejects =
@@ -399,24 +400,24 @@ static const struct tcase cases[] = {
 	},
 	{
 		.name = "invalid UTF-8 in a column not read is ignored",
-		.files = {{"a.csv", "id,name\n1,ab\xFF\n"}},
+		.files = { { "a.csv", "id,name\n1,ab\xFF\n" } },
 		.columns = "id",
 		.cols = "id",
 		.rows = "a.csv:1:1\n",
 	},
 	{
 		.name = "NUL byte rejected",
-		.files = {{"a.csv", LIT("id,name\n1,a\0b\n2,c\n")}},
+		.files = { { "a.csv", LIT("id,name\n1,a\0b\n2,c\n") } },
 		.cols = "id,name",
 		.rows = "a.csv:2:2|c\n",
 		.rejects = "a.csv:1: NUL byte in column \"name\" at byte 2\n",
 	},
 	{
 		.name = "NULL and the empty string stay apart",
-		.files = {{"a.csv", "a,b,c\n"
-				    ",\"\",x\n"
-				    "\"\",,\n"
-				    " , \" \",\n"}},
+		.files = { { "a.csv", "a,b,c\n"
+				      ",\"\",x\n"
+				      "\"\",,\n"
+				      " , \" \",\n" } },
 		.cols = "a,b,c",
 		.rows = "a.csv:1:\\N||x\n"
 			"a.csv:2:|\\N|\\N\n"
@@ -424,15 +425,15 @@ static const struct tcase cases[] = {
 	},
 	{
 		.name = "spaces are kept",
-		.files = {{"a.csv", "id,email\n1,  Jane@Example.COM \n"}},
+		.files = { { "a.csv", "id,email\n1,  Jane@Example.COM \n" } },
 		.cols = "id,email",
 		.rows = "a.csv:1:1|  Jane@Example.COM \n",
 	},
 	{
 		.name = "tab delimiter",
-		.files = {{"a.tsv", "id\tname\tnote\n"
-				    "1\tSmith, Jane\t\n"
-				    "2\t\"tab\there\"\t\"\"\n"}},
+		.files = { { "a.tsv", "id\tname\tnote\n"
+				      "1\tSmith, Jane\t\n"
+				      "2\t\"tab\there\"\t\"\"\n" } },
 		.delim = '\t',
 		.cols = "id,name,note",
 		.rows = "a.tsv:1:1|Smith, Jane|\\N\n"
@@ -440,7 +441,7 @@ static const struct tcase cases[] = {
 	},
 	{
 		.name = "semicolon delimiter and single quote",
-		.files = {{"a.csv", "id;name\n1;'a;b'\n2;'it''s'\n"}},
+		.files = { { "a.csv", "id;name\n1;'a;b'\n2;'it''s'\n" } },
 		.delim = ';',
 		.quote = '\'',
 		.cols = "id,name",
@@ -448,14 +449,14 @@ static const struct tcase cases[] = {
 	},
 	{
 		.name = "no header: names c1..cN",
-		.files = {{"a.csv", "1,a\n2,b\n"}},
+		.files = { { "a.csv", "1,a\n2,b\n" } },
 		.no_header = true,
 		.cols = "c1,c2",
 		.rows = "a.csv:1:1|a\na.csv:2:2|b\n",
 	},
 	{
 		.name = "no header: names from columns",
-		.files = {{"a.csv", "1,a\n2,b\n3\n"}},
+		.files = { { "a.csv", "1,a\n2,b\n3\n" } },
 		.no_header = true,
 		.columns = "id,name",
 		.cols = "id,name",
@@ -464,7 +465,7 @@ static const struct tcase cases[] = {
 	},
 	{
 		.name = "no header: columns of another width",
-		.files = {{"a.csv", "1,a,x\n"}},
+		.files = { { "a.csv", "1,a,x\n" } },
 		.no_header = true,
 		.columns = "id,name",
 		.error = "source \"crm\": \"{dir}/a.csv\" has 3 fields per "
@@ -472,10 +473,10 @@ static const struct tcase cases[] = {
 	},
 	{
 		.name = "glob over three files, rows counted per file",
-		.files = {{"c.csv", "id,name\n5,e\n6,f\n"},
-			  {"a.csv", "id,name\n1,a\n2,b\n"},
-			  {"b.csv.gz", "id,name\n3,c\n4,d\n", 0, true},
-			  {"notes.txt", "not,read\n"}},
+		.files = { { "c.csv", "id,name\n5,e\n6,f\n" },
+			   { "a.csv", "id,name\n1,a\n2,b\n" },
+			   { "b.csv.gz", "id,name\n3,c\n4,d\n", 0, true },
+			   { "notes.txt", "not,read\n" } },
 		.path = "*.csv*",
 		.cols = "id,name",
 		.rows = "a.csv:1:1|a\na.csv:2:2|b\n"
@@ -484,23 +485,23 @@ static const struct tcase cases[] = {
 	},
 	{
 		.name = "glob: empty files are skipped",
-		.files = {{"a.csv", ""},
-			  {"b.csv", "id\n1\n"},
-			  {"c.csv", "id\n"}},
+		.files = { { "a.csv", "" },
+			   { "b.csv", "id\n1\n" },
+			   { "c.csv", "id\n" } },
 		.path = "*.csv",
 		.cols = "id",
 		.rows = "b.csv:1:1\n",
 	},
 	{
 		.name = "columns choose and order a subset",
-		.files = {{"a.csv", "id,name,email\n1,a,a@x\n2,b,\n"}},
+		.files = { { "a.csv", "id,name,email\n1,a,a@x\n2,b,\n" } },
 		.columns = "email,id",
 		.cols = "email,id",
 		.rows = "a.csv:1:a@x|1\na.csv:2:\\N|2\n",
 	},
 	{
 		.name = "unknown column",
-		.files = {{"a.csv", "id,name,email\n1,a,a@x\n"}},
+		.files = { { "a.csv", "id,name,email\n1,a,a@x\n" } },
 		.columns = "id,emial",
 		.error = "source \"crm\": column \"emial\" is not in the "
 			 "header of \"{dir}/a.csv\"",
@@ -508,7 +509,7 @@ static const struct tcase cases[] = {
 	},
 	{
 		.name = "unknown column, nothing close",
-		.files = {{"a.csv", "id,name\n"}},
+		.files = { { "a.csv", "id,name\n" } },
 		.columns = "signup_date",
 		.error = "source \"crm\": column \"signup_date\" is not in the "
 			 "header of \"{dir}/a.csv\"",
@@ -516,35 +517,35 @@ static const struct tcase cases[] = {
 	},
 	{
 		.name = "column listed twice",
-		.files = {{"a.csv", "id,name\n"}},
+		.files = { { "a.csv", "id,name\n" } },
 		.columns = "id,id",
 		.error = "source \"crm\": column \"id\" is listed twice in "
 			 "columns",
 	},
 	{
 		.name = "duplicate header name",
-		.files = {{"a.csv", "id,name,id\n1,a,1\n"}},
+		.files = { { "a.csv", "id,name,id\n1,a,1\n" } },
 		.error = "source \"crm\": column \"id\" appears twice in the "
 			 "header of \"{dir}/a.csv\"",
 		.hint = "list the columns to read with \"columns =\"",
 	},
 	{
 		.name = "duplicate header name not read",
-		.files = {{"a.csv", "id,x,x\n1,a,b\n"}},
+		.files = { { "a.csv", "id,x,x\n1,a,b\n" } },
 		.columns = "id",
 		.cols = "id",
 		.rows = "a.csv:1:1\n",
 	},
 	{
 		.name = "empty header names",
-		.files = {{"a.csv", "id,,\"\"\n1,a,b\n"}},
+		.files = { { "a.csv", "id,,\"\"\n1,a,b\n" } },
 		.cols = "id,c2,c3",
 		.rows = "a.csv:1:1|a|b\n",
 	},
 	{
 		.name = "header differs in a later file",
-		.files = {{"a.csv", "id,name\n1,x\n"},
-			  {"b.csv", "id,nom\n2,y\n"}},
+		.files = { { "a.csv", "id,name\n1,x\n" },
+			   { "b.csv", "id,nom\n2,y\n" } },
 		.path = "*.csv",
 		.error = "source \"crm\": the header of \"{dir}/b.csv\" "
 			 "differs from the header of \"{dir}/a.csv\"",
@@ -553,8 +554,8 @@ static const struct tcase cases[] = {
 	},
 	{
 		.name = "header longer in a later file",
-		.files = {{"a.csv", "id,name\n1,x\n"},
-			  {"b.csv", "id,name,extra\n2,y,z\n"}},
+		.files = { { "a.csv", "id,name\n1,x\n" },
+			   { "b.csv", "id,name,extra\n2,y,z\n" } },
 		.path = "*.csv",
 		.error = "source \"crm\": the header of \"{dir}/b.csv\" "
 			 "differs from the header of \"{dir}/a.csv\"",
@@ -563,32 +564,33 @@ static const struct tcase cases[] = {
 	},
 	{
 		.name = "missing file",
-		.files = {{"a.csv", "id\n"}},
+		.files = { { "a.csv", "id\n" } },
 		.path = "nope.csv",
 		.error = "source \"crm\": could not open \"{dir}/nope.csv\": "
 			 "No such file or directory",
 	},
 	{
 		.name = "glob without a match",
-		.files = {{"a.csv", "id\n"}},
+		.files = { { "a.csv", "id\n" } },
 		.path = "x/*.csv",
 		.error = "source \"crm\": no file matches \"{dir}/x/*.csv\"",
 	},
 	{
 		.name = "unterminated quote",
-		.files = {{"a.csv", "id,name\n1,x\n2,\"never closed\n3,y\n"}},
+		.files = { { "a.csv",
+			     "id,name\n1,x\n2,\"never closed\n3,y\n" } },
 		.error = "source \"crm\": unterminated quoted field in "
 			 "\"{dir}/a.csv\" at row 2",
 	},
 	{
 		.name = "invalid UTF-8 in the header",
-		.files = {{"a.csv", "id,n\xFF\n1,x\n"}},
+		.files = { { "a.csv", "id,n\xFF\n1,x\n" } },
 		.error = "source \"crm\": invalid UTF-8 in the header of "
 			 "\"{dir}/a.csv\" in column 2",
 	},
 	{
 		.name = "unsupported encoding",
-		.files = {{"a.csv", "id\n"}},
+		.files = { { "a.csv", "id\n" } },
 		.encoding = "latin1",
 		.error = "source \"crm\": encoding \"latin1\" is not supported",
 		.hint = "only utf-8 is supported; convert the files with "
@@ -597,9 +599,10 @@ static const struct tcase cases[] = {
 	{
 		.name = "chunks of 3 over 10 rows",
 		/* The records that fill a chunk span lines. */
-		.files = {{"a.csv", "n,t\n1,a\n2,b\n3,\"c\nc\"\n4,d\n5,\"\"\n"
-				    "6,\"f\r\n\"\"f\"\"\"\n7,\n8,h\n9,\"i\n\"\n"
-				    "10,j"}},
+		.files = { { "a.csv",
+			     "n,t\n1,a\n2,b\n3,\"c\nc\"\n4,d\n5,\"\"\n"
+			     "6,\"f\r\n\"\"f\"\"\"\n7,\n8,h\n9,\"i\n\"\n"
+			     "10,j" } },
 		.cap = 3,
 		.cols = "n,t",
 		.rows = "a.csv:1:1|a\na.csv:2:2|b\na.csv:3:3|c\nc\n"
@@ -609,8 +612,8 @@ static const struct tcase cases[] = {
 	},
 	{
 		.name = "chunks of 1 with rejects in between",
-		.files = {{"a.csv", "n\n1\n2,x\n3\n"},
-			  {"b.csv", "n\n4\n"}},
+		.files = { { "a.csv", "n\n1\n2,x\n3\n" },
+			   { "b.csv", "n\n4\n" } },
 		.path = "*.csv",
 		.cap = 1,
 		.cols = "n",
@@ -722,8 +725,9 @@ static void test_many_rows(void **state)
 		/* The expected text, with this file's name. */
 		cns_buf_init(&w);
 		for (int i = 1; i <= n; i++)
-			cns_buf_printf(&w, "%s:%d:%d|name %d|l1\r\nl%d "
-					   "\"q\"\n",
+			cns_buf_printf(&w,
+				       "%s:%d:%d|name %d|l1\r\nl%d "
+				       "\"q\"\n",
 				       name, i, i, i, i);
 		assert_string_equal(res.rows.data, w.data);
 		assert_string_equal(res.rejects.data, "");
@@ -738,8 +742,8 @@ static void test_large_field(void **state)
 	const size_t big = 200 * 1024;
 	struct cns_buf data;
 	struct cns_source_conf conf;
-	struct cns_job_conf job = {.name = "test", .batch_size = 2};
-	struct cns_error err = {0};
+	struct cns_job_conf job = { .name = "test", .batch_size = 2 };
+	struct cns_error err = { 0 };
 	struct cns_source *src;
 	struct cns_chunk chunk;
 	char *field = malloc(big);
@@ -857,9 +861,9 @@ static void test_reject_without_callback(void **state)
 
 static void test_describe_plan(void **state)
 {
-	struct cns_job_conf job = {.name = "test", .batch_size = 10};
+	struct cns_job_conf job = { .name = "test", .batch_size = 10 };
 	struct cns_source_conf conf;
-	struct cns_error err = {0};
+	struct cns_error err = { 0 };
 	struct cns_source *src;
 	char want[1024];
 	char *store = NULL;
@@ -912,10 +916,10 @@ static void *describe_thread(void *arg)
 /* A FIFO nobody writes to: cancel() must end the wait promptly. */
 static void test_fifo_cancel(void **state)
 {
-	struct cns_job_conf job = {.name = "test", .batch_size = 10};
+	struct cns_job_conf job = { .name = "test", .batch_size = 10 };
 	struct cns_source_conf conf;
-	struct fifo_reader fr = {0};
-	struct timespec t0, t1, pause = {0, 300 * 1000 * 1000};
+	struct fifo_reader fr = { 0 };
+	struct timespec t0, t1, pause = { 0, 300 * 1000 * 1000 };
 	pthread_t th;
 	double waited;
 
@@ -947,7 +951,7 @@ struct fifo_writer {
 
 static bool put(int fd, const char *s, size_t n)
 {
-	struct timespec pause = {0, 20 * 1000 * 1000};
+	struct timespec pause = { 0, 20 * 1000 * 1000 };
 
 	nanosleep(&pause, NULL);
 	return write(fd, s, n) == (ssize_t)n;
@@ -956,7 +960,7 @@ static bool put(int fd, const char *s, size_t n)
 static void *writer_thread(void *arg)
 {
 	struct fifo_writer *fw = arg;
-	struct timespec pause = {0, 10 * 1000 * 1000};
+	struct timespec pause = { 0, 10 * 1000 * 1000 };
 	char line[64];
 	int fd = -1;
 
@@ -991,7 +995,7 @@ static void *writer_thread(void *arg)
 static void test_fifo_data(void **state)
 {
 	struct cns_source_conf conf;
-	struct fifo_writer fw = {path_in("pipe.csv"), 5000};
+	struct fifo_writer fw = { path_in("pipe.csv"), 5000 };
 	struct result res;
 	struct cns_buf want;
 	pthread_t th;
@@ -1014,10 +1018,10 @@ static void test_fifo_data(void **state)
 
 static void test_close_unopened(void **state)
 {
-	struct cns_job_conf job = {.name = "test", .batch_size = 10};
+	struct cns_job_conf job = { .name = "test", .batch_size = 10 };
 	struct cns_source_conf conf;
 	struct cns_source *src;
-	struct cns_error err = {0};
+	struct cns_error err = { 0 };
 
 	(void)state;
 	conf_init(&conf, path_in("none.csv"));

@@ -227,18 +227,17 @@ static void test_page_matches_table(void **state)
  * table lacks, and a command the table lacks. */
 static void test_checker_finds_drift(void **state)
 {
-	static const char page[] =
-		".Sh COMMANDS\n"
-		".Bl -tag -width Ds\n"
-		".It Cm history Ar job.conf\n"
-		"Shows runs.\n"
-		".Bl -tag -width Ds\n"
-		".It Fl x , Fl \\-limit\n"
-		".It Fl \\-colour Ar when\n"
-		".El\n"
-		".It Cm frobnicate\n"
-		".El\n"
-		".Sh EXIT STATUS\n";
+	static const char page[] = ".Sh COMMANDS\n"
+				   ".Bl -tag -width Ds\n"
+				   ".It Cm history Ar job.conf\n"
+				   "Shows runs.\n"
+				   ".Bl -tag -width Ds\n"
+				   ".It Fl x , Fl \\-limit\n"
+				   ".It Fl \\-colour Ar when\n"
+				   ".El\n"
+				   ".It Cm frobnicate\n"
+				   ".El\n"
+				   ".Sh EXIT STATUS\n";
 	struct cns_buf out;
 
 	(void)state;
@@ -287,7 +286,7 @@ static void test_table_drives_getopt(void **state)
 			opterr = 0;
 			assert_int_equal(cns_cli_getopt(argc, argv), o->val);
 			if (o->letter) {
-				char shortname[3] = {'-', o->letter, '\0'};
+				char shortname[3] = { '-', o->letter, '\0' };
 
 				argv[1] = shortname;
 				optind = 1;

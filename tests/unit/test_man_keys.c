@@ -63,8 +63,8 @@ static char *normalize(const char *s, size_t n)
 			out[o++] = s[i];
 		}
 	}
-	while (o > 0 && (out[o - 1] == ' ' || out[o - 1] == '\t' ||
-			 out[o - 1] == '\r'))
+	while (o > 0 &&
+	       (out[o - 1] == ' ' || out[o - 1] == '\t' || out[o - 1] == '\r'))
 		o--;
 	out[o] = '\0';
 	return out;
@@ -139,8 +139,7 @@ struct docs {
 };
 
 static const char *const sections[] = { "job", "target", "source" };
-static const char *const headers[] = { "[job]", "[target]",
-				       "[source NAME]" };
+static const char *const headers[] = { "[job]", "[target]", "[source NAME]" };
 
 static bool starts(const char *s, const char *prefix)
 {
@@ -205,7 +204,8 @@ static void find_docs(const struct page *pg, struct docs *ds)
 		}
 		if (sec < 0 || depth != 1 || !(name = item_name(l)))
 			continue;
-		ds->d = cns_xrealloc(ds->d, sizeof(*ds->d) * (size_t)(ds->n + 1));
+		ds->d = cns_xrealloc(ds->d,
+				     sizeof(*ds->d) * (size_t)(ds->n + 1));
 		ds->d[ds->n] = (struct doc){ sections[sec], name, i, pg->n };
 		/* Where the item ends. */
 		for (int j = i + 1, dj = depth; j < pg->n; j++) {
@@ -304,7 +304,8 @@ static bool mentions_number(const struct page *pg, const struct doc *d,
 	for (int i = d->first; i < d->last; i++) {
 		const char *l = pg->line[i];
 
-		for (const char *p = strstr(l, want); p; p = strstr(p + 1, want)) {
+		for (const char *p = strstr(l, want); p;
+		     p = strstr(p + 1, want)) {
 			bool before = p == l || !(p[-1] >= '0' && p[-1] <= '9');
 			bool after = !(p[len] >= '0' && p[len] <= '9');
 
@@ -370,30 +371,35 @@ static void check_key(const struct page *pg, const struct doc *d,
 			lab, k->name);
 	}
 	if (k->required && !required)
-		problem(pr, "%s key \"%s\": required, but not documented as "
-			"\"Required.\"", lab, k->name);
+		problem(pr,
+			"%s key \"%s\": required, but not documented as "
+			"\"Required.\"",
+			lab, k->name);
 	if (!k->required && required)
-		problem(pr, "%s key \"%s\": documented as \"Required.\", but "
-			"the table has it optional", lab, k->name);
+		problem(pr,
+			"%s key \"%s\": documented as \"Required.\", but "
+			"the table has it optional",
+			lab, k->name);
 
 	/* The range of an integer. */
 	if (k->type == CNS_KEY_INT) {
 		if (!mentions_number(pg, d, (long long)k->min))
-			problem(pr, "%s key \"%s\": the lower bound %lld is "
-				"not mentioned", lab, k->name,
-				(long long)k->min);
+			problem(pr,
+				"%s key \"%s\": the lower bound %lld is "
+				"not mentioned",
+				lab, k->name, (long long)k->min);
 		if (k->max != INT64_MAX &&
 		    !mentions_number(pg, d, (long long)k->max))
-			problem(pr, "%s key \"%s\": the upper bound %lld is "
-				"not mentioned", lab, k->name,
-				(long long)k->max);
+			problem(pr,
+				"%s key \"%s\": the upper bound %lld is "
+				"not mentioned",
+				lab, k->name, (long long)k->max);
 	}
 }
 
 /* Checks a page against a key table; every problem goes into pr. */
-static void check_page(const struct page *pg,
-		       const struct cns_config_key *keys, int nkeys,
-		       struct problems *pr)
+static void check_page(const struct page *pg, const struct cns_config_key *keys,
+		       int nkeys, struct problems *pr)
 {
 	struct docs ds;
 
@@ -455,7 +461,8 @@ static void test_page_matches_key_table(void **state)
 	(void)state;
 	if (!page_load(&pg, path, sizeof(path)))
 		fail_msg("could not read \"%s\": run from the repository "
-			 "root or set CNS_ROOT", path);
+			 "root or set CNS_ROOT",
+			 path);
 	keys = cns_config_keys(&nkeys);
 	assert_true(nkeys > 0);
 	cns_buf_init(&pr.text);
@@ -506,52 +513,52 @@ static void test_page_has_every_section(void **state)
 static const struct cns_config_key fake_keys[] = {
 	{ "job", "batch_size", CNS_KEY_INT, "10000", false, NULL,
 	  "rows per chunk", 1, 1000000 },
-	{ "job", "transforms", CNS_KEY_PATH, NULL, true, NULL,
-	  "transform file", 0, 0 },
+	{ "job", "transforms", CNS_KEY_PATH, NULL, true, NULL, "transform file",
+	  0, 0 },
 	{ "target", "mode", CNS_KEY_ENUM, "append", false,
 	  "append|upsert|replace", "how rows are loaded", 0, 0 },
 	{ "source", "quote", CNS_KEY_CHAR, "\"", false, NULL,
 	  "csv: quote character", 0, 0 },
-	{ "source", "where", CNS_KEY_STRING, NULL, false, NULL,
-	  "SQL condition", 0, 0 },
+	{ "source", "where", CNS_KEY_STRING, NULL, false, NULL, "SQL condition",
+	  0, 0 },
 };
 
-#define GOOD_JOB                                                     \
-	".Ss [job]\\&\n"                                             \
-	".Bl -tag -width Ds\n"                                       \
-	".It Ic batch_size No = Ar integer\n"                        \
-	"Rows per chunk, from 1 to 1000000.\n"                       \
-	"Default:\n"                                                 \
-	".Ql 10000 .\n"                                              \
-	".It Ic transforms No = Ar path\n"                           \
-	"The transform file.\n"                                      \
-	"Required.\n"                                                \
+#define GOOD_JOB                                                               \
+	".Ss [job]\\&\n"                                                       \
+	".Bl -tag -width Ds\n"                                                 \
+	".It Ic batch_size No = Ar integer\n"                                  \
+	"Rows per chunk, from 1 to 1000000.\n"                                 \
+	"Default:\n"                                                           \
+	".Ql 10000 .\n"                                                        \
+	".It Ic transforms No = Ar path\n"                                     \
+	"The transform file.\n"                                                \
+	"Required.\n"                                                          \
 	".El\n"
-#define GOOD_TARGET                                                  \
-	".Ss [target]\\&\n"                                          \
-	".Bl -tag -width Ds\n"                                       \
-	".It Ic mode No = Cm append | upsert | replace\n"            \
-	"How rows are loaded:\n"                                     \
-	".Bl -tag -width Ds\n"                                       \
-	".It Cm append\n"                                            \
-	"adds.\n"                                                    \
-	".El\n"                                                      \
-	"Default:\n"                                                 \
-	".Ql append .\n"                                             \
+#define GOOD_TARGET                                                            \
+	".Ss [target]\\&\n"                                                    \
+	".Bl -tag -width Ds\n"                                                 \
+	".It Ic mode No = Cm append | upsert | replace\n"                      \
+	"How rows are loaded:\n"                                               \
+	".Bl -tag -width Ds\n"                                                 \
+	".It Cm append\n"                                                      \
+	"adds.\n"                                                              \
+	".El\n"                                                                \
+	"Default:\n"                                                           \
+	".Ql append .\n"                                                       \
 	".El\n"
-#define GOOD_SOURCE                                                  \
-	".Ss [source NAME]\\&\n"                                     \
-	"Every driver:\n"                                            \
-	".Bl -tag -width Ds\n"                                       \
-	".It Ic where No = Ar SQL\n"                                 \
-	"A condition.\n"                                             \
-	".El\n"                                                      \
-	".Pp\n"                                                      \
-	"csv only:\n"                                                \
-	".Bl -tag -width Ds\n"                                       \
-	".It Ic quote No = Ar char\n"                                \
-	"Default:\n"                                                 \
-	".Ql \\(dq .\n"                                              \
+#define GOOD_SOURCE                                                            \
+	".Ss [source NAME]\\&\n"                                               \
+	"Every driver:\n"                                                      \
+	".Bl -tag -width Ds\n"                                                 \
+	".It Ic where No = Ar SQL\n"                                           \
+	"A condition.\n"                                                       \
+	".El\n"                                                                \
+	".Pp\n"                                                                \
+	"csv only:\n"                                                          \
+	".Bl -tag -width Ds\n"                                                 \
+	".It Ic quote No = Ar char\n"                                          \
+	"Default:\n"                                                           \
+	".Ql \\(dq .\n"                                                        \
 	".El\n"
 
 struct fake_case {
@@ -562,12 +569,11 @@ struct fake_case {
 
 static const struct fake_case fake_cases[] = {
 	{ "a page that follows the table",
-	  ".Sh KEYS\n" GOOD_JOB GOOD_TARGET GOOD_SOURCE ".Sh SEE ALSO\n",
-	  "" },
+	  ".Sh KEYS\n" GOOD_JOB GOOD_TARGET GOOD_SOURCE ".Sh SEE ALSO\n", "" },
 	{ "a key missing from the page",
 	  ".Ss [job]\\&\n.Bl -tag -width Ds\n"
-	  ".It Ic transforms No = Ar path\nRequired.\n.El\n"
-	  GOOD_TARGET GOOD_SOURCE,
+	  ".It Ic transforms No = Ar path\nRequired.\n.El\n" GOOD_TARGET
+		  GOOD_SOURCE,
 	  "[job] key \"batch_size\" is not documented (expected \".It Ic "
 	  "batch_size\" under \".Ss [job]\")\n" },
 	{ "a key under the wrong section",
@@ -582,8 +588,7 @@ static const struct fake_case fake_cases[] = {
 	  "under \".Ss [target]\")\n"
 	  "[job] documents \"mode\" (line 9), which is not a key of that "
 	  "section\n" },
-	{ "a section missing",
-	  GOOD_JOB GOOD_SOURCE,
+	{ "a section missing", GOOD_JOB GOOD_SOURCE,
 	  "no subsection \".Ss [target]\"\n"
 	  "[target] key \"mode\" is not documented (expected \".It Ic mode\" "
 	  "under \".Ss [target]\")\n" },
@@ -591,32 +596,31 @@ static const struct fake_case fake_cases[] = {
 	  ".Ss [job]\\&\n.Bl -tag -width Ds\n"
 	  ".It Ic batch_size No = Ar integer\nfrom 1 to 1000000\n"
 	  "Default:\n.Ql 1000 .\n"
-	  ".It Ic transforms No = Ar path\nRequired.\n.El\n"
-	  GOOD_TARGET GOOD_SOURCE,
+	  ".It Ic transforms No = Ar path\nRequired.\n.El\n" GOOD_TARGET
+		  GOOD_SOURCE,
 	  "[job] key \"batch_size\": documented default \"1000\" differs "
 	  "from the table's \"10000\"\n" },
 	{ "a default left out",
 	  ".Ss [job]\\&\n.Bl -tag -width Ds\n"
 	  ".It Ic batch_size No = Ar integer\nfrom 1 to 1000000\n"
-	  ".It Ic transforms No = Ar path\nRequired.\n.El\n"
-	  GOOD_TARGET GOOD_SOURCE,
+	  ".It Ic transforms No = Ar path\nRequired.\n.El\n" GOOD_TARGET
+		  GOOD_SOURCE,
 	  "[job] key \"batch_size\": default \"10000\" is not documented "
 	  "(expected \"Default:\" and \".Ql 10000\")\n" },
 	{ "a default the table does not have, and Required. missing",
 	  ".Ss [job]\\&\n.Bl -tag -width Ds\n"
 	  ".It Ic batch_size No = Ar integer\nfrom 1 to 1000000\n"
 	  "Default:\n.Ql 10000 .\n"
-	  ".It Ic transforms No = Ar path\nDefault:\n.Ql t.xf\n.El\n"
-	  GOOD_TARGET GOOD_SOURCE,
+	  ".It Ic transforms No = Ar path\nDefault:\n.Ql t.xf\n.El\n" GOOD_TARGET
+		  GOOD_SOURCE,
 	  "[job] key \"transforms\": documents a default, but the table has "
 	  "none\n"
 	  "[job] key \"transforms\": required, but not documented as "
 	  "\"Required.\"\n" },
 	{ "an enum value missing, an optional key said to be required",
-	  GOOD_JOB
-	  ".Ss [target]\\&\n.Bl -tag -width Ds\n"
-	  ".It Ic mode No = Cm append | upsert\nRequired.\nDefault:\n"
-	  ".Ql append .\n.El\n" GOOD_SOURCE,
+	  GOOD_JOB ".Ss [target]\\&\n.Bl -tag -width Ds\n"
+		   ".It Ic mode No = Cm append | upsert\nRequired.\nDefault:\n"
+		   ".Ql append .\n.El\n" GOOD_SOURCE,
 	  "[target] key \"mode\": expected \".It Ic mode No = Cm append | "
 	  "upsert | replace\", found \".It Ic mode No = Cm append | upsert\"\n"
 	  "[target] key \"mode\": documented as \"Required.\", but the table "
@@ -625,8 +629,8 @@ static const struct fake_case fake_cases[] = {
 	  ".Ss [job]\\&\n.Bl -tag -width Ds\n"
 	  ".It Ic batch_size No = Ar duration\nfrom 1 to 100000\n"
 	  "Default:\n.Ql 10000 .\n"
-	  ".It Ic transforms No = Ar path\nRequired.\n.El\n"
-	  GOOD_TARGET GOOD_SOURCE,
+	  ".It Ic transforms No = Ar path\nRequired.\n.El\n" GOOD_TARGET
+		  GOOD_SOURCE,
 	  "[job] key \"batch_size\": expected \".It Ic batch_size No = Ar "
 	  "integer\", found \".It Ic batch_size No = Ar duration\"\n"
 	  "[job] key \"batch_size\": the upper bound 1000000 is not "
@@ -647,16 +651,16 @@ static const struct fake_case fake_cases[] = {
 	  ".It Ic batch_size No = Ar integer\nfrom 1 to 1000000\n"
 	  ".Bl -tag -width Ds\n.It Ic chunk\nnot a key\n.El\n"
 	  "Default:\n.Ql 10000 .\n"
-	  ".It Ic transforms No = Ar path\nRequired.\n.El\n"
-	  GOOD_TARGET GOOD_SOURCE,
+	  ".It Ic transforms No = Ar path\nRequired.\n.El\n" GOOD_TARGET
+		  GOOD_SOURCE,
 	  "" },
 	{ "a default outside its key's item does not count",
 	  ".Ss [job]\\&\n.Bl -tag -width Ds\n"
 	  ".It Ic batch_size No = Ar integer\nfrom 1 to 1000000\n.El\n"
 	  "Default:\n.Ql 10000 .\n"
 	  ".Bl -tag -width Ds\n"
-	  ".It Ic transforms No = Ar path\nRequired.\n.El\n"
-	  GOOD_TARGET GOOD_SOURCE,
+	  ".It Ic transforms No = Ar path\nRequired.\n.El\n" GOOD_TARGET
+		  GOOD_SOURCE,
 	  "[job] key \"batch_size\": default \"10000\" is not documented "
 	  "(expected \"Default:\" and \".Ql 10000\")\n" },
 };

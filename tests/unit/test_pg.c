@@ -19,16 +19,16 @@ struct value {
 };
 
 static const struct value values[] = {
-	{"plain", "plain"},
-	{"", ""},
-	{NULL, "\\N"},
-	{"tab\there", "tab\\there"},
-	{"new\nline", "new\\nline"},
-	{"cr\rhere", "cr\\rhere"},
-	{"back\\slash", "back\\\\slash"},
-	{"\\N", "\\\\N"},
-	{"Zoë 山田", "Zoë 山田"},
-	{"\t\n\\\r", "\\t\\n\\\\\\r"},
+	{ "plain", "plain" },
+	{ "", "" },
+	{ NULL, "\\N" },
+	{ "tab\there", "tab\\there" },
+	{ "new\nline", "new\\nline" },
+	{ "cr\rhere", "cr\\rhere" },
+	{ "back\\slash", "back\\\\slash" },
+	{ "\\N", "\\\\N" },
+	{ "Zoë 山田", "Zoë 山田" },
+	{ "\t\n\\\r", "\\t\\n\\\\\\r" },
 };
 
 #define NVALUES ((int)(sizeof(values) / sizeof(values[0])))
@@ -125,7 +125,7 @@ static void test_parse_escapes(void **state)
 static void test_format_long_values(void **state)
 {
 	static const char specials[] = "\\\t\n\r";
-	static const char *const escaped[] = {"\\\\", "\\t", "\\n", "\\r"};
+	static const char *const escaped[] = { "\\\\", "\\t", "\\n", "\\r" };
 	struct cns_buf out, want;
 	struct cns_cell cell;
 	char v[41];

@@ -56,8 +56,8 @@ static int group_setup(void **state)
  * made, since nothing runs. */
 static int group_teardown(void **state)
 {
-	static const char *const files[] = {"in.csv", "ok.xf", "partial.xf",
-					    "job.conf"};
+	static const char *const files[] = { "in.csv", "ok.xf", "partial.xf",
+					     "job.conf" };
 	char path[512];
 
 	(void)state;
@@ -149,7 +149,7 @@ static void test_good_source_binds(void **state)
 {
 	struct cns_transform *xf;
 	struct cns_job_conf *job = load("", "", "", &xf);
-	struct heard h = {0};
+	struct heard h = { 0 };
 	struct cns_prepared p;
 	struct cns_source *src;
 	struct cns_error err;
@@ -170,12 +170,12 @@ static void test_each_defect(void **state)
 	static const struct {
 		const char *job, *target, *source, *expect;
 	} cases[] = {
-		{"", "", "timezone = Mars/Olympus", "Mars/Olympus"},
-		{"transforms_partial", "key = id, name\nmode = upsert", "",
-		 "does not map key column \"name\""},
-		{"", "key = name\nmode = upsert", "", NULL},
-		{"on_volume_anomaly = fail", "", "min_rows = 1000",
-		 "volume anomaly"},
+		{ "", "", "timezone = Mars/Olympus", "Mars/Olympus" },
+		{ "transforms_partial", "key = id, name\nmode = upsert", "",
+		  "does not map key column \"name\"" },
+		{ "", "key = name\nmode = upsert", "", NULL },
+		{ "on_volume_anomaly = fail", "", "min_rows = 1000",
+		  "volume anomaly" },
 	};
 
 	(void)state;
@@ -183,7 +183,7 @@ static void test_each_defect(void **state)
 		struct cns_transform *xf;
 		struct cns_job_conf *job = load(cases[i].job, cases[i].target,
 						cases[i].source, &xf);
-		struct heard h = {0};
+		struct heard h = { 0 };
 		struct cns_prepared p;
 		struct cns_source *src;
 		struct cns_error err;
@@ -221,7 +221,7 @@ static void test_check_hears_every_problem(void **state)
 	struct cns_job_conf *job = load("transforms_partial",
 					"key = id, name\nmode = upsert",
 					"timezone = Mars/Olympus", &xf);
-	struct heard h = {0};
+	struct heard h = { 0 };
 	struct cns_prepared p;
 	struct cns_source *src;
 	struct cns_error err;
@@ -239,7 +239,7 @@ static void test_offline_opens_nothing(void **state)
 {
 	struct cns_transform *xf;
 	struct cns_job_conf *job = load("", "", "timezone = Mars/Olympus", &xf);
-	struct cns_prepare_opts o = {.no_data = true, .offline = true};
+	struct cns_prepare_opts o = { .no_data = true, .offline = true };
 	struct cns_prepared p;
 	struct cns_source *src = cns_source_new(job, &job->sources[0]);
 	struct cns_error err;
@@ -259,18 +259,18 @@ static void test_range_parse(void **state)
 	static const struct {
 		const char *text, *from, *to; /* from NULL: refused */
 	} cases[] = {
-		{"2026-01-01..2026-01-31", "2026-01-01", "2026-01-31"},
-		{"2026-01-01 10:00+00..2026-01-01 20:00+00",
-		 "2026-01-01 10:00+00", "2026-01-01 20:00+00"},
-		{"1.5..2.5", "1.5", "2.5"},
-		{"-7..7", "-7", "7"},
-		{"a..b", "a", "b"},
-		{"2026-01-01", NULL, NULL},
-		{"..2026-01-01", NULL, NULL},
-		{"2026-01-01..", NULL, NULL},
-		{"..", NULL, NULL},
-		{"", NULL, NULL},
-		{"1..2..3", NULL, NULL},
+		{ "2026-01-01..2026-01-31", "2026-01-01", "2026-01-31" },
+		{ "2026-01-01 10:00+00..2026-01-01 20:00+00",
+		  "2026-01-01 10:00+00", "2026-01-01 20:00+00" },
+		{ "1.5..2.5", "1.5", "2.5" },
+		{ "-7..7", "-7", "7" },
+		{ "a..b", "a", "b" },
+		{ "2026-01-01", NULL, NULL },
+		{ "..2026-01-01", NULL, NULL },
+		{ "2026-01-01..", NULL, NULL },
+		{ "..", NULL, NULL },
+		{ "", NULL, NULL },
+		{ "1..2..3", NULL, NULL },
 	};
 
 	(void)state;

@@ -56,9 +56,9 @@ static struct cns_job_conf *make_job(const char *name, const char *rdir)
 
 	cns_arena_init(&job->arena, 4096);
 	job->name = cns_arena_strdup(&job->arena, name);
-	job->rejects_dir = rdir ? cns_arena_strdup(&job->arena, rdir)
-				: cns_arena_printf(&job->arena, "%s/rejects",
-						   tmpdir);
+	job->rejects_dir =
+		rdir ? cns_arena_strdup(&job->arena, rdir)
+		     : cns_arena_printf(&job->arena, "%s/rejects", tmpdir);
 	return job;
 }
 
@@ -126,7 +126,7 @@ static void free_table(struct table *t)
 
 static struct cns_cell cell(const char *s)
 {
-	struct cns_cell c = {s, s ? (uint32_t)strlen(s) : 0, s == NULL};
+	struct cns_cell c = { s, s ? (uint32_t)strlen(s) : 0, s == NULL };
 
 	return c;
 }
@@ -161,25 +161,32 @@ static void test_no_rejects_no_file(void **state)
 
 static void test_content(void **state)
 {
-	static const char *const names[] = {"id", "name", "note", "empty",
-					    "missing"};
+	static const char *const names[] = { "id", "name", "note", "empty",
+					     "missing" };
 	struct cns_job_conf *job = make_job("content", NULL);
 	struct cns_rejects *r =
 		cns_rejects_open(job, "20261122T031500Z-bbbbbb");
-	struct cns_cell row1[5] = {
-		cell("1"), cell("Smith, \"Bob\""), cell("line1\nline2\r\n"),
-		cell(""), cell(NULL)};
-	struct cns_cell row2[5] = {
-		cell("x2"), cell("caf\xc3\xa9 \xff bad"), cell("tab\there"),
-		cell("\\"), cell("{\"a\":1}")};
-	struct cns_reject rej1 = {"crm", 17, "/data/crm/a.csv", "customer_id",
-				  "invalid bigint \"x\", expected digits",
-				  row1, 5, names};
-	struct cns_reject rej2 = {"crm", 18, NULL, NULL,
-				  "reject_if: name is null", row2, 5, names};
-	struct cns_reject rej3 = {"erp", 3, "erp", NULL,
-				  "record has 3 fields, expected 5", NULL, 0,
-				  NULL};
+	struct cns_cell row1[5] = { cell("1"), cell("Smith, \"Bob\""),
+				    cell("line1\nline2\r\n"), cell(""),
+				    cell(NULL) };
+	struct cns_cell row2[5] = { cell("x2"), cell("caf\xc3\xa9 \xff bad"),
+				    cell("tab\there"), cell("\\"),
+				    cell("{\"a\":1}") };
+	struct cns_reject rej1 = { "crm",
+				   17,
+				   "/data/crm/a.csv",
+				   "customer_id",
+				   "invalid bigint \"x\", expected digits",
+				   row1,
+				   5,
+				   names };
+	struct cns_reject rej2 = {
+		"crm", 18, NULL, NULL, "reject_if: name is null", row2, 5, names
+	};
+	struct cns_reject rej3 = {
+		"erp", 3, "erp", NULL, "record has 3 fields, expected 5",
+		NULL,  0, NULL
+	};
 	struct cns_error err;
 	struct table *t;
 	struct cns_arena a;
@@ -266,29 +273,29 @@ static void test_summary(void **state)
 	/* crm: 5 bad bigints with different values (one group), 2 null
 	 * names; erp: 3 short records; inv: 1. */
 	for (int i = 0; i < 5; i++) {
-		struct cns_reject rej = {"crm", 10 + i, NULL, "customer_id",
-					 reason, NULL, 0, NULL};
+		struct cns_reject rej = { "crm",  10 + i, NULL, "customer_id",
+					  reason, NULL,   0,    NULL };
 
 		snprintf(reason, sizeof(reason), "invalid bigint \"x%d\"", i);
 		cns_rejects_add(r, &rej, NULL);
 	}
 	for (int i = 0; i < 2; i++) {
-		struct cns_reject rej = {"crm", 100 + i, NULL, NULL,
-					 "name is null", NULL, 0, NULL};
+		struct cns_reject rej = { "crm",          100 + i, NULL, NULL,
+					  "name is null", NULL,    0,    NULL };
 
 		cns_rejects_add(r, &rej, NULL);
 	}
 	for (int i = 0; i < 3; i++) {
-		struct cns_reject rej = {"erp", 7 + i, NULL, NULL, reason,
-					 NULL, 0, NULL};
+		struct cns_reject rej = { "erp",  7 + i, NULL, NULL,
+					  reason, NULL,  0,    NULL };
 
 		snprintf(reason, sizeof(reason),
 			 "record has %d fields, expected 5", 3 + i % 2);
 		cns_rejects_add(r, &rej, NULL);
 	}
 	{
-		struct cns_reject rej = {"inv", 1, NULL, "qty", "not null",
-					 NULL, 0, NULL};
+		struct cns_reject rej = { "inv",      1,    NULL, "qty",
+					  "not null", NULL, 0,    NULL };
 
 		cns_rejects_add(r, &rej, NULL);
 	}
@@ -296,9 +303,15 @@ static void test_summary(void **state)
 		/* As the transform words it: the column is named in the
 		 * reason too, and the summary names it once. */
 		struct cns_reject rej = {
-			"inv", 2, NULL, "amount",
-			"column \"amount\": invalid numeric \"1,5\"", NULL, 0,
-			NULL};
+			"inv",
+			2,
+			NULL,
+			"amount",
+			"column \"amount\": invalid numeric \"1,5\"",
+			NULL,
+			0,
+			NULL
+		};
 
 		cns_rejects_add(r, &rej, NULL);
 	}
@@ -342,14 +355,14 @@ struct writer {
 static void *write_many(void *arg)
 {
 	struct writer *w = arg;
-	static const char *const names[] = {"a", "b"};
+	static const char *const names[] = { "a", "b" };
 	char va[32], src[16];
 
 	snprintf(src, sizeof(src), "s%d", w->id);
 	for (int i = 0; i < 1000; i++) {
 		struct cns_cell v[2];
-		struct cns_reject rej = {src, i, NULL, "b", "bad value, again",
-					 v, 2, names};
+		struct cns_reject rej = { src, i, NULL, "b", "bad value, again",
+					  v,   2, names };
 
 		snprintf(va, sizeof(va), "%d,%d", w->id, i);
 		v[0] = cell(va);
@@ -415,7 +428,7 @@ static void test_unwritable(void **state)
 	char blocker[512];
 	struct cns_job_conf *job;
 	struct cns_rejects *r;
-	struct cns_reject rej = {"crm", 1, NULL, NULL, "bad", NULL, 0, NULL};
+	struct cns_reject rej = { "crm", 1, NULL, NULL, "bad", NULL, 0, NULL };
 	struct cns_error err;
 	FILE *f;
 
@@ -456,7 +469,6 @@ static void test_unwritable(void **state)
 	assert_int_equal(cns_rejects_close(NULL, &err), 0);
 }
 
-
 /* ---- the reader redrive uses ---- */
 
 static void assert_cell(const struct cns_cell *c, const char *want)
@@ -476,19 +488,26 @@ static void assert_cell(const struct cns_cell *c, const char *want)
  * up to its last record. */
 static void test_reader_round_trip(void **state)
 {
-	static const char *const names[] = {"id", "name", "note", "empty",
-					    "missing"};
-	static const char *const vals[5] = {"1", "Smith, \"Bob\"",
-					    "line1\nline2\r\n", "", NULL};
+	static const char *const names[] = { "id", "name", "note", "empty",
+					     "missing" };
+	static const char *const vals[5] = { "1", "Smith, \"Bob\"",
+					     "line1\nline2\r\n", "", NULL };
 	struct cns_job_conf *job = make_job("reader", NULL);
-	struct cns_rejects *r = cns_rejects_open(job, "20261122T031500Z-cccccc");
+	struct cns_rejects *r =
+		cns_rejects_open(job, "20261122T031500Z-cccccc");
 	struct cns_cell row[5];
-	struct cns_reject rej = {"crm", 17, "/data/crm/a.csv", "customer_id",
-				 "invalid bigint \"x\", expected digits", row,
-				 5, names};
-	struct cns_reject bare = {"erp", 3, NULL, NULL,
-				  "record has 3 fields, expected 5", NULL, 0,
-				  NULL};
+	struct cns_reject rej = { "crm",
+				  17,
+				  "/data/crm/a.csv",
+				  "customer_id",
+				  "invalid bigint \"x\", expected digits",
+				  row,
+				  5,
+				  names };
+	struct cns_reject bare = {
+		"erp", 3, NULL, NULL, "record has 3 fields, expected 5",
+		NULL,  0, NULL
+	};
 	struct cns_rejects_file f;
 	struct cns_error err;
 	char copy[600], cmd[1400];
@@ -512,9 +531,8 @@ static void test_reader_round_trip(void **state)
 		snprintf(want, sizeof(want),
 			 "%s/rejects/reader/20261122T031500Z-cccccc.csv.gz",
 			 tmpdir);
-		assert_int_equal(cns_rejects_file_read(path ? path : want, &f,
-						       &err),
-				 0);
+		assert_int_equal(
+			cns_rejects_file_read(path ? path : want, &f, &err), 0);
 		assert_int_equal(f.n, 2);
 		assert_string_equal(f.rows[0].source, "crm");
 		assert_int_equal(f.rows[0].rownum, 17);
@@ -550,7 +568,8 @@ static void test_reader_cut_and_bad(void **state)
 		"source,row,origin,column,reason,values\na,1,,,r,\"[1]\"\n",
 	};
 	static const char *const why[] = {
-		NULL, "its first line is not the header",
+		NULL,
+		"its first line is not the header",
 		"record 1 has 5 fields, not 6",
 		"the values of record 1 are not a JSON object",
 	};

@@ -241,7 +241,7 @@ static void finish_ok(struct cns_runlog *l, const struct cns_run_record *rec)
 	cns_runlog_close(l);
 }
 
-#define TS_RE                                                               \
+#define TS_RE                                                                  \
 	"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z "
 
 /* 2026-11-22T03:15:00Z */
@@ -272,13 +272,13 @@ static void test_file_names(void **state)
 	snprintf(want, sizeof(want), "%s/log/names/20261122T031500Z-a1b2c3.log",
 		 tmpdir);
 	assert_string_equal(cns_runlog_path(l), want);
-	finish_ok(l, &(struct cns_run_record){.status = "ok"});
+	finish_ok(l, &(struct cns_run_record){ .status = "ok" });
 
 	l = open_ok(job, "manual-1", T0 + 60000000);
 	snprintf(want, sizeof(want),
 		 "%s/log/names/20261122T031600Z-manual-1.log", tmpdir);
 	assert_string_equal(cns_runlog_path(l), want);
-	finish_ok(l, &(struct cns_run_record){.status = "ok"});
+	finish_ok(l, &(struct cns_run_record){ .status = "ok" });
 	cns_config_free(job);
 }
 
@@ -292,8 +292,8 @@ static void test_write_errors(void **state)
 	(void)state;
 	/* A log folder that cannot be created. */
 	write_text(in_tmp("not-a-dir"), "x");
-	job->log_dir = cns_arena_printf(&job->arena, "%s/not-a-dir/log",
-					tmpdir);
+	job->log_dir =
+		cns_arena_printf(&job->arena, "%s/not-a-dir/log", tmpdir);
 	cns_error_clear(&err);
 	assert_null(cns_runlog_open(job, "20261122T031500Z-0000e1", T0, &err));
 	assert_int_equal(err.code, CNS_E_IO);
@@ -308,16 +308,16 @@ static void test_write_errors(void **state)
 	 * success into a failure in the log, and still ends the log and
 	 * removes the marker. */
 	job->log_dir = cns_arena_printf(&job->arena, "%s/log", tmpdir);
-	job->metrics_file = cns_arena_printf(&job->arena,
-					     "%s/not-a-dir/m.prom", tmpdir);
+	job->metrics_file =
+		cns_arena_printf(&job->arena, "%s/not-a-dir/m.prom", tmpdir);
 	cns_runlog_dir(job, dir, sizeof(dir));
 	mkdirs(in_tmp("log/errs/runs.jsonl"));
 	l = open_ok(job, "20261122T031500Z-0000e2", T0);
 	cns_error_clear(&err);
-	assert_int_equal(cns_runlog_finish(l, &(struct cns_run_record){
-						      .status = "ok"},
-					   &err),
-			 -1);
+	assert_int_equal(
+		cns_runlog_finish(l, &(struct cns_run_record){ .status = "ok" },
+				  &err),
+		-1);
 	snprintf(want, sizeof(want),
 		 "could not write the metrics file \"%s/not-a-dir/m.prom\": "
 		 "Not a directory",
@@ -378,7 +378,7 @@ static void test_text_lines(void **state)
 	assert_string_equal(strstr(line_of(text, 4), "DEBUG"),
 			    "DEBUG run=20261122T031500Z-000001 stage=x ");
 	free(text);
-	finish_ok(l, &(struct cns_run_record){.status = "ok"});
+	finish_ok(l, &(struct cns_run_record){ .status = "ok" });
 	cns_config_free(job);
 }
 
@@ -402,7 +402,7 @@ static void test_json_lines(void **state)
 			 "line\nbreak and \xff byte");
 	cns_runlog_event(l, CNS_LOG_INFO, "x", NULL, "only=pairs here=1");
 	cns_runlog_event(l, CNS_LOG_INFO, "x", NULL, "no pairs = here");
-	finish_ok(l, &(struct cns_run_record){.status = "ok"});
+	finish_ok(l, &(struct cns_run_record){ .status = "ok" });
 	text = read_all(in_tmp("log/json/20261122T031500Z-000002.log"));
 	cns_arena_init(&a, 8192);
 
@@ -489,8 +489,8 @@ static void *emit_many(void *arg)
 static void test_threads(void **state)
 {
 	for (int json = 0; json < 2; json++) {
-		struct cns_job_conf *job = make_job(json ? "thr-json"
-							 : "thr-text");
+		struct cns_job_conf *job =
+			make_job(json ? "thr-json" : "thr-text");
 		struct emitter e[4];
 		pthread_t th[4];
 		struct cns_runlog *l;
@@ -506,8 +506,8 @@ static void test_threads(void **state)
 		for (int i = 0; i < 4; i++) {
 			e[i].l = l;
 			e[i].id = i;
-			assert_int_equal(pthread_create(&th[i], NULL,
-							emit_many, &e[i]),
+			assert_int_equal(pthread_create(&th[i], NULL, emit_many,
+							&e[i]),
 					 0);
 		}
 		for (int i = 0; i < 4; i++)
@@ -565,11 +565,23 @@ static void test_threads(void **state)
 /* ---- runs.jsonl ---- */
 
 static struct cns_source_stats two_sources[2] = {
-	{.name = "erp", .state = CNS_SRC_DONE, .read = 1234, .filtered = 4,
-	 .rejected = 30, .loaded = 1200, .written = 1100, .chunks = 2,
-	 .bytes = 99999, .started_ms = 1000, .finished_ms = 3500},
-	{.name = "crm", .state = CNS_SRC_FAILED, .read = 10, .loaded = 0,
-	 .started_ms = 1000, .finished_ms = 0},
+	{ .name = "erp",
+	  .state = CNS_SRC_DONE,
+	  .read = 1234,
+	  .filtered = 4,
+	  .rejected = 30,
+	  .loaded = 1200,
+	  .written = 1100,
+	  .chunks = 2,
+	  .bytes = 99999,
+	  .started_ms = 1000,
+	  .finished_ms = 3500 },
+	{ .name = "crm",
+	  .state = CNS_SRC_FAILED,
+	  .read = 10,
+	  .loaded = 0,
+	  .started_ms = 1000,
+	  .finished_ms = 0 },
 };
 
 static void test_record(void **state)
@@ -578,8 +590,8 @@ static void test_record(void **state)
 	struct cns_runlog *l;
 	struct cns_arena a;
 	const struct cns_json *o, *s;
-	const char *before[] = {"[\"2026-11-01\",\"7\"]", NULL};
-	const char *after[] = {"[\"2026-11-02\",\"9\"]", "not json"};
+	const char *before[] = { "[\"2026-11-01\",\"7\"]", NULL };
+	const char *after[] = { "[\"2026-11-02\",\"9\"]", "not json" };
 	struct cns_run_history h;
 	struct cns_error err;
 	char *text, host[256] = "";
@@ -661,8 +673,7 @@ static void test_record(void **state)
 	assert_int_equal(cns_json_get(s, "watermark_before")->type,
 			 CNS_JSON_NULL);
 	/* A watermark that is not JSON is kept as a string. */
-	assert_string_equal(cns_json_get_str(s, "watermark_after"),
-			    "not json");
+	assert_string_equal(cns_json_get_str(s, "watermark_after"), "not json");
 	cns_arena_release(&a);
 	free(text);
 
@@ -774,14 +785,13 @@ static void test_crashed(void **state)
 	assert_true(h.runs[0].started_us == T0 - 900000000);
 	assert_non_null(strstr(h.runs[0].line, "\"end\":null"));
 	cns_run_history_release(&h);
-	finish_ok(l, &(struct cns_run_record){.status = "ok"});
+	finish_ok(l, &(struct cns_run_record){ .status = "ok" });
 
 	/* A marker whose run did record its end (it died just before
 	 * removing the marker) is not recorded twice. */
-	write_marker(job, "20261122T031500Z-000005", dead_pid(), host,
-		     T0);
+	write_marker(job, "20261122T031500Z-000005", dead_pid(), host, T0);
 	l = open_ok(job, "20261122T033000Z-000006", T0 + 900000000);
-	finish_ok(l, &(struct cns_run_record){.status = "ok"});
+	finish_ok(l, &(struct cns_run_record){ .status = "ok" });
 	assert_int_equal(cns_runlog_history(job, 0, &h, NULL), 0);
 	assert_int_equal(h.n, 3);
 	assert_string_equal(h.runs[1].run_id, "20261122T031500Z-000005");
@@ -799,7 +809,7 @@ static void test_crashed(void **state)
 				     "stage=start run 20261122T034500Z-alive1 "
 				     "still appears to be running"));
 	free(text);
-	finish_ok(l, &(struct cns_run_record){.status = "ok"});
+	finish_ok(l, &(struct cns_run_record){ .status = "ok" });
 	assert_int_equal(cns_runlog_history(job, 0, &h, NULL), 0);
 	assert_int_equal(h.n, 4);
 	assert_string_equal(h.runs[3].status, "ok");
@@ -909,12 +919,11 @@ static const char *check_prometheus(const char *text, const char *job)
 			} else {
 				const char *t = name + nl + 1;
 
-				if (f->type[0] ||
-				    (strcmp(t, "counter") &&
-				     strcmp(t, "gauge") &&
-				     strcmp(t, "histogram") &&
-				     strcmp(t, "summary") &&
-				     strcmp(t, "untyped")))
+				if (f->type[0] || (strcmp(t, "counter") &&
+						   strcmp(t, "gauge") &&
+						   strcmp(t, "histogram") &&
+						   strcmp(t, "summary") &&
+						   strcmp(t, "untyped")))
 					goto bad;
 				snprintf(f->type, sizeof(f->type), "%s", t);
 			}
@@ -951,8 +960,8 @@ static const char *check_prometheus(const char *text, const char *job)
 				size_t kl = strcspn(q, "=");
 				const char *val;
 
-				if (!valid_name(q, kl, false) ||
-				    q[kl] != '=' || q[kl + 1] != '"')
+				if (!valid_name(q, kl, false) || q[kl] != '=' ||
+				    q[kl + 1] != '"')
 					goto bad;
 				val = q + kl + 2;
 				if (kl == 3 && !strncmp(q, "job", 3)) {
@@ -1034,7 +1043,7 @@ static void test_checker_itself(void **state)
 {
 	static const char *const bad[] = {
 		"",
-		"x{job=\"j\"} 1\n",          /* no TYPE */
+		"x{job=\"j\"} 1\n", /* no TYPE */
 		"# HELP x h\n# TYPE x gauge\nx{job=\"j\"} one\n",
 		"# HELP x h\n# TYPE x gauge\nx{job=\"j\"} 1",
 		"# HELP x h\n# TYPE x gauge\nx{job=\"k\"} 1\n",
@@ -1069,9 +1078,8 @@ static void test_metrics(void **state)
 	int files = 0;
 
 	(void)state;
-	job->metrics_file = cns_arena_printf(&job->arena,
-					     "%s/textfile/sub/metrics.prom",
-					     tmpdir);
+	job->metrics_file = cns_arena_printf(
+		&job->arena, "%s/textfile/sub/metrics.prom", tmpdir);
 	l = open_ok(job, "20261122T031500Z-000008", T0);
 	finish_ok(l, &(struct cns_run_record){
 			     .started_us = T0,
@@ -1197,13 +1205,13 @@ static void *read_metrics(void *arg)
 static void test_metrics_atomic(void **state)
 {
 	struct cns_job_conf *job = make_job("atomic");
-	struct reader r = {0};
+	struct reader r = { 0 };
 	pthread_t th;
 	struct cns_error err;
 
 	(void)state;
-	job->metrics_file = cns_arena_printf(&job->arena, "%s/atomic.prom",
-					     tmpdir);
+	job->metrics_file =
+		cns_arena_printf(&job->arena, "%s/atomic.prom", tmpdir);
 	r.path = job->metrics_file;
 	cns_error_clear(&err);
 	assert_int_equal(cns_metrics_write(job,
@@ -1212,7 +1220,7 @@ static void test_metrics_atomic(void **state)
 						   .started_us = T0,
 						   .ended_us = T0 + 1000000,
 						   .nsources = 2,
-						   .sources = two_sources},
+						   .sources = two_sources },
 					   &err),
 			 0);
 	assert_int_equal(pthread_create(&th, NULL, read_metrics, &r), 0);
@@ -1225,7 +1233,7 @@ static void test_metrics_atomic(void **state)
 						  .started_us = T0,
 						  .ended_us = T0 + 1000000,
 						  .nsources = 2,
-						  .sources = two_sources},
+						  .sources = two_sources },
 					  &err),
 			0);
 	r.stop = 1;
@@ -1320,7 +1328,7 @@ static void test_retention_count(void **state)
 	fake_runs(job, 8);
 	cns_run_id_new(cns_wall_us(), id, sizeof(id));
 	l = open_ok(job, id, cns_wall_us());
-	finish_ok(l, &(struct cns_run_record){.status = "ok"});
+	finish_ok(l, &(struct cns_run_record){ .status = "ok" });
 	/* Ranks: the new run 1, fake k has rank k + 1.  Plain up to 3,
 	 * compressed up to 6, gone after; rejects past rank 3 gone. */
 	for (int k = 1; k <= 8; k++) {
@@ -1329,8 +1337,8 @@ static void test_retention_count(void **state)
 			assert_true(plain && !gz && rejects);
 		} else if (k + 1 <= 6) {
 			if (!(gz && !plain && !rejects))
-				fail_msg("run %d: plain %d gz %d rejects %d",
-					 k, plain, gz, rejects);
+				fail_msg("run %d: plain %d gz %d rejects %d", k,
+					 plain, gz, rejects);
 		} else {
 			assert_true(!plain && !gz && !rejects);
 		}
@@ -1370,8 +1378,7 @@ static void test_retention_count(void **state)
 			   "conninfo = service=w\ntable = t\n"
 			   "[source a]\ndriver = csv\npath = a.csv\n");
 		out = capture(cns_cmd_log, &rc, "log",
-			      (char *)in_tmp("keepcount.conf"), "000004",
-			      NULL);
+			      (char *)in_tmp("keepcount.conf"), "000004", NULL);
 		assert_int_equal(rc, 0);
 		assert_string_equal(out, "line one\nline two\n");
 		free(out);
@@ -1392,7 +1399,7 @@ static void test_retention_age(void **state)
 	fake_runs(job, 6);
 	cns_run_id_new(cns_wall_us(), id, sizeof(id));
 	l = open_ok(job, id, cns_wall_us());
-	finish_ok(l, &(struct cns_run_record){.status = "ok"});
+	finish_ok(l, &(struct cns_run_record){ .status = "ok" });
 	for (int k = 1; k <= 6; k++) {
 		log_state(job, k, &plain, &gz, &rejects);
 		if (k <= 2)
@@ -1452,7 +1459,7 @@ static void test_retention_rejects_precise(void **state)
 
 	cns_run_id_new(cns_wall_us(), id, sizeof(id));
 	l = open_ok(job, id, cns_wall_us());
-	finish_ok(l, &(struct cns_run_record){.status = "ok"});
+	finish_ok(l, &(struct cns_run_record){ .status = "ok" });
 	cns_runlog_compact(s - 1000000, stamp, sizeof(stamp));
 	snprintf(path, sizeof(path), "%s/%s-aaaaaa.csv.gz", rdir, stamp);
 	assert_int_equal(access(path, F_OK), -1);
@@ -1480,7 +1487,7 @@ static void test_runs_trimmed(void **state)
 		fprintf(f, "{\"run_id\":\"old-%d\",\"status\":\"ok\"}\n", i);
 	fclose(f);
 	l = open_ok(job, "20261122T031500Z-00000b", T0);
-	finish_ok(l, &(struct cns_run_record){.status = "ok"});
+	finish_ok(l, &(struct cns_run_record){ .status = "ok" });
 	text = read_all(path);
 	assert_int_equal(count_lines(text), 1000);
 	assert_string_equal(line_of(text, 0),
@@ -1514,7 +1521,7 @@ static void test_record_skip(void **state)
 				.run_id = "20261122T031600Z-00000d",
 				.started_us = T0 + 60000000,
 				.exit_code = 75,
-				.error = "job \"skip\" is locked by process 1"},
+				.error = "job \"skip\" is locked by process 1" },
 			&err),
 		0);
 	text = read_all(cns_runlog_path(l));
@@ -1523,7 +1530,7 @@ static void test_record_skip(void **state)
 			       "run skipped: job \"skip\" is locked by "
 			       "process 1 pid="));
 	free(text);
-	finish_ok(l, &(struct cns_run_record){.status = "ok"});
+	finish_ok(l, &(struct cns_run_record){ .status = "ok" });
 	assert_int_equal(cns_runlog_history(job, 0, &h, NULL), 0);
 	assert_int_equal(h.n, 2);
 	assert_string_equal(h.runs[0].status, "skipped");
@@ -1536,9 +1543,10 @@ static void test_record_skip(void **state)
 
 /* ---- secrets ---- */
 
-static const char *const secrets[] = {
-	"Sup3rS3cret!", "pa ss'quoted", "OdbcPa55word", "br4ces;semi}",
-	"UriPa55wd", "QueryPa55wd", "FilePa55word"};
+static const char *const secrets[] = { "Sup3rS3cret!", "pa ss'quoted",
+				       "OdbcPa55word", "br4ces;semi}",
+				       "UriPa55wd",    "QueryPa55wd",
+				       "FilePa55word" };
 
 static bool file_has_secret(const char *path, bool gz)
 {
@@ -1564,9 +1572,8 @@ static int scan_fn(const char *path, const struct stat *sb, int flag,
 	(void)ftw;
 	if (flag != FTW_F || strstr(path, "/secrets-input"))
 		return 0;
-	return file_has_secret(path, n > 3 && !strcmp(path + n - 3, ".gz"))
-		       ? 1
-		       : 0;
+	return file_has_secret(path, n > 3 && !strcmp(path + n - 3, ".gz")) ? 1
+									    : 0;
 }
 
 static void test_secrets(void **state)
@@ -1581,22 +1588,22 @@ static void test_secrets(void **state)
 	cns_error_clear(&err);
 	mkdirs(in_tmp("secrets-input"));
 	write_text(in_tmp("secrets-input/pw"), "FilePa55word\n");
-	job->target.conninfo = cns_arena_strdup(
-		a, "host=db password=Sup3rS3cret! dbname=w");
-	job->metrics_file = cns_arena_printf(a, "%s/secret-metrics/m.prom",
-					     tmpdir);
+	job->target.conninfo =
+		cns_arena_strdup(a, "host=db password=Sup3rS3cret! dbname=w");
+	job->metrics_file =
+		cns_arena_printf(a, "%s/secret-metrics/m.prom", tmpdir);
 	job->syslog = true;
 	job->nsources = 3;
 	job->sources = cns_arena_zalloc(a, 3 * sizeof(*job->sources));
 	job->sources[0].name = "erp";
-	job->sources[0].conninfo = cns_arena_strdup(
-		a, "host=x password='pa ss\\'quoted' user=u");
+	job->sources[0].conninfo =
+		cns_arena_strdup(a, "host=x password='pa ss\\'quoted' user=u");
 	job->sources[1].name = "inv";
 	job->sources[1].connection = cns_arena_strdup(
 		a, "Driver=X;UID=u;PWD={br4ces;semi}}};Database=d");
 	job->sources[1].password = cns_arena_strdup(a, "OdbcPa55word");
-	job->sources[1].password_file = cns_arena_strdup(
-		a, in_tmp("secrets-input/pw"));
+	job->sources[1].password_file =
+		cns_arena_strdup(a, in_tmp("secrets-input/pw"));
 	job->sources[2].name = "wh";
 	job->sources[2].conninfo = cns_arena_strdup(
 		a, "postgresql://me:UriPa55wd@h/db?sslmode=require&password="
@@ -1635,10 +1642,9 @@ static void test_secrets(void **state)
 				 "key=value password=ShortOne PWD=x;y");
 		err_text = "could not connect: password=Sup3rS3cret! and "
 			   "UriPa55wd\nDETAIL: FilePa55word";
-		finish_ok(l, &(struct cns_run_record){
-				     .status = "failed",
-				     .exit_code = 1,
-				     .error = err_text});
+		finish_ok(l, &(struct cns_run_record){ .status = "failed",
+						       .exit_code = 1,
+						       .error = err_text });
 	}
 	/* The key-based redaction also covers unknown values. */
 	{
@@ -1769,8 +1775,8 @@ static void test_history_cmd(void **state)
 			    "successful runs shown: 1m02s");
 	free(out);
 
-	out = capture(cns_cmd_history, &rc, "history", job, "-n", "2",
-		      "--json", NULL);
+	out = capture(cns_cmd_history, &rc, "history", job, "-n", "2", "--json",
+		      NULL);
 	assert_int_equal(rc, 0);
 	assert_int_equal(count_lines(out), 2);
 	assert_true(matches("^\\{\"run_id\":\"20261122T031500Z-aaaaa2\"",
@@ -1779,8 +1785,7 @@ static void test_history_cmd(void **state)
 			    line_of(out, 1)));
 	free(out);
 
-	out = capture(cns_cmd_history, &rc, "history", job, "-n", "0",
-		      NULL);
+	out = capture(cns_cmd_history, &rc, "history", job, "-n", "0", NULL);
 	assert_int_equal(rc, 2);
 	free(out);
 	out = capture(cns_cmd_history, &rc, "history", NULL);
@@ -1796,7 +1801,7 @@ struct appender {
 static void *append_later(void *arg)
 {
 	struct appender *a = arg;
-	const struct timespec t = {0, 300 * 1000000L};
+	const struct timespec t = { 0, 300 * 1000000L };
 	FILE *f;
 
 	nanosleep(&t, NULL);
@@ -1903,7 +1908,7 @@ static void test_log_cmd(void **state)
 			 "run started\n");
 	{
 		char mpath[1400], host[256] = "", text[1024];
-		struct appender ap = {path, NULL};
+		struct appender ap = { path, NULL };
 		pthread_t th;
 
 		gethostname(host, sizeof(host) - 1);
@@ -1916,8 +1921,7 @@ static void test_log_cmd(void **state)
 		write_text(mpath, text);
 		assert_int_equal(pthread_create(&th, NULL, append_later, &ap),
 				 0);
-		out = capture(cns_cmd_log, &rc, "log", job, "last", "-f",
-			      NULL);
+		out = capture(cns_cmd_log, &rc, "log", job, "last", "-f", NULL);
 		pthread_join(th, NULL);
 		assert_int_equal(rc, 0);
 		assert_int_equal(count_lines(out), 3);
@@ -1942,9 +1946,9 @@ static void test_log_cmd(void **state)
 static void test_same_second(void **state)
 {
 	struct cns_job_conf *job = make_job("samesec");
-	static const char *const ids[] = {"20261122T031500Z-ffffff",
-					  "20261122T031500Z-000000",
-					  "20261122T031500Z-888888"};
+	static const char *const ids[] = { "20261122T031500Z-ffffff",
+					   "20261122T031500Z-000000",
+					   "20261122T031500Z-888888" };
 	char dir[1024], path[1200], want[1200];
 	struct cns_error err;
 
@@ -2000,8 +2004,9 @@ static void test_status_cmd(void **state)
 		"2020-11-22T03:00:00.000Z", "2020-11-22T03:01:00.000Z", "ok",
 		NULL);
 	/* max_age decides over the schedule. */
-	write_job(dir, "f-maxage", "schedule = @daily\nmax_age = 30m\n"
-				   "timezone = UTC");
+	write_job(dir, "f-maxage",
+		  "schedule = @daily\nmax_age = 30m\n"
+		  "timezone = UTC");
 	add_run(dir, "f-maxage", "20261122T032000Z-000007",
 		"2026-11-22T03:20:00.000Z", "2026-11-22T03:21:00.000Z", "ok",
 		NULL);
@@ -2063,8 +2068,8 @@ static void test_status_cmd(void **state)
 	free(out);
 
 	/* JSON. */
-	out = capture(cns_cmd_status, &rc, "status", dir, "--json",
-		      "--now", "2026-11-22T04:00:00Z", NULL);
+	out = capture(cns_cmd_status, &rc, "status", dir, "--json", "--now",
+		      "2026-11-22T04:00:00Z", NULL);
 	assert_int_equal(rc, 2);
 	{
 		struct cns_arena a;
@@ -2105,9 +2110,8 @@ static void test_status_cmd(void **state)
 		assert_true(matches("^broken +error +- +- +- +- +.+$",
 				    line_of(out, 3)));
 		free(out);
-		out = capture(cns_cmd_status, &rc, "status", badjob,
-			      dir, "--now", "2026-11-22T04:00:00Z",
-			      NULL);
+		out = capture(cns_cmd_status, &rc, "status", badjob, dir,
+			      "--now", "2026-11-22T04:00:00Z", NULL);
 		assert_int_equal(rc, 2);
 		free(out);
 		out = capture(cns_cmd_status, &rc, "status", ok_job, "--now",

@@ -33,15 +33,9 @@ static void describe(const struct cns_conn_token *t, void *arg)
 	case CNS_CONN_PAIR:
 		cns_buf_printf(b, "P %.*s=", (int)t->keylen, t->key);
 		break;
-	case CNS_CONN_WORD:
-		cns_buf_adds(b, "W ");
-		break;
-	case CNS_CONN_USER:
-		cns_buf_adds(b, "U ");
-		break;
-	case CNS_CONN_PASS:
-		cns_buf_adds(b, "S ");
-		break;
+	case CNS_CONN_WORD: cns_buf_adds(b, "W "); break;
+	case CNS_CONN_USER: cns_buf_adds(b, "U "); break;
+	case CNS_CONN_PASS: cns_buf_adds(b, "S "); break;
 	}
 	cns_buf_add(b, t->value, t->len);
 	if (t->secret)
@@ -58,55 +52,57 @@ static void test_tokenizer(void **state)
 		int problems;
 	} cases[] = {
 		/* libpq conninfo */
-		{CNS_CONN_LIBPQ, "host=db password=hunter2 user=u",
-		 "P host=db | P password=hunter2* | P user=u", 0},
-		{CNS_CONN_LIBPQ, "  password = 'a b\\' c'  dbname=x ",
-		 "P password=a b' c* | P dbname=x", 0},
-		{CNS_CONN_LIBPQ, "PassWord=x sslpassword=y PWD=z passwd=w",
-		 "P PassWord=x* | P sslpassword=y* | P PWD=z* | P passwd=w*", 0},
-		{CNS_CONN_LIBPQ, "host=a\\ b password=p\\'q",
-		 "P host=a b | P password=p'q*", 0},
-		{CNS_CONN_LIBPQ, "password=''", "P password=*", 0},
-		{CNS_CONN_LIBPQ, "mydb", "P dbname=mydb", 0},
-		{CNS_CONN_LIBPQ, "", "", 0},
+		{ CNS_CONN_LIBPQ, "host=db password=hunter2 user=u",
+		  "P host=db | P password=hunter2* | P user=u", 0 },
+		{ CNS_CONN_LIBPQ, "  password = 'a b\\' c'  dbname=x ",
+		  "P password=a b' c* | P dbname=x", 0 },
+		{ CNS_CONN_LIBPQ, "PassWord=x sslpassword=y PWD=z passwd=w",
+		  "P PassWord=x* | P sslpassword=y* | P PWD=z* | P passwd=w*",
+		  0 },
+		{ CNS_CONN_LIBPQ, "host=a\\ b password=p\\'q",
+		  "P host=a b | P password=p'q*", 0 },
+		{ CNS_CONN_LIBPQ, "password=''", "P password=*", 0 },
+		{ CNS_CONN_LIBPQ, "mydb", "P dbname=mydb", 0 },
+		{ CNS_CONN_LIBPQ, "", "", 0 },
 		/* What libpq refuses. */
-		{CNS_CONN_LIBPQ, "password=Top Secret4blank",
-		 "P password=Top* | W Secret4blank*!", 1},
-		{CNS_CONN_LIBPQ, "user=u password='abc def",
-		 "P user=u | P password=abc def*!", 1},
-		{CNS_CONN_LIBPQ, "password='abc\\", "P password=abc\\*!", 1},
-		{CNS_CONN_LIBPQ, "=v host=h", "P =v! | P host=h", 1},
-		{CNS_CONN_LIBPQ, "host=h =", "P host=h | P =!", 1},
-		{CNS_CONN_LIBPQ, "a b=c", "W a*! | P b=c", 1},
+		{ CNS_CONN_LIBPQ, "password=Top Secret4blank",
+		  "P password=Top* | W Secret4blank*!", 1 },
+		{ CNS_CONN_LIBPQ, "user=u password='abc def",
+		  "P user=u | P password=abc def*!", 1 },
+		{ CNS_CONN_LIBPQ, "password='abc\\", "P password=abc\\*!", 1 },
+		{ CNS_CONN_LIBPQ, "=v host=h", "P =v! | P host=h", 1 },
+		{ CNS_CONN_LIBPQ, "host=h =", "P host=h | P =!", 1 },
+		{ CNS_CONN_LIBPQ, "a b=c", "W a*! | P b=c", 1 },
 		/* URIs */
-		{CNS_CONN_LIBPQ, "postgresql://u:hunter2@h:5432/db?sslmode=x",
-		 "U u | S hunter2* | P sslmode=x", 0},
-		{CNS_CONN_LIBPQ, "postgres://u:p%40ss%20w%3a@h/db",
-		 "U u | S p@ss w:*", 0},
-		{CNS_CONN_LIBPQ, "postgres://h/db?password=hun%74er2&user=u",
-		 "P password=hunter2* | P user=u", 0},
-		{CNS_CONN_LIBPQ, "postgres://u@h/db", "U u", 0},
-		{CNS_CONN_LIBPQ, "postgresql://", "", 0},
-		{CNS_CONN_LIBPQ, "postgresql://u:@h", "U u | S *", 0},
-		{CNS_CONN_LIBPQ, "postgresql://u:p@ss@h/db",
-		 "U u | S p@ss*!", 1},
-		{CNS_CONN_LIBPQ, "postgresql://h/db?Secret4word&x=1",
-		 "W Secret4word*! | P x=1", 1},
-		{CNS_CONN_LIBPQ, "postgresql://h/db?=v", "P =v!", 1},
-		{CNS_CONN_LIBPQ, "postgresql://u:p%zz@h", "U u | S p%zz*", 0},
+		{ CNS_CONN_LIBPQ, "postgresql://u:hunter2@h:5432/db?sslmode=x",
+		  "U u | S hunter2* | P sslmode=x", 0 },
+		{ CNS_CONN_LIBPQ, "postgres://u:p%40ss%20w%3a@h/db",
+		  "U u | S p@ss w:*", 0 },
+		{ CNS_CONN_LIBPQ, "postgres://h/db?password=hun%74er2&user=u",
+		  "P password=hunter2* | P user=u", 0 },
+		{ CNS_CONN_LIBPQ, "postgres://u@h/db", "U u", 0 },
+		{ CNS_CONN_LIBPQ, "postgresql://", "", 0 },
+		{ CNS_CONN_LIBPQ, "postgresql://u:@h", "U u | S *", 0 },
+		{ CNS_CONN_LIBPQ, "postgresql://u:p@ss@h/db", "U u | S p@ss*!",
+		  1 },
+		{ CNS_CONN_LIBPQ, "postgresql://h/db?Secret4word&x=1",
+		  "W Secret4word*! | P x=1", 1 },
+		{ CNS_CONN_LIBPQ, "postgresql://h/db?=v", "P =v!", 1 },
+		{ CNS_CONN_LIBPQ, "postgresql://u:p%zz@h", "U u | S p%zz*", 0 },
 		/* ODBC */
-		{CNS_CONN_ODBC, "Driver=X;PWD={a;b}};c};UID=u",
-		 "P Driver=X | P PWD=a;b};c* | P UID=u", 0},
-		{CNS_CONN_ODBC, "DSN=x;Password=hunter2;",
-		 "P DSN=x | P Password=hunter2*", 0},
-		{CNS_CONN_ODBC, " UID = u ; PWD=Two words ;",
-		 "P UID=u  | P PWD=Two words *", 0},
-		{CNS_CONN_ODBC, "PWD= {a;b} ;X=1", "P PWD=a;b* | P X=1", 0},
-		{CNS_CONN_ODBC, "UID=u;PWD={abc", "P UID=u | P PWD=abc*!", 1},
-		{CNS_CONN_ODBC, "UID=u;PWD={abc}}", "P UID=u | P PWD=abc}*!", 1},
-		{CNS_CONN_ODBC, "DSN=x;;garbage;=v",
-		 "P DSN=x | W garbage*! | P =v!", 2},
-		{CNS_CONN_ODBC, "", "", 0},
+		{ CNS_CONN_ODBC, "Driver=X;PWD={a;b}};c};UID=u",
+		  "P Driver=X | P PWD=a;b};c* | P UID=u", 0 },
+		{ CNS_CONN_ODBC, "DSN=x;Password=hunter2;",
+		  "P DSN=x | P Password=hunter2*", 0 },
+		{ CNS_CONN_ODBC, " UID = u ; PWD=Two words ;",
+		  "P UID=u  | P PWD=Two words *", 0 },
+		{ CNS_CONN_ODBC, "PWD= {a;b} ;X=1", "P PWD=a;b* | P X=1", 0 },
+		{ CNS_CONN_ODBC, "UID=u;PWD={abc", "P UID=u | P PWD=abc*!", 1 },
+		{ CNS_CONN_ODBC, "UID=u;PWD={abc}}", "P UID=u | P PWD=abc}*!",
+		  1 },
+		{ CNS_CONN_ODBC, "DSN=x;;garbage;=v",
+		  "P DSN=x | W garbage*! | P =v!", 2 },
+		{ CNS_CONN_ODBC, "", "", 0 },
 	};
 	struct cns_buf b;
 
@@ -129,11 +125,12 @@ static void test_tokenizer(void **state)
 
 static void test_keys(void **state)
 {
-	static const char *const yes[] = {"password", "PASSWORD", "pwd",
-					  "Pwd",      "passwd",   "sslpassword",
-					  " pwd ",    "Password\t"};
-	static const char *const no[] = {"pass", "user", "passwords",
-					 "xpassword", "", "pw d"};
+	static const char *const yes[] = { "password", "PASSWORD",
+					   "pwd",      "Pwd",
+					   "passwd",   "sslpassword",
+					   " pwd ",    "Password\t" };
+	static const char *const no[] = { "pass",      "user", "passwords",
+					  "xpassword", "",     "pw d" };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
@@ -160,26 +157,28 @@ static void test_redact_conn(void **state)
 		enum cns_conn_style style;
 		const char *in, *out;
 	} cases[] = {
-		{CNS_CONN_LIBPQ, "host=db password=hunter2 user=u",
-		 "host=db password=*** user=u"},
-		{CNS_CONN_LIBPQ, "password = 'a b\\' c' dbname=x",
-		 "password = *** dbname=x"},
-		{CNS_CONN_LIBPQ, "service=erp", "service=erp"},
-		{CNS_CONN_LIBPQ, "user=u password='abc", "user=u password=***"},
-		{CNS_CONN_LIBPQ, "password=Top Secret4blank host=h",
-		 "password=*** *** host=h"},
-		{CNS_CONN_LIBPQ, "postgresql://u:hunter2@h:5432/db?sslmode=r",
-		 "postgresql://u:***@h:5432/db?sslmode=r"},
-		{CNS_CONN_LIBPQ, "postgres://h/db?password=hunter2&user=u",
-		 "postgres://h/db?password=***&user=u"},
-		{CNS_CONN_LIBPQ, "postgres://u@h/db", "postgres://u@h/db"},
-		{CNS_CONN_LIBPQ, "postgresql://u:p@ss@h/db",
-		 "postgresql://u:***@h/db"},
-		{CNS_CONN_LIBPQ, "", ""},
-		{CNS_CONN_ODBC, "Driver=X;PWD={a;b}};c};UID=u",
-		 "Driver=X;PWD=***;UID=u"},
-		{CNS_CONN_ODBC, "DSN=x;Password=hunter2;", "DSN=x;Password=***;"},
-		{CNS_CONN_ODBC, "UID=u;PWD={abc", "UID=u;PWD=***"},
+		{ CNS_CONN_LIBPQ, "host=db password=hunter2 user=u",
+		  "host=db password=*** user=u" },
+		{ CNS_CONN_LIBPQ, "password = 'a b\\' c' dbname=x",
+		  "password = *** dbname=x" },
+		{ CNS_CONN_LIBPQ, "service=erp", "service=erp" },
+		{ CNS_CONN_LIBPQ, "user=u password='abc",
+		  "user=u password=***" },
+		{ CNS_CONN_LIBPQ, "password=Top Secret4blank host=h",
+		  "password=*** *** host=h" },
+		{ CNS_CONN_LIBPQ, "postgresql://u:hunter2@h:5432/db?sslmode=r",
+		  "postgresql://u:***@h:5432/db?sslmode=r" },
+		{ CNS_CONN_LIBPQ, "postgres://h/db?password=hunter2&user=u",
+		  "postgres://h/db?password=***&user=u" },
+		{ CNS_CONN_LIBPQ, "postgres://u@h/db", "postgres://u@h/db" },
+		{ CNS_CONN_LIBPQ, "postgresql://u:p@ss@h/db",
+		  "postgresql://u:***@h/db" },
+		{ CNS_CONN_LIBPQ, "", "" },
+		{ CNS_CONN_ODBC, "Driver=X;PWD={a;b}};c};UID=u",
+		  "Driver=X;PWD=***;UID=u" },
+		{ CNS_CONN_ODBC, "DSN=x;Password=hunter2;",
+		  "DSN=x;Password=***;" },
+		{ CNS_CONN_ODBC, "UID=u;PWD={abc", "UID=u;PWD=***" },
 	};
 	struct cns_buf b;
 
@@ -206,8 +205,7 @@ static void test_collect_and_scrub(void **state)
 	cns_secrets_add_conn("user=u password='Quoted Pa55 w\\'d'",
 			     CNS_CONN_LIBPQ);
 	cns_secrets_add_conn("postgresql://u:Uri%40Pa55@h/db", CNS_CONN_LIBPQ);
-	cns_secrets_add_conn("postgresql://u:At@Sign4pw@h/db",
-			     CNS_CONN_LIBPQ);
+	cns_secrets_add_conn("postgresql://u:At@Sign4pw@h/db", CNS_CONN_LIBPQ);
 	cns_secrets_add_conn("Driver=x;PWD={Br4ced;Semi}}}", CNS_CONN_ODBC);
 	cns_secrets_add_conn("Driver=x;PWD=Plain0dbc", CNS_CONN_ODBC);
 	cns_secrets_add("abc", 3); /* too short to hide everywhere */
@@ -240,8 +238,7 @@ static void test_collect_and_scrub(void **state)
 	assert_string_equal(scrub("[odbc] Br4ced;Semi} and Plain0dbc"),
 			    "[odbc] *** and ***");
 	/* The line as written (trailing blank) and trimmed. */
-	assert_string_equal(scrub("F1le Pa55 and F1le Pa55."),
-			    "***and ***.");
+	assert_string_equal(scrub("F1le Pa55 and F1le Pa55."), "***and ***.");
 	assert_string_equal(scrub("abc stays"), "abc stays");
 	/* Pairs and URIs with values nobody collected. */
 	assert_string_equal(scrub("password=xyz PWD={a;b} passwd = 'q r'"),

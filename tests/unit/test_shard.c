@@ -92,7 +92,7 @@ static void test_ranges_partition(void **state)
 
 static void test_range_text(void **state)
 {
-	const char *b[] = {"'10'", "'20'"};
+	const char *b[] = { "'10'", "'20'" };
 	char *p;
 
 	(void)state;
@@ -146,8 +146,8 @@ static void test_unique_bounds(void **state)
 {
 	/* Quantiles of a skewed column repeat; each run of equal ones
 	 * collapses to one, the order kept. */
-	const char *in[] = {"'0'", "'0'", "'0'", "'5'", "'7'", "'7'", "'9'"};
-	const char *want[] = {"'0'", "'5'", "'7'", "'9'"};
+	const char *in[] = { "'0'", "'0'", "'0'", "'5'", "'7'", "'7'", "'9'" };
+	const char *want[] = { "'0'", "'5'", "'7'", "'9'" };
 	char *b[7];
 	int n;
 

@@ -55,10 +55,10 @@ static void test_load_and_map(void **state)
 		     (const char *const[]){ "42", "  Ann  ", "12.5",
 					    "2024-01-02 03:04:05", "active" },
 		     "erp|42|Ann|12.5000|2024-01-02 03:04:05+00|t");
-	run_customer(
-		"erp", 5, erp,
-		(const char *const[]){ "42", "Ann", "1", XF_NULL, "deleted" },
-		"FILTERED");
+	run_customer("erp", 5, erp,
+		     (const char *const[]){ "42", "Ann", "1", XF_NULL,
+					    "deleted" },
+		     "FILTERED");
 	run_customer("erp", 5, erp,
 		     (const char *const[]){ "42", "Ann", "-1", XF_NULL, "x" },
 		     "REJECT: negative amount");
@@ -398,7 +398,8 @@ static void *thread_main(void *arg)
 	}
 	snprintf(j->first, sizeof(j->first), "%s|%s|%s|%s",
 		 cns_chunk_row(&out, 0)[0].data, cns_chunk_row(&out, 0)[1].data,
-		 cns_chunk_row(&out, 0)[2].data, cns_chunk_row(&out, 0)[3].data);
+		 cns_chunk_row(&out, 0)[2].data,
+		 cns_chunk_row(&out, 0)[3].data);
 	snprintf(j->last, sizeof(j->last), "%s|%s|%s|%s",
 		 cns_chunk_row(&out, out.nrows - 1)[0].data,
 		 cns_chunk_row(&out, out.nrows - 1)[1].data,
@@ -419,16 +420,16 @@ static void test_threads(void **state)
 	(void)state;
 
 	cns_error_clear(&err);
-	assert_int_equal(
-		cns_transform_parse("t.xf",
-				    "[schema]\nx numeric(10,2)\ny timestamptz\n"
-				    "z text\nw text\n[from s]\n"
-				    "x = round(n * 3 / 7, 2)\ny = ts\n"
-				    "z = upper(s) || regexp_replace(s, 't', 'T')\n"
-				    "w = md5(s) || date_trunc('day', "
-				    "ts::timestamptz)\n",
-				    XF_NOW, &t, &err),
-		0);
+	assert_int_equal(cns_transform_parse(
+				 "t.xf",
+				 "[schema]\nx numeric(10,2)\ny timestamptz\n"
+				 "z text\nw text\n[from s]\n"
+				 "x = round(n * 3 / 7, 2)\ny = ts\n"
+				 "z = upper(s) || regexp_replace(s, 't', 'T')\n"
+				 "w = md5(s) || date_trunc('day', "
+				 "ts::timestamptz)\n",
+				 XF_NOW, &t, &err),
+			 0);
 	for (int i = 0; i < 2; i++) {
 		solo[i].t = t;
 		solo[i].zone = i ? "Europe/London" : NULL;
@@ -443,9 +444,8 @@ static void test_threads(void **state)
 	for (int i = 0; i < 8; i++) {
 		jobs[i].t = t;
 		jobs[i].zone = i % 2 ? "Europe/London" : NULL;
-		assert_int_equal(pthread_create(&th[i], NULL, thread_main,
-						&jobs[i]),
-				 0);
+		assert_int_equal(
+			pthread_create(&th[i], NULL, thread_main, &jobs[i]), 0);
 	}
 	for (int i = 0; i < 8; i++) {
 		assert_int_equal(pthread_join(th[i], NULL), 0);

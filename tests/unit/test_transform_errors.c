@@ -330,9 +330,8 @@ static void test_nesting_limits(void **state)
 		cns_buf_adds(&b, " + 1)");
 	cns_buf_adds(&b, "\n");
 	cns_error_clear(&err);
-	assert_int_equal(cns_transform_parse("deep.xf", b.data, XF_NOW, &t,
-					     &err),
-			 0);
+	assert_int_equal(
+		cns_transform_parse("deep.xf", b.data, XF_NOW, &t, &err), 0);
 	cns_transform_free(t);
 	cns_buf_release(&b);
 }

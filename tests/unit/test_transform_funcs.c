@@ -281,9 +281,9 @@ static void test_lookup(void **state)
 			cns_chunk_set(&in, r, 0, vals[i], strlen(vals[i]));
 		}
 		cns_chunk_add_row(&in, 5, NULL); /* NULL key */
-		assert_int_equal(
-			cns_program_run(p, &in, &out, NULL, NULL, NULL, &err),
-			0);
+		assert_int_equal(cns_program_run(p, &in, &out, NULL, NULL, NULL,
+						 &err),
+				 0);
 		assert_int_equal(out.nrows, 5);
 		assert_string_equal(cns_chunk_row(&out, 0)[0].data,
 				    "United Kingdom");

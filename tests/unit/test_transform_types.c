@@ -177,8 +177,7 @@ static const struct xf_case cast_cases[] = {
 	  "2024-01-06 00:00:00" },
 	{ "a::timestamp::time", "-infinity", 0, 0, 0,
 	  "REJECT: timestamp out of range" },
-	{ "date_trunc('day', a::timestamp)", "infinity", 0, 0, 0,
-	  "infinity" },
+	{ "date_trunc('day', a::timestamp)", "infinity", 0, 0, 0, "infinity" },
 	{ "a::date + 1", "2023-12-31", 0, 0, 0, "2024-01-01" },
 	{ "a::date - 1", "2024-03-01", 0, 0, 0, "2024-02-29" },
 	/* times */
@@ -436,10 +435,12 @@ static void test_impossible_casts(void **state)
  * long to keep); arithmetic past the limit is a clean error. */
 static void test_long_literals(void **state)
 {
-	static const char *const uses[] = { "%s", "%s::integer",
+	static const char *const uses[] = { "%s",
+					    "%s::integer",
 					    "%s::double precision",
 					    "cast(%s as numeric(10,2))",
-					    "%s + 1", "-%s" };
+					    "%s + 1",
+					    "-%s" };
 	char lit[1200], expr[1300], got[2048], want[1300];
 	(void)state;
 
@@ -470,7 +471,8 @@ static void test_long_literals(void **state)
 			}
 			if (len > 1000 && strcmp(uses[u], "-%s") == 0) {
 				if (got[0] != '-' || strcmp(got + 1, lit) != 0)
-					fail_msg("%d digits, -: %.80s", len, got);
+					fail_msg("%d digits, -: %.80s", len,
+						 got);
 				continue;
 			}
 			if (len > 1000)
@@ -531,8 +533,9 @@ static void test_typed_columns(void **state)
 		cns_chunk_init(&out, 4, 1);
 		cns_chunk_add_row(&in, 1, NULL);
 		cns_chunk_set(&in, 0, 0, "2026-06-01 23:30:00+00", 22);
-		assert_int_equal(
-			cns_program_run(p, &in, &out, NULL, NULL, &st, &err), 0);
+		assert_int_equal(cns_program_run(p, &in, &out, NULL, NULL, &st,
+						 &err),
+				 0);
 		assert_int_equal(out.nrows, 1);
 		for (int i = 0; i < 4; i++) {
 			const struct cns_cell *c = cns_chunk_row(&out, 0) + i;
@@ -600,32 +603,41 @@ static void test_trusted_columns(void **state)
 		const char *vals[5];
 	} srcs[] = {
 		{ "smallint", { "-32768", "32767", "0", NULL, "7" } },
-		{ "integer", { "-2147483648", "2147483647", "40000", NULL, "-7" } },
-		{ "bigint", { "-9223372036854775808", "9223372036854775807",
-			      "2147483648", NULL, "0" } },
-		{ "numeric(12,2)", { "-9999999999.99", "0.00", "12.55", NULL,
-				     "99.95" } },
-		{ "numeric", { "1.5", "-0.000001", "123456789012.345", NULL,
-			       "7" } },
+		{ "integer",
+		  { "-2147483648", "2147483647", "40000", NULL, "-7" } },
+		{ "bigint",
+		  { "-9223372036854775808", "9223372036854775807", "2147483648",
+		    NULL, "0" } },
+		{ "numeric(12,2)",
+		  { "-9999999999.99", "0.00", "12.55", NULL, "99.95" } },
+		{ "numeric",
+		  { "1.5", "-0.000001", "123456789012.345", NULL, "7" } },
 		{ "boolean", { "t", "f", "t", NULL, "f" } },
-		{ "date", { "2024-02-29", "0001-01-01", "9999-12-31", NULL,
-			    "1970-01-01" } },
+		{ "date",
+		  { "2024-02-29", "0001-01-01", "9999-12-31", NULL,
+		    "1970-01-01" } },
 		{ "timestamp with time zone",
 		  { "2020-01-01 00:00:37.000001+00", "2024-02-29 23:59:59+00",
-		    "1999-12-31 23:00:00.5+00", NULL, "2000-01-01 00:00:00+00" } },
+		    "1999-12-31 23:00:00.5+00", NULL,
+		    "2000-01-01 00:00:00+00" } },
 		{ "text", { "", "abc", "Zoë", NULL, "  x  " } },
-		{ "double precision", { "0.1", "1.7976931348623157e+308", "-0",
-					NULL, "3" } },
+		{ "double precision",
+		  { "0.1", "1.7976931348623157e+308", "-0", NULL, "3" } },
 	};
 	static const char *const schemas[] = {
-		"smallint", "integer", "bigint", "numeric(12,2)",
-		"numeric(14,2)", "numeric(12,1)", "numeric(20,4)",
-		"numeric(3,2)", "text", "varchar(3)", "boolean", "date",
-		"timestamptz", "timestamp", "double precision", "real",
+		"smallint",      "integer",       "bigint",
+		"numeric(12,2)", "numeric(14,2)", "numeric(12,1)",
+		"numeric(20,4)", "numeric(3,2)",  "text",
+		"varchar(3)",    "boolean",       "date",
+		"timestamptz",   "timestamp",     "double precision",
+		"real",
 	};
 	static const char *const forms[] = {
-		"c", "cast(c as %s)", "coalesce(c, c)",
-		"cast(coalesce(c, c) as %s)", "coalesce(cast(c as %s), c)",
+		"c",
+		"cast(c as %s)",
+		"coalesce(c, c)",
+		"cast(coalesce(c, c) as %s)",
+		"coalesce(cast(c as %s), c)",
 		"cast(cast(c as numeric(12,1)) as %s)",
 		"cast(cast(c as integer) as %s)",
 	};
@@ -634,7 +646,8 @@ static void test_trusted_columns(void **state)
 
 	(void)state;
 	for (size_t a = 0; a < sizeof(srcs) / sizeof(srcs[0]); a++)
-		for (size_t b = 0; b < sizeof(schemas) / sizeof(schemas[0]); b++)
+		for (size_t b = 0; b < sizeof(schemas) / sizeof(schemas[0]);
+		     b++)
 			for (size_t f = 0; f < sizeof(forms) / sizeof(forms[0]);
 			     f++) {
 				const char *types[] = { srcs[a].type };
@@ -649,8 +662,8 @@ static void test_trusted_columns(void **state)
 					 "[schema]\nv %s\n[from s]\nv = %s\n",
 					 schemas[b], expr);
 				cns_error_clear(&err);
-				if (cns_transform_parse("t.xf", text, XF_NOW, &t,
-							&err) < 0)
+				if (cns_transform_parse("t.xf", text, XF_NOW,
+							&t, &err) < 0)
 					continue;
 				if (cns_transform_bind(t, "s", 1, names, &p,
 						       &err) < 0) {
@@ -661,7 +674,8 @@ static void test_trusted_columns(void **state)
 				run_column(p, srcs[a].vals, 5, want,
 					   sizeof(want));
 				cns_program_trust_types(p, types);
-				run_column(p, srcs[a].vals, 5, got, sizeof(got));
+				run_column(p, srcs[a].vals, 5, got,
+					   sizeof(got));
 				if (strcmp(want, got) != 0)
 					fail_msg("%s column, v %s = %s: "
 						 "evaluated \"%s\", trusted "

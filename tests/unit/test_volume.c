@@ -54,10 +54,10 @@ static struct cns_job_conf *make_job(void)
 		int64_t min_rows;
 		double max_change;
 	} src[] = {
-		{"erp", 100, -1},
-		{"crm", -1, 0.5},
-		{"both", 10, 0.2},
-		{"free", -1, -1},
+		{ "erp", 100, -1 },
+		{ "crm", -1, 0.5 },
+		{ "both", 10, 0.2 },
+		{ "free", -1, -1 },
 	};
 
 	cns_arena_init(&job->arena, 4096);
@@ -66,8 +66,8 @@ static struct cns_job_conf *make_job(void)
 	job->nsources = 4;
 	job->sources = cns_arena_zalloc(&job->arena, 4 * sizeof(*job->sources));
 	for (int i = 0; i < 4; i++) {
-		job->sources[i].name = cns_arena_strdup(&job->arena,
-							src[i].name);
+		job->sources[i].name =
+			cns_arena_strdup(&job->arena, src[i].name);
 		job->sources[i].min_rows = src[i].min_rows;
 		job->sources[i].max_change = src[i].max_change;
 	}
@@ -87,43 +87,71 @@ static void test_cases(void **state)
 {
 	static const struct vcase cases[] = {
 		/* min_rows */
-		{"erp", 99, {0}, 0, 1,
-		 "source \"erp\": 99 rows, fewer than min_rows = 100"},
-		{"erp", 1, {0}, 0, 1,
-		 "source \"erp\": 1 row, fewer than min_rows = 100"},
-		{"erp", 100, {0}, 0, 0, ""},
-		{"erp", 0, {5, 5, 5}, 3, 1, NULL},
+		{ "erp",
+		  99,
+		  { 0 },
+		  0,
+		  1,
+		  "source \"erp\": 99 rows, fewer than min_rows = 100" },
+		{ "erp",
+		  1,
+		  { 0 },
+		  0,
+		  1,
+		  "source \"erp\": 1 row, fewer than min_rows = 100" },
+		{ "erp", 100, { 0 }, 0, 0, "" },
+		{ "erp", 0, { 5, 5, 5 }, 3, 1, NULL },
 		/* max_change, up and down, at and past the boundary */
-		{"crm", 150, {100, 100, 100}, 3, 0, ""},
-		{"crm", 151, {100, 100, 100}, 3, 1,
-		 "source \"crm\": 151 rows, 51% more than the median of the "
-		 "last 3 successful runs (100); max_change = 50%"},
-		{"crm", 50, {100, 100, 100}, 3, 0, ""},
-		{"crm", 49, {100, 100, 100}, 3, 1,
-		 "source \"crm\": 49 rows, 51% fewer than the median of the "
-		 "last 3 successful runs (100); max_change = 50%"},
-		{"crm", 0, {100, 90, 110}, 3, 1, NULL},
+		{ "crm", 150, { 100, 100, 100 }, 3, 0, "" },
+		{ "crm",
+		  151,
+		  { 100, 100, 100 },
+		  3,
+		  1,
+		  "source \"crm\": 151 rows, 51% more than the median of the "
+		  "last 3 successful runs (100); max_change = 50%" },
+		{ "crm", 50, { 100, 100, 100 }, 3, 0, "" },
+		{ "crm",
+		  49,
+		  { 100, 100, 100 },
+		  3,
+		  1,
+		  "source \"crm\": 49 rows, 51% fewer than the median of the "
+		  "last 3 successful runs (100); max_change = 50%" },
+		{ "crm", 0, { 100, 90, 110 }, 3, 1, NULL },
 		/* fewer than 3 earlier runs: no judgement */
-		{"crm", 100000, {100, 100}, 2, 0, ""},
-		{"crm", 0, {100}, 1, 0, ""},
-		{"crm", 0, {0}, 0, 0, ""},
+		{ "crm", 100000, { 100, 100 }, 2, 0, "" },
+		{ "crm", 0, { 100 }, 1, 0, "" },
+		{ "crm", 0, { 0 }, 0, 0, "" },
 		/* the median, not the mean: one odd run does not move it */
-		{"crm", 100, {100, 100000, 100, 90, 110}, 5, 0, ""},
+		{ "crm", 100, { 100, 100000, 100, 90, 110 }, 5, 0, "" },
 		/* only the newest 7 count: the 8th and 9th are ignored */
-		{"crm", 1000, {1000, 1000, 1000, 1000, 10, 10, 10, 10, 10}, 9,
-		 0, ""},
-		{"crm", 10, {1000, 1000, 1000, 10, 10, 10, 10, 1000, 1000}, 9,
-		 0, ""},
+		{ "crm",
+		  1000,
+		  { 1000, 1000, 1000, 1000, 10, 10, 10, 10, 10 },
+		  9,
+		  0,
+		  "" },
+		{ "crm",
+		  10,
+		  { 1000, 1000, 1000, 10, 10, 10, 10, 1000, 1000 },
+		  9,
+		  0,
+		  "" },
 		/* a zero median: no relative change to judge */
-		{"crm", 500, {0, 0, 0, 7}, 4, 0, ""},
+		{ "crm", 500, { 0, 0, 0, 7 }, 4, 0, "" },
 		/* both rules */
-		{"both", 9, {9, 9, 9}, 3, 1,
-		 "source \"both\": 9 rows, fewer than min_rows = 10"},
-		{"both", 130, {100, 100, 100}, 3, 1, NULL},
-		{"both", 120, {100, 100, 100}, 3, 0, ""},
+		{ "both",
+		  9,
+		  { 9, 9, 9 },
+		  3,
+		  1,
+		  "source \"both\": 9 rows, fewer than min_rows = 10" },
+		{ "both", 130, { 100, 100, 100 }, 3, 1, NULL },
+		{ "both", 120, { 100, 100, 100 }, 3, 0, "" },
 		/* no rules, unknown source */
-		{"free", 0, {1000, 1000, 1000}, 3, 0, ""},
-		{"nosuch", 0, {1000, 1000, 1000}, 3, 0, ""},
+		{ "free", 0, { 1000, 1000, 1000 }, 3, 0, "" },
+		{ "nosuch", 0, { 1000, 1000, 1000 }, 3, 0, "" },
 	};
 	struct cns_job_conf *job = make_job();
 
@@ -149,8 +177,8 @@ static void test_cases(void **state)
 
 static void test_median(void **state)
 {
-	int64_t odd[] = {5, 1, 3};
-	int64_t even[] = {4, 1, 3, 2};
+	int64_t odd[] = { 5, 1, 3 };
+	int64_t even[] = { 4, 1, 3, 2 };
 	int64_t big[40];
 
 	(void)state;
@@ -188,11 +216,10 @@ static void test_recent_rows(void **state)
 	assert_int_equal(mkdir(path, 0700), 0);
 	assert_int_equal(mkdir(dir, 0700), 0);
 	snprintf(path, sizeof(path), "%s/runs.jsonl", dir);
-#define REC(id, st, cst, n)                                                  \
-	"{\"run_id\":\"" id "\",\"status\":\"" st "\",\"start\":"            \
-	"\"2026-11-20T03:00:00.000Z\",\"sources\":{\"erp\":{\"status\":"     \
-	"\"ok\",\"read\":1},\"crm\":{\"status\":\"" cst "\",\"read\":" n     \
-	"}}}"
+#define REC(id, st, cst, n)                                                    \
+	"{\"run_id\":\"" id "\",\"status\":\"" st "\",\"start\":"              \
+	"\"2026-11-20T03:00:00.000Z\",\"sources\":{\"erp\":{\"status\":"       \
+	"\"ok\",\"read\":1},\"crm\":{\"status\":\"" cst "\",\"read\":" n "}}}"
 	append(path, REC("r1", "ok", "ok", "10"));
 	append(path, REC("r2", "failed", "ok", "20"));
 	append(path, REC("r3", "ok", "failed", "30"));
@@ -217,19 +244,16 @@ static void test_recent_rows(void **state)
 	{
 		char why[256];
 
-		assert_int_equal(cns_volume_judge(job, "crm", 50, why,
-						  sizeof(why)),
-				 0);
-		assert_int_equal(cns_volume_judge(job, "crm", 61, why,
-						  sizeof(why)),
-				 1);
+		assert_int_equal(
+			cns_volume_judge(job, "crm", 50, why, sizeof(why)), 0);
+		assert_int_equal(
+			cns_volume_judge(job, "crm", 61, why, sizeof(why)), 1);
 		assert_string_equal(why,
 				    "source \"crm\": 61 rows, 52% more than "
 				    "the median of the last 3 successful runs "
 				    "(40); max_change = 50%");
-		assert_int_equal(cns_volume_judge(job, "erp", 99, why,
-						  sizeof(why)),
-				 1);
+		assert_int_equal(
+			cns_volume_judge(job, "erp", 99, why, sizeof(why)), 1);
 	}
 	cns_config_free(job);
 }

@@ -149,7 +149,8 @@ static int driver_connect(struct cns_source *src, struct cns_odbc *o,
 			cns_buf_release(&w);
 			cns_error_set(err, CNS_E_CONFIG,
 				      "%s: the connection string is not valid "
-				      "UTF-8", o->what);
+				      "UTF-8",
+				      o->what);
 			return -1;
 		}
 		rc = SQLDriverConnectW(o->dbc, NULL, (SQLWCHAR *)w.data,
@@ -176,8 +177,8 @@ static void get_info_str(struct cns_odbc *o, SQLUSMALLINT what, char *out,
 	SQLSMALLINT len = 0;
 
 	out[0] = '\0';
-	if (!SQL_SUCCEEDED(SQLGetInfo(o->dbc, what, out, (SQLSMALLINT)size,
-				      &len)))
+	if (!SQL_SUCCEEDED(
+		    SQLGetInfo(o->dbc, what, out, (SQLSMALLINT)size, &len)))
 		out[0] = '\0';
 	out[size - 1] = '\0';
 }
@@ -196,14 +197,16 @@ static int check_duplicates(struct cns_source *src, struct cns_odbc *o,
 			cns_odbc_conn_get(conn, "User", &v, &n)))
 		return cns_error_set(err, CNS_E_CONFIG,
 				     "%s: the user is set both by \"user\" "
-				     "and in \"connection\"", o->what);
+				     "and in \"connection\"",
+				     o->what);
 	if ((c->password || c->password_file) &&
 	    (cns_odbc_conn_get(conn, "PWD", &v, &n) ||
 	     cns_odbc_conn_get(conn, "Password", &v, &n)))
 		return cns_error_set(err, CNS_E_CONFIG,
 				     "%s: the password is set both by "
 				     "\"password\" or \"password_file\" and in "
-				     "\"connection\"", o->what);
+				     "\"connection\"",
+				     o->what);
 	if (!c->connection && !c->dsn)
 		return cns_error_set(err, CNS_E_CONFIG,
 				     "%s: odbc needs \"dsn\" or \"connection\"",
@@ -213,8 +216,8 @@ static int check_duplicates(struct cns_source *src, struct cns_odbc *o,
 
 /* Allocates a statement on the connection into *slot (under the lock, so
  * that cancel() reaches it), with the job's statement timeout. */
-static int new_stmt(struct cns_source *src, struct cns_odbc *o,
-		    SQLHSTMT *slot, struct cns_error *err)
+static int new_stmt(struct cns_source *src, struct cns_odbc *o, SQLHSTMT *slot,
+		    struct cns_error *err)
 {
 	SQLHSTMT stmt = NULL;
 
@@ -226,8 +229,9 @@ static int new_stmt(struct cns_source *src, struct cns_odbc *o,
 	*slot = stmt;
 	pthread_mutex_unlock(&o->lock);
 	if (src->job && src->job->statement_timeout_ms > 0) {
-		SQLULEN secs = (SQLULEN)((src->job->statement_timeout_ms +
-					  999) / 1000);
+		SQLULEN secs =
+			(SQLULEN)((src->job->statement_timeout_ms + 999) /
+				  1000);
 
 		/* Not every driver has query timeouts; the watchdog still
 		 * cancels. */
@@ -255,10 +259,10 @@ static void set_timeouts(struct cns_source *src, struct cns_odbc *o)
 	int64_t stall = src->job ? src->job->stall_timeout_ms : 0;
 
 	if (src->conf->login_timeout_ms > 0)
-		SQLSetConnectAttr(o->dbc, SQL_ATTR_LOGIN_TIMEOUT,
-				  (SQLPOINTER)whole_seconds(
-					  src->conf->login_timeout_ms),
-				  0);
+		SQLSetConnectAttr(
+			o->dbc, SQL_ATTR_LOGIN_TIMEOUT,
+			(SQLPOINTER)whole_seconds(src->conf->login_timeout_ms),
+			0);
 	if (stall > 0)
 		SQLSetConnectAttr(o->dbc, SQL_ATTR_CONNECTION_TIMEOUT,
 				  (SQLPOINTER)whole_seconds(stall), 0);
@@ -283,15 +287,15 @@ static int odbc_open(struct cns_source *src, struct cns_error *err)
 	struct cns_buf again;
 	SQLUINTEGER gd = 0;
 
-	if (check_duplicates(src, o, err) < 0 ||
-	    read_password(src, o, err) < 0)
+	if (check_duplicates(src, o, err) < 0 || read_password(src, o, err) < 0)
 		goto fail;
-	if (!SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_ENV, SQL_NULL_HANDLE,
-					  &o->env))) {
+	if (!SQL_SUCCEEDED(
+		    SQLAllocHandle(SQL_HANDLE_ENV, SQL_NULL_HANDLE, &o->env))) {
 		o->env = NULL;
 		cns_error_set(err, CNS_E_SOURCE,
 			      "%s: could not initialise the ODBC driver "
-			      "manager", o->what);
+			      "manager",
+			      o->what);
 		goto fail;
 	}
 	SQLSetEnvAttr(o->env, SQL_ATTR_ODBC_VERSION, (SQLPOINTER)SQL_OV_ODBC3,
@@ -368,8 +372,8 @@ static void order_of(struct cns_source *src, struct cns_odbc_order *ord)
 	/* NULL never compares greater, so once there is a watermark such
 	 * rows are never read again; `skip` leaves them out from the
 	 * start. */
-	if (ord->n > 0 && (c->null_incremental == CNS_NULLINC_SKIP ||
-			   src->nwatermark > 0))
+	if (ord->n > 0 &&
+	    (c->null_incremental == CNS_NULLINC_SKIP || src->nwatermark > 0))
 		ord->notnull = c->incremental.n;
 	if (ord->n > 0 && src->nwatermark == ord->n) {
 		if (src->lookback_ms > 0 && src->watermark[0])
@@ -394,18 +398,18 @@ static int make_sql(struct cns_source *src, struct cns_odbc *o,
 		cns_error_set(err, CNS_E_CONFIG,
 			      "%s: lookback needs a date or timestamp in "
 			      "incremental column \"%s\", but the watermark "
-			      "is \"%s\"", o->what, ord.cols[0],
-			      src->watermark[0]);
+			      "is \"%s\"",
+			      o->what, ord.cols[0], src->watermark[0]);
 		return -1;
 	}
-	o->nparams = cns_odbc_build_sql(b, src->conf, o->quote, &ord,
-					&param_of);
+	o->nparams =
+		cns_odbc_build_sql(b, src->conf, o->quote, &ord, &param_of);
 	free(o->param_val);
-	o->param_val = cns_xcalloc((size_t)o->nparams + 1,
-				   sizeof(*o->param_val));
+	o->param_val =
+		cns_xcalloc((size_t)o->nparams + 1, sizeof(*o->param_val));
 	for (int i = 0; i < o->nparams; i++)
-		o->param_val[i] = ord.lookback ? o->lookback_val :
-				  src->watermark[param_of[i]];
+		o->param_val[i] = ord.lookback ? o->lookback_val
+					       : src->watermark[param_of[i]];
 	free(param_of);
 	return 0;
 }
@@ -436,22 +440,21 @@ static bool get_text(struct cns_odbc *o, SQLHSTMT st, SQLUSMALLINT col,
 		cns_buf_release(&b);
 		return ok;
 	}
-	if (!SQL_SUCCEEDED(SQLGetData(st, col, SQL_C_CHAR, out, (SQLLEN)size,
-				      &ind)) ||
+	if (!SQL_SUCCEEDED(
+		    SQLGetData(st, col, SQL_C_CHAR, out, (SQLLEN)size, &ind)) ||
 	    ind == SQL_NULL_DATA)
 		return false;
 	return true;
 }
 
-static SQLRETURN primary_keys(struct cns_odbc *o, SQLHSTMT st,
-			      const char *cat, const char *sch,
-			      const char *tab)
+static SQLRETURN primary_keys(struct cns_odbc *o, SQLHSTMT st, const char *cat,
+			      const char *sch, const char *tab)
 {
 	SQLRETURN rc;
 
 	if (o->wide) {
 		struct cns_buf w[3];
-		const char *in[3] = {cat, sch, tab};
+		const char *in[3] = { cat, sch, tab };
 		SQLWCHAR *p[3];
 
 		for (int i = 0; i < 3; i++) {
@@ -496,8 +499,8 @@ static void find_pkey(struct cns_source *src, struct cns_odbc *o)
 			snprintf(cat, sizeof(cat), "%s", sch);
 			sch[0] = '\0';
 		}
-		if (!SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_STMT, o->dbc,
-						  &st)))
+		if (!SQL_SUCCEEDED(
+			    SQLAllocHandle(SQL_HANDLE_STMT, o->dbc, &st)))
 			return;
 		first[0] = '\0';
 		if (SQL_SUCCEEDED(primary_keys(o, st, cat, sch, tab))) {
@@ -565,8 +568,8 @@ static int describe_col(struct cns_source *src, struct cns_odbc *o, int i,
 	if (o->wide) {
 		SQLWCHAR name[512];
 
-		rc = SQLDescribeColW(o->stmt, (SQLUSMALLINT)(i + 1), name,
-				     512, &nlen, &col->sqltype, &col->size,
+		rc = SQLDescribeColW(o->stmt, (SQLUSMALLINT)(i + 1), name, 512,
+				     &nlen, &col->sqltype, &col->size,
 				     &col->digits, &nullable);
 		if (SQL_SUCCEEDED(rc)) {
 			if (nlen < 0 || nlen > 511)
@@ -575,8 +578,7 @@ static int describe_col(struct cns_source *src, struct cns_odbc *o, int i,
 			if (cns_odbc_utf16_to_utf8(name, (size_t)nlen,
 						   &o->conv) < 0)
 				cns_buf_printf(&o->conv, "column%d", i + 1);
-			col->name = cns_arena_strdup(&src->arena,
-						     o->conv.data);
+			col->name = cns_arena_strdup(&src->arena, o->conv.data);
 		}
 	} else {
 		SQLCHAR name[1024];
@@ -587,8 +589,7 @@ static int describe_col(struct cns_source *src, struct cns_odbc *o, int i,
 		if (SQL_SUCCEEDED(rc)) {
 			if (nlen < 0 || nlen > (SQLSMALLINT)sizeof(name) - 1)
 				nlen = nlen < 0 ? 0 : sizeof(name) - 1;
-			col->name = cns_arena_strndup(&src->arena,
-						      (char *)name,
+			col->name = cns_arena_strndup(&src->arena, (char *)name,
 						      (size_t)nlen);
 		}
 	}
@@ -651,10 +652,10 @@ static int odbc_describe(struct cns_source *src, struct cns_error *err)
 	o->ncols = n;
 	o->cols = cns_xcalloc((size_t)n, sizeof(*o->cols));
 	src->ncols = n;
-	src->colnames = cns_arena_zalloc(&src->arena,
-					 sizeof(char *) * ((size_t)n + 1));
-	src->coltypes = cns_arena_zalloc(&src->arena,
-					 sizeof(char *) * ((size_t)n + 1));
+	src->colnames =
+		cns_arena_zalloc(&src->arena, sizeof(char *) * ((size_t)n + 1));
+	src->coltypes =
+		cns_arena_zalloc(&src->arena, sizeof(char *) * ((size_t)n + 1));
 	for (int i = 0; i < n; i++) {
 		struct cns_odbc_col *col = &o->cols[i];
 
@@ -665,9 +666,8 @@ static int odbc_describe(struct cns_source *src, struct cns_error *err)
 		if (o->quirks->native_datetime)
 			cns_odbc_plan_native(col);
 		src->colnames[i] = col->name;
-		src->coltypes[i] = cns_odbc_type_name(&src->arena,
-						      col->sqltype, col->size,
-						      col->digits,
+		src->coltypes[i] = cns_odbc_type_name(&src->arena, col->sqltype,
+						      col->size, col->digits,
 						      col->is_unsigned);
 	}
 	find_pkey(src, o);
@@ -828,8 +828,8 @@ static const char *odbc_describe_plan(struct cns_source *src)
 	cns_buf_adds(&o->plan, sql.data);
 	cns_buf_release(&sql);
 	for (int i = 0; i < np; i++) {
-		const char *v = ord.lookback ? lowered :
-				src->watermark[param_of[i]];
+		const char *v = ord.lookback ? lowered
+					     : src->watermark[param_of[i]];
 
 		cns_buf_printf(&o->plan, "%s%d = %s%s%s",
 			       i ? ", " : "\n-- parameters: ", i + 1,

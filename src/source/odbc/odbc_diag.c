@@ -202,9 +202,9 @@ static void column_list(struct cns_source *src, struct cns_buf *b)
 			       c->incremental.items[i]);
 }
 
-int cns_odbc_diag(struct cns_source *src, struct cns_odbc *o,
-		  SQLSMALLINT type, SQLHANDLE handle, enum cns_odbc_step step,
-		  const char *doing, struct cns_error *err)
+int cns_odbc_diag(struct cns_source *src, struct cns_odbc *o, SQLSMALLINT type,
+		  SQLHANDLE handle, enum cns_odbc_step step, const char *doing,
+		  struct cns_error *err)
 {
 	struct diag_rec recs[MAX_RECS];
 	int n = 0;
@@ -237,7 +237,9 @@ int cns_odbc_diag(struct cns_source *src, struct cns_odbc *o,
 	case DIAG_DRIVER_LOAD:
 		snprintf(phrase, sizeof(phrase),
 			 "ODBC driver \"%s\" could not be loaded",
-			 drv[0] ? drv : src->conf->dsn ? src->conf->dsn : "");
+			 drv[0]           ? drv
+			 : src->conf->dsn ? src->conf->dsn
+					  : "");
 		break;
 	case DIAG_AUTH:
 		if (src->conf->user)
@@ -270,16 +272,13 @@ int cns_odbc_diag(struct cns_source *src, struct cns_odbc *o,
 		code = CNS_E_CANCELLED;
 		snprintf(phrase, sizeof(phrase), "extraction was cancelled");
 		break;
-	case DIAG_TRANSIENT:
-		code = CNS_E_TRANSIENT;
-		break;
-	case DIAG_OTHER:
-		break;
+	case DIAG_TRANSIENT: code = CNS_E_TRANSIENT; break;
+	case DIAG_OTHER: break;
 	}
 	if (n == 0)
 		cns_error_set(err, code,
-			      "%s: %s: no diagnostic from the driver",
-			      o->what, phrase);
+			      "%s: %s: no diagnostic from the driver", o->what,
+			      phrase);
 	else
 		cns_error_set(err, code, "%s: %s: [%s] %s (native error %ld)",
 			      o->what, phrase, recs[0].state, recs[0].msg.data,
@@ -317,8 +316,9 @@ int cns_odbc_diag(struct cns_source *src, struct cns_odbc *o,
 			       "that the driver's package is installed");
 		break;
 	case DIAG_AUTH:
-		cns_error_hint(err, "check user and password (or "
-				    "password_file) of source \"%s\"",
+		cns_error_hint(err,
+			       "check user and password (or "
+			       "password_file) of source \"%s\"",
 			       src->conf->name);
 		break;
 	case DIAG_NO_TABLE:
@@ -329,16 +329,15 @@ int cns_odbc_diag(struct cns_source *src, struct cns_odbc *o,
 			       "database stores them%s%s; the query was: "
 			       "%.300s",
 			       detail.len ? "; columns asked for: " : "",
-			       detail.len ? detail.data : "", o->sql.data ?
-			       o->sql.data : "");
+			       detail.len ? detail.data : "",
+			       o->sql.data ? o->sql.data : "");
 		break;
 	case DIAG_TRANSIENT:
 		cns_error_hint(err, "the connection failed or timed out; "
 				    "a later attempt may succeed");
 		break;
 	case DIAG_CANCELLED:
-	case DIAG_OTHER:
-		break;
+	case DIAG_OTHER: break;
 	}
 	cns_buf_release(&detail);
 	for (int i = 0; i < n; i++)

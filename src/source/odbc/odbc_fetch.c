@@ -72,8 +72,8 @@ int cns_odbc_bind_params(struct cns_source *src, struct cns_odbc *o,
 			continue;
 		}
 		if (o->wide) {
-			if (cns_odbc_utf8_to_utf16(v, strlen(v),
-						   &o->params) < 0) {
+			if (cns_odbc_utf8_to_utf16(v, strlen(v), &o->params) <
+			    0) {
 				free(off);
 				return cns_error_set(err, CNS_E_SOURCE,
 						     "%s: watermark value %d "
@@ -92,13 +92,11 @@ int cns_odbc_bind_params(struct cns_source *src, struct cns_odbc *o,
 		SQLULEN chars = (SQLULEN)(o->wide ? len / 2 : len);
 		SQLRETURN rc;
 
-		rc = SQLBindParameter(st, (SQLUSMALLINT)(i + 1),
-				      SQL_PARAM_INPUT,
-				      o->wide ? SQL_C_WCHAR : SQL_C_CHAR,
-				      o->wide ? SQL_WVARCHAR : SQL_VARCHAR,
-				      chars ? chars : 1, 0,
-				      o->params.data + off[i], len + 2,
-				      &o->param_ind[i]);
+		rc = SQLBindParameter(
+			st, (SQLUSMALLINT)(i + 1), SQL_PARAM_INPUT,
+			o->wide ? SQL_C_WCHAR : SQL_C_CHAR,
+			o->wide ? SQL_WVARCHAR : SQL_VARCHAR, chars ? chars : 1,
+			0, o->params.data + off[i], len + 2, &o->param_ind[i]);
 		if (!SQL_SUCCEEDED(rc)) {
 			free(off);
 			return cns_odbc_diag(src, o, SQL_HANDLE_STMT, st,
@@ -117,14 +115,13 @@ static SQLULEN set_array_size(struct cns_odbc *o, SQLULEN want)
 	SQLRETURN rc;
 	SQLULEN got = 0;
 
-	rc = SQLSetStmtAttr(o->stmt, SQL_ATTR_ROW_ARRAY_SIZE,
-			    (SQLPOINTER)want, 0);
+	rc = SQLSetStmtAttr(o->stmt, SQL_ATTR_ROW_ARRAY_SIZE, (SQLPOINTER)want,
+			    0);
 #ifdef CNS_TEST_HOOKS
 	if (cns_odbc_test_max_array > 0 &&
 	    want > (SQLULEN)cns_odbc_test_max_array) {
 		SQLSetStmtAttr(o->stmt, SQL_ATTR_ROW_ARRAY_SIZE,
-			       (SQLPOINTER)(SQLULEN)cns_odbc_test_max_array,
-			       0);
+			       (SQLPOINTER)(SQLULEN)cns_odbc_test_max_array, 0);
 		rc = SQL_SUCCESS_WITH_INFO;
 	}
 #endif
@@ -207,15 +204,12 @@ fail:
 static size_t cell_room(const struct cns_odbc_col *c)
 {
 	switch (c->fmt) {
-	case CNS_ODBC_TEXT:
-		return c->cell - 1;
-	case CNS_ODBC_WTEXT:
-		return c->cell - sizeof(SQLWCHAR);
+	case CNS_ODBC_TEXT: return c->cell - 1;
+	case CNS_ODBC_WTEXT: return c->cell - sizeof(SQLWCHAR);
 	case CNS_ODBC_BIT:
 	case CNS_ODBC_BINARY:
 	case CNS_ODBC_DATE:
-	case CNS_ODBC_TIMESTAMP:
-		break;
+	case CNS_ODBC_TIMESTAMP: break;
 	}
 	return c->cell;
 }
@@ -226,8 +220,9 @@ static int read_long(struct cns_source *src, struct cns_odbc *o, int i,
 		     SQLULEN r, struct cns_error *err)
 {
 	struct cns_odbc_col *c = &o->cols[i];
-	size_t term = c->fmt == CNS_ODBC_TEXT ? 1 :
-		      c->fmt == CNS_ODBC_WTEXT ? sizeof(SQLWCHAR) : 0;
+	size_t term = c->fmt == CNS_ODBC_TEXT    ? 1
+		      : c->fmt == CNS_ODBC_WTEXT ? sizeof(SQLWCHAR)
+						 : 0;
 	size_t full = CNS_ODBC_PIECE - term, room = cell_room(c);
 	const unsigned char *cell = c->buf + r * c->cell;
 
@@ -249,12 +244,12 @@ static int read_long(struct cns_source *src, struct cns_odbc *o, int i,
 			return -1;
 		}
 		if (!SQL_SUCCEEDED(SQLSetPos(o->stmt, (SQLSETPOSIROW)(r + 1),
-					     SQL_POSITION,
-					     SQL_LOCK_NO_CHANGE)))
+					     SQL_POSITION, SQL_LOCK_NO_CHANGE)))
 			return cns_odbc_diag(src, o, SQL_HANDLE_STMT, o->stmt,
 					     CNS_ODBC_FETCH,
 					     "could not position on a row to "
-					     "read a long value", err);
+					     "read a long value",
+					     err);
 	}
 	cns_buf_reset(&o->longval);
 	for (;;) {
@@ -290,8 +285,9 @@ static int read_long(struct cns_source *src, struct cns_odbc *o, int i,
 			      "%s: the driver returned a different value when "
 			      "column \"%s\" of row %lld was read again",
 			      o->what, c->name, (long long)src->rows_read);
-		cns_error_detail(err, "driver \"%s\": SQLSetPos followed by "
-				      "SQLGetData is not reliable",
+		cns_error_detail(err,
+				 "driver \"%s\": SQLSetPos followed by "
+				 "SQLGetData is not reliable",
 				 o->driver_name);
 		return -1;
 	}
@@ -344,8 +340,7 @@ static int put_cell(struct cns_source *src, struct cns_odbc *o,
 				text);
 		else
 			len = cns_odbc_format_timestamp(
-				(const SQL_TIMESTAMP_STRUCT *)(const void *)
-					data,
+				(const SQL_TIMESTAMP_STRUCT *)(const void *)data,
 				text);
 		cns_chunk_set(chunk, row, i, text, len);
 		src->bytes_read += (int64_t)len;
@@ -394,8 +389,7 @@ static int put_cell(struct cns_source *src, struct cns_odbc *o,
 		break;
 	case CNS_ODBC_BIT:
 	case CNS_ODBC_DATE:
-	case CNS_ODBC_TIMESTAMP:
-		break;
+	case CNS_ODBC_TIMESTAMP: break;
 	}
 	src->bytes_read += (int64_t)len;
 	return 0;

@@ -35,28 +35,28 @@
 
 /* How a column travels from the driver into a chunk cell. */
 enum cns_odbc_fmt {
-	CNS_ODBC_TEXT,   /* SQL_C_CHAR: bytes as they come (UTF-8) */
-	CNS_ODBC_WTEXT,  /* SQL_C_WCHAR: UTF-16, converted to UTF-8 */
-	CNS_ODBC_BIT,    /* SQL_C_BIT: "t" or "f" */
-	CNS_ODBC_BINARY, /* SQL_C_BINARY: "\x" and hex digits (bytea) */
-	CNS_ODBC_DATE,   /* SQL_C_TYPE_DATE, written as psqlODBC would */
+	CNS_ODBC_TEXT,     /* SQL_C_CHAR: bytes as they come (UTF-8) */
+	CNS_ODBC_WTEXT,    /* SQL_C_WCHAR: UTF-16, converted to UTF-8 */
+	CNS_ODBC_BIT,      /* SQL_C_BIT: "t" or "f" */
+	CNS_ODBC_BINARY,   /* SQL_C_BINARY: "\x" and hex digits (bytea) */
+	CNS_ODBC_DATE,     /* SQL_C_TYPE_DATE, written as psqlODBC would */
 	CNS_ODBC_TIMESTAMP /* SQL_C_TYPE_TIMESTAMP, likewise */
 };
 
 /* Per-driver adjustments, found by the driver's file name
  * (SQLGetInfo SQL_DRIVER_NAME). */
 struct cns_odbc_quirks {
-	const char *match;     /* substring of the lower-case driver name */
+	const char *match; /* substring of the lower-case driver name */
 	const char *const *options; /* "Key=value" added unless the
 				      connection sets Key; "%F" in a
 				      value becomes the fetch size */
-	bool wide;             /* use the wide (UTF-16) API */
-	bool no_block_getdata; /* SQLSetPos + SQLGetData in a rowset is
+	bool wide;                  /* use the wide (UTF-16) API */
+	bool no_block_getdata;      /* SQLSetPos + SQLGetData in a rowset is
 				  unreliable even if advertised */
-	bool unsized_text;     /* declared text lengths are not enforced */
-	const char *quote;     /* identifier quote to use instead of the
+	bool unsized_text;          /* declared text lengths are not enforced */
+	const char *quote;          /* identifier quote to use instead of the
 				  driver's, or NULL */
-	bool native_datetime;  /* dates and timestamps are bound as their
+	bool native_datetime;       /* dates and timestamps are bound as their
 				  structs (see cns_odbc_plan_native) */
 };
 
@@ -65,57 +65,57 @@ struct cns_odbc_quirks {
 const struct cns_odbc_quirks *cns_odbc_quirks_for(const char *driver_name);
 
 struct cns_odbc_col {
-	char *name;           /* UTF-8, in src->arena */
-	SQLSMALLINT sqltype;  /* SQLDescribeCol */
+	char *name;          /* UTF-8, in src->arena */
+	SQLSMALLINT sqltype; /* SQLDescribeCol */
 	SQLULEN size;
 	SQLSMALLINT digits;
 	bool is_unsigned;
 	enum cns_odbc_fmt fmt;
-	SQLSMALLINT ctype;    /* SQL_C_... used to bind */
-	size_t cell;          /* bytes of one bound cell */
-	bool unbounded;       /* a value may not fit the cell */
-	unsigned char *buf;   /* array_size * cell, malloc'd */
-	SQLLEN *ind;          /* array_size indicators, malloc'd */
+	SQLSMALLINT ctype;  /* SQL_C_... used to bind */
+	size_t cell;        /* bytes of one bound cell */
+	bool unbounded;     /* a value may not fit the cell */
+	unsigned char *buf; /* array_size * cell, malloc'd */
+	SQLLEN *ind;        /* array_size indicators, malloc'd */
 };
 
 struct cns_odbc {
-	char what[160];            /* "source \"erp\"" for messages */
+	char what[160]; /* "source \"erp\"" for messages */
 	SQLHENV env;
 	SQLHDBC dbc;
-	SQLHSTMT stmt;             /* guarded by lock against cancel() */
-	SQLHSTMT count_stmt;       /* while counting rows; same guard */
-	pthread_mutex_t lock;      /* guards stmt's lifetime for cancel() */
+	SQLHSTMT stmt;        /* guarded by lock against cancel() */
+	SQLHSTMT count_stmt;  /* while counting rows; same guard */
+	pthread_mutex_t lock; /* guards stmt's lifetime for cancel() */
 	bool connected;
 	bool wide;
-	bool block_getdata;        /* SQLSetPos + SQLGetData trusted */
+	bool block_getdata; /* SQLSetPos + SQLGetData trusted */
 	const struct cns_odbc_quirks *quirks;
 	char driver_name[128];
 	char dbms[128];
-	char quote[8];             /* identifier quote, "" when none */
+	char quote[8]; /* identifier quote, "" when none */
 
-	char *password;            /* malloc'd, wiped and freed on close */
-	struct cns_buf conn;       /* connection string as sent (secret) */
-	struct cns_buf sql;        /* extraction query */
-	struct cns_buf plan;       /* describe_plan text */
+	char *password;      /* malloc'd, wiped and freed on close */
+	struct cns_buf conn; /* connection string as sent (secret) */
+	struct cns_buf sql;  /* extraction query */
+	struct cns_buf plan; /* describe_plan text */
 	int nparams;
-	const char **param_val;    /* per parameter: watermark text, or
+	const char **param_val; /* per parameter: watermark text, or
 				      NULL for SQL NULL */
-	char lookback_val[80];     /* the watermark minus the lookback */
-	struct cns_buf params;     /* parameter buffers (text or UTF-16) */
+	char lookback_val[80];  /* the watermark minus the lookback */
+	struct cns_buf params;  /* parameter buffers (text or UTF-16) */
 	SQLLEN *param_ind;
 
 	bool prepared, executed, eof;
 	int ncols;
 	struct cns_odbc_col *cols;
-	SQLULEN array;             /* rows per fetch actually in use */
-	SQLULEN nfetched;          /* rows in the current rowset */
-	SQLULEN rowpos;            /* next row of the rowset to deliver */
-	SQLUSMALLINT *status;      /* array row status */
-	long fetches;              /* SQLFetch calls, for tests */
+	SQLULEN array;        /* rows per fetch actually in use */
+	SQLULEN nfetched;     /* rows in the current rowset */
+	SQLULEN rowpos;       /* next row of the rowset to deliver */
+	SQLUSMALLINT *status; /* array row status */
+	long fetches;         /* SQLFetch calls, for tests */
 
-	unsigned char *piece;      /* CNS_ODBC_PIECE bytes for SQLGetData */
-	struct cns_buf longval;    /* a value read in pieces */
-	struct cns_buf conv;       /* UTF-8 of a UTF-16 value, hex, ... */
+	unsigned char *piece;   /* CNS_ODBC_PIECE bytes for SQLGetData */
+	struct cns_buf longval; /* a value read in pieces */
+	struct cns_buf conv;    /* UTF-8 of a UTF-16 value, hex, ... */
 };
 
 /* ---- odbc_sql.c: connection strings ---- */
@@ -130,8 +130,7 @@ bool cns_odbc_conn_get(const char *conn, const char *key, const char **val,
 void cns_odbc_conn_add(struct cns_buf *b, const char *key, const char *value);
 /* Appends conn to out with every PWD or Password value shown as "***" and,
  * when secret is non-empty, every occurrence of secret as well. */
-void cns_odbc_redact(const char *conn, const char *secret,
-		     struct cns_buf *out);
+void cns_odbc_redact(const char *conn, const char *secret, struct cns_buf *out);
 
 /* ---- odbc_sql.c: SQL text ---- */
 
@@ -147,9 +146,9 @@ struct cns_odbc_order {
 	const char *const *cols; /* ordering columns: incremental, then the
 				    tie-breaker key */
 	int n;
-	int notnull;   /* leading columns that get "IS NOT NULL" */
-	int nwm;       /* 0, or n: compare (cols) > (watermark) */
-	bool lookback; /* instead: cols[0] > one value (the watermark
+	int notnull;    /* leading columns that get "IS NOT NULL" */
+	int nwm;        /* 0, or n: compare (cols) > (watermark) */
+	bool lookback;  /* instead: cols[0] > one value (the watermark
 			  minus the lookback, computed by the caller) */
 	bool unordered; /* no ORDER BY: the query is only counted */
 };
@@ -227,9 +226,9 @@ enum cns_odbc_step {
  * the error code (CNS_E_TRANSIENT for connection loss and timeouts,
  * CNS_E_CANCELLED after cancel()) and a hint.  Never shows the password.
  * Always returns -1. */
-int cns_odbc_diag(struct cns_source *src, struct cns_odbc *o,
-		  SQLSMALLINT type, SQLHANDLE handle, enum cns_odbc_step step,
-		  const char *doing, struct cns_error *err);
+int cns_odbc_diag(struct cns_source *src, struct cns_odbc *o, SQLSMALLINT type,
+		  SQLHANDLE handle, enum cns_odbc_step step, const char *doing,
+		  struct cns_error *err);
 
 /* ---- odbc_fetch.c ---- */
 

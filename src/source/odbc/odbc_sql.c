@@ -26,29 +26,27 @@ _Static_assert(sizeof(SQLWCHAR) == 2, "unixODBC SQLWCHAR is UTF-16");
  * of a date or timestamp is printed from the struct it parsed the
  * server's text into, so binding the struct gives the same values for
  * less work (native_datetime). */
-static const char *const psql_options[] = {
-	"UseDeclareFetch=1", "Fetch=%F", "BoolsAsChar=0", NULL
-};
+static const char *const psql_options[] = { "UseDeclareFetch=1", "Fetch=%F",
+					    "BoolsAsChar=0", NULL };
 /* MariaDB Connector/ODBC: text in UTF-8 whatever the server's default;
  * NO_CACHE streams the result (3.1.17 and later; older versions ignore
  * it and hold the result in memory).  Its SQLSetPos ignores the row
  * number, so long values are read with one row per fetch. */
-static const char *const maria_options[] = {
-	"CHARSET=utf8mb4", "NO_CACHE=1", NULL
-};
+static const char *const maria_options[] = { "CHARSET=utf8mb4", "NO_CACHE=1",
+					     NULL };
 /* SQLite's driver reads the whole result into memory unless StepAPI is
  * on; declared lengths such as varchar(10) are not enforced by SQLite.
  * SQLite takes a "double-quoted" name that matches no column for a
  * string literal, so a misspelt column would silently become a constant:
  * names are quoted with backquotes, which are always identifiers. */
-static const char *const sqlite_options[] = {"StepAPI=1", NULL};
+static const char *const sqlite_options[] = { "StepAPI=1", NULL };
 
 static const struct cns_odbc_quirks quirks[] = {
-	{"psqlodbcw", psql_options, true, false, false, NULL, true},
-	{"psqlodbc", psql_options, false, false, false, NULL, true},
-	{"maodbc", maria_options, false, true, false, NULL, false},
-	{"sqlite3odbc", sqlite_options, false, false, true, "`", false},
-	{NULL, NULL, false, false, false, NULL, false}
+	{ "psqlodbcw", psql_options, true, false, false, NULL, true },
+	{ "psqlodbc", psql_options, false, false, false, NULL, true },
+	{ "maodbc", maria_options, false, true, false, NULL, false },
+	{ "sqlite3odbc", sqlite_options, false, false, true, "`", false },
+	{ NULL, NULL, false, false, false, NULL, false }
 };
 
 const struct cns_odbc_quirks *cns_odbc_quirks_for(const char *driver_name)
@@ -95,7 +93,7 @@ static void conn_get_token(const struct cns_conn_token *t, void *arg)
 bool cns_odbc_conn_get(const char *conn, const char *key, const char **val,
 		       size_t *len)
 {
-	struct conn_get g = {key, NULL, 0, false};
+	struct conn_get g = { key, NULL, 0, false };
 
 	cns_conn_scan(conn, CNS_CONN_ODBC, conn_get_token, &g);
 	if (g.found) {
@@ -132,8 +130,7 @@ void cns_odbc_conn_add(struct cns_buf *b, const char *key, const char *value)
 /* Driver messages are free text, not connection strings: the one
  * scrubber hides password pairs and every secret of the set, which from
  * now on holds this source's password too. */
-void cns_odbc_redact(const char *conn, const char *secret,
-		     struct cns_buf *out)
+void cns_odbc_redact(const char *conn, const char *secret, struct cns_buf *out)
 {
 	if (secret)
 		cns_secrets_add(secret, strlen(secret));
@@ -321,11 +318,11 @@ int cns_odbc_lookback(const char *wm, int64_t ms, char *out, size_t size)
 	}
 	tail = p;
 	days = days_from_civil(y, (int)mo, (int)d);
-	us = ((days * 24 + h) * 60 + mi) * 60000000LL + sec * 1000000LL +
-	     frac - ms * 1000;
+	us = ((days * 24 + h) * 60 + mi) * 60000000LL + sec * 1000000LL + frac -
+	     ms * 1000;
 	/* Floor division: the window opens at or before the wanted time. */
-	days = us >= 0 ? us / 86400000000LL : -((-us + 86400000000LL - 1) /
-						 86400000000LL);
+	days = us >= 0 ? us / 86400000000LL
+		       : -((-us + 86400000000LL - 1) / 86400000000LL);
 	us -= days * 86400000000LL;
 	civil_from_days(days, &y2, &m2, &d2);
 	if (!sep) {
@@ -382,7 +379,9 @@ void cns_odbc_split_table(const char *name, const char *quote, char *cat,
 	}
 	snprintf(cat, size, "%s", n == 3 ? parts[0] : "");
 	snprintf(schema, size, "%s",
-		 n == 3 ? parts[1] : n == 2 ? parts[0] : "");
+		 n == 3   ? parts[1]
+		 : n == 2 ? parts[0]
+			  : "");
 	snprintf(table, size, "%s", parts[n ? n - 1 : 0]);
 }
 
@@ -390,8 +389,7 @@ void cns_odbc_split_table(const char *name, const char *quote, char *cat,
 
 static bool is_binary_type(SQLSMALLINT t)
 {
-	return t == SQL_BINARY || t == SQL_VARBINARY ||
-	       t == SQL_LONGVARBINARY;
+	return t == SQL_BINARY || t == SQL_VARBINARY || t == SQL_LONGVARBINARY;
 }
 
 static bool is_interval_type(SQLSMALLINT t)
@@ -413,48 +411,24 @@ char *cns_odbc_type_name(struct cns_arena *arena, SQLSMALLINT t, SQLULEN size,
 						digits > 0 ? digits : 0);
 		name = "numeric";
 		break;
-	case SQL_TINYINT:
-		name = "smallint";
-		break;
-	case SQL_SMALLINT:
-		name = is_unsigned ? "integer" : "smallint";
-		break;
-	case SQL_INTEGER:
-		name = is_unsigned ? "bigint" : "integer";
-		break;
-	case SQL_BIGINT:
-		name = is_unsigned ? "numeric(20,0)" : "bigint";
-		break;
-	case SQL_REAL:
-		name = "real";
-		break;
+	case SQL_TINYINT: name = "smallint"; break;
+	case SQL_SMALLINT: name = is_unsigned ? "integer" : "smallint"; break;
+	case SQL_INTEGER: name = is_unsigned ? "bigint" : "integer"; break;
+	case SQL_BIGINT: name = is_unsigned ? "numeric(20,0)" : "bigint"; break;
+	case SQL_REAL: name = "real"; break;
 	case SQL_FLOAT:
-	case SQL_DOUBLE:
-		name = "double precision";
-		break;
-	case SQL_BIT:
-		name = "boolean";
-		break;
+	case SQL_DOUBLE: name = "double precision"; break;
+	case SQL_BIT: name = "boolean"; break;
 	case SQL_TYPE_DATE:
-	case SQL_DATE:
-		name = "date";
-		break;
+	case SQL_DATE: name = "date"; break;
 	case SQL_TYPE_TIME:
-	case SQL_TIME:
-		name = "time";
-		break;
+	case SQL_TIME: name = "time"; break;
 	case SQL_TYPE_TIMESTAMP:
-	case SQL_TIMESTAMP:
-		name = "timestamp";
-		break;
+	case SQL_TIMESTAMP: name = "timestamp"; break;
 	case SQL_BINARY:
 	case SQL_VARBINARY:
-	case SQL_LONGVARBINARY:
-		name = "bytea";
-		break;
-	case SQL_GUID:
-		name = "uuid";
-		break;
+	case SQL_LONGVARBINARY: name = "bytea"; break;
+	case SQL_GUID: name = "uuid"; break;
 	default:
 		if (is_interval_type(t))
 			name = "interval";
@@ -482,8 +456,7 @@ static bool is_ascii_type(SQLSMALLINT t)
 	case SQL_DATE:
 	case SQL_TIME:
 	case SQL_TIMESTAMP:
-	case SQL_GUID:
-		return true;
+	case SQL_GUID: return true;
 	}
 	return is_interval_type(t);
 }
@@ -495,18 +468,15 @@ static size_t needed_cell(const struct cns_odbc_col *c, bool unsized_text)
 	SQLULEN size = c->size;
 
 	switch (c->fmt) {
-	case CNS_ODBC_BIT:
-		return 1;
-	case CNS_ODBC_DATE:
-		return sizeof(SQL_DATE_STRUCT);
-	case CNS_ODBC_TIMESTAMP:
-		return sizeof(SQL_TIMESTAMP_STRUCT);
+	case CNS_ODBC_BIT: return 1;
+	case CNS_ODBC_DATE: return sizeof(SQL_DATE_STRUCT);
+	case CNS_ODBC_TIMESTAMP: return sizeof(SQL_TIMESTAMP_STRUCT);
 	case CNS_ODBC_BINARY:
-		return unsized_text || size == 0 || size > (1u << 24) ?
-			       0 : (size_t)size;
+		return unsized_text || size == 0 || size > (1u << 24)
+			       ? 0
+			       : (size_t)size;
 	case CNS_ODBC_WTEXT:
-	case CNS_ODBC_TEXT:
-		break;
+	case CNS_ODBC_TEXT: break;
 	}
 	switch (c->sqltype) {
 	case SQL_DECIMAL:
@@ -516,12 +486,10 @@ static size_t needed_cell(const struct cns_odbc_col *c, bool unsized_text)
 	case SQL_TINYINT:
 	case SQL_SMALLINT:
 	case SQL_INTEGER:
-	case SQL_BIGINT:
-		return 24;
+	case SQL_BIGINT: return 24;
 	case SQL_REAL:
 	case SQL_FLOAT:
-	case SQL_DOUBLE:
-		return 40;
+	case SQL_DOUBLE: return 40;
 	}
 	if (is_ascii_type(c->sqltype))
 		/* Dates, times, intervals, GUIDs: ISO text, with room for a
@@ -531,13 +499,13 @@ static size_t needed_cell(const struct cns_odbc_col *c, bool unsized_text)
 		return 0;
 	/* A character is up to 4 bytes of UTF-8 or 2 UTF-16 units; plus
 	 * the terminating NUL. */
-	return c->fmt == CNS_ODBC_WTEXT ?
-		       ((size_t)size * 2 + 1) * sizeof(SQLWCHAR) :
-		       (size_t)size * 4 + 1;
+	return c->fmt == CNS_ODBC_WTEXT
+		       ? ((size_t)size * 2 + 1) * sizeof(SQLWCHAR)
+		       : (size_t)size * 4 + 1;
 }
 
-void cns_odbc_plan_column(struct cns_odbc_col *c, bool wide,
-			  bool block_getdata, bool unsized_text)
+void cns_odbc_plan_column(struct cns_odbc_col *c, bool wide, bool block_getdata,
+			  bool unsized_text)
 {
 	size_t need, cap;
 
@@ -585,8 +553,7 @@ void cns_odbc_plan_native(struct cns_odbc_col *c)
 		c->ctype = SQL_C_TYPE_TIMESTAMP;
 		c->cell = sizeof(SQL_TIMESTAMP_STRUCT);
 		break;
-	default:
-		return;
+	default: return;
 	}
 	c->unbounded = false;
 }
