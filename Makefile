@@ -276,7 +276,8 @@ format:
 
 format-check:
 	@command -v clang-format >/dev/null || scripts/install-deps
-	clang-format --dry-run -Werror $(FORMAT_FILES)
+	@echo "clang-format --dry-run -Werror ($(words $(FORMAT_FILES)) files)"
+	@clang-format --dry-run -Werror $(FORMAT_FILES)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
