@@ -12,6 +12,8 @@
 #    the target is exactly as before; submitted again, the same plan is
 #    resumed and the target equals, row for row, that of the job without
 #    shards.
+#  - A full load whose snapshots `shard --plan --hold` keeps open: submit
+#    resumes that plan and every shard reads in the held snapshot.
 set -u
 . "$ROOT/tests/integration/lib.sh"
 cd "$TMPDIR_T" || exit 1
@@ -222,4 +224,37 @@ for mode in append upsert replace; do
 		"^$run  [0-9T:Z-]+  merged  $n/$n  [0-9]+  -\$" \
 		"$mode: history shows the run merged, every shard done"
 done
+
+# ---- a full load, its snapshots held by hand while Slurm reads ----
+# Without the hold, finalize reads a full-load source again itself; with
+# `shard --plan --hold` kept running, submit resumes that plan and every
+# shard reads in the snapshot it exported.
+reset_source
+write_job ref_hold.conf ref_hold ref_hold upsert
+"$CNS" run ref_hold.conf
+ok $? "hold: the reference run (no shards) succeeds"
+write_job sh_hold.conf sh_hold sh_hold upsert "shards = 3" "split_by = grp"
+"$CNS" shard sh_hold.conf --plan --hold > hold.out 2> hold.err &
+holder=$!
+for ((i = 0; i < 300; i++)); do [ -s hold.out ] && break; sleep 0.1; done
+read -r hrun hn < hold.out
+like "$hrun:$hn" '^.+:[0-9]+$' "hold: the holder prints its run and shards"
+out=$("$CNS" submit sh_hold.conf --slurm -o "$T/sh_hold-%A_%a.out" 2>&1)
+ok $? "hold: submit exits 0"
+like "$out" "^run $hrun shards $hn" "hold: submit resumes the held plan"
+arr=$(printf '%s\n' "$out" | sed -n 's/^shards \([0-9]*\)$/\1/p')
+fin=$(printf '%s\n' "$out" | sed -n 's/^finalize \([0-9]*\)$/\1/p')
+slurm_wait 180 "$arr" "$fin"
+ok $? "hold: the array and finalize end"
+is "$(slurm_state "$fin")" COMPLETED "hold: finalize merges the run"
+is "$(q dst_sub "SELECT count(*) FROM consolidate.shards WHERE run_id = '$hrun'
+	AND snapshot IS NOT NULL AND read_snapshot = snapshot")" "$hn" \
+	"hold: every shard read in the held snapshot"
+is "$(digest sh_hold)" "$(digest ref_hold)" \
+	"hold: the sharded target equals the unsharded one, row for row"
+for ((i = 0; i < 100; i++)); do kill -0 "$holder" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$holder" 2>/dev/null
+ok $((!$?)) "hold: the holder ends once the run is merged"
+kill "$holder" 2>/dev/null
+wait "$holder"
 done_testing
