@@ -23,7 +23,7 @@ BUILD   ?= build
 SAN     ?=
 
 CC      ?= cc
-PKGS    := libpq odbc zlib libcrypto libcurl
+PKGS    := libpq odbc zlib libcrypto libcurl jansson
 INSTALL_DEPS ?= scripts/install-deps
 
 # The compiler and linker flags come from pkg-config, which knows the

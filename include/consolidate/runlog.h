@@ -181,9 +181,29 @@ bool cns_runlog_marker_alive(const struct cns_run_marker *m,
 int cns_runlog_find(const struct cns_job_conf *job, const char *which,
 		    char *path, size_t size, struct cns_error *err);
 
-/* Appends s[0..n) to b as a JSON string literal, quotes included.
- * Control characters are escaped; bytes that are not UTF-8 become U+FFFD,
- * so the output is always valid JSON. */
+/* ---- JSON out, through jansson ---- */
+
+struct json_t;
+
+/* A JSON string (a new jansson reference) of s[0..n).  Bytes that are
+ * not UTF-8 become U+FFFD, which jansson would refuse, so the result is
+ * never NULL and always dumps as valid JSON.  cns_json_ctext: the same
+ * for a NUL-terminated string, JSON null when s is NULL. */
+struct json_t *cns_json_text(const char *s, size_t n);
+struct json_t *cns_json_ctext(const char *s);
+/* v itself, or abort when it is NULL (jansson's only failure on
+ * building a value is memory). */
+struct json_t *cns_json_checked(struct json_t *v);
+/* Sets obj[key] = v, taking v's reference; a key that is not UTF-8 is
+ * repaired like a value. */
+void cns_json_set(struct json_t *obj, const char *key, struct json_t *v);
+/* Appends v as compact JSON, members in the order they were set, reals
+ * with at most 15 significant digits. */
+void cns_json_dump(const struct json_t *v, struct cns_buf *b);
+
+/* Appends s[0..n) to b as a JSON string literal, quotes included, as
+ * jansson writes it (control characters escaped, bytes that are not
+ * UTF-8 as U+FFFD): the log's JSON lines, written piece by piece. */
 void cns_json_add_str(struct cns_buf *b, const char *s, size_t n);
 /* The same for a NUL-terminated string; "null" when s is NULL. */
 void cns_json_add_cstr(struct cns_buf *b, const char *s);

@@ -1,10 +1,7 @@
 /*
  * runlog_internal.h - what the run log, the rejects file and the commands
- * that read them back share inside the library: JSON text in and out, UTC
- * timestamps.
- *
- * The JSON reader is deliberately small: it reads what runs.jsonl, the
- * "running" marker and the log's JSON lines hold, nothing more exotic.
+ * that read them back share inside the library: JSON text in (jansson,
+ * with small accessors that copy into an arena), UTC timestamps.
  */
 #ifndef CONSOLIDATE_RUNLOG_INTERNAL_H
 #define CONSOLIDATE_RUNLOG_INTERNAL_H
@@ -17,54 +14,28 @@
 #include <limits.h>
 #include <pthread.h>
 
+#include <jansson.h>
+
 #include "consolidate/config.h"
 #include "consolidate/fs.h"
 #include "consolidate/runlog.h"
 #include "consolidate/secrets.h"
 #include "consolidate/util.h"
 
-/* ---- JSON in ---- */
+/* ---- JSON (jansson) ---- */
 
-enum cns_json_type {
-	CNS_JSON_NULL,
-	CNS_JSON_BOOL,
-	CNS_JSON_NUMBER,
-	CNS_JSON_STRING,
-	CNS_JSON_ARRAY,
-	CNS_JSON_OBJECT
-};
-
-struct cns_json {
-	enum cns_json_type type;
-	const char *key;        /* member name inside an object, else NULL */
-	const char *str;        /* string: decoded text; number: as written */
-	size_t len;             /* length of str */
-	double num;             /* number */
-	bool b;                 /* bool */
-	struct cns_json *child; /* array or object: first element */
-	struct cns_json *next;  /* next sibling */
-	/* Where the value starts and ends in the parsed text, so that a
-	 * sub-document can be copied out as written. */
-	const char *start, *end;
-};
-
-/* Parses one JSON value (surrounded by blanks at most) from text[0..len).
- * Every node and string lives in arena a.  Returns the root, or NULL when
- * the text is not valid JSON or nests deeper than 64 levels. */
-struct cns_json *cns_json_parse(struct cns_arena *a, const char *text,
-				size_t len);
-/* The member `key` of an object, or NULL (also when obj is not an
- * object). */
-const struct cns_json *cns_json_get(const struct cns_json *obj,
-				    const char *key);
-/* The member's string, or NULL when it is missing or not a string. */
-const char *cns_json_get_str(const struct cns_json *obj, const char *key);
-/* The member's number as an integer, or def when it is missing or not a
- * number. */
-int64_t cns_json_get_int(const struct cns_json *obj, const char *key,
-			 int64_t def);
-double cns_json_get_num(const struct cns_json *obj, const char *key,
-			double def);
+/* Parses one JSON value (blanks around it allowed) from text[0..len).
+ * Returns a new reference, or NULL when the text is not valid JSON
+ * (truncated, not UTF-8, an integer beyond 64 bits ...). */
+json_t *cns_json_load(const char *text, size_t len);
+/* The member's string copied into arena a, or NULL when it is missing or
+ * not a string (also when obj is not an object). */
+const char *cns_json_str(struct cns_arena *a, const json_t *obj,
+			 const char *key);
+/* The member's number as an integer (a fraction cut off), or def when it
+ * is missing or not a number. */
+int64_t cns_json_int(const json_t *obj, const char *key, int64_t def);
+double cns_json_num(const json_t *obj, const char *key, double def);
 
 /* ---- time ---- */
 

@@ -35,62 +35,70 @@ char *cns_runlog_dir(const struct cns_job_conf *job, char *buf, size_t size)
 
 /* ---- runs.jsonl ---- */
 
-static int64_t time_member(const struct cns_json *o, const char *key)
+static int64_t time_member(const json_t *o, const char *key)
 {
-	const char *s = cns_json_get_str(o, key);
+	const json_t *m = json_object_get(o, key);
 	int64_t us;
 
-	return s && cns_runlog_parse_iso(s, &us) == 0 ? us : -1;
+	if (!json_is_string(m) ||
+	    cns_runlog_parse_iso(json_string_value(m), &us) < 0)
+		return -1;
+	return us;
 }
 
 static bool parse_entry(struct cns_arena *a, const char *line, size_t len,
 			struct cns_run_entry *e)
 {
-	const struct cns_json *o = cns_json_parse(a, line, len), *srcs;
-	int n = 0;
+	json_t *o = cns_json_load(line, len);
+	json_t *srcs, *s;
+	const char *name;
+	bool ok = false;
+	int n;
 
-	if (!o || o->type != CNS_JSON_OBJECT)
-		return false;
+	if (!json_is_object(o))
+		goto out;
 	memset(e, 0, sizeof(*e));
-	e->run_id = cns_json_get_str(o, "run_id");
-	e->status = cns_json_get_str(o, "status");
+	e->run_id = cns_json_str(a, o, "run_id");
+	e->status = cns_json_str(a, o, "status");
 	if (!e->run_id || !e->status)
-		return false;
-	e->job = cns_json_get_str(o, "job");
-	e->kind = cns_json_get_str(o, "kind");
-	e->host = cns_json_get_str(o, "host");
-	e->error = cns_json_get_str(o, "error");
-	e->log = cns_json_get_str(o, "log");
-	e->pid = (long)cns_json_get_int(o, "pid", 0);
+		goto out;
+	ok = true;
+	e->job = cns_json_str(a, o, "job");
+	e->kind = cns_json_str(a, o, "kind");
+	e->host = cns_json_str(a, o, "host");
+	e->error = cns_json_str(a, o, "error");
+	e->log = cns_json_str(a, o, "log");
+	e->pid = (long)cns_json_int(o, "pid", 0);
 	e->started_us = time_member(o, "start");
 	e->ended_us = time_member(o, "end");
-	e->duration_s = cns_json_get_num(o, "duration_s", -1);
-	e->exit_code = (int)cns_json_get_int(o, "exit_code", -1);
+	e->duration_s = cns_json_num(o, "duration_s", -1);
+	e->exit_code = (int)cns_json_int(o, "exit_code", -1);
 	e->line = cns_arena_strndup(a, line, len);
-	srcs = cns_json_get(o, "sources");
-	if (!srcs || srcs->type != CNS_JSON_OBJECT)
-		return true;
-	for (const struct cns_json *s = srcs->child; s; s = s->next)
-		n++;
+	srcs = json_object_get(o, "sources");
+	if (!json_is_object(srcs))
+		goto out;
+	n = (int)json_object_size(srcs);
 	e->sources =
 		cns_arena_zalloc(a, (size_t)(n ? n : 1) * sizeof(*e->sources));
-	for (const struct cns_json *s = srcs->child; s; s = s->next) {
+	json_object_foreach (srcs, name, s) {
 		struct cns_run_source_entry *se = &e->sources[e->nsources++];
 
-		se->name = s->key;
-		se->status = cns_json_get_str(s, "status");
+		se->name = cns_arena_strdup(a, name);
+		se->status = cns_json_str(a, s, "status");
 		if (!se->status)
 			se->status = "?";
-		se->read = cns_json_get_int(s, "read", 0);
-		se->filtered = cns_json_get_int(s, "filtered", 0);
-		se->rejected = cns_json_get_int(s, "rejected", 0);
-		se->loaded = cns_json_get_int(s, "loaded", 0);
-		se->written = cns_json_get_int(s, "written", 0);
-		se->chunks = cns_json_get_int(s, "chunks", 0);
-		se->bytes = cns_json_get_int(s, "bytes", 0);
-		se->seconds = cns_json_get_num(s, "seconds", -1);
+		se->read = cns_json_int(s, "read", 0);
+		se->filtered = cns_json_int(s, "filtered", 0);
+		se->rejected = cns_json_int(s, "rejected", 0);
+		se->loaded = cns_json_int(s, "loaded", 0);
+		se->written = cns_json_int(s, "written", 0);
+		se->chunks = cns_json_int(s, "chunks", 0);
+		se->bytes = cns_json_int(s, "bytes", 0);
+		se->seconds = cns_json_num(s, "seconds", -1);
 	}
-	return true;
+out:
+	json_decref(o);
+	return ok;
 }
 
 /* Reads the whole file (its tail past RUNS_READ_MAX) into b. */
@@ -229,7 +237,7 @@ int cns_runlog_marker(const struct cns_job_conf *job, struct cns_run_marker *m,
 {
 	char dir[4096], path[4200], text[4096];
 	struct cns_arena a;
-	const struct cns_json *o;
+	json_t *o;
 	const char *s;
 	size_t n;
 	FILE *f;
@@ -249,21 +257,22 @@ int cns_runlog_marker(const struct cns_job_conf *job, struct cns_run_marker *m,
 	fclose(f);
 	text[n] = '\0';
 	cns_arena_init(&a, 4096);
-	o = cns_json_parse(&a, text, n);
-	s = cns_json_get_str(o, "run_id");
+	o = cns_json_load(text, n);
+	s = cns_json_str(&a, o, "run_id");
 	if (!s) {
 		rc = cns_error_set(err, CNS_E_IO,
 				   "the run marker \"%s\" is damaged", path);
 		goto out;
 	}
 	snprintf(m->run_id, sizeof(m->run_id), "%s", s);
-	if ((s = cns_json_get_str(o, "host")) != NULL)
+	if ((s = cns_json_str(&a, o, "host")) != NULL)
 		snprintf(m->host, sizeof(m->host), "%s", s);
-	if ((s = cns_json_get_str(o, "log")) != NULL)
+	if ((s = cns_json_str(&a, o, "log")) != NULL)
 		snprintf(m->log, sizeof(m->log), "%s", s);
-	m->pid = (long)cns_json_get_int(o, "pid", 0);
-	m->started_us = cns_json_get_int(o, "started_us", 0);
+	m->pid = (long)cns_json_int(o, "pid", 0);
+	m->started_us = cns_json_int(o, "started_us", 0);
 out:
+	json_decref(o);
 	cns_arena_release(&a);
 	return rc;
 }

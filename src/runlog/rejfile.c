@@ -47,33 +47,41 @@ static const char *or_null(const char *s)
 static bool read_values(struct reader *r, struct cns_rejected_row *row)
 {
 	struct cns_arena *a = &r->f->arena;
-	const struct cns_json *o, *m;
-	int n = 0, k = 0;
+	json_t *o, *m;
+	const char *key;
+	bool ok = false;
+	int n, k = 0;
 
 	row->nvalues = -1;
 	if (r->flen[5] == 0)
 		return true;
-	o = cns_json_parse(a, r->field[5], r->flen[5]);
-	if (!o || o->type != CNS_JSON_OBJECT)
-		return false;
-	for (m = o->child; m; m = m->next)
-		n++;
+	o = cns_json_load(r->field[5], r->flen[5]);
+	if (!json_is_object(o))
+		goto out;
+	n = (int)json_object_size(o);
 	row->names = cns_arena_zalloc(a, sizeof(char *) * (size_t)(n + 1));
 	row->values =
 		cns_arena_zalloc(a, sizeof(*row->values) * (size_t)(n + 1));
-	for (m = o->child; m; m = m->next, k++) {
-		row->names[k] = m->key;
-		if (m->type == CNS_JSON_NULL) {
+	json_object_foreach (o, key, m) {
+		row->names[k] = cns_arena_strdup(a, key);
+		if (json_is_null(m)) {
 			row->values[k].null = true;
-		} else if (m->type == CNS_JSON_STRING) {
-			row->values[k].data = m->str;
-			row->values[k].len = (uint32_t)m->len;
+		} else if (json_is_string(m)) {
+			size_t len = json_string_length(m);
+
+			row->values[k].data =
+				cns_arena_strndup(a, json_string_value(m), len);
+			row->values[k].len = (uint32_t)len;
 		} else {
-			return false;
+			goto out;
 		}
+		k++;
 	}
 	row->nvalues = n;
-	return true;
+	ok = true;
+out:
+	json_decref(o);
+	return ok;
 }
 
 static void on_record(int c, void *ctx)

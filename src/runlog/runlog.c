@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -531,30 +532,24 @@ static bool run_recorded(const struct cns_job_conf *job, const char *run_id)
 	return found;
 }
 
-static void add_seconds(struct cns_buf *b, double s)
+/* Seconds to the millisecond, or null when unknown. */
+static json_t *seconds_json(double s)
 {
 	if (s < 0)
-		cns_buf_adds(b, "null");
-	else
-		cns_buf_printf(b, "%.3f", s);
+		return json_null();
+	return json_real(round(s * 1000) / 1000);
 }
 
-/* Appends a watermark as given: a JSON value when it is one, else as a
- * string, so that a malformed watermark never breaks the record. */
-static void add_watermark(struct cns_buf *b, const char *wm)
+/* A watermark as given: a JSON value when it is one, else as a string,
+ * so that a malformed watermark never breaks the record. */
+static json_t *watermark_json(const char *wm)
 {
-	struct cns_arena a;
+	json_t *v;
 
-	if (!wm) {
-		cns_buf_adds(b, "null");
-		return;
-	}
-	cns_arena_init(&a, 1024);
-	if (cns_json_parse(&a, wm, strlen(wm)))
-		cns_buf_adds(b, wm);
-	else
-		cns_json_add_cstr(b, wm);
-	cns_arena_release(&a);
+	if (!wm)
+		return json_null();
+	v = json_loads(wm, JSON_DECODE_ANY, NULL);
+	return v ? v : cns_json_ctext(wm);
 }
 
 /* A record filled in with defaults: what the caller left zero. */
@@ -577,86 +572,83 @@ double cns_source_seconds(const struct cns_source_stats *s)
 	return (double)(s->finished_ms - s->started_ms) / 1000.0;
 }
 
+/* The record as one line of runs.jsonl (without the newline), appended
+ * to b.  Members in this order, as every version wrote them. */
 static void build_record(const struct record *r, struct cns_buf *b)
 {
+	json_t *o = cns_json_checked(json_object()), *srcs;
 	char ts[40];
 
-	cns_buf_adds(b, "{\"run_id\":");
-	cns_json_add_cstr(b, r->run_id);
-	cns_buf_adds(b, ",\"job\":");
-	cns_json_add_cstr(b, r->job);
-	if (r->kind) {
-		cns_buf_adds(b, ",\"kind\":");
-		cns_json_add_cstr(b, r->kind);
-	}
-	cns_buf_adds(b, ",\"host\":");
-	cns_json_add_cstr(b, r->host);
-	cns_buf_printf(b, ",\"pid\":%ld,\"start\":", r->pid);
-	cns_json_add_cstr(b,
-			  cns_runlog_iso(r->started_us, true, ts, sizeof(ts)));
-	cns_buf_adds(b, ",\"end\":");
+	cns_json_set(o, "run_id", cns_json_ctext(r->run_id));
+	cns_json_set(o, "job", cns_json_ctext(r->job));
+	if (r->kind)
+		cns_json_set(o, "kind", cns_json_ctext(r->kind));
+	cns_json_set(o, "host", cns_json_ctext(r->host));
+	cns_json_set(o, "pid", json_integer(r->pid));
+	cns_json_set(o, "start",
+		     cns_json_ctext(cns_runlog_iso(r->started_us, true, ts,
+						   sizeof(ts))));
 	if (r->ended_us >= 0) {
-		cns_json_add_cstr(b, cns_runlog_iso(r->ended_us, true, ts,
-						    sizeof(ts)));
-		cns_buf_adds(b, ",\"duration_s\":");
-		add_seconds(b, r->ended_us > r->started_us
-				       ? (double)(r->ended_us - r->started_us) /
-						 1e6
-				       : 0);
+		cns_json_set(o, "end",
+			     cns_json_ctext(cns_runlog_iso(r->ended_us, true,
+							   ts, sizeof(ts))));
+		cns_json_set(o, "duration_s",
+			     seconds_json(r->ended_us > r->started_us
+						  ? (double)(r->ended_us -
+							     r->started_us) /
+							    1e6
+						  : 0));
 	} else {
-		cns_buf_adds(b, "null,\"duration_s\":null");
+		cns_json_set(o, "end", json_null());
+		cns_json_set(o, "duration_s", json_null());
 	}
-	cns_buf_adds(b, ",\"status\":");
-	cns_json_add_cstr(b, r->status);
-	if (r->exit_code >= 0)
-		cns_buf_printf(b, ",\"exit_code\":%d", r->exit_code);
-	else
-		cns_buf_adds(b, ",\"exit_code\":null");
-	cns_buf_adds(b, ",\"sources\":{");
+	cns_json_set(o, "status", cns_json_ctext(r->status));
+	cns_json_set(o, "exit_code",
+		     r->exit_code >= 0 ? json_integer(r->exit_code)
+				       : json_null());
+	srcs = cns_json_checked(json_object());
 	for (int i = 0; i < r->nsources && r->sources; i++) {
 		const struct cns_source_stats *s = &r->sources[i];
+		json_t *so = cns_json_checked(json_object());
 
-		if (i)
-			cns_buf_addc(b, ',');
-		cns_json_add_cstr(b, s->name ? s->name : "?");
-		cns_buf_adds(b, ":{\"status\":");
-		cns_json_add_cstr(b, source_state_name(s->state));
-		cns_buf_printf(b,
-			       ",\"read\":%lld,\"filtered\":%lld,"
-			       "\"rejected\":%lld,\"loaded\":%lld,"
-			       "\"written\":%lld,\"chunks\":%lld,"
-			       "\"bytes\":%lld,\"seconds\":",
-			       (long long)s->read, (long long)s->filtered,
-			       (long long)s->rejected, (long long)s->loaded,
-			       (long long)s->written, (long long)s->chunks,
-			       (long long)s->bytes);
-		add_seconds(b, cns_source_seconds(s));
-		cns_buf_adds(b, ",\"watermark_before\":");
-		add_watermark(b, r->wm_before ? r->wm_before[i] : NULL);
-		cns_buf_adds(b, ",\"watermark_after\":");
-		add_watermark(b, r->wm_after ? r->wm_after[i] : NULL);
-		cns_buf_addc(b, '}');
+		cns_json_set(so, "status",
+			     cns_json_ctext(source_state_name(s->state)));
+		cns_json_set(so, "read", json_integer(s->read));
+		cns_json_set(so, "filtered", json_integer(s->filtered));
+		cns_json_set(so, "rejected", json_integer(s->rejected));
+		cns_json_set(so, "loaded", json_integer(s->loaded));
+		cns_json_set(so, "written", json_integer(s->written));
+		cns_json_set(so, "chunks", json_integer(s->chunks));
+		cns_json_set(so, "bytes", json_integer(s->bytes));
+		cns_json_set(so, "seconds",
+			     seconds_json(cns_source_seconds(s)));
+		cns_json_set(so, "watermark_before",
+			     watermark_json(r->wm_before ? r->wm_before[i]
+							 : NULL));
+		cns_json_set(so, "watermark_after",
+			     watermark_json(r->wm_after ? r->wm_after[i]
+							: NULL));
+		cns_json_set(srcs, s->name ? s->name : "?", so);
 	}
-	cns_buf_adds(b, "},\"error\":");
+	cns_json_set(o, "sources", srcs);
 	if (r->error) {
 		struct cns_buf e;
 
 		cns_buf_init(&e);
 		cns_secrets_scrub(r->error, &e);
-		cns_json_add_str(b, e.data, e.len);
+		cns_json_set(o, "error", cns_json_text(e.data, e.len));
 		cns_buf_release(&e);
 	} else {
-		cns_buf_adds(b, "null");
+		cns_json_set(o, "error", json_null());
 	}
-	cns_buf_adds(b, ",\"file\":");
-	cns_json_add_cstr(b, r->file);
-	cns_buf_adds(b, ",\"log\":");
-	cns_json_add_cstr(b, r->log);
-	if (r->rejects_file) {
-		cns_buf_adds(b, ",\"rejects_file\":");
-		cns_json_add_cstr(b, r->rejects_file);
-	}
-	cns_buf_adds(b, ",\"version\":\"" CNS_VERSION "\"}");
+	cns_json_set(o, "file", cns_json_ctext(r->file));
+	cns_json_set(o, "log", cns_json_ctext(r->log));
+	if (r->rejects_file)
+		cns_json_set(o, "rejects_file",
+			     cns_json_ctext(r->rejects_file));
+	cns_json_set(o, "version", cns_json_ctext(CNS_VERSION));
+	cns_json_dump(o, b);
+	json_decref(o);
 }
 
 /* ---- the "running" marker ---- */
@@ -664,22 +656,23 @@ static void build_record(const struct record *r, struct cns_buf *b)
 static int write_marker(const struct cns_runlog *l)
 {
 	char path[PATH_MAX + 512], ts[40];
+	json_t *o = cns_json_checked(json_object());
 	struct cns_buf b;
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/running", l->dir);
+	cns_json_set(o, "run_id", cns_json_ctext(l->run_id));
+	cns_json_set(o, "pid", json_integer(getpid()));
+	cns_json_set(o, "host", cns_json_ctext(l->host));
+	cns_json_set(o, "start",
+		     cns_json_ctext(cns_runlog_iso(l->started_us, true, ts,
+						   sizeof(ts))));
+	cns_json_set(o, "started_us", json_integer(l->started_us));
+	cns_json_set(o, "log", cns_json_ctext(l->name));
 	cns_buf_init(&b);
-	cns_buf_adds(&b, "{\"run_id\":");
-	cns_json_add_cstr(&b, l->run_id);
-	cns_buf_printf(&b, ",\"pid\":%ld,\"host\":", (long)getpid());
-	cns_json_add_cstr(&b, l->host);
-	cns_buf_adds(&b, ",\"start\":");
-	cns_json_add_cstr(&b,
-			  cns_runlog_iso(l->started_us, true, ts, sizeof(ts)));
-	cns_buf_printf(
-		&b, ",\"started_us\":%lld,\"log\":", (long long)l->started_us);
-	cns_json_add_cstr(&b, l->name);
-	cns_buf_adds(&b, "}\n");
+	cns_json_dump(o, &b);
+	json_decref(o);
+	cns_buf_addc(&b, '\n');
 	rc = cns_write_atomic(path, b.data, b.len, 0640);
 	cns_buf_release(&b);
 	return rc;

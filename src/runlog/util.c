@@ -1,7 +1,12 @@
 /*
  * runlog_util.c - the plumbing under the run log and the rejects file:
- * JSON strings out, a small JSON reader for runs.jsonl and the marker,
- * UTC timestamps and atomic file replacement.
+ * JSON in and out through jansson, UTC timestamps and atomic file
+ * replacement.
+ *
+ * What stays here by hand is only what jansson lacks: it refuses text
+ * that is not UTF-8, and what we write (a row's values, an error from a
+ * driver) may not be, so such bytes become U+FFFD before jansson sees
+ * them.
  */
 #include "consolidate/testhook.h"
 #include "internal.h"
@@ -55,51 +60,91 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
 	return len;
 }
 
-void cns_json_add_str(struct cns_buf *b, const char *str, size_t n)
+/* Length of the valid UTF-8 text at the start of s[0..n). */
+static size_t utf8_prefix(const unsigned char *s, size_t n)
+{
+	size_t i = 0, len;
+
+	while (i < n && (len = utf8_seq(s + i, n - i)) > 0)
+		i += len;
+	return i;
+}
+
+json_t *cns_json_text(const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0;
+	struct cns_buf b;
+	json_t *v;
+	size_t i = utf8_prefix(s, n), len;
 
-	cns_buf_reserve(b, n + 2);
-	cns_buf_addc(b, '"');
+	/* Nearly always valid: checked once, handed over as it is. */
+	if (i == n)
+		return cns_json_checked(json_stringn_nocheck(str, n));
+	cns_buf_init(&b);
+	cns_buf_add(&b, s, i);
 	while (i < n) {
-		unsigned char c = s[i];
-		size_t run = i;
-
-		/* Copy the longest stretch that needs no escape at once. */
-		while (run < n && s[run] >= 0x20 && s[run] < 0x80 &&
-		       s[run] != '"' && s[run] != '\\')
-			run++;
-		if (run > i) {
-			cns_buf_add(b, s + i, run - i);
-			i = run;
-			continue;
+		len = utf8_seq(s + i, n - i);
+		if (len == 0) {
+			cns_buf_adds(&b, "\xEF\xBF\xBD"); /* U+FFFD */
+			i++;
+		} else {
+			cns_buf_add(&b, s + i, len);
+			i += len;
 		}
-		switch (c) {
-		case '"': cns_buf_adds(b, "\\\""); break;
-		case '\\': cns_buf_adds(b, "\\\\"); break;
-		case '\n': cns_buf_adds(b, "\\n"); break;
-		case '\r': cns_buf_adds(b, "\\r"); break;
-		case '\t': cns_buf_adds(b, "\\t"); break;
-		default:
-			if (c < 0x20) {
-				cns_buf_printf(b, "\\u%04x", c);
-			} else {
-				size_t len = utf8_seq(s + i, n - i);
-
-				if (len == 0) {
-					cns_buf_adds(b, "\\ufffd");
-				} else {
-					cns_buf_add(b, s + i, len);
-					i += len;
-					continue;
-				}
-			}
-			break;
-		}
-		i++;
 	}
-	cns_buf_addc(b, '"');
+	v = cns_json_checked(json_stringn_nocheck(b.data, b.len));
+	cns_buf_release(&b);
+	return v;
+}
+
+json_t *cns_json_ctext(const char *s)
+{
+	return s ? cns_json_text(s, strlen(s)) : cns_json_checked(json_null());
+}
+
+json_t *cns_json_checked(json_t *v)
+{
+	if (!v) {
+		fprintf(stderr, "consolidate: out of memory\n");
+		abort();
+	}
+	return v;
+}
+
+void cns_json_set(json_t *obj, const char *key, json_t *v)
+{
+	size_t n = strlen(key);
+	json_t *k;
+
+	if (utf8_prefix((const unsigned char *)key, n) == n) {
+		json_object_set_new_nocheck(obj, key, cns_json_checked(v));
+		return;
+	}
+	/* A key that is not UTF-8 is repaired like a value. */
+	k = cns_json_text(key, n);
+	json_object_set_new_nocheck(obj, json_string_value(k),
+				    cns_json_checked(v));
+	json_decref(k);
+}
+
+void cns_json_dump(const json_t *v, struct cns_buf *b)
+{
+	size_t flags = JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY |
+		       JSON_REAL_PRECISION(15);
+	size_t n = json_dumpb(v, NULL, 0, flags);
+
+	cns_buf_reserve(b, n + 1);
+	json_dumpb(v, b->data + b->len, n, flags);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+void cns_json_add_str(struct cns_buf *b, const char *s, size_t n)
+{
+	json_t *v = cns_json_text(s, n);
+
+	cns_json_dump(v, b);
+	json_decref(v);
 }
 
 void cns_json_add_cstr(struct cns_buf *b, const char *s)
@@ -112,325 +157,46 @@ void cns_json_add_cstr(struct cns_buf *b, const char *s)
 
 /* ---- JSON in ---- */
 
-struct jparser {
-	struct cns_arena *a;
-	const char *p, *end;
-	int depth;
-};
-
-static void skip_ws(struct jparser *j)
+json_t *cns_json_load(const char *text, size_t len)
 {
-	while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' ||
-				 *j->p == '\n' || *j->p == '\r'))
-		j->p++;
+	/* \u0000 is allowed as the earlier reader allowed it: a string
+	 * holding one is read up to it. */
+	return json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
 }
 
-static int hex4(const char *p, const char *end, uint32_t *v)
+const char *cns_json_str(struct cns_arena *a, const json_t *obj,
+			 const char *key)
 {
-	*v = 0;
-	if (end - p < 4)
-		return -1;
-	for (int i = 0; i < 4; i++) {
-		int c = p[i], d;
+	const json_t *m = json_object_get(obj, key);
 
-		if (c >= '0' && c <= '9')
-			d = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			d = c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			d = c - 'A' + 10;
-		else
-			return -1;
-		*v = (*v << 4) | (uint32_t)d;
-	}
-	return 0;
-}
-
-static void put_utf8(struct cns_buf *b, uint32_t cp)
-{
-	char u[4];
-
-	if (cp < 0x80) {
-		cns_buf_addc(b, (char)cp);
-	} else if (cp < 0x800) {
-		u[0] = (char)(0xC0 | (cp >> 6));
-		u[1] = (char)(0x80 | (cp & 0x3F));
-		cns_buf_add(b, u, 2);
-	} else if (cp < 0x10000) {
-		u[0] = (char)(0xE0 | (cp >> 12));
-		u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		u[2] = (char)(0x80 | (cp & 0x3F));
-		cns_buf_add(b, u, 3);
-	} else {
-		u[0] = (char)(0xF0 | (cp >> 18));
-		u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-		u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		u[3] = (char)(0x80 | (cp & 0x3F));
-		cns_buf_add(b, u, 4);
-	}
-}
-
-/* Reads a string literal at j->p (on the opening quote) into the arena. */
-static const char *jstring(struct jparser *j, size_t *len)
-{
-	struct cns_buf b;
-	const char *out;
-
-	j->p++;
-	cns_buf_init(&b);
-	cns_buf_add(&b, "", 0);
-	while (j->p < j->end && *j->p != '"') {
-		unsigned char c = (unsigned char)*j->p;
-
-		if (c < 0x20)
-			goto bad;
-		if (c != '\\') {
-			cns_buf_addc(&b, (char)c);
-			j->p++;
-			continue;
-		}
-		if (++j->p >= j->end)
-			goto bad;
-		switch (*j->p++) {
-		case '"': cns_buf_addc(&b, '"'); break;
-		case '\\': cns_buf_addc(&b, '\\'); break;
-		case '/': cns_buf_addc(&b, '/'); break;
-		case 'b': cns_buf_addc(&b, '\b'); break;
-		case 'f': cns_buf_addc(&b, '\f'); break;
-		case 'n': cns_buf_addc(&b, '\n'); break;
-		case 'r': cns_buf_addc(&b, '\r'); break;
-		case 't': cns_buf_addc(&b, '\t'); break;
-		case 'u': {
-			uint32_t cp, lo;
-
-			if (hex4(j->p, j->end, &cp) < 0)
-				goto bad;
-			j->p += 4;
-			/* A surrogate pair is one character. */
-			if (cp >= 0xD800 && cp <= 0xDBFF &&
-			    j->end - j->p >= 6 && j->p[0] == '\\' &&
-			    j->p[1] == 'u' &&
-			    hex4(j->p + 2, j->end, &lo) == 0 && lo >= 0xDC00 &&
-			    lo <= 0xDFFF) {
-				cp = 0x10000 + ((cp - 0xD800) << 10) +
-				     (lo - 0xDC00);
-				j->p += 6;
-			} else if (cp >= 0xD800 && cp <= 0xDFFF) {
-				cp = 0xFFFD;
-			}
-			put_utf8(&b, cp);
-			break;
-		}
-		default: goto bad;
-		}
-	}
-	if (j->p >= j->end)
-		goto bad;
-	j->p++;
-	out = cns_arena_strndup(j->a, b.data, b.len);
-	*len = b.len;
-	cns_buf_release(&b);
-	return out;
-bad:
-	cns_buf_release(&b);
-	return NULL;
-}
-
-static struct cns_json *jvalue(struct jparser *j);
-
-static struct cns_json *jnode(struct jparser *j, enum cns_json_type t)
-{
-	struct cns_json *v = cns_arena_zalloc(j->a, sizeof(*v));
-
-	v->type = t;
-	v->start = j->p;
-	return v;
-}
-
-static bool jword(struct jparser *j, const char *w)
-{
-	size_t n = strlen(w);
-
-	if ((size_t)(j->end - j->p) < n || memcmp(j->p, w, n))
-		return false;
-	j->p += n;
-	return true;
-}
-
-static struct cns_json *jnumber(struct jparser *j)
-{
-	struct cns_json *v = jnode(j, CNS_JSON_NUMBER);
-	const char *s = j->p;
-	char tmp[64];
-
-	if (j->p < j->end && *j->p == '-')
-		j->p++;
-	if (j->p >= j->end || !isdigit((unsigned char)*j->p))
+	if (!json_is_string(m))
 		return NULL;
-	if (*j->p == '0')
-		j->p++;
-	else
-		while (j->p < j->end && isdigit((unsigned char)*j->p))
-			j->p++;
-	if (j->p < j->end && *j->p == '.') {
-		j->p++;
-		if (j->p >= j->end || !isdigit((unsigned char)*j->p))
-			return NULL;
-		while (j->p < j->end && isdigit((unsigned char)*j->p))
-			j->p++;
-	}
-	if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
-		j->p++;
-		if (j->p < j->end && (*j->p == '+' || *j->p == '-'))
-			j->p++;
-		if (j->p >= j->end || !isdigit((unsigned char)*j->p))
-			return NULL;
-		while (j->p < j->end && isdigit((unsigned char)*j->p))
-			j->p++;
-	}
-	if ((size_t)(j->p - s) >= sizeof(tmp))
-		return NULL;
-	memcpy(tmp, s, (size_t)(j->p - s));
-	tmp[j->p - s] = '\0';
-	v->num = strtod(tmp, NULL);
-	v->str = cns_arena_strdup(j->a, tmp);
-	v->len = (size_t)(j->p - s);
-	return v;
+	return cns_arena_strdup(a, json_string_value(m));
 }
 
-static struct cns_json *jcompound(struct jparser *j, bool object)
+int64_t cns_json_int(const json_t *obj, const char *key, int64_t def)
 {
-	struct cns_json *v =
-		jnode(j, object ? CNS_JSON_OBJECT : CNS_JSON_ARRAY);
-	struct cns_json **tail = &v->child;
-	char close = object ? '}' : ']';
+	const json_t *m = json_object_get(obj, key);
+	double d;
 
-	if (++j->depth > 64)
-		return NULL;
-	j->p++;
-	skip_ws(j);
-	if (j->p < j->end && *j->p == close) {
-		j->p++;
-		j->depth--;
-		return v;
-	}
-	for (;;) {
-		const char *key = NULL;
-		struct cns_json *item;
-		size_t klen;
-
-		skip_ws(j);
-		if (object) {
-			if (j->p >= j->end || *j->p != '"')
-				return NULL;
-			key = jstring(j, &klen);
-			if (!key)
-				return NULL;
-			skip_ws(j);
-			if (j->p >= j->end || *j->p != ':')
-				return NULL;
-			j->p++;
-		}
-		item = jvalue(j);
-		if (!item)
-			return NULL;
-		item->key = key;
-		*tail = item;
-		tail = &item->next;
-		skip_ws(j);
-		if (j->p < j->end && *j->p == ',') {
-			j->p++;
-			continue;
-		}
-		if (j->p < j->end && *j->p == close) {
-			j->p++;
-			j->depth--;
-			return v;
-		}
-		return NULL;
-	}
-}
-
-static struct cns_json *jvalue(struct jparser *j)
-{
-	struct cns_json *v;
-
-	skip_ws(j);
-	if (j->p >= j->end)
-		return NULL;
-	switch (*j->p) {
-	case '{': v = jcompound(j, true); break;
-	case '[': v = jcompound(j, false); break;
-	case '"':
-		v = jnode(j, CNS_JSON_STRING);
-		v->str = jstring(j, &v->len);
-		if (!v->str)
-			return NULL;
-		break;
-	case 't':
-	case 'f':
-		v = jnode(j, CNS_JSON_BOOL);
-		v->b = *j->p == 't';
-		if (!jword(j, v->b ? "true" : "false"))
-			return NULL;
-		break;
-	case 'n':
-		v = jnode(j, CNS_JSON_NULL);
-		if (!jword(j, "null"))
-			return NULL;
-		break;
-	default: v = jnumber(j); break;
-	}
-	if (v)
-		v->end = j->p;
-	return v;
-}
-
-struct cns_json *cns_json_parse(struct cns_arena *a, const char *text,
-				size_t len)
-{
-	struct jparser j = { a, text, text + len, 0 };
-	struct cns_json *v = jvalue(&j);
-
-	if (!v)
-		return NULL;
-	skip_ws(&j);
-	return j.p == j.end ? v : NULL;
-}
-
-const struct cns_json *cns_json_get(const struct cns_json *obj, const char *key)
-{
-	if (!obj || obj->type != CNS_JSON_OBJECT)
-		return NULL;
-	for (const struct cns_json *m = obj->child; m; m = m->next)
-		if (!strcmp(m->key, key))
-			return m;
-	return NULL;
-}
-
-const char *cns_json_get_str(const struct cns_json *obj, const char *key)
-{
-	const struct cns_json *m = cns_json_get(obj, key);
-
-	return m && m->type == CNS_JSON_STRING ? m->str : NULL;
-}
-
-int64_t cns_json_get_int(const struct cns_json *obj, const char *key,
-			 int64_t def)
-{
-	const struct cns_json *m = cns_json_get(obj, key);
-
-	if (!m || m->type != CNS_JSON_NUMBER)
+	if (json_is_integer(m))
+		return (int64_t)json_integer_value(m);
+	if (!json_is_real(m))
 		return def;
-	/* strtoll keeps counts above 2^53 exact; a fraction stops it. */
-	return strtoll(m->str, NULL, 10);
+	/* A fraction is cut off, a value out of range saturates. */
+	d = json_real_value(m);
+	if (d >= 9.2233720368547758e18)
+		return INT64_MAX;
+	if (d <= -9.2233720368547758e18)
+		return INT64_MIN;
+	return (int64_t)d;
 }
 
-double cns_json_get_num(const struct cns_json *obj, const char *key, double def)
+double cns_json_num(const json_t *obj, const char *key, double def)
 {
-	const struct cns_json *m = cns_json_get(obj, key);
+	const json_t *m = json_object_get(obj, key);
 
-	return m && m->type == CNS_JSON_NUMBER ? m->num : def;
+	return json_is_number(m) ? json_number_value(m) : def;
 }
 
 /* ---- time ---- */

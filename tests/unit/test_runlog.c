@@ -38,6 +38,7 @@
 #include "consolidate/runlog.h"
 #include "../../src/cli/commands.h"
 #include "../../src/runlog/internal.h"
+#include "json_helper.h"
 
 static char tmpdir[256];
 
@@ -386,8 +387,7 @@ static void test_json_lines(void **state)
 {
 	struct cns_job_conf *job = make_job("json");
 	struct cns_runlog *l;
-	struct cns_arena a;
-	const struct cns_json *o;
+	json_t *o;
 	char *text;
 	const char *line;
 
@@ -404,64 +404,63 @@ static void test_json_lines(void **state)
 	cns_runlog_event(l, CNS_LOG_INFO, "x", NULL, "no pairs = here");
 	finish_ok(l, &(struct cns_run_record){ .status = "ok" });
 	text = read_all(in_tmp("log/json/20261122T031500Z-000002.log"));
-	cns_arena_init(&a, 8192);
 
 	/* Every line is one JSON object. */
 	for (int i = 0; i < count_lines(text); i++) {
 		line = line_of(text, i);
-		o = cns_json_parse(&a, line, strlen(line));
-		if (!o || o->type != CNS_JSON_OBJECT)
+		o = tj_parse(line, strlen(line));
+		if (!json_is_object(o))
 			fail_msg("line %d is not a JSON object: %s", i, line);
 		assert_true(matches("^[0-9-]{10}T[0-9:]{8}\\.[0-9]{3}Z$",
-				    cns_json_get_str(o, "ts")));
-		assert_string_equal(cns_json_get_str(o, "run"),
+				    tj_str(o, "ts")));
+		assert_string_equal(tj_str(o, "run"),
 				    "20261122T031500Z-000002");
 	}
 	line = line_of(text, 0);
-	o = cns_json_parse(&a, line, strlen(line));
-	assert_string_equal(cns_json_get_str(o, "level"), "info");
-	assert_string_equal(cns_json_get_str(o, "stage"), "start");
-	assert_string_equal(cns_json_get_str(o, "msg"), "run started");
-	assert_string_equal(cns_json_get_str(o, "job"), "json");
+	o = tj_parse(line, strlen(line));
+	assert_string_equal(tj_str(o, "level"), "info");
+	assert_string_equal(tj_str(o, "stage"), "start");
+	assert_string_equal(tj_str(o, "msg"), "run started");
+	assert_string_equal(tj_str(o, "job"), "json");
 
 	line = line_of(text, 1);
-	o = cns_json_parse(&a, line, strlen(line));
-	assert_string_equal(cns_json_get_str(o, "stage"), "load");
-	assert_string_equal(cns_json_get_str(o, "source"), "erp");
-	assert_string_equal(cns_json_get_str(o, "msg"), "chunk committed");
+	o = tj_parse(line, strlen(line));
+	assert_string_equal(tj_str(o, "stage"), "load");
+	assert_string_equal(tj_str(o, "source"), "erp");
+	assert_string_equal(tj_str(o, "msg"), "chunk committed");
 	/* Numbers as numbers, the rest as strings, quotes decoded; a pair
 	 * never shadows a field of the line. */
-	assert_int_equal(cns_json_get(o, "rows")->type, CNS_JSON_NUMBER);
-	assert_int_equal(cns_json_get_int(o, "rows", 0), 10);
-	assert_int_equal(cns_json_get_int(o, "neg", 0), -3);
-	assert_true(cns_json_get_num(o, "ratio", 0) == 0.5);
-	assert_string_equal(cns_json_get_str(o, "code"), "007");
-	assert_string_equal(cns_json_get_str(o, "file"), "a \"b\" c.csv");
-	assert_string_equal(cns_json_get_str(o, "msg_"), "hi");
+	assert_int_equal(tj_type(o, "rows"), JSON_INTEGER);
+	assert_int_equal(cns_json_int(o, "rows", 0), 10);
+	assert_int_equal(cns_json_int(o, "neg", 0), -3);
+	assert_true(cns_json_num(o, "ratio", 0) == 0.5);
+	assert_string_equal(tj_str(o, "code"), "007");
+	assert_string_equal(tj_str(o, "file"), "a \"b\" c.csv");
+	assert_string_equal(tj_str(o, "msg_"), "hi");
 
 	line = line_of(text, 2);
-	o = cns_json_parse(&a, line, strlen(line));
-	assert_string_equal(cns_json_get_str(o, "level"), "warn");
-	assert_null(cns_json_get(o, "source"));
-	assert_string_equal(cns_json_get_str(o, "msg"),
+	o = tj_parse(line, strlen(line));
+	assert_string_equal(tj_str(o, "level"), "warn");
+	assert_null(json_object_get(o, "source"));
+	assert_string_equal(tj_str(o, "msg"),
 			    "line\nbreak and \xef\xbf\xbd byte");
 
 	line = line_of(text, 3);
-	o = cns_json_parse(&a, line, strlen(line));
-	assert_string_equal(cns_json_get_str(o, "msg"), "");
-	assert_string_equal(cns_json_get_str(o, "only"), "pairs");
+	o = tj_parse(line, strlen(line));
+	assert_string_equal(tj_str(o, "msg"), "");
+	assert_string_equal(tj_str(o, "only"), "pairs");
 
 	line = line_of(text, 4);
-	o = cns_json_parse(&a, line, strlen(line));
-	assert_string_equal(cns_json_get_str(o, "msg"), "no pairs = here");
+	o = tj_parse(line, strlen(line));
+	assert_string_equal(tj_str(o, "msg"), "no pairs = here");
 
 	/* The last line is the end line. */
 	line = line_of(text, count_lines(text) - 1);
 	assert_true(cns_runlog_is_end_line(line, strlen(line)));
-	o = cns_json_parse(&a, line, strlen(line));
-	assert_string_equal(cns_json_get_str(o, "stage"), "end");
-	assert_string_equal(cns_json_get_str(o, "status"), "ok");
-	cns_arena_release(&a);
+	o = tj_parse(line, strlen(line));
+	assert_string_equal(tj_str(o, "stage"), "end");
+	assert_string_equal(tj_str(o, "status"), "ok");
+	tj_free_all();
 	free(text);
 	cns_config_free(job);
 }
@@ -495,7 +494,6 @@ static void test_threads(void **state)
 		pthread_t th[4];
 		struct cns_runlog *l;
 		static int seen[4][1000];
-		struct cns_arena a;
 		char *text, *p;
 		int n = 0;
 
@@ -514,7 +512,6 @@ static void test_threads(void **state)
 			pthread_join(th[i], NULL);
 		text = read_all(cns_runlog_path(l));
 		cns_runlog_close(l);
-		cns_arena_init(&a, 65536);
 		assert_int_equal(count_lines(text), 4001);
 		for (p = strchr(text, '\n') + 1; *p; p = strchr(p, '\n') + 1) {
 			size_t len = strcspn(p, "\n");
@@ -525,16 +522,14 @@ static void test_threads(void **state)
 			memcpy(line, p, len);
 			line[len] = '\0';
 			if (json) {
-				const struct cns_json *o =
-					cns_json_parse(&a, line, len);
+				json_t *o = tj_parse(line, len);
 
 				assert_non_null(o);
-				assert_string_equal(cns_json_get_str(o, "msg"),
-						    "event");
-				t = (int)cns_json_get_int(o, "t", -1);
-				i = (int)cns_json_get_int(o, "i", -1);
-				assert_int_equal(
-					strlen(cns_json_get_str(o, "pad")), 93);
+				assert_string_equal(tj_str(o, "msg"), "event");
+				t = (int)cns_json_int(o, "t", -1);
+				i = (int)cns_json_int(o, "i", -1);
+				assert_int_equal(strlen(tj_str(o, "pad")), 93);
+				tj_free_all();
 			} else {
 				const char *m = strstr(line, "stage=work");
 
@@ -556,7 +551,6 @@ static void test_threads(void **state)
 		for (int t = 0; t < 4; t++)
 			for (int i = 0; i < 1000; i++)
 				assert_int_equal(seen[t][i], 1);
-		cns_arena_release(&a);
 		free(text);
 		cns_config_free(job);
 	}
@@ -588,8 +582,7 @@ static void test_record(void **state)
 {
 	struct cns_job_conf *job = make_job("record");
 	struct cns_runlog *l;
-	struct cns_arena a;
-	const struct cns_json *o, *s;
+	json_t *o, *s;
 	const char *before[] = { "[\"2026-11-01\",\"7\"]", NULL };
 	const char *after[] = { "[\"2026-11-02\",\"9\"]", "not json" };
 	struct cns_run_history h;
@@ -632,49 +625,43 @@ static void test_record(void **state)
 
 	text = read_all(in_tmp("log/record/runs.jsonl"));
 	assert_int_equal(count_lines(text), 1);
-	cns_arena_init(&a, 8192);
-	o = cns_json_parse(&a, text, strlen(text));
+	o = tj_parse(text, strlen(text));
 	assert_non_null(o);
-	assert_string_equal(cns_json_get_str(o, "run_id"),
-			    "20261122T031500Z-000004");
-	assert_string_equal(cns_json_get_str(o, "job"), "record");
-	assert_string_equal(cns_json_get_str(o, "host"), host);
-	assert_int_equal(cns_json_get_int(o, "pid", 0), getpid());
-	assert_string_equal(cns_json_get_str(o, "start"),
-			    "2026-11-22T03:15:00.000Z");
-	assert_string_equal(cns_json_get_str(o, "end"),
-			    "2026-11-22T03:15:12.345Z");
-	assert_true(cns_json_get_num(o, "duration_s", 0) == 12.345);
-	assert_string_equal(cns_json_get_str(o, "status"), "failed");
-	assert_int_equal(cns_json_get_int(o, "exit_code", -1), 1);
-	assert_string_equal(cns_json_get_str(o, "error"),
+	assert_string_equal(tj_str(o, "run_id"), "20261122T031500Z-000004");
+	assert_string_equal(tj_str(o, "job"), "record");
+	assert_string_equal(tj_str(o, "host"), host);
+	assert_int_equal(cns_json_int(o, "pid", 0), getpid());
+	assert_string_equal(tj_str(o, "start"), "2026-11-22T03:15:00.000Z");
+	assert_string_equal(tj_str(o, "end"), "2026-11-22T03:15:12.345Z");
+	assert_true(cns_json_num(o, "duration_s", 0) == 12.345);
+	assert_string_equal(tj_str(o, "status"), "failed");
+	assert_int_equal(cns_json_int(o, "exit_code", -1), 1);
+	assert_string_equal(tj_str(o, "error"),
 			    "could not connect to source \"crm\": "
 			    "refused\nDETAIL: more");
-	assert_string_equal(cns_json_get_str(o, "log"),
-			    "20261122T031500Z-000004.log");
-	s = cns_json_get(cns_json_get(o, "sources"), "erp");
+	assert_string_equal(tj_str(o, "log"), "20261122T031500Z-000004.log");
+	s = json_object_get(json_object_get(o, "sources"), "erp");
 	assert_non_null(s);
-	assert_string_equal(cns_json_get_str(s, "status"), "ok");
-	assert_int_equal(cns_json_get_int(s, "read", 0), 1234);
-	assert_int_equal(cns_json_get_int(s, "filtered", 0), 4);
-	assert_int_equal(cns_json_get_int(s, "rejected", 0), 30);
-	assert_int_equal(cns_json_get_int(s, "loaded", 0), 1200);
-	assert_int_equal(cns_json_get_int(s, "written", 0), 1100);
-	assert_int_equal(cns_json_get_int(s, "chunks", 0), 2);
-	assert_int_equal(cns_json_get_int(s, "bytes", 0), 99999);
-	assert_true(cns_json_get_num(s, "seconds", 0) == 2.5);
-	assert_int_equal(cns_json_get(s, "watermark_before")->type,
-			 CNS_JSON_ARRAY);
-	assert_string_equal(cns_json_get(s, "watermark_after")->child->str,
+	assert_string_equal(tj_str(s, "status"), "ok");
+	assert_int_equal(cns_json_int(s, "read", 0), 1234);
+	assert_int_equal(cns_json_int(s, "filtered", 0), 4);
+	assert_int_equal(cns_json_int(s, "rejected", 0), 30);
+	assert_int_equal(cns_json_int(s, "loaded", 0), 1200);
+	assert_int_equal(cns_json_int(s, "written", 0), 1100);
+	assert_int_equal(cns_json_int(s, "chunks", 0), 2);
+	assert_int_equal(cns_json_int(s, "bytes", 0), 99999);
+	assert_true(cns_json_num(s, "seconds", 0) == 2.5);
+	assert_int_equal(tj_type(s, "watermark_before"), JSON_ARRAY);
+	assert_string_equal(json_string_value(json_array_get(
+				    json_object_get(s, "watermark_after"), 0)),
 			    "2026-11-02");
-	s = cns_json_get(cns_json_get(o, "sources"), "crm");
-	assert_string_equal(cns_json_get_str(s, "status"), "failed");
-	assert_int_equal(cns_json_get(s, "seconds")->type, CNS_JSON_NULL);
-	assert_int_equal(cns_json_get(s, "watermark_before")->type,
-			 CNS_JSON_NULL);
+	s = json_object_get(json_object_get(o, "sources"), "crm");
+	assert_string_equal(tj_str(s, "status"), "failed");
+	assert_int_equal(tj_type(s, "seconds"), JSON_NULL);
+	assert_int_equal(tj_type(s, "watermark_before"), JSON_NULL);
 	/* A watermark that is not JSON is kept as a string. */
-	assert_string_equal(cns_json_get_str(s, "watermark_after"), "not json");
-	cns_arena_release(&a);
+	assert_string_equal(tj_str(s, "watermark_after"), "not json");
+	tj_free_all();
 	free(text);
 
 	/* The log ends with a summary per source and the end line. */
@@ -2072,27 +2059,23 @@ static void test_status_cmd(void **state)
 		      "2026-11-22T04:00:00Z", NULL);
 	assert_int_equal(rc, 2);
 	{
-		struct cns_arena a;
-		const struct cns_json *o, *j;
+		json_t *o, *j;
 
-		cns_arena_init(&a, 8192);
-		o = cns_json_parse(&a, out, strlen(out));
+		o = tj_parse(out, strlen(out));
 		assert_non_null(o);
-		assert_string_equal(cns_json_get_str(o, "status"), "critical");
-		assert_int_equal(cns_json_get_int(o, "exit_code", -1), 2);
-		j = cns_json_get(o, "jobs")->child;
-		assert_string_equal(cns_json_get_str(j, "job"), "a-ok");
-		assert_string_equal(cns_json_get_str(j, "verdict"), "ok");
-		assert_string_equal(cns_json_get_str(j, "next_run"),
+		assert_string_equal(tj_str(o, "status"), "critical");
+		assert_int_equal(cns_json_int(o, "exit_code", -1), 2);
+		j = json_array_get(json_object_get(o, "jobs"), 0);
+		assert_string_equal(tj_str(j, "job"), "a-ok");
+		assert_string_equal(tj_str(j, "verdict"), "ok");
+		assert_string_equal(tj_str(j, "next_run"),
 				    "2026-11-22T04:15:00Z");
 		assert_string_equal(
-			cns_json_get_str(cns_json_get(j, "last_run"), "status"),
-			"ok");
-		j = j->next->next->next;
-		assert_string_equal(cns_json_get_str(j, "verdict"), "never");
-		assert_int_equal(cns_json_get(j, "last_run")->type,
-				 CNS_JSON_NULL);
-		cns_arena_release(&a);
+			tj_str(json_object_get(j, "last_run"), "status"), "ok");
+		j = json_array_get(json_object_get(o, "jobs"), 3);
+		assert_string_equal(tj_str(j, "verdict"), "never");
+		assert_int_equal(tj_type(j, "last_run"), JSON_NULL);
+		tj_free_all();
 	}
 	free(out);
 
