@@ -30,6 +30,30 @@ enum cns_log_level {
 	CNS_LOG_ERROR
 };
 
+/* How a run ended: the "status" of its record in runs.jsonl.  One table
+ * of names (cns_run_status_name, cns_run_status_of) serves writing and
+ * reading. */
+enum cns_run_status {
+	/* Writing: not given, the default applies.  Reading: a name this
+	 * version does not know (written by a newer one); the entry keeps
+	 * the name as read, so it prints back unchanged, and it counts as a
+	 * run that did not succeed. */
+	CNS_RUN_UNKNOWN,
+	CNS_RUN_OK,
+	CNS_RUN_FAILED,
+	CNS_RUN_TIMED_OUT,
+	CNS_RUN_CANCELLED,
+	CNS_RUN_SKIPPED, /* never started: another run held the lock */
+	CNS_RUN_CRASHED  /* ended without a record; noticed by a later run */
+};
+#define CNS_RUN_NSTATUS (CNS_RUN_CRASHED + 1)
+
+/* "ok", "failed", "timed_out", "cancelled", "skipped", "crashed";
+ * "unknown" for CNS_RUN_UNKNOWN. */
+const char *cns_run_status_name(enum cns_run_status s);
+/* The status of a name, or CNS_RUN_UNKNOWN when name is NULL or none. */
+enum cns_run_status cns_run_status_of(const char *name);
+
 /* Everything known about a finished run. */
 struct cns_run_record {
 	const char *run_id;
@@ -38,7 +62,8 @@ struct cns_run_record {
 	long pid;
 	int64_t started_us; /* wall clock, microseconds since the epoch */
 	int64_t ended_us;
-	const char *status; /* ok failed timed_out cancelled skipped crashed */
+	/* CNS_RUN_UNKNOWN: failed when error is set, else ok. */
+	enum cns_run_status status;
 	int exit_code;
 	int nsources;
 	const struct cns_source_stats *sources; /* may be NULL */
@@ -107,6 +132,7 @@ char *cns_runlog_dir(const struct cns_job_conf *job, char *buf, size_t size);
 struct cns_run_source_entry {
 	const char *name;
 	const char *status; /* ok failed skipped pending running */
+	bool ok;            /* status ok: the source got to its end */
 	int64_t read, filtered, rejected, loaded, written, chunks, bytes;
 	double seconds; /* -1 when unknown */
 };
@@ -116,9 +142,10 @@ struct cns_run_entry {
 	const char *run_id;
 	const char *job;
 	const char *host;
-	const char *status;
-	const char *error; /* NULL when the run recorded none */
-	const char *log;   /* file name of the run's log, or NULL */
+	enum cns_run_status status;
+	const char *status_name; /* as written: an unknown one prints back */
+	const char *error;       /* NULL when the run recorded none */
+	const char *log;         /* file name of the run's log, or NULL */
 	long pid;
 	int64_t started_us; /* -1 when unknown */
 	int64_t ended_us;   /* -1 when unknown (a crashed run) */
@@ -129,6 +156,16 @@ struct cns_run_entry {
 	const char *line; /* the record as written, without newline */
 	const char *kind; /* "redrive", or NULL: an ordinary run */
 };
+
+/* The name a source's state is recorded with ("ok" for done), and the
+ * state of such a name (-1 when it is none). */
+const char *cns_source_state_name(enum cns_source_state s);
+int cns_source_state_of(const char *name, enum cns_source_state *s);
+
+/* True for the record of a redrive (or any run with a "kind"): it read a
+ * rejects file, not the sources, so its status, times and counts say
+ * nothing of the job's scheduled runs. */
+bool cns_run_entry_is_redrive(const struct cns_run_entry *e);
 
 struct cns_run_history {
 	int n;

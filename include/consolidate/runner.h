@@ -17,6 +17,7 @@
 #include "consolidate/config.h"
 #include "consolidate/error.h"
 #include "consolidate/pipeline.h"
+#include "consolidate/runlog.h"
 
 struct cns_runner_options {
 	const char *only_source; /* --source */
@@ -46,7 +47,7 @@ struct cns_runner_options {
 
 struct cns_runner_result {
 	char run_id[64];
-	const char *status; /* ok failed timed_out cancelled skipped */
+	enum cns_run_status status;
 	int nsources;
 	struct cns_source_stats *stats; /* malloc'ed; free() it */
 	char rejects_path[4096];        /* empty when nothing was rejected */

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "consolidate/runlog.h"
 #include "consolidate/util.h"
 
 enum cns_verdict {
@@ -56,7 +57,8 @@ struct cns_job_status {
 
 	bool has_last;
 	char last_id[64];
-	char last_status[32];
+	enum cns_run_status last;
+	char last_status[32];               /* its name as recorded */
 	int64_t last_start_us, last_end_us; /* -1: unknown */
 	int64_t success_us;                 /* end of the last success, -1 */
 	int64_t next_s;                     /* -1: no schedule */

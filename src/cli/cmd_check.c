@@ -71,7 +71,8 @@ static void print_trend(const struct cns_job_conf *job)
 	if (cns_runlog_history(job, 50, &h, &err) < 0)
 		return;
 	for (int i = h.n - 1; i >= 0 && last < 0; i--)
-		if (strcmp(h.runs[i].status, "ok") == 0)
+		if (h.runs[i].status == CNS_RUN_OK &&
+		    !cns_run_entry_is_redrive(&h.runs[i]))
 			last = h.runs[i].duration_s;
 	cns_run_history_release(&h);
 	if (last < 0)

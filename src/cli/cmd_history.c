@@ -124,7 +124,7 @@ static void cells_of(const struct cns_run_entry *e, struct cns_buf *cell)
 	cns_buf_adds(&cell[C_START], format_time(e->started_us, a, sizeof(a)));
 	cns_buf_adds(&cell[C_DURATION],
 		     format_secs(run_seconds(e), a, sizeof(a)));
-	cns_buf_adds(&cell[C_STATUS], e->status);
+	cns_buf_adds(&cell[C_STATUS], e->status_name);
 	if (e->kind)
 		cns_buf_printf(&cell[C_STATUS], " (%s)", e->kind);
 	for (int i = 0; i < e->nsources; i++) {
@@ -134,7 +134,7 @@ static void cells_of(const struct cns_run_entry *e, struct cns_buf *cell)
 		cns_buf_printf(&cell[C_ROWS], "%s%s %s/%s", i ? "  " : "",
 			       s->name, cns_report_count(s->read, a, sizeof(a)),
 			       cns_report_count(s->loaded, b, sizeof(b)));
-		if (strcmp(s->status, "ok"))
+		if (!s->ok)
 			cns_buf_printf(&cell[C_ROWS], " (%s)", s->status);
 	}
 	if (!e->nsources)
@@ -180,7 +180,8 @@ static void print_table(const struct cns_run_history *h)
 			       (int)width[c], cell[c].data);
 		printf("%s\n", cell[C_ERROR].data);
 		/* A redrive's time says nothing about the job's runs. */
-		if (!strcmp(e->status, "ok") && !e->kind && run_seconds(e) >= 0)
+		if (e->status == CNS_RUN_OK && !cns_run_entry_is_redrive(e) &&
+		    run_seconds(e) >= 0)
 			ok_secs[nok++] = run_seconds(e);
 	}
 	/* ok_secs holds the newest first. */

@@ -384,7 +384,7 @@ static void record(struct redrive *rd, PGconn *conn, int rc,
 
 	memset(&rec, 0, sizeof(rec));
 	rec.kind = "redrive";
-	rec.status = rc == 0 ? "ok" : "failed";
+	rec.status = rc == 0 ? CNS_RUN_OK : CNS_RUN_FAILED;
 	rec.exit_code = cns_error_exit_code(rc == 0 ? CNS_OK : err->code);
 	rec.error = rc == 0 ? NULL : err->message;
 	rec.nsources = n;
@@ -408,7 +408,8 @@ static void record(struct redrive *rd, PGconn *conn, int rc,
 	}
 	cns_buf_addc(&sj, '}');
 	cns_error_clear(&e2);
-	cns_state_run_end(conn, rd->res->run_id, rec.status, rec.exit_code,
+	cns_state_run_end(conn, rd->res->run_id,
+			  cns_run_status_name(rec.status), rec.exit_code,
 			  sj.data, rd->res->failing, rec.error, &e2);
 	cns_buf_release(&sj);
 }

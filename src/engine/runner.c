@@ -729,13 +729,13 @@ static void hook_retry(void *ctx, struct cns_run *run, int i, int attempt,
 
 /* ---- the run ---- */
 
-static const char *status_of(enum cns_error_code code)
+static enum cns_run_status status_of(enum cns_error_code code)
 {
 	switch (code) {
-	case CNS_OK: return "ok";
-	case CNS_E_TIMEOUT: return "timed_out";
-	case CNS_E_CANCELLED: return "cancelled";
-	case CNS_E_LOCKED: return "skipped";
+	case CNS_OK: return CNS_RUN_OK;
+	case CNS_E_TIMEOUT: return CNS_RUN_TIMED_OUT;
+	case CNS_E_CANCELLED: return CNS_RUN_CANCELLED;
+	case CNS_E_LOCKED: return CNS_RUN_SKIPPED;
 	case CNS_E_USAGE:
 	case CNS_E_CONFIG:
 	case CNS_E_SOURCE:
@@ -748,7 +748,7 @@ static const char *status_of(enum cns_error_code code)
 	case CNS_E_TRANSIENT:
 	case CNS_E__COUNT: break;
 	}
-	return "failed";
+	return CNS_RUN_FAILED;
 }
 
 /* Waits for the pipeline; runs the watchdog and turns signals into a
@@ -894,9 +894,10 @@ static bool last_run_failed(const struct cns_job_conf *job)
 		return false;
 	for (int i = h.n - 1; i >= 0; i--) {
 		/* Skipped runs and redrives say nothing of the last run. */
-		if (!strcmp(h.runs[i].status, "skipped") || h.runs[i].kind)
+		if (h.runs[i].status == CNS_RUN_SKIPPED ||
+		    cns_run_entry_is_redrive(&h.runs[i]))
 			continue;
-		failed = strcmp(h.runs[i].status, "ok") != 0;
+		failed = h.runs[i].status != CNS_RUN_OK;
 		break;
 	}
 	cns_run_history_release(&h);
@@ -910,11 +911,11 @@ static void notify(struct runner *rn, const struct cns_run_record *rec,
 		   const struct cns_runner_result *res)
 {
 	struct cns_notify_event ev = { 0 };
-	bool ok = !strcmp(rec->status, "ok");
+	bool ok = rec->status == CNS_RUN_OK;
 
 	if (!rn->job->notify_command && !rn->job->notify_url)
 		return;
-	if (!strcmp(rec->status, "skipped"))
+	if (rec->status == CNS_RUN_SKIPPED)
 		return;
 	if (!ok)
 		ev.kind = CNS_NOTIFY_FAILED;
@@ -926,7 +927,7 @@ static void notify(struct runner *rn, const struct cns_run_record *rec,
 		return;
 	ev.job = rec->job;
 	ev.run_id = rec->run_id;
-	ev.status = rec->status;
+	ev.status = cns_run_status_name(rec->status);
 	ev.error = rec->error;
 	ev.warning = rn->warning[0] ? rn->warning : NULL;
 	ev.log = rn->log ? cns_runlog_path(rn->log) : NULL;
@@ -1119,7 +1120,7 @@ static int record_end(struct runner *rn, struct cns_run *run,
 		for (int i = 0; i < n; i++)
 			rejected += res->stats[i].rejected;
 		if (!record_target_bounded(
-			    rn, res->status,
+			    rn, cns_run_status_name(res->status),
 			    cns_error_exit_code(rc < 0 ? err->code : CNS_OK),
 			    sj, rejected, msg[0] ? msg : NULL))
 			cns_runlog_event(rn->log, CNS_LOG_WARN, "end", NULL,
@@ -1133,18 +1134,19 @@ static int record_end(struct runner *rn, struct cns_run *run,
 
 		for (int i = 0; i < n; i++)
 			rejected += res->stats[i].rejected;
-		done = cns_state_run_end(rn->state, rn->run_id, res->status,
-					 code, sj, rejected,
-					 msg[0] ? msg : NULL, &e2);
+		done = cns_state_run_end(rn->state, rn->run_id,
+					 cns_run_status_name(res->status), code,
+					 sj, rejected, msg[0] ? msg : NULL,
+					 &e2);
 		if (done < 0 && e2.code == CNS_E_TRANSIENT &&
 		    PQstatus(state_conn(rn)) == CONNECTION_OK) {
 			/* The session was lost since its last use: once
 			 * more on a new one (the UPDATE is idempotent). */
 			cns_error_clear(&e2);
-			done = cns_state_run_end(rn->state, rn->run_id,
-						 res->status, code, sj,
-						 rejected, msg[0] ? msg : NULL,
-						 &e2);
+			done = cns_state_run_end(
+				rn->state, rn->run_id,
+				cns_run_status_name(res->status), code, sj,
+				rejected, msg[0] ? msg : NULL, &e2);
 		}
 		if (done < 0)
 			cns_runlog_event(rn->log, CNS_LOG_WARN, "end", NULL,

@@ -1514,7 +1514,9 @@ static void record_run(PGconn *tconn, const struct cns_job_conf *job,
 				    .pid = (long)getpid(),
 				    .started_us = now };
 	if (cns_state_run_begin(tconn, &row, &e2) == 0)
-		cns_state_run_end(tconn, run_id, "ok", 0, "{}", 0, NULL, &e2);
+		cns_state_run_end(tconn, run_id,
+				  cns_run_status_name(CNS_RUN_OK), 0, "{}", 0,
+				  NULL, &e2);
 	log = cns_runlog_open(job, run_id, now, &e2);
 	if (log) {
 		cns_runlog_event(log, CNS_LOG_INFO, "finalize", NULL,
@@ -1527,7 +1529,7 @@ static void record_run(PGconn *tconn, const struct cns_job_conf *job,
 			.pid = (long)getpid(),
 			.started_us = now,
 			.ended_us = cns_wall_us(),
-			.status = "ok",
+			.status = CNS_RUN_OK,
 			.exit_code = 0,
 			.nsources = job->nsources,
 			.sources = st,

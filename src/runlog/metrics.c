@@ -158,7 +158,7 @@ static double last_success_s(const struct cns_job_conf *job)
 	for (int i = h.n - 1; i >= 0; i--) {
 		const struct cns_run_entry *e = &h.runs[i];
 
-		if (strcmp(e->status, "ok"))
+		if (e->status != CNS_RUN_OK)
 			continue;
 		if (e->ended_us >= 0)
 			t = (double)e->ended_us / 1e6;
@@ -169,9 +169,6 @@ static double last_success_s(const struct cns_job_conf *job)
 	cns_run_history_release(&h);
 	return t;
 }
-
-static const char *const statuses[] = { "ok",        "failed",  "timed_out",
-					"cancelled", "skipped", "crashed" };
 
 int cns_metrics_write(const struct cns_job_conf *jc,
 		      const struct cns_run_record *r, struct cns_error *err)
@@ -187,11 +184,10 @@ int cns_metrics_write(const struct cns_job_conf *jc,
 	char dir[PATH_MAX];
 	const char *slash;
 	int rc = 0;
-	bool known = false;
 
 	prev = read_counters(path, &nprev);
-	success = !strcmp(r->status, "ok") ? (double)r->ended_us / 1e6
-					   : last_success_s(jc);
+	success = r->status == CNS_RUN_OK ? (double)r->ended_us / 1e6
+					  : last_success_s(jc);
 	cns_buf_init(&b);
 
 	metric_head(&b, "consolidate_last_run_start_timestamp_seconds", "gauge",
@@ -211,19 +207,13 @@ int cns_metrics_write(const struct cns_job_conf *jc,
 	metric_head(&b, "consolidate_last_run_status", "gauge",
 		    "Outcome of the last run: 1 for its status, 0 for the "
 		    "others.");
-	for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
-		known |= !strcmp(statuses[i], r->status);
-	for (size_t i = 0; i <= sizeof(statuses) / sizeof(statuses[0]); i++) {
-		const char *s = i < sizeof(statuses) / sizeof(statuses[0])
-					? statuses[i]
-					: r->status;
-
-		if (i == sizeof(statuses) / sizeof(statuses[0]) && known)
-			break;
+	/* Every status a run can end with, from the one name table. */
+	for (int s = CNS_RUN_UNKNOWN + 1; s < CNS_RUN_NSTATUS; s++) {
 		metric_job(&b, "consolidate_last_run_status", job);
 		cns_buf_addc(&b, ',');
-		add_label(&b, "status", s);
-		cns_buf_printf(&b, "} %d\n", !strcmp(s, r->status));
+		add_label(&b, "status",
+			  cns_run_status_name((enum cns_run_status)s));
+		cns_buf_printf(&b, "} %d\n", s == (int)r->status);
 	}
 	metric_head(&b, "consolidate_last_run_exit_code", "gauge",
 		    "Exit code of the last run.");

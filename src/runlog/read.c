@@ -52,6 +52,7 @@ static bool parse_entry(struct cns_arena *a, const char *line, size_t len,
 	json_t *o = cns_json_load(line, len);
 	json_t *srcs, *s;
 	const char *name;
+	enum cns_source_state st;
 	bool ok = false;
 	int n;
 
@@ -59,9 +60,10 @@ static bool parse_entry(struct cns_arena *a, const char *line, size_t len,
 		goto out;
 	memset(e, 0, sizeof(*e));
 	e->run_id = cns_json_str(a, o, "run_id");
-	e->status = cns_json_str(a, o, "status");
-	if (!e->run_id || !e->status)
+	e->status_name = cns_json_str(a, o, "status");
+	if (!e->run_id || !e->status_name)
 		goto out;
+	e->status = cns_run_status_of(e->status_name);
 	ok = true;
 	e->job = cns_json_str(a, o, "job");
 	e->kind = cns_json_str(a, o, "kind");
@@ -87,6 +89,8 @@ static bool parse_entry(struct cns_arena *a, const char *line, size_t len,
 		se->status = cns_json_str(a, s, "status");
 		if (!se->status)
 			se->status = "?";
+		se->ok = cns_source_state_of(se->status, &st) == 0 &&
+			 st == CNS_SRC_DONE;
 		se->read = cns_json_int(s, "read", 0);
 		se->filtered = cns_json_int(s, "filtered", 0);
 		se->rejected = cns_json_int(s, "rejected", 0);
@@ -215,12 +219,11 @@ int cns_runlog_recent_rows(const struct cns_job_conf *job, const char *source,
 	for (int i = h.n - 1; i >= 0 && n < max; i--) {
 		const struct cns_run_entry *e = &h.runs[i];
 
-		/* A redrive reads a rejects file, not the sources. */
-		if (strcmp(e->status, "ok") || e->kind)
+		if (e->status != CNS_RUN_OK || cns_run_entry_is_redrive(e))
 			continue;
 		for (int j = 0; j < e->nsources; j++) {
 			if (!strcmp(e->sources[j].name, source) &&
-			    !strcmp(e->sources[j].status, "ok")) {
+			    e->sources[j].ok) {
 				out[n++] = e->sources[j].read;
 				break;
 			}
@@ -490,8 +493,8 @@ int cns_runlog_find(const struct cns_job_conf *job, const char *which,
 		for (int i = h.n - 1; i >= 0; i--) {
 			const struct cns_run_entry *e = &h.runs[i];
 
-			if (!strcmp(e->status, "ok") ||
-			    !strcmp(e->status, "skipped"))
+			if (e->status == CNS_RUN_OK ||
+			    e->status == CNS_RUN_SKIPPED)
 				continue;
 			snprintf(want, sizeof(want), "%s",
 				 e->log ? e->log : e->run_id);

@@ -57,18 +57,6 @@ static const char *level_name(enum cns_log_level level, bool lower)
 	return "?";
 }
 
-static const char *source_state_name(enum cns_source_state s)
-{
-	switch (s) {
-	case CNS_SRC_PENDING: return "pending";
-	case CNS_SRC_RUNNING: return "running";
-	case CNS_SRC_DONE: return "ok";
-	case CNS_SRC_FAILED: return "failed";
-	case CNS_SRC_SKIPPED: return "skipped";
-	}
-	return "?";
-}
-
 static int write_all(int fd, const char *data, size_t len)
 {
 	if (cns_fail_now("write")) {
@@ -554,7 +542,8 @@ static json_t *watermark_json(const char *wm)
 
 /* A record filled in with defaults: what the caller left zero. */
 struct record {
-	const char *run_id, *job, *host, *status, *error, *log, *file;
+	const char *run_id, *job, *host, *error, *log, *file;
+	enum cns_run_status status;
 	long pid;
 	int64_t started_us, ended_us; /* ended_us < 0: unknown */
 	int exit_code;                /* < 0: unknown */
@@ -602,7 +591,8 @@ static void build_record(const struct record *r, struct cns_buf *b)
 		cns_json_set(o, "end", json_null());
 		cns_json_set(o, "duration_s", json_null());
 	}
-	cns_json_set(o, "status", cns_json_ctext(r->status));
+	cns_json_set(o, "status",
+		     cns_json_ctext(cns_run_status_name(r->status)));
 	cns_json_set(o, "exit_code",
 		     r->exit_code >= 0 ? json_integer(r->exit_code)
 				       : json_null());
@@ -612,7 +602,7 @@ static void build_record(const struct record *r, struct cns_buf *b)
 		json_t *so = cns_json_checked(json_object());
 
 		cns_json_set(so, "status",
-			     cns_json_ctext(source_state_name(s->state)));
+			     cns_json_ctext(cns_source_state_name(s->state)));
 		cns_json_set(so, "read", json_integer(s->read));
 		cns_json_set(so, "filtered", json_integer(s->filtered));
 		cns_json_set(so, "rejected", json_integer(s->rejected));
@@ -719,7 +709,7 @@ static void record_crash(struct cns_runlog *l, const struct cns_run_marker *m,
 	r.started_us = m->started_us;
 	r.ended_us = -1;
 	r.exit_code = -1;
-	r.status = "crashed";
+	r.status = CNS_RUN_CRASHED;
 	r.error = err_text.data;
 	r.file = l->job->file;
 	r.log = m->log[0] ? m->log : NULL;
@@ -904,7 +894,9 @@ static void fill_record(const struct cns_runlog *l,
 	r->pid = rec->pid ? rec->pid : (long)getpid();
 	r->started_us = rec->started_us ? rec->started_us : l->started_us;
 	r->ended_us = rec->ended_us ? rec->ended_us : cns_wall_us();
-	r->status = rec->status ? rec->status : (rec->error ? "failed" : "ok");
+	r->status = rec->status != CNS_RUN_UNKNOWN ? rec->status
+		    : rec->error                   ? CNS_RUN_FAILED
+						   : CNS_RUN_OK;
 	r->exit_code = rec->exit_code;
 	r->error = rec->error;
 	r->nsources = rec->sources ? rec->nsources : 0;
@@ -929,7 +921,7 @@ int cns_runlog_finish(struct cns_runlog *l, const struct cns_run_record *rec,
 	int rc = 0;
 
 	fill_record(l, rec, &r);
-	ok = !strcmp(r.status, "ok");
+	ok = r.status == CNS_RUN_OK;
 	cns_error_clear(&merr);
 	/* The metrics file before the end line and the record, so that a
 	 * metrics file that cannot be written makes the run failed in
@@ -960,7 +952,7 @@ int cns_runlog_finish(struct cns_runlog *l, const struct cns_run_record *rec,
 		rc = -1;
 	if (rc < 0 && ok) {
 		ok = false;
-		r.status = "failed";
+		r.status = CNS_RUN_FAILED;
 		r.exit_code = cns_error_exit_code(err ? err->code : CNS_E_IO);
 		r.error = err ? err->message
 			      : "could not write the run's files";
@@ -986,10 +978,11 @@ int cns_runlog_finish(struct cns_runlog *l, const struct cns_run_record *rec,
 			       "rejected=%lld loaded=%lld written=%lld "
 			       "chunks=%lld bytes=%lld",
 			       s->state == CNS_SRC_DONE ? "done" : "ended",
-			       source_state_name(s->state), (long long)s->read,
-			       (long long)s->filtered, (long long)s->rejected,
-			       (long long)s->loaded, (long long)s->written,
-			       (long long)s->chunks, (long long)s->bytes);
+			       cns_source_state_name(s->state),
+			       (long long)s->read, (long long)s->filtered,
+			       (long long)s->rejected, (long long)s->loaded,
+			       (long long)s->written, (long long)s->chunks,
+			       (long long)s->bytes);
 		if (secs >= 0)
 			cns_buf_printf(&b, " seconds=%.3f", secs);
 		emit(l,
@@ -1003,11 +996,11 @@ int cns_runlog_finish(struct cns_runlog *l, const struct cns_run_record *rec,
 	} else {
 		/* The whole error, DETAIL and HINT included: this line is
 		 * the one place the log says why the run ended. */
-		cns_buf_printf(&b, "run %s", r.status);
+		cns_buf_printf(&b, "run %s", cns_run_status_name(r.status));
 		if (r.error)
 			cns_buf_printf(&b, ": %s", r.error);
 	}
-	cns_buf_printf(&b, " status=%s", r.status);
+	cns_buf_printf(&b, " status=%s", cns_run_status_name(r.status));
 	if (r.exit_code >= 0)
 		cns_buf_printf(&b, " exit=%d", r.exit_code);
 	cns_buf_printf(&b, " seconds=%.3f read=%lld loaded=%lld rejected=%lld",
@@ -1016,14 +1009,14 @@ int cns_runlog_finish(struct cns_runlog *l, const struct cns_run_record *rec,
 	if (r.rejects_file)
 		add_pair(&b, "rejects", r.rejects_file);
 	emit(l,
-	     ok || !strcmp(r.status, "skipped") ? CNS_LOG_INFO : CNS_LOG_ERROR,
+	     ok || r.status == CNS_RUN_SKIPPED ? CNS_LOG_INFO : CNS_LOG_ERROR,
 	     "end", NULL, b.data, true);
 
 	/* The end line itself may be the one that finds the disk full. */
 	if (rc == 0 && cns_runlog_check(l, err) < 0) {
 		rc = -1;
 		if (ok) {
-			r.status = "failed";
+			r.status = CNS_RUN_FAILED;
 			r.exit_code = cns_error_exit_code(CNS_E_IO);
 			r.error = err ? err->message
 				      : "could not write the log";
@@ -1072,15 +1065,15 @@ int cns_runlog_record_skip(const struct cns_job_conf *job,
 				     "%s",
 				     l.dir, strerror(errno));
 	fill_record(&l, rec, &r);
-	if (!rec->status)
-		r.status = "skipped";
+	if (rec->status == CNS_RUN_UNKNOWN)
+		r.status = CNS_RUN_SKIPPED;
 	if (!rec->ended_us)
 		r.ended_us = r.started_us;
 	r.log = NULL;
 
 	cns_buf_init(&b);
 	cns_buf_init(&line);
-	cns_buf_printf(&b, "run %s", r.status);
+	cns_buf_printf(&b, "run %s", cns_run_status_name(r.status));
 	if (r.error)
 		cns_buf_printf(&b, ": %.*s", (int)strcspn(r.error, "\n"),
 			       r.error);

@@ -93,11 +93,11 @@ static void read_runs(const struct cns_job_conf *job, struct cns_job_status *js,
 		const struct cns_run_entry *e = &h.runs[i];
 
 		/* A redrive says nothing about the schedule's runs. */
-		if (e->kind)
+		if (cns_run_entry_is_redrive(e))
 			continue;
-		if (!last && strcmp(e->status, "skipped"))
+		if (!last && e->status != CNS_RUN_SKIPPED)
 			last = e;
-		if (!ok && !strcmp(e->status, "ok"))
+		if (!ok && e->status == CNS_RUN_OK)
 			ok = e;
 	}
 	for (int i = 0; i < h.n && have_marker == 1; i++)
@@ -107,8 +107,9 @@ static void read_runs(const struct cns_job_conf *job, struct cns_job_status *js,
 	if (last) {
 		js->has_last = true;
 		snprintf(js->last_id, sizeof(js->last_id), "%s", last->run_id);
+		js->last = last->status;
 		snprintf(js->last_status, sizeof(js->last_status), "%s",
-			 last->status);
+			 last->status_name);
 		js->last_start_us = last->started_us;
 		js->last_end_us = last->ended_us;
 		if (last->error)
@@ -133,8 +134,9 @@ static void read_runs(const struct cns_job_conf *job, struct cns_job_status *js,
 			js->has_last = true;
 			snprintf(js->last_id, sizeof(js->last_id), "%s",
 				 m.run_id);
-			snprintf(js->last_status, sizeof(js->last_status),
-				 "crashed");
+			js->last = CNS_RUN_CRASHED;
+			snprintf(js->last_status, sizeof(js->last_status), "%s",
+				 cns_run_status_name(js->last));
 			js->last_start_us = m.started_us;
 			js->last_end_us = -1;
 			free((char *)*last_error);
@@ -195,7 +197,7 @@ void cns_status_judge(const char *file, int64_t now, struct cns_job_status *js)
 		cns_buf_adds(&js->why, js->running ? "no run recorded yet (the "
 						     "first one is running)"
 						   : "no run recorded");
-	} else if (strcmp(js->last_status, "ok")) {
+	} else if (js->last != CNS_RUN_OK) {
 		js->verdict = CNS_VERDICT_FAILING;
 		cns_buf_printf(&js->why, "last run %s", js->last_status);
 		if (last_error)

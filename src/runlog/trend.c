@@ -58,8 +58,9 @@ int cns_trend_judge(const struct cns_job_conf *job, double run_s, char *buf,
 	if (cns_runlog_history(job, 50, &h, &err) == 0) {
 		for (int i = h.n - 1; i >= 0 && shown < TREND_RUNS && o < size;
 		     i--) {
-			if (strcmp(h.runs[i].status, "ok") != 0 ||
-			    h.runs[i].kind || h.runs[i].duration_s < 0)
+			if (h.runs[i].status != CNS_RUN_OK ||
+			    cns_run_entry_is_redrive(&h.runs[i]) ||
+			    h.runs[i].duration_s < 0)
 				continue;
 			o += (size_t)snprintf(buf + o, size - o, "%s%s",
 					      shown ? ", " : "; last runs: ",

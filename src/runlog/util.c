@@ -199,6 +199,62 @@ double cns_json_num(const json_t *obj, const char *key, double def)
 	return json_is_number(m) ? json_number_value(m) : def;
 }
 
+/* ---- run statuses ---- */
+
+/* The one table of names: what is written, and what is read back. */
+static const char *const run_status_names[CNS_RUN_NSTATUS] = {
+	[CNS_RUN_UNKNOWN] = "unknown",     [CNS_RUN_OK] = "ok",
+	[CNS_RUN_FAILED] = "failed",       [CNS_RUN_TIMED_OUT] = "timed_out",
+	[CNS_RUN_CANCELLED] = "cancelled", [CNS_RUN_SKIPPED] = "skipped",
+	[CNS_RUN_CRASHED] = "crashed",
+};
+
+const char *cns_run_status_name(enum cns_run_status s)
+{
+	if ((unsigned)s >= CNS_RUN_NSTATUS)
+		s = CNS_RUN_UNKNOWN;
+	return run_status_names[s];
+}
+
+enum cns_run_status cns_run_status_of(const char *name)
+{
+	/* "unknown" itself is no status a run is recorded with. */
+	for (int s = CNS_RUN_UNKNOWN + 1; name && s < CNS_RUN_NSTATUS; s++)
+		if (!strcmp(run_status_names[s], name))
+			return (enum cns_run_status)s;
+	return CNS_RUN_UNKNOWN;
+}
+
+static const char *const source_state_names[] = {
+	[CNS_SRC_PENDING] = "pending", [CNS_SRC_RUNNING] = "running",
+	[CNS_SRC_DONE] = "ok",         [CNS_SRC_FAILED] = "failed",
+	[CNS_SRC_SKIPPED] = "skipped",
+};
+#define NSOURCE_STATES                                                         \
+	(int)(sizeof(source_state_names) / sizeof(source_state_names[0]))
+
+const char *cns_source_state_name(enum cns_source_state s)
+{
+	return (int)s >= 0 && (int)s < NSOURCE_STATES ? source_state_names[s]
+						      : "?";
+}
+
+int cns_source_state_of(const char *name, enum cns_source_state *s)
+{
+	for (int i = 0; name && i < NSOURCE_STATES; i++) {
+		if (!strcmp(source_state_names[i], name)) {
+			*s = (enum cns_source_state)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+bool cns_run_entry_is_redrive(const struct cns_run_entry *e)
+{
+	return e->kind != NULL;
+}
+
 /* ---- time ---- */
 
 static void split_us(int64_t us, time_t *secs, int *ms)

@@ -273,13 +273,13 @@ static void test_file_names(void **state)
 	snprintf(want, sizeof(want), "%s/log/names/20261122T031500Z-a1b2c3.log",
 		 tmpdir);
 	assert_string_equal(cns_runlog_path(l), want);
-	finish_ok(l, &(struct cns_run_record){ .status = "ok" });
+	finish_ok(l, &(struct cns_run_record){ .status = CNS_RUN_OK });
 
 	l = open_ok(job, "manual-1", T0 + 60000000);
 	snprintf(want, sizeof(want),
 		 "%s/log/names/20261122T031600Z-manual-1.log", tmpdir);
 	assert_string_equal(cns_runlog_path(l), want);
-	finish_ok(l, &(struct cns_run_record){ .status = "ok" });
+	finish_ok(l, &(struct cns_run_record){ .status = CNS_RUN_OK });
 	cns_config_free(job);
 }
 
@@ -315,10 +315,11 @@ static void test_write_errors(void **state)
 	mkdirs(in_tmp("log/errs/runs.jsonl"));
 	l = open_ok(job, "20261122T031500Z-0000e2", T0);
 	cns_error_clear(&err);
-	assert_int_equal(
-		cns_runlog_finish(l, &(struct cns_run_record){ .status = "ok" },
-				  &err),
-		-1);
+	assert_int_equal(cns_runlog_finish(l,
+					   &(struct cns_run_record){
+						   .status = CNS_RUN_OK },
+					   &err),
+			 -1);
 	snprintf(want, sizeof(want),
 		 "could not write the metrics file \"%s/not-a-dir/m.prom\": "
 		 "Not a directory",
@@ -379,7 +380,7 @@ static void test_text_lines(void **state)
 	assert_string_equal(strstr(line_of(text, 4), "DEBUG"),
 			    "DEBUG run=20261122T031500Z-000001 stage=x ");
 	free(text);
-	finish_ok(l, &(struct cns_run_record){ .status = "ok" });
+	finish_ok(l, &(struct cns_run_record){ .status = CNS_RUN_OK });
 	cns_config_free(job);
 }
 
@@ -402,7 +403,7 @@ static void test_json_lines(void **state)
 			 "line\nbreak and \xff byte");
 	cns_runlog_event(l, CNS_LOG_INFO, "x", NULL, "only=pairs here=1");
 	cns_runlog_event(l, CNS_LOG_INFO, "x", NULL, "no pairs = here");
-	finish_ok(l, &(struct cns_run_record){ .status = "ok" });
+	finish_ok(l, &(struct cns_run_record){ .status = CNS_RUN_OK });
 	text = read_all(in_tmp("log/json/20261122T031500Z-000002.log"));
 
 	/* Every line is one JSON object. */
@@ -607,7 +608,7 @@ static void test_record(void **state)
 	finish_ok(l, &(struct cns_run_record){
 			     .started_us = T0,
 			     .ended_us = T0 + 12345000,
-			     .status = "failed",
+			     .status = CNS_RUN_FAILED,
 			     .exit_code = 1,
 			     .nsources = 2,
 			     .sources = two_sources,
@@ -693,7 +694,7 @@ static void test_record(void **state)
 	cns_error_clear(&err);
 	assert_int_equal(cns_runlog_history(job, 10, &h, &err), 0);
 	assert_int_equal(h.n, 1);
-	assert_string_equal(h.runs[0].status, "failed");
+	assert_int_equal(h.runs[0].status, CNS_RUN_FAILED);
 	assert_true(h.runs[0].started_us == T0);
 	assert_true(h.runs[0].ended_us == T0 + 12345000);
 	assert_int_equal(h.runs[0].nsources, 2);
@@ -765,24 +766,24 @@ static void test_crashed(void **state)
 	assert_int_equal(cns_runlog_history(job, 0, &h, NULL), 0);
 	assert_int_equal(h.n, 1);
 	assert_string_equal(h.runs[0].run_id, "20261122T030000Z-dead01");
-	assert_string_equal(h.runs[0].status, "crashed");
+	assert_int_equal(h.runs[0].status, CNS_RUN_CRASHED);
 	assert_true(h.runs[0].ended_us == -1);
 	assert_true(h.runs[0].duration_s == -1);
 	assert_int_equal(h.runs[0].exit_code, -1);
 	assert_true(h.runs[0].started_us == T0 - 900000000);
 	assert_non_null(strstr(h.runs[0].line, "\"end\":null"));
 	cns_run_history_release(&h);
-	finish_ok(l, &(struct cns_run_record){ .status = "ok" });
+	finish_ok(l, &(struct cns_run_record){ .status = CNS_RUN_OK });
 
 	/* A marker whose run did record its end (it died just before
 	 * removing the marker) is not recorded twice. */
 	write_marker(job, "20261122T031500Z-000005", dead_pid(), host, T0);
 	l = open_ok(job, "20261122T033000Z-000006", T0 + 900000000);
-	finish_ok(l, &(struct cns_run_record){ .status = "ok" });
+	finish_ok(l, &(struct cns_run_record){ .status = CNS_RUN_OK });
 	assert_int_equal(cns_runlog_history(job, 0, &h, NULL), 0);
 	assert_int_equal(h.n, 3);
 	assert_string_equal(h.runs[1].run_id, "20261122T031500Z-000005");
-	assert_string_equal(h.runs[1].status, "ok");
+	assert_int_equal(h.runs[1].status, CNS_RUN_OK);
 	assert_string_equal(h.runs[2].run_id, "20261122T033000Z-000006");
 	cns_run_history_release(&h);
 
@@ -796,10 +797,10 @@ static void test_crashed(void **state)
 				     "stage=start run 20261122T034500Z-alive1 "
 				     "still appears to be running"));
 	free(text);
-	finish_ok(l, &(struct cns_run_record){ .status = "ok" });
+	finish_ok(l, &(struct cns_run_record){ .status = CNS_RUN_OK });
 	assert_int_equal(cns_runlog_history(job, 0, &h, NULL), 0);
 	assert_int_equal(h.n, 4);
-	assert_string_equal(h.runs[3].status, "ok");
+	assert_int_equal(h.runs[3].status, CNS_RUN_OK);
 	cns_run_history_release(&h);
 	cns_config_free(job);
 }
@@ -1071,7 +1072,7 @@ static void test_metrics(void **state)
 	finish_ok(l, &(struct cns_run_record){
 			     .started_us = T0,
 			     .ended_us = T0 + 2000000,
-			     .status = "ok",
+			     .status = CNS_RUN_OK,
 			     .nsources = 1,
 			     .sources = two_sources,
 		     });
@@ -1109,7 +1110,7 @@ static void test_metrics(void **state)
 	finish_ok(l, &(struct cns_run_record){
 			     .started_us = T0 + 900000000,
 			     .ended_us = T0 + 905000000,
-			     .status = "failed",
+			     .status = CNS_RUN_FAILED,
 			     .exit_code = 1,
 			     .nsources = 2,
 			     .sources = two_sources,
@@ -1138,7 +1139,7 @@ static void test_metrics(void **state)
 	/* A run without the crm source keeps crm's counters. */
 	l = open_ok(job, "20261122T034500Z-00000a", T0 + 1800000000);
 	finish_ok(l, &(struct cns_run_record){
-			     .status = "ok",
+			     .status = CNS_RUN_OK,
 			     .nsources = 1,
 			     .sources = two_sources,
 		     });
@@ -1203,7 +1204,7 @@ static void test_metrics_atomic(void **state)
 	cns_error_clear(&err);
 	assert_int_equal(cns_metrics_write(job,
 					   &(struct cns_run_record){
-						   .status = "ok",
+						   .status = CNS_RUN_OK,
 						   .started_us = T0,
 						   .ended_us = T0 + 1000000,
 						   .nsources = 2,
@@ -1213,15 +1214,16 @@ static void test_metrics_atomic(void **state)
 	assert_int_equal(pthread_create(&th, NULL, read_metrics, &r), 0);
 	for (int i = 0; i < 200; i++)
 		assert_int_equal(
-			cns_metrics_write(job,
-					  &(struct cns_run_record){
-						  .status = i % 2 ? "ok"
-								  : "failed",
-						  .started_us = T0,
-						  .ended_us = T0 + 1000000,
-						  .nsources = 2,
-						  .sources = two_sources },
-					  &err),
+			cns_metrics_write(
+				job,
+				&(struct cns_run_record){
+					.status = i % 2 ? CNS_RUN_OK
+							: CNS_RUN_FAILED,
+					.started_us = T0,
+					.ended_us = T0 + 1000000,
+					.nsources = 2,
+					.sources = two_sources },
+				&err),
 			0);
 	r.stop = 1;
 	pthread_join(th, NULL);
@@ -1315,7 +1317,7 @@ static void test_retention_count(void **state)
 	fake_runs(job, 8);
 	cns_run_id_new(cns_wall_us(), id, sizeof(id));
 	l = open_ok(job, id, cns_wall_us());
-	finish_ok(l, &(struct cns_run_record){ .status = "ok" });
+	finish_ok(l, &(struct cns_run_record){ .status = CNS_RUN_OK });
 	/* Ranks: the new run 1, fake k has rank k + 1.  Plain up to 3,
 	 * compressed up to 6, gone after; rejects past rank 3 gone. */
 	for (int k = 1; k <= 8; k++) {
@@ -1386,7 +1388,7 @@ static void test_retention_age(void **state)
 	fake_runs(job, 6);
 	cns_run_id_new(cns_wall_us(), id, sizeof(id));
 	l = open_ok(job, id, cns_wall_us());
-	finish_ok(l, &(struct cns_run_record){ .status = "ok" });
+	finish_ok(l, &(struct cns_run_record){ .status = CNS_RUN_OK });
 	for (int k = 1; k <= 6; k++) {
 		log_state(job, k, &plain, &gz, &rejects);
 		if (k <= 2)
@@ -1446,7 +1448,7 @@ static void test_retention_rejects_precise(void **state)
 
 	cns_run_id_new(cns_wall_us(), id, sizeof(id));
 	l = open_ok(job, id, cns_wall_us());
-	finish_ok(l, &(struct cns_run_record){ .status = "ok" });
+	finish_ok(l, &(struct cns_run_record){ .status = CNS_RUN_OK });
 	cns_runlog_compact(s - 1000000, stamp, sizeof(stamp));
 	snprintf(path, sizeof(path), "%s/%s-aaaaaa.csv.gz", rdir, stamp);
 	assert_int_equal(access(path, F_OK), -1);
@@ -1474,7 +1476,7 @@ static void test_runs_trimmed(void **state)
 		fprintf(f, "{\"run_id\":\"old-%d\",\"status\":\"ok\"}\n", i);
 	fclose(f);
 	l = open_ok(job, "20261122T031500Z-00000b", T0);
-	finish_ok(l, &(struct cns_run_record){ .status = "ok" });
+	finish_ok(l, &(struct cns_run_record){ .status = CNS_RUN_OK });
 	text = read_all(path);
 	assert_int_equal(count_lines(text), 1000);
 	assert_string_equal(line_of(text, 0),
@@ -1517,13 +1519,13 @@ static void test_record_skip(void **state)
 			       "run skipped: job \"skip\" is locked by "
 			       "process 1 pid="));
 	free(text);
-	finish_ok(l, &(struct cns_run_record){ .status = "ok" });
+	finish_ok(l, &(struct cns_run_record){ .status = CNS_RUN_OK });
 	assert_int_equal(cns_runlog_history(job, 0, &h, NULL), 0);
 	assert_int_equal(h.n, 2);
-	assert_string_equal(h.runs[0].status, "skipped");
+	assert_int_equal(h.runs[0].status, CNS_RUN_SKIPPED);
 	assert_int_equal(h.runs[0].exit_code, 75);
 	assert_null(h.runs[0].log);
-	assert_string_equal(h.runs[1].status, "ok");
+	assert_int_equal(h.runs[1].status, CNS_RUN_OK);
 	cns_run_history_release(&h);
 	cns_config_free(job);
 }
@@ -1629,7 +1631,7 @@ static void test_secrets(void **state)
 				 "key=value password=ShortOne PWD=x;y");
 		err_text = "could not connect: password=Sup3rS3cret! and "
 			   "UriPa55wd\nDETAIL: FilePa55word";
-		finish_ok(l, &(struct cns_run_record){ .status = "failed",
+		finish_ok(l, &(struct cns_run_record){ .status = CNS_RUN_FAILED,
 						       .exit_code = 1,
 						       .error = err_text });
 	}
