@@ -36,6 +36,7 @@
 #include "consolidate/secrets.h"
 #include "consolidate/config.h"
 #include "consolidate/runlog.h"
+#include "consolidate/status.h"
 #include "../../src/cli/commands.h"
 #include "../../src/runlog/internal.h"
 #include "json_helper.h"
@@ -1719,6 +1720,443 @@ static void add_run(const char *dir, const char *name, const char *id,
 	fclose(f);
 }
 
+/* ---- records as earlier versions wrote them ---- */
+
+/* Lines of runs.jsonl written by the version before jansson (its own
+ * writer, linked and run): a failed run with two sources, counts above
+ * 2^53, a source name and an error that were not UTF-8; a redrive; a
+ * skipped run.  They must read back as they did. */
+static const char *const old_records[] = {
+	"{\"run_id\":\"20261122T031500Z-000004\",\"job\":\"old\",\""
+	"host\":\"h1\",\"pid\":4242,\"start\":\"2026-11-22T05:15:00"
+	".000Z\",\"end\":\"2026-11-22T05:15:12.345Z\",\"duration_s\""
+	":12.345,\"status\":\"failed\",\"exit_code\":1,\"sources\":"
+	"{\"erp\":{\"status\":\"ok\",\"read\":1234,\"filtered\":4,\""
+	"rejected\":30,\"loaded\":1200,\"written\":1100,\"chunks\":"
+	"2,\"bytes\":9007199254740993,\"seconds\":2.500,\"watermark"
+	"_before\":[\"2026-11-01\", \"7\"],\"watermark_after\":[\"2"
+	"026-11-02\",\"9\"]},\"cr\\ufffdm\":{\"status\":\"failed\","
+	"\"read\":10,\"filtered\":0,\"rejected\":0,\"loaded\":0,\"w"
+	"ritten\":0,\"chunks\":0,\"bytes\":0,\"seconds\":null,\"wat"
+	"ermark_before\":null,\"watermark_after\":\"not json\"}},\""
+	"error\":\"could not connect \\u0001\\u0008\\u000c\\u001f t"
+	"o \\\"crm\\\": refused\\nDETAIL: caf\xc3\xa9 \\ufffd\\t/x\""
+	",\"file\":\"/jobs/old.conf\",\"log\":\"20261122T051500Z-20"
+	"261122T031500Z-000004.log\",\"version\":\"0.1.0\"}",
+	"{\"run_id\":\"20261122T041500Z-000005\",\"job\":\"old\",\""
+	"kind\":\"redrive\",\"host\":\"h1\",\"pid\":4243,\"start\":"
+	"\"2026-11-22T06:15:00.000Z\",\"end\":\"2026-11-22T06:15:00"
+	".001Z\",\"duration_s\":0.001,\"status\":\"ok\",\"exit_code"
+	"\":0,\"sources\":{},\"error\":null,\"file\":\"/jobs/old.co"
+	"nf\",\"log\":\"20261122T061500Z-20261122T041500Z-000005.lo"
+	"g\",\"version\":\"0.1.0\"}",
+	"{\"run_id\":\"20261122T051500Z-000006\",\"job\":\"old\",\""
+	"host\":\"h1\",\"pid\":4244,\"start\":\"2026-11-22T07:15:00"
+	".000Z\",\"end\":\"2026-11-22T07:15:00.000Z\",\"duration_s\""
+	":0.000,\"status\":\"skipped\",\"exit_code\":75,\"sources\""
+	":{},\"error\":\"locked by pid 1\",\"file\":\"/jobs/old.con"
+	"f\",\"log\":null,\"version\":\"0.1.0\"}",
+};
+
+/* A crashed run's record as record_crash() wrote it, and one with a
+ * status a newer version might write. */
+static const char old_crashed[] =
+	"{\"run_id\":\"20261122T061500Z-000007\",\"job\":\"old\",\"host\":\"h1\","
+	"\"pid\":77,\"start\":\"2026-11-22T08:15:00.000Z\",\"end\":null,"
+	"\"duration_s\":null,\"status\":\"crashed\",\"exit_code\":null,"
+	"\"sources\":{},\"error\":\"the run ended without a record: process "
+	"77 on \\\"h1\\\" is gone\",\"file\":\"/jobs/old.conf\",\"log\":null,"
+	"\"version\":\"0.1.0\"}";
+static const char newer_status[] =
+	"{\"run_id\":\"20261122T071500Z-000008\",\"job\":\"old\",\"host\":\"h1\","
+	"\"pid\":78,\"start\":\"2026-11-22T09:15:00.000Z\",\"end\":"
+	"\"2026-11-22T09:15:01.000Z\",\"duration_s\":1.0,\"status\":"
+	"\"partial\",\"exit_code\":3,\"sources\":{},\"error\":\"some <b>\","
+	"\"file\":\"/jobs/old.conf\",\"log\":null,\"version\":\"9.0.0\"}";
+
+/* Replaces the runs.jsonl of job `name` of the job folder dir. */
+static void write_runs(const char *dir, const char *name,
+		       const char *const *lines, int n)
+{
+	char path[1200];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/log/%s", dir, name);
+	mkdirs(path);
+	snprintf(path, sizeof(path), "%s/log/%s/runs.jsonl", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	for (int i = 0; i < n; i++)
+		fprintf(f, "%s\n", lines[i]);
+	fclose(f);
+}
+
+static void test_status_names(void **state)
+{
+	static const char *const bad[] = { "",        "OK",   "ok ",
+					   "unknown", "fail", "timed-out",
+					   "partial" };
+	enum cns_source_state st;
+
+	(void)state;
+	/* Every status prints as a name that reads back as itself, and no
+	 * two share a name. */
+	for (int s = CNS_RUN_UNKNOWN + 1; s < CNS_RUN_NSTATUS; s++) {
+		const char *name = cns_run_status_name((enum cns_run_status)s);
+
+		assert_int_equal(cns_run_status_of(name), s);
+		for (int t = CNS_RUN_UNKNOWN; t < s; t++)
+			assert_string_not_equal(
+				name,
+				cns_run_status_name((enum cns_run_status)t));
+	}
+	assert_string_equal(cns_run_status_name(CNS_RUN_OK), "ok");
+	assert_string_equal(cns_run_status_name(CNS_RUN_TIMED_OUT),
+			    "timed_out");
+	assert_string_equal(cns_run_status_name(CNS_RUN_CRASHED), "crashed");
+	assert_string_equal(cns_run_status_name(CNS_RUN_UNKNOWN), "unknown");
+	assert_string_equal(cns_run_status_name((enum cns_run_status)99),
+			    "unknown");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(cns_run_status_of(bad[i]), CNS_RUN_UNKNOWN);
+	assert_int_equal(cns_run_status_of(NULL), CNS_RUN_UNKNOWN);
+
+	/* A source's states likewise; done is recorded as "ok". */
+	for (int s = CNS_SRC_PENDING; s <= CNS_SRC_SKIPPED; s++) {
+		const char *name =
+			cns_source_state_name((enum cns_source_state)s);
+
+		assert_int_equal(cns_source_state_of(name, &st), 0);
+		assert_int_equal(st, s);
+	}
+	assert_string_equal(cns_source_state_name(CNS_SRC_DONE), "ok");
+	assert_int_equal(cns_source_state_of("done", &st), -1);
+	assert_int_equal(cns_source_state_of(NULL, &st), -1);
+}
+
+static void test_old_records(void **state)
+{
+	struct cns_job_conf *job = make_job("old");
+	char dir[1024], file[1024];
+	const char *lines[8];
+	struct cns_run_history h;
+	struct cns_error err;
+	const struct cns_run_entry *e;
+	int n = 0, rc;
+	char *out;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s", in_tmp("oldrec"));
+	snprintf(file, sizeof(file), "%s", write_job(dir, "old", ""));
+	job->log_dir = cns_arena_printf(&job->arena, "%s/log", dir);
+	for (size_t i = 0; i < sizeof(old_records) / sizeof(old_records[0]);
+	     i++)
+		lines[n++] = old_records[i];
+	lines[n++] = old_crashed;
+	lines[n++] = newer_status;
+	write_runs(dir, "old", lines, n);
+
+	cns_error_clear(&err);
+	assert_int_equal(cns_runlog_history(job, 0, &h, &err), 0);
+	assert_int_equal(h.nbad, 0);
+	assert_int_equal(h.n, n);
+	for (int i = 0; i < n; i++)
+		assert_string_equal(h.runs[i].line, lines[i]);
+
+	e = &h.runs[0];
+	assert_string_equal(e->run_id, "20261122T031500Z-000004");
+	assert_string_equal(e->job, "old");
+	assert_string_equal(e->host, "h1");
+	assert_int_equal(e->pid, 4242);
+	assert_int_equal(e->status, CNS_RUN_FAILED);
+	assert_string_equal(e->status_name, "failed");
+	assert_false(cns_run_entry_is_redrive(e));
+	assert_true(e->duration_s == 12.345);
+	assert_true(e->ended_us - e->started_us == 12345000);
+	assert_int_equal(e->exit_code, 1);
+	assert_string_equal(
+		e->error, "could not connect \x01\b\f\x1f to \"crm\": refused\n"
+			  "DETAIL: caf\xc3\xa9 \xef\xbf\xbd\t/x");
+	assert_string_equal(e->log,
+			    "20261122T051500Z-20261122T031500Z-000004.log");
+	assert_int_equal(e->nsources, 2);
+	assert_string_equal(e->sources[0].name, "erp");
+	assert_true(e->sources[0].ok);
+	assert_true(e->sources[0].read == 1234);
+	assert_true(e->sources[0].written == 1100);
+	/* Above 2^53: exact, not through a double. */
+	assert_true(e->sources[0].bytes == 9007199254740993LL);
+	assert_true(e->sources[0].seconds == 2.5);
+	assert_string_equal(e->sources[1].name, "cr\xef\xbf\xbdm");
+	assert_false(e->sources[1].ok);
+	assert_string_equal(e->sources[1].status, "failed");
+	assert_true(e->sources[1].seconds == -1);
+
+	e = &h.runs[1];
+	assert_int_equal(e->status, CNS_RUN_OK);
+	assert_string_equal(e->kind, "redrive");
+	assert_true(cns_run_entry_is_redrive(e));
+	assert_null(e->error);
+	assert_int_equal(e->nsources, 0);
+
+	e = &h.runs[2];
+	assert_int_equal(e->status, CNS_RUN_SKIPPED);
+	assert_int_equal(e->exit_code, 75);
+	assert_null(e->log);
+	assert_true(e->duration_s == 0);
+
+	e = &h.runs[3];
+	assert_int_equal(e->status, CNS_RUN_CRASHED);
+	assert_true(e->ended_us == -1);
+	assert_true(e->duration_s == -1);
+	assert_int_equal(e->exit_code, -1);
+	assert_string_equal(e->error, "the run ended without a record: "
+				      "process 77 on \"h1\" is gone");
+
+	/* A status this version does not know: kept as read, not ok. */
+	e = &h.runs[4];
+	assert_int_equal(e->status, CNS_RUN_UNKNOWN);
+	assert_string_equal(e->status_name, "partial");
+	cns_run_history_release(&h);
+
+	/* `history` prints every status as recorded, the unknown one too;
+	 * --json the lines as written. */
+	out = capture(cns_cmd_history, &rc, "history", file, NULL);
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(out, "failed"));
+	assert_non_null(strstr(out, "ok (redrive)"));
+	assert_non_null(strstr(out, "skipped"));
+	assert_non_null(strstr(out, "crashed"));
+	assert_non_null(strstr(out, "partial"));
+	assert_non_null(strstr(out, "(failed)"));
+	free(out);
+	out = capture(cns_cmd_history, &rc, "history", file, "--json", NULL);
+	assert_int_equal(rc, 0);
+	for (int i = 0; i < n; i++)
+		assert_non_null(strstr(out, lines[i]));
+	free(out);
+
+	/* status judges by the last run: the unknown status is not a
+	 * success, and is named as recorded. */
+	{
+		struct cns_job_status js;
+
+		cns_status_judge(file, 1795400000, &js);
+		assert_int_equal(js.verdict, CNS_VERDICT_FAILING);
+		assert_int_equal(js.last, CNS_RUN_UNKNOWN);
+		assert_string_equal(js.last_status, "partial");
+		assert_string_equal(js.why.data, "last run partial: some <b>");
+		cns_job_status_release(&js);
+	}
+	cns_config_free(job);
+}
+
+/* Every member of a in b, in the same order, recursively. */
+static void assert_same_order(json_t *a, json_t *b)
+{
+	void *i = json_object_iter(a), *j = json_object_iter(b);
+
+	for (; i && j;
+	     i = json_object_iter_next(a, i), j = json_object_iter_next(b, j)) {
+		assert_string_equal(json_object_iter_key(i),
+				    json_object_iter_key(j));
+		if (json_is_object(json_object_iter_value(i)))
+			assert_same_order(json_object_iter_value(i),
+					  json_object_iter_value(j));
+	}
+	assert_null(i);
+	assert_null(j);
+}
+
+/* The writer, now on jansson, writes what the earlier one wrote: the
+ * same members in the same order with the same types and values (only
+ * the spelling of numbers and escapes may differ: 2.5 for 2.500). */
+static void test_old_records_rewritten(void **state)
+{
+	struct cns_source_stats two[2];
+	const char *before[] = { "[\"2026-11-01\", \"7\"]", NULL };
+	const char *after[] = { "[\"2026-11-02\",\"9\"]", "not json" };
+	const int64_t t0 = 1795324500000000LL, hour = 3600000000LL;
+	struct cns_job_conf *job = make_job("rewrite");
+	struct cns_runlog *l;
+	struct cns_error err;
+	char *text;
+
+	(void)state;
+	/* The sources of the run the earlier writer recorded. */
+	memcpy(two, two_sources, sizeof(two));
+	two[0].bytes = 9007199254740993LL;
+	two[1].name = "cr\xffm";
+	two[1].read = 10;
+	job->name = "old";
+	job->file = "/jobs/old.conf";
+	job->log_dir = cns_arena_printf(&job->arena, "%s/rewrite", tmpdir);
+	l = open_ok(job, "20261122T031500Z-000004", t0);
+	finish_ok(l, &(struct cns_run_record){
+			     .host = "h1",
+			     .pid = 4242,
+			     .started_us = t0,
+			     .ended_us = t0 + 12345000,
+			     .status = CNS_RUN_FAILED,
+			     .exit_code = 1,
+			     .nsources = 2,
+			     .sources = two,
+			     .watermark_before = before,
+			     .watermark_after = after,
+			     .error = "could not connect \x01\b\f\x1f to "
+				      "\"crm\": refused\nDETAIL: caf\xc3\xa9 "
+				      "\xff\t/x",
+		     });
+	l = open_ok(job, "20261122T041500Z-000005", t0 + hour);
+	finish_ok(l, &(struct cns_run_record){ .host = "h1",
+					       .pid = 4243,
+					       .started_us = t0 + hour,
+					       .ended_us = t0 + hour + 1000,
+					       .status = CNS_RUN_OK,
+					       .exit_code = 0,
+					       .kind = "redrive" });
+	cns_error_clear(&err);
+	assert_int_equal(cns_runlog_record_skip(
+				 job,
+				 &(struct cns_run_record){
+					 .run_id = "20261122T051500Z-000006",
+					 .host = "h1",
+					 .pid = 4244,
+					 .started_us = t0 + 2 * hour,
+					 .exit_code = 75,
+					 .error = "locked by pid 1" },
+				 &err),
+			 0);
+
+	text = read_all(in_tmp("rewrite/old/runs.jsonl"));
+	assert_int_equal(count_lines(text),
+			 sizeof(old_records) / sizeof(old_records[0]));
+	for (size_t i = 0; i < sizeof(old_records) / sizeof(old_records[0]);
+	     i++) {
+		json_t *was = tj_parse_s(old_records[i]);
+		json_t *now = tj_parse_s(line_of(text, (int)i));
+
+		assert_non_null(was);
+		assert_non_null(now);
+		assert_string_equal(tj_str(now, "version"), CNS_VERSION);
+		json_object_del(was, "version");
+		json_object_del(now, "version");
+		assert_same_order(was, now);
+		if (!json_equal(was, now))
+			fail_msg("record %zu differs:\n%s\n%s", i,
+				 old_records[i], line_of(text, (int)i));
+	}
+	tj_free_all();
+	free(text);
+	job->name = NULL;
+	job->file = NULL;
+	cns_config_free(job);
+}
+
+/* Lines that cannot be read are skipped and counted, never fatal, and
+ * the lines around them still read. */
+static void test_damaged_records(void **state)
+{
+	static const char good[] =
+		"{\"run_id\":\"20261122T031500Z-000001\",\"status\":\"ok\","
+		"\"start\":\"2026-11-22T03:15:00.000Z\",\"pid\":5,"
+		"\"sources\":{\"erp\":{\"status\":\"ok\",\"read\":7}}}";
+	static const char *const damaged[] = {
+		/* truncated: a disk that filled up mid-line */
+		"{\"run_id\":\"20261122T031500Z-000001\",\"status\":\"o",
+		"{\"run_id\":\"20261122T031500Z-000001\",\"status\":\"ok\"",
+		"{\"run_id\":",
+		/* not an object, or without the members it needs */
+		"[\"run_id\",\"status\"]",
+		"\"ok\"",
+		"{\"run_id\":\"x\"}",
+		"{\"run_id\":\"x\",\"status\":1}",
+		"{\"run_id\":null,\"status\":\"ok\"}",
+		"{\"run_id\":\"x\",\"status\":[\"ok\"]}",
+		/* numbers beyond 64 bits or a double */
+		"{\"run_id\":\"x\",\"status\":\"ok\",\"pid\":"
+		"99999999999999999999999}",
+		"{\"run_id\":\"x\",\"status\":\"ok\",\"duration_s\":1e400}",
+		/* not UTF-8, or a surrogate half */
+		"{\"run_id\":\"x\xff\",\"status\":\"ok\"}",
+		"{\"run_id\":\"x\",\"status\":\"ok\",\"host\":\"\xc3\"}",
+		"{\"run_id\":\"x\",\"status\":\"ok\",\"host\":\"\xed\xa0\x80\"}",
+		"{\"run_id\":\"x\",\"status\":\"ok\",\"host\":\"\\ud800\"}",
+		/* not JSON */
+		"run_id=x status=ok",
+		"{\"run_id\":\"x\",\"status\":\"ok\"} trailing",
+		"{'run_id':'x','status':'ok'}",
+	};
+	/* Wrong types of members that are not needed: read with the
+	 * member unknown. */
+	static const char odd[] =
+		"{\"run_id\":\"20261122T031500Z-000002\",\"status\":\"failed\","
+		"\"pid\":\"5\",\"start\":7,\"duration_s\":\"1\",\"exit_code\":"
+		"1.9,\"error\":{},\"sources\":[1,2],\"kind\":false}";
+	const char *lines[64];
+	struct cns_job_conf *job = make_job("damaged");
+	char dir[1024], file[1024], *out;
+	struct cns_run_history h;
+	struct cns_error err;
+	const int nd = (int)(sizeof(damaged) / sizeof(damaged[0]));
+	int n = 0, rc, fd, saved;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s", in_tmp("damaged"));
+	snprintf(file, sizeof(file), "%s", write_job(dir, "damaged", ""));
+	job->log_dir = cns_arena_printf(&job->arena, "%s/log", dir);
+	lines[n++] = good;
+	for (int i = 0; i < nd; i++)
+		lines[n++] = damaged[i];
+	lines[n++] = odd;
+	write_runs(dir, "damaged", lines, n);
+
+	cns_error_clear(&err);
+	assert_int_equal(cns_runlog_history(job, 0, &h, &err), 0);
+	assert_int_equal(h.nbad, nd);
+	assert_int_equal(h.n, 2);
+	assert_int_equal(h.runs[0].status, CNS_RUN_OK);
+	assert_int_equal(h.runs[0].pid, 5);
+	assert_int_equal(h.runs[0].nsources, 1);
+	assert_true(h.runs[0].sources[0].read == 7);
+	assert_int_equal(h.runs[1].status, CNS_RUN_FAILED);
+	assert_int_equal(h.runs[1].pid, 0);
+	assert_true(h.runs[1].started_us == -1);
+	assert_true(h.runs[1].duration_s == -1);
+	assert_int_equal(h.runs[1].exit_code, 1);
+	assert_null(h.runs[1].error);
+	assert_int_equal(h.runs[1].nsources, 0);
+	assert_false(cns_run_entry_is_redrive(&h.runs[1]));
+	cns_run_history_release(&h);
+
+	/* history says how many lines it skipped, on stderr. */
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	fd = open(in_tmp("stderr.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(saved >= 0 && fd >= 0);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+	out = capture(cns_cmd_history, &rc, "history", file, NULL);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(out, "20261122T031500Z-000002"));
+	free(out);
+	out = read_all(in_tmp("stderr.txt"));
+	{
+		char want[1200];
+
+		snprintf(want, sizeof(want),
+			 "consolidate: %d damaged lines in "
+			 "\"%s/log/damaged/runs.jsonl\" skipped\n",
+			 nd, dir);
+		assert_string_equal(out, want);
+	}
+	free(out);
+	cns_config_free(job);
+}
+
 static void test_history_cmd(void **state)
 {
 	char dir[1024], job[1024];
@@ -2169,6 +2607,10 @@ int main(void)
 		cmocka_unit_test(test_runs_trimmed),
 		cmocka_unit_test(test_record_skip),
 		cmocka_unit_test(test_secrets),
+		cmocka_unit_test(test_status_names),
+		cmocka_unit_test(test_old_records),
+		cmocka_unit_test(test_old_records_rewritten),
+		cmocka_unit_test(test_damaged_records),
 		cmocka_unit_test(test_history_cmd),
 		cmocka_unit_test(test_log_cmd),
 		cmocka_unit_test(test_same_second),
