@@ -12,6 +12,7 @@
  * ISO 8601, for tests and for asking "what would it have said then".
  */
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,68 +127,70 @@ static void print_table(struct cns_job_status *js, int n)
 	}
 }
 
-static void add_time_member(struct cns_buf *b, const char *key, int64_t us)
+/* A time as text, or null when unknown (us < 0). */
+static json_t *time_json(int64_t us)
 {
 	char t[40];
 
-	cns_buf_printf(b, ",\"%s\":", key);
 	if (us < 0)
-		cns_buf_adds(b, "null");
-	else
-		cns_json_add_cstr(b, cns_time_format(us / 1000000, NULL, t,
-						     sizeof(t)));
+		return json_null();
+	return cns_json_ctext(
+		cns_time_format(us / 1000000, NULL, t, sizeof(t)));
 }
 
 static void print_json(struct cns_job_status *js, int n, int code, int64_t now)
 {
 	static const char *const names[] = { "ok", "warning", "critical",
 					     "unknown" };
+	json_t *o = cns_json_checked(json_object());
+	json_t *jobs = cns_json_checked(json_array());
 	struct cns_buf b;
-	char t[40];
 
-	cns_buf_init(&b);
-	cns_buf_printf(&b, "{\"status\":\"%s\",\"exit_code\":%d,\"now\":",
-		       names[code], code);
-	cns_json_add_cstr(&b, cns_time_format(now, NULL, t, sizeof(t)));
-	cns_buf_adds(&b, ",\"jobs\":[");
+	cns_json_set(o, "status", cns_json_ctext(names[code]));
+	cns_json_set(o, "exit_code", json_integer(code));
+	cns_json_set(o, "now", time_json(now * 1000000));
 	for (int i = 0; i < n; i++) {
 		struct cns_job_status *j = &js[i];
+		json_t *jo = cns_json_checked(json_object()), *last, *running;
 
-		cns_buf_adds(&b, i ? ",{\"job\":" : "{\"job\":");
-		cns_json_add_cstr(&b, j->name);
-		cns_buf_adds(&b, ",\"file\":");
-		cns_json_add_cstr(&b, j->file);
-		cns_buf_adds(&b, ",\"verdict\":");
-		cns_json_add_cstr(&b, cns_verdict_name(j->verdict));
-		cns_buf_adds(&b, ",\"detail\":");
-		cns_json_add_cstr(&b, j->why.len ? j->why.data : NULL);
-		cns_buf_adds(&b, ",\"last_run\":");
+		cns_json_set(jo, "job", cns_json_ctext(j->name));
+		cns_json_set(jo, "file", cns_json_ctext(j->file));
+		cns_json_set(jo, "verdict",
+			     cns_json_ctext(cns_verdict_name(j->verdict)));
+		cns_json_set(jo, "detail",
+			     cns_json_ctext(j->why.len ? j->why.data : NULL));
+		last = json_null();
 		if (j->has_last) {
-			cns_buf_adds(&b, "{\"run_id\":");
-			cns_json_add_cstr(&b, j->last_id);
-			cns_buf_adds(&b, ",\"status\":");
-			cns_json_add_cstr(&b, j->last_status);
-			add_time_member(&b, "start", j->last_start_us);
-			add_time_member(&b, "end", j->last_end_us);
-			cns_buf_addc(&b, '}');
-		} else {
-			cns_buf_adds(&b, "null");
+			last = cns_json_checked(json_object());
+			cns_json_set(last, "run_id",
+				     cns_json_ctext(j->last_id));
+			cns_json_set(last, "status",
+				     cns_json_ctext(j->last_status));
+			cns_json_set(last, "start",
+				     time_json(j->last_start_us));
+			cns_json_set(last, "end", time_json(j->last_end_us));
 		}
-		add_time_member(&b, "last_success", j->success_us);
-		add_time_member(&b, "next_run",
-				j->next_s < 0 ? -1 : j->next_s * 1000000);
-		cns_buf_adds(&b, ",\"running\":");
+		cns_json_set(jo, "last_run", last);
+		cns_json_set(jo, "last_success", time_json(j->success_us));
+		cns_json_set(jo, "next_run",
+			     time_json(j->next_s < 0 ? -1
+						     : j->next_s * 1000000));
+		running = json_null();
 		if (j->running) {
-			cns_buf_adds(&b, "{\"run_id\":");
-			cns_json_add_cstr(&b, j->running_id);
-			add_time_member(&b, "since", j->running_since_us);
-			cns_buf_addc(&b, '}');
-		} else {
-			cns_buf_adds(&b, "null");
+			running = cns_json_checked(json_object());
+			cns_json_set(running, "run_id",
+				     cns_json_ctext(j->running_id));
+			cns_json_set(running, "since",
+				     time_json(j->running_since_us));
 		}
-		cns_buf_addc(&b, '}');
+		cns_json_set(jo, "running", running);
+		json_array_append_new(jobs, jo);
 	}
-	cns_buf_adds(&b, "]}\n");
+	cns_json_set(o, "jobs", jobs);
+	cns_buf_init(&b);
+	cns_json_dump(o, &b);
+	json_decref(o);
+	cns_buf_addc(&b, '\n');
 	fputs(b.data, stdout);
 	cns_buf_release(&b);
 }

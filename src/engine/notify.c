@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -177,34 +178,25 @@ static void curl_init(void)
 	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-static void json_count(struct cns_buf *b, const char *key, int64_t v)
-{
-	cns_buf_printf(b, ",\"%s\":%lld", key, (long long)v);
-}
-
-static void json_str(struct cns_buf *b, const char *key, const char *v)
-{
-	cns_buf_printf(b, ",\"%s\":", key);
-	cns_json_add_cstr(b, v);
-}
-
 static char *body_of(const struct cns_notify_event *ev)
 {
+	json_t *o = cns_json_checked(json_object());
 	struct cns_buf b;
 
+	cns_json_set(o, "event",
+		     cns_json_ctext(cns_notify_kind_name(ev->kind)));
+	cns_json_set(o, "job", cns_json_ctext(ev->job));
+	cns_json_set(o, "run_id", cns_json_ctext(ev->run_id));
+	cns_json_set(o, "status", cns_json_ctext(ev->status));
+	cns_json_set(o, "error", cns_json_ctext(ev->error));
+	cns_json_set(o, "warning", cns_json_ctext(ev->warning));
+	cns_json_set(o, "log", cns_json_ctext(ev->log));
+	cns_json_set(o, "rows_read", json_integer(ev->rows_read));
+	cns_json_set(o, "rows_loaded", json_integer(ev->rows_loaded));
+	cns_json_set(o, "rows_rejected", json_integer(ev->rows_rejected));
 	cns_buf_init(&b);
-	cns_buf_adds(&b, "{\"event\":");
-	cns_json_add_cstr(&b, cns_notify_kind_name(ev->kind));
-	json_str(&b, "job", ev->job);
-	json_str(&b, "run_id", ev->run_id);
-	json_str(&b, "status", ev->status);
-	json_str(&b, "error", ev->error);
-	json_str(&b, "warning", ev->warning);
-	json_str(&b, "log", ev->log);
-	json_count(&b, "rows_read", ev->rows_read);
-	json_count(&b, "rows_loaded", ev->rows_loaded);
-	json_count(&b, "rows_rejected", ev->rows_rejected);
-	cns_buf_adds(&b, "}");
+	cns_json_dump(o, &b);
+	json_decref(o);
 	return b.data;
 }
 

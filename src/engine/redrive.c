@@ -13,6 +13,7 @@
  */
 #include "consolidate/redrive.h"
 
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -380,6 +381,7 @@ static void record(struct redrive *rd, PGconn *conn, int rc,
 	struct cns_run_record rec;
 	struct cns_error e2;
 	struct cns_buf sj;
+	json_t *srcs;
 	int n = rd->stats[rd->nstats - 1].read ? rd->nstats : rd->nstats - 1;
 
 	memset(&rec, 0, sizeof(rec));
@@ -393,20 +395,20 @@ static void record(struct redrive *rd, PGconn *conn, int rc,
 	cns_runlog_finish(rd->log, &rec, &e2);
 	if (!conn || PQstatus(conn) != CONNECTION_OK)
 		return;
-	cns_buf_init(&sj);
-	cns_buf_addc(&sj, '{');
+	srcs = cns_json_checked(json_object());
 	for (int i = 0; i < n; i++) {
 		const struct cns_source_stats *st = &rd->stats[i];
+		json_t *so = cns_json_checked(json_object());
 
-		cns_buf_printf(&sj, "%s", i ? "," : "");
-		cns_json_add_cstr(&sj, st->name);
-		cns_buf_printf(&sj,
-			       ":{\"read\":%lld,\"filtered\":%lld,"
-			       "\"rejected\":%lld,\"loaded\":%lld}",
-			       (long long)st->read, (long long)st->filtered,
-			       (long long)st->rejected, (long long)st->loaded);
+		cns_json_set(so, "read", json_integer(st->read));
+		cns_json_set(so, "filtered", json_integer(st->filtered));
+		cns_json_set(so, "rejected", json_integer(st->rejected));
+		cns_json_set(so, "loaded", json_integer(st->loaded));
+		cns_json_set(srcs, st->name ? st->name : "?", so);
 	}
-	cns_buf_addc(&sj, '}');
+	cns_buf_init(&sj);
+	cns_json_dump(srcs, &sj);
+	json_decref(srcs);
 	cns_error_clear(&e2);
 	cns_state_run_end(conn, rd->res->run_id,
 			  cns_run_status_name(rec.status), rec.exit_code,
