@@ -61,9 +61,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cns_error_clear(&err);
 	if (cns_runlog_history(&job, 0, &h, &err) == 0) {
 		/* Every record read has the two members it cannot do
-		 * without. */
+		 * without, and its status is the one its name says. */
 		for (int i = 0; i < h.n; i++)
-			if (!h.runs[i].run_id || !h.runs[i].status)
+			if (!h.runs[i].run_id || !h.runs[i].status_name ||
+			    h.runs[i].status !=
+				    cns_run_status_of(h.runs[i].status_name))
 				abort();
 		cns_run_history_release(&h);
 	}
