@@ -1791,6 +1791,81 @@ static void write_runs(const char *dir, const char *name,
 	fclose(f);
 }
 
+/* A string written piece by piece (the log's JSON lines, a rejected
+ * row's values) is what jansson writes for it, whether or not it takes
+ * the short way; bytes that are not UTF-8 become U+FFFD; it reads back. */
+static void test_json_strings(void **state)
+{
+	static const char *const texts[] = {
+		"",
+		"plain text 123",
+		"say \"hi\"",
+		"back\\slash",
+		"tab\there",
+		"nl\ncr\r",
+		"\x01\x1f\x7f",
+		"caf\xc3\xa9",
+		"\xf0\x9f\x98\x80",
+		"bad \xff byte",
+		"cut \xc3",
+		"surrogate \xed\xa0\x80",
+		"overlong \xc0\xaf",
+		"/slash/",
+	};
+	char one[2];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]) + 256; i++) {
+		const char *t = texts[0];
+		size_t n;
+		struct cns_buf piece, whole;
+		json_t *v, *back;
+
+		if (i < sizeof(texts) / sizeof(texts[0])) {
+			t = texts[i];
+			n = strlen(t);
+		} else {
+			/* Every single byte, NUL included. */
+			one[0] = (char)(i - sizeof(texts) / sizeof(texts[0]));
+			t = one;
+			n = 1;
+		}
+		cns_buf_init(&piece);
+		cns_buf_init(&whole);
+		cns_json_add_str(&piece, t, n);
+		v = cns_json_text(t, n);
+		cns_json_dump(v, &whole);
+		assert_string_equal(piece.data, whole.data);
+		back = tj_parse(piece.data, piece.len);
+		assert_non_null(back);
+		assert_int_equal(json_string_length(back),
+				 json_string_length(v));
+		assert_memory_equal(json_string_value(back),
+				    json_string_value(v),
+				    json_string_length(v));
+		json_decref(v);
+		cns_buf_release(&piece);
+		cns_buf_release(&whole);
+		tj_free_all();
+	}
+	/* What the repair gives, and a NULL string. */
+	{
+		struct cns_buf b;
+
+		cns_buf_init(&b);
+		cns_json_add_str(&b,
+				 "a\xff"
+				 "b\xc3",
+				 4);
+		assert_string_equal(b.data, "\"a\xef\xbf\xbd"
+					    "b\xef\xbf\xbd\"");
+		cns_buf_reset(&b);
+		cns_json_add_cstr(&b, NULL);
+		assert_string_equal(b.data, "null");
+		cns_buf_release(&b);
+	}
+}
+
 static void test_status_names(void **state)
 {
 	static const char *const bad[] = { "",        "OK",   "ok ",
@@ -2607,6 +2682,7 @@ int main(void)
 		cmocka_unit_test(test_runs_trimmed),
 		cmocka_unit_test(test_record_skip),
 		cmocka_unit_test(test_secrets),
+		cmocka_unit_test(test_json_strings),
 		cmocka_unit_test(test_status_names),
 		cmocka_unit_test(test_old_records),
 		cmocka_unit_test(test_old_records_rewritten),
