@@ -179,6 +179,10 @@ write_job tr.conf trend "$TMPDIR_T/lock" "$slow_query" "job:schedule = */2 * * *
 "$CNS" run tr.conf; ok $? "a run that takes longer than its interval still runs"
 like "$("$CNS" log tr.conf last)" 'WARN .*stage=trend the job needs [0-9]+s of its 2s interval' "the log warns that the job needs most of its interval"
 like "$("$CNS" check --offline tr.conf 2>&1)" 'warning: the job needs [0-9]+s of its 2s interval' "check prints the trend"
+# A redrive reads a rejects file, not the sources: its time is not the
+# job's, so a quick one recorded last does not hide the trend.
+printf '{"run_id":"20260101T000000Z-rd0001","job":"trend","kind":"redrive","host":"h","pid":1,"start":"2026-01-01T00:00:00.000Z","end":"2026-01-01T00:00:00.001Z","duration_s":0.001,"status":"ok","exit_code":0,"sources":{},"error":null,"file":"tr.conf","log":null,"version":"0"}\n' >> "$TMPDIR_T/log/trend/runs.jsonl"
+like "$("$CNS" check --offline tr.conf 2>&1)" 'warning: the job needs [0-9]+s of its 2s interval' "check's trend leaves a redrive out"
 # SIGTERM ends a wait for the lock at once, not at --wait's end.
 write_job sw.conf sigwait "$TMPDIR_T/lock" "table = t"
 flock "$TMPDIR_T/lock/sigwait.lock" sleep 30 & holder=$!
