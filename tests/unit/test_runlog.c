@@ -35,6 +35,7 @@
 
 #include "consolidate/secrets.h"
 #include "consolidate/config.h"
+#include "consolidate/htmlreport.h"
 #include "consolidate/runlog.h"
 #include "consolidate/status.h"
 #include "../../src/cli/commands.h"
@@ -2232,6 +2233,36 @@ static void test_damaged_records(void **state)
 	cns_config_free(job);
 }
 
+/* The report draws every record, and a status it does not know is text
+ * from a file: escaped in the charts' titles as in the tables. */
+static void test_report_unknown_status(void **state)
+{
+	static const char odd[] =
+		"{\"run_id\":\"20261122T031500Z-0000aa\",\"job\":\"rep\","
+		"\"start\":\"2026-11-22T03:15:00.000Z\",\"end\":"
+		"\"2026-11-22T03:15:02.000Z\",\"duration_s\":2.0,"
+		"\"status\":\"x<svg onload=alert(1)>\",\"exit_code\":1,"
+		"\"sources\":{\"erp\":{\"status\":\"ok\",\"read\":5}},"
+		"\"error\":\"e\"}";
+	const char *lines[] = { odd };
+	char dir[1024], file[1024];
+	char *files[] = { file };
+	struct cns_htmlreport_opts o = {
+		.files = files, .nfiles = 1, .runs = 10, .now = 1795400000
+	};
+	struct cns_buf b;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s", in_tmp("report"));
+	snprintf(file, sizeof(file), "%s", write_job(dir, "rep", ""));
+	write_runs(dir, "rep", lines, 1);
+	cns_buf_init(&b);
+	cns_htmlreport_write(&o, &b);
+	assert_null(strstr(b.data, "<svg onload"));
+	assert_non_null(strstr(b.data, "x&lt;svg onload=alert(1)&gt;: 2 s"));
+	cns_buf_release(&b);
+}
+
 static void test_history_cmd(void **state)
 {
 	char dir[1024], job[1024];
@@ -2687,6 +2718,7 @@ int main(void)
 		cmocka_unit_test(test_old_records),
 		cmocka_unit_test(test_old_records_rewritten),
 		cmocka_unit_test(test_damaged_records),
+		cmocka_unit_test(test_report_unknown_status),
 		cmocka_unit_test(test_history_cmd),
 		cmocka_unit_test(test_log_cmd),
 		cmocka_unit_test(test_same_second),
