@@ -26,6 +26,8 @@
 #include "consolidate/source.h"
 #include "consolidate/transform.h"
 
+struct cns_kv; /* consolidate/runlog.h */
+
 enum cns_prepare_level {
 	CNS_PREP_INFO,
 	CNS_PREP_WARN,
@@ -44,9 +46,12 @@ struct cns_prepare_opts {
 	int (*watermark_get)(void *ctx, const char *source,
 			     struct cns_arena *arena, int *n, char ***values,
 			     struct cns_error *err);
-	/* A line for the run log; may be NULL. */
+	/* A line for the run log: a message and its pairs (a list ended by
+	 * a NULL key, or NULL: none), as cns_runlog_put() takes them; may
+	 * be NULL. */
 	void (*event)(void *ctx, enum cns_prepare_level level,
-		      const char *stage, const char *source, const char *text);
+		      const char *stage, const char *source, const char *text,
+		      const struct cns_kv *kv);
 	/* Hears every problem, then preparation goes on where it can (the
 	 * caller counts them).  NULL: the first problem is returned in err,
 	 * as a run wants it. */

@@ -89,13 +89,70 @@ struct cns_runlog *cns_runlog_open(const struct cns_job_conf *job,
 				   const char *run_id, int64_t started_us,
 				   struct cns_error *err);
 
-/* Writes one event: UTC timestamp, level, run id, stage, source (may be
- * NULL), the message, then key=value pairs given as further fmt text
- * (or JSON with log_format = json).  Thread-safe.  Warnings and errors
- * also go to syslog when the job sets syslog = yes. */
-void cns_runlog_event(struct cns_runlog *l, enum cns_log_level level,
-		      const char *stage, const char *source, const char *fmt,
-		      ...) __attribute__((format(printf, 5, 6)));
+/* ---- events: a message and typed key/value pairs ----
+ *
+ * An event is a plain message and a list of pairs given at the call site
+ * with their types, so each output writes them in its own way without
+ * reading them back out of text:
+ *
+ *   cns_runlog_log(l, CNS_LOG_WARN, "retry", source, "retrying",
+ *                  CNS_KV_INT("attempt", 2), CNS_KV_STR("cause", why));
+ *
+ * Text: `retrying attempt=2 cause="server \"x\" is gone"` (a string in
+ * double quotes when it is empty or holds a blank, a quote, a backslash or
+ * a line break).  JSON: "msg":"retrying","attempt":2,"cause":"...", a key
+ * named like a field of the line (ts level run stage source msg) with a
+ * "_" appended.  Keys are plain words chosen by the program. */
+
+enum cns_kv_type {
+	CNS_KV_T_STR, /* text; NULL is written as "" */
+	CNS_KV_T_INT, /* a signed integer */
+	CNS_KV_T_SEC  /* seconds, written with three decimals */
+};
+
+struct cns_kv {
+	const char *key; /* NULL ends a list */
+	enum cns_kv_type type;
+	union {
+		const char *s;
+		long long i;
+		double sec;
+	} v;
+};
+
+#define CNS_KV_STR(k, x)                                                       \
+	((struct cns_kv){ .key = (k), .type = CNS_KV_T_STR, .v.s = (x) })
+#define CNS_KV_INT(k, x)                                                       \
+	((struct cns_kv){                                                      \
+		.key = (k), .type = CNS_KV_T_INT, .v.i = (long long)(x) })
+#define CNS_KV_SEC(k, x)                                                       \
+	((struct cns_kv){                                                      \
+		.key = (k), .type = CNS_KV_T_SEC, .v.sec = (double)(x) })
+#define CNS_KV_END ((struct cns_kv){ .key = NULL })
+
+/* Writes one event: UTC timestamp, level, run id, stage ("run" when
+ * NULL), source (may be NULL), the message (NULL: empty), then the pairs
+ * of kv, a list ended by CNS_KV_END (NULL: none).  Secrets are hidden in
+ * the message and in every string value, and a value whose key names a
+ * password is hidden whole.  Thread-safe; does nothing when l is NULL.
+ * Warnings and errors also go to syslog when the job sets syslog = yes,
+ * as text. */
+void cns_runlog_put(struct cns_runlog *l, enum cns_log_level level,
+		    const char *stage, const char *source, const char *msg,
+		    const struct cns_kv *kv);
+
+/* cns_runlog_put() with the pairs as arguments:
+ * cns_runlog_log(l, level, stage, source, msg[, CNS_KV_...(...)]...).
+ * The pairs become an array ended by CNS_KV_END; the message alone works
+ * too (the trailing CNS_KV_END keeps the variadic part of each helper
+ * non-empty, as C11 requires). */
+#define cns_runlog_log(l, level, stage, source, ...)                           \
+	cns_runlog_put((l), (level), (stage), (source),                        \
+		       CNS_KV_FIRST_(__VA_ARGS__, 0),                          \
+		       (const struct cns_kv[]){                                \
+			       CNS_KV_REST_(__VA_ARGS__, CNS_KV_END) })
+#define CNS_KV_FIRST_(first, ...) first
+#define CNS_KV_REST_(first, ...) __VA_ARGS__
 
 /* Ends the run: a summary event per source, the end event (stage "end"),
  * the runs.jsonl record, the metrics file (when metrics_file is set),

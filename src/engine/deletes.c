@@ -377,9 +377,9 @@ static int apply_one(PGconn *conn, const struct cns_job_conf *job,
 					 " timestamptz");
 			if (cns_pg_command(conn, q.data, WHAT, err) < 0)
 				goto fail;
-			cns_runlog_event(log, CNS_LOG_INFO, "deletes", sc->name,
-					 "column " CNS_DELETED_AT
-					 " added to the target");
+			cns_runlog_log(log, CNS_LOG_INFO, "deletes", sc->name,
+				       "column " CNS_DELETED_AT
+				       " added to the target");
 			cns_buf_reset(&q);
 		}
 	}
@@ -415,10 +415,10 @@ static int apply_one(PGconn *conn, const struct cns_job_conf *job,
 	PQclear(res);
 	cns_buf_release(&q);
 	deleted[i] = gone;
-	cns_runlog_event(
-		log, CNS_LOG_INFO, "deletes", sc->name, "%s rows=%lld of=%lld",
-		sc->deletes == CNS_DELETES_SOFT ? "marked deleted" : "deleted",
-		(long long)gone, (long long)live);
+	cns_runlog_log(log, CNS_LOG_INFO, "deletes", sc->name,
+		       sc->deletes == CNS_DELETES_SOFT ? "marked deleted"
+						       : "deleted",
+		       CNS_KV_INT("rows", gone), CNS_KV_INT("of", live));
 	return 0;
 fail:
 	cns_buf_release(&q);
@@ -464,12 +464,13 @@ int cns_deletes_apply(PGconn *conn, const struct cns_job_conf *job,
 		    stats[i].state != CNS_SRC_DONE)
 			continue;
 		if (stats[i].rejected > 0) {
-			cns_runlog_event(log, CNS_LOG_WARN, "deletes",
-					 job->sources[i].name,
-					 "no deletes this run: %lld rows were "
-					 "rejected, and the target rows they "
-					 "stand for would be deleted wrongly",
-					 (long long)stats[i].rejected);
+			cns_runlog_log(log, CNS_LOG_WARN, "deletes",
+				       job->sources[i].name,
+				       "no deletes this run: rows were "
+				       "rejected, and the target rows they "
+				       "stand for would be deleted wrongly",
+				       CNS_KV_INT("rejected",
+						  stats[i].rejected));
 			continue;
 		}
 		if (apply_one(conn, job, run_id, i, log, deleted, err) < 0)

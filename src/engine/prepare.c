@@ -18,6 +18,7 @@
 
 #include "consolidate/load.h"
 #include "consolidate/pg.h"
+#include "consolidate/runlog.h"
 #include "consolidate/state.h"
 #include "consolidate/volume.h"
 
@@ -36,7 +37,7 @@ static void note(const struct cns_prepare_opts *o, enum cns_prepare_level lv,
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	o->event(o->ctx, lv, stage, source, text);
+	o->event(o->ctx, lv, stage, source, text, NULL);
 }
 
 /* A problem in err: a run stops at the first one; check hears each and
@@ -264,8 +265,13 @@ int cns_prepare_source(const struct cns_job_conf *job,
 		problem(opts, sc->name, err, &problems);
 		return -1;
 	}
-	note(opts, CNS_PREP_INFO, "extract", sc->name,
-	     "source connected driver=%s columns=%d", sc->driver, src->ncols);
+	if (opts->event)
+		opts->event(opts->ctx, CNS_PREP_INFO, "extract", sc->name,
+			    "source connected",
+			    (const struct cns_kv[]){
+				    CNS_KV_STR("driver", sc->driver),
+				    CNS_KV_INT("columns", src->ncols),
+				    CNS_KV_END });
 	if (prepare_incremental(job, src, opts, p, err) < 0 &&
 	    problem(opts, sc->name, err, &problems) < 0)
 		return -1;

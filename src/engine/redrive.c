@@ -495,9 +495,10 @@ int cns_redrive(const struct cns_job_conf *job,
 		    cns_state_run_begin(conn, &row, err) < 0)
 			goto end;
 	}
-	cns_runlog_event(rd.log, CNS_LOG_INFO, "redrive", NULL,
-			 "re-driving the rejects of run %s file=\"%s\"",
-			 res->rejects_run, res->rejects_path);
+	cns_runlog_log(rd.log, CNS_LOG_INFO, "redrive", NULL,
+		       "re-driving the rejects of a run",
+		       CNS_KV_STR("rejects_run", res->rejects_run),
+		       CNS_KV_STR("file", res->rejects_path));
 	if (cns_rejects_file_read(res->rejects_path, &file, err) < 0)
 		goto end;
 	have_file = true;
@@ -541,16 +542,16 @@ end:
 		for (int i = 0; i < rd.nstats; i++)
 			rd.stats[i].state = CNS_SRC_DONE;
 		if (rc == 0)
-			cns_runlog_event(rd.log, CNS_LOG_INFO, "redrive", NULL,
-					 "rows=%lld loaded=%lld filtered=%lld "
-					 "still_failing=%lld",
-					 (long long)res->rows,
-					 (long long)res->loaded,
-					 (long long)res->filtered,
-					 (long long)res->failing);
+			cns_runlog_log(rd.log, CNS_LOG_INFO, "redrive", NULL,
+				       "rejects re-driven",
+				       CNS_KV_INT("rows", res->rows),
+				       CNS_KV_INT("loaded", res->loaded),
+				       CNS_KV_INT("filtered", res->filtered),
+				       CNS_KV_INT("still_failing",
+						  res->failing));
 		else
-			cns_runlog_event(rd.log, CNS_LOG_ERROR, "redrive", NULL,
-					 "%s", err->message);
+			cns_runlog_put(rd.log, CNS_LOG_ERROR, "redrive", NULL,
+				       err->message, NULL);
 		record(&rd, conn, rc, err);
 	}
 	if (rd.rejects)

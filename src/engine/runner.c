@@ -233,13 +233,23 @@ static void hook_reject(void *ctx, const struct cns_reject *r)
 	pthread_mutex_lock(&rn->mu);
 	log_it = rn->logged++ < LOGGED_REJECTS;
 	pthread_mutex_unlock(&rn->mu);
-	if (log_it)
-		cns_runlog_event(
-			rn->log, CNS_LOG_WARN, "transform", r->source,
-			"row rejected: %s row=%lld%s%s%s%s%s", r->reason,
-			(long long)r->rownum, r->column ? " column=" : "",
-			r->column ? r->column : "", r->origin ? " file=\"" : "",
-			r->origin ? r->origin : "", r->origin ? "\"" : "");
+	if (log_it) {
+		struct cns_buf msg;
+		struct cns_kv kv[4];
+		int n = 0;
+
+		cns_buf_init(&msg);
+		cns_buf_printf(&msg, "row rejected: %s", r->reason);
+		kv[n++] = CNS_KV_INT("row", r->rownum);
+		if (r->column)
+			kv[n++] = CNS_KV_STR("column", r->column);
+		if (r->origin)
+			kv[n++] = CNS_KV_STR("file", r->origin);
+		kv[n] = CNS_KV_END;
+		cns_runlog_put(rn->log, CNS_LOG_WARN, "transform", r->source,
+			       msg.data, kv);
+		cns_buf_release(&msg);
+	}
 }
 
 /* The state connection, reconnected when the server went away (a target
@@ -262,14 +272,14 @@ static int ensure_lock(struct runner *rn, const char *source,
 	bool retaken;
 
 	if (cns_lock_ensure(rn->lock, rn->job, &retaken, err) < 0) {
-		cns_runlog_event(rn->log, CNS_LOG_ERROR, "guard", source, "%s",
-				 err->message);
+		cns_runlog_put(rn->log, CNS_LOG_ERROR, "guard", source,
+			       err->message, NULL);
 		return -1;
 	}
 	if (retaken)
-		cns_runlog_event(rn->log, CNS_LOG_WARN, "guard", source,
-				 "the session holding the advisory lock had "
-				 "ended: lock taken again");
+		cns_runlog_log(rn->log, CNS_LOG_WARN, "guard", source,
+			       "the session holding the advisory lock had "
+			       "ended: lock taken again");
 	return 0;
 }
 
@@ -325,15 +335,16 @@ static int prep_watermark(void *ctx, const char *source,
 }
 
 static void prep_event(void *ctx, enum cns_prepare_level level,
-		       const char *stage, const char *source, const char *text)
+		       const char *stage, const char *source, const char *text,
+		       const struct cns_kv *kv)
 {
 	struct runner *rn = ctx;
 
-	cns_runlog_event(rn->log,
-			 level == CNS_PREP_ERROR  ? CNS_LOG_ERROR
-			 : level == CNS_PREP_WARN ? CNS_LOG_WARN
-						  : CNS_LOG_INFO,
-			 stage, source, "%s", text);
+	cns_runlog_put(rn->log,
+		       level == CNS_PREP_ERROR  ? CNS_LOG_ERROR
+		       : level == CNS_PREP_WARN ? CNS_LOG_WARN
+						: CNS_LOG_INFO,
+		       stage, source, text, kv);
 }
 
 /* Keeps what the run needs after the source is gone (the ordering for
@@ -387,9 +398,9 @@ static int hook_prepared(void *ctx, struct cns_run *run, int i,
 		pthread_mutex_unlock(&rn->mu);
 		free(inc->before); /* a retry prepares again */
 		inc->before = json_values((const char *const *)p->stored, nwm);
-		cns_runlog_event(rn->log, CNS_LOG_INFO, "extract", sc->name,
-				 "incremental extraction watermark=%s",
-				 inc->before);
+		cns_runlog_log(rn->log, CNS_LOG_INFO, "extract", sc->name,
+			       "incremental extraction",
+			       CNS_KV_STR("watermark", inc->before));
 	}
 	rc = cns_prepare_volume(run->job, p, &run->hooks.prepare, err);
 	inc->counted = p->counted;
@@ -539,8 +550,8 @@ static int apply_deletes(struct runner *rn, struct cns_run *run,
 			       deleted, err);
 	pthread_mutex_unlock(&rn->mu);
 	if (rc < 0)
-		cns_runlog_event(rn->log, CNS_LOG_ERROR, "deletes", NULL, "%s",
-				 err->message);
+		cns_runlog_put(rn->log, CNS_LOG_ERROR, "deletes", NULL,
+			       err->message, NULL);
 	cns_buf_release(&check);
 	free(deleted);
 	free(st);
@@ -584,6 +595,26 @@ static char *hook_swap_check(void *ctx, struct cns_run *run)
 	return cns_state_restart_check_sql(rn->run_id);
 }
 
+/* An event whose message quotes a sentence (an error, a verdict) rather
+ * than a value of its own: the message is formatted, with no pairs. */
+static void say(struct cns_runlog *log, enum cns_log_level level,
+		const char *stage, const char *source, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static void say(struct cns_runlog *log, enum cns_log_level level,
+		const char *stage, const char *source, const char *fmt, ...)
+{
+	struct cns_buf msg;
+	va_list ap;
+
+	cns_buf_init(&msg);
+	va_start(ap, fmt);
+	cns_buf_vprintf(&msg, fmt, ap);
+	va_end(ap);
+	cns_runlog_put(log, level, stage, source, msg.data, NULL);
+	cns_buf_release(&msg);
+}
+
 /* The volume guard: a source that suddenly delivers far fewer or more
  * rows than usual is more often broken than busy.  In replace mode a
  * failure here comes before the swap, so the target keeps its rows. */
@@ -618,12 +649,12 @@ static void restore_watermark(struct runner *rn, int i)
 	}
 	pthread_mutex_unlock(&rn->mu);
 	if (cns_error_isset(&e))
-		cns_runlog_event(rn->log, CNS_LOG_ERROR, "volume", name,
-				 "could not restore the watermark: %s",
-				 e.message);
+		say(rn->log, CNS_LOG_ERROR, "volume", name,
+		    "could not restore the watermark: %s", e.message);
 	else
-		cns_runlog_event(rn->log, CNS_LOG_INFO, "volume", name,
-				 "watermark held at %s", inc->before);
+		cns_runlog_log(rn->log, CNS_LOG_INFO, "volume", name,
+			       "watermark held",
+			       CNS_KV_STR("watermark", inc->before));
 }
 
 /* Keeps the first warning of a guard for the notification. */
@@ -657,14 +688,14 @@ static int volume_guard(struct runner *rn, int i,
 	    0)
 		return 0;
 	if (rn->job->on_volume_anomaly == CNS_ANOMALY_WARN) {
-		cns_runlog_event(rn->log, CNS_LOG_WARN, "volume", st->name,
-				 "volume anomaly: %s", why);
+		say(rn->log, CNS_LOG_WARN, "volume", st->name,
+		    "volume anomaly: %s", why);
 		note_warning(rn, "source \"%s\": volume anomaly: %s", st->name,
 			     why);
 		return 0;
 	}
-	cns_runlog_event(rn->log, CNS_LOG_ERROR, "volume", st->name,
-			 "volume anomaly, failing the run: %s", why);
+	say(rn->log, CNS_LOG_ERROR, "volume", st->name,
+	    "volume anomaly, failing the run: %s", why);
 	/* In upsert mode the rows read again by the next run overwrite
 	 * themselves, so the watermark can go back and the next run
 	 * reconsiders them; in append mode that would double them, so the
@@ -687,12 +718,13 @@ static int hook_after_source(void *ctx, struct cns_run *run, int i,
 	pthread_mutex_lock(&run->lock);
 	st = run->stats[i];
 	pthread_mutex_unlock(&run->lock);
-	cns_runlog_event(rn->log, CNS_LOG_INFO, "load", st.name,
-			 "source done read=%lld filtered=%lld rejected=%lld "
-			 "loaded=%lld changed=%lld chunks=%lld",
-			 (long long)st.read, (long long)st.filtered,
-			 (long long)st.rejected, (long long)st.loaded,
-			 (long long)st.written, (long long)st.chunks);
+	cns_runlog_log(rn->log, CNS_LOG_INFO, "load", st.name, "source done",
+		       CNS_KV_INT("read", st.read),
+		       CNS_KV_INT("filtered", st.filtered),
+		       CNS_KV_INT("rejected", st.rejected),
+		       CNS_KV_INT("loaded", st.loaded),
+		       CNS_KV_INT("changed", st.written),
+		       CNS_KV_INT("chunks", st.chunks));
 	/* A log that lost lines fails the run here, before a replace
 	 * swaps its table in, rather than after. */
 	if (cns_runlog_check(rn->log, err) < 0)
@@ -705,12 +737,11 @@ static void hook_chunk_loaded(void *ctx, struct cns_run *run, int i,
 {
 	struct runner *rn = ctx;
 
-	cns_runlog_event(rn->log, CNS_LOG_INFO, "load",
-			 run->job->sources[i].name,
-			 "chunk committed rows=%lld changed=%lld ms=%lld "
-			 "rows_per_s=%lld",
-			 (long long)rows, (long long)written, (long long)ms,
-			 (long long)(ms > 0 ? rows * 1000 / ms : rows));
+	cns_runlog_log(rn->log, CNS_LOG_INFO, "load", run->job->sources[i].name,
+		       "chunk committed", CNS_KV_INT("rows", rows),
+		       CNS_KV_INT("changed", written), CNS_KV_INT("ms", ms),
+		       CNS_KV_INT("rows_per_s",
+				  ms > 0 ? rows * 1000 / ms : rows));
 }
 
 static void hook_retry(void *ctx, struct cns_run *run, int i, int attempt,
@@ -718,13 +749,13 @@ static void hook_retry(void *ctx, struct cns_run *run, int i, int attempt,
 {
 	struct runner *rn = ctx;
 
-	cns_runlog_event(rn->log, CNS_LOG_WARN, "retry",
-			 run->job->sources[i].name,
-			 "transient failure, retrying from the last "
-			 "checkpoint attempt=%d of=%d delay_ms=%lld "
-			 "cause=\"%s\"",
-			 attempt, run->job->retries, (long long)delay_ms,
-			 cause->message);
+	cns_runlog_log(rn->log, CNS_LOG_WARN, "retry",
+		       run->job->sources[i].name,
+		       "transient failure, retrying from the last checkpoint",
+		       CNS_KV_INT("attempt", attempt),
+		       CNS_KV_INT("of", run->job->retries),
+		       CNS_KV_INT("delay_ms", delay_ms),
+		       CNS_KV_STR("cause", cause->message));
 }
 
 /* ---- the run ---- */
@@ -787,10 +818,10 @@ static bool supervise(struct runner *rn, struct cns_run *run,
 			cns_pipeline_cancel(
 				run, CNS_E_CANCELLED, "run cancelled by %s",
 				sig == SIGINT ? "SIGINT" : "SIGTERM");
-			cns_runlog_event(rn->log, CNS_LOG_WARN, "guard", NULL,
-					 "cancelled by signal %d, rolling "
-					 "back the open chunks",
-					 sig);
+			cns_runlog_log(rn->log, CNS_LOG_WARN, "guard", NULL,
+				       "cancelled by a signal, rolling back "
+				       "the open chunks",
+				       CNS_KV_INT("signal", sig));
 			cancel_deadline = give_up_at(job, now);
 			continue;
 		}
@@ -808,9 +839,9 @@ static bool supervise(struct runner *rn, struct cns_run *run,
 			cns_pipeline_cancel(run, CNS_E_TIMEOUT,
 					    "the run exceeded max_runtime = %s",
 					    d);
-			cns_runlog_event(rn->log, CNS_LOG_ERROR, "watchdog",
-					 NULL, "max_runtime exceeded limit=%s",
-					 d);
+			cns_runlog_log(rn->log, CNS_LOG_ERROR, "watchdog", NULL,
+				       "max_runtime exceeded",
+				       CNS_KV_STR("limit", d));
 			cancel_deadline = give_up_at(job, now);
 			break;
 		}
@@ -823,20 +854,18 @@ static bool supervise(struct runner *rn, struct cns_run *run,
 					    "no progress for %s "
 					    "(stall_timeout)",
 					    d);
-			cns_runlog_event(rn->log, CNS_LOG_ERROR, "watchdog",
-					 NULL, "stalled limit=%s", d);
+			cns_runlog_log(rn->log, CNS_LOG_ERROR, "watchdog", NULL,
+				       "stalled", CNS_KV_STR("limit", d));
 			cancel_deadline = give_up_at(job, now);
 			break;
 		}
 		}
 		for (int i = 0; cancel_deadline && i < run->nsources; i++)
-			cns_runlog_event(rn->log, CNS_LOG_INFO, "watchdog",
-					 snap[i].name,
-					 "source stood at read=%lld "
-					 "loaded=%lld chunks=%lld",
-					 (long long)snap[i].read,
-					 (long long)snap[i].loaded,
-					 (long long)snap[i].chunks);
+			cns_runlog_log(rn->log, CNS_LOG_INFO, "watchdog",
+				       snap[i].name, "source stood at",
+				       CNS_KV_INT("read", snap[i].read),
+				       CNS_KV_INT("loaded", snap[i].loaded),
+				       CNS_KV_INT("chunks", snap[i].chunks));
 	}
 	free(snap);
 	return finished;
@@ -860,10 +889,12 @@ static int open_state(struct runner *rn, struct cns_error *err)
 	if (crashed < 0)
 		return -1;
 	if (crashed > 0)
-		cns_runlog_event(rn->log, CNS_LOG_WARN, "start", NULL,
-				 "%d earlier run%s never recorded an end: "
-				 "marked crashed",
-				 crashed, crashed == 1 ? "" : "s");
+		cns_runlog_log(rn->log, CNS_LOG_WARN, "start", NULL,
+			       crashed == 1 ? "an earlier run never recorded "
+					      "an end: marked crashed"
+					    : "earlier runs never recorded an "
+					      "end: marked crashed",
+			       CNS_KV_INT("runs", crashed));
 	/* The ledger matters only while its run goes on. */
 	if (cns_state_ledger_forget(rn->state, rn->job->name, rn->run_id, err) <
 	    0)
@@ -879,8 +910,8 @@ static void notify_log(void *ctx, int level, const char *msg)
 {
 	struct runner *rn = ctx;
 
-	cns_runlog_event(rn->log, level ? CNS_LOG_WARN : CNS_LOG_INFO, "notify",
-			 NULL, "%s", msg);
+	cns_runlog_put(rn->log, level ? CNS_LOG_WARN : CNS_LOG_INFO, "notify",
+		       NULL, msg, NULL);
 }
 
 /* Whether the last recorded run before this one, skipped runs aside,
@@ -1074,10 +1105,10 @@ static int record_end(struct runner *rn, struct cns_run *run,
 				     sizeof(res->rejects_summary) - 1, "w");
 		char *line, *save = NULL;
 
-		cns_runlog_event(rn->log, CNS_LOG_WARN, "rejects", NULL,
-				 "%lld rows rejected file=\"%s\"",
-				 (long long)cns_rejects_count(rn->rejects),
-				 res->rejects_path);
+		cns_runlog_log(
+			rn->log, CNS_LOG_WARN, "rejects", NULL, "rows rejected",
+			CNS_KV_INT("rows", cns_rejects_count(rn->rejects)),
+			CNS_KV_STR("file", res->rejects_path));
 		if (mem) {
 			cns_rejects_summary(rn->rejects, mem, 10);
 			fclose(mem);
@@ -1087,8 +1118,8 @@ static int record_end(struct runner *rn, struct cns_run *run,
 		memcpy(copy, res->rejects_summary, sizeof(copy));
 		for (line = strtok_r(copy, "\n", &save); line;
 		     line = strtok_r(NULL, "\n", &save))
-			cns_runlog_event(rn->log, CNS_LOG_WARN, "rejects", NULL,
-					 "%s", line);
+			cns_runlog_put(rn->log, CNS_LOG_WARN, "rejects", NULL,
+				       line, NULL);
 	}
 	{
 		char trend[512];
@@ -1097,8 +1128,8 @@ static int record_end(struct runner *rn, struct cns_run *run,
 		/* Before the record of this run joins the history, so the
 		 * "last runs" are the earlier ones. */
 		if (cns_trend_judge(rn->job, secs, trend, sizeof(trend))) {
-			cns_runlog_event(rn->log, CNS_LOG_WARN, "trend", NULL,
-					 "%s", trend);
+			cns_runlog_put(rn->log, CNS_LOG_WARN, "trend", NULL,
+				       trend, NULL);
 			note_warning(rn, "%s", trend);
 		}
 	}
@@ -1123,10 +1154,11 @@ static int record_end(struct runner *rn, struct cns_run *run,
 			    rn, cns_run_status_name(res->status),
 			    cns_error_exit_code(rc < 0 ? err->code : CNS_OK),
 			    sj, rejected, msg[0] ? msg : NULL))
-			cns_runlog_event(rn->log, CNS_LOG_WARN, "end", NULL,
-					 "could not record the run in the "
-					 "target within %lld ms",
-					 (long long)record_limit_ms(rn->job));
+			cns_runlog_log(rn->log, CNS_LOG_WARN, "end", NULL,
+				       "could not record the run in the "
+				       "target in time",
+				       CNS_KV_INT("limit_ms",
+						  record_limit_ms(rn->job)));
 	} else if (rn->state && PQstatus(state_conn(rn)) == CONNECTION_OK) {
 		int64_t rejected = 0;
 		int code = cns_error_exit_code(rc < 0 ? err->code : CNS_OK);
@@ -1149,10 +1181,9 @@ static int record_end(struct runner *rn, struct cns_run *run,
 				rejected, msg[0] ? msg : NULL, &e2);
 		}
 		if (done < 0)
-			cns_runlog_event(rn->log, CNS_LOG_WARN, "end", NULL,
-					 "could not record the run in the "
-					 "target: %s",
-					 e2.message);
+			say(rn->log, CNS_LOG_WARN, "end", NULL,
+			    "could not record the run in the target: %s",
+			    e2.message);
 	}
 	free(before);
 	free(after);
@@ -1219,8 +1250,8 @@ static bool guard_end_stuck(struct guard *g, struct cns_run *run,
 	if (atomic_exchange(&g->ending, 1))
 		return false;
 	memset(&none, 0, sizeof(none));
-	cns_runlog_event(g->rn->log, CNS_LOG_ERROR, "watchdog", NULL,
-			 "the run did not stop within kill_grace: ending it");
+	cns_runlog_log(g->rn->log, CNS_LOG_ERROR, "watchdog", NULL,
+		       "the run did not stop within kill_grace: ending it");
 	{
 		struct cns_error e = *err;
 
@@ -1247,8 +1278,8 @@ static void guard_fire(struct guard *g, enum cns_error_code code,
 	snprintf(g->cause, sizeof(g->cause), "%s", what);
 	g->fired_ms = now;
 	atomic_store(&g->fired, (int)code);
-	cns_runlog_event(g->rn->log, CNS_LOG_WARN, "watchdog", NULL,
-			 "%s, cancelling", what);
+	cns_runlog_log(g->rn->log, CNS_LOG_WARN, "watchdog", NULL, "cancelling",
+		       CNS_KV_STR("cause", what));
 	if (atomic_load(&g->in_pipeline))
 		return; /* supervise() cancels the pipeline */
 	/* Cancel requests are network I/O that a silent peer can block: a
@@ -1496,13 +1527,15 @@ int cns_runner_run(const struct cns_job_conf *cjob,
 		 cns_runlog_path(rn.log));
 	if (guard_point(&rn.guard, err) < 0)
 		goto end;
-	cns_runlog_event(rn.log, CNS_LOG_INFO, "start", NULL,
-			 "run plan sources=%d batch_size=%d parallel=%d "
-			 "mode=%s",
-			 job.nsources, job.batch_size, job.parallel,
-			 job.target.mode == CNS_MODE_APPEND   ? "append"
-			 : job.target.mode == CNS_MODE_UPSERT ? "upsert"
-							      : "replace");
+	cns_runlog_log(rn.log, CNS_LOG_INFO, "start", NULL, "run plan",
+		       CNS_KV_INT("sources", job.nsources),
+		       CNS_KV_INT("batch_size", job.batch_size),
+		       CNS_KV_INT("parallel", job.parallel),
+		       CNS_KV_STR("mode", job.target.mode == CNS_MODE_APPEND
+						  ? "append"
+					  : job.target.mode == CNS_MODE_UPSERT
+						  ? "upsert"
+						  : "replace"));
 	if (cns_transform_load(job.transforms, rn.started_us, &xf, err) < 0)
 		goto end;
 	if (guard_check(&rn.guard, open_state(&rn, err), err) < 0 ||

@@ -1519,9 +1519,9 @@ static void record_run(PGconn *tconn, const struct cns_job_conf *job,
 				  NULL, &e2);
 	log = cns_runlog_open(job, run_id, now, &e2);
 	if (log) {
-		cns_runlog_event(log, CNS_LOG_INFO, "finalize", NULL,
-				 "%d shards merged, %lld rows written", n,
-				 (long long)written);
+		cns_runlog_log(log, CNS_LOG_INFO, "finalize", NULL,
+			       "shards merged", CNS_KV_INT("shards", n),
+			       CNS_KV_INT("written", written));
 		rec = (struct cns_run_record){
 			.run_id = run_id,
 			.job = job->name,

@@ -67,12 +67,6 @@ struct cns_runlog {
 	int werr; /* errno of the first line that could not be written */
 };
 
-/* Writes one event as the run's own (secrets scrubbed), for the steps
- * of finish that live in other files. */
-void cns_runlog_emitf(struct cns_runlog *l, enum cns_log_level level,
-		      const char *stage, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
 /* Retention of old logs and rejects files (runlog_retain.c); problems
  * become warnings in l's log. */
 void cns_runlog_retain(struct cns_runlog *l);

@@ -104,8 +104,9 @@ static void keep_rule(struct cns_runlog *l, struct keep_rule *k)
 	else if (cns_parse_duration(v, &ms, NULL) == 0 && ms > 0)
 		k->age_us = ms * 1000;
 	if (k->count <= 0 && k->age_us <= 0) {
-		cns_runlog_emitf(l, CNS_LOG_WARN, "retention",
-				 "invalid log_keep \"%s\": keeping 30 runs", v);
+		cns_runlog_log(l, CNS_LOG_WARN, "retention", NULL,
+			       "invalid log_keep: keeping 30 runs",
+			       CNS_KV_STR("log_keep", v));
 		k->count = 30;
 	}
 }
@@ -138,9 +139,10 @@ static void prune_rejects(struct cns_runlog *l, int64_t cutoff_us)
 		    ts_us(st.st_mtim) >= cutoff_us)
 			continue;
 		if (unlink(path) < 0)
-			cns_runlog_emitf(l, CNS_LOG_WARN, "retention",
-					 "could not remove \"%s\": %s", path,
-					 strerror(errno));
+			cns_runlog_log(l, CNS_LOG_WARN, "retention", NULL,
+				       "could not remove a rejects file",
+				       CNS_KV_STR("file", path),
+				       CNS_KV_STR("error", strerror(errno)));
 	}
 	closedir(d);
 }
@@ -217,17 +219,20 @@ void cns_runlog_retain(struct cns_runlog *l)
 			if (unlink(path) == 0)
 				removed++;
 			else
-				cns_runlog_emitf(l, CNS_LOG_WARN, "retention",
-						 "could not remove \"%s\": %s",
-						 path, strerror(errno));
+				cns_runlog_log(
+					l, CNS_LOG_WARN, "retention", NULL,
+					"could not remove an old log",
+					CNS_KV_STR("file", path),
+					CNS_KV_STR("error", strerror(errno)));
 		} else if (pack && !f->gz) {
 			if (compress_log(l->dir, f) == 0)
 				compressed++;
 			else
-				cns_runlog_emitf(l, CNS_LOG_WARN, "retention",
-						 "could not compress \"%s\": "
-						 "%s",
-						 path, strerror(errno));
+				cns_runlog_log(
+					l, CNS_LOG_WARN, "retention", NULL,
+					"could not compress an old log",
+					CNS_KV_STR("file", path),
+					CNS_KV_STR("error", strerror(errno)));
 		}
 	}
 	if (k.count > 0) {
@@ -242,8 +247,9 @@ void cns_runlog_retain(struct cns_runlog *l)
 	if (cutoff != INT64_MIN)
 		prune_rejects(l, cutoff);
 	if (compressed || removed)
-		cns_runlog_emitf(l, CNS_LOG_DEBUG, "retention",
-				 "old logs tidied compressed=%d removed=%d",
-				 compressed, removed);
+		cns_runlog_log(l, CNS_LOG_DEBUG, "retention", NULL,
+			       "old logs tidied",
+			       CNS_KV_INT("compressed", compressed),
+			       CNS_KV_INT("removed", removed));
 	free(logs);
 }

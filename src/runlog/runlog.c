@@ -21,7 +21,6 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -119,137 +118,95 @@ static void add_text_escaped(struct cns_buf *b, const char *s)
 	}
 }
 
-struct kv {
-	const char *key;
-	size_t klen;
-	const char *val; /* raw, quotes included when quoted */
-	size_t vlen;
-	bool quoted;
-};
-
-#define MAX_KV 32
-
-static bool key_char(char c, bool first)
+/* Appends a string value of a text line: as it is when it is one plain
+ * word, else in double quotes with \" and \\ inside, so that a reader
+ * can tell where it ends.  Control characters are escaped either way. */
+static void add_text_value(struct cns_buf *b, const char *val)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-	       (!first && ((c >= '0' && c <= '9') || c == '.' || c == '-'));
-}
-
-/* True when s is nothing but blank-separated key=value pairs (a value may
- * be "quoted", with \" and \\ inside); fills kv. */
-static bool parse_kvs(const char *s, struct kv *kv, int *n)
-{
-	*n = 0;
-	while (*s) {
-		struct kv *k;
-
-		if (*n == MAX_KV || !key_char(*s, true))
-			return false;
-		k = &kv[(*n)++];
-		k->key = s;
-		while (key_char(*s, false))
-			s++;
-		k->klen = (size_t)(s - k->key);
-		if (*s++ != '=')
-			return false;
-		k->val = s;
-		k->quoted = *s == '"';
-		if (k->quoted) {
-			for (s++; *s && *s != '"'; s++)
-				if (*s == '\\' && s[1])
-					s++;
-			if (*s != '"')
-				return false;
-			s++;
-		} else {
-			while (*s && *s != ' ')
-				s++;
-		}
-		k->vlen = (size_t)(s - k->val);
-		if (*s && *s != ' ')
-			return false;
-		while (*s == ' ')
-			s++;
+	if (*val && !strpbrk(val, " \"\\\t\n\r")) {
+		add_text_escaped(b, val);
+		return;
 	}
-	return true;
-}
+	cns_buf_addc(b, '"');
+	for (const char *p = val; *p; p++) {
+		char one[2] = { *p, '\0' };
 
-/* Splits "message key=value ..." at the first word from which the rest is
- * all pairs.  Returns the length of the message part. */
-static size_t split_message(const char *s, struct kv *kv, int *n)
-{
-	for (const char *p = s; *p; p++) {
-		if ((p == s || p[-1] == ' ') && *p != ' ' &&
-		    parse_kvs(p, kv, n)) {
-			size_t len = (size_t)(p - s);
-
-			while (len > 0 && s[len - 1] == ' ')
-				len--;
-			return len;
-		}
+		if (*p == '"' || *p == '\\')
+			cns_buf_addc(b, '\\');
+		add_text_escaped(b, one);
 	}
-	*n = 0;
-	return strlen(s);
+	cns_buf_addc(b, '"');
 }
 
-static bool is_json_number(const char *s, size_t n)
+/* Appends a number value, the same in text and JSON but for a number
+ * JSON cannot hold (an infinite or undefined duration): null there. */
+static void add_number(struct cns_buf *b, const struct cns_kv *kv, bool json)
 {
-	size_t i = 0;
-
-	if (i < n && s[i] == '-')
-		i++;
-	if (i >= n || s[i] < '0' || s[i] > '9')
-		return false;
-	if (s[i] == '0')
-		i++;
-	else
-		while (i < n && s[i] >= '0' && s[i] <= '9')
-			i++;
-	if (i < n && s[i] == '.') {
-		if (++i >= n || s[i] < '0' || s[i] > '9')
-			return false;
-		while (i < n && s[i] >= '0' && s[i] <= '9')
-			i++;
+	switch (kv->type) {
+	case CNS_KV_T_STR: break; /* not a number */
+	case CNS_KV_T_INT: cns_buf_printf(b, "%lld", kv->v.i); break;
+	case CNS_KV_T_SEC:
+		if (json && !isfinite(kv->v.sec))
+			cns_buf_adds(b, "null");
+		else
+			cns_buf_printf(b, "%.3f", kv->v.sec);
+		break;
 	}
-	return i == n;
 }
 
-static void add_json_kv(struct cns_buf *b, const struct kv *k)
+/* The message and its pairs as a text line (and syslog) writes them:
+ * `msg key=value key="quoted value"`. */
+static void render_text(struct cns_buf *b, const char *msg,
+			const struct cns_kv *kv)
+{
+	add_text_escaped(b, msg);
+	for (bool first = true; kv && kv->key; kv++, first = false) {
+		if (*msg || !first)
+			cns_buf_addc(b, ' ');
+		add_text_escaped(b, kv->key);
+		cns_buf_addc(b, '=');
+		if (kv->type == CNS_KV_T_STR)
+			add_text_value(b, kv->v.s ? kv->v.s : "");
+		else
+			add_number(b, kv, false);
+	}
+}
+
+/* The message and its pairs as the members of a JSON line, after its
+ * fixed fields: ,"msg":"...","key":value...  Numbers are JSON numbers
+ * (null when not finite); a pair never shadows a field of the line. */
+static void render_json(struct cns_buf *b, const char *msg,
+			const struct cns_kv *kv)
 {
 	static const char *const reserved[] = { "ts",    "level",  "run",
 						"stage", "source", "msg" };
 
-	cns_buf_addc(b, ',');
-	cns_buf_addc(b, '"');
-	cns_buf_add(b, k->key, k->klen);
-	/* A pair must not shadow a field of the line. */
-	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
-		if (strlen(reserved[i]) == k->klen &&
-		    !memcmp(reserved[i], k->key, k->klen))
-			cns_buf_addc(b, '_');
-	cns_buf_adds(b, "\":");
-	if (k->quoted) {
-		struct cns_buf v;
+	cns_buf_adds(b, ",\"msg\":");
+	cns_json_add_cstr(b, msg);
+	for (; kv && kv->key; kv++) {
+		struct cns_buf key;
 
-		cns_buf_init(&v);
-		cns_buf_add(&v, "", 0);
-		for (size_t i = 1; i + 1 < k->vlen; i++) {
-			if (k->val[i] == '\\' && i + 2 < k->vlen)
-				i++;
-			cns_buf_addc(&v, k->val[i]);
-		}
-		cns_json_add_str(b, v.data, v.len);
-		cns_buf_release(&v);
-	} else if (is_json_number(k->val, k->vlen)) {
-		cns_buf_add(b, k->val, k->vlen);
-	} else {
-		cns_json_add_str(b, k->val, k->vlen);
+		cns_buf_init(&key);
+		cns_buf_adds(&key, kv->key);
+		for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]);
+		     i++)
+			if (!strcmp(reserved[i], kv->key))
+				cns_buf_addc(&key, '_');
+		cns_buf_addc(b, ',');
+		cns_json_add_str(b, key.data, key.len);
+		cns_buf_release(&key);
+		cns_buf_addc(b, ':');
+		if (kv->type == CNS_KV_T_STR)
+			cns_json_add_cstr(b, kv->v.s ? kv->v.s : "");
+		else
+			add_number(b, kv, true);
 	}
 }
 
 static void format_line(const struct cns_runlog *l, struct cns_buf *b,
 			int64_t now_us, enum cns_log_level level,
-			const char *stage, const char *source, const char *msg)
+			const char *stage, const char *source, const char *msg,
+			const struct cns_kv *kv)
 {
 	char ts[40];
 
@@ -262,12 +219,8 @@ static void format_line(const struct cns_runlog *l, struct cns_buf *b,
 			add_text_escaped(b, source);
 			cns_buf_addc(b, ' ');
 		}
-		add_text_escaped(b, msg);
+		render_text(b, msg, kv);
 	} else {
-		struct kv kv[MAX_KV];
-		int nkv;
-		size_t mlen = split_message(msg, kv, &nkv);
-
 		cns_buf_printf(b,
 			       "{\"ts\":\"%s\",\"level\":\"%s\",\"run\":", ts,
 			       level_name(level, true));
@@ -278,28 +231,64 @@ static void format_line(const struct cns_runlog *l, struct cns_buf *b,
 			cns_buf_adds(b, ",\"source\":");
 			cns_json_add_cstr(b, source);
 		}
-		cns_buf_adds(b, ",\"msg\":");
-		cns_json_add_str(b, msg, mlen);
-		for (int i = 0; i < nkv; i++)
-			add_json_kv(b, &kv[i]);
+		render_json(b, msg, kv);
 		cns_buf_addc(b, '}');
 	}
 	cns_buf_addc(b, '\n');
 }
 
-/* Writes one event whose message is already formatted.  to_syslog:
- * send it to syslog whatever its level (the final line). */
-static void emit(struct cns_runlog *l, enum cns_log_level level,
-		 const char *stage, const char *source, const char *raw,
-		 bool to_syslog)
+/* An event with every secret hidden: the message and the string values
+ * scrubbed into text (one NUL-ended string after the other), a value
+ * whose key names a password hidden whole.  Returns the pairs, malloc'ed,
+ * pointing into text; *clean_msg points into text too. */
+static struct cns_kv *scrub_event(const char *msg, const struct cns_kv *kv,
+				  struct cns_buf *text, const char **clean_msg)
 {
-	struct cns_buf msg, line;
+	size_t n = 0, *off;
+	struct cns_kv *clean;
 
-	cns_buf_init(&msg);
+	while (kv && kv[n].key)
+		n++;
+	clean = cns_xcalloc(n + 1, sizeof(*clean));
+	off = cns_xcalloc(n + 1, sizeof(*off));
+	cns_secrets_scrub(msg ? msg : "", text);
+	cns_buf_addc(text, '\0');
+	for (size_t i = 0; i < n; i++) {
+		clean[i] = kv[i];
+		if (kv[i].type != CNS_KV_T_STR)
+			continue;
+		off[i] = text->len;
+		if (cns_secret_key(kv[i].key, strlen(kv[i].key)))
+			cns_buf_adds(text, "***");
+		else
+			cns_secrets_scrub(kv[i].v.s ? kv[i].v.s : "", text);
+		cns_buf_addc(text, '\0');
+	}
+	/* Only now: the buffer may have moved while it grew. */
+	*clean_msg = text->data;
+	for (size_t i = 0; i < n; i++)
+		if (kv[i].type == CNS_KV_T_STR)
+			clean[i].v.s = text->data + off[i];
+	clean[n] = CNS_KV_END;
+	free(off);
+	return clean;
+}
+
+/* Writes one event, secrets scrubbed.  to_syslog: send it to syslog
+ * whatever its level (the final line). */
+static void emit(struct cns_runlog *l, enum cns_log_level level,
+		 const char *stage, const char *source, const char *msg,
+		 const struct cns_kv *kv, bool to_syslog)
+{
+	struct cns_buf text, line;
+	struct cns_kv *clean;
+	const char *clean_msg;
+
+	cns_buf_init(&text);
 	cns_buf_init(&line);
-	cns_secrets_scrub(raw, &msg);
+	clean = scrub_event(msg, kv, &text, &clean_msg);
 	format_line(l, &line, cns_wall_us(), level, stage ? stage : "run",
-		    source, msg.data);
+		    source, clean_msg, clean);
 
 	pthread_mutex_lock(&l->lock);
 	/* A line that cannot be written (a full disk) is kept as the log's
@@ -323,82 +312,20 @@ static void emit(struct cns_runlog *l, enum cns_log_level level,
 			add_text_escaped(&line, source);
 			cns_buf_addc(&line, ' ');
 		}
-		add_text_escaped(&line, msg.data);
+		render_text(&line, clean_msg, clean);
 		syslog(LOG_USER | prio, "%s", line.data);
 	}
-	cns_buf_release(&msg);
+	free(clean);
+	cns_buf_release(&text);
 	cns_buf_release(&line);
 }
 
-static void emitf(struct cns_runlog *l, enum cns_log_level level,
-		  const char *stage, const char *source, bool to_syslog,
-		  const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-
-/* Formats the message, then emit(). */
-static void vemit(struct cns_runlog *l, enum cns_log_level level,
-		  const char *stage, const char *source, bool to_syslog,
-		  const char *fmt, va_list ap)
+void cns_runlog_put(struct cns_runlog *l, enum cns_log_level level,
+		    const char *stage, const char *source, const char *msg,
+		    const struct cns_kv *kv)
 {
-	struct cns_buf b;
-
-	cns_buf_init(&b);
-	cns_buf_vprintf(&b, fmt, ap);
-	emit(l, level, stage, source, b.data, to_syslog);
-	cns_buf_release(&b);
-}
-
-static void emitf(struct cns_runlog *l, enum cns_log_level level,
-		  const char *stage, const char *source, bool to_syslog,
-		  const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vemit(l, level, stage, source, to_syslog, fmt, ap);
-	va_end(ap);
-}
-
-void cns_runlog_emitf(struct cns_runlog *l, enum cns_log_level level,
-		      const char *stage, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vemit(l, level, stage, NULL, false, fmt, ap);
-	va_end(ap);
-}
-
-void cns_runlog_event(struct cns_runlog *l, enum cns_log_level level,
-		      const char *stage, const char *source, const char *fmt,
-		      ...)
-{
-	va_list ap;
-
-	if (!l)
-		return;
-	va_start(ap, fmt);
-	vemit(l, level, stage, source, false, fmt, ap);
-	va_end(ap);
-}
-
-/* Appends " key=value" with the value quoted when it needs it, for the
- * events this file writes itself. */
-static void add_pair(struct cns_buf *b, const char *key, const char *val)
-{
-	cns_buf_printf(b, " %s=", key);
-	if (!val)
-		val = "";
-	if (*val && !strpbrk(val, " \"\\\t\n\r")) {
-		cns_buf_adds(b, val);
-		return;
-	}
-	cns_buf_addc(b, '"');
-	for (; *val; val++) {
-		if (*val == '"' || *val == '\\')
-			cns_buf_addc(b, '\\');
-		cns_buf_addc(b, *val);
-	}
-	cns_buf_addc(b, '"');
+	if (l)
+		emit(l, level, stage, source, msg, kv, false);
 }
 
 /* ---- runs.jsonl ---- */
@@ -738,11 +665,14 @@ static void record_crash(struct cns_runlog *l, const struct cns_run_marker *m,
 			cns_buf_reset(&rec);
 			cns_buf_printf(&rec,
 				       "run presumed crashed: no end line, "
-				       "process %ld is gone status=crashed",
+				       "process %ld is gone",
 				       m->pid);
-			add_pair(&rec, "found_by", l->run_id);
 			format_line(&other, &line, cns_wall_us(), CNS_LOG_ERROR,
-				    "end", NULL, rec.data);
+				    "end", NULL, rec.data,
+				    (const struct cns_kv[]){
+					    CNS_KV_STR("status", "crashed"),
+					    CNS_KV_STR("found_by", l->run_id),
+					    CNS_KV_END });
 			(void)write_all(fd, line.data, line.len);
 			close(fd);
 			cns_buf_release(&line);
@@ -825,23 +755,26 @@ struct cns_runlog *cns_runlog_open(const struct cns_job_conf *job,
 		goto fail;
 	}
 
+	cns_runlog_log(l, CNS_LOG_INFO, "start", NULL, "run started",
+		       CNS_KV_STR("job", job->name),
+		       CNS_KV_STR("file", job->file),
+		       CNS_KV_STR("host", l->host), CNS_KV_INT("pid", getpid()),
+		       CNS_KV_STR("version", CNS_VERSION));
 	cns_buf_init(&b);
-	cns_buf_adds(&b, "run started");
-	add_pair(&b, "job", job->name);
-	add_pair(&b, "file", job->file);
-	add_pair(&b, "host", l->host);
-	cns_buf_printf(&b, " pid=%ld", (long)getpid());
-	add_pair(&b, "version", CNS_VERSION);
-	emit(l, CNS_LOG_INFO, "start", NULL, b.data, false);
-	if (crashed)
-		emitf(l, CNS_LOG_WARN, "start", NULL, false,
-		      "earlier run %s ended without a record (process %ld is "
-		      "gone): recorded as crashed crashed_run=%s",
-		      m.run_id, m.pid, m.run_id);
-	else if (alive)
-		emitf(l, CNS_LOG_WARN, "start", NULL, false,
-		      "run %s still appears to be running (process %ld)",
-		      m.run_id, m.pid);
+	if (crashed) {
+		cns_buf_printf(&b,
+			       "earlier run %s ended without a record "
+			       "(process %ld is gone): recorded as crashed",
+			       m.run_id, m.pid);
+		cns_runlog_log(l, CNS_LOG_WARN, "start", NULL, b.data,
+			       CNS_KV_STR("crashed_run", m.run_id));
+	} else if (alive) {
+		cns_buf_printf(&b,
+			       "run %s still appears to be running "
+			       "(process %ld)",
+			       m.run_id, m.pid);
+		cns_runlog_put(l, CNS_LOG_WARN, "start", NULL, b.data, NULL);
+	}
 	cns_buf_release(&b);
 	return l;
 fail:
@@ -941,7 +874,7 @@ int cns_runlog_finish(struct cns_runlog *l, const struct cns_run_record *rec,
 		mrec.error = r.error;
 		if (cns_metrics_write(l->job, &mrec, &merr) < 0) {
 			emit(l, CNS_LOG_ERROR, "metrics", NULL, merr.message,
-			     false);
+			     NULL, false);
 			cns_error_set(err, merr.code, "%s", merr.message);
 			rc = -1;
 		}
@@ -968,26 +901,29 @@ int cns_runlog_finish(struct cns_runlog *l, const struct cns_run_record *rec,
 	for (int i = 0; i < r.nsources; i++) {
 		const struct cns_source_stats *s = &r.sources[i];
 		double secs = cns_source_seconds(s);
+		struct cns_kv kv[] = {
+			CNS_KV_STR("status", cns_source_state_name(s->state)),
+			CNS_KV_INT("read", s->read),
+			CNS_KV_INT("filtered", s->filtered),
+			CNS_KV_INT("rejected", s->rejected),
+			CNS_KV_INT("loaded", s->loaded),
+			CNS_KV_INT("written", s->written),
+			CNS_KV_INT("chunks", s->chunks),
+			CNS_KV_INT("bytes", s->bytes),
+			/* Left out when the source did not both start and
+			 * finish. */
+			secs >= 0 ? CNS_KV_SEC("seconds", secs) : CNS_KV_END,
+			CNS_KV_END
+		};
 
 		read += s->read;
 		loaded += s->loaded;
 		rejected += s->rejected;
-		cns_buf_reset(&b);
-		cns_buf_printf(&b,
-			       "source %s status=%s read=%lld filtered=%lld "
-			       "rejected=%lld loaded=%lld written=%lld "
-			       "chunks=%lld bytes=%lld",
-			       s->state == CNS_SRC_DONE ? "done" : "ended",
-			       cns_source_state_name(s->state),
-			       (long long)s->read, (long long)s->filtered,
-			       (long long)s->rejected, (long long)s->loaded,
-			       (long long)s->written, (long long)s->chunks,
-			       (long long)s->bytes);
-		if (secs >= 0)
-			cns_buf_printf(&b, " seconds=%.3f", secs);
 		emit(l,
 		     s->state == CNS_SRC_FAILED ? CNS_LOG_ERROR : CNS_LOG_INFO,
-		     "summary", s->name, b.data, false);
+		     "summary", s->name,
+		     s->state == CNS_SRC_DONE ? "source done" : "source ended",
+		     kv, false);
 	}
 
 	cns_buf_reset(&b);
@@ -1000,17 +936,26 @@ int cns_runlog_finish(struct cns_runlog *l, const struct cns_run_record *rec,
 		if (r.error)
 			cns_buf_printf(&b, ": %s", r.error);
 	}
-	cns_buf_printf(&b, " status=%s", cns_run_status_name(r.status));
-	if (r.exit_code >= 0)
-		cns_buf_printf(&b, " exit=%d", r.exit_code);
-	cns_buf_printf(&b, " seconds=%.3f read=%lld loaded=%lld rejected=%lld",
-		       (double)(r.ended_us - r.started_us) / 1e6,
-		       (long long)read, (long long)loaded, (long long)rejected);
-	if (r.rejects_file)
-		add_pair(&b, "rejects", r.rejects_file);
-	emit(l,
-	     ok || r.status == CNS_RUN_SKIPPED ? CNS_LOG_INFO : CNS_LOG_ERROR,
-	     "end", NULL, b.data, true);
+	{
+		struct cns_kv kv[8];
+		int n = 0;
+
+		kv[n++] = CNS_KV_STR("status", cns_run_status_name(r.status));
+		if (r.exit_code >= 0)
+			kv[n++] = CNS_KV_INT("exit", r.exit_code);
+		kv[n++] = CNS_KV_SEC("seconds",
+				     (double)(r.ended_us - r.started_us) / 1e6);
+		kv[n++] = CNS_KV_INT("read", read);
+		kv[n++] = CNS_KV_INT("loaded", loaded);
+		kv[n++] = CNS_KV_INT("rejected", rejected);
+		if (r.rejects_file)
+			kv[n++] = CNS_KV_STR("rejects", r.rejects_file);
+		kv[n] = CNS_KV_END;
+		emit(l,
+		     ok || r.status == CNS_RUN_SKIPPED ? CNS_LOG_INFO
+						       : CNS_LOG_ERROR,
+		     "end", NULL, b.data, kv, true);
+	}
 
 	/* The end line itself may be the one that finds the disk full. */
 	if (rc == 0 && cns_runlog_check(l, err) < 0) {
@@ -1043,6 +988,7 @@ int cns_runlog_record_skip(const struct cns_job_conf *job,
 	struct record r;
 	struct cns_buf b, line;
 	struct cns_logfile *logs;
+	struct cns_kv pid[2];
 	int n, rc;
 
 	/* A throwaway log object: the newest log's line is written as this
@@ -1070,6 +1016,8 @@ int cns_runlog_record_skip(const struct cns_job_conf *job,
 	if (!rec->ended_us)
 		r.ended_us = r.started_us;
 	r.log = NULL;
+	pid[0] = CNS_KV_INT("pid", r.pid);
+	pid[1] = CNS_KV_END;
 
 	cns_buf_init(&b);
 	cns_buf_init(&line);
@@ -1077,7 +1025,6 @@ int cns_runlog_record_skip(const struct cns_job_conf *job,
 	if (r.error)
 		cns_buf_printf(&b, ": %.*s", (int)strcspn(r.error, "\n"),
 			       r.error);
-	cns_buf_printf(&b, " pid=%ld", r.pid);
 	cns_secrets_scrub(b.data, &line);
 	logs = cns_runlog_list_logs(l.dir, &n);
 	for (int i = n - 1; i >= 0; i--) {
@@ -1092,7 +1039,7 @@ int cns_runlog_record_skip(const struct cns_job_conf *job,
 			break;
 		cns_buf_reset(&b);
 		format_line(&l, &b, cns_wall_us(), CNS_LOG_WARN, "skip", NULL,
-			    line.data);
+			    line.data, pid);
 		(void)write_all(fd, b.data, b.len);
 		close(fd);
 		break;
@@ -1103,8 +1050,10 @@ int cns_runlog_record_skip(const struct cns_job_conf *job,
 	if (job->syslog) {
 		snprintf(syslog_ident, sizeof(syslog_ident), "%s", job->name);
 		openlog(syslog_ident, LOG_PID, LOG_USER);
+		cns_buf_reset(&b);
+		render_text(&b, line.data, pid);
 		syslog(LOG_USER | LOG_WARNING, "run=%s stage=skip %s", l.run_id,
-		       line.data);
+		       b.data);
 		closelog();
 	}
 

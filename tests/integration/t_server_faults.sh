@@ -241,5 +241,23 @@ CNS_DROP_AT=load.commit_sent:2 "$HOOKS" run acki.conf > acki.out 2>&1; rc=$?
 is "$rc" 0 "lost acknowledgement, incremental source: the retry completes"
 is "$(doubled t_acki)" 0 "no row loaded twice"
 is "$(digest t_acki)" "$ref_app" "the target equals the reference"
+like "$(cat "$TMPDIR_T"/log/t_acki/*.log)" 'stage=retry source=two transient failure, retrying from the last checkpoint attempt=1 of=8 delay_ms=[0-9]+ cause="[^"]*\\"' \
+	"the text log's retry line: typed pairs, the cause quoted with its quotes escaped"
+# The same with log_format = json: the retry's line keeps its pairs as
+# members, though its cause quotes a name (attempt and delay_ms numbers,
+# cause a string).
+write_job ackj.conf t_ackj append "$TMPDIR_T/lock" "two" "log_format  = json"
+CNS_DROP_AT=load.commit_sent:2 "$HOOKS" run ackj.conf > ackj.out 2>&1; rc=$?
+is "$rc" 0 "lost acknowledgement, JSON log: the retry completes"
+retry=$(grep -h '"stage":"retry"' "$TMPDIR_T"/log/t_ackj/*.log | head -n 1)
+echo "# $retry"
+is "$(python3 -c '
+import json, sys
+o = json.loads(sys.stdin.read())
+c = o.get("cause")
+print(o.get("msg"), "|", type(o.get("attempt")).__name__, o.get("attempt"), o.get("of"),
+      type(o.get("delay_ms")).__name__, type(c).__name__, isinstance(c, str) and "\"" in c)
+' <<<"$retry" 2>&1)" "transient failure, retrying from the last checkpoint | int 1 8 int str True" \
+	"JSON log: the retry keeps attempt, of, delay_ms (numbers) and a cause with quotes (a string)"
 
 done_testing

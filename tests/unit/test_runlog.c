@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <math.h>
 #include <pthread.h>
 #include <regex.h>
 #include <stdio.h>
@@ -355,12 +356,12 @@ static void test_text_lines(void **state)
 
 	(void)state;
 	l = open_ok(job, id, T0);
-	cns_runlog_event(l, CNS_LOG_INFO, "load", "erp",
-			 "chunk committed rows=%d bytes=%d", 10, 2048);
-	cns_runlog_event(l, CNS_LOG_WARN, "extract", NULL,
-			 "two\nlines\tand a \x01 control");
-	cns_runlog_event(l, CNS_LOG_ERROR, NULL, "crm", "boom");
-	cns_runlog_event(l, CNS_LOG_DEBUG, "x", NULL, "%s", "");
+	cns_runlog_log(l, CNS_LOG_INFO, "load", "erp", "chunk committed",
+		       CNS_KV_INT("rows", 10), CNS_KV_INT("bytes", 2048));
+	cns_runlog_log(l, CNS_LOG_WARN, "extract", NULL,
+		       "two\nlines\tand a \x01 control");
+	cns_runlog_log(l, CNS_LOG_ERROR, NULL, "crm", "boom");
+	cns_runlog_put(l, CNS_LOG_DEBUG, "x", NULL, NULL, NULL);
 	text = read_all(cns_runlog_path(l));
 	assert_int_equal(count_lines(text), 5);
 	snprintf(re, sizeof(re),
@@ -397,14 +398,16 @@ static void test_json_lines(void **state)
 	(void)state;
 	job->log_format = CNS_LOGFMT_JSON;
 	l = open_ok(job, "20261122T031500Z-000002", T0);
-	cns_runlog_event(l, CNS_LOG_INFO, "load", "erp",
-			 "chunk committed rows=%d file=\"%s\" ratio=0.5 "
-			 "code=007 msg=hi neg=-3",
-			 10, "a \\\"b\\\" c.csv");
-	cns_runlog_event(l, CNS_LOG_WARN, "extract", NULL,
-			 "line\nbreak and \xff byte");
-	cns_runlog_event(l, CNS_LOG_INFO, "x", NULL, "only=pairs here=1");
-	cns_runlog_event(l, CNS_LOG_INFO, "x", NULL, "no pairs = here");
+	cns_runlog_log(l, CNS_LOG_INFO, "load", "erp", "chunk committed",
+		       CNS_KV_INT("rows", 10),
+		       CNS_KV_STR("file", "a \"b\" c.csv"),
+		       CNS_KV_SEC("ratio", 0.5), CNS_KV_STR("code", "007"),
+		       CNS_KV_STR("msg", "hi"), CNS_KV_INT("neg", -3));
+	cns_runlog_log(l, CNS_LOG_WARN, "extract", NULL,
+		       "line\nbreak and \xff byte");
+	cns_runlog_log(l, CNS_LOG_INFO, "x", NULL, "",
+		       CNS_KV_STR("only", "pairs"), CNS_KV_INT("here", 1));
+	cns_runlog_log(l, CNS_LOG_INFO, "x", NULL, "no pairs = here");
 	finish_ok(l, &(struct cns_run_record){ .status = CNS_RUN_OK });
 	text = read_all(in_tmp("log/json/20261122T031500Z-000002.log"));
 
@@ -468,6 +471,226 @@ static void test_json_lines(void **state)
 	cns_config_free(job);
 }
 
+/* ---- typed pairs, rendered as text and as JSON ---- */
+
+/* String values and how a text line writes them. */
+static const struct {
+	const char *val, *text;
+} str_cases[] = {
+	{ "plain", "plain" },
+	{ "", "\"\"" },
+	{ NULL, "\"\"" },
+	{ "with space", "\"with space\"" },
+	{ "a \"b\" c", "\"a \\\"b\\\" c\"" },
+	{ "\"", "\"\\\"\"" },
+	{ "back\\slash", "\"back\\\\slash\"" },
+	{ "\\", "\"\\\\\"" },
+	{ "end\\", "\"end\\\\\"" },
+	{ "line\nbreak", "\"line\\nbreak\"" },
+	{ "cr\rlf", "\"cr\\rlf\"" },
+	{ "tab\there", "\"tab\\there\"" },
+	{ "ctl\x01x", "ctl\\x01x" },
+	{ "a=b", "a=b" },
+	{ "k=\"v w\"", "\"k=\\\"v w\\\"\"" },
+	{ "caf\xc3\xa9", "caf\xc3\xa9" },
+};
+
+#define NSTR (int)(sizeof(str_cases) / sizeof(str_cases[0]))
+
+/* Writes the same events to a log in the given format; returns the log's
+ * text (malloc'ed).  Line 0 is the start line. */
+static char *write_typed_events(struct cns_job_conf *job, const char *id)
+{
+	struct cns_runlog *l = open_ok(job, id, T0);
+	char *text;
+
+	for (int i = 0; i < NSTR; i++)
+		cns_runlog_log(l, CNS_LOG_INFO, "x", NULL, "v",
+			       CNS_KV_STR("k", str_cases[i].val));
+	cns_runlog_log(l, CNS_LOG_INFO, "x", NULL, "numbers",
+		       CNS_KV_INT("zero", 0), CNS_KV_INT("neg", -1),
+		       CNS_KV_INT("min", INT64_MIN),
+		       CNS_KV_INT("max", INT64_MAX), CNS_KV_SEC("s", 1.5),
+		       CNS_KV_SEC("neg_s", -0.25), CNS_KV_SEC("big_s", 1e6),
+		       CNS_KV_SEC("inf_s", INFINITY));
+	cns_runlog_log(l, CNS_LOG_INFO, "x", NULL, "reserved",
+		       CNS_KV_STR("ts", "a"), CNS_KV_STR("level", "b"),
+		       CNS_KV_STR("run", "c"), CNS_KV_STR("stage", "d"),
+		       CNS_KV_STR("source", "e"), CNS_KV_STR("msg", "f"));
+	cns_runlog_log(l, CNS_LOG_WARN, "retry", "erp",
+		       "transient failure, retrying from the last checkpoint",
+		       CNS_KV_INT("attempt", 2), CNS_KV_INT("of", 5),
+		       CNS_KV_INT("delay_ms", 400),
+		       CNS_KV_STR("cause",
+				  "could not read from source \"erp\": "
+				  "server closed\nthe connection"));
+	cns_runlog_log(l, CNS_LOG_INFO, "x", NULL, "",
+		       CNS_KV_STR("only", "pairs"), CNS_KV_INT("n", 1));
+	cns_runlog_log(l, CNS_LOG_INFO, "x", NULL, "k=v in a message");
+	text = read_all(cns_runlog_path(l));
+	finish_ok(l, &(struct cns_run_record){ .status = CNS_RUN_OK });
+	return text;
+}
+
+static void test_typed_text(void **state)
+{
+	struct cns_job_conf *job = make_job("typed-text");
+	const char *id = "20261122T031500Z-0000a1";
+	char *text, want[512];
+	int n = 1;
+
+	(void)state;
+	text = write_typed_events(job, id);
+	for (int i = 0; i < NSTR; i++, n++) {
+		snprintf(want, sizeof(want), "INFO  run=%s stage=x v k=%s", id,
+			 str_cases[i].text);
+		assert_string_equal(strstr(line_of(text, n), "INFO "), want);
+	}
+	assert_string_equal(strstr(line_of(text, n++), "stage="),
+			    "stage=x numbers zero=0 neg=-1 "
+			    "min=-9223372036854775808 max=9223372036854775807 "
+			    "s=1.500 neg_s=-0.250 big_s=1000000.000 inf_s=inf");
+	/* Text has no fields to shadow: the pairs come after the message
+	 * and the first " stage=" is still the line's. */
+	assert_string_equal(strstr(line_of(text, n++), "stage="),
+			    "stage=x reserved ts=a level=b run=c stage=d "
+			    "source=e msg=f");
+	assert_string_equal(
+		strstr(line_of(text, n++), "WARN "),
+		"WARN  run=20261122T031500Z-0000a1 stage=retry source=erp "
+		"transient failure, retrying from the last checkpoint "
+		"attempt=2 of=5 delay_ms=400 cause=\"could not read from "
+		"source \\\"erp\\\": server closed\\nthe connection\"");
+	/* No message: no blank before the first pair. */
+	assert_string_equal(strstr(line_of(text, n++), "stage="),
+			    "stage=x only=pairs n=1");
+	assert_string_equal(strstr(line_of(text, n++), "stage="),
+			    "stage=x k=v in a message");
+	assert_int_equal(count_lines(text), n);
+	free(text);
+	cns_config_free(job);
+}
+
+/* The number member `key` of o, as written in line: jansson keeps the
+ * value, not its spelling, so the spelling is read from the line after
+ * jansson has said that the member is a number. */
+static const char *json_number(const json_t *o, const char *line,
+			       const char *key)
+{
+	static char buf[64];
+	char pat[80];
+	const char *p;
+	size_t n;
+
+	if (!json_is_number(json_object_get(o, key)))
+		fail_msg("\"%s\" is not a JSON number", key);
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(line, pat);
+	if (!p)
+		fail_msg("\"%s\" is not in %s", key, line);
+	p += strlen(pat);
+	n = strspn(p, "-+0123456789.eE");
+	snprintf(buf, sizeof(buf), "%.*s", (int)n, p);
+	return buf;
+}
+
+static void test_typed_json(void **state)
+{
+	struct cns_job_conf *job = make_job("typed-json");
+	const char *id = "20261122T031500Z-0000a2";
+	json_t *o;
+	const char *line;
+	char *text;
+	int n = 1;
+
+	(void)state;
+	job->log_format = CNS_LOGFMT_JSON;
+	text = write_typed_events(job, id);
+#define PARSE()                                                                \
+	do {                                                                   \
+		line = line_of(text, n++);                                     \
+		o = tj_parse(line, strlen(line));                              \
+		if (!o)                                                        \
+			fail_msg("not JSON: %s", line);                        \
+	} while (0)
+	for (int i = 0; i < NSTR; i++) {
+		PARSE();
+		assert_string_equal(tj_str(o, "msg"), "v");
+		assert_string_equal(tj_str(o, "k"),
+				    str_cases[i].val ? str_cases[i].val : "");
+	}
+
+	PARSE();
+	{
+		static const char *const num[][2] = {
+			{ "zero", "0" },
+			{ "neg", "-1" },
+			{ "min", "-9223372036854775808" },
+			{ "max", "9223372036854775807" },
+			{ "s", "1.500" },
+			{ "neg_s", "-0.250" },
+			{ "big_s", "1000000.000" },
+		};
+
+		for (size_t i = 0; i < sizeof(num) / sizeof(num[0]); i++)
+			assert_string_equal(json_number(o, line, num[i][0]),
+					    num[i][1]);
+	}
+	/* Not a number JSON can hold. */
+	assert_true(json_is_null(json_object_get(o, "inf_s")));
+
+	/* A pair never shadows a field of the line. */
+	PARSE();
+	assert_true(
+		matches("^[0-9-]{10}T[0-9:]{8}\\.[0-9]{3}Z$", tj_str(o, "ts")));
+	assert_string_equal(tj_str(o, "level"), "info");
+	assert_string_equal(tj_str(o, "run"), id);
+	assert_string_equal(tj_str(o, "stage"), "x");
+	assert_null(json_object_get(o, "source"));
+	assert_string_equal(tj_str(o, "msg"), "reserved");
+	{
+		static const char *const renamed[][2] = {
+			{ "ts_", "a" },    { "level_", "b" },  { "run_", "c" },
+			{ "stage_", "d" }, { "source_", "e" }, { "msg_", "f" },
+		};
+
+		for (size_t i = 0; i < sizeof(renamed) / sizeof(renamed[0]);
+		     i++)
+			assert_string_equal(tj_str(o, renamed[i][0]),
+					    renamed[i][1]);
+	}
+
+	/* A retry whose cause holds quotes and a line break keeps every
+	 * field, typed. */
+	PARSE();
+	assert_string_equal(tj_str(o, "stage"), "retry");
+	assert_string_equal(tj_str(o, "source"), "erp");
+	assert_string_equal(
+		tj_str(o, "msg"),
+		"transient failure, retrying from the last checkpoint");
+	assert_string_equal(json_number(o, line, "attempt"), "2");
+	assert_string_equal(json_number(o, line, "of"), "5");
+	assert_string_equal(json_number(o, line, "delay_ms"), "400");
+	assert_string_equal(tj_str(o, "cause"),
+			    "could not read from source \"erp\": "
+			    "server closed\nthe connection");
+
+	PARSE();
+	assert_string_equal(tj_str(o, "msg"), "");
+	assert_string_equal(tj_str(o, "only"), "pairs");
+	assert_string_equal(json_number(o, line, "n"), "1");
+
+	/* Text in a message is never read back as pairs. */
+	PARSE();
+	assert_string_equal(tj_str(o, "msg"), "k=v in a message");
+	assert_null(json_object_get(o, "k"));
+#undef PARSE
+	assert_int_equal(count_lines(text), n);
+	tj_free_all();
+	free(text);
+	cns_config_free(job);
+}
+
 struct emitter {
 	struct cns_runlog *l;
 	int id;
@@ -480,11 +703,12 @@ static void *emit_many(void *arg)
 
 	snprintf(src, sizeof(src), "s%d", e->id);
 	for (int i = 0; i < 1000; i++)
-		cns_runlog_event(e->l, CNS_LOG_INFO, "work", src,
-				 "event t=%d i=%d pad=%s", e->id, i,
-				 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-				 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-				 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+		cns_runlog_log(e->l, CNS_LOG_INFO, "work", src, "event",
+			       CNS_KV_INT("t", e->id), CNS_KV_INT("i", i),
+			       CNS_KV_STR("pad",
+					  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+					  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+					  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"));
 	return NULL;
 }
 
@@ -1567,6 +1791,24 @@ static int scan_fn(const char *path, const struct stat *sb, int flag,
 									    : 0;
 }
 
+/* A free-text event whose message is formatted here, as a caller that
+ * quotes an error in its message does. */
+static void say(struct cns_runlog *l, enum cns_log_level level,
+		const char *stage, const char *source, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static void say(struct cns_runlog *l, enum cns_log_level level,
+		const char *stage, const char *source, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	cns_runlog_put(l, level, stage, source, msg, NULL);
+}
+
 static void test_secrets(void **state)
 {
 	struct cns_job_conf *job = make_job("secret");
@@ -1615,22 +1857,32 @@ static void test_secrets(void **state)
 		snprintf(id, sizeof(id), "20261122T03150%dZ-00000e", json);
 		l = open_ok(job, id, T0 + json * 1000000);
 		/* Messages that carry every secret in every form. */
-		cns_runlog_event(l, CNS_LOG_ERROR, "connect", "erp",
-				 "could not connect with \"%s\"",
-				 job->target.conninfo);
-		cns_runlog_event(l, CNS_LOG_ERROR, "connect", "erp",
-				 "conninfo=%s", job->sources[0].conninfo);
-		cns_runlog_event(l, CNS_LOG_ERROR, "connect", "erp",
-				 "the password pa ss'quoted was refused");
-		cns_runlog_event(l, CNS_LOG_WARN, "connect", "inv", "%s",
-				 job->sources[1].connection);
-		cns_runlog_event(l, CNS_LOG_WARN, "connect", "inv",
-				 "login as u/OdbcPa55word failed; "
-				 "file said FilePa55word");
-		cns_runlog_event(l, CNS_LOG_WARN, "connect", "wh",
-				 "URI %s refused", job->sources[2].conninfo);
-		cns_runlog_event(l, CNS_LOG_WARN, "connect", "wh",
-				 "key=value password=ShortOne PWD=x;y");
+		say(l, CNS_LOG_ERROR, "connect", "erp",
+		    "could not connect with \"%s\"", job->target.conninfo);
+		say(l, CNS_LOG_ERROR, "connect", "erp", "conninfo=%s",
+		    job->sources[0].conninfo);
+		say(l, CNS_LOG_ERROR, "connect", "erp",
+		    "the password pa ss'quoted was refused");
+		say(l, CNS_LOG_WARN, "connect", "inv", "%s",
+		    job->sources[1].connection);
+		say(l, CNS_LOG_WARN, "connect", "inv",
+		    "login as u/OdbcPa55word failed; "
+		    "file said FilePa55word");
+		say(l, CNS_LOG_WARN, "connect", "wh", "URI %s refused",
+		    job->sources[2].conninfo);
+		say(l, CNS_LOG_WARN, "connect", "wh",
+		    "key=value password=ShortOne PWD=x;y");
+		/* The same secrets as typed values: each string value is
+		 * scrubbed, and a pair named like a password is hidden
+		 * whole, however short. */
+		cns_runlog_log(l, CNS_LOG_WARN, "connect", "erp", "typed",
+			       CNS_KV_STR("conninfo", job->target.conninfo),
+			       CNS_KV_STR("source", job->sources[0].conninfo),
+			       CNS_KV_STR("odbc", job->sources[1].connection),
+			       CNS_KV_STR("uri", job->sources[2].conninfo),
+			       CNS_KV_STR("cause", "login as u/OdbcPa55word"),
+			       CNS_KV_STR("password", "ShortTwo"),
+			       CNS_KV_STR("PWD", "x"));
 		err_text = "could not connect: password=Sup3rS3cret! and "
 			   "UriPa55wd\nDETAIL: FilePa55word";
 		finish_ok(l, &(struct cns_run_record){ .status = CNS_RUN_FAILED,
@@ -1643,7 +1895,9 @@ static void test_secrets(void **state)
 			in_tmp("log/secret/20261122T031500Z-00000e.log"));
 
 		assert_null(strstr(text, "ShortOne"));
+		assert_null(strstr(text, "ShortTwo"));
 		assert_non_null(strstr(text, "password=***"));
+		assert_non_null(strstr(text, " password=*** PWD=***\n"));
 		free(text);
 	}
 	/* Nothing under the temporary folder holds a secret: logs,
@@ -2700,6 +2954,8 @@ int main(void)
 		cmocka_unit_test(test_write_errors),
 		cmocka_unit_test(test_text_lines),
 		cmocka_unit_test(test_json_lines),
+		cmocka_unit_test(test_typed_text),
+		cmocka_unit_test(test_typed_json),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_record),
 		cmocka_unit_test(test_crashed),
