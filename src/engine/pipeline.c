@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "consolidate/load.h"
+#include "consolidate/target.h"
 #include "consolidate/testhook.h"
 
 /* Chunks in flight per source: one being filled, one queued, one being
@@ -372,7 +372,7 @@ static void set_state(struct cns_run *run, int i, enum cns_source_state st)
 }
 
 static void register_live(struct cns_run *run, int i, struct cns_source *src,
-			  struct cns_loader *l)
+			  struct cns_target_loader *l)
 {
 	pthread_mutex_lock(&run->lock);
 	/* The canceller may be using the old ones: they are closed and
@@ -428,7 +428,7 @@ static int open_source(struct source_task *t, struct cns_error *err)
 }
 
 /* Loads every chunk the extractor queues; returns 0 or -1 with err. */
-static int load_source(struct source_task *t, struct cns_loader *l,
+static int load_source(struct source_task *t, struct cns_target_loader *l,
 		       struct cns_error *err)
 {
 	struct cns_run *run = t->run;
@@ -440,7 +440,7 @@ static int load_source(struct source_task *t, struct cns_loader *l,
 		int64_t t0 = cns_now_ms();
 
 		if (rc == 0 && !atomic_load(&run->stop) &&
-		    cns_loader_load(l, &s->out, s->checkpoint, &ls, err) < 0)
+		    run->target->load(l, &s->out, s->checkpoint, &ls, err) < 0)
 			rc = -1;
 		if (rc == 0 && atomic_load(&run->stop))
 			rc = -1;
@@ -471,7 +471,7 @@ static int load_source(struct source_task *t, struct cns_loader *l,
 		put_free(&t->q, s);
 		/* Every chunk is in: make their commits durable before the
 		 * source counts as loaded. */
-		if (rc == 0 && cns_loader_finish(l, err) < 0)
+		if (rc == 0 && run->target->finish(l, err) < 0)
 			rc = -1;
 	} else if (rc == 0)
 		/* Stopped before the source's end: never a success. */
@@ -488,7 +488,7 @@ static int run_source(struct source_task *t, struct cns_error *err)
 {
 	struct cns_run *run = t->run;
 	const struct cns_schema *schema = cns_transform_schema(run->xf);
-	struct cns_loader *l = NULL;
+	struct cns_target_loader *l = NULL;
 	pthread_t tid;
 	char label[160];
 	int rc;
@@ -497,13 +497,13 @@ static int run_source(struct source_task *t, struct cns_error *err)
 		return -1;
 	snprintf(label, sizeof(label), "source \"%s\"",
 		 run->job->sources[t->index].name);
-	l = cns_loader_open(run->job, schema, label, err);
+	l = run->target->loader_open(run->job, schema, label, err);
 	if (!l)
 		return -1;
 	register_live(run, t->index, t->src, l);
-	cns_loader_on_reject(l, run->job->sources[t->index].name, reject_row,
-			     t);
-	cns_loader_set_stop(l, &run->stop);
+	run->target->on_reject(l, run->job->sources[t->index].name, reject_row,
+			       t);
+	run->target->set_stop(l, &run->stop);
 	queue_init(t, schema->ncols, run->job->batch_size);
 	register_task(run, t->index, t);
 	rc = cns_thread_create(&tid, extract_main, t);
@@ -518,7 +518,7 @@ static int run_source(struct source_task *t, struct cns_error *err)
 		register_task(run, t->index, NULL);
 		queue_release(t);
 		register_live(run, t->index, t->src, NULL);
-		cns_loader_close(l);
+		run->target->close(l);
 		return -1;
 	}
 	rc = load_source(t, l, err);
@@ -528,7 +528,7 @@ static int run_source(struct source_task *t, struct cns_error *err)
 	register_task(run, t->index, NULL);
 	queue_release(t);
 	register_live(run, t->index, t->src, NULL);
-	cns_loader_close(l);
+	run->target->close(l);
 	if (rc == 0 && cns_error_isset(&t->xerr)) {
 		*err = t->xerr;
 		rc = -1;
@@ -709,7 +709,7 @@ static void *canceller_main(void *arg)
 		run->cancel_asked = false;
 		for (int i = 0; i < run->nsources; i++) {
 			struct cns_source *src = run->live_src[i];
-			struct cns_loader *l = run->live_loader[i];
+			struct cns_target_loader *l = run->live_loader[i];
 
 			if (!src && !l)
 				continue;
@@ -718,7 +718,7 @@ static void *canceller_main(void *arg)
 			if (src && src->ops->cancel)
 				src->ops->cancel(src);
 			if (l)
-				cns_loader_cancel(l);
+				run->target->cancel(l);
 			pthread_mutex_lock(&run->lock);
 			run->pin = -1;
 			pthread_cond_broadcast(&run->pin_cv);
@@ -770,6 +770,9 @@ int cns_pipeline_start(struct cns_run *run, const struct cns_job_conf *job,
 		run->opt = *opt;
 	if (hooks)
 		run->hooks = *hooks;
+	run->target = cns_target_or_default(run->opt.target);
+	/* prepare.c prepares the target that the loaders load. */
+	run->hooks.prepare.target = run->target;
 	run->nsources = job->nsources;
 	run->stats = cns_xcalloc((size_t)job->nsources, sizeof(*run->stats));
 	run->live_src =
@@ -926,7 +929,7 @@ int cns_pipeline_finish(struct cns_run *run, struct cns_error *err)
 			run->hooks.swap_check
 				? run->hooks.swap_check(run->hooks.ctx, run)
 				: NULL;
-		int rc = cns_target_swap_checked(
+		int rc = run->target->swap(
 			run->job, cns_transform_schema(run->xf), check, err);
 
 		free(check);
@@ -955,7 +958,7 @@ void cns_pipeline_release(struct cns_run *run)
 		free(run->threads);
 	}
 	if (run->job)
-		cns_target_release(run->job);
+		run->target->release(run->job);
 	stop_canceller(run);
 	free(run->stats);
 	free(run->live_src);
