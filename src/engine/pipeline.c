@@ -438,13 +438,17 @@ static int load_source(struct source_task *t, struct cns_target_loader *l,
 	while ((s = take_full(t)) != NULL && !s->end) {
 		struct cns_load_stats ls = { 0, 0, 0 };
 		int64_t t0 = cns_now_ms();
+		bool loaded = false;
 
-		if (rc == 0 && !atomic_load(&run->stop) &&
-		    run->target->load(l, &s->out, s->checkpoint, &ls, err) < 0)
-			rc = -1;
-		if (rc == 0 && atomic_load(&run->stop))
-			rc = -1;
-		if (rc == 0) {
+		if (rc == 0 && !atomic_load(&run->stop)) {
+			loaded = run->target->load(l, &s->out, s->checkpoint,
+						   &ls, err) == 0;
+			rc = loaded ? 0 : -1;
+		}
+		/* A chunk that committed is counted even when a stop came
+		 * while it did: the target holds it, so the statistics and
+		 * the run log must say so. */
+		if (loaded) {
 			t->committed += ls.chunks;
 			pthread_mutex_lock(&run->lock);
 			stats_of(run, t->index)->loaded += ls.sent;
@@ -459,6 +463,8 @@ static int load_source(struct source_task *t, struct cns_target_loader *l,
 							ls.written,
 							cns_now_ms() - t0);
 		}
+		if (rc == 0 && atomic_load(&run->stop))
+			rc = -1;
 		if (rc < 0 && !atomic_load(&t->stop)) {
 			/* Stop the extractor: it may be blocked in the source
 			 * or waiting for a slot. */
