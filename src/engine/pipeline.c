@@ -584,13 +584,14 @@ static bool retry_is_safe(const struct source_task *t, struct cns_error *err)
 	return n == 0;
 }
 
-/* Sleeps ms in short steps, waking early when the run is stopped. */
+/* Sleeps ms in steps of at most 50 ms, waking early when the run is
+ * stopped; a delay shorter than a step is not rounded up to one. */
 static void sleep_unless_stopped(struct cns_run *run, int64_t ms)
 {
-	int64_t until = cns_now_ms() + ms;
+	int64_t until = cns_now_ms() + ms, left;
 
-	while (!atomic_load(&run->stop) && cns_now_ms() < until) {
-		struct timespec ts = { 0, 50 * 1000000L };
+	while (!atomic_load(&run->stop) && (left = until - cns_now_ms()) > 0) {
+		struct timespec ts = { 0, (left < 50 ? left : 50) * 1000000L };
 
 		nanosleep(&ts, NULL);
 	}

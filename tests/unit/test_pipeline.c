@@ -74,6 +74,8 @@ static struct {
 	const struct cns_job_conf *job;
 	struct cns_run *run; /* for the stops the fakes cause */
 	enum cns_error_code fail_code;
+	int64_t failed_ms;   /* when the last call was failed */
+	int64_t reopened_ms; /* when a source was next opened after it */
 	long calls[NCALLS];
 	long fail_at[NCALLS]; /* 0: never */
 	long stop_at[NCALLS]; /* stop the run after this call; 0: never */
@@ -106,6 +108,10 @@ static int fake_call(enum call c, long *n, struct cns_error *err)
 	pthread_mutex_lock(&fk.mu);
 	*n = ++fk.calls[c];
 	fail = fk.fail_at[c] == *n;
+	if (fail)
+		fk.failed_ms = cns_now_ms();
+	else if (c == SRC_OPEN && fk.failed_ms && !fk.reopened_ms)
+		fk.reopened_ms = cns_now_ms();
 	pthread_mutex_unlock(&fk.mu);
 	if (fail)
 		return cns_error_set(err, fk.fail_code,
@@ -519,6 +525,7 @@ static void reset_fakes(const struct cns_job_conf *job)
 	memset(fk.fail_at, 0, sizeof(fk.fail_at));
 	memset(fk.stop_at, 0, sizeof(fk.stop_at));
 	fk.fail_code = CNS_E_TARGET;
+	fk.failed_ms = fk.reopened_ms = 0;
 	fk.job = job;
 	fk.table.n = fk.shadow.n = 0;
 	fk.prepared = fk.shadow_made = false;
@@ -800,6 +807,37 @@ static void test_stop_after_every_call(void **state)
 	every_call(0, CNS_E_TARGET, true);
 }
 
+/* A retry waits retry_delay (here 1 ms, give or take 25%), not the
+ * 50 ms step in which the wait looks at the stop flag.  The shortest of
+ * five waits, from the failed call to the source opened again. */
+static void test_retry_delay(void **state)
+{
+	static const struct shape one = { 1, 1 };
+	struct cns_job_conf *job;
+	int64_t shortest = INT64_MAX;
+
+	setup_sizes();
+	job = make_job(&one, &modes[0], 1);
+	for (int i = 0; i < 5; i++) {
+		struct outcome o;
+
+		reset_fakes(job);
+		fk.fail_code = CNS_E_TRANSIENT;
+		fk.fail_at[SRC_OPEN] = 1;
+		run_job(job, &o);
+		if (o.rc < 0)
+			fail_msg("%s", o.err.message);
+		check_outcome(job, &o, "retried open");
+		assert_int_equal(fk.calls[SRC_OPEN], 2);
+		if (fk.reopened_ms - fk.failed_ms < shortest)
+			shortest = fk.reopened_ms - fk.failed_ms;
+	}
+	if (shortest >= 40)
+		fail_msg("a retry after 1 ms waited %lld ms",
+			 (long long)shortest);
+	cns_config_free(job);
+}
+
 /* Every thread of the run starts, or none does: failing the k-th thread
  * start, for every k, fails the run; when one of the run's own threads
  * did not start, nothing was opened or moved; no thread is left. */
@@ -867,6 +905,7 @@ int main(void)
 		cmocka_unit_test(test_fail_every_call),
 		cmocka_unit_test(test_fail_every_call_retried),
 		cmocka_unit_test(test_stop_after_every_call),
+		cmocka_unit_test(test_retry_delay),
 		cmocka_unit_test(test_thread_start),
 	};
 
