@@ -9,9 +9,10 @@
  * naming the call that failed; no chunk is in the target twice or in
  * part; a replace that failed leaves the old rows; every source and
  * loader opened is closed, the statistics count exactly the chunks the
- * target holds, and no thread is left running.  The same for the k-th
- * thread start of a run, for every k (builds with test hooks: the
- * sanitizer builds).
+ * target holds, and no thread is left running.  A run whose calls block
+ * (a read, a load) ends on a cancel, through the canceller thread.  The
+ * same for the k-th thread start of a run, for every k (builds with test
+ * hooks: the sanitizer builds).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -79,6 +80,10 @@ static struct {
 	long calls[NCALLS];
 	long fail_at[NCALLS]; /* 0: never */
 	long stop_at[NCALLS]; /* stop the run after this call; 0: never */
+	/* This call blocks until it is cancelled, as a network call does;
+	 * `blocked` says it is waiting.  0: never. */
+	long block_at[NCALLS];
+	bool blocked;
 	/* The target: the table, and the shadow of replace mode. */
 	struct rows table, shadow;
 	bool prepared, shadow_made;
@@ -118,6 +123,32 @@ static int fake_call(enum call c, long *n, struct cns_error *err)
 				     "fake %s failed at call %ld",
 				     call_names[c], *n);
 	return 0;
+}
+
+/* Blocks call n of c, when it is the call to block, until *cancelled is
+ * set (by the run's cancel) or 10 s have passed.  Returns -1 with err
+ * when it blocked. */
+static int fake_block(enum call c, long n, atomic_int *cancelled,
+		      struct cns_error *err)
+{
+	int64_t until = cns_now_ms() + 10000;
+
+	pthread_mutex_lock(&fk.mu);
+	if (fk.block_at[c] != n) {
+		pthread_mutex_unlock(&fk.mu);
+		return 0;
+	}
+	fk.blocked = true;
+	pthread_mutex_unlock(&fk.mu);
+	while (!atomic_load(cancelled) && cns_now_ms() < until) {
+		struct timespec ts = { 0, 1000000L };
+
+		nanosleep(&ts, NULL);
+	}
+	if (!atomic_load(cancelled))
+		violation("a blocked call was never cancelled");
+	return cns_error_set(err, CNS_E_TARGET, "fake %s cancelled",
+			     call_names[c]);
 }
 
 /* After call n of c did its work: stops the run when it is the call to
@@ -197,7 +228,8 @@ static int fsrc_next_chunk(struct cns_source *src, struct cns_chunk *chunk,
 	char text[32];
 	long n;
 
-	if (fake_call(SRC_NEXT, &n, err) < 0)
+	if (fake_call(SRC_NEXT, &n, err) < 0 ||
+	    fake_block(SRC_NEXT, n, &src->cancelled, err) < 0)
 		return -1;
 	if (atomic_load(&src->cancelled))
 		return cns_error_set(err, CNS_E_CANCELLED,
@@ -343,7 +375,8 @@ static int ftgt_load(struct cns_target_loader *l, const struct cns_chunk *rows,
 	struct rows *dest;
 	long n;
 
-	if (fake_call(TGT_LOAD, &n, err) < 0)
+	if (fake_call(TGT_LOAD, &n, err) < 0 ||
+	    fake_block(TGT_LOAD, n, &l->cancelled, err) < 0)
 		return -1;
 	if (!l->stop || !l->on_reject)
 		violation("a chunk loaded before set_stop and on_reject");
@@ -524,6 +557,8 @@ static void reset_fakes(const struct cns_job_conf *job)
 	memset(fk.calls, 0, sizeof(fk.calls));
 	memset(fk.fail_at, 0, sizeof(fk.fail_at));
 	memset(fk.stop_at, 0, sizeof(fk.stop_at));
+	memset(fk.block_at, 0, sizeof(fk.block_at));
+	fk.blocked = false;
 	fk.fail_code = CNS_E_TARGET;
 	fk.failed_ms = fk.reopened_ms = 0;
 	fk.job = job;
@@ -574,11 +609,13 @@ struct outcome {
 	struct cns_source_stats stats[3];
 };
 
-/* Runs the job as the runner does: start, wait, finish, release. */
+/* Runs the job as the runner does: start, wait, finish, release; and
+ * as its supervisor, cancels the run once a call of a fake blocks. */
 static void run_job(const struct cns_job_conf *job, struct outcome *o)
 {
 	struct cns_run run;
 	struct cns_run_options opt = { .target = &fake_target_ops };
+	bool cancelled = false;
 
 	memset(&run, 0, sizeof(run));
 	memset(o, 0, sizeof(*o));
@@ -587,8 +624,18 @@ static void run_job(const struct cns_job_conf *job, struct outcome *o)
 	o->rc = cns_pipeline_start(&run, job, xf, &opt, NULL, &o->err);
 	o->started = o->rc == 0;
 	if (o->rc == 0) {
-		while (!cns_pipeline_wait(&run, 1000))
-			;
+		while (!cns_pipeline_wait(&run, 5)) {
+			bool blocked;
+
+			pthread_mutex_lock(&fk.mu);
+			blocked = fk.blocked;
+			pthread_mutex_unlock(&fk.mu);
+			if (blocked && !cancelled) {
+				cns_pipeline_cancel(&run, CNS_E_CANCELLED,
+						    "cancelled by the test");
+				cancelled = true;
+			}
+		}
 		o->rc = cns_pipeline_finish(&run, &o->err);
 	}
 	if (run.stats) {
@@ -807,6 +854,55 @@ static void test_stop_after_every_call(void **state)
 	every_call(0, CNS_E_TARGET, true);
 }
 
+/* The stop of a run whose threads are blocked in a call (a source's
+ * read, a loader's statement): the cancel reaches each through the
+ * canceller thread, the run ends with the cancel's reason, and every
+ * thread is joined.  For every N of next_chunk and load. */
+static void test_cancel_blocked_call(void **state)
+{
+	static const enum call blocking[] = { SRC_NEXT, TGT_LOAD };
+	int threads = count_threads();
+
+	setup_sizes();
+	for (size_t b = 0; b < 2; b++)
+		for (size_t m = 0; m < NMODES; m++)
+			for (size_t s = 0; s < NSHAPES; s++) {
+				struct cns_job_conf *job =
+					make_job(&shapes[s], &modes[m], 0);
+				enum call c = blocking[b];
+				struct outcome o;
+				long clean;
+
+				reset_fakes(job);
+				run_job(job, &o);
+				assert_int_equal(o.rc, 0);
+				clean = fk.calls[c];
+				for (long n = 1; n <= clean; n++) {
+					char what[128];
+
+					snprintf(what, sizeof(what),
+						 "cancel blocked %s call %ld, "
+						 "%s, %d sources",
+						 call_names[c], n,
+						 modes[m].name,
+						 shapes[s].nsources);
+					reset_fakes(job);
+					fk.block_at[c] = n;
+					run_job(job, &o);
+					check_outcome(job, &o, what);
+					assert_true(fk.blocked);
+					assert_int_equal(o.rc, -1);
+					assert_int_equal(o.err.code,
+							 CNS_E_CANCELLED);
+					assert_string_equal(
+						o.err.message,
+						"cancelled by the test");
+					assert_threads(threads);
+				}
+				cns_config_free(job);
+			}
+}
+
 /* A retry waits retry_delay (here 1 ms, give or take 25%), not the
  * 50 ms step in which the wait looks at the stop flag.  The shortest of
  * five waits, from the failed call to the source opened again. */
@@ -905,6 +1001,7 @@ int main(void)
 		cmocka_unit_test(test_fail_every_call),
 		cmocka_unit_test(test_fail_every_call_retried),
 		cmocka_unit_test(test_stop_after_every_call),
+		cmocka_unit_test(test_cancel_blocked_call),
 		cmocka_unit_test(test_retry_delay),
 		cmocka_unit_test(test_thread_start),
 	};
