@@ -10,7 +10,8 @@
  * part; a replace that failed leaves the old rows; every source and
  * loader opened is closed, the statistics count exactly the chunks the
  * target holds, and no thread is left running.  A run whose calls block
- * (a read, a load) ends on a cancel, through the canceller thread.  The
+ * (a read, a load) ends on a cancel, through the canceller thread.  A
+ * commit whose acknowledgement was lost is never loaded again.  The
  * same for the k-th thread start of a run, for every k (builds with test
  * hooks: the sanitizer builds).
  */
@@ -84,6 +85,10 @@ static struct {
 	 * `blocked` says it is waiting.  0: never. */
 	long block_at[NCALLS];
 	bool blocked;
+	/* This load commits, then fails as if the connection was lost
+	 * before its acknowledgement came; 0: never. */
+	long lost_ack_at;
+	int lost_acks; /* chunks committed that the run did not hear of */
 	/* The target: the table, and the shadow of replace mode. */
 	struct rows table, shadow;
 	bool prepared, shadow_made;
@@ -398,12 +403,36 @@ static int ftgt_load(struct cns_target_loader *l, const struct cns_chunk *rows,
 		if (fk.job->target.key.n == 0 || !rows_has(dest, &t))
 			rows_add(dest, &t);
 	}
+	if (fk.lost_ack_at == n)
+		fk.lost_acks++;
 	pthread_mutex_unlock(&fk.mu);
+	if (fk.lost_ack_at == n)
+		return cns_error_set(err, CNS_E_TRANSIENT,
+				     "fake %s lost the connection after the "
+				     "commit",
+				     call_names[TGT_LOAD]);
 	stats->sent += rows->nrows;
 	stats->written += rows->nrows;
 	stats->chunks++;
 	fake_after(TGT_LOAD, n);
 	return 0;
+}
+
+/* The run's question after a failed try (the runner asks its ledger):
+ * how many chunks of source i the target holds from this run. */
+static int64_t fake_committed_chunks(void *ctx, struct cns_run *run, int i)
+{
+	const struct rows *r = fk.job->target.mode == CNS_MODE_REPLACE
+				       ? &fk.shadow
+				       : &fk.table;
+	int64_t n = 0;
+
+	pthread_mutex_lock(&fk.mu);
+	for (int k = 0; k < r->n; k++)
+		n += r->v[k].src[0] == 's' && r->v[k].src[1] - '0' == i &&
+		     r->v[k].row == 0;
+	pthread_mutex_unlock(&fk.mu);
+	return n;
 }
 
 static int ftgt_finish(struct cns_target_loader *l, struct cns_error *err)
@@ -559,6 +588,8 @@ static void reset_fakes(const struct cns_job_conf *job)
 	memset(fk.stop_at, 0, sizeof(fk.stop_at));
 	memset(fk.block_at, 0, sizeof(fk.block_at));
 	fk.blocked = false;
+	fk.lost_ack_at = 0;
+	fk.lost_acks = 0;
 	fk.fail_code = CNS_E_TARGET;
 	fk.failed_ms = fk.reopened_ms = 0;
 	fk.job = job;
@@ -615,13 +646,16 @@ static void run_job(const struct cns_job_conf *job, struct outcome *o)
 {
 	struct cns_run run;
 	struct cns_run_options opt = { .target = &fake_target_ops };
+	struct cns_run_hooks hooks = {
+		.committed_chunks = fake_committed_chunks,
+	};
 	bool cancelled = false;
 
 	memset(&run, 0, sizeof(run));
 	memset(o, 0, sizeof(*o));
 	cns_error_clear(&o->err);
 	fk.run = &run;
-	o->rc = cns_pipeline_start(&run, job, xf, &opt, NULL, &o->err);
+	o->rc = cns_pipeline_start(&run, job, xf, &opt, &hooks, &o->err);
 	o->started = o->rc == 0;
 	if (o->rc == 0) {
 		while (!cns_pipeline_wait(&run, 5)) {
@@ -711,11 +745,12 @@ static void check_outcome(const struct cns_job_conf *job,
 				 what, old, chunks_held);
 	}
 	/* The statistics count what the target committed (a retried
-	 * upsert commits a chunk twice; a shadow may be dropped). */
+	 * upsert commits a chunk twice; a shadow may be dropped), but for
+	 * a commit whose acknowledgement was lost. */
 	for (int s = 0; s < job->nsources; s++)
 		chunks_counted += o->stats[s].chunks;
 	if (job->target.mode == CNS_MODE_APPEND &&
-	    chunks_counted != chunks_held)
+	    chunks_counted != chunks_held - fk.lost_acks)
 		fail_msg("%s: the run counted %lld committed chunks, the "
 			 "target holds %d",
 			 what, (long long)chunks_counted, chunks_held);
@@ -734,6 +769,18 @@ static void setup_sizes(void)
 {
 	fk.chunks = 3;
 	fk.rows_per_chunk = 4;
+}
+
+/* How often a clean run of job calls c: how far the tests count. */
+static long clean_calls(const struct cns_job_conf *job, enum call c)
+{
+	struct outcome o;
+
+	reset_fakes(job);
+	run_job(job, &o);
+	if (o.rc < 0)
+		fail_msg("clean run: %s", o.err.message);
+	return fk.calls[c];
 }
 
 /* ---- the tests ---- */
@@ -777,14 +824,8 @@ static void every_n(enum call c, const struct mode *mode,
 		    enum cns_error_code code, bool stop, int threads)
 {
 	struct cns_job_conf *job = make_job(sh, mode, retries);
+	long clean = clean_calls(job, c);
 	struct outcome o;
-	long clean;
-
-	reset_fakes(job);
-	run_job(job, &o);
-	if (o.rc < 0)
-		fail_msg("clean run: %s", o.err.message);
-	clean = fk.calls[c];
 	for (long n = 1; n <= clean + 1; n++) {
 		char what[256];
 
@@ -870,13 +911,9 @@ static void test_cancel_blocked_call(void **state)
 				struct cns_job_conf *job =
 					make_job(&shapes[s], &modes[m], 0);
 				enum call c = blocking[b];
+				long clean = clean_calls(job, c);
 				struct outcome o;
-				long clean;
 
-				reset_fakes(job);
-				run_job(job, &o);
-				assert_int_equal(o.rc, 0);
-				clean = fk.calls[c];
 				for (long n = 1; n <= clean; n++) {
 					char what[128];
 
@@ -901,6 +938,43 @@ static void test_cancel_blocked_call(void **state)
 				}
 				cns_config_free(job);
 			}
+}
+
+/* A load whose COMMIT was carried out but whose acknowledgement was
+ * lost, for every N: a source that committed, as the run heard it or as
+ * the target says, is not loaded again from the start (no chunk twice);
+ * where the target merges on a key, it is, and the run succeeds. */
+static void test_lost_commit_ack(void **state)
+{
+	int threads = count_threads();
+
+	setup_sizes();
+	for (size_t m = 0; m < NMODES; m++)
+		for (size_t s = 0; s < NSHAPES; s++) {
+			struct cns_job_conf *job =
+				make_job(&shapes[s], &modes[m], 2);
+			long clean = clean_calls(job, TGT_LOAD);
+			struct outcome o;
+
+			for (long n = 1; n <= clean; n++) {
+				char what[128];
+
+				snprintf(what, sizeof(what),
+					 "lost acknowledgement of load %ld, "
+					 "%s, %d sources",
+					 n, modes[m].name, shapes[s].nsources);
+				reset_fakes(job);
+				fk.lost_ack_at = n;
+				run_job(job, &o);
+				check_outcome(job, &o, what);
+				if (modes[m].keyed && o.rc < 0)
+					fail_msg("%s: %s", what, o.err.message);
+				if (!modes[m].keyed && o.rc == 0)
+					fail_msg("%s: the run succeeded", what);
+				assert_threads(threads);
+			}
+			cns_config_free(job);
+		}
 }
 
 /* A retry waits retry_delay (here 1 ms, give or take 25%), not the
@@ -1002,6 +1076,7 @@ int main(void)
 		cmocka_unit_test(test_fail_every_call_retried),
 		cmocka_unit_test(test_stop_after_every_call),
 		cmocka_unit_test(test_cancel_blocked_call),
+		cmocka_unit_test(test_lost_commit_ack),
 		cmocka_unit_test(test_retry_delay),
 		cmocka_unit_test(test_thread_start),
 	};
