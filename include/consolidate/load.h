@@ -10,6 +10,8 @@
  *
  * Replace mode loads a shadow table that cns_target_swap() moves into the
  * target in a single transaction after every source succeeded.
+ *
+ * The engine reaches these through cns_target_postgres_ops (target.h).
  */
 #ifndef CONSOLIDATE_LOAD_H
 #define CONSOLIDATE_LOAD_H
@@ -21,15 +23,11 @@
 #include "consolidate/chunk.h"
 #include "consolidate/config.h"
 #include "consolidate/error.h"
+#include "consolidate/target.h"
 #include "consolidate/transform.h"
 
+/* PostgreSQL's loader (struct cns_target_loader of target.h). */
 struct cns_loader;
-
-struct cns_load_stats {
-	int64_t sent;    /* rows sent to the server */
-	int64_t written; /* rows inserted or changed */
-	int64_t chunks;  /* committed chunks */
-};
 
 /* Creates the target table from the schema when it is absent and
  * job->target.create is set; checks that it has every schema column and
@@ -48,9 +46,6 @@ char *cns_target_schema_notes(const struct cns_job_conf *job);
  * be created) with every schema column.  Changes nothing. */
 int cns_target_check(const struct cns_job_conf *job,
 		     const struct cns_schema *schema, struct cns_error *err);
-
-/* Hears one problem of many (check goes on after each). */
-typedef void (*cns_problem_fn)(void *ctx, const struct cns_error *e);
 
 /* What `check` and `plan` do: every statement cns_target_prepare() and a
  * loader send before loading (CREATE TABLE, the shadow, the staging table

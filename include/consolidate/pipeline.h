@@ -27,6 +27,7 @@
 #include "consolidate/prepare.h"
 #include "consolidate/source.h"
 #include "consolidate/stats.h"
+#include "consolidate/target.h"
 #include "consolidate/transform.h"
 
 struct cns_run;
@@ -76,6 +77,8 @@ struct cns_run_hooks {
 struct cns_run_options {
 	const char *only_source; /* run just this source, or NULL */
 	int64_t run_start_us;
+	/* The target it loads; NULL: PostgreSQL (cns_target_postgres_ops). */
+	const struct cns_target_ops *target;
 };
 
 struct cns_run {
@@ -83,6 +86,8 @@ struct cns_run {
 	const struct cns_transform *xf;
 	struct cns_run_options opt;
 	struct cns_run_hooks hooks;
+	/* Every call to the target goes through this table. */
+	const struct cns_target_ops *target;
 
 	int nsources;
 	struct cns_source_stats *stats; /* guarded by lock */
@@ -103,7 +108,7 @@ struct cns_run {
 	 * A worker does not take its source or loader out of these while
 	 * the canceller has pinned that index (pin, pin_cv). */
 	struct cns_source **live_src;
-	struct cns_loader **live_loader;
+	struct cns_target_loader **live_loader;
 	void **live_task;
 	int pin; /* index the canceller uses, or -1 */
 	pthread_cond_t pin_cv;

@@ -24,6 +24,7 @@
 #include "consolidate/error.h"
 #include "consolidate/shard.h"
 #include "consolidate/source.h"
+#include "consolidate/target.h"
 #include "consolidate/transform.h"
 
 struct cns_kv; /* consolidate/runlog.h */
@@ -39,6 +40,8 @@ struct cns_prepare_opts {
 	bool no_data;
 	/* plan --offline: no connection at all, only the configuration. */
 	bool offline;
+	/* The target prepared or rehearsed; NULL: PostgreSQL. */
+	const struct cns_target_ops *target;
 	void *ctx;
 	/* Reads the stored watermark of a source (values in the run's arena
 	 * of choice).  NULL: prepare reads it from the target itself, or

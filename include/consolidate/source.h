@@ -114,6 +114,11 @@ struct cns_source {
 const struct cns_source_ops *cns_source_driver(const char *name);
 /* Names of all drivers, NULL-terminated, for messages and help. */
 const char *const *cns_source_driver_names(void);
+/* Adds a driver that cns_source_new() finds by its name (a test's fake
+ * source; job files name only the drivers above, which config checks).
+ * Call before any run starts.  Returns 0, or -1 when the name is taken or
+ * the room for added drivers is used up. */
+int cns_source_driver_add(const struct cns_source_ops *ops);
 
 /* Creates a source for conf (the driver must exist: config checks it). */
 struct cns_source *cns_source_new(const struct cns_job_conf *job,

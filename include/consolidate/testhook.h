@@ -41,6 +41,13 @@ void cns_testhook_drop(const char *point, int fd);
 /* Counts this call of `name`; returns 1 when it is the call that
  * CNS_FAIL_AT says must fail.  Safe from any thread; never allocates. */
 int cns_fail_now(const char *name);
+/* For a test that fails the Nth call of each N in one process: replaces
+ * what CNS_FAIL_AT said with spec (its syntax; "name:0" counts the calls
+ * of name and fails none; NULL: nothing) and starts every count at 0. */
+void cns_fail_reset(const char *spec);
+/* How often name was called since the last reset (only names in the
+ * spec are counted). */
+long cns_fail_calls(const char *name);
 #else
 #define CNS_HOOK(point) ((void)0)
 #define CNS_HOOK_DROP(point, fd) ((void)(fd))

@@ -206,27 +206,33 @@ static void fail_report(void)
 	pthread_mutex_unlock(&fail_mu);
 }
 
-static void fail_init(void)
+/* Called with fail_mu held, or before any thread exists. */
+static void fail_parse(const char *spec)
 {
-	const char *spec = getenv("CNS_FAIL_AT");
-	const char *count = getenv("CNS_FAIL_COUNT");
 	char buf[1024], *save = NULL;
 
-	if (spec) {
-		snprintf(buf, sizeof(buf), "%s", spec);
-		for (char *tok = strtok_r(buf, ",", &save); tok;
-		     tok = strtok_r(NULL, ",", &save)) {
-			char *colon = strrchr(tok, ':');
-			struct failpoint *f;
+	if (!spec)
+		return;
+	snprintf(buf, sizeof(buf), "%s", spec);
+	for (char *tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *colon = strrchr(tok, ':');
+		struct failpoint *f;
 
-			if (!colon)
-				continue;
-			*colon = '\0';
-			f = fail_find(tok, 1);
-			if (f)
-				f->fail_at = atol(colon + 1);
-		}
+		if (!colon)
+			continue;
+		*colon = '\0';
+		f = fail_find(tok, 1);
+		if (f)
+			f->fail_at = atol(colon + 1);
 	}
+}
+
+static void fail_init(void)
+{
+	const char *count = getenv("CNS_FAIL_COUNT");
+
+	fail_parse(getenv("CNS_FAIL_AT"));
 	if (count && *count && strcmp(count, "0") != 0) {
 		fail_count_report = 1;
 		atexit(fail_report);
@@ -254,5 +260,27 @@ int cns_fail_now(const char *name)
 		fprintf(stderr, "testhook: failing call %ld of %s\n",
 			f->fail_at, name);
 	return fail;
+}
+
+void cns_fail_reset(const char *spec)
+{
+	pthread_once(&fail_once, fail_init);
+	pthread_mutex_lock(&fail_mu);
+	memset(fails, 0, sizeof(fails));
+	nfails = 0;
+	fail_parse(spec);
+	pthread_mutex_unlock(&fail_mu);
+}
+
+long cns_fail_calls(const char *name)
+{
+	struct failpoint *f;
+	long n;
+
+	pthread_mutex_lock(&fail_mu);
+	f = fail_find(name, 0);
+	n = f ? f->calls : 0;
+	pthread_mutex_unlock(&fail_mu);
+	return n;
 }
 #endif

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "consolidate/load.h"
+#include "consolidate/target.h"
 #include "consolidate/testhook.h"
 
 /* Chunks in flight per source: one being filled, one queued, one being
@@ -372,7 +372,7 @@ static void set_state(struct cns_run *run, int i, enum cns_source_state st)
 }
 
 static void register_live(struct cns_run *run, int i, struct cns_source *src,
-			  struct cns_loader *l)
+			  struct cns_target_loader *l)
 {
 	pthread_mutex_lock(&run->lock);
 	/* The canceller may be using the old ones: they are closed and
@@ -428,7 +428,7 @@ static int open_source(struct source_task *t, struct cns_error *err)
 }
 
 /* Loads every chunk the extractor queues; returns 0 or -1 with err. */
-static int load_source(struct source_task *t, struct cns_loader *l,
+static int load_source(struct source_task *t, struct cns_target_loader *l,
 		       struct cns_error *err)
 {
 	struct cns_run *run = t->run;
@@ -438,13 +438,17 @@ static int load_source(struct source_task *t, struct cns_loader *l,
 	while ((s = take_full(t)) != NULL && !s->end) {
 		struct cns_load_stats ls = { 0, 0, 0 };
 		int64_t t0 = cns_now_ms();
+		bool loaded = false;
 
-		if (rc == 0 && !atomic_load(&run->stop) &&
-		    cns_loader_load(l, &s->out, s->checkpoint, &ls, err) < 0)
-			rc = -1;
-		if (rc == 0 && atomic_load(&run->stop))
-			rc = -1;
-		if (rc == 0) {
+		if (rc == 0 && !atomic_load(&run->stop)) {
+			loaded = run->target->load(l, &s->out, s->checkpoint,
+						   &ls, err) == 0;
+			rc = loaded ? 0 : -1;
+		}
+		/* A chunk that committed is counted even when a stop came
+		 * while it did: the target holds it, so the statistics and
+		 * the run log must say so. */
+		if (loaded) {
 			t->committed += ls.chunks;
 			pthread_mutex_lock(&run->lock);
 			stats_of(run, t->index)->loaded += ls.sent;
@@ -459,6 +463,8 @@ static int load_source(struct source_task *t, struct cns_loader *l,
 							ls.written,
 							cns_now_ms() - t0);
 		}
+		if (rc == 0 && atomic_load(&run->stop))
+			rc = -1;
 		if (rc < 0 && !atomic_load(&t->stop)) {
 			/* Stop the extractor: it may be blocked in the source
 			 * or waiting for a slot. */
@@ -471,7 +477,7 @@ static int load_source(struct source_task *t, struct cns_loader *l,
 		put_free(&t->q, s);
 		/* Every chunk is in: make their commits durable before the
 		 * source counts as loaded. */
-		if (rc == 0 && cns_loader_finish(l, err) < 0)
+		if (rc == 0 && run->target->finish(l, err) < 0)
 			rc = -1;
 	} else if (rc == 0)
 		/* Stopped before the source's end: never a success. */
@@ -488,7 +494,7 @@ static int run_source(struct source_task *t, struct cns_error *err)
 {
 	struct cns_run *run = t->run;
 	const struct cns_schema *schema = cns_transform_schema(run->xf);
-	struct cns_loader *l = NULL;
+	struct cns_target_loader *l = NULL;
 	pthread_t tid;
 	char label[160];
 	int rc;
@@ -497,13 +503,13 @@ static int run_source(struct source_task *t, struct cns_error *err)
 		return -1;
 	snprintf(label, sizeof(label), "source \"%s\"",
 		 run->job->sources[t->index].name);
-	l = cns_loader_open(run->job, schema, label, err);
+	l = run->target->loader_open(run->job, schema, label, err);
 	if (!l)
 		return -1;
 	register_live(run, t->index, t->src, l);
-	cns_loader_on_reject(l, run->job->sources[t->index].name, reject_row,
-			     t);
-	cns_loader_set_stop(l, &run->stop);
+	run->target->on_reject(l, run->job->sources[t->index].name, reject_row,
+			       t);
+	run->target->set_stop(l, &run->stop);
 	queue_init(t, schema->ncols, run->job->batch_size);
 	register_task(run, t->index, t);
 	rc = cns_thread_create(&tid, extract_main, t);
@@ -518,7 +524,7 @@ static int run_source(struct source_task *t, struct cns_error *err)
 		register_task(run, t->index, NULL);
 		queue_release(t);
 		register_live(run, t->index, t->src, NULL);
-		cns_loader_close(l);
+		run->target->close(l);
 		return -1;
 	}
 	rc = load_source(t, l, err);
@@ -528,7 +534,7 @@ static int run_source(struct source_task *t, struct cns_error *err)
 	register_task(run, t->index, NULL);
 	queue_release(t);
 	register_live(run, t->index, t->src, NULL);
-	cns_loader_close(l);
+	run->target->close(l);
 	if (rc == 0 && cns_error_isset(&t->xerr)) {
 		*err = t->xerr;
 		rc = -1;
@@ -578,13 +584,14 @@ static bool retry_is_safe(const struct source_task *t, struct cns_error *err)
 	return n == 0;
 }
 
-/* Sleeps ms in short steps, waking early when the run is stopped. */
+/* Sleeps ms in steps of at most 50 ms, waking early when the run is
+ * stopped; a delay shorter than a step is not rounded up to one. */
 static void sleep_unless_stopped(struct cns_run *run, int64_t ms)
 {
-	int64_t until = cns_now_ms() + ms;
+	int64_t until = cns_now_ms() + ms, left;
 
-	while (!atomic_load(&run->stop) && cns_now_ms() < until) {
-		struct timespec ts = { 0, 50 * 1000000L };
+	while (!atomic_load(&run->stop) && (left = until - cns_now_ms()) > 0) {
+		struct timespec ts = { 0, (left < 50 ? left : 50) * 1000000L };
 
 		nanosleep(&ts, NULL);
 	}
@@ -709,7 +716,7 @@ static void *canceller_main(void *arg)
 		run->cancel_asked = false;
 		for (int i = 0; i < run->nsources; i++) {
 			struct cns_source *src = run->live_src[i];
-			struct cns_loader *l = run->live_loader[i];
+			struct cns_target_loader *l = run->live_loader[i];
 
 			if (!src && !l)
 				continue;
@@ -718,7 +725,7 @@ static void *canceller_main(void *arg)
 			if (src && src->ops->cancel)
 				src->ops->cancel(src);
 			if (l)
-				cns_loader_cancel(l);
+				run->target->cancel(l);
 			pthread_mutex_lock(&run->lock);
 			run->pin = -1;
 			pthread_cond_broadcast(&run->pin_cv);
@@ -770,6 +777,9 @@ int cns_pipeline_start(struct cns_run *run, const struct cns_job_conf *job,
 		run->opt = *opt;
 	if (hooks)
 		run->hooks = *hooks;
+	run->target = cns_target_or_default(run->opt.target);
+	/* prepare.c prepares the target that the loaders load. */
+	run->hooks.prepare.target = run->target;
 	run->nsources = job->nsources;
 	run->stats = cns_xcalloc((size_t)job->nsources, sizeof(*run->stats));
 	run->live_src =
@@ -926,7 +936,7 @@ int cns_pipeline_finish(struct cns_run *run, struct cns_error *err)
 			run->hooks.swap_check
 				? run->hooks.swap_check(run->hooks.ctx, run)
 				: NULL;
-		int rc = cns_target_swap_checked(
+		int rc = run->target->swap(
 			run->job, cns_transform_schema(run->xf), check, err);
 
 		free(check);
@@ -955,7 +965,7 @@ void cns_pipeline_release(struct cns_run *run)
 		free(run->threads);
 	}
 	if (run->job)
-		cns_target_release(run->job);
+		run->target->release(run->job);
 	stop_canceller(run);
 	free(run->stats);
 	free(run->live_src);

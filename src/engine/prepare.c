@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "consolidate/load.h"
 #include "consolidate/pg.h"
 #include "consolidate/runlog.h"
 #include "consolidate/state.h"
@@ -404,10 +403,12 @@ int cns_prepare_volume(const struct cns_job_conf *job, struct cns_prepared *p,
  * schema no longer says what the table holds); what evolve changes is
  * information. */
 static void note_schema_change(const struct cns_job_conf *job,
+			       const struct cns_target_ops *target,
 			       const struct cns_prepare_opts *o)
 {
 	bool evolve = job->target.on_schema_change == CNS_SCHEMA_EVOLVE;
-	char *notes = cns_target_schema_notes(job), *save = NULL;
+	char *notes = target->schema_notes ? target->schema_notes(job) : NULL;
+	char *save = NULL;
 
 	for (char *line = notes ? strtok_r(notes, "\n", &save) : NULL; line;
 	     line = strtok_r(NULL, "\n", &save))
@@ -425,18 +426,19 @@ int cns_prepare_target(const struct cns_job_conf *job,
 		       const struct cns_prepare_opts *opts,
 		       struct cns_error *err)
 {
+	const struct cns_target_ops *target =
+		cns_target_or_default(opts->target);
 	int problems = 0;
 
 	if (opts->offline)
 		return 0;
 	if (!opts->no_data) {
-		if (cns_target_prepare(job, schema, err) < 0)
+		if (target->prepare(job, schema, err) < 0)
 			return -1;
-		note_schema_change(job, opts);
+		note_schema_change(job, target, opts);
 		return 0;
 	}
-	if (cns_target_rehearse(job, schema, opts->problem, opts->ctx, err) <
-	    0) {
+	if (target->rehearse(job, schema, opts->problem, opts->ctx, err) < 0) {
 		/* What the rehearsal could not hand on one by one. */
 		if (cns_error_isset(err))
 			problem(opts, NULL, err, &problems);

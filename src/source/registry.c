@@ -15,12 +15,29 @@ static const struct cns_source_ops *const drivers[] = {
 
 static const char *const driver_names[] = { "postgres", "csv", "odbc", NULL };
 
+/* Drivers registered at run time (cns_source_driver_add); written only
+ * before any run starts, so read without a lock. */
+#define MAX_ADDED 4
+static const struct cns_source_ops *added[MAX_ADDED];
+static int nadded;
+
 const struct cns_source_ops *cns_source_driver(const char *name)
 {
 	for (size_t i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++)
 		if (strcmp(drivers[i]->name, name) == 0)
 			return drivers[i];
+	for (int i = 0; i < nadded; i++)
+		if (strcmp(added[i]->name, name) == 0)
+			return added[i];
 	return NULL;
+}
+
+int cns_source_driver_add(const struct cns_source_ops *ops)
+{
+	if (nadded == MAX_ADDED || cns_source_driver(ops->name))
+		return -1;
+	added[nadded++] = ops;
+	return 0;
 }
 
 const char *const *cns_source_driver_names(void)
