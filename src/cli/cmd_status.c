@@ -8,6 +8,10 @@
  * usage); the worst job decides, critical above unknown above warning.
  * The first line of output is the summary such tools show.
  *
+ * A sharded job's newest run is shown with its shards (done, running,
+ * failed, pending, rows), read from the target's plan tables: its shards
+ * ran wherever a cluster put them, and only the target saw them all.
+ *
  * --now (or the environment variable CNS_NOW) fixes the current time, as
  * ISO 8601, for tests and for asking "what would it have said then".
  */
@@ -19,9 +23,11 @@
 #include "consolidate/config.h"
 #include "consolidate/runlog.h"
 #include "consolidate/schedule.h"
+#include "consolidate/shard.h"
 #include "consolidate/status.h"
 #include "cli.h"
 #include "commands.h"
+#include "shard_runs.h"
 
 struct status_cli {
 	char *const *paths;
@@ -54,6 +60,107 @@ static int parse_args(int argc, char **argv, struct status_cli *o)
 	o->paths = argv + optind;
 	o->npaths = argc - optind;
 	return 0;
+}
+
+/* The newest sharded run of the job of `file`: 1 when st was filled, 0
+ * when the job has no shards or none ran, or the target could not be
+ * read (a warning: status itself needs no server). */
+static int read_shards(const char *file, struct cns_cli_shard_status *st)
+{
+	struct cns_job_conf *job = NULL;
+	struct cns_error err;
+	int rc = 0;
+
+	memset(st, 0, sizeof(*st));
+	cns_error_clear(&err);
+	if (cns_config_load(file, &job, &err) < 0) {
+		cns_config_free(job);
+		return 0;
+	}
+	if (cns_shard_enabled(job)) {
+		rc = cns_cli_shard_status_read(job, st, &err);
+		if (rc < 0)
+			fprintf(stderr,
+				"consolidate: warning: shards of job \"%s\" "
+				"not shown: %s\n",
+				job->name, err.message);
+	}
+	cns_config_free(job);
+	return rc > 0;
+}
+
+static void print_shards(const char *name,
+			 const struct cns_cli_shard_status *st)
+{
+	printf("\nSHARDS OF %s: run %s planned %s, %s", name, st->run_id,
+	       st->planned, st->state);
+	if (st->rows >= 0)
+		printf(", %lld rows", (long long)st->rows);
+	printf(": %d done, %d running, %d failed, %d pending\n",
+	       st->count[CNS_SHS_DONE], st->count[CNS_SHS_RUNNING],
+	       st->count[CNS_SHS_FAILED], st->count[CNS_SHS_PENDING]);
+	printf("%-5s  %-16s  %-7s  %12s  %s\n", "SHARD", "SOURCE", "STATE",
+	       "ROWS", "UPDATED (UTC)");
+	for (int i = 0; i < st->n; i++) {
+		const struct cns_cli_shard_row *r = &st->v[i];
+		char rows[32];
+
+		if (r->rows >= 0)
+			snprintf(rows, sizeof(rows), "%lld",
+				 (long long)r->rows);
+		else
+			snprintf(rows, sizeof(rows), "-");
+		printf("%-5d  %-16s  %-7s  %12s  %s\n", r->shard, r->source,
+		       r->state, rows, r->updated);
+	}
+}
+
+static void add_str_member(struct cns_buf *b, const char *key, const char *v)
+{
+	cns_buf_printf(b, ",\"%s\":", key);
+	cns_json_add_cstr(b, v);
+}
+
+/* Rows not counted yet are null. */
+static void add_rows_member(struct cns_buf *b, int64_t rows)
+{
+	if (rows >= 0)
+		cns_buf_printf(b, ",\"rows\":%lld", (long long)rows);
+	else
+		cns_buf_adds(b, ",\"rows\":null");
+}
+
+static void add_shards_json(struct cns_buf *b,
+			    const struct cns_cli_shard_status *st)
+{
+	static const char *const names[CNS_SHS_N] = { "done", "running",
+						      "failed", "pending" };
+
+	cns_buf_adds(b, ",\"shards\":");
+	if (!st) {
+		cns_buf_adds(b, "null");
+		return;
+	}
+	cns_buf_adds(b, "{\"run_id\":");
+	cns_json_add_cstr(b, st->run_id);
+	add_str_member(b, "state", st->state);
+	add_str_member(b, "planned", st->planned);
+	add_rows_member(b, st->rows);
+	for (int k = 0; k < CNS_SHS_N; k++)
+		cns_buf_printf(b, ",\"%s\":%d", names[k], st->count[k]);
+	cns_buf_adds(b, ",\"list\":[");
+	for (int i = 0; i < st->n; i++) {
+		const struct cns_cli_shard_row *r = &st->v[i];
+
+		cns_buf_printf(b, "%s{\"shard\":%d,\"source\":", i ? "," : "",
+			       r->shard);
+		cns_json_add_cstr(b, r->source);
+		add_str_member(b, "state", r->state);
+		add_rows_member(b, r->rows);
+		add_str_member(b, "updated", r->updated);
+		cns_buf_addc(b, '}');
+	}
+	cns_buf_adds(b, "]}");
 }
 
 static char *fmt_time_us(int64_t us, char *buf, size_t size)
@@ -138,7 +245,9 @@ static void add_time_member(struct cns_buf *b, const char *key, int64_t us)
 						     sizeof(t)));
 }
 
-static void print_json(struct cns_job_status *js, int n, int code, int64_t now)
+static void print_json(struct cns_job_status *js,
+		       const struct cns_cli_shard_status *sh, const bool *has,
+		       int n, int code, int64_t now)
 {
 	static const char *const names[] = { "ok", "warning", "critical",
 					     "unknown" };
@@ -185,6 +294,7 @@ static void print_json(struct cns_job_status *js, int n, int code, int64_t now)
 		} else {
 			cns_buf_adds(&b, "null");
 		}
+		add_shards_json(&b, has[i] ? &sh[i] : NULL);
 		cns_buf_addc(&b, '}');
 	}
 	cns_buf_adds(&b, "]}\n");
@@ -199,6 +309,8 @@ int cns_cmd_status(int argc, char **argv)
 	struct status_cli o;
 	struct cns_error err;
 	struct cns_job_status *js;
+	struct cns_cli_shard_status *sh;
+	bool *has;
 	char **files = NULL;
 	enum cns_monitor_code code = CNS_MONITOR_OK;
 	int nfiles = 0, rc;
@@ -222,13 +334,16 @@ int cns_cmd_status(int argc, char **argv)
 		return CNS_MONITOR_UNKNOWN;
 	}
 	js = cns_xcalloc((size_t)nfiles, sizeof(*js));
+	sh = cns_xcalloc((size_t)nfiles, sizeof(*sh));
+	has = cns_xcalloc((size_t)nfiles, sizeof(*has));
 	for (int i = 0; i < nfiles; i++) {
 		cns_status_judge(files[i], now, &js[i]);
+		has[i] = read_shards(files[i], &sh[i]);
 		count[js[i].verdict]++;
 		code = cns_monitor_worse(code, cns_verdict_code(js[i].verdict));
 	}
 	if (o.json) {
-		print_json(js, nfiles, code, now);
+		print_json(js, sh, has, nfiles, code, now);
 	} else {
 		printf("CONSOLIDATE %s: %d failing, %d late, %d never, "
 		       "%d error, %d ok\n\n",
@@ -236,11 +351,18 @@ int cns_cmd_status(int argc, char **argv)
 		       count[CNS_VERDICT_LATE], count[CNS_VERDICT_NEVER],
 		       count[CNS_VERDICT_ERROR], count[CNS_VERDICT_OK]);
 		print_table(js, nfiles);
+		for (int i = 0; i < nfiles; i++)
+			if (has[i])
+				print_shards(js[i].name, &sh[i]);
 	}
 	fflush(stdout);
-	for (int i = 0; i < nfiles; i++)
+	for (int i = 0; i < nfiles; i++) {
 		cns_job_status_release(&js[i]);
+		cns_cli_shard_status_release(&sh[i]);
+	}
 	free(js);
+	free(sh);
+	free(has);
 	cns_sched_files_free(files, nfiles);
 	return code;
 }

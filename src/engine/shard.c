@@ -1177,6 +1177,7 @@ static int shard_run(const struct cns_job_conf *job, const char *run_id,
 	const char *snap = NULL;
 	int index = -1, rc = -1;
 	int64_t rows = 0;
+	bool started = false;
 
 	if (!tconn)
 		return -1;
@@ -1214,6 +1215,7 @@ static int shard_run(const struct cns_job_conf *job, const char *run_id,
 	cns_buf_printf(&q, " AND shard = %d; COMMIT", shard);
 	if (exec_tx(tconn, q.data, err) < 0)
 		goto out;
+	started = true;
 	CNS_HOOK("shard.started");
 
 	srcs = cns_xcalloc((size_t)job->nsources, sizeof(*srcs));
@@ -1248,6 +1250,19 @@ static int shard_run(const struct cns_job_conf *job, const char *run_id,
 	CNS_HOOK("shard.done");
 	rc = 0;
 out:
+	/* A shard that stopped on an error says so, for status and
+	 * history; one killed outright stays "running".  Best effort: the
+	 * error already says what went wrong. */
+	if (rc < 0 && started) {
+		cns_buf_reset(&q);
+		cns_buf_adds(&q,
+			     "UPDATE consolidate.shards SET state = "
+			     "'failed', updated_at = now() WHERE run_id = ");
+		cns_pg_quote_literal(&q, run_id);
+		cns_buf_printf(&q, " AND shard = %d AND state = 'running'",
+			       shard);
+		PQclear(cns_pq_exec(tconn, q.data));
+	}
 	for (int i = 0; i < 3; i++)
 		free(keep[i]);
 	free(srcs);

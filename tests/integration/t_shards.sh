@@ -148,13 +148,39 @@ hold_pid=$!
 for _ in $(seq 100); do [ -s hold.out ] && break; sleep 0.1; done
 set -- $(cat hold.out)
 run=$1 n=$2
-for i in $(seq 0 $((n - 1))); do
+# status shows the shards of the run while it is under way: two done,
+# then one failed (its staging table refuses rows), then all done.
+for i in 0 1; do
 	"$CNS" shard sh_hold.conf --run "$run" --shard "$i"; ok $? "held: shard $i runs"
 done
+out=$("$CNS" status sh_hold.conf 2>&1)
+like "$out" "SHARDS OF sh_hold: run $run planned .*, planned: 2 done, 0 running, 0 failed, $((n - 2)) pending" \
+     "status: a held plan with two shards done"
+like "$out" "^1 +src +done +[0-9]+ " "status: one row per shard, with its state and rows"
+like "$out" "^3 +src +pending +- " "status: a shard not started is pending, no rows"
+stage2=$(q sh_dst "SELECT staging FROM consolidate.shards WHERE run_id = '$run' AND shard = 2")
+q sh_dst "ALTER TABLE consolidate.\"$stage2\" ADD CONSTRAINT refuse CHECK (false) NOT VALID" > /dev/null
+"$CNS" shard sh_hold.conf --run "$run" --shard 2 2> shard2.err; rc=$?
+ok $((rc == 0)) "held: shard 2 fails when its staging table refuses rows"
+out=$("$CNS" status --json sh_hold.conf 2>&1)
+is "$(printf '%s' "$out" | jq -r '.jobs[0].shards | "\(.run_id) \(.state) \(.done) \(.running) \(.failed) \(.pending) \(.list[2].state) \(.list[0].rows > 0)"')" \
+   "$run planned 2 0 1 $((n - 3)) failed true" "status --json: the failed shard and the counts"
+like "$("$CNS" status sh_hold.conf 2>&1)" "^2 +src +failed " "status: the failed shard"
+like "$("$CNS" history sh_hold.conf 2>&1)" "$run .* planned .* 2 failed" "history names the failed shard"
+q sh_dst "ALTER TABLE consolidate.\"$stage2\" DROP CONSTRAINT refuse" > /dev/null
+for i in $(seq 2 $((n - 1))); do
+	"$CNS" shard sh_hold.conf --run "$run" --shard "$i"; ok $? "held: shard $i runs"
+done
+like "$("$CNS" status sh_hold.conf 2>&1)" "planned: $n done, 0 running, 0 failed, 0 pending" \
+     "status: every shard done, not merged yet"
 is "$(q sh_dst "SELECT count(*) FROM consolidate.shards WHERE run_id = '$run' AND read_snapshot = snapshot")" "$n" \
    "held: every shard read in the coordinator's snapshot"
 "$CNS" finalize sh_hold.conf --run "$run"; ok $? "held: finalize merges"
 wait "$hold_pid"; ok $? "the holder exits 0 once the run is merged"
+like "$("$CNS" status sh_hold.conf 2>&1)" "SHARDS OF sh_hold: run $run planned .*, merged, [0-9]+ rows: $n done" \
+     "status: the merged run with its rows"
+is "$(CNS_NOW=2026-01-01T00:00:00Z "$CNS" status --json ref_upsert.conf | jq -c '.jobs[0].shards')" null \
+   "status --json: a job without shards has none"
 is "$(digest sh_hold)" "$(digest ref_upsert)" "held: target equals the unsharded one"
 "$CNS" shard sh_hold.conf --plan --hold > hold2.out 2>&1 &
 hold_pid=$!
