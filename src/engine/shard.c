@@ -130,7 +130,12 @@ static const char PLAN_TABLES_SQL[] =
 	"snapshot text, staging text NOT NULL, "
 	"state text NOT NULL DEFAULT 'pending', rows bigint, "
 	"read_snapshot text, updated_at timestamptz NOT NULL DEFAULT now(), "
-	"PRIMARY KEY (run_id, shard)); COMMIT";
+	"PRIMARY KEY (run_id, shard)); "
+	/* hold: NULL none expected; 'submitted' a holder was queued, its
+	 * shards wait for it; 'held' its snapshots are exported; 'released'
+	 * finalize failed, the holder may go. */
+	"ALTER TABLE consolidate.shard_runs ADD COLUMN IF NOT EXISTS "
+	"hold text; COMMIT";
 
 /* A connection to the target with the state and plan tables in place. */
 static PGconn *open_target(const struct cns_job_conf *job,
@@ -1028,6 +1033,93 @@ int cns_shard_coordinate(const struct cns_job_conf *job, bool keep_open,
 	return rc;
 }
 
+/* The run's hold column to `value`; with `only_if`, only from that
+ * value. */
+static int set_hold(PGconn *tconn, const char *run_id, const char *value,
+		    const char *only_if, struct cns_error *err)
+{
+	struct cns_buf q;
+	int rc;
+
+	cns_buf_init(&q);
+	cns_buf_adds(&q, "UPDATE consolidate.shard_runs SET hold = ");
+	cns_pg_quote_literal(&q, value);
+	cns_buf_adds(&q, " WHERE state = 'planned' AND run_id = ");
+	cns_pg_quote_literal(&q, run_id);
+	if (only_if) {
+		cns_buf_adds(&q, " AND hold = ");
+		cns_pg_quote_literal(&q, only_if);
+	}
+	rc = cns_pg_command(tconn, q.data, WHAT, err);
+	cns_buf_release(&q);
+	return rc;
+}
+
+int cns_shard_expect_holder(const struct cns_job_conf *job, const char *run_id,
+			    struct cns_error *err)
+{
+	PGconn *tconn = open_target(job, err);
+	int rc;
+
+	if (!tconn)
+		return -1;
+	rc = set_hold(tconn, run_id, "submitted", NULL, err);
+	PQfinish(tconn);
+	return rc;
+}
+
+int cns_shard_hold(const struct cns_job_conf *job, const char *want,
+		   char *run_id, size_t run_id_size, int *nshards,
+		   struct cns_error *err)
+{
+	struct cns_lock lock;
+	struct cns_buf q;
+	PGconn *tconn;
+	PGresult *res;
+	int rc = -1;
+
+	if (lock_job(&lock, job, NULL, err) < 0)
+		return -1;
+	tconn = open_target(job, err);
+	if (!tconn)
+		goto out;
+	cns_buf_init(&q);
+	if (!want) {
+		rc = coordinate_locked(job, true, run_id, run_id_size, nshards,
+				       err);
+	} else {
+		/* Only that run: once merged, holding would plan a new
+		 * one that nobody runs. */
+		cns_buf_adds(&q, "SELECT nshards FROM consolidate.shard_runs "
+				 "WHERE state = 'planned' AND run_id = ");
+		cns_pg_quote_literal(&q, want);
+		cns_buf_adds(&q, " AND job = ");
+		cns_pg_quote_literal(&q, job->name);
+		res = cns_pg_exec(tconn, q.data, PGRES_TUPLES_OK, WHAT, err);
+		cns_buf_release(&q);
+		if (!res)
+			goto out;
+		if (PQntuples(res) == 0) {
+			PQclear(res);
+			rc = 0; /* merged or unknown: nothing to hold */
+			goto out;
+		}
+		snprintf(run_id, run_id_size, "%s", want);
+		*nshards = atoi(PQgetvalue(res, 0, 0));
+		PQclear(res);
+		rc = resume_plan(tconn, job, want, err);
+	}
+	cns_buf_release(&q);
+	if (rc == 0)
+		rc = set_hold(tconn, run_id, "held", NULL, err) == 0 ? 1 : -1;
+out:
+	if (rc < 0)
+		cns_shard_release(job);
+	PQfinish(tconn);
+	cns_lock_release(&lock);
+	return rc;
+}
+
 /* ---- one shard ---- */
 
 /* What the plan says of one shard. */
@@ -1038,6 +1130,7 @@ struct shard_row {
 	char staging[CNS_PG_NAME_MAX + 1];
 	char state[16];
 	char run_state[16];
+	char hold[16]; /* the run's hold, "" for none */
 };
 
 static int read_shard(PGconn *tconn, const char *run_id, int shard,
@@ -1049,7 +1142,8 @@ static int read_shard(PGconn *tconn, const char *run_id, int shard,
 	memset(r, 0, sizeof(*r));
 	cns_buf_init(&q);
 	cns_buf_adds(&q, "SELECT s.source, s.predicate, s.snapshot, "
-			 "s.staging, s.state, r.state FROM consolidate.shards "
+			 "s.staging, s.state, r.state, coalesce(r.hold, '') "
+			 "FROM consolidate.shards "
 			 "s JOIN consolidate.shard_runs r USING (run_id) "
 			 "WHERE run_id = ");
 	cns_pg_quote_literal(&q, run_id);
@@ -1072,6 +1166,7 @@ static int read_shard(PGconn *tconn, const char *run_id, int shard,
 	snprintf(r->state, sizeof(r->state), "%s", PQgetvalue(res, 0, 4));
 	snprintf(r->run_state, sizeof(r->run_state), "%s",
 		 PQgetvalue(res, 0, 5));
+	snprintf(r->hold, sizeof(r->hold), "%s", PQgetvalue(res, 0, 6));
 	PQclear(res);
 	return 0;
 }
@@ -1184,6 +1279,23 @@ static int shard_run(const struct cns_job_conf *job, const char *run_id,
 	cns_buf_init(&q);
 	if (read_shard(tconn, run_id, shard, &r, err) < 0)
 		goto out;
+	/* A holder queued with the shards (submit) exports its snapshots
+	 * as it starts, and the shards start with it: wait for them, a
+	 * bounded time, rather than read in a snapshot of our own that
+	 * finalize would refuse.  A holder that never comes costs the
+	 * wait, then the fallback below. */
+	for (int waited = 0;
+	     strcmp(r.hold, "submitted") == 0 &&
+	     waited < CNS_SHARD_HOLD_WAIT_S && !(stop && atomic_load(stop));
+	     waited++) {
+		struct timespec ts = { 1, 0 };
+
+		nanosleep(&ts, NULL);
+		free(r.predicate);
+		free(r.snapshot);
+		if (read_shard(tconn, run_id, shard, &r, err) < 0)
+			goto out;
+	}
 	if (strcmp(r.state, "done") == 0 ||
 	    strcmp(r.run_state, "merged") == 0) {
 		rc = 0;
@@ -1555,7 +1667,7 @@ static void record_run(PGconn *tconn, const struct cns_job_conf *job,
 
 /* Finalize, the job's lock held by the caller. */
 static int finalize_locked(const struct cns_job_conf *job, const char *run_id,
-			   atomic_int *stop, int64_t *rows,
+			   atomic_int *stop, int64_t *rows, int *reread,
 			   struct cns_error *err)
 {
 	PGconn *tconn = open_target(job, err);
@@ -1636,6 +1748,8 @@ static int finalize_locked(const struct cns_job_conf *job, const char *run_id,
 				if (reread_source(tconn, job, run_id, c, stop,
 						  err) < 0)
 					goto out;
+				if (reread)
+					(*reread)++;
 				again = true;
 			}
 		}
@@ -1677,15 +1791,30 @@ out:
 }
 
 int cns_shard_finalize(const struct cns_job_conf *job, const char *run_id,
-		       int64_t *rows, struct cns_error *err)
+		       int64_t *rows, int *reread, struct cns_error *err)
 {
 	struct cns_lock lock;
 	int rc;
 
+	if (reread)
+		*reread = 0;
 	if (lock_job(&lock, job, NULL, err) < 0)
 		return -1;
-	rc = finalize_locked(job, run_id, NULL, rows, err);
+	rc = finalize_locked(job, run_id, NULL, rows, reread, err);
 	cns_lock_release(&lock);
+	/* The run stays unmerged until it is submitted again, which queues
+	 * a holder of its own: this one may end.  Best effort, as a holder
+	 * left up ends with its time limit. */
+	if (rc < 0) {
+		struct cns_error e;
+		PGconn *tconn;
+
+		cns_error_clear(&e);
+		tconn = cns_pg_connect(job->target.conninfo, WHAT, &e);
+		if (tconn)
+			set_hold(tconn, run_id, "released", "held", &e);
+		PQfinish(tconn);
+	}
 	return rc;
 }
 
@@ -1802,7 +1931,7 @@ int cns_shard_run_local(const struct cns_job_conf *job, int workers,
 				 workers > 0 ? workers : job->parallel_shards,
 				 signal_flag, err);
 	if (rc == 0)
-		rc = finalize_locked(job, run_id, signal_flag, NULL, err);
+		rc = finalize_locked(job, run_id, signal_flag, NULL, NULL, err);
 	cns_shard_release(job);
 	cns_lock_release(&lock);
 	return rc;
@@ -1818,22 +1947,31 @@ int cns_shard_wait_merged(const struct cns_job_conf *job, const char *run_id,
 	if (!tconn)
 		return -1;
 	cns_buf_init(&q);
-	cns_buf_adds(&q, "SELECT state = 'merged' FROM consolidate.shard_runs "
-			 "WHERE run_id = ");
+	cns_buf_adds(&q, "SELECT state = 'merged', hold IS DISTINCT FROM "
+			 "'held' FROM consolidate.shard_runs WHERE run_id = ");
 	cns_pg_quote_literal(&q, run_id);
 	for (;;) {
 		struct timespec ts = { 1, 0 };
 		PGresult *res =
 			cns_pg_exec(tconn, q.data, PGRES_TUPLES_OK, WHAT, err);
-		bool merged;
+		bool merged, released;
 
 		if (!res)
 			break;
 		merged = PQntuples(res) == 0 ||
 			 strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		released = !merged && strcmp(PQgetvalue(res, 0, 1), "t") == 0;
 		PQclear(res);
 		if (merged) {
 			rc = 0;
+			break;
+		}
+		if (released) {
+			cns_error_set(err, CNS_E_TARGET,
+				      "stopped holding the snapshots of run "
+				      "\"%s\": finalize failed, or another "
+				      "holder was queued",
+				      run_id);
 			break;
 		}
 		if (stop && atomic_load(stop)) {
