@@ -10,7 +10,8 @@
  *              target's `consolidate` schema (tables shard_runs, shards):
  *              run, shard, source, predicate, W0, W1, snapshot, staging
  *              table, state.  An unfinished plan of the job is resumed,
- *              never planned twice.
+ *              never planned twice.  A NULL shard with no row in the
+ *              snapshot is planned done.
  *  shard i     imports the planned snapshot (REPEATABLE READ + SET
  *              TRANSACTION SNAPSHOT) when its exporter still lives; else
  *              an incremental source reads the bounded window
@@ -19,7 +20,9 @@
  *              committed with its ledger row; a shard that did not finish
  *              starts again from an empty staging table.  It records the
  *              snapshot it read in with its row count when done.
- *  finalize    every shard done, counts equal to the staging tables, and
+ *  finalize    every shard done, counts equal to the staging tables (a
+ *              shard whose unlogged staging a server crash emptied is
+ *              read again first), and
  *              every full-load source read in one snapshot; then one
  *              transaction: staging merged into the target by the
  *              loader's own statements (append, upsert; replace fills the

@@ -235,6 +235,7 @@ struct src_plan {
 	char **lower, **upper; /* nwm values each, or NULL */
 	char *window;          /* malloc'ed, or NULL: no bound */
 	struct cns_shard_list shards;
+	bool null_empty; /* the last shard, of NULLs, has no row */
 };
 
 static void src_plan_free(struct src_plan *sp)
@@ -578,6 +579,34 @@ static bool is_pg(const struct cns_source_conf *c)
 	return strcmp(c->driver, "postgres") == 0;
 }
 
+/* Whether the NULL shard of a source split by a column (its last) has
+ * no row in the planning snapshot: a column without NULLs (a key, most
+ * often) then costs no shard run, its sessions and its scan.  Finalize
+ * still reads it, with all the source's shards, if they end up in
+ * different snapshots. */
+static int null_shard_empty(PGconn *conn, const struct cns_source_conf *c,
+			    struct src_plan *sp, struct cns_error *err)
+{
+	enum cns_split_method m = method_of(c);
+	struct cns_buf q;
+	PGresult *res;
+
+	if (!conn || c->shards <= 1 || sp->shards.n < 2 ||
+	    (m != CNS_SPLIT_RANGE && m != CNS_SPLIT_HASH))
+		return 0;
+	cns_buf_init(&q);
+	cns_buf_adds(&q, "SELECT NOT EXISTS (SELECT 1");
+	add_from_where(&q, c, sp->shards.v[sp->shards.n - 1].predicate);
+	cns_buf_adds(&q, ")");
+	res = cns_pg_exec(conn, q.data, PGRES_TUPLES_OK, "the source", err);
+	cns_buf_release(&q);
+	if (!res)
+		return -1;
+	sp->null_empty = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return 0;
+}
+
 /* A session in a REPEATABLE READ transaction on a postgres source; with
  * `export`, its snapshot id goes to *snapshot (malloc'ed). */
 static PGconn *open_snapshot(const struct cns_source_conf *c, bool export,
@@ -691,17 +720,20 @@ int cns_shard_split(const struct cns_job_conf *job, int index,
 struct kept {
 	const struct cns_job_conf *job;
 	PGconn *conn;
+	char *snapshot; /* its exported snapshot, malloc'ed, or NULL */
 	struct kept *next;
 };
 static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct kept *kept; /* guarded by kept_lock */
 
-static void keep_conn(const struct cns_job_conf *job, PGconn *conn)
+static void keep_conn(const struct cns_job_conf *job, PGconn *conn,
+		      const char *snapshot)
 {
 	struct kept *k = cns_xcalloc(1, sizeof(*k));
 
 	k->job = job;
 	k->conn = conn;
+	k->snapshot = snapshot ? cns_xstrdup(snapshot) : NULL;
 	pthread_mutex_lock(&kept_lock);
 	k->next = kept;
 	kept = k;
@@ -721,9 +753,25 @@ void cns_shard_release(const struct cns_job_conf *job)
 		}
 		*pp = k->next;
 		PQfinish(k->conn);
+		free(k->snapshot);
 		free(k);
 	}
 	pthread_mutex_unlock(&kept_lock);
+}
+
+/* True when a session of this process keeps `snap` open: local workers
+ * need not open a session of their own to learn that it lives. */
+static bool kept_here(const char *snap)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&kept_lock);
+	for (struct kept *k = kept; k && !found; k = k->next)
+		found = k->snapshot && strcmp(k->snapshot, snap) == 0 &&
+			PQstatus(k->conn) == CONNECTION_OK &&
+			PQtransactionStatus(k->conn) == PQTRANS_INTRANS;
+	pthread_mutex_unlock(&kept_lock);
+	return found;
 }
 
 /* ---- the coordinator ---- */
@@ -848,7 +896,7 @@ static int resume_plan(PGconn *tconn, const struct cns_job_conf *job,
 			cns_buf_release(&q);
 			return -1;
 		}
-		keep_conn(job, sc);
+		keep_conn(job, sc, snap);
 		cns_buf_adds(&q, "BEGIN; ");
 		if (c->incremental.n == 0) {
 			/* Every staging table of the source emptied. */
@@ -912,7 +960,8 @@ static int new_plan(PGconn *tconn, const struct cns_job_conf *job,
 				goto out;
 		}
 		if (read_lower(tconn, job, c, &sp[i], err) < 0 ||
-		    plan_source(job, conns[i], &sp[i], err) < 0) {
+		    plan_source(job, conns[i], &sp[i], err) < 0 ||
+		    null_shard_empty(conns[i], c, &sp[i], err) < 0) {
 			cns_error_in_source(err, c->name);
 			goto out;
 		}
@@ -959,6 +1008,17 @@ static int new_plan(PGconn *tconn, const struct cns_job_conf *job,
 			cns_buf_adds(&q, " (LIKE ");
 			cns_pg_quote_qname(&q, &job->target.qtable);
 			cns_buf_adds(&q, " INCLUDING DEFAULTS); ");
+			if (j == sp[i].shards.n - 1 && sp[i].null_empty) {
+				/* No NULL in the planned snapshot: done,
+				 * as if read in it. */
+				cns_buf_adds(&q,
+					     "UPDATE consolidate.shards "
+					     "SET state = 'done', rows = 0, "
+					     "read_snapshot = snapshot "
+					     "WHERE run_id = ");
+				cns_pg_quote_literal(&q, run_id);
+				cns_buf_printf(&q, " AND shard = %d; ", k);
+			}
 		}
 	}
 	cns_buf_adds(&q, "COMMIT");
@@ -971,7 +1031,7 @@ static int new_plan(PGconn *tconn, const struct cns_job_conf *job,
 out:
 	for (int i = 0; i < job->nsources; i++) {
 		if (conns[i] && keep_open && rc == 0)
-			keep_conn(job, conns[i]);
+			keep_conn(job, conns[i], snaps[i]);
 		else
 			PQfinish(conns[i]);
 		free(snaps[i]);
@@ -1199,14 +1259,24 @@ static bool snapshot_alive(const struct cns_source_conf *c, const char *snap)
  * predicate in its snapshot, appending to its staging table.  Strings
  * are malloc'ed into keep[] for the caller to free. */
 static void shard_job(const struct cns_job_conf *job, int index, int shard,
-		      const struct shard_row *r, const char *snapshot,
-		      struct cns_job_conf *out, struct cns_source_conf *srcs,
-		      char **keep)
+		      int workers, const struct shard_row *r,
+		      const char *snapshot, struct cns_job_conf *out,
+		      struct cns_source_conf *srcs, char **keep)
 {
 	struct cns_source_conf *c;
 	struct cns_buf b;
 
 	*out = *job;
+	/* Local workers share one process: each gets its part of the
+	 * job's batch, so that their chunks in flight together take about
+	 * the memory of one unsharded run (at least 1000 rows a chunk,
+	 * where a commit per chunk still costs little). */
+	if (workers > 1) {
+		out->batch_size = job->batch_size / workers;
+		if (out->batch_size < 1000)
+			out->batch_size =
+				job->batch_size < 1000 ? job->batch_size : 1000;
+	}
 	memcpy(srcs, job->sources, sizeof(*srcs) * (size_t)job->nsources);
 	out->sources = srcs;
 	cns_buf_init(&b);
@@ -1259,7 +1329,8 @@ static void shard_job(const struct cns_job_conf *job, int index, int shard,
 
 /* One shard; `stop` (may be NULL) is the flag signal handlers set. */
 static int shard_run(const struct cns_job_conf *job, const char *run_id,
-		     int shard, atomic_int *stop, struct cns_error *err)
+		     int shard, int workers, atomic_int *stop,
+		     struct cns_error *err)
 {
 	PGconn *tconn = open_target(job, err);
 	struct shard_row r;
@@ -1315,7 +1386,8 @@ static int shard_run(const struct cns_job_conf *job, const char *run_id,
 	 * shard's own, which it records: an incremental window gives the
 	 * same rows in it, and finalize reads a full load again rather
 	 * than merge shards of two snapshots. */
-	if (r.snapshot && snapshot_alive(&job->sources[index], r.snapshot))
+	if (r.snapshot && (kept_here(r.snapshot) ||
+			   snapshot_alive(&job->sources[index], r.snapshot)))
 		snap = r.snapshot;
 	/* A shard that did not finish starts again from nothing. */
 	cns_buf_adds(&q, "BEGIN; TRUNCATE ");
@@ -1331,7 +1403,7 @@ static int shard_run(const struct cns_job_conf *job, const char *run_id,
 	CNS_HOOK("shard.started");
 
 	srcs = cns_xcalloc((size_t)job->nsources, sizeof(*srcs));
-	shard_job(job, index, shard, &r, snap, &sj, srcs, keep);
+	shard_job(job, index, shard, workers, &r, snap, &sj, srcs, keep);
 	memset(&opt, 0, sizeof(opt));
 	opt.only_source = r.source;
 	opt.signal_flag = stop;
@@ -1388,7 +1460,7 @@ out:
 int cns_shard_run(const struct cns_job_conf *job, const char *run_id, int shard,
 		  struct cns_error *err)
 {
-	return shard_run(job, run_id, shard, NULL, err);
+	return shard_run(job, run_id, shard, 1, NULL, err);
 }
 
 /* ---- finalize ---- */
@@ -1470,7 +1542,7 @@ static int reread_source(PGconn *tconn, const struct cns_job_conf *job,
 		goto out;
 	for (int i = 0; i < n; i++)
 		if (strcmp(fs[i].source, c->name) == 0 &&
-		    shard_run(job, run_id, fs[i].shard, stop, err) < 0)
+		    shard_run(job, run_id, fs[i].shard, 1, stop, err) < 0)
 			goto out;
 	rc = 0;
 out:
@@ -1674,7 +1746,7 @@ static int finalize_locked(const struct cns_job_conf *job, const char *run_id,
 	struct fin_shard *fs = NULL;
 	struct cns_buf q;
 	PGresult *res;
-	int n = 0, nplanned, rc = -1;
+	int n = 0, nplanned, rc = -1, redone = 0;
 	int64_t total = 0, written = 0;
 	bool again;
 
@@ -1703,6 +1775,7 @@ static int finalize_locked(const struct cns_job_conf *job, const char *run_id,
 	}
 	nplanned = atoi(PQgetvalue(res, 0, 1));
 	PQclear(res);
+check:
 	do {
 		again = false;
 		free(fs);
@@ -1754,27 +1827,49 @@ static int finalize_locked(const struct cns_job_conf *job, const char *run_id,
 			}
 		}
 	} while (again);
-	/* Each staging table holds what its shard counted. */
+	/* Each staging table holds what its shard counted.  Staging is
+	 * unlogged (written once, read once: WAL would double the cost of
+	 * the shards), so a server crash or a failover empties it while the
+	 * plan, which is logged, still says done: such a shard is read
+	 * again here, once, and the checks start over (a full load read in
+	 * two snapshots is then read again whole). */
+	total = 0;
 	for (int i = 0; i < n; i++) {
+		int64_t have;
+
 		cns_buf_reset(&q);
 		cns_buf_adds(&q, "SELECT count(*) FROM ");
 		add_staging(&q, fs[i].staging);
 		res = cns_pg_exec(tconn, q.data, PGRES_TUPLES_OK, WHAT, err);
 		if (!res)
 			goto out;
-		if (!fs[i].has_rows ||
-		    strtoll(PQgetvalue(res, 0, 0), NULL, 10) != fs[i].rows) {
-			cns_error_set(err, CNS_E_TARGET,
-				      "staging table of shard %d of run \"%s\" "
-				      "holds %s rows, the shard loaded %lld",
-				      fs[i].shard, run_id,
-				      PQgetvalue(res, 0, 0),
-				      (long long)fs[i].rows);
-			PQclear(res);
-			goto out;
-		}
+		have = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 		PQclear(res);
-		total += fs[i].rows;
+		if (fs[i].has_rows && have == fs[i].rows) {
+			total += fs[i].rows;
+			continue;
+		}
+		if (redone < n) {
+			redone++;
+			cns_buf_reset(&q);
+			cns_buf_adds(&q,
+				     "UPDATE consolidate.shards SET state "
+				     "= 'pending', rows = NULL, "
+				     "read_snapshot = NULL WHERE run_id = ");
+			cns_pg_quote_literal(&q, run_id);
+			cns_buf_printf(&q, " AND shard = %d", fs[i].shard);
+			if (cns_pg_command(tconn, q.data, WHAT, err) < 0 ||
+			    shard_run(job, run_id, fs[i].shard, 1, stop, err) <
+				    0)
+				goto out;
+			goto check;
+		}
+		cns_error_set(err, CNS_E_TARGET,
+			      "staging table of shard %d of run \"%s\" "
+			      "holds %lld rows, the shard loaded %lld",
+			      fs[i].shard, run_id, (long long)have,
+			      (long long)fs[i].rows);
+		goto out;
 	}
 	CNS_HOOK("finalize.checked");
 	if (merge_run(tconn, job, run_id, fs, n, total, &written, err) < 0)
@@ -1824,6 +1919,7 @@ struct workers {
 	const struct cns_job_conf *job;
 	const char *run_id;
 	int nshards;
+	int k; /* workers */
 	atomic_int *signal_flag;
 	pthread_mutex_t mu; /* guards next, go, quit, err, failed */
 	pthread_cond_t go_cv;
@@ -1850,8 +1946,8 @@ static void *worker_main(void *arg)
 		shard = w->next++;
 		pthread_mutex_unlock(&w->mu);
 		cns_error_clear(&e);
-		if (shard_run(w->job, w->run_id, shard, w->signal_flag, &e) <
-		    0) {
+		if (shard_run(w->job, w->run_id, shard, w->k, w->signal_flag,
+			      &e) < 0) {
 			pthread_mutex_lock(&w->mu);
 			if (!w->failed) {
 				w->failed = true;
@@ -1885,6 +1981,7 @@ static int run_workers(const struct cns_job_conf *job, const char *run_id,
 		k = nshards;
 	if (k < 1)
 		k = 1;
+	w.k = k;
 	tids = cns_xcalloc((size_t)k, sizeof(*tids));
 	for (; started < k; started++) {
 		rc = cns_thread_create(&tids[started], worker_main, &w);
