@@ -236,6 +236,7 @@ struct src_plan {
 	char *window;          /* malloc'ed, or NULL: no bound */
 	struct cns_shard_list shards;
 	bool null_empty; /* the last shard, of NULLs, has no row */
+	bool null_known; /* null_empty was learnt with the bounds */
 };
 
 static void src_plan_free(struct src_plan *sp)
@@ -362,39 +363,48 @@ static int64_t estimate(PGconn *conn, const struct cns_source_conf *c,
 /* Range bounds from the quantiles of col in the snapshot, distinct. */
 static int range_bounds(PGconn *conn, const struct cns_source_conf *c,
 			const char *col, const char *window, int nshards,
-			char ***out, int *nb, struct cns_error *err)
+			char ***out, int *nb, bool *has_null,
+			struct cns_error *err)
 {
 	struct cns_buf q, cond;
 	PGresult *res;
 	char **b;
 	int n;
 
+	/* One scan of the source for the bounds and for whether the NULL
+	 * shard has rows: the ordered-set aggregate and max() skip NULLs
+	 * themselves. */
 	cns_buf_init(&cond);
-	cns_buf_printf(&cond, "%s IS NOT NULL", col);
-	if (window)
-		cns_buf_printf(&cond, " AND (%s)", window);
+	cns_buf_adds(&cond, window ? window : "true");
 	/* Each bound is a value of the column and closes its range from
 	 * above, so the lowest range holds the minimum; a bound equal to
 	 * the maximum would leave the range above it empty and is left
 	 * out. */
 	cns_buf_init(&q);
-	cns_buf_adds(&q,
-		     "SELECT u.v::text FROM (SELECT percentile_disc(ARRAY[");
+	cns_buf_adds(&q, "SELECT u.v::text, s.z FROM (SELECT "
+			 "percentile_disc(ARRAY[");
 	for (int i = 1; i < nshards; i++)
 		cns_buf_printf(&q, "%s%d.0/%d", i > 1 ? ", " : "", i, nshards);
 	cns_buf_printf(&q,
 		       "]::float8[]) WITHIN GROUP (ORDER BY %s) AS p, "
-		       "max(%s) AS m",
-		       col, col);
+		       "max(%s) AS m, bool_or(%s IS NULL) AS z",
+		       col, col, col);
 	add_from_where(&q, c, cond.data);
-	cns_buf_adds(&q, ") AS s, unnest(s.p) WITH ORDINALITY AS u(v, i) "
-			 "WHERE u.v IS NOT NULL AND u.v < s.m ORDER BY u.i");
+	cns_buf_adds(&q, ") AS s LEFT JOIN LATERAL (SELECT v, i FROM "
+			 "unnest(s.p) WITH ORDINALITY AS u(v, i) WHERE "
+			 "u.v IS NOT NULL AND u.v < s.m) u ON true "
+			 "ORDER BY u.i");
 	cns_buf_release(&cond);
 	res = cns_pg_exec(conn, q.data, PGRES_TUPLES_OK, "the source", err);
 	cns_buf_release(&q);
 	if (!res)
 		return -1;
+	/* One row at least (the aggregate's), with no bound when there
+	 * is none. */
 	n = PQntuples(res);
+	*has_null = n > 0 && strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	if (n == 1 && PQgetisnull(res, 0, 0))
+		n = 0;
 	b = cns_xcalloc((size_t)n + 1, sizeof(char *));
 	for (int i = 0; i < n; i++) {
 		struct cns_buf lit;
@@ -544,9 +554,10 @@ static int plan_source(const struct cns_job_conf *job, PGconn *conn,
 		} else {
 			char **b = NULL;
 			int nb = 0;
+			bool has_null;
 
 			if (range_bounds(conn, c, col.data, sp->window, n, &b,
-					 &nb, err) < 0) {
+					 &nb, &has_null, err) < 0) {
 				cns_buf_release(&col);
 				return -1;
 			}
@@ -562,6 +573,8 @@ static int plan_source(const struct cns_job_conf *job, PGconn *conn,
 			for (int i = 0; i < nb; i++)
 				free(b[i]);
 			free(b);
+			sp->null_empty = !has_null;
+			sp->null_known = true;
 		}
 		add_shard(&sp->shards, sp->index,
 			  with_window(cns_shard_null_predicate(col.data),
@@ -591,7 +604,7 @@ static int null_shard_empty(PGconn *conn, const struct cns_source_conf *c,
 	struct cns_buf q;
 	PGresult *res;
 
-	if (!conn || c->shards <= 1 || sp->shards.n < 2 ||
+	if (!conn || sp->null_known || c->shards <= 1 || sp->shards.n < 2 ||
 	    (m != CNS_SPLIT_RANGE && m != CNS_SPLIT_HASH))
 		return 0;
 	cns_buf_init(&q);
