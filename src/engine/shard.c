@@ -134,8 +134,13 @@ static const char PLAN_TABLES_SQL[] =
 	/* hold: NULL none expected; 'submitted' a holder was queued, its
 	 * shards wait for it; 'held' its snapshots are exported; 'released'
 	 * finalize failed, the holder may go. */
-	"ALTER TABLE consolidate.shard_runs ADD COLUMN IF NOT EXISTS "
-	"hold text; COMMIT";
+	/* Added to plan tables made before it; ALTER only then, as it
+	 * would wait for every transaction that touched the table. */
+	"DO $$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE "
+	"attrelid = 'consolidate.shard_runs'::regclass AND attname = "
+	"'hold' AND NOT attisdropped) THEN ALTER TABLE "
+	"consolidate.shard_runs ADD COLUMN hold text; END IF; END$$; "
+	"COMMIT";
 
 /* A connection to the target with the state and plan tables in place. */
 static PGconn *open_target(const struct cns_job_conf *job,

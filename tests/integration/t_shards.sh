@@ -227,6 +227,12 @@ like "$(cat "$TMPDIR_T"/log/sh_batch.shard0/*.log 2>/dev/null)" "batch_size=3000
      "batch: each of 3 workers reads chunks of 9000 / 3 rows"
 is "$(digest sh_batch)" "$(digest ref_append)" "batch: target equals the unsharded one"
 
+# Plan tables made before the hold column: it is added on first use.
+q sh_dst "ALTER TABLE consolidate.shard_runs DROP COLUMN hold" > /dev/null
+"$CNS" run sh_batch.conf; ok $? "plan tables without the hold column: a sharded run succeeds"
+is "$(q sh_dst "SELECT count(*) FROM pg_attribute WHERE attrelid = 'consolidate.shard_runs'::regclass AND attname = 'hold' AND NOT attisdropped")" 1 \
+   "and the column is back"
+
 # A csv source of several files splits by file.
 mkdir -p csv
 for f in 1 2 3; do
