@@ -1062,6 +1062,28 @@ out:
 	return rc;
 }
 
+/* The run's hold column to `value`; with `only_if`, only from that
+ * value. */
+static int set_hold(PGconn *tconn, const char *run_id, const char *value,
+		    const char *only_if, struct cns_error *err)
+{
+	struct cns_buf q;
+	int rc;
+
+	cns_buf_init(&q);
+	cns_buf_adds(&q, "UPDATE consolidate.shard_runs SET hold = ");
+	cns_pg_quote_literal(&q, value);
+	cns_buf_adds(&q, " WHERE state = 'planned' AND run_id = ");
+	cns_pg_quote_literal(&q, run_id);
+	if (only_if) {
+		cns_buf_adds(&q, " AND hold = ");
+		cns_pg_quote_literal(&q, only_if);
+	}
+	rc = cns_pg_command(tconn, q.data, WHAT, err);
+	cns_buf_release(&q);
+	return rc;
+}
+
 /* The coordinator, the job's lock held by the caller. */
 static int coordinate_locked(const struct cns_job_conf *job, bool keep_open,
 			     char *run_id, size_t size, int *nshards,
@@ -1080,6 +1102,10 @@ static int coordinate_locked(const struct cns_job_conf *job, bool keep_open,
 	else
 		rc = new_plan(tconn, job, keep_open, run_id, size, nshards,
 			      err);
+	/* This process keeps the snapshots now: shards must not wait for
+	 * a holder a submit once queued. */
+	if (rc == 0 && keep_open)
+		rc = set_hold(tconn, run_id, "held", NULL, err);
 	PQfinish(tconn);
 	return rc;
 }
@@ -1108,28 +1134,6 @@ int cns_shard_coordinate(const struct cns_job_conf *job, bool keep_open,
 	rc = coordinate_locked(job, keep_open, run_id, run_id_size, nshards,
 			       err);
 	cns_lock_release(&lock);
-	return rc;
-}
-
-/* The run's hold column to `value`; with `only_if`, only from that
- * value. */
-static int set_hold(PGconn *tconn, const char *run_id, const char *value,
-		    const char *only_if, struct cns_error *err)
-{
-	struct cns_buf q;
-	int rc;
-
-	cns_buf_init(&q);
-	cns_buf_adds(&q, "UPDATE consolidate.shard_runs SET hold = ");
-	cns_pg_quote_literal(&q, value);
-	cns_buf_adds(&q, " WHERE state = 'planned' AND run_id = ");
-	cns_pg_quote_literal(&q, run_id);
-	if (only_if) {
-		cns_buf_adds(&q, " AND hold = ");
-		cns_pg_quote_literal(&q, only_if);
-	}
-	rc = cns_pg_command(tconn, q.data, WHAT, err);
-	cns_buf_release(&q);
 	return rc;
 }
 

@@ -227,6 +227,15 @@ like "$(cat "$TMPDIR_T"/log/sh_batch.shard0/*.log 2>/dev/null)" "batch_size=3000
      "batch: each of 3 workers reads chunks of 9000 / 3 rows"
 is "$(digest sh_batch)" "$(digest ref_append)" "batch: target equals the unsharded one"
 
+# A plan left awaiting a holder that never came (a submit whose holder
+# was cancelled): a local run resumes it without waiting for one.
+set -- $("$CNS" shard sh_batch.conf --plan)
+q sh_dst "UPDATE consolidate.shard_runs SET hold = 'submitted' WHERE run_id = '$1'" > /dev/null
+start=$(date +%s)
+"$CNS" run sh_batch.conf; ok $? "awaiting a holder: a local run resumes the plan"
+ok $(( $(date +%s) - start >= 60 )) "and waits for no holder"
+is "$(q sh_dst "SELECT state FROM consolidate.shard_runs WHERE run_id = '$1'")" merged "that plan is merged"
+
 # Plan tables made before the hold column: it is added on first use.
 q sh_dst "ALTER TABLE consolidate.shard_runs DROP COLUMN hold" > /dev/null
 "$CNS" run sh_batch.conf; ok $? "plan tables without the hold column: a sharded run succeeds"
