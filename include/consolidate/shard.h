@@ -10,7 +10,8 @@
  *              target's `consolidate` schema (tables shard_runs, shards):
  *              run, shard, source, predicate, W0, W1, snapshot, staging
  *              table, state.  An unfinished plan of the job is resumed,
- *              never planned twice.
+ *              never planned twice.  A NULL shard with no row in the
+ *              snapshot is planned done.
  *  shard i     imports the planned snapshot (REPEATABLE READ + SET
  *              TRANSACTION SNAPSHOT) when its exporter still lives; else
  *              an incremental source reads the bounded window
@@ -19,7 +20,9 @@
  *              committed with its ledger row; a shard that did not finish
  *              starts again from an empty staging table.  It records the
  *              snapshot it read in with its row count when done.
- *  finalize    every shard done, counts equal to the staging tables, and
+ *  finalize    every shard done, counts equal to the staging tables (a
+ *              shard whose unlogged staging a server crash emptied is
+ *              read again first), and
  *              every full-load source read in one snapshot; then one
  *              transaction: staging merged into the target by the
  *              loader's own statements (append, upsert; replace fills the
@@ -123,9 +126,13 @@ int cns_shard_run(const struct cns_job_conf *job, const char *run_id, int shard,
  * shard itself and merges once, as described above; a run already merged
  * returns 0.  A shard not done fails it with CNS_E_TARGET naming the
  * shard (nothing changes: run the shard and finalize again).  Writes the
- * rows merged into *rows when not NULL. */
+ * rows merged into *rows when not NULL, and into *reread (when not
+ * NULL) the number of full-load sources it had to read again, their
+ * shards having read in more than one snapshot (their holder died).
+ * A finalize that fails releases the run's holder (see
+ * cns_shard_hold()). */
 int cns_shard_finalize(const struct cns_job_conf *job, const char *run_id,
-		       int64_t *rows, struct cns_error *err);
+		       int64_t *rows, int *reread, struct cns_error *err);
 
 /* `consolidate run` of a sharded job: coordinate (keeping the snapshots
  * open), run the shards as `workers` threads (job->parallel_shards when
@@ -137,10 +144,36 @@ int cns_shard_run_local(const struct cns_job_conf *job, int workers,
 
 /* For a coordinator that keeps its snapshots open while shards run in
  * other processes (`shard --plan --hold`): waits until the run is merged
- * (returns 0), or *stop becomes non-zero (CNS_E_CANCELLED), polling the
- * target every second; a target that cannot be reached fails it. */
+ * (returns 0), or *stop becomes non-zero (CNS_E_CANCELLED), or the run
+ * is no longer marked held (CNS_E_TARGET: finalize failed, or another
+ * holder was queued), polling the target every second; a target that
+ * cannot be reached fails it. */
 int cns_shard_wait_merged(const struct cns_job_conf *job, const char *run_id,
 			  const atomic_int *stop, struct cns_error *err);
+
+/* How long, in seconds, a shard waits for the holder queued with it
+ * (submit) to export its snapshots before it reads without them. */
+#define CNS_SHARD_HOLD_WAIT_S 120
+
+/* The holder of a run, for shards started elsewhere (`shard --plan
+ * --hold [--run ID]`): under the job's lock, the run `want` (when not
+ * NULL; else the job's unfinished plan, or a new one, as
+ * cns_shard_coordinate() plans) gets new snapshots kept open in this
+ * process, as local workers would (a full load's shards all start
+ * again under them unless all are done), and the run is marked held,
+ * which is what its shards wait for.  Then wait with
+ * cns_shard_wait_merged() and end with cns_shard_release().  Returns 1
+ * when held, 0 when `want` is merged or unknown (nothing to hold), -1
+ * with err. */
+int cns_shard_hold(const struct cns_job_conf *job, const char *want,
+		   char *run_id, size_t run_id_size, int *nshards,
+		   struct cns_error *err);
+
+/* Marks the run as awaiting a holder queued with its shards (submit):
+ * its shards wait for the holder's snapshots, at most
+ * CNS_SHARD_HOLD_WAIT_S seconds.  Returns 0, or -1 with err. */
+int cns_shard_expect_holder(const struct cns_job_conf *job, const char *run_id,
+			    struct cns_error *err);
 
 /* Ends the snapshot sessions kept by cns_shard_coordinate(). */
 void cns_shard_release(const struct cns_job_conf *job);

@@ -217,13 +217,15 @@ static const struct cns_cli_command commands[] = {
 	  0 },
 	{ "submit", cns_cmd_submit,
 	  "JOB.conf [--bin PATH] --slurm [SBATCH-OPTION...]",
-	  "Plans one run of the job and submits it to Slurm: its shards as a\n"
-	  "job array (parallel_shards at a time), then a finalize job that\n"
-	  "depends on the array (afterany) and checks every shard.  A job\n"
-	  "without shards is submitted as one `consolidate run`.  Prints the\n"
-	  "run and the Slurm job ids.\n",
+	  "Plans one run of the job and submits it to Slurm: a holder that\n"
+	  "keeps the run's snapshots open until it is merged, its shards as\n"
+	  "a job array (parallel_shards at a time) that starts with it, then\n"
+	  "a finalize job that depends on the array (afterany) and checks\n"
+	  "every shard.  A job without shards is submitted as one\n"
+	  "`consolidate run`.  Prints the run and the Slurm job ids.\n",
 	  submit_opts,
-	  "Every job gets --job-name=consolidate-NAME, --dependency=singleton\n"
+	  "Every job gets --job-name=consolidate-NAME (the holder\n"
+	  "consolidate-NAME.hold), --dependency=singleton\n"
 	  "(runs never overlap) and --time from max_runtime; sbatch options\n"
 	  "given after --slurm come later and win.\n",
 	  0 },

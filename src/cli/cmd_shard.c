@@ -3,7 +3,8 @@
  * of a sharded run, for a scheduler that runs them as separate jobs on
  * any hosts (a Slurm job array, a Kubernetes Indexed Job).
  *
- *   consolidate shard JOB.conf --plan [--hold]    prints "RUN_ID NSHARDS"
+ *   consolidate shard JOB.conf --plan [--hold [--run ID]]
+ *                                                 prints "RUN_ID NSHARDS"
  *   consolidate shard JOB.conf --run ID --shard N reads and stages shard N
  *   consolidate finalize JOB.conf --run ID        merges the run once
  *
@@ -110,9 +111,9 @@ int cns_cmd_shard(int argc, char **argv)
 		return rc;
 	if (o.hold && !o.plan)
 		return cns_cli_usage("shard", "--hold goes with --plan");
-	if (o.plan && (o.run_id || o.shard >= 0))
-		return cns_cli_usage("shard", "--plan takes neither --run "
-					      "nor --shard");
+	if (o.plan && (o.shard >= 0 || (o.run_id && !o.hold)))
+		return cns_cli_usage("shard", "--plan takes no --shard, and "
+					      "--run only with --hold");
 	if (!o.plan && (!o.run_id || o.shard < 0))
 		return cns_cli_usage("shard", "expected --plan, or --run ID "
 					      "and --shard N");
@@ -120,15 +121,25 @@ int cns_cmd_shard(int argc, char **argv)
 	cns_error_clear(&err);
 	if (cns_config_load(o.job_path, &job, &err) < 0)
 		return fail(job, &err);
-	if (o.plan) {
+	if (o.plan && !o.hold) {
 		char run_id[64];
 		int n = 0;
 
-		if (cns_shard_coordinate(job, o.hold, run_id, sizeof(run_id),
-					 &n, &err) < 0)
+		if (cns_shard_coordinate(job, false, run_id, sizeof(run_id), &n,
+					 &err) < 0)
 			return fail(job, &err);
 		printf("%s %d\n", run_id, n);
-		if (o.hold) {
+	} else if (o.plan) {
+		char run_id[64];
+		int n = 0;
+
+		rc = cns_shard_hold(job, o.run_id, run_id, sizeof(run_id), &n,
+				    &err);
+		if (rc < 0)
+			return fail(job, &err);
+		/* A run merged before its holder started: nothing to hold. */
+		if (rc > 0) {
+			printf("%s %d\n", run_id, n);
 			/* The line goes out now: the caller starts the
 			 * shards while this process keeps the snapshots. */
 			fflush(stdout);
@@ -152,6 +163,7 @@ int cns_cmd_finalize(int argc, char **argv)
 	struct cns_job_conf *job = NULL;
 	struct cns_error err;
 	int64_t rows = 0;
+	int reread = 0;
 	int rc = parse_args("finalize", argc, argv, &o);
 
 	if (rc || o.help)
@@ -161,7 +173,16 @@ int cns_cmd_finalize(int argc, char **argv)
 	cns_error_clear(&err);
 	if (cns_config_load(o.job_path, &job, &err) < 0)
 		return fail(job, &err);
-	if (cns_shard_finalize(job, o.run_id, &rows, &err) < 0)
+	rc = cns_shard_finalize(job, o.run_id, &rows, &reread, &err);
+	/* Said even when the merge then failed: the reading was done. */
+	if (reread > 0)
+		fprintf(stderr,
+			"consolidate: warning: run \"%s\": %d full-load "
+			"source%s read again by finalize under one new snapshot: "
+			"the shards read in different snapshots (no holder "
+			"kept the planned one open)\n",
+			o.run_id, reread, reread == 1 ? " was" : "s were");
+	if (rc < 0)
 		return fail(job, &err);
 	cns_config_free(job);
 	return CNS_EXIT_OK;

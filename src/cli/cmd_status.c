@@ -8,6 +8,10 @@
  * usage); the worst job decides, critical above unknown above warning.
  * The first line of output is the summary such tools show.
  *
+ * A sharded job's newest run is shown with its shards (done, running,
+ * failed, pending, rows), read from the target's plan tables: its shards
+ * ran wherever a cluster put them, and only the target saw them all.
+ *
  * --now (or the environment variable CNS_NOW) fixes the current time, as
  * ISO 8601, for tests and for asking "what would it have said then".
  */
@@ -20,9 +24,11 @@
 #include "consolidate/config.h"
 #include "consolidate/runlog.h"
 #include "consolidate/schedule.h"
+#include "consolidate/shard.h"
 #include "consolidate/status.h"
 #include "cli.h"
 #include "commands.h"
+#include "shard_runs.h"
 
 struct status_cli {
 	char *const *paths;
@@ -55,6 +61,97 @@ static int parse_args(int argc, char **argv, struct status_cli *o)
 	o->paths = argv + optind;
 	o->npaths = argc - optind;
 	return 0;
+}
+
+/* The newest sharded run of the job of `file`: 1 when st was filled, 0
+ * when the job has no shards or none ran, or the target could not be
+ * read (a warning: status itself needs no server). */
+static int read_shards(const char *file, struct cns_cli_shard_status *st)
+{
+	struct cns_job_conf *job = NULL;
+	struct cns_error err;
+	int rc = 0;
+
+	memset(st, 0, sizeof(*st));
+	cns_error_clear(&err);
+	if (cns_config_load(file, &job, &err) < 0) {
+		cns_config_free(job);
+		return 0;
+	}
+	if (cns_shard_enabled(job)) {
+		rc = cns_cli_shard_status_read(job, st, &err);
+		if (rc < 0)
+			fprintf(stderr,
+				"consolidate: warning: shards of job \"%s\" "
+				"not shown: %s\n",
+				job->name, err.message);
+	}
+	cns_config_free(job);
+	return rc > 0;
+}
+
+static void print_shards(const char *name,
+			 const struct cns_cli_shard_status *st)
+{
+	printf("\nSHARDS OF %s: run %s planned %s, %s", name, st->run_id,
+	       st->planned, st->state);
+	if (st->rows >= 0)
+		printf(", %lld rows", (long long)st->rows);
+	printf(": %d done, %d running, %d failed, %d pending\n",
+	       st->count[CNS_SHS_DONE], st->count[CNS_SHS_RUNNING],
+	       st->count[CNS_SHS_FAILED], st->count[CNS_SHS_PENDING]);
+	printf("%-5s  %-16s  %-7s  %12s  %s\n", "SHARD", "SOURCE", "STATE",
+	       "ROWS", "UPDATED (UTC)");
+	for (int i = 0; i < st->n; i++) {
+		const struct cns_cli_shard_row *r = &st->v[i];
+		char rows[32];
+
+		if (r->rows >= 0)
+			snprintf(rows, sizeof(rows), "%lld",
+				 (long long)r->rows);
+		else
+			snprintf(rows, sizeof(rows), "-");
+		printf("%-5d  %-16s  %-7s  %12s  %s\n", r->shard, r->source,
+		       r->state, rows, r->updated);
+	}
+}
+
+/* Rows not counted yet are null. */
+static json_t *rows_json(int64_t rows)
+{
+	return rows >= 0 ? json_integer(rows) : json_null();
+}
+
+/* The shards of the job's newest sharded run, or null without one. */
+static json_t *shards_json(const struct cns_cli_shard_status *st)
+{
+	static const char *const names[CNS_SHS_N] = { "done", "running",
+						      "failed", "pending" };
+	json_t *o, *list;
+
+	if (!st)
+		return json_null();
+	o = cns_json_checked(json_object());
+	list = cns_json_checked(json_array());
+	cns_json_set(o, "run_id", cns_json_ctext(st->run_id));
+	cns_json_set(o, "state", cns_json_ctext(st->state));
+	cns_json_set(o, "planned", cns_json_ctext(st->planned));
+	cns_json_set(o, "rows", rows_json(st->rows));
+	for (int k = 0; k < CNS_SHS_N; k++)
+		cns_json_set(o, names[k], json_integer(st->count[k]));
+	for (int i = 0; i < st->n; i++) {
+		const struct cns_cli_shard_row *r = &st->v[i];
+		json_t *ro = cns_json_checked(json_object());
+
+		cns_json_set(ro, "shard", json_integer(r->shard));
+		cns_json_set(ro, "source", cns_json_ctext(r->source));
+		cns_json_set(ro, "state", cns_json_ctext(r->state));
+		cns_json_set(ro, "rows", rows_json(r->rows));
+		cns_json_set(ro, "updated", cns_json_ctext(r->updated));
+		json_array_append_new(list, ro);
+	}
+	cns_json_set(o, "list", list);
+	return o;
 }
 
 static char *fmt_time_us(int64_t us, char *buf, size_t size)
@@ -138,7 +235,9 @@ static json_t *time_json(int64_t us)
 		cns_time_format(us / 1000000, NULL, t, sizeof(t)));
 }
 
-static void print_json(struct cns_job_status *js, int n, int code, int64_t now)
+static void print_json(struct cns_job_status *js,
+		       const struct cns_cli_shard_status *sh, const bool *has,
+		       int n, int code, int64_t now)
 {
 	static const char *const names[] = { "ok", "warning", "critical",
 					     "unknown" };
@@ -184,6 +283,7 @@ static void print_json(struct cns_job_status *js, int n, int code, int64_t now)
 				     time_json(j->running_since_us));
 		}
 		cns_json_set(jo, "running", running);
+		cns_json_set(jo, "shards", shards_json(has[i] ? &sh[i] : NULL));
 		json_array_append_new(jobs, jo);
 	}
 	cns_json_set(o, "jobs", jobs);
@@ -202,6 +302,8 @@ int cns_cmd_status(int argc, char **argv)
 	struct status_cli o;
 	struct cns_error err;
 	struct cns_job_status *js;
+	struct cns_cli_shard_status *sh;
+	bool *has;
 	char **files = NULL;
 	enum cns_monitor_code code = CNS_MONITOR_OK;
 	int nfiles = 0, rc;
@@ -225,13 +327,16 @@ int cns_cmd_status(int argc, char **argv)
 		return CNS_MONITOR_UNKNOWN;
 	}
 	js = cns_xcalloc((size_t)nfiles, sizeof(*js));
+	sh = cns_xcalloc((size_t)nfiles, sizeof(*sh));
+	has = cns_xcalloc((size_t)nfiles, sizeof(*has));
 	for (int i = 0; i < nfiles; i++) {
 		cns_status_judge(files[i], now, &js[i]);
+		has[i] = read_shards(files[i], &sh[i]);
 		count[js[i].verdict]++;
 		code = cns_monitor_worse(code, cns_verdict_code(js[i].verdict));
 	}
 	if (o.json) {
-		print_json(js, nfiles, code, now);
+		print_json(js, sh, has, nfiles, code, now);
 	} else {
 		printf("CONSOLIDATE %s: %d failing, %d late, %d never, "
 		       "%d error, %d ok\n\n",
@@ -239,11 +344,18 @@ int cns_cmd_status(int argc, char **argv)
 		       count[CNS_VERDICT_LATE], count[CNS_VERDICT_NEVER],
 		       count[CNS_VERDICT_ERROR], count[CNS_VERDICT_OK]);
 		print_table(js, nfiles);
+		for (int i = 0; i < nfiles; i++)
+			if (has[i])
+				print_shards(js[i].name, &sh[i]);
 	}
 	fflush(stdout);
-	for (int i = 0; i < nfiles; i++)
+	for (int i = 0; i < nfiles; i++) {
 		cns_job_status_release(&js[i]);
+		cns_cli_shard_status_release(&sh[i]);
+	}
 	free(js);
+	free(sh);
+	free(has);
 	cns_sched_files_free(files, nfiles);
 	return code;
 }

@@ -3,7 +3,13 @@
  * options]`: one run of a job handed to Slurm.
  *
  * A sharded job is planned here (the coordinator step, which resumes the
- * job's unfinished plan if there is one), then its shards go to Slurm as
+ * job's unfinished plan if there is one).  A holder job goes first
+ * (`consolidate shard JOB --plan --hold --run ID`, named
+ * consolidate-NAME.hold): it exports new snapshots of the plan and keeps
+ * them open until the run is merged or finalize fails, so that every
+ * shard of a full load reads in one snapshot and finalize reads nothing
+ * again.  Then its shards go to Slurm, with --dependency=after:HOLDER
+ * (they start once it started, and wait for its snapshots), as
  * one job array, `--array=0-(N-1)%K` with K = parallel_shards, each task
  * running `consolidate shard JOB --run ID --shard $SLURM_ARRAY_TASK_ID`,
  * and a finalize job follows with `--dependency=afterany:ARRAY`: it runs
@@ -123,9 +129,43 @@ static int sbatch(const struct argv_buf *a, char *id, size_t size,
 	return 0;
 }
 
+/* sbatch, then "LABEL ID" on stdout at once (the ids already submitted
+ * are known even if a later step fails); a is released. */
+static int submit_printed(struct argv_buf *a, const char *label, char *id,
+			  size_t size, struct cns_error *err)
+{
+	int rc = sbatch(a, id, size, err);
+
+	arg_release(a);
+	if (rc == 0) {
+		printf("%s %s\n", label, id);
+		fflush(stdout);
+	}
+	return rc;
+}
+
+/* Cancels a job submitted for a run that could not be submitted whole
+ * (the holder, which would wait for a merge that cannot come).  Best
+ * effort: its own time limit ends it otherwise. */
+static void scancel(const char *id)
+{
+	char *argv[] = { "scancel", (char *)id, NULL };
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int status;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ) == 0)
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	posix_spawn_file_actions_destroy(&fa);
+}
+
 /* The options every job of the run gets, then the user's. */
 static void common_opts(struct argv_buf *a, const struct cns_job_conf *job,
-			const char *dependency, char **user, int nuser)
+			const char *name_suffix, const char *dependency,
+			char **user, int nuser)
 {
 	struct cns_buf b;
 	int64_t limit = cns_batch_limit_s(job);
@@ -135,6 +175,7 @@ static void common_opts(struct argv_buf *a, const struct cns_job_conf *job,
 	cns_buf_init(&b);
 	cns_buf_adds(&b, "--job-name=");
 	cns_batch_job_name(&b, job->name);
+	cns_buf_adds(&b, name_suffix);
 	arg_add(a, b.data);
 	cns_buf_reset(&b);
 	cns_buf_printf(&b, "--dependency=%s", dependency);
@@ -171,7 +212,7 @@ static int submit_sharded(const struct cns_job_conf *job, const char *bin,
 			  const char *file, char **user, int nuser,
 			  struct cns_error *err)
 {
-	char run_id[64], array_id[64], fin_id[64];
+	char run_id[64], hold_id[64], array_id[64], fin_id[64];
 	int n = 0, k = job->parallel_shards > 0 ? job->parallel_shards : 1;
 	struct argv_buf a = { 0 };
 	struct cns_buf b;
@@ -186,8 +227,27 @@ static int submit_sharded(const struct cns_job_conf *job, const char *bin,
 	printf("run %s shards %d\n", run_id, n);
 	fflush(stdout);
 
+	/* The holder first, under a name of its own: it stays up until
+	 * the run is merged, so the singleton of the job's name would keep
+	 * finalize waiting for it. */
+	if (cns_shard_expect_holder(job, run_id, err) < 0)
+		return -1;
 	cns_buf_init(&b);
-	common_opts(&a, job, "singleton", user, nuser);
+	common_opts(&a, job, ".hold", "singleton", user, nuser);
+	cns_buf_adds(&b, " --plan --hold --run ");
+	cns_batch_sh_word(&b, run_id);
+	wrap(&a, bin, "shard", file, b.data);
+	if (submit_printed(&a, "holder", hold_id, sizeof(hold_id), err) < 0) {
+		cns_buf_release(&b);
+		return -1;
+	}
+
+	/* after: the shards start once the holder started (or was
+	 * cancelled), and wait a bounded time for its snapshots. */
+	cns_buf_reset(&b);
+	cns_buf_printf(&b, "after:%s,singleton", hold_id);
+	common_opts(&a, job, "", b.data, user, nuser);
+	cns_buf_reset(&b);
 	cns_buf_printf(&b, "--array=0-%d%%%d", n - 1, k < n ? k : n);
 	arg_add(&a, b.data);
 	cns_buf_reset(&b);
@@ -195,33 +255,29 @@ static int submit_sharded(const struct cns_job_conf *job, const char *bin,
 	cns_batch_sh_word(&b, run_id);
 	cns_buf_adds(&b, " --shard \"$SLURM_ARRAY_TASK_ID\"");
 	wrap(&a, bin, "shard", file, b.data);
-	rc = sbatch(&a, array_id, sizeof(array_id), err);
-	arg_release(&a);
-	if (rc < 0) {
+	if (submit_printed(&a, "shards", array_id, sizeof(array_id), err) < 0) {
+		scancel(hold_id);
 		cns_buf_release(&b);
 		return -1;
 	}
-	printf("shards %s\n", array_id);
-	fflush(stdout);
 
 	cns_buf_reset(&b);
 	cns_buf_printf(&b, "afterany:%s,singleton", array_id);
-	common_opts(&a, job, b.data, user, nuser);
+	common_opts(&a, job, "", b.data, user, nuser);
 	cns_buf_reset(&b);
 	cns_buf_adds(&b, " --run ");
 	cns_batch_sh_word(&b, run_id);
 	wrap(&a, bin, "finalize", file, b.data);
-	rc = sbatch(&a, fin_id, sizeof(fin_id), err);
-	arg_release(&a);
+	rc = submit_printed(&a, "finalize", fin_id, sizeof(fin_id), err);
 	cns_buf_release(&b);
 	if (rc < 0) {
+		scancel(hold_id);
 		cns_error_hint(err,
 			       "the shards were submitted as job %s; "
 			       "submit again to finalize run \"%s\"",
 			       array_id, run_id);
 		return -1;
 	}
-	printf("finalize %s\n", fin_id);
 	return 0;
 }
 
@@ -231,15 +287,10 @@ static int submit_whole(const struct cns_job_conf *job, const char *bin,
 {
 	struct argv_buf a = { 0 };
 	char id[64];
-	int rc;
 
-	common_opts(&a, job, "singleton", user, nuser);
+	common_opts(&a, job, "", "singleton", user, nuser);
 	wrap(&a, bin, "run", file, "");
-	rc = sbatch(&a, id, sizeof(id), err);
-	arg_release(&a);
-	if (rc == 0)
-		printf("run %s\n", id);
-	return rc;
+	return submit_printed(&a, "run", id, sizeof(id), err);
 }
 
 int cns_cmd_submit(int argc, char **argv)

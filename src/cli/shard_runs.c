@@ -84,3 +84,97 @@ int cns_cli_print_shard_runs(const struct cns_job_conf *job, int limit)
 	PQfinish(conn);
 	return n;
 }
+
+/* Index of a shard state in the counts; an unknown state counts as
+ * pending, the state a rerun gives it. */
+static int state_index(const char *s)
+{
+	if (strcmp(s, "done") == 0)
+		return CNS_SHS_DONE;
+	if (strcmp(s, "running") == 0)
+		return CNS_SHS_RUNNING;
+	if (strcmp(s, "failed") == 0)
+		return CNS_SHS_FAILED;
+	return CNS_SHS_PENDING;
+}
+
+int cns_cli_shard_status_read(const struct cns_job_conf *job,
+			      struct cns_cli_shard_status *st,
+			      struct cns_error *err)
+{
+	struct cns_buf q;
+	PGconn *conn;
+	PGresult *res;
+	int found = 0;
+
+	memset(st, 0, sizeof(*st));
+	st->rows = -1;
+	conn = cns_pg_connect(job->target.conninfo, "the target", err);
+	if (!conn)
+		return -1;
+	res = cns_pq_exec(conn, "SELECT to_regclass('consolidate.shard_runs') "
+				"IS NOT NULL AND to_regclass("
+				"'consolidate.shards') IS NOT NULL");
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK ||
+	    strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+		goto out;
+	PQclear(res);
+	/* The newest run of the job and all its shards, in one statement:
+	 * each row carries the run's columns. */
+	cns_buf_init(&q);
+	cns_buf_adds(&q, "WITH r AS (SELECT run_id, state, planned_at, rows "
+			 "FROM consolidate.shard_runs WHERE job = ");
+	cns_pg_quote_literal(&q, job->name);
+	cns_buf_adds(
+		&q,
+		" ORDER BY planned_at DESC, run_id DESC LIMIT 1) "
+		"SELECT r.run_id, r.state, to_char(r.planned_at AT TIME ZONE "
+		"'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), r.rows, "
+		"s.shard, s.source, s.state, s.rows, to_char(s.updated_at AT "
+		"TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+		"FROM r LEFT JOIN consolidate.shards s USING (run_id) "
+		"ORDER BY s.shard");
+	res = cns_pg_exec(conn, q.data, PGRES_TUPLES_OK, "the target", err);
+	cns_buf_release(&q);
+	if (!res) {
+		found = -1;
+		goto out;
+	}
+	if (PQntuples(res) == 0)
+		goto out;
+	found = 1;
+	snprintf(st->run_id, sizeof(st->run_id), "%s", PQgetvalue(res, 0, 0));
+	snprintf(st->state, sizeof(st->state), "%s", PQgetvalue(res, 0, 1));
+	snprintf(st->planned, sizeof(st->planned), "%s", PQgetvalue(res, 0, 2));
+	if (!PQgetisnull(res, 0, 3))
+		st->rows = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+	st->v = cns_xcalloc((size_t)PQntuples(res), sizeof(*st->v));
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct cns_cli_shard_row *r = &st->v[st->n];
+
+		if (PQgetisnull(res, i, 4))
+			continue;
+		r->shard = atoi(PQgetvalue(res, i, 4));
+		snprintf(r->source, sizeof(r->source), "%s",
+			 PQgetvalue(res, i, 5));
+		snprintf(r->state, sizeof(r->state), "%s",
+			 PQgetvalue(res, i, 6));
+		r->rows = PQgetisnull(res, i, 7)
+				  ? -1
+				  : strtoll(PQgetvalue(res, i, 7), NULL, 10);
+		snprintf(r->updated, sizeof(r->updated), "%s",
+			 PQgetvalue(res, i, 8));
+		st->count[state_index(r->state)]++;
+		st->n++;
+	}
+out:
+	PQclear(res);
+	PQfinish(conn);
+	return found;
+}
+
+void cns_cli_shard_status_release(struct cns_cli_shard_status *st)
+{
+	free(st->v);
+	memset(st, 0, sizeof(*st));
+}

@@ -130,7 +130,17 @@ static const char PLAN_TABLES_SQL[] =
 	"snapshot text, staging text NOT NULL, "
 	"state text NOT NULL DEFAULT 'pending', rows bigint, "
 	"read_snapshot text, updated_at timestamptz NOT NULL DEFAULT now(), "
-	"PRIMARY KEY (run_id, shard)); COMMIT";
+	"PRIMARY KEY (run_id, shard)); "
+	/* hold: NULL none expected; 'submitted' a holder was queued, its
+	 * shards wait for it; 'held' its snapshots are exported; 'released'
+	 * finalize failed, the holder may go. */
+	/* Added to plan tables made before it; ALTER only then, as it
+	 * would wait for every transaction that touched the table. */
+	"DO $$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE "
+	"attrelid = 'consolidate.shard_runs'::regclass AND attname = "
+	"'hold' AND NOT attisdropped) THEN ALTER TABLE "
+	"consolidate.shard_runs ADD COLUMN hold text; END IF; END$$; "
+	"COMMIT";
 
 /* A connection to the target with the state and plan tables in place. */
 static PGconn *open_target(const struct cns_job_conf *job,
@@ -230,6 +240,8 @@ struct src_plan {
 	char **lower, **upper; /* nwm values each, or NULL */
 	char *window;          /* malloc'ed, or NULL: no bound */
 	struct cns_shard_list shards;
+	bool null_empty; /* the last shard, of NULLs, has no row */
+	bool null_known; /* null_empty was learnt with the bounds */
 };
 
 static void src_plan_free(struct src_plan *sp)
@@ -356,39 +368,48 @@ static int64_t estimate(PGconn *conn, const struct cns_source_conf *c,
 /* Range bounds from the quantiles of col in the snapshot, distinct. */
 static int range_bounds(PGconn *conn, const struct cns_source_conf *c,
 			const char *col, const char *window, int nshards,
-			char ***out, int *nb, struct cns_error *err)
+			char ***out, int *nb, bool *has_null,
+			struct cns_error *err)
 {
 	struct cns_buf q, cond;
 	PGresult *res;
 	char **b;
 	int n;
 
+	/* One scan of the source for the bounds and for whether the NULL
+	 * shard has rows: the ordered-set aggregate and max() skip NULLs
+	 * themselves. */
 	cns_buf_init(&cond);
-	cns_buf_printf(&cond, "%s IS NOT NULL", col);
-	if (window)
-		cns_buf_printf(&cond, " AND (%s)", window);
+	cns_buf_adds(&cond, window ? window : "true");
 	/* Each bound is a value of the column and closes its range from
 	 * above, so the lowest range holds the minimum; a bound equal to
 	 * the maximum would leave the range above it empty and is left
 	 * out. */
 	cns_buf_init(&q);
-	cns_buf_adds(&q,
-		     "SELECT u.v::text FROM (SELECT percentile_disc(ARRAY[");
+	cns_buf_adds(&q, "SELECT u.v::text, s.z FROM (SELECT "
+			 "percentile_disc(ARRAY[");
 	for (int i = 1; i < nshards; i++)
 		cns_buf_printf(&q, "%s%d.0/%d", i > 1 ? ", " : "", i, nshards);
 	cns_buf_printf(&q,
 		       "]::float8[]) WITHIN GROUP (ORDER BY %s) AS p, "
-		       "max(%s) AS m",
-		       col, col);
+		       "max(%s) AS m, bool_or(%s IS NULL) AS z",
+		       col, col, col);
 	add_from_where(&q, c, cond.data);
-	cns_buf_adds(&q, ") AS s, unnest(s.p) WITH ORDINALITY AS u(v, i) "
-			 "WHERE u.v IS NOT NULL AND u.v < s.m ORDER BY u.i");
+	cns_buf_adds(&q, ") AS s LEFT JOIN LATERAL (SELECT v, i FROM "
+			 "unnest(s.p) WITH ORDINALITY AS u(v, i) WHERE "
+			 "u.v IS NOT NULL AND u.v < s.m) u ON true "
+			 "ORDER BY u.i");
 	cns_buf_release(&cond);
 	res = cns_pg_exec(conn, q.data, PGRES_TUPLES_OK, "the source", err);
 	cns_buf_release(&q);
 	if (!res)
 		return -1;
+	/* One row at least (the aggregate's), with no bound when there
+	 * is none. */
 	n = PQntuples(res);
+	*has_null = n > 0 && strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	if (n == 1 && PQgetisnull(res, 0, 0))
+		n = 0;
 	b = cns_xcalloc((size_t)n + 1, sizeof(char *));
 	for (int i = 0; i < n; i++) {
 		struct cns_buf lit;
@@ -538,9 +559,10 @@ static int plan_source(const struct cns_job_conf *job, PGconn *conn,
 		} else {
 			char **b = NULL;
 			int nb = 0;
+			bool has_null;
 
 			if (range_bounds(conn, c, col.data, sp->window, n, &b,
-					 &nb, err) < 0) {
+					 &nb, &has_null, err) < 0) {
 				cns_buf_release(&col);
 				return -1;
 			}
@@ -556,6 +578,8 @@ static int plan_source(const struct cns_job_conf *job, PGconn *conn,
 			for (int i = 0; i < nb; i++)
 				free(b[i]);
 			free(b);
+			sp->null_empty = !has_null;
+			sp->null_known = true;
 		}
 		add_shard(&sp->shards, sp->index,
 			  with_window(cns_shard_null_predicate(col.data),
@@ -571,6 +595,34 @@ static int plan_source(const struct cns_job_conf *job, PGconn *conn,
 static bool is_pg(const struct cns_source_conf *c)
 {
 	return strcmp(c->driver, "postgres") == 0;
+}
+
+/* Whether the NULL shard of a source split by a column (its last) has
+ * no row in the planning snapshot: a column without NULLs (a key, most
+ * often) then costs no shard run, its sessions and its scan.  Finalize
+ * still reads it, with all the source's shards, if they end up in
+ * different snapshots. */
+static int null_shard_empty(PGconn *conn, const struct cns_source_conf *c,
+			    struct src_plan *sp, struct cns_error *err)
+{
+	enum cns_split_method m = method_of(c);
+	struct cns_buf q;
+	PGresult *res;
+
+	if (!conn || sp->null_known || c->shards <= 1 || sp->shards.n < 2 ||
+	    (m != CNS_SPLIT_RANGE && m != CNS_SPLIT_HASH))
+		return 0;
+	cns_buf_init(&q);
+	cns_buf_adds(&q, "SELECT NOT EXISTS (SELECT 1");
+	add_from_where(&q, c, sp->shards.v[sp->shards.n - 1].predicate);
+	cns_buf_adds(&q, ")");
+	res = cns_pg_exec(conn, q.data, PGRES_TUPLES_OK, "the source", err);
+	cns_buf_release(&q);
+	if (!res)
+		return -1;
+	sp->null_empty = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return 0;
 }
 
 /* A session in a REPEATABLE READ transaction on a postgres source; with
@@ -686,17 +738,20 @@ int cns_shard_split(const struct cns_job_conf *job, int index,
 struct kept {
 	const struct cns_job_conf *job;
 	PGconn *conn;
+	char *snapshot; /* its exported snapshot, malloc'ed, or NULL */
 	struct kept *next;
 };
 static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct kept *kept; /* guarded by kept_lock */
 
-static void keep_conn(const struct cns_job_conf *job, PGconn *conn)
+static void keep_conn(const struct cns_job_conf *job, PGconn *conn,
+		      const char *snapshot)
 {
 	struct kept *k = cns_xcalloc(1, sizeof(*k));
 
 	k->job = job;
 	k->conn = conn;
+	k->snapshot = snapshot ? cns_xstrdup(snapshot) : NULL;
 	pthread_mutex_lock(&kept_lock);
 	k->next = kept;
 	kept = k;
@@ -716,9 +771,25 @@ void cns_shard_release(const struct cns_job_conf *job)
 		}
 		*pp = k->next;
 		PQfinish(k->conn);
+		free(k->snapshot);
 		free(k);
 	}
 	pthread_mutex_unlock(&kept_lock);
+}
+
+/* True when a session of this process keeps `snap` open: local workers
+ * need not open a session of their own to learn that it lives. */
+static bool kept_here(const char *snap)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&kept_lock);
+	for (struct kept *k = kept; k && !found; k = k->next)
+		found = k->snapshot && strcmp(k->snapshot, snap) == 0 &&
+			PQstatus(k->conn) == CONNECTION_OK &&
+			PQtransactionStatus(k->conn) == PQTRANS_INTRANS;
+	pthread_mutex_unlock(&kept_lock);
+	return found;
 }
 
 /* ---- the coordinator ---- */
@@ -843,7 +914,7 @@ static int resume_plan(PGconn *tconn, const struct cns_job_conf *job,
 			cns_buf_release(&q);
 			return -1;
 		}
-		keep_conn(job, sc);
+		keep_conn(job, sc, snap);
 		cns_buf_adds(&q, "BEGIN; ");
 		if (c->incremental.n == 0) {
 			/* Every staging table of the source emptied. */
@@ -907,7 +978,8 @@ static int new_plan(PGconn *tconn, const struct cns_job_conf *job,
 				goto out;
 		}
 		if (read_lower(tconn, job, c, &sp[i], err) < 0 ||
-		    plan_source(job, conns[i], &sp[i], err) < 0) {
+		    plan_source(job, conns[i], &sp[i], err) < 0 ||
+		    null_shard_empty(conns[i], c, &sp[i], err) < 0) {
 			cns_error_in_source(err, c->name);
 			goto out;
 		}
@@ -954,6 +1026,17 @@ static int new_plan(PGconn *tconn, const struct cns_job_conf *job,
 			cns_buf_adds(&q, " (LIKE ");
 			cns_pg_quote_qname(&q, &job->target.qtable);
 			cns_buf_adds(&q, " INCLUDING DEFAULTS); ");
+			if (j == sp[i].shards.n - 1 && sp[i].null_empty) {
+				/* No NULL in the planned snapshot: done,
+				 * as if read in it. */
+				cns_buf_adds(&q,
+					     "UPDATE consolidate.shards "
+					     "SET state = 'done', rows = 0, "
+					     "read_snapshot = snapshot "
+					     "WHERE run_id = ");
+				cns_pg_quote_literal(&q, run_id);
+				cns_buf_printf(&q, " AND shard = %d; ", k);
+			}
 		}
 	}
 	cns_buf_adds(&q, "COMMIT");
@@ -966,7 +1049,7 @@ static int new_plan(PGconn *tconn, const struct cns_job_conf *job,
 out:
 	for (int i = 0; i < job->nsources; i++) {
 		if (conns[i] && keep_open && rc == 0)
-			keep_conn(job, conns[i]);
+			keep_conn(job, conns[i], snaps[i]);
 		else
 			PQfinish(conns[i]);
 		free(snaps[i]);
@@ -975,6 +1058,28 @@ out:
 	free(sp);
 	free(snaps);
 	free(conns);
+	cns_buf_release(&q);
+	return rc;
+}
+
+/* The run's hold column to `value`; with `only_if`, only from that
+ * value. */
+static int set_hold(PGconn *tconn, const char *run_id, const char *value,
+		    const char *only_if, struct cns_error *err)
+{
+	struct cns_buf q;
+	int rc;
+
+	cns_buf_init(&q);
+	cns_buf_adds(&q, "UPDATE consolidate.shard_runs SET hold = ");
+	cns_pg_quote_literal(&q, value);
+	cns_buf_adds(&q, " WHERE state = 'planned' AND run_id = ");
+	cns_pg_quote_literal(&q, run_id);
+	if (only_if) {
+		cns_buf_adds(&q, " AND hold = ");
+		cns_pg_quote_literal(&q, only_if);
+	}
+	rc = cns_pg_command(tconn, q.data, WHAT, err);
 	cns_buf_release(&q);
 	return rc;
 }
@@ -997,6 +1102,10 @@ static int coordinate_locked(const struct cns_job_conf *job, bool keep_open,
 	else
 		rc = new_plan(tconn, job, keep_open, run_id, size, nshards,
 			      err);
+	/* This process keeps the snapshots now: shards must not wait for
+	 * a holder a submit once queued. */
+	if (rc == 0 && keep_open)
+		rc = set_hold(tconn, run_id, "held", NULL, err);
 	PQfinish(tconn);
 	return rc;
 }
@@ -1028,6 +1137,71 @@ int cns_shard_coordinate(const struct cns_job_conf *job, bool keep_open,
 	return rc;
 }
 
+int cns_shard_expect_holder(const struct cns_job_conf *job, const char *run_id,
+			    struct cns_error *err)
+{
+	PGconn *tconn = open_target(job, err);
+	int rc;
+
+	if (!tconn)
+		return -1;
+	rc = set_hold(tconn, run_id, "submitted", NULL, err);
+	PQfinish(tconn);
+	return rc;
+}
+
+int cns_shard_hold(const struct cns_job_conf *job, const char *want,
+		   char *run_id, size_t run_id_size, int *nshards,
+		   struct cns_error *err)
+{
+	struct cns_lock lock;
+	struct cns_buf q;
+	PGconn *tconn;
+	PGresult *res;
+	int rc = -1;
+
+	if (lock_job(&lock, job, NULL, err) < 0)
+		return -1;
+	tconn = open_target(job, err);
+	if (!tconn)
+		goto out;
+	cns_buf_init(&q);
+	if (!want) {
+		rc = coordinate_locked(job, true, run_id, run_id_size, nshards,
+				       err);
+	} else {
+		/* Only that run: once merged, holding would plan a new
+		 * one that nobody runs. */
+		cns_buf_adds(&q, "SELECT nshards FROM consolidate.shard_runs "
+				 "WHERE state = 'planned' AND run_id = ");
+		cns_pg_quote_literal(&q, want);
+		cns_buf_adds(&q, " AND job = ");
+		cns_pg_quote_literal(&q, job->name);
+		res = cns_pg_exec(tconn, q.data, PGRES_TUPLES_OK, WHAT, err);
+		cns_buf_release(&q);
+		if (!res)
+			goto out;
+		if (PQntuples(res) == 0) {
+			PQclear(res);
+			rc = 0; /* merged or unknown: nothing to hold */
+			goto out;
+		}
+		snprintf(run_id, run_id_size, "%s", want);
+		*nshards = atoi(PQgetvalue(res, 0, 0));
+		PQclear(res);
+		rc = resume_plan(tconn, job, want, err);
+	}
+	cns_buf_release(&q);
+	if (rc == 0)
+		rc = set_hold(tconn, run_id, "held", NULL, err) == 0 ? 1 : -1;
+out:
+	if (rc < 0)
+		cns_shard_release(job);
+	PQfinish(tconn);
+	cns_lock_release(&lock);
+	return rc;
+}
+
 /* ---- one shard ---- */
 
 /* What the plan says of one shard. */
@@ -1038,6 +1212,7 @@ struct shard_row {
 	char staging[CNS_PG_NAME_MAX + 1];
 	char state[16];
 	char run_state[16];
+	char hold[16]; /* the run's hold, "" for none */
 };
 
 static int read_shard(PGconn *tconn, const char *run_id, int shard,
@@ -1049,7 +1224,8 @@ static int read_shard(PGconn *tconn, const char *run_id, int shard,
 	memset(r, 0, sizeof(*r));
 	cns_buf_init(&q);
 	cns_buf_adds(&q, "SELECT s.source, s.predicate, s.snapshot, "
-			 "s.staging, s.state, r.state FROM consolidate.shards "
+			 "s.staging, s.state, r.state, coalesce(r.hold, '') "
+			 "FROM consolidate.shards "
 			 "s JOIN consolidate.shard_runs r USING (run_id) "
 			 "WHERE run_id = ");
 	cns_pg_quote_literal(&q, run_id);
@@ -1072,6 +1248,7 @@ static int read_shard(PGconn *tconn, const char *run_id, int shard,
 	snprintf(r->state, sizeof(r->state), "%s", PQgetvalue(res, 0, 4));
 	snprintf(r->run_state, sizeof(r->run_state), "%s",
 		 PQgetvalue(res, 0, 5));
+	snprintf(r->hold, sizeof(r->hold), "%s", PQgetvalue(res, 0, 6));
 	PQclear(res);
 	return 0;
 }
@@ -1104,14 +1281,24 @@ static bool snapshot_alive(const struct cns_source_conf *c, const char *snap)
  * predicate in its snapshot, appending to its staging table.  Strings
  * are malloc'ed into keep[] for the caller to free. */
 static void shard_job(const struct cns_job_conf *job, int index, int shard,
-		      const struct shard_row *r, const char *snapshot,
-		      struct cns_job_conf *out, struct cns_source_conf *srcs,
-		      char **keep)
+		      int workers, const struct shard_row *r,
+		      const char *snapshot, struct cns_job_conf *out,
+		      struct cns_source_conf *srcs, char **keep)
 {
 	struct cns_source_conf *c;
 	struct cns_buf b;
 
 	*out = *job;
+	/* Local workers share one process: each gets its part of the
+	 * job's batch, so that their chunks in flight together take about
+	 * the memory of one unsharded run (at least 1000 rows a chunk,
+	 * where a commit per chunk still costs little). */
+	if (workers > 1) {
+		out->batch_size = job->batch_size / workers;
+		if (out->batch_size < 1000)
+			out->batch_size =
+				job->batch_size < 1000 ? job->batch_size : 1000;
+	}
 	memcpy(srcs, job->sources, sizeof(*srcs) * (size_t)job->nsources);
 	out->sources = srcs;
 	cns_buf_init(&b);
@@ -1164,7 +1351,8 @@ static void shard_job(const struct cns_job_conf *job, int index, int shard,
 
 /* One shard; `stop` (may be NULL) is the flag signal handlers set. */
 static int shard_run(const struct cns_job_conf *job, const char *run_id,
-		     int shard, atomic_int *stop, struct cns_error *err)
+		     int shard, int workers, atomic_int *stop,
+		     struct cns_error *err)
 {
 	PGconn *tconn = open_target(job, err);
 	struct shard_row r;
@@ -1177,12 +1365,30 @@ static int shard_run(const struct cns_job_conf *job, const char *run_id,
 	const char *snap = NULL;
 	int index = -1, rc = -1;
 	int64_t rows = 0;
+	bool started = false;
 
 	if (!tconn)
 		return -1;
 	cns_buf_init(&q);
 	if (read_shard(tconn, run_id, shard, &r, err) < 0)
 		goto out;
+	/* A holder queued with the shards (submit) exports its snapshots
+	 * as it starts, and the shards start with it: wait for them, a
+	 * bounded time, rather than read in a snapshot of our own that
+	 * finalize would refuse.  A holder that never comes costs the
+	 * wait, then the fallback below. */
+	for (int waited = 0;
+	     strcmp(r.hold, "submitted") == 0 &&
+	     waited < CNS_SHARD_HOLD_WAIT_S && !(stop && atomic_load(stop));
+	     waited++) {
+		struct timespec ts = { 1, 0 };
+
+		nanosleep(&ts, NULL);
+		free(r.predicate);
+		free(r.snapshot);
+		if (read_shard(tconn, run_id, shard, &r, err) < 0)
+			goto out;
+	}
 	if (strcmp(r.state, "done") == 0 ||
 	    strcmp(r.run_state, "merged") == 0) {
 		rc = 0;
@@ -1202,7 +1408,8 @@ static int shard_run(const struct cns_job_conf *job, const char *run_id,
 	 * shard's own, which it records: an incremental window gives the
 	 * same rows in it, and finalize reads a full load again rather
 	 * than merge shards of two snapshots. */
-	if (r.snapshot && snapshot_alive(&job->sources[index], r.snapshot))
+	if (r.snapshot && (kept_here(r.snapshot) ||
+			   snapshot_alive(&job->sources[index], r.snapshot)))
 		snap = r.snapshot;
 	/* A shard that did not finish starts again from nothing. */
 	cns_buf_adds(&q, "BEGIN; TRUNCATE ");
@@ -1214,10 +1421,11 @@ static int shard_run(const struct cns_job_conf *job, const char *run_id,
 	cns_buf_printf(&q, " AND shard = %d; COMMIT", shard);
 	if (exec_tx(tconn, q.data, err) < 0)
 		goto out;
+	started = true;
 	CNS_HOOK("shard.started");
 
 	srcs = cns_xcalloc((size_t)job->nsources, sizeof(*srcs));
-	shard_job(job, index, shard, &r, snap, &sj, srcs, keep);
+	shard_job(job, index, shard, workers, &r, snap, &sj, srcs, keep);
 	memset(&opt, 0, sizeof(opt));
 	opt.only_source = r.source;
 	opt.signal_flag = stop;
@@ -1248,6 +1456,19 @@ static int shard_run(const struct cns_job_conf *job, const char *run_id,
 	CNS_HOOK("shard.done");
 	rc = 0;
 out:
+	/* A shard that stopped on an error says so, for status and
+	 * history; one killed outright stays "running".  Best effort: the
+	 * error already says what went wrong. */
+	if (rc < 0 && started) {
+		cns_buf_reset(&q);
+		cns_buf_adds(&q,
+			     "UPDATE consolidate.shards SET state = "
+			     "'failed', updated_at = now() WHERE run_id = ");
+		cns_pg_quote_literal(&q, run_id);
+		cns_buf_printf(&q, " AND shard = %d AND state = 'running'",
+			       shard);
+		PQclear(cns_pq_exec(tconn, q.data));
+	}
 	for (int i = 0; i < 3; i++)
 		free(keep[i]);
 	free(srcs);
@@ -1261,7 +1482,7 @@ out:
 int cns_shard_run(const struct cns_job_conf *job, const char *run_id, int shard,
 		  struct cns_error *err)
 {
-	return shard_run(job, run_id, shard, NULL, err);
+	return shard_run(job, run_id, shard, 1, NULL, err);
 }
 
 /* ---- finalize ---- */
@@ -1343,7 +1564,7 @@ static int reread_source(PGconn *tconn, const struct cns_job_conf *job,
 		goto out;
 	for (int i = 0; i < n; i++)
 		if (strcmp(fs[i].source, c->name) == 0 &&
-		    shard_run(job, run_id, fs[i].shard, stop, err) < 0)
+		    shard_run(job, run_id, fs[i].shard, 1, stop, err) < 0)
 			goto out;
 	rc = 0;
 out:
@@ -1542,14 +1763,14 @@ static void record_run(PGconn *tconn, const struct cns_job_conf *job,
 
 /* Finalize, the job's lock held by the caller. */
 static int finalize_locked(const struct cns_job_conf *job, const char *run_id,
-			   atomic_int *stop, int64_t *rows,
+			   atomic_int *stop, int64_t *rows, int *reread,
 			   struct cns_error *err)
 {
 	PGconn *tconn = open_target(job, err);
 	struct fin_shard *fs = NULL;
 	struct cns_buf q;
 	PGresult *res;
-	int n = 0, nplanned, rc = -1;
+	int n = 0, nplanned, rc = -1, redone = 0;
 	int64_t total = 0, written = 0;
 	bool again;
 
@@ -1578,6 +1799,7 @@ static int finalize_locked(const struct cns_job_conf *job, const char *run_id,
 	}
 	nplanned = atoi(PQgetvalue(res, 0, 1));
 	PQclear(res);
+check:
 	do {
 		again = false;
 		free(fs);
@@ -1623,31 +1845,55 @@ static int finalize_locked(const struct cns_job_conf *job, const char *run_id,
 				if (reread_source(tconn, job, run_id, c, stop,
 						  err) < 0)
 					goto out;
+				if (reread)
+					(*reread)++;
 				again = true;
 			}
 		}
 	} while (again);
-	/* Each staging table holds what its shard counted. */
+	/* Each staging table holds what its shard counted.  Staging is
+	 * unlogged (written once, read once: WAL would double the cost of
+	 * the shards), so a server crash or a failover empties it while the
+	 * plan, which is logged, still says done: such a shard is read
+	 * again here, once, and the checks start over (a full load read in
+	 * two snapshots is then read again whole). */
+	total = 0;
 	for (int i = 0; i < n; i++) {
+		int64_t have;
+
 		cns_buf_reset(&q);
 		cns_buf_adds(&q, "SELECT count(*) FROM ");
 		add_staging(&q, fs[i].staging);
 		res = cns_pg_exec(tconn, q.data, PGRES_TUPLES_OK, WHAT, err);
 		if (!res)
 			goto out;
-		if (!fs[i].has_rows ||
-		    strtoll(PQgetvalue(res, 0, 0), NULL, 10) != fs[i].rows) {
-			cns_error_set(err, CNS_E_TARGET,
-				      "staging table of shard %d of run \"%s\" "
-				      "holds %s rows, the shard loaded %lld",
-				      fs[i].shard, run_id,
-				      PQgetvalue(res, 0, 0),
-				      (long long)fs[i].rows);
-			PQclear(res);
-			goto out;
-		}
+		have = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 		PQclear(res);
-		total += fs[i].rows;
+		if (fs[i].has_rows && have == fs[i].rows) {
+			total += fs[i].rows;
+			continue;
+		}
+		if (redone < n) {
+			redone++;
+			cns_buf_reset(&q);
+			cns_buf_adds(&q,
+				     "UPDATE consolidate.shards SET state "
+				     "= 'pending', rows = NULL, "
+				     "read_snapshot = NULL WHERE run_id = ");
+			cns_pg_quote_literal(&q, run_id);
+			cns_buf_printf(&q, " AND shard = %d", fs[i].shard);
+			if (cns_pg_command(tconn, q.data, WHAT, err) < 0 ||
+			    shard_run(job, run_id, fs[i].shard, 1, stop, err) <
+				    0)
+				goto out;
+			goto check;
+		}
+		cns_error_set(err, CNS_E_TARGET,
+			      "staging table of shard %d of run \"%s\" "
+			      "holds %lld rows, the shard loaded %lld",
+			      fs[i].shard, run_id, (long long)have,
+			      (long long)fs[i].rows);
+		goto out;
 	}
 	CNS_HOOK("finalize.checked");
 	if (merge_run(tconn, job, run_id, fs, n, total, &written, err) < 0)
@@ -1664,15 +1910,30 @@ out:
 }
 
 int cns_shard_finalize(const struct cns_job_conf *job, const char *run_id,
-		       int64_t *rows, struct cns_error *err)
+		       int64_t *rows, int *reread, struct cns_error *err)
 {
 	struct cns_lock lock;
 	int rc;
 
+	if (reread)
+		*reread = 0;
 	if (lock_job(&lock, job, NULL, err) < 0)
 		return -1;
-	rc = finalize_locked(job, run_id, NULL, rows, err);
+	rc = finalize_locked(job, run_id, NULL, rows, reread, err);
 	cns_lock_release(&lock);
+	/* The run stays unmerged until it is submitted again, which queues
+	 * a holder of its own: this one may end.  Best effort, as a holder
+	 * left up ends with its time limit. */
+	if (rc < 0) {
+		struct cns_error e;
+		PGconn *tconn;
+
+		cns_error_clear(&e);
+		tconn = cns_pg_connect(job->target.conninfo, WHAT, &e);
+		if (tconn)
+			set_hold(tconn, run_id, "released", "held", &e);
+		PQfinish(tconn);
+	}
 	return rc;
 }
 
@@ -1682,6 +1943,7 @@ struct workers {
 	const struct cns_job_conf *job;
 	const char *run_id;
 	int nshards;
+	int k; /* workers */
 	atomic_int *signal_flag;
 	pthread_mutex_t mu; /* guards next, go, quit, err, failed */
 	pthread_cond_t go_cv;
@@ -1708,8 +1970,8 @@ static void *worker_main(void *arg)
 		shard = w->next++;
 		pthread_mutex_unlock(&w->mu);
 		cns_error_clear(&e);
-		if (shard_run(w->job, w->run_id, shard, w->signal_flag, &e) <
-		    0) {
+		if (shard_run(w->job, w->run_id, shard, w->k, w->signal_flag,
+			      &e) < 0) {
 			pthread_mutex_lock(&w->mu);
 			if (!w->failed) {
 				w->failed = true;
@@ -1743,6 +2005,7 @@ static int run_workers(const struct cns_job_conf *job, const char *run_id,
 		k = nshards;
 	if (k < 1)
 		k = 1;
+	w.k = k;
 	tids = cns_xcalloc((size_t)k, sizeof(*tids));
 	for (; started < k; started++) {
 		rc = cns_thread_create(&tids[started], worker_main, &w);
@@ -1789,7 +2052,7 @@ int cns_shard_run_local(const struct cns_job_conf *job, int workers,
 				 workers > 0 ? workers : job->parallel_shards,
 				 signal_flag, err);
 	if (rc == 0)
-		rc = finalize_locked(job, run_id, signal_flag, NULL, err);
+		rc = finalize_locked(job, run_id, signal_flag, NULL, NULL, err);
 	cns_shard_release(job);
 	cns_lock_release(&lock);
 	return rc;
@@ -1805,22 +2068,31 @@ int cns_shard_wait_merged(const struct cns_job_conf *job, const char *run_id,
 	if (!tconn)
 		return -1;
 	cns_buf_init(&q);
-	cns_buf_adds(&q, "SELECT state = 'merged' FROM consolidate.shard_runs "
-			 "WHERE run_id = ");
+	cns_buf_adds(&q, "SELECT state = 'merged', hold IS DISTINCT FROM "
+			 "'held' FROM consolidate.shard_runs WHERE run_id = ");
 	cns_pg_quote_literal(&q, run_id);
 	for (;;) {
 		struct timespec ts = { 1, 0 };
 		PGresult *res =
 			cns_pg_exec(tconn, q.data, PGRES_TUPLES_OK, WHAT, err);
-		bool merged;
+		bool merged, released;
 
 		if (!res)
 			break;
 		merged = PQntuples(res) == 0 ||
 			 strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		released = !merged && strcmp(PQgetvalue(res, 0, 1), "t") == 0;
 		PQclear(res);
 		if (merged) {
 			rc = 0;
+			break;
+		}
+		if (released) {
+			cns_error_set(err, CNS_E_TARGET,
+				      "stopped holding the snapshots of run "
+				      "\"%s\": finalize failed, or another "
+				      "holder was queued",
+				      run_id);
 			break;
 		}
 		if (stop && atomic_load(stop)) {

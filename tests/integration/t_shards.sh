@@ -130,9 +130,13 @@ for i in $(seq 0 $((n - 1))); do
 	"$CNS" shard sh_apart.conf --run "$run" --shard "$i"; ok $? "shard $i runs"
 done
 "$CNS" shard sh_apart.conf --run "$run" --shard 1; ok $? "a shard already done runs again as a no-op"
-like "$(q sh_dst "SELECT string_agg(read_snapshot, ',') FROM consolidate.shards WHERE run_id = '$run'")" \
-     '^own:0,own:1,own:2,own:3$' "with the coordinator gone each shard read its own snapshot"
-"$CNS" finalize sh_apart.conf --run "$run"; ok $? "finalize merges"
+like "$(q sh_dst "SELECT string_agg(read_snapshot, ',' ORDER BY shard) FROM consolidate.shards WHERE run_id = '$run' AND shard < 3")" \
+     '^own:0,own:1,own:2$' "with the coordinator gone each shard read its own snapshot"
+is "$(q sh_dst "SELECT rows || ' ' || (read_snapshot = snapshot) FROM consolidate.shards WHERE run_id = '$run' AND shard = 3")" "0 true" \
+   "the NULL shard of a column without NULLs was done at planning, in the planned snapshot"
+"$CNS" finalize sh_apart.conf --run "$run" 2> fin.err; ok $? "finalize merges"
+like "$(cat fin.err)" "warning: run \"$run\": 1 full-load source was read again by finalize under one new snapshot" \
+     "finalize says it read the full load again"
 is "$(q sh_dst "SELECT count(DISTINCT read_snapshot) || ' ' || count(*) FILTER (WHERE read_snapshot LIKE 'own:%')
                FROM consolidate.shards WHERE run_id = '$run'")" "1 0" \
    "finalize read the full load again, all shards in one snapshot"
@@ -142,19 +146,45 @@ is "$(digest sh_apart)" "$(digest ref_upsert)" "and changes nothing"
 
 # The coordinator held (shard --plan --hold): shards started apart read
 # in its snapshot, and finalize reads nothing again.
-write_job sh_hold upsert "shards = 3" "split_by = id"
+write_job sh_hold upsert "shards = 3" "split_by = grp"
 "$CNS" shard sh_hold.conf --plan --hold > hold.out 2> hold.err &
 hold_pid=$!
 for _ in $(seq 100); do [ -s hold.out ] && break; sleep 0.1; done
 set -- $(cat hold.out)
 run=$1 n=$2
-for i in $(seq 0 $((n - 1))); do
+# status shows the shards of the run while it is under way: two done,
+# then one failed (its staging table refuses rows), then all done.
+for i in 0 1; do
 	"$CNS" shard sh_hold.conf --run "$run" --shard "$i"; ok $? "held: shard $i runs"
 done
+out=$("$CNS" status sh_hold.conf 2>&1)
+like "$out" "SHARDS OF sh_hold: run $run planned .*, planned: 2 done, 0 running, 0 failed, $((n - 2)) pending" \
+     "status: a held plan with two shards done"
+like "$out" "^1 +src +done +[0-9]+ " "status: one row per shard, with its state and rows"
+like "$out" "^3 +src +pending +- " "status: a shard not started is pending, no rows"
+stage2=$(q sh_dst "SELECT staging FROM consolidate.shards WHERE run_id = '$run' AND shard = 2")
+q sh_dst "ALTER TABLE consolidate.\"$stage2\" ADD CONSTRAINT refuse CHECK (false) NOT VALID" > /dev/null
+"$CNS" shard sh_hold.conf --run "$run" --shard 2 2> shard2.err; rc=$?
+ok $((rc == 0)) "held: shard 2 fails when its staging table refuses rows"
+out=$("$CNS" status --json sh_hold.conf 2>&1)
+is "$(printf '%s' "$out" | jq -r '.jobs[0].shards | "\(.run_id) \(.state) \(.done) \(.running) \(.failed) \(.pending) \(.list[2].state) \(.list[0].rows > 0)"')" \
+   "$run planned 2 0 1 $((n - 3)) failed true" "status --json: the failed shard and the counts"
+like "$("$CNS" status sh_hold.conf 2>&1)" "^2 +src +failed " "status: the failed shard"
+like "$("$CNS" history sh_hold.conf 2>&1)" "$run .* planned .* 2 failed" "history names the failed shard"
+q sh_dst "ALTER TABLE consolidate.\"$stage2\" DROP CONSTRAINT refuse" > /dev/null
+for i in $(seq 2 $((n - 1))); do
+	"$CNS" shard sh_hold.conf --run "$run" --shard "$i"; ok $? "held: shard $i runs"
+done
+like "$("$CNS" status sh_hold.conf 2>&1)" "planned: $n done, 0 running, 0 failed, 0 pending" \
+     "status: every shard done, not merged yet"
 is "$(q sh_dst "SELECT count(*) FROM consolidate.shards WHERE run_id = '$run' AND read_snapshot = snapshot")" "$n" \
    "held: every shard read in the coordinator's snapshot"
 "$CNS" finalize sh_hold.conf --run "$run"; ok $? "held: finalize merges"
 wait "$hold_pid"; ok $? "the holder exits 0 once the run is merged"
+like "$("$CNS" status sh_hold.conf 2>&1)" "SHARDS OF sh_hold: run $run planned .*, merged, [0-9]+ rows: $n done" \
+     "status: the merged run with its rows"
+is "$(CNS_NOW=2026-01-01T00:00:00Z "$CNS" status --json ref_upsert.conf | jq -c '.jobs[0].shards')" null \
+   "status --json: a job without shards has none"
 is "$(digest sh_hold)" "$(digest ref_upsert)" "held: target equals the unsharded one"
 "$CNS" shard sh_hold.conf --plan --hold > hold2.out 2>&1 &
 hold_pid=$!
@@ -164,6 +194,53 @@ is "$rc" 5 "SIGTERM ends the hold (exit 5), the plan stays for a rerun"
 set -- $(cat hold2.out)
 "$CNS" run sh_hold.conf; ok $? "run resumes the plan the holder left"
 is "$(q sh_dst "SELECT state FROM consolidate.shard_runs WHERE run_id = '$1'")" merged "that plan is merged"
+
+# Staging tables are unlogged: a server crash (immediate stop) empties
+# them while the plan, which is logged, says the shards are done.
+# Finalize finds the counts short, reads those shards again (a full load:
+# all of them, in one snapshot) and merges; the target equals the
+# reference.
+write_job sh_crash upsert "shards = 3" "split_by = grp"
+set -- $("$CNS" shard sh_crash.conf --plan)
+run=$1 n=$2
+for i in $(seq 0 $((n - 1))); do
+	"$CNS" shard sh_crash.conf --run "$run" --shard "$i"; ok $? "crash: shard $i runs"
+done
+stage0=$(q sh_dst "SELECT staging FROM consolidate.shards WHERE run_id = '$run' AND shard = 0")
+is "$(q sh_dst "SELECT count(*) > 0 FROM consolidate.\"$stage0\"")" t "crash: shard 0 staged rows"
+"$ROOT/scripts/pg-sandbox" crash "$CNS_PG_SANDBOX" > /dev/null
+is "$(q sh_dst "SELECT count(*) FROM consolidate.\"$stage0\"")" 0 "crash: the server crash emptied the unlogged staging"
+is "$(q sh_dst "SELECT count(*) FROM consolidate.shards WHERE run_id = '$run' AND state = 'done'")" "$n" \
+   "crash: the plan survived, every shard done"
+"$CNS" finalize sh_crash.conf --run "$run" 2> crash.err; ok $? "crash: finalize reads the emptied shards again and merges"
+is "$(digest sh_crash)" "$(digest ref_upsert)" "crash: target equals the unsharded one"
+is "$(q sh_dst "SELECT count(DISTINCT read_snapshot) FROM consolidate.shards WHERE run_id = '$run'")" 1 \
+   "crash: the full load was read in one snapshot"
+
+# Local workers share one process: each shard's chunks are the job's
+# batch_size divided among them (at least 1000 rows), so that memory
+# stays that of one unsharded run.
+write_job sh_batch append "shards = 3" "split_by = grp"
+sed -i 's/^batch_size = 500$/batch_size = 9000/' sh_batch.conf
+"$CNS" run sh_batch.conf; ok $? "batch: the sharded run succeeds"
+like "$(cat "$TMPDIR_T"/log/sh_batch.shard0/*.log 2>/dev/null)" "batch_size=3000 " \
+     "batch: each of 3 workers reads chunks of 9000 / 3 rows"
+is "$(digest sh_batch)" "$(digest ref_append)" "batch: target equals the unsharded one"
+
+# A plan left awaiting a holder that never came (a submit whose holder
+# was cancelled): a local run resumes it without waiting for one.
+set -- $("$CNS" shard sh_batch.conf --plan)
+q sh_dst "UPDATE consolidate.shard_runs SET hold = 'submitted' WHERE run_id = '$1'" > /dev/null
+start=$(date +%s)
+"$CNS" run sh_batch.conf; ok $? "awaiting a holder: a local run resumes the plan"
+ok $(( $(date +%s) - start >= 60 )) "and waits for no holder"
+is "$(q sh_dst "SELECT state FROM consolidate.shard_runs WHERE run_id = '$1'")" merged "that plan is merged"
+
+# Plan tables made before the hold column: it is added on first use.
+q sh_dst "ALTER TABLE consolidate.shard_runs DROP COLUMN hold" > /dev/null
+"$CNS" run sh_batch.conf; ok $? "plan tables without the hold column: a sharded run succeeds"
+is "$(q sh_dst "SELECT count(*) FROM pg_attribute WHERE attrelid = 'consolidate.shard_runs'::regclass AND attname = 'hold' AND NOT attisdropped")" 1 \
+   "and the column is back"
 
 # A csv source of several files splits by file.
 mkdir -p csv

@@ -12,8 +12,12 @@
 #    the target is exactly as before; submitted again, the same plan is
 #    resumed and the target equals, row for row, that of the job without
 #    shards.
-#  - A full load whose snapshots `shard --plan --hold` keeps open: submit
-#    resumes that plan and every shard reads in the held snapshot.
+#  - Every sharded submit queues a holder that exports the run's
+#    snapshots: it ends once the run is merged, when finalize failed, or
+#    when cancelled.  A full load is read in one snapshot: rows changed
+#    after the holder exported it never reach the target, and finalize
+#    does not read the source again.  With the holder cancelled, finalize
+#    reads the source again, says so, and the target is still right.
 set -u
 . "$ROOT/tests/integration/lib.sh"
 cd "$TMPDIR_T" || exit 1
@@ -167,11 +171,16 @@ for mode in append upsert replace; do
 	ok $? "$mode: submit exits 0"
 	run=$(printf '%s\n' "$out" | sed -n 's/^run \([^ ]*\) shards [0-9]*$/\1/p')
 	n=$(printf '%s\n' "$out" | sed -n 's/^run [^ ]* shards \([0-9]*\)$/\1/p')
+	hid=$(printf '%s\n' "$out" | sed -n 's/^holder \([0-9]*\)$/\1/p')
 	arr=$(printf '%s\n' "$out" | sed -n 's/^shards \([0-9]*\)$/\1/p')
 	fin=$(printf '%s\n' "$out" | sed -n 's/^finalize \([0-9]*\)$/\1/p')
-	like "$run:$n:$arr:$fin" '^.+:[0-9]+:[0-9]+:[0-9]+$' \
-		"$mode: it prints the run, its shards and both job ids ($out)"
+	like "$run:$n:$hid:$arr:$fin" '^.+:[0-9]+:[0-9]+:[0-9]+:[0-9]+$' \
+		"$mode: it prints the run, its shards and the three job ids ($out)"
+	like "$(scontrol show job "$hid")" "JobName=consolidate-sh_$mode.hold(\$| )" \
+		"$mode: the holder has a name of its own"
 	info=$(scontrol show job "$arr" 2>&1)
+	# The dependency is gone once the holder started.
+	like "$info" "Dependency=(after:$hid[^ ]*|\(null\))" "$mode: the shards start after the holder started"
 	like "$info" "ArrayTaskThrottle=2" "$mode: the array runs 2 shards at a time"
 	like "$info" "JobName=consolidate-sh_$mode(\$| )" "$mode: the array carries the job's name"
 	like "$(scontrol show job "$fin")" "Dependency=afterany:${arr}_\\*" \
@@ -194,30 +203,39 @@ for mode in append upsert replace; do
 		like "$(squeue -h -j "$arr" -o %r | sort -u)" '^JobHeldUser$' \
 			"$mode: --hold after --slurm reached sbatch"
 		scancel "${arr}_$((n - 1))"
-		scontrol release "$arr" "$fin"
+		scontrol release "$hid" "$arr" "$fin"
 		how="scancel before it started" ;;
 	esac
 	slurm_wait 180 "$arr" "$fin"
 	ok $? "$mode: the array and finalize end"
 	is "$(slurm_state "$fin")" FAILED \
 		"$mode: finalize refuses the run with a shard killed ($how)"
+	slurm_wait 30 "$hid"
+	ok $? "$mode: the holder ends when finalize failed"
+	like "$(cat "$T/sh_$mode-${hid}_"*.out 2>/dev/null)" "finalize failed" \
+		"$mode: and says why"
 	is "$(digest "sh_$mode")" "$seed" "$mode: and the target is as before"
 	case $mode in
 	replace) killed=$((n - 1)) ;;
 	*) killed=1 ;;
 	esac
 	like "$("$CNS" history "sh_$mode.conf" 2>&1)" \
-		"^$run  [0-9T:Z-]+  planned  $((n - 1))/$n  -  $killed (pending|running)\$" \
+		"^$run  [0-9T:Z-]+  planned  $((n - 1))/$n  -  $killed (pending|running|failed)\$" \
 		"$mode: history shows the run planned, with the shard not done"
 
 	out2=$("$CNS" submit "sh_$mode.conf" --slurm -o "$T/sh_$mode-%A_%a.out" 2>&1)
 	ok $? "$mode: the second submit exits 0"
 	like "$out2" "^run $run shards $n" "$mode: it resumes the same plan"
+	hid2=$(printf '%s\n' "$out2" | sed -n 's/^holder \([0-9]*\)$/\1/p')
 	arr2=$(printf '%s\n' "$out2" | sed -n 's/^shards \([0-9]*\)$/\1/p')
 	fin2=$(printf '%s\n' "$out2" | sed -n 's/^finalize \([0-9]*\)$/\1/p')
-	slurm_wait 180 "$arr2" "$fin2"
-	ok $? "$mode: the second array and finalize end"
+	slurm_wait 180 "$arr2" "$fin2" "$hid2"
+	ok $? "$mode: the second holder, array and finalize end"
 	is "$(slurm_state "$fin2")" COMPLETED "$mode: finalize merges the run"
+	is "$(slurm_state "$hid2")" COMPLETED "$mode: the holder ends once the run is merged"
+	is "$(q dst_sub "SELECT count(*) FROM consolidate.shards WHERE run_id = '$run'
+		AND read_snapshot = snapshot")" "$n" \
+		"$mode: every shard read in the holder's snapshot"
 	is "$(digest "sh_$mode")" "$(digest "ref_$mode")" \
 		"$mode: the sharded target equals the unsharded one, row for row"
 	like "$("$CNS" history "sh_$mode.conf" 2>&1)" \
@@ -225,36 +243,75 @@ for mode in append upsert replace; do
 		"$mode: history shows the run merged, every shard done"
 done
 
-# ---- a full load, its snapshots held by hand while Slurm reads ----
-# Without the hold, finalize reads a full-load source again itself; with
-# `shard --plan --hold` kept running, submit resumes that plan and every
-# shard reads in the snapshot it exported.
+# ---- a full load read in one snapshot across the cluster ----
+# The holder submit queues exports the snapshot; rows changed at the
+# source after it did must not reach the target, and finalize must not
+# read the source again (it would see them).  Then the holder is
+# cancelled before the shards read: they read in snapshots of their own,
+# and finalize reads the source again, says so, and the target is right.
 reset_source
 write_job ref_hold.conf ref_hold ref_hold upsert
 "$CNS" run ref_hold.conf
 ok $? "hold: the reference run (no shards) succeeds"
 write_job sh_hold.conf sh_hold sh_hold upsert "shards = 3" "split_by = grp"
-"$CNS" shard sh_hold.conf --plan --hold > hold.out 2> hold.err &
-holder=$!
-for ((i = 0; i < 300; i++)); do [ -s hold.out ] && break; sleep 0.1; done
-read -r hrun hn < hold.out
-like "$hrun:$hn" '^.+:[0-9]+$' "hold: the holder prints its run and shards"
-out=$("$CNS" submit sh_hold.conf --slurm -o "$T/sh_hold-%A_%a.out" 2>&1)
-ok $? "hold: submit exits 0"
-like "$out" "^run $hrun shards $hn" "hold: submit resumes the held plan"
-arr=$(printf '%s\n' "$out" | sed -n 's/^shards \([0-9]*\)$/\1/p')
-fin=$(printf '%s\n' "$out" | sed -n 's/^finalize \([0-9]*\)$/\1/p')
-slurm_wait 180 "$arr" "$fin"
-ok $? "hold: the array and finalize end"
+# submit_held TAG: submits sh_hold with every job held; sets run hid arr fin.
+submit_held() {
+	out=$("$CNS" submit sh_hold.conf --slurm -o "$T/$1-%j.out" --hold 2>&1)
+	ok $? "$1: submit exits 0"
+	run=$(printf '%s\n' "$out" | sed -n 's/^run \([^ ]*\) shards [0-9]*$/\1/p')
+	hid=$(printf '%s\n' "$out" | sed -n 's/^holder \([0-9]*\)$/\1/p')
+	arr=$(printf '%s\n' "$out" | sed -n 's/^shards \([0-9]*\)$/\1/p')
+	fin=$(printf '%s\n' "$out" | sed -n 's/^finalize \([0-9]*\)$/\1/p')
+	is "$(q dst_sub "SELECT hold FROM consolidate.shard_runs WHERE run_id = '$run'")" submitted \
+		"$1: the run awaits its holder"
+	scontrol release "$hid"
+	for ((i = 0; i < 600; i++)); do
+		[ "$(q dst_sub "SELECT hold FROM consolidate.shard_runs WHERE run_id = '$run'")" = held ] && break
+		sleep 0.1
+	done
+	is "$(q dst_sub "SELECT hold FROM consolidate.shard_runs WHERE run_id = '$run'")" held \
+		"$1: the holder exported its snapshot"
+}
+late_change() {
+	q src_sub "UPDATE items SET name = name || ' late$1' WHERE id % 5 = 0"
+	q src_sub "INSERT INTO items SELECT i, i % 4, 'late$1 ' || i
+		   FROM generate_series($2, $2 + 49) i"
+}
+submit_held hold
+like "$(scontrol show job "$arr")" "Dependency=after:$hid" \
+	"hold: the shards wait for the holder to start"
+late_change 1 2001
+scontrol release "$arr" "$fin"
+slurm_wait 180 "$arr" "$fin" "$hid"
+ok $? "hold: the holder, the array and finalize end"
 is "$(slurm_state "$fin")" COMPLETED "hold: finalize merges the run"
-is "$(q dst_sub "SELECT count(*) FROM consolidate.shards WHERE run_id = '$hrun'
-	AND snapshot IS NOT NULL AND read_snapshot = snapshot")" "$hn" \
-	"hold: every shard read in the held snapshot"
+is "$(slurm_state "$hid")" COMPLETED "hold: the holder ends once the run is merged"
+is "$(q dst_sub "SELECT count(*) FROM consolidate.shards WHERE run_id = '$run'
+	AND snapshot IS NOT NULL AND read_snapshot = snapshot")" 4 \
+	"hold: every shard read in the holder's snapshot"
 is "$(digest sh_hold)" "$(digest ref_hold)" \
-	"hold: the sharded target equals the unsharded one, row for row"
-for ((i = 0; i < 100; i++)); do kill -0 "$holder" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$holder" 2>/dev/null
-ok $((!$?)) "hold: the holder ends once the run is merged"
-kill "$holder" 2>/dev/null
-wait "$holder"
+	"hold: the target is the source as of the snapshot, row for row"
+is "$(q dst_sub "SELECT count(*) FROM sh_hold WHERE name LIKE '%late%'")" 0 \
+	"hold: no row changed after the snapshot reached the target"
+grep -q "read again" "$T/hold-$fin.out"
+ok $((!$?)) "hold: finalize did not read the source again"
+
+submit_held died
+scancel "$hid"
+slurm_wait 30 "$hid"
+ok $? "died: the holder ends when cancelled"
+is "$(slurm_state "$hid")" CANCELLED "died: it was cancelled"
+late_change 2 3001
+scontrol release "$arr" "$fin"
+slurm_wait 180 "$arr" "$fin"
+ok $? "died: the array and finalize end"
+is "$(slurm_state "$fin")" COMPLETED "died: finalize merges the run"
+like "$(cat "$T/died-$fin.out")" "warning: run \"$run\": 1 full-load source was read again by finalize" \
+	"died: finalize says it read the source again"
+"$CNS" run ref_hold.conf
+ok $? "died: the reference runs again"
+is "$(digest sh_hold)" "$(digest ref_hold)" \
+	"died: the target equals the unsharded one, row for row"
+is "$(squeue -h -n consolidate-sh_hold.hold,consolidate-sh_hold | wc -l)" 0 \
+	"no job of the run is left in the queue"
 done_testing
