@@ -796,6 +796,65 @@ static int rx_flags(struct checker *ck, struct node *f, bool allow_g,
 	return 0;
 }
 
+/* A character that stands for itself inside brackets and is in the
+ * same place in every collation: letters, digits and the punctuation
+ * that has no meaning there. */
+static bool set_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	       (ch >= '0' && ch <= '9') ||
+	       (ch && strchr(" _.,;:@#/!?&*+(){}|$%'\"<>=~", ch));
+}
+
+/* The kind of a range end: ranges go within digits, upper case or lower
+ * case only, so that they mean the same in every locale. */
+static int range_class(char ch)
+{
+	return ch >= '0' && ch <= '9'   ? 1
+	       : ch >= 'A' && ch <= 'Z' ? 2
+	       : ch >= 'a' && ch <= 'z' ? 3
+					: 0;
+}
+
+/* Recognises the patterns that rxinfo.setrun describes; anything else
+ * (flags i, classes, escapes, a literal ] or -, more after the bracket)
+ * keeps glibc's matcher. */
+static void rx_setrun(struct rxinfo *rx)
+{
+	const char *p = rx->pattern;
+
+	rx->setrun = false;
+	if (rx->cflags != REG_EXTENDED || *p++ != '[')
+		return;
+	memset(rx->set, 0, sizeof(rx->set));
+	rx->negate = *p == '^';
+	if (rx->negate)
+		p++;
+	if (*p == ']')
+		return;
+	while (*p != ']') {
+		char lo = *p, hi = *p;
+
+		if (!set_char(lo))
+			return;
+		if (p[1] == '-') {
+			hi = p[2];
+			if (!range_class(lo) ||
+			    range_class(lo) != range_class(hi) || hi < lo)
+				return;
+			p += 2;
+		}
+		for (int ch = lo; ch <= hi; ch++)
+			rx->set[ch] = 1;
+		p++;
+	}
+	p++;
+	rx->plus = *p == '+';
+	if (rx->plus)
+		p++;
+	rx->setrun = *p == '\0';
+}
+
 static void ck_regexp(struct checker *ck, struct node *n)
 {
 	bool repl = !strcmp(n->fn->name, "regexp_replace");
@@ -836,6 +895,7 @@ static void ck_regexp(struct checker *ck, struct node *n)
 		return;
 	}
 	regfree(&re);
+	rx_setrun(rx);
 	n->aux = rx;
 	xf_check_register_regex(ck, n);
 }
@@ -894,6 +954,107 @@ static int rx_exec(const regex_t *re, bool utf8, const char *s, size_t from,
 	return rc;
 }
 
+/* Whether the character at s[0..n) is one a setrun pattern matches;
+ * *len: its length.  -1 for a byte that is not UTF-8. */
+static int setrun_member(const struct rxinfo *rx, const char *s, size_t n,
+			 size_t *len)
+{
+	unsigned char b = (unsigned char)s[0];
+	uint32_t cp;
+
+	if (b < 0x80) {
+		*len = 1;
+		return rx->set[b] != rx->negate;
+	}
+	*len = xf_utf8_decode(s, n, &cp);
+	if (*len == 1)
+		return -1;
+	return rx->negate;
+}
+
+/* The next match of a setrun pattern in s[from..n): 1 and [*so, *eo),
+ * 0 when there is none, -1 when the text is not UTF-8 (glibc decides). */
+static int setrun_next(const struct rxinfo *rx, const char *s, size_t from,
+		       size_t n, size_t *so, size_t *eo)
+{
+	size_t i = from, k;
+	int in = 0;
+
+	while (i < n && (in = setrun_member(rx, s + i, n - i, &k)) == 0)
+		i += k;
+	if (in < 0)
+		return -1;
+	if (i >= n)
+		return 0;
+	*so = i;
+	i += k;
+	while (rx->plus && i < n &&
+	       (in = setrun_member(rx, s + i, n - i, &k)) == 1)
+		i += k;
+	if (in < 0)
+		return -1;
+	*eo = i;
+	return 1;
+}
+
+/* Appends the replacement text repl for match m[0] of s: \0 to \9 are
+ * the match and its groups, \& the match, \x the character x. */
+static void add_replacement(struct cns_buf *b, const struct xval *repl,
+			    const char *s, const regmatch_t *m)
+{
+	for (uint32_t i = 0; i < repl->n; i++) {
+		char ch = repl->s[i];
+
+		if (ch == '\\' && i + 1 < repl->n) {
+			char d = repl->s[++i];
+
+			if (d >= '0' && d <= '9') {
+				int g = d - '0';
+
+				if (m[g].rm_so >= 0)
+					cns_buf_add(b, s + m[g].rm_so,
+						    (size_t)(m[g].rm_eo -
+							     m[g].rm_so));
+			} else if (d == '&') {
+				cns_buf_add(b, s + m[0].rm_so,
+					    (size_t)(m[0].rm_eo - m[0].rm_so));
+			} else {
+				cns_buf_addc(b, d);
+			}
+			continue;
+		}
+		cns_buf_addc(b, ch);
+	}
+}
+
+/* regexp_replace with a setrun pattern into b: 1 when done, 0 when the
+ * text must go to glibc (it is not UTF-8). */
+static int setrun_replace(const struct rxinfo *rx, const struct xval *v,
+			  struct cns_buf *b)
+{
+	regmatch_t m[10];
+	size_t pos = 0, so, eo;
+	int rc;
+
+	for (int g = 1; g < 10; g++)
+		m[g].rm_so = m[g].rm_eo = -1;
+	cns_buf_reset(b);
+	while ((rc = setrun_next(rx, v[0].s, pos, v[0].n, &so, &eo)) > 0) {
+		m[0].rm_so = (regoff_t)so;
+		m[0].rm_eo = (regoff_t)eo;
+		cns_buf_add(b, v[0].s + pos, so - pos);
+		add_replacement(b, &v[2], v[0].s, m);
+		pos = eo;
+		if (!rx->global)
+			break;
+	}
+	if (rc < 0)
+		return 0;
+	if (pos < v[0].n)
+		cns_buf_add(b, v[0].s + pos, v[0].n - pos);
+	return 1;
+}
+
 static int f_regexp_replace(const struct node *n, struct ectx *c,
 			    struct xval *out)
 {
@@ -906,6 +1067,8 @@ static int f_regexp_replace(const struct node *n, struct ectx *c,
 	bool utf8;
 	STRICT_ARGS(4);
 
+	if (rx->setrun && setrun_replace(rx, v, b))
+		goto done;
 	re = pick_regex(c, n->slot, v[0].s, v[0].n, &utf8);
 	cns_buf_reset(b);
 	while (pos <= v[0].n &&
@@ -913,29 +1076,7 @@ static int f_regexp_replace(const struct node *n, struct ectx *c,
 		size_t so = (size_t)m[0].rm_so, eo = (size_t)m[0].rm_eo;
 
 		cns_buf_add(b, v[0].s + pos, so - pos);
-		for (uint32_t i = 0; i < v[2].n; i++) {
-			char ch = v[2].s[i];
-
-			if (ch == '\\' && i + 1 < v[2].n) {
-				char d = v[2].s[++i];
-
-				if (d >= '0' && d <= '9') {
-					int g = d - '0';
-
-					if (m[g].rm_so >= 0)
-						cns_buf_add(
-							b, v[0].s + m[g].rm_so,
-							(size_t)(m[g].rm_eo -
-								 m[g].rm_so));
-				} else if (d == '&') {
-					cns_buf_add(b, v[0].s + so, eo - so);
-				} else {
-					cns_buf_addc(b, d);
-				}
-				continue;
-			}
-			cns_buf_addc(b, ch);
-		}
+		add_replacement(b, &v[2], v[0].s, m);
 		pos = eo;
 		if (eo == so) {
 			/* an empty match: copy one character and go on */
@@ -954,6 +1095,7 @@ static int f_regexp_replace(const struct node *n, struct ectx *c,
 	}
 	if (pos < v[0].n)
 		cns_buf_add(b, v[0].s + pos, v[0].n - pos);
+done:
 	set_str(out,
 		cns_arena_strndup(c->scratch, b->data ? b->data : "", b->len),
 		b->len);

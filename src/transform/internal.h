@@ -273,6 +273,15 @@ struct rxinfo {
 	char *pattern; /* NUL-terminated */
 	int cflags;
 	bool global;
+	/* A pattern that is one bracket expression of ASCII characters and
+	 * ranges, alone or with "+" ("[^A-Za-z0-9]+"): matched by a byte
+	 * table instead of glibc, whose multibyte matcher decodes the rest
+	 * of the subject again at every match.  set: the characters listed;
+	 * a character other than ASCII is never among them. */
+	bool setrun;
+	bool negate; /* [^...] */
+	bool plus;   /* a run of one or more, not one character */
+	unsigned char set[128];
 };
 
 /* regcomp() under the UTF-8 locale. */

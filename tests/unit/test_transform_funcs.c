@@ -233,6 +233,93 @@ static void test_functions(void **state)
 		       NULL);
 }
 
+/* The patterns that are one bracket expression ("[^A-Za-z0-9]+") skip
+ * glibc: every such pattern, with and without "+" and "g", must replace
+ * exactly what glibc replaces for the same pattern in a group, which
+ * glibc matches itself.  Also patterns the short way refuses (classes,
+ * a literal "-" or "]", "i"), which must still be right. */
+static void test_regexp_bracket_runs(void **state)
+{
+	static const char *const sets[] = {
+		"[^A-Za-z0-9]", "[A-Za-z0-9]",  "[a-z]",       "[^a-z]",
+		"[0-9]",        "[^0-9]",       "[ _.,;:@#/]", "[^ ]",
+		"[A-Z0-9_]",    "[^A-Fa-f0-9]", "[ab]",        "[^b]",
+		"[a-c0-2X-Z]",  "[.]",          "[^.@]",       "[$|()*+?]",
+		"[a-z-]",       "[]a]",         "[^]a]",       "[[:alpha:]]",
+		"[^[:space:]]", "[\\\\]",       "[A-z]",       "[é]",
+		"[^é]",
+	};
+	static const char *const quants[] = { "", "+" };
+	static const char *const flags[] = { "", ", 'g'", ", 'gi'" };
+	static const char *const repls[] = { "-", "<\\&>", "", "\\0\\0" };
+	static const char *const subjects[] = {
+		"",
+		"abc",
+		"Zoë O'Brien 12",
+		"  Zoë O'Brien 8  ",
+		"Łukasz \"Luke\" Wróbel 1",
+		"Anne-Marie\tDupont 2",
+		"José\nMaría Núñez 3",
+		"山田 太郎 4",
+		"C:\\Users\\back slash 5",
+		"Smith, John 6",
+		"user.1@example.co.uk",
+		"---",
+		"a",
+		"é",
+		"éé aa ÉÉ 00 ..",
+		"\xf0\x9f\x98\x80 emoji 😀!",
+	};
+	char expr[512], wrapped[512], got[2048], want[2048];
+	int failed = 0, cases = 0;
+
+	(void)state;
+	for (size_t si = 0; si < sizeof(sets) / sizeof(*sets); si++)
+		for (size_t qi = 0; qi < 2; qi++)
+			for (size_t fi = 0; fi < 3; fi++)
+				for (size_t ri = 0; ri < 4; ri++)
+					for (size_t ti = 0;
+					     ti < sizeof(subjects) /
+							  sizeof(*subjects);
+					     ti++) {
+						snprintf(expr, sizeof(expr),
+							 "regexp_replace(a, "
+							 "'%s%s', '%s'%s)",
+							 sets[si], quants[qi],
+							 repls[ri], flags[fi]);
+						snprintf(wrapped,
+							 sizeof(wrapped),
+							 "regexp_replace(a, "
+							 "'(%s%s)', '%s'%s)",
+							 sets[si], quants[qi],
+							 repls[ri], flags[fi]);
+						xf_eval(expr, subjects[ti],
+							XF_NULL, XF_NULL,
+							XF_NULL, got,
+							sizeof(got));
+						xf_eval(wrapped, subjects[ti],
+							XF_NULL, XF_NULL,
+							XF_NULL, want,
+							sizeof(want));
+						cases++;
+						if (strcmp(got, want) != 0 ||
+						    !strncmp(got, "COMPILE",
+							     7)) {
+							print_error(
+								"%s on \"%s\""
+								"\n  want: "
+								"%s\n  got:  "
+								"%s\n",
+								expr,
+								subjects[ti],
+								want, got);
+							failed++;
+						}
+					}
+	assert_true(cases > 4000);
+	assert_int_equal(failed, 0);
+}
+
 static void test_lookup(void **state)
 {
 	char dir[] = "/tmp/cns-lookup-XXXXXX";
@@ -344,6 +431,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_functions),
+		cmocka_unit_test(test_regexp_bracket_runs),
 		cmocka_unit_test(test_lookup),
 	};
 
