@@ -4,6 +4,7 @@
  * The help text itself lives in the command table (cli.c).
  */
 #include <csv.h>
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <string.h>
@@ -46,8 +47,9 @@ int cns_cmd_version(int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	printf("consolidate %s\n", CNS_VERSION);
-	printf("libpq %d.%d, zlib %s, libcsv %d.%d.%d\n", pq / 10000,
-	       pq % 10000, zlibVersion(), CSV_MAJOR, CSV_MINOR, CSV_RELEASE);
+	printf("libpq %d.%d, zlib %s, libcsv %d.%d.%d, jansson %s\n",
+	       pq / 10000, pq % 10000, zlibVersion(), CSV_MAJOR, CSV_MINOR,
+	       CSV_RELEASE, jansson_version_str());
 	/* unixODBC reports no version of its own at run time, only the ODBC
 	 * version it implements, so this is the one it was built with. */
 	printf("unixODBC %s (built with)\n", CNS_UNIXODBC_VERSION);

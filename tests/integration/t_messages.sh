@@ -142,7 +142,7 @@ is "$(printf '%s\n' "$read_out" | grep -c 'invalid bigint')" 2 \
 
 # ---- version ----
 v=$("$CNS" version)
-for lib in libpq zlib libcsv unixODBC; do
+for lib in libpq zlib libcsv jansson unixODBC; do
 	like "$v" "$lib [0-9]" "version names $lib with its version"
 done
 
