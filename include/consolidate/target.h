@@ -21,7 +21,7 @@
 #include "consolidate/error.h"
 #include "consolidate/transform.h"
 
-/* One loader: one session of the target that loads one source's chunks.
+/* One loader: one connection to the target that loads one source's chunks.
  * Each implementation defines it (PostgreSQL's is struct cns_loader);
  * the engine never looks inside. */
 struct cns_target_loader;

@@ -778,7 +778,7 @@ void cns_shard_release(const struct cns_job_conf *job)
 }
 
 /* True when a session of this process keeps `snap` open: local workers
- * need not open a session of their own to learn that it lives. */
+ * need not open a connection of their own to learn that it lives. */
 static bool kept_here(const char *snap)
 {
 	bool found = false;
