@@ -39,7 +39,7 @@ PROXY_PIDS=()
 # PROXY_PID and PROXY_PORT.
 start_proxy() {
 	rm -f "$1.port"
-	python3 "$ROOT/tests/integration/freeze_proxy.py" 127.0.0.1 "$PGPORT" "$1.port" &
+	python3 "$ROOT/scripts/tcp-proxy" 127.0.0.1 "$PGPORT" "$1.port" &
 	PROXY_PID=$!
 	PROXY_PIDS+=("$PROXY_PID")
 	for _ in $(seq 100); do [ -s "$1.port" ] && break; sleep 0.05; done
