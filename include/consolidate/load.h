@@ -93,13 +93,25 @@ int cns_loader_load(struct cns_loader *l, const struct cns_chunk *rows,
 		    const char *checkpoint_sql, struct cns_load_stats *stats,
 		    struct cns_error *err);
 
-/* Loads every row of the n tables (quoted names; each has the schema's
- * columns) as one chunk: in one transaction with checkpoint_sql (may be
- * NULL), through the same staging table and merge statement as
- * cns_loader_load(), then commits.  On error nothing of it remains.
- * For merging the staging tables of a sharded run. */
-int cns_loader_load_tables(struct cns_loader *l, const char *const *tables,
-			   int n, const char *checkpoint_sql,
+/* Tables whose rows load as one chunk: the staging tables of a sharded
+ * run. */
+struct cns_staged {
+	const char *const *tables; /* quoted names, each with the schema's
+				      columns */
+	const int64_t *rows; /* the rows each must give, or NULL */
+	int n;
+	int short_table; /* out: the table that gave another number, or -1 */
+};
+
+/* Loads every row of st's tables as one chunk: in one transaction with
+ * checkpoint_sql (may be NULL), through the same staging table and merge
+ * statement as cns_loader_load(), then commits.  On error nothing of it
+ * remains.  With st->rows, the count each table's INSERT reports is
+ * checked as it goes, at no extra scan: a table that gives another
+ * number (an unlogged table a server crash emptied) rolls it all back
+ * with st->short_table set. */
+int cns_loader_load_tables(struct cns_loader *l, struct cns_staged *st,
+			   const char *checkpoint_sql,
 			   struct cns_load_stats *stats, struct cns_error *err);
 /* Makes the chunks this loader committed durable: chunk commits do not
  * wait for the WAL flush (a lost one loses its watermark with its rows),

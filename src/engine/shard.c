@@ -1638,10 +1638,13 @@ static int merge_state_sql(PGconn *tconn, const struct cns_job_conf *job,
 	return 0;
 }
 
-/* Merges the staging tables of a checked run in one transaction. */
+/* Merges the staging tables of a checked run in one transaction.  Each
+ * staging table must give the rows its shard recorded; *short_shard is
+ * the index in fs of the first that does not, or -1. */
 static int merge_run(PGconn *tconn, const struct cns_job_conf *job,
 		     const char *run_id, const struct fin_shard *fs, int n,
-		     int64_t total, int64_t *written, struct cns_error *err)
+		     int64_t total, int64_t *written, int *short_shard,
+		     struct cns_error *err)
 {
 	struct cns_transform *xf = NULL;
 	const struct cns_schema *schema;
@@ -1649,6 +1652,9 @@ static int merge_run(PGconn *tconn, const struct cns_job_conf *job,
 	struct cns_load_stats st = { 0, 0, 0 };
 	struct cns_buf state;
 	char **tables = cns_xcalloc((size_t)n + 1, sizeof(char *));
+	int64_t *expect = cns_xcalloc((size_t)n + 1, sizeof(*expect));
+	struct cns_staged staged = { (const char *const *)tables, expect, n,
+				     -1 };
 	int rc = -1;
 
 	cns_buf_init(&state);
@@ -1658,6 +1664,7 @@ static int merge_run(PGconn *tconn, const struct cns_job_conf *job,
 		cns_buf_init(&b);
 		add_staging(&b, fs[i].staging);
 		tables[i] = b.data;
+		expect[i] = fs[i].has_rows ? fs[i].rows : -1;
 	}
 	if (merge_state_sql(tconn, job, run_id, fs, n, total, &state, err) <
 		    0 ||
@@ -1672,14 +1679,13 @@ static int merge_run(PGconn *tconn, const struct cns_job_conf *job,
 	if (job->target.mode == CNS_MODE_REPLACE) {
 		/* The shadow first; the swap is the one transaction that
 		 * changes the target, with the state in it. */
-		if (cns_loader_load_tables(l, (const char *const *)tables, n,
-					   NULL, &st, err) < 0)
+		if (cns_loader_load_tables(l, &staged, NULL, &st, err) < 0)
 			goto out;
 		CNS_HOOK("finalize.shadow_loaded");
 		if (cns_target_swap_checked(job, schema, state.data, err) < 0)
 			goto out;
-	} else if (cns_loader_load_tables(l, (const char *const *)tables, n,
-					  state.data, &st, err) < 0) {
+	} else if (cns_loader_load_tables(l, &staged, state.data, &st, err) <
+		   0) {
 		goto out;
 	}
 	CNS_HOOK("finalize.merged");
@@ -1690,9 +1696,11 @@ out:
 		cns_loader_close(l);
 	cns_target_release(job);
 	cns_transform_free(xf);
+	*short_shard = staged.short_table;
 	for (int i = 0; i < n; i++)
 		free(tables[i]);
 	free(tables);
+	free(expect);
 	cns_buf_release(&state);
 	return rc;
 }
@@ -1770,7 +1778,7 @@ static int finalize_locked(const struct cns_job_conf *job, const char *run_id,
 	struct fin_shard *fs = NULL;
 	struct cns_buf q;
 	PGresult *res;
-	int n = 0, nplanned, rc = -1, redone = 0;
+	int n = 0, nplanned, rc = -1, redone = 0, bad = -1;
 	int64_t total = 0, written = 0;
 	bool again;
 
@@ -1851,53 +1859,44 @@ check:
 			}
 		}
 	} while (again);
-	/* Each staging table holds what its shard counted.  Staging is
-	 * unlogged (written once, read once: WAL would double the cost of
-	 * the shards), so a server crash or a failover empties it while the
-	 * plan, which is logged, still says done: such a shard is read
-	 * again here, once, and the checks start over (a full load read in
-	 * two snapshots is then read again whole). */
 	total = 0;
-	for (int i = 0; i < n; i++) {
-		int64_t have;
-
-		cns_buf_reset(&q);
-		cns_buf_adds(&q, "SELECT count(*) FROM ");
-		add_staging(&q, fs[i].staging);
-		res = cns_pg_exec(tconn, q.data, PGRES_TUPLES_OK, WHAT, err);
-		if (!res)
-			goto out;
-		have = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-		PQclear(res);
-		if (fs[i].has_rows && have == fs[i].rows) {
-			total += fs[i].rows;
-			continue;
-		}
-		if (redone < n) {
-			redone++;
-			cns_buf_reset(&q);
-			cns_buf_adds(&q,
-				     "UPDATE consolidate.shards SET state "
-				     "= 'pending', rows = NULL, "
-				     "read_snapshot = NULL WHERE run_id = ");
-			cns_pg_quote_literal(&q, run_id);
-			cns_buf_printf(&q, " AND shard = %d", fs[i].shard);
-			if (cns_pg_command(tconn, q.data, WHAT, err) < 0 ||
-			    shard_run(job, run_id, fs[i].shard, 1, stop, err) <
-				    0)
-				goto out;
-			goto check;
-		}
-		cns_error_set(err, CNS_E_TARGET,
-			      "staging table of shard %d of run \"%s\" "
-			      "holds %lld rows, the shard loaded %lld",
-			      fs[i].shard, run_id, (long long)have,
-			      (long long)fs[i].rows);
-		goto out;
-	}
+	for (int i = 0; i < n; i++)
+		total += fs[i].has_rows ? fs[i].rows : 0;
 	CNS_HOOK("finalize.checked");
-	if (merge_run(tconn, job, run_id, fs, n, total, &written, err) < 0)
-		goto out;
+	/* Each staging table must give what its shard counted, which the
+	 * merge checks as it reads them (a count of its own would scan
+	 * them all once more).  Staging is unlogged (written once, read
+	 * once: WAL would double the cost of the shards), so a server crash
+	 * or a failover empties it while the plan, which is logged, still
+	 * says done: the merge then rolls back, that shard is read again
+	 * here, and the checks start over (a full load read in two
+	 * snapshots is then read again whole). */
+	if (merge_run(tconn, job, run_id, fs, n, total, &written, &bad,
+		      err) < 0) {
+		if (bad < 0)
+			goto out;
+		if (redone >= n) {
+			cns_error_set(err, CNS_E_TARGET,
+				      "staging table of shard %d of run "
+				      "\"%s\" does not hold the %lld rows "
+				      "the shard loaded",
+				      fs[bad].shard, run_id,
+				      (long long)fs[bad].rows);
+			goto out;
+		}
+		redone++;
+		cns_error_clear(err);
+		cns_buf_reset(&q);
+		cns_buf_adds(&q, "UPDATE consolidate.shards SET state "
+				 "= 'pending', rows = NULL, "
+				 "read_snapshot = NULL WHERE run_id = ");
+		cns_pg_quote_literal(&q, run_id);
+		cns_buf_printf(&q, " AND shard = %d", fs[bad].shard);
+		if (cns_pg_command(tconn, q.data, WHAT, err) < 0 ||
+		    shard_run(job, run_id, fs[bad].shard, 1, stop, err) < 0)
+			goto out;
+		goto check;
+	}
 	record_run(tconn, job, run_id, fs, n, written);
 	if (rows)
 		*rows = total;

@@ -1875,18 +1875,19 @@ static int load_chunk(struct cns_loader *l, const struct cns_chunk *rows,
 	return 0;
 }
 
-int cns_loader_load_tables(struct cns_loader *l, const char *const *tables,
-			   int n, const char *checkpoint_sql,
+int cns_loader_load_tables(struct cns_loader *l, struct cns_staged *st,
+			   const char *checkpoint_sql,
 			   struct cns_load_stats *stats, struct cns_error *err)
 {
 	struct cns_buf q;
-	int64_t sent = 0, written = 0;
+	int64_t sent = 0, written = 0, got;
 	PGresult *res;
 
+	st->short_table = -1;
 	if (cns_pg_command(l->conn, "BEGIN", l->what, err) < 0)
 		return -1;
 	cns_buf_init(&q);
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < st->n; i++) {
 		/* Into the session's staging table when the mode merges, so
 		 * that the rows meet the same merge statement as a chunk's;
 		 * else straight into the table the loader writes to. */
@@ -1911,15 +1912,26 @@ int cns_loader_load_tables(struct cns_loader *l, const char *const *tables,
 				       ", (%d::bigint << 40) + "
 				       "row_number() OVER ()",
 				       i);
-		cns_buf_printf(&q, " FROM %s", tables[i]);
+		cns_buf_printf(&q, " FROM %s", st->tables[i]);
 		res = cns_pg_exec(l->conn, q.data, PGRES_COMMAND_OK, l->what,
 				  err);
 		if (!res) {
 			cns_buf_release(&q);
 			return rollback(l, err);
 		}
-		sent += strtoll(PQcmdTuples(res), NULL, 10);
+		got = strtoll(PQcmdTuples(res), NULL, 10);
 		PQclear(res);
+		if (st->rows && got != st->rows[i]) {
+			st->short_table = i;
+			cns_error_set(err, CNS_E_TARGET,
+				      "%s holds %lld rows, %lld were loaded "
+				      "into it",
+				      st->tables[i], (long long)got,
+				      (long long)st->rows[i]);
+			cns_buf_release(&q);
+			return rollback(l, err);
+		}
+		sent += got;
 	}
 	cns_buf_release(&q);
 	if (!l->merge) {
