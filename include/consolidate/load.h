@@ -98,7 +98,7 @@ int cns_loader_load(struct cns_loader *l, const struct cns_chunk *rows,
 struct cns_staged {
 	const char *const *tables; /* quoted names, each with the schema's
 				      columns */
-	const int64_t *rows; /* the rows each must give, or NULL */
+	const int64_t *rows;       /* the rows each must give, or NULL */
 	int n;
 	int short_table; /* out: the table that gave another number, or -1 */
 };

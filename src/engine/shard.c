@@ -1871,8 +1871,8 @@ check:
 	 * says done: the merge then rolls back, that shard is read again
 	 * here, and the checks start over (a full load read in two
 	 * snapshots is then read again whole). */
-	if (merge_run(tconn, job, run_id, fs, n, total, &written, &bad,
-		      err) < 0) {
+	if (merge_run(tconn, job, run_id, fs, n, total, &written, &bad, err) <
+	    0) {
 		if (bad < 0)
 			goto out;
 		if (redone >= n) {
