@@ -9,6 +9,9 @@
  *   3. every schema column: its mapping (or default, or NULL) cast to the
  *      column type, then NOT NULL; a failure rejects the row with a
  *      reason that names the column.
+ * A subexpression used more than once in these steps is computed at its
+ * first use and its value (or failure) reused for the rest of the row
+ * (share.c).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -43,6 +46,7 @@ void cns_transform_free(struct cns_transform *t)
 	free(t->schema.cols);
 	free(t->defaults);
 	free(t->regex_nodes);
+	free(t->shared_nodes);
 	cns_arena_release(&t->arena);
 	free(t->text);
 	free(t->file);
@@ -106,6 +110,8 @@ int cns_transform_parse(const char *name, const char *text,
 		return -1;
 	}
 	xf_diag_release(&d);
+	if (t->schema.ncols > 0)
+		xf_share_transform(t);
 	*out = t;
 	return 0;
 }
@@ -213,6 +219,7 @@ void cns_program_free(struct cns_program *p)
 	xf_tz_free(p->tz);
 	free(p->trusted);
 	free(p->coltypes);
+	free(p->shared);
 	free(p);
 }
 
@@ -294,6 +301,7 @@ int cns_transform_bind(const struct cns_transform *t, const char *source,
 	}
 	cns_arena_init(&p->scratch, 64 * 1024);
 	cns_buf_init(&p->work);
+	p->shared = cns_xcalloc((size_t)t->nshared + 1, sizeof(*p->shared));
 	if (d.n) {
 		xf_diag_report(&d, err);
 		cns_error_in_source(err, source);
@@ -576,6 +584,8 @@ int cns_program_run(struct cns_program *p, const struct cns_chunk *in,
 		int orow;
 
 		cns_arena_reset(&p->scratch);
+		/* a new row: every shared value of the last one is stale */
+		p->row_gen++;
 		c.row = cns_chunk_row(in, r);
 		c.rownum = in->rownum ? in->rownum[r] : r + 1;
 		c.reason = NULL;

@@ -597,6 +597,42 @@ static int ev_case(const struct node *n, struct ectx *c, struct xval *out)
 	return 0;
 }
 
+/* ---- shared subexpressions (see share.c) ---- */
+
+int xf_eval_shared(const struct node *n, struct ectx *c, struct xval *out)
+{
+	struct cns_program *p = c->p;
+	struct shared_val *e = &p->shared[n->share - 1];
+	int rc;
+
+	if (e->gen == p->row_gen) {
+		p->shared_reused++;
+		if (e->rc < 0) {
+			c->reason = e->reason;
+			return -1;
+		}
+		*out = e->v;
+		return 0;
+	}
+	p->shared_computed++;
+	rc = n->inner(n, c, out);
+	e->gen = p->row_gen;
+	e->rc = rc;
+	if (rc < 0) {
+		e->reason = c->reason;
+		return -1;
+	}
+	/* The program's work buffer is overwritten by the next function
+	 * that builds a string: a value in it would not last the row.  The
+	 * functions copy out of it before they return, so this copy is
+	 * only a guard. */
+	if (!out->null && p->work.data && out->s >= p->work.data &&
+	    out->s < p->work.data + p->work.cap)
+		out->s = cns_arena_strndup(c->scratch, out->s, out->n);
+	e->v = *out;
+	return 0;
+}
+
 void xf_eval_set_node(struct node *n)
 {
 	switch (n->kind) {

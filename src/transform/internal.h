@@ -17,6 +17,8 @@
  *   datetime.c calendar arithmetic, time zones, to_date/to_timestamp
  *   functions.c the function table
  *   print.c    canonical re-printing of expressions (explain)
+ *   share.c    subexpressions that a section computes more than once per
+ *              row, found at load and evaluated once per row
  */
 #ifndef CNS_TRANSFORM_INTERNAL_H
 #define CNS_TRANSFORM_INTERNAL_H
@@ -244,6 +246,13 @@ struct node {
 	enum cmpkind cmp;
 	void *aux;         /* per-function data prepared at compile time */
 	struct node *orig; /* a folded constant: the literal as written */
+	/* Common subexpressions (share.c): share is the node's slot + 1 in
+	 * the program's table of values kept for the row, 0 when the node
+	 * is computed at each use; then eval is xf_eval_shared and inner
+	 * the node's own evaluator.  uses is scratch of the sharing pass. */
+	int share;
+	eval_fn inner;
+	int uses;
 };
 
 struct node *xf_node_new(struct cns_arena *a, enum nkind k,
@@ -259,6 +268,10 @@ struct func {
 	/* Types the arguments (inserting casts), sets n->ty and n->eval;
 	 * reports problems through the checker.  */
 	void (*check)(struct checker *ck, struct node *n);
+	/* A new value at each call for the same row (a random number, a
+	 * sequence): never computed once for several uses (share.c).  No
+	 * built-in function is. */
+	bool per_call;
 };
 
 const struct func *xf_func_find(const char *name);
@@ -362,6 +375,18 @@ struct cns_transform {
 	struct node **regex_nodes;
 	int nregex, capregex;
 	bool schema_broken; /* a [schema] entry had a syntax error */
+	/* nodes computed once per row, by slot (share.c) */
+	struct node **shared_nodes;
+	int nshared, capshared;
+};
+
+/* The value of a shared node for the row numbered gen (see share.c). */
+struct shared_val {
+	uint64_t gen;
+	int rc;             /* what the node's evaluator returned */
+	struct xval v;      /* rc 0: the value (strings in the row's
+			       scratch, the row or the transform) */
+	const char *reason; /* rc -1: why the node failed */
 };
 
 struct cns_program {
@@ -389,6 +414,14 @@ struct cns_program {
 	struct cns_arena scratch;
 	struct cns_buf work; /* reused by functions that build a string */
 	struct tzinfo *tz;   /* owned; NULL means UTC */
+	/* Per shared node (t->nshared), its value for the row; row_gen
+	 * counts the rows run, so that a value of an earlier row (of this
+	 * chunk or an earlier one) is never taken for the current one.
+	 * shared_computed and shared_reused count the evaluations that the
+	 * slots did and saved, for tests. */
+	struct shared_val *shared;
+	uint64_t row_gen;
+	int64_t shared_computed, shared_reused;
 };
 
 /* ---- parser and checker ---- */
@@ -430,6 +463,11 @@ void xf_check_register_regex(struct checker *ck, struct node *n);
 /* ---- evaluation ---- */
 
 void xf_eval_set_node(struct node *n); /* picks n->eval for operators */
+/* The evaluator of a shared node: its value of the row if it has one,
+ * else n->inner's, kept for the rest of the row. */
+int xf_eval_shared(const struct node *n, struct ectx *c, struct xval *out);
+/* Finds the common subexpressions of a checked transform (share.c). */
+void xf_share_transform(struct cns_transform *t);
 int xf_eval_bool(const struct node *n, struct ectx *c, int *truth);
 int xf_eval_lit(const struct node *n, struct ectx *c, struct xval *out);
 int xf_eval_col(const struct node *n, struct ectx *c, struct xval *out);
