@@ -204,14 +204,14 @@ integration-tsan:
 	  cat build/tsan/reports/tsan.*; \
 	  echo "integration-tsan: ThreadSanitizer reported the above"; exit 1; fi
 
-# libFuzzer targets, with ASan and UBSan: the transform language, cron
-# expressions, job files, the csv reader and the JSON reader of
-# runs.jsonl (tests/fuzz/fuzz_*.c).  `make fuzz` runs each for its share
+# libFuzzer targets, with ASan and UBSan: the transform language, its
+# regex matcher (against glibc), cron expressions, job files, the csv
+# reader and the JSON reader of runs.jsonl (tests/fuzz/fuzz_*.c).  `make fuzz` runs each for its share
 # of FUZZ_TIME seconds (make test: 20 in all) and fails on the first
 # crash; longer on demand (make fuzz FUZZ_TIME=600).  Each corpus starts
 # from the repository's own files of its kind and tests/fuzz/seeds/.
 FUZZ_TIME ?= 60
-FUZZ_TARGETS := transform cron config csv json
+FUZZ_TARGETS := transform regex cron config csv json
 FUZZ_BIN := $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude $(PKG_CFLAGS) \
                -DCNS_VERSION='"$(VERSION)"' \

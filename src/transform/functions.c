@@ -896,6 +896,12 @@ static void ck_regexp(struct checker *ck, struct node *n)
 	}
 	regfree(&re);
 	rx_setrun(rx);
+	if (!rx->setrun) {
+		struct rxnfa *nfa = cns_arena_alloc(ck->arena, sizeof(*nfa));
+
+		if (xf_rxnfa_compile(nfa, rx->pattern, rx->cflags))
+			rx->nfa = nfa;
+	}
 	n->aux = rx;
 	xf_check_register_regex(ck, n);
 }
@@ -1055,6 +1061,53 @@ static int setrun_replace(const struct rxinfo *rx, const struct xval *v,
 	return 1;
 }
 
+/* regexp_replace with an NFA pattern on an ASCII subject: into b, or,
+ * when the result is the subject or a piece of it (no match; one match
+ * replaced by nothing at the start or the end), straight into *out
+ * without a copy (true). */
+static bool nfa_replace(const struct rxinfo *rx, const struct xval *v,
+			struct cns_buf *b, struct xval *out)
+{
+	const char *s = v[0].s;
+	size_t n = v[0].n, pos = 0, so, eo;
+	regmatch_t m[10];
+
+	if (!xf_rxnfa_exec(rx->nfa, s, 0, n, false, &so, &eo)) {
+		set_str(out, s, n);
+		return true;
+	}
+	if (!rx->global && v[2].n == 0 && (so == 0 || eo == n)) {
+		if (so == 0)
+			set_str(out, s + eo, n - eo);
+		else
+			set_str(out, s, so);
+		return true;
+	}
+	for (int g = 1; g < 10; g++)
+		m[g].rm_so = m[g].rm_eo = -1;
+	cns_buf_reset(b);
+	for (;;) {
+		m[0].rm_so = (regoff_t)so;
+		m[0].rm_eo = (regoff_t)eo;
+		cns_buf_add(b, s + pos, so - pos);
+		add_replacement(b, &v[2], s, m);
+		pos = eo;
+		if (eo == so) {
+			/* an empty match: copy one byte and go on, as the
+			 * loop of f_regexp_replace does */
+			if (pos < n)
+				cns_buf_addc(b, s[pos]);
+			pos++;
+		}
+		if (!rx->global || pos > n ||
+		    !xf_rxnfa_exec(rx->nfa, s, pos, n, pos > 0, &so, &eo))
+			break;
+	}
+	if (pos < n)
+		cns_buf_add(b, s + pos, n - pos);
+	return false;
+}
+
 static int f_regexp_replace(const struct node *n, struct ectx *c,
 			    struct xval *out)
 {
@@ -1069,6 +1122,11 @@ static int f_regexp_replace(const struct node *n, struct ectx *c,
 
 	if (rx->setrun && setrun_replace(rx, v, b))
 		goto done;
+	if (rx->nfa && xf_is_ascii(v[0].s, v[0].n)) {
+		if (nfa_replace(rx, v, b, out))
+			return 0;
+		goto done;
+	}
 	re = pick_regex(c, n->slot, v[0].s, v[0].n, &utf8);
 	cns_buf_reset(b);
 	while (pos <= v[0].n &&
@@ -1105,12 +1163,23 @@ done:
 static int f_regexp_match(const struct node *n, struct ectx *c,
 			  struct xval *out)
 {
+	const struct rxinfo *rx = n->aux;
 	const regex_t *re;
 	regmatch_t m[2];
 	bool utf8;
 	int g;
 	STRICT_ARGS(3);
 
+	if (rx->nfa && xf_is_ascii(v[0].s, v[0].n)) {
+		size_t so, eo;
+
+		/* no groups: the match itself */
+		if (xf_rxnfa_exec(rx->nfa, v[0].s, 0, v[0].n, false, &so, &eo))
+			set_str(out, v[0].s + so, eo - so);
+		else
+			out->null = true;
+		return 0;
+	}
 	re = pick_regex(c, n->slot, v[0].s, v[0].n, &utf8);
 	if (rx_exec(re, utf8, v[0].s, 0, v[0].n, m, 2) != 0) {
 		out->null = true;

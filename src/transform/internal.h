@@ -295,7 +295,40 @@ struct rxinfo {
 	bool negate; /* [^...] */
 	bool plus;   /* a run of one or more, not one character */
 	unsigned char set[128];
+	/* Any other pattern that xf_rxnfa_compile takes, for ASCII
+	 * subjects; NULL when glibc matches it. */
+	const struct rxnfa *nfa;
 };
+
+#define RXNFA_DFA_STATES 32
+/* A bit-parallel NFA for a sequence of single-character atoms with
+ * quantifiers (rxnfa.c): bit i is atom i. */
+struct rxnfa {
+	uint64_t cls[128]; /* per ASCII byte: the atoms that match it */
+	uint64_t first;    /* the atoms that may consume a match's first
+			      byte */
+	uint64_t loop;     /* atoms that may repeat (*, +) */
+	uint64_t nullable; /* atoms that may be absent (*, ?) */
+	uint64_t final;    /* atoms after which a match may end */
+	uint64_t all;
+	bool bol, eol; /* anchored by ^, by $ */
+	bool empty;    /* the pattern matches the empty string */
+	/* The same automaton as a DFA over sets of ready atoms, when it has
+	 * at most RXNFA_DFA_STATES of them: dfa[state][byte] is the next
+	 * state, plus 0x80 when a match ends on that byte; state 0 is
+	 * dead, state 1 the start.  ndfa 0: no DFA. */
+	int ndfa;
+	uint64_t dfa_ready[RXNFA_DFA_STATES];
+	uint8_t dfa[RXNFA_DFA_STATES][128];
+};
+/* Compiles pattern for regcomp flags cflags into *x: false when it is
+ * not a pattern that the NFA takes (then glibc must match it). */
+bool xf_rxnfa_compile(struct rxnfa *x, const char *pattern, int cflags);
+/* The first match in the ASCII subject s[from..n), as regexec() in the
+ * C locale finds it with REG_STARTEND (and REG_NOTBOL when notbol):
+ * 1 and [*so, *eo), or 0 when there is none. */
+int xf_rxnfa_exec(const struct rxnfa *x, const char *s, size_t from, size_t n,
+		  bool notbol, size_t *so, size_t *eo);
 
 /* regcomp() under the UTF-8 locale. */
 int xf_regcomp(regex_t *re, const char *pattern, int cflags);
