@@ -160,7 +160,8 @@ static void ctable_grow(struct ctable *t)
 
 		if (!t->v[i])
 			continue;
-		for (k = t->h[i] & (nt.cap - 1); nt.v[k]; k = (k + 1) & (nt.cap - 1))
+		for (k = t->h[i] & (nt.cap - 1); nt.v[k];
+		     k = (k + 1) & (nt.cap - 1))
 			;
 		nt.v[k] = t->v[i];
 		nt.h[k] = t->h[i];
@@ -335,8 +336,7 @@ static void share_section(struct cns_transform *t, struct section *s)
 void xf_share_transform(struct cns_transform *t)
 {
 	int ncols = t->schema.ncols, n = 0;
-	struct node ***roots =
-		cns_xcalloc((size_t)ncols + 1, sizeof(*roots));
+	struct node ***roots = cns_xcalloc((size_t)ncols + 1, sizeof(*roots));
 
 	for (int i = 0; i < ncols; i++)
 		if (t->defaults[i])

@@ -42,8 +42,8 @@ static void on_reject(void *ctx, const struct cns_reject *r)
 {
 	struct result *res = ctx;
 
-	snprintf(res->row[r->rownum - 1], sizeof(res->row[0]),
-		 "REJECT(%s): %s", r->column ? r->column : "-", r->reason);
+	snprintf(res->row[r->rownum - 1], sizeof(res->row[0]), "REJECT(%s): %s",
+		 r->column ? r->column : "-", r->reason);
 }
 
 /* Runs the section [from s] of text over the rows, in two chunks (the
@@ -81,9 +81,9 @@ static void run(const char *text, const struct rows *rows, bool shared,
 						      strlen(rows->v[r][i]));
 			snprintf(res->row[r], sizeof(res->row[r]), "FILTERED");
 		}
-		assert_int_equal(
-			cns_program_run(p, &in, &o, on_reject, res, NULL, &err),
-			0);
+		assert_int_equal(cns_program_run(p, &in, &o, on_reject, res,
+						 NULL, &err),
+				 0);
 		for (int k = 0; k < o.nrows; k++) {
 			char *out = res->row[o.rownum[k] - 1];
 			size_t at = 0, size = sizeof(res->row[0]);
@@ -138,7 +138,8 @@ static const struct share_case cases[] = {
 		  "y = upper(trim(a)) || '<' || trim(a)\n"
 		  "z = length(upper(trim(a)) || '<' || trim(a))\n",
 	  3,
-	  { 3, { { " ab ", "", "" }, { XF_NULL, "", "" }, { " ßé ", "", "" } } },
+	  { 3,
+	    { { " ab ", "", "" }, { XF_NULL, "", "" }, { " ßé ", "", "" } } },
 	  { "AB|AB<ab|5", "\\N|\\N|\\N", "ßÉ|ßÉ<ßé|5" } },
 	/* a failure: the first failing column is the one reported, with
 	 * the same reason */
@@ -202,8 +203,7 @@ static const struct share_case cases[] = {
 	  "z = c\n",
 	  1,
 	  { 3, { { " ", "", "" }, { " v ", "", "w" }, { XF_NULL, "", "" } } },
-	  { "REJECT(y): null value in column \"y\" violates not null",
-	    "v|v|w",
+	  { "REJECT(y): null value in column \"y\" violates not null", "v|v|w",
 	    "REJECT(y): null value in column \"y\" violates not null" } },
 	/* source_row() is the row's number at every use of the row */
 	{ SCHEMA3 "x = 'r' || source_row()\n"
@@ -325,13 +325,14 @@ static void test_explain_reads_as_written(void **state)
 	cns_program_explain(p, f);
 	fclose(f);
 	assert_string_equal(
-		buf, "  where trim(a) <> ''\n"
-		     "  reject_if cast(b as integer) < 0 : 'neg'\n"
-		     "  email text <- lower(trim(a))\n"
-		     "  country text <- regexp_replace(lower(trim(a)), "
-		     "'^.*@', '')\n"
-		     "  n integer <- cast(b as integer)\n"
-		     "  k text <- cast(b as integer) || '-' || upper(trim(a))\n");
+		buf,
+		"  where trim(a) <> ''\n"
+		"  reject_if cast(b as integer) < 0 : 'neg'\n"
+		"  email text <- lower(trim(a))\n"
+		"  country text <- regexp_replace(lower(trim(a)), "
+		"'^.*@', '')\n"
+		"  n integer <- cast(b as integer)\n"
+		"  k text <- cast(b as integer) || '-' || upper(trim(a))\n");
 	free(buf);
 	cns_program_free(p);
 	cns_transform_free(t);
@@ -354,8 +355,8 @@ static void test_programs_apart(void **state)
 					     XF_NOW, &t, &err),
 			 0);
 	for (int i = 0; i < 2; i++)
-		assert_int_equal(cns_transform_bind(t, "s", 3, abc, &p[i], &err),
-				 0);
+		assert_int_equal(
+			cns_transform_bind(t, "s", 3, abc, &p[i], &err), 0);
 	for (int round = 0; round < 3; round++)
 		for (int i = 0; i < 2; i++) {
 			struct cns_chunk in, o;
