@@ -20,10 +20,17 @@
  * loaded.  More would only add memory. */
 #define NSLOTS 3
 
+/* What a source read, filtered and rejected: counted as it reads, and
+ * again as its chunks commit, so that a try that fails is taken back. */
+struct counts {
+	int64_t read, filtered, rejected;
+};
+
 struct slot {
 	struct cns_chunk out;
 	char *checkpoint; /* malloc'ed SQL for this chunk's transaction */
 	bool end;         /* no more chunks after this one */
+	struct counts n;  /* this chunk's rows, as read */
 };
 
 /* The queue between a source's extractor and its loader.  `mu` guards
@@ -48,6 +55,12 @@ struct source_task {
 	struct cns_error xerr; /* the extractor's error */
 	atomic_int stop;       /* this source's loader gave up */
 	int64_t committed;     /* chunks committed by this source, all tries */
+	struct counts pending; /* extractor: read since its last queued chunk */
+	int64_t load_rejects;  /* loader: rows the target refused */
+	struct counts done;    /* counts of the chunks committed */
+	struct counts unheard; /* the chunk whose load failed: it may have
+				  committed with its answer lost */
+	bool has_unheard;
 };
 
 /* ---- errors and statistics ---- */
@@ -72,9 +85,8 @@ static struct cns_source_stats *stats_of(struct cns_run *run, int i)
 	return &run->stats[i];
 }
 
-static void reject_row(void *ctx, const struct cns_reject *r)
+static void count_reject(struct source_task *t, const struct cns_reject *r)
 {
-	struct source_task *t = ctx;
 	struct cns_run *run = t->run;
 
 	pthread_mutex_lock(&run->lock);
@@ -82,6 +94,25 @@ static void reject_row(void *ctx, const struct cns_reject *r)
 	pthread_mutex_unlock(&run->lock);
 	if (run->hooks.reject)
 		run->hooks.reject(run->hooks.ctx, r);
+}
+
+/* A row the transform rejects: the extractor's, for the chunk it is
+ * making. */
+static void reject_row(void *ctx, const struct cns_reject *r)
+{
+	struct source_task *t = ctx;
+
+	t->pending.rejected++;
+	count_reject(t, r);
+}
+
+/* A row the target refuses: the loader's, for the chunk it loads. */
+static void reject_loaded(void *ctx, const struct cns_reject *r)
+{
+	struct source_task *t = ctx;
+
+	t->load_rejects++;
+	count_reject(t, r);
 }
 
 static void reject_from_driver(void *ctx, struct cns_source *src,
@@ -98,6 +129,7 @@ static void reject_from_driver(void *ctx, struct cns_source *src,
 	/* Driver-level rejects count as read rows too. */
 	struct source_task *t = ctx;
 
+	t->pending.read++;
 	pthread_mutex_lock(&t->run->lock);
 	stats_of(t->run, t->index)->read++;
 	pthread_mutex_unlock(&t->run->lock);
@@ -328,6 +360,10 @@ static void *extract_main(void *arg)
 							      in.nrows - 1);
 		if (run->hooks.chunk_sql && s->checkpoint)
 			add_chunk_sql(run, t->index, s);
+		t->pending.read += in.nrows;
+		t->pending.filtered += es.filtered;
+		s->n = t->pending;
+		memset(&t->pending, 0, sizeof(t->pending));
 		pthread_mutex_lock(&run->lock);
 		stats_of(run, t->index)->read += in.nrows;
 		stats_of(run, t->index)->filtered += es.filtered;
@@ -440,6 +476,7 @@ static int load_source(struct source_task *t, struct cns_target_loader *l,
 		int64_t t0 = cns_now_ms();
 		bool loaded = false;
 
+		t->load_rejects = 0;
 		if (rc == 0 && !atomic_load(&run->stop)) {
 			loaded = run->target->load(l, &s->out, s->checkpoint,
 						   &ls, err) == 0;
@@ -450,6 +487,9 @@ static int load_source(struct source_task *t, struct cns_target_loader *l,
 		 * the run log must say so. */
 		if (loaded) {
 			t->committed += ls.chunks;
+			t->done.read += s->n.read;
+			t->done.filtered += s->n.filtered;
+			t->done.rejected += s->n.rejected + t->load_rejects;
 			pthread_mutex_lock(&run->lock);
 			stats_of(run, t->index)->loaded += ls.sent;
 			stats_of(run, t->index)->written += ls.written;
@@ -462,6 +502,11 @@ static int load_source(struct source_task *t, struct cns_target_loader *l,
 							t->index, ls.sent,
 							ls.written,
 							cns_now_ms() - t0);
+		}
+		if (!loaded && rc < 0 && !t->has_unheard) {
+			t->unheard = s->n;
+			t->unheard.rejected += t->load_rejects;
+			t->has_unheard = true;
 		}
 		if (rc == 0 && atomic_load(&run->stop))
 			rc = -1;
@@ -507,8 +552,8 @@ static int run_source(struct source_task *t, struct cns_error *err)
 	if (!l)
 		return -1;
 	register_live(run, t->index, t->src, l);
-	run->target->on_reject(l, run->job->sources[t->index].name, reject_row,
-			       t);
+	run->target->on_reject(l, run->job->sources[t->index].name,
+			       reject_loaded, t);
 	run->target->set_stop(l, &run->stop);
 	queue_init(t, schema->ncols, run->job->batch_size);
 	register_task(run, t->index, t);
@@ -608,6 +653,41 @@ static int64_t backoff_ms(const struct cns_job_conf *job, int attempt)
 	return d - d / 4 + (int64_t)(r % (unsigned)(d / 2 + 1));
 }
 
+/* Before a retry: the rows of the failed try that did not commit are
+ * read again, so they are counted again.  An incremental source resumes
+ * after its last committed chunk, whose counts stay; any other starts
+ * from the beginning (a merge on the key overwrites what committed), and
+ * its counts start from nothing.  What committed stays counted as
+ * loaded, written and committed chunks: the target holds it. */
+static void take_back_try(struct source_task *t)
+{
+	struct cns_run *run = t->run;
+	const struct cns_job_conf *job = run->job;
+	struct cns_source_stats *st = stats_of(run, t->index);
+
+	if (job->sources[t->index].incremental.n == 0 ||
+	    job->target.mode == CNS_MODE_REPLACE) {
+		memset(&t->done, 0, sizeof(t->done));
+	} else if (t->has_unheard && run->hooks.committed_chunks &&
+		   run->hooks.committed_chunks(run->hooks.ctx, run, t->index) >
+			   t->committed) {
+		/* The failed chunk committed and its answer was lost: the
+		 * watermark moved past its rows, the next try does not read
+		 * them again. */
+		t->done.read += t->unheard.read;
+		t->done.filtered += t->unheard.filtered;
+		t->done.rejected += t->unheard.rejected;
+		t->committed++;
+	}
+	t->has_unheard = false;
+	memset(&t->pending, 0, sizeof(t->pending));
+	pthread_mutex_lock(&run->lock);
+	st->read = t->done.read;
+	st->filtered = t->done.filtered;
+	st->rejected = t->done.rejected;
+	pthread_mutex_unlock(&run->lock);
+}
+
 static int run_source_tries(struct source_task *t, struct cns_error *err)
 {
 	struct cns_run *run = t->run;
@@ -630,6 +710,7 @@ static int run_source_tries(struct source_task *t, struct cns_error *err)
 		t->prog = NULL;
 		t->src = NULL;
 		atomic_store(&t->stop, 0);
+		take_back_try(t);
 		cns_error_clear(&t->xerr);
 		cns_error_clear(err);
 		sleep_unless_stopped(run, delay);

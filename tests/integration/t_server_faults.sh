@@ -241,6 +241,10 @@ CNS_DROP_AT=load.commit_sent:2 "$HOOKS" run acki.conf > acki.out 2>&1; rc=$?
 is "$rc" 0 "lost acknowledgement, incremental source: the retry completes"
 is "$(doubled t_acki)" 0 "no row loaded twice"
 is "$(digest t_acki)" "$ref_app" "the target equals the reference"
+# The lost chunk committed: its rows count as read once, not again by
+# the retry and not never.
+like "$(grep -h 'stage=summary source=two' "$TMPDIR_T"/log/t_acki/*.log)" \
+     " read=$(q sf_src "SELECT count(*) FROM two") " "the retried source counts each row read once"
 like "$(cat "$TMPDIR_T"/log/t_acki/*.log)" 'stage=retry source=two transient failure, retrying from the last checkpoint attempt=1 of=8 delay_ms=[0-9]+ cause="[^"]*\\"' \
 	"the text log's retry line: typed pairs, the cause quoted with its quotes escaped"
 # The same with log_format = json: the retry's line keeps its pairs as
