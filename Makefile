@@ -249,11 +249,13 @@ fuzz: $(FUZZ_BIN) fuzz-corpus
 	[ $$each -ge 1 ] || each=1; \
 	for t in $(FUZZ_TARGETS); do \
 	  echo "fuzz_$$t: $$each s"; \
-	  build/fuzz/fuzz_$$t -max_total_time=$$each -print_final_stats=1 \
-	    -artifact_prefix=build/fuzz/crash-$$t- \
+	  tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/cns-fuzz-run.XXXXXX") || exit 1; \
+	  TMPDIR=$$tmp build/fuzz/fuzz_$$t -max_total_time=$$each \
+	    -print_final_stats=1 -artifact_prefix=build/fuzz/crash-$$t- \
 	    build/fuzz/corpus/$$t 2>&1 | \
 	    grep -E '^(stat::number_of_executed_units|Done|==[0-9]+==ERROR|SUMMARY|.*runtime error)'; \
-	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	  rc=$${PIPESTATUS[0]}; rm -rf "$$tmp"; \
+	  test $$rc -eq 0 || exit 1; \
 	done
 
 -include $(FUZZ_OBJ:.o=.d)

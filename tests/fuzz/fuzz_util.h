@@ -13,8 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The folder, created on first use (never removed: libFuzzer ends the
- * process with exit(), and the folder holds one small file). */
+/* The folder, created on first use under $TMPDIR (libFuzzer ends the
+ * process with exit(), so the process cannot remove it: `make fuzz` gives
+ * each target a TMPDIR of its own and removes that). */
 static inline const char *fuzz_dir(void)
 {
 	static char dir[256];

@@ -226,6 +226,7 @@ static void test_malformed(void **state)
 			failed++;
 		}
 	}
+	unlink("/tmp/cns-xf-empty.csv");
 	assert_true(sizeof(bad_cases) / sizeof(*bad_cases) >= 40);
 	assert_int_equal(failed, 0);
 }
